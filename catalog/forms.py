@@ -1,0 +1,67 @@
+"""Listing filters as a form: the query string of category and search pages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from catalog import selectors
+from catalog.search import MAX_QUERY_LENGTH
+
+ATTRIBUTE_PREFIX = "a_"
+MAX_PRICE = Decimal("9999999999.99")
+
+
+class ProductFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=MAX_QUERY_LENGTH)
+    sort = forms.ChoiceField(label=_("Sort by"), required=False, choices=list(selectors.SORTS.items()))
+    brand = forms.MultipleChoiceField(label=_("Brand"), required=False)
+    min_price = forms.DecimalField(
+        label=_("Min price"), required=False, min_value=0, max_value=MAX_PRICE, decimal_places=2
+    )
+    max_price = forms.DecimalField(
+        label=_("Max price"), required=False, min_value=0, max_value=MAX_PRICE, decimal_places=2
+    )
+    in_stock = forms.BooleanField(label=_("In stock only"), required=False)
+
+    def __init__(self, data, *, category_id: int | None = None, **kwargs):
+        super().__init__(data, **kwargs)
+        self.category_id = category_id
+        self.fields["brand"].choices = [(b["slug"], b["name"]) for b in selectors.brand_list()]
+        self.attribute_codes = {a["code"] for a in selectors.attribute_list()}
+
+    def clean(self):
+        cleaned = super().clean()
+        low, high = cleaned.get("min_price"), cleaned.get("max_price")
+        if low is not None and high is not None and low > high:
+            self.add_error("max_price", _("The maximum price must not be below the minimum."))
+        attributes = []
+        for key in sorted(self.data.keys()) if self.data else []:
+            if not key.startswith(ATTRIBUTE_PREFIX):
+                continue
+            code = key[len(ATTRIBUTE_PREFIX):]
+            if code not in self.attribute_codes:
+                self.add_error(None, _("Unknown filter: %(name)s") % {"name": code})
+                continue
+            values = tuple(sorted({v[:100] for v in self.data.getlist(key) if v}))
+            if values:
+                attributes.append((code, values))
+        cleaned["attributes"] = tuple(attributes)
+        return cleaned
+
+    def to_filter(self) -> selectors.ProductFilter:
+        """The filter to list with: the valid parts of the input (invalid parts are dropped)."""
+        data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
+        errors = self.errors
+        return selectors.ProductFilter(
+            category_id=self.category_id,
+            query=(data.get("q") or "").strip() if "q" not in errors else "",
+            sort=data.get("sort") or "" if "sort" not in errors else "",
+            brands=tuple(data.get("brand") or ()) if "brand" not in errors else (),
+            min_price=data.get("min_price") if "min_price" not in errors else None,
+            max_price=data.get("max_price") if "max_price" not in errors else None,
+            in_stock=bool(data.get("in_stock")),
+            attributes=data.get("attributes", ()),
+        )

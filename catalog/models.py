@@ -1,0 +1,182 @@
+"""Catalog: the category tree, brands, products with attributes and images, and reviews.
+
+A product's *listing* columns (price, stock flag, offer count) are a denormalised copy of its
+buy box, written only by marketplace through :func:`catalog.services.product_listing_update`, so
+listing pages can sort and filter by price without reaching into another context's tables.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Category(models.Model):
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(_("slug"), max_length=140, unique=True)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    description = models.TextField(_("description"), blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    # Materialised path of ids, e.g. "/3/17/42/": subtree = path__startswith. Kept by services.
+    path = models.CharField(max_length=255, editable=False, default="", db_index=True)
+    depth = models.PositiveSmallIntegerField(editable=False, default=0)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ("path",)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:category", kwargs={"slug": self.slug})
+
+
+class Brand(models.Model):
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    slug = models.SlugField(_("slug"), max_length=140, unique=True)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        verbose_name = _("brand")
+        verbose_name_plural = _("brands")
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Attribute(models.Model):
+    """A filterable property such as colour or size; values live on ProductAttributeValue."""
+
+    code = models.SlugField(_("code"), max_length=60, unique=True)
+    name = models.CharField(_("name"), max_length=80)
+    filterable = models.BooleanField(_("show as a filter"), default=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("attribute")
+        verbose_name_plural = _("attributes")
+        ordering = ("position", "name")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    title = models.CharField(_("title"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=220, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="products"
+    )
+    brand = models.ForeignKey(
+        Brand, verbose_name=_("brand"), null=True, blank=True, on_delete=models.SET_NULL, related_name="products"
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    rating_avg = models.DecimalField(_("average rating"), max_digits=3, decimal_places=2, default=0)
+    rating_count = models.PositiveIntegerField(_("number of ratings"), default=0)
+
+    # Listing copy of the buy box (written by marketplace via catalog services only).
+    listing_price = models.DecimalField(_("price"), max_digits=12, decimal_places=2, null=True, blank=True)
+    listing_currency = models.CharField(max_length=3, default="USD")
+    listing_offer_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    in_stock = models.BooleanField(_("in stock"), default=False)
+    offer_count = models.PositiveIntegerField(_("offers"), default=0)
+
+    # Maintained by a PostgreSQL trigger (see migration 0002); unused on SQLite.
+    search_vector = SearchVectorField(null=True, editable=False)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        indexes = [
+            models.Index(fields=["category", "is_active"], name="product_category_active"),
+            models.Index(fields=["listing_price"], name="product_listing_price"),
+            models.Index(fields=["-rating_avg", "-rating_count"], name="product_rating"),
+            models.Index(fields=["brand"], name="product_brand"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("marketplace:product", kwargs={"slug": self.slug})
+
+
+class ProductAttributeValue(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="attribute_values")
+    attribute = models.ForeignKey(Attribute, on_delete=models.PROTECT, related_name="values")
+    value = models.CharField(_("value"), max_length=100)
+
+    class Meta:
+        verbose_name = _("attribute value")
+        verbose_name_plural = _("attribute values")
+        constraints = [
+            models.UniqueConstraint(fields=["product", "attribute"], name="product_attribute_once"),
+        ]
+        indexes = [models.Index(fields=["attribute", "value"], name="attribute_value_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.attribute}: {self.value}"
+
+
+def product_image_path(instance: ProductImage, filename: str) -> str:
+    return f"products/{instance.product_id or 'new'}/{filename}"
+
+
+class ProductImage(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    image = models.ImageField(_("image"), upload_to=product_image_path, max_length=255)
+    thumbnail = models.ImageField(_("thumbnail"), upload_to="thumbnails/", max_length=255, blank=True, editable=False)
+    alt_text = models.CharField(_("alternative text"), max_length=200, blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("image")
+        verbose_name_plural = _("images")
+        ordering = ("position", "id")
+
+    def __str__(self) -> str:
+        return self.alt_text or self.image.name
+
+    @property
+    def thumbnail_url(self) -> str:
+        return (self.thumbnail or self.image).url
+
+
+class Review(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reviews")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reviews")
+    rating = models.PositiveSmallIntegerField(_("rating"), validators=[MinValueValidator(1), MaxValueValidator(5)])
+    title = models.CharField(_("title"), max_length=120)
+    body = models.TextField(_("review"), blank=True)
+    verified_purchase = models.BooleanField(_("verified purchase"), default=False)
+    helpful_count = models.PositiveIntegerField(_("found helpful"), default=0)
+    created_at = models.DateTimeField(_("written"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
+        ordering = ("-created_at",)
+        constraints = [
+            models.UniqueConstraint(fields=["product", "user"], name="one_review_per_product_and_user"),
+            models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="review_rating_1_to_5"),
+        ]
+        indexes = [models.Index(fields=["product", "-created_at"], name="review_product_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.rating}★ {self.title}"

@@ -1,0 +1,105 @@
+"""Search backends behind one interface.
+
+* ``PostgresSearchBackend``: full-text ranking on a stored ``tsvector`` (title weighted over
+  brand over description), falling back to trigram word similarity on the title when the
+  words match nothing, which forgives typos ("kettel" finds "kettle").
+* ``SimpleSearchBackend``: every word must appear in the title, brand or description; used on
+  SQLite, where neither full-text nor trigrams exist.
+
+The backend is chosen by ``settings.SEARCH_BACKEND`` ("postgres" or "simple"), else by the
+database in use. An OpenSearch backend would implement the same two methods.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.db import connection
+from django.db.models import F, Q, QuerySet
+
+MAX_QUERY_LENGTH = 200
+TRIGRAM_THRESHOLD = 0.4
+
+
+def normalize_query(text: str) -> str:
+    text = re.sub(r"\s+", " ", text or "").strip()
+    return text[:MAX_QUERY_LENGTH]
+
+
+class SearchBackend(Protocol):
+    def plan(self, queryset: QuerySet, text: str) -> str:
+        """Decide once per request how ``text`` will be matched (e.g. exact words or fuzzy)."""
+
+    def search(self, queryset: QuerySet, text: str, *, mode: str, rank: bool = True) -> QuerySet:
+        """Narrow ``queryset`` to products matching ``text``; order by relevance if ``rank``."""
+
+
+class SimpleSearchBackend:
+    def plan(self, queryset: QuerySet, text: str) -> str:
+        return "words"
+
+    def search(self, queryset: QuerySet, text: str, *, mode: str = "words", rank: bool = True) -> QuerySet:
+        words = [w for w in normalize_query(text).split(" ") if w][:10]
+        for word in words:
+            queryset = queryset.filter(
+                Q(title__icontains=word) | Q(brand__name__icontains=word) | Q(description__icontains=word)
+            )
+        if rank:
+            queryset = queryset.order_by("-in_stock", "-rating_count", "id")
+        return queryset
+
+
+class PostgresSearchBackend:
+    config = "english"
+
+    def _query(self, text: str) -> SearchQuery:
+        return SearchQuery(text, search_type="websearch", config=self.config)
+
+    def plan(self, queryset: QuerySet, text: str) -> str:
+        """"fts" when the words match something, else "fuzzy" (trigram similarity)."""
+        text = normalize_query(text)
+        if not text or queryset.filter(search_vector=self._query(text)).exists():
+            return "fts"
+        return "fuzzy"
+
+    def search(self, queryset: QuerySet, text: str, *, mode: str = "fts", rank: bool = True) -> QuerySet:
+        text = normalize_query(text)
+        if not text:
+            return queryset
+        query = self._query(text)
+        if mode == "fts":
+            matches = queryset.filter(search_vector=query)
+            if rank:
+                matches = matches.annotate(rank=SearchRank(F("search_vector"), query)).order_by(
+                    "-rank", "-in_stock", "id"
+                )
+            return matches
+        # No word matched: forgive typos by trigram similarity of the words to the title.
+        self._set_threshold()
+        fuzzy = queryset.filter(title__trigram_word_similar=text)
+        if rank:
+            fuzzy = fuzzy.annotate(similarity=TrigramWordSimilarity(text, "title")).order_by(
+                "-similarity", "-in_stock", "id"
+            )
+        return fuzzy
+
+    def _set_threshold(self) -> None:
+        # A session setting: set once per database connection.
+        if getattr(connection.connection, "_bazaar_trgm", False):
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)", [str(TRIGRAM_THRESHOLD)]
+            )
+        try:
+            connection.connection._bazaar_trgm = True
+        except AttributeError:  # pragma: no cover - driver objects without attributes
+            pass
+
+
+def get_search_backend() -> SearchBackend:
+    name = settings.SEARCH_BACKEND or ("postgres" if connection.vendor == "postgresql" else "simple")
+    return PostgresSearchBackend() if name == "postgres" else SimpleSearchBackend()

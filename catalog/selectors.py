@@ -1,0 +1,326 @@
+"""Reads for the catalog: the category tree, product listings with facets, product details.
+
+Every listing goes through :func:`product_list`, so pages and API share filters, sorting,
+search and a constant number of queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from catalog import cache_keys
+from catalog.models import Attribute, Brand, Category, Product, ProductAttributeValue, ProductImage, Review
+from catalog.search import get_search_backend
+from core import cache as vcache
+
+SORTS = {
+    "featured": _("Featured"),
+    "relevance": _("Relevance"),
+    "price_asc": _("Price: low to high"),
+    "price_desc": _("Price: high to low"),
+    "newest": _("Newest"),
+    "rating": _("Customer rating"),
+}
+
+# Price facet buckets: (lower inclusive, upper exclusive or None).
+PRICE_BUCKETS: list[tuple[Decimal, Decimal | None]] = [
+    (Decimal(0), Decimal(25)),
+    (Decimal(25), Decimal(50)),
+    (Decimal(50), Decimal(100)),
+    (Decimal(100), Decimal(200)),
+    (Decimal(200), None),
+]
+
+
+# --- category tree (cached: it is small and on every page) ------------------------------
+
+
+@dataclass(frozen=True)
+class CategoryNode:
+    id: int
+    name: str
+    slug: str
+    parent_id: int | None
+    depth: int
+    path: str
+    children: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class CategoryTree:
+    nodes: dict[int, CategoryNode]
+    by_slug: dict[str, int]
+    roots: tuple[int, ...]
+
+    def get(self, slug: str) -> CategoryNode | None:
+        pk = self.by_slug.get(slug)
+        return self.nodes[pk] if pk is not None else None
+
+    def ancestors(self, pk: int) -> list[CategoryNode]:
+        """Root first, the node itself last."""
+        chain = []
+        node = self.nodes.get(pk)
+        while node is not None:
+            chain.append(node)
+            node = self.nodes.get(node.parent_id) if node.parent_id else None
+        return list(reversed(chain))
+
+    def descendant_ids(self, pk: int) -> list[int]:
+        node = self.nodes[pk]
+        return [n.id for n in self.nodes.values() if n.path.startswith(node.path)]
+
+    def children_of(self, pk: int | None) -> list[CategoryNode]:
+        ids = self.roots if pk is None else self.nodes[pk].children
+        return [self.nodes[i] for i in ids]
+
+
+def _build_tree() -> CategoryTree:
+    rows = list(
+        Category.objects.filter(is_active=True)
+        .order_by("position", "name")
+        .values("id", "name", "slug", "parent_id", "depth", "path")
+    )
+    active = {r["id"] for r in rows}
+    # A category is shown only when it and all its ancestors are active.
+    visible = [r for r in rows if all(int(i) in active for i in r["path"].strip("/").split("/") if i)]
+    children: dict[int | None, list[int]] = {}
+    for r in visible:
+        children.setdefault(r["parent_id"], []).append(r["id"])
+    nodes = {r["id"]: CategoryNode(**r, children=tuple(children.get(r["id"], ()))) for r in visible}
+    return CategoryTree(
+        nodes=nodes,
+        by_slug={n.slug: n.id for n in nodes.values()},
+        roots=tuple(children.get(None, ())),
+    )
+
+
+def category_tree() -> CategoryTree:
+    key = vcache.versioned_key("tree", [cache_keys.CATALOG])
+    return vcache.get_or_set(key, _build_tree, 60 * 60)
+
+
+def category_get(*, slug: str) -> CategoryNode | None:
+    return category_tree().get(slug)
+
+
+def brand_list() -> list[dict]:
+    key = vcache.versioned_key("brands", [cache_keys.CATALOG])
+    return vcache.get_or_set(key, lambda: list(Brand.objects.values("id", "slug", "name")), 60 * 60)
+
+
+def attribute_list() -> list[dict]:
+    key = vcache.versioned_key("attributes", [cache_keys.CATALOG])
+    return vcache.get_or_set(
+        key, lambda: list(Attribute.objects.filter(filterable=True).values("id", "code", "name")), 60 * 60
+    )
+
+
+# --- listings ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    category_id: int | None = None
+    brands: tuple[str, ...] = ()
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    query: str = ""
+    in_stock: bool = False
+    sort: str = ""
+    search_mode: str = ""  # set once per request by product_filter_prepare
+
+    @property
+    def effective_sort(self) -> str:
+        if self.sort in SORTS and (self.sort != "relevance" or self.query):
+            return self.sort
+        return "relevance" if self.query else "featured"
+
+
+def product_filter_prepare(filters: ProductFilter) -> ProductFilter:
+    """Resolve what needs a query once (how the search text matches) before listing."""
+    if filters.query and not filters.search_mode:
+        qs = _apply(_base(), ProductFilter(category_id=filters.category_id))
+        return replace(filters, search_mode=get_search_backend().plan(qs, filters.query))
+    return filters
+
+
+def _search(qs: QuerySet[Product], filters: ProductFilter, *, rank: bool) -> QuerySet[Product]:
+    filters = product_filter_prepare(filters)
+    return get_search_backend().search(qs, filters.query, mode=filters.search_mode, rank=rank)
+
+
+def _images_prefetch() -> Prefetch:
+    return Prefetch("images", queryset=ProductImage.objects.order_by("position", "id"))
+
+
+def _base() -> QuerySet[Product]:
+    return Product.objects.filter(is_active=True)
+
+
+def _apply(qs: QuerySet[Product], f: ProductFilter, *, skip: str = "") -> QuerySet[Product]:
+    if f.category_id is not None:
+        qs = qs.filter(category_id__in=category_tree().descendant_ids(f.category_id))
+    if f.brands and skip != "brand":
+        qs = qs.filter(brand__slug__in=f.brands)
+    if skip != "price":
+        if f.min_price is not None:
+            qs = qs.filter(listing_price__gte=f.min_price)
+        if f.max_price is not None:
+            qs = qs.filter(listing_price__lte=f.max_price)
+    if f.in_stock:
+        qs = qs.filter(in_stock=True)
+    if skip != "attributes":
+        for code, values in f.attributes:
+            qs = qs.filter(
+                pk__in=ProductAttributeValue.objects.filter(attribute__code=code, value__in=values).values(
+                    "product_id"
+                )
+            )
+    return qs
+
+
+def product_list(*, filters: ProductFilter) -> QuerySet[Product]:
+    """Active products matching ``filters``, sorted, ready for cards (brand, images loaded)."""
+    qs = _apply(_base(), filters)
+    sort = filters.effective_sort
+    if filters.query:
+        qs = _search(qs, filters, rank=sort == "relevance")
+    if sort == "price_asc":
+        qs = qs.order_by("-in_stock", "listing_price", "id")
+    elif sort == "price_desc":
+        qs = qs.order_by("-in_stock", "-listing_price", "id")
+    elif sort == "newest":
+        qs = qs.order_by("-created_at", "-id")
+    elif sort == "rating":
+        qs = qs.order_by("-rating_avg", "-rating_count", "id")
+    elif sort == "featured":
+        qs = qs.order_by("-in_stock", "-rating_count", "id")
+    return qs.select_related("brand").prefetch_related(_images_prefetch())
+
+
+@dataclass
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Facets:
+    brands: list[FacetValue]
+    prices: list[FacetValue]
+    attributes: list[tuple[str, str, list[FacetValue]]]  # (code, name, values)
+
+
+def _filtered_for_facets(filters: ProductFilter, skip: str) -> QuerySet[Product]:
+    qs = _apply(_base(), filters, skip=skip)
+    if filters.query:
+        qs = _search(qs, filters, rank=False)
+    return qs
+
+
+def price_bucket_value(low: Decimal, high: Decimal | None) -> str:
+    return f"{low}-{high if high is not None else ''}"
+
+
+def product_facets(*, filters: ProductFilter) -> Facets:
+    """Counts for each filter value. Each facet ignores its own selection (disjunctive)."""
+    brand_rows = (
+        _filtered_for_facets(filters, "brand")
+        .exclude(brand__isnull=True)
+        .values("brand__slug", "brand__name")
+        .annotate(n=Count("id"))
+        .order_by("-n", "brand__name")[:40]
+    )
+    brands = [
+        FacetValue(r["brand__slug"], r["brand__name"], r["n"], r["brand__slug"] in filters.brands) for r in brand_rows
+    ]
+    # keep selected brands visible even when nothing else matches them
+    shown = {b.value for b in brands}
+    names = {b["slug"]: b["name"] for b in brand_list()}
+    for slug in filters.brands:
+        if slug not in shown and slug in names:
+            brands.append(FacetValue(slug, names[slug], 0, True))
+
+    aggregates = {}
+    for i, (low, high) in enumerate(PRICE_BUCKETS):
+        cond = Q(listing_price__gte=low) & (Q(listing_price__lt=high) if high is not None else Q())
+        aggregates[f"b{i}"] = Count("id", filter=cond)
+    counts = _filtered_for_facets(filters, "price").aggregate(**aggregates)
+    prices = []
+    for i, (low, high) in enumerate(PRICE_BUCKETS):
+        selected = filters.min_price == low and (filters.max_price == high if high is not None else filters.max_price is None)
+        prices.append(
+            FacetValue(price_bucket_value(low, high), "", counts[f"b{i}"], selected, {"low": low, "high": high})
+        )
+
+    selected_attrs = dict(filters.attributes)
+    attr_rows = (
+        ProductAttributeValue.objects.filter(
+            product__in=_filtered_for_facets(filters, "attributes"), attribute__filterable=True
+        )
+        .values("attribute__code", "attribute__name", "attribute__position", "value")
+        .annotate(n=Count("product_id"))
+        .order_by("attribute__position", "attribute__name", "value")
+    )
+    grouped: dict[str, tuple[str, list[FacetValue]]] = {}
+    for r in attr_rows:
+        code = r["attribute__code"]
+        grouped.setdefault(code, (r["attribute__name"], []))[1].append(
+            FacetValue(r["value"], r["value"], r["n"], r["value"] in selected_attrs.get(code, ()))
+        )
+    attributes = [(code, name, values) for code, (name, values) in grouped.items() if len(values) > 0]
+    return Facets(brands=brands, prices=prices, attributes=attributes)
+
+
+def product_home_sections(*, limit: int = 8) -> dict[str, list[Product]]:
+    best = list(
+        _base().filter(rating_count__gt=0).order_by("-rating_avg", "-rating_count", "id")
+        .select_related("brand").prefetch_related(_images_prefetch())[:limit]
+    )
+    newest = list(
+        _base().order_by("-created_at", "-id").select_related("brand").prefetch_related(_images_prefetch())[:limit]
+    )
+    return {"best_rated": best, "newest": newest}
+
+
+# --- one product --------------------------------------------------------------------------
+
+
+def product_detail(*, slug: str) -> Product | None:
+    """An active product with brand, category, images, attributes and recent reviews loaded."""
+    return (
+        _base()
+        .filter(slug=slug)
+        .select_related("brand", "category")
+        .prefetch_related(
+            _images_prefetch(),
+            Prefetch(
+                "attribute_values",
+                queryset=ProductAttributeValue.objects.select_related("attribute").order_by(
+                    "attribute__position", "attribute__name"
+                ),
+            ),
+        )
+        .first()
+    )
+
+
+def product_reviews(*, product_id: int, limit: int = 10) -> list[Review]:
+    """Most recent first, then most helpful (issue: buying adds writing and sorting)."""
+    return list(
+        Review.objects.filter(product_id=product_id)
+        .select_related("user")
+        .order_by("-created_at", "-helpful_count", "-id")[:limit]
+    )
+
+
+def products_by_ids(*, ids: list[int]) -> dict[int, Product]:
+    return {p.pk: p for p in Product.objects.filter(pk__in=ids).select_related("brand")}

@@ -1,0 +1,293 @@
+"""Writes for the catalog. Every function is keyword-only and owns its transaction."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Avg, Count
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from PIL import Image
+
+from catalog import cache_keys
+from catalog.models import Attribute, Brand, Category, Product, ProductAttributeValue, ProductImage, Review
+from core import cache as vcache
+from core import events
+from core.exceptions import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+THUMBNAIL_SIZE = (320, 320)
+
+
+def unique_slug(model, text: str, *, exclude_pk: int | None = None, max_length: int = 200) -> str:
+    base = slugify(text)[: max_length - 8] or "item"
+    slug, n = base, 2
+    qs = model.objects.all()
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    while qs.filter(slug=slug).exists():
+        slug = f"{base}-{n}"
+        n += 1
+    return slug
+
+
+# --- categories and brands ---------------------------------------------------------------
+
+
+def _category_set_path(category: Category) -> None:
+    parent = category.parent
+    category.path = f"{parent.path if parent else '/'}{category.pk}/"
+    category.depth = parent.depth + 1 if parent else 0
+
+
+def category_create(
+    *, name: str, parent: Category | None = None, slug: str = "", description: str = "",
+    position: int = 0, is_active: bool = True,
+) -> Category:
+    with transaction.atomic():
+        category = Category.objects.create(
+            name=name, parent=parent, slug=slug or unique_slug(Category, name), description=description,
+            position=position, is_active=is_active,
+        )
+        _category_set_path(category)
+        category.save(update_fields=["path", "depth"])
+    vcache.bump_on_commit(cache_keys.CATALOG, cache_keys.LISTING)
+    return category
+
+
+def category_save(*, category: Category) -> Category:
+    """Save a category edited elsewhere (admin), keeping the tree's paths right."""
+    if category.pk and category.parent_id:
+        ancestor = category.parent
+        while ancestor is not None:
+            if ancestor.pk == category.pk:
+                raise ValidationError({"parent": _("A category cannot be inside itself.")})
+            ancestor = ancestor.parent
+    with transaction.atomic():
+        old_path = None
+        if category.pk:
+            old_path = Category.objects.filter(pk=category.pk).values_list("path", flat=True).first()
+        category.save()
+        _category_set_path(category)
+        category.save(update_fields=["path", "depth"])
+        if old_path and old_path != category.path:
+            for child in Category.objects.filter(path__startswith=old_path).exclude(pk=category.pk).order_by("depth"):
+                _category_set_path(child)
+                child.save(update_fields=["path", "depth"])
+    vcache.bump_on_commit(cache_keys.CATALOG, cache_keys.LISTING)
+    return category
+
+
+def brand_create(*, name: str, slug: str = "", description: str = "") -> Brand:
+    brand = Brand.objects.create(name=name, slug=slug or unique_slug(Brand, name), description=description)
+    vcache.bump_on_commit(cache_keys.CATALOG)
+    return brand
+
+
+def catalog_changed() -> None:
+    """Invalidate every catalog page (after edits to categories, brands or attributes)."""
+    vcache.bump_on_commit(cache_keys.CATALOG, cache_keys.LISTING)
+
+
+# --- products ----------------------------------------------------------------------------
+
+
+def product_create(
+    *, title: str, category: Category, brand: Brand | None = None, description: str = "",
+    slug: str = "", attributes: dict[str, str] | None = None, is_active: bool = True,
+) -> Product:
+    if not title.strip():
+        raise ApplicationError(_("A product needs a title."), fields={"title": [_("This field is required.")]})
+    with transaction.atomic():
+        product = Product.objects.create(
+            title=title.strip(), category=category, brand=brand, description=description,
+            slug=slug or unique_slug(Product, title), is_active=is_active,
+        )
+        if attributes:
+            product_attributes_set(product=product, values=attributes)
+        events.emit("catalog.product_created", product_id=product.pk)
+    vcache.bump_on_commit(cache_keys.LISTING)
+    return product
+
+
+def product_save(*, product: Product) -> Product:
+    """Save a product edited elsewhere (admin) and invalidate its pages."""
+    with transaction.atomic():
+        old_slug = None
+        if product.pk:
+            old_slug = Product.objects.filter(pk=product.pk).values_list("slug", flat=True).first()
+        product.save()
+    namespaces = [cache_keys.product(product.slug), cache_keys.LISTING]
+    if old_slug and old_slug != product.slug:
+        namespaces.append(cache_keys.product(old_slug))
+    vcache.bump_on_commit(*namespaces)
+    return product
+
+
+def product_attributes_set(*, product: Product, values: dict[str, str]) -> None:
+    """Replace the product's attribute values; attributes are created by code when new."""
+    with transaction.atomic():
+        attributes = {a.code: a for a in Attribute.objects.filter(code__in=list(values))}
+        for code in values:
+            if code not in attributes:
+                attributes[code] = Attribute.objects.create(code=slugify(code), name=code.replace("-", " ").title())
+        ProductAttributeValue.objects.filter(product=product).exclude(attribute__code__in=list(values)).delete()
+        for code, value in values.items():
+            ProductAttributeValue.objects.update_or_create(
+                product=product, attribute=attributes[code], defaults={"value": str(value)[:100]}
+            )
+    vcache.bump_on_commit(cache_keys.product(product.slug), cache_keys.LISTING)
+
+
+def product_image_add(
+    *, product: Product, image: UploadedFile | ContentFile, alt_text: str = "", position: int = 0
+) -> ProductImage:
+    from catalog.tasks import make_thumbnail  # tasks import services; import here to avoid a cycle
+
+    _check_image(image)
+    with transaction.atomic():
+        obj = ProductImage(product=product, alt_text=alt_text or product.title, position=position)
+        obj.image.save(getattr(image, "name", None) or f"{product.slug}.jpg", image, save=False)
+        obj.save()
+        transaction.on_commit(lambda: make_thumbnail.delay(obj.pk))
+    vcache.bump_on_commit(cache_keys.product(product.slug), cache_keys.LISTING)
+    return obj
+
+
+def product_image_saved(*, image: ProductImage) -> None:
+    """Called after an image was saved elsewhere (admin): make its thumbnail, refresh pages."""
+    from catalog.tasks import make_thumbnail
+
+    transaction.on_commit(lambda: make_thumbnail.delay(image.pk))
+    vcache.bump_on_commit(cache_keys.product(image.product.slug), cache_keys.LISTING)
+
+
+def _check_image(image) -> None:
+    try:
+        pos = image.tell() if hasattr(image, "tell") else 0
+        with Image.open(image) as img:
+            img.verify()
+        image.seek(pos)
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad files
+        raise ApplicationError(_("That file is not an image we can read."), fields={"image": [str(exc)]}) from exc
+
+
+def product_image_make_thumbnail(*, image_id: int) -> ProductImage | None:
+    """Make (or remake) the thumbnail of one image. Idempotent; a deleted image is skipped."""
+    image = ProductImage.objects.select_related("product").filter(pk=image_id).first()
+    if image is None:
+        return None
+    with image.image.open("rb") as fh, Image.open(fh) as img:
+        img = img.convert("RGB")
+        img.thumbnail(THUMBNAIL_SIZE)
+        buffer = io.BytesIO()
+        img.save(buffer, format="JPEG", quality=82, optimize=True)
+    name = f"{image.product_id}-{image.pk}.jpg"
+    if image.thumbnail:
+        image.thumbnail.delete(save=False)
+    image.thumbnail.save(name, ContentFile(buffer.getvalue()), save=False)
+    ProductImage.objects.filter(pk=image.pk).update(thumbnail=image.thumbnail.name)
+    vcache.bump(cache_keys.product(image.product.slug), cache_keys.LISTING)
+    return image
+
+
+# --- listing copy of the buy box (written by marketplace) -------------------------------
+
+
+def products_lock(*, product_ids: Iterable[int]) -> list[int]:
+    """Lock these product rows (in id order, so concurrent callers never deadlock).
+
+    Must run inside a transaction; callers use it to serialise work per product.
+    """
+    return list(
+        Product.objects.select_for_update().filter(pk__in=list(product_ids)).order_by("pk").values_list("pk", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class ListingRow:
+    product_id: int
+    price: Decimal | None
+    currency: str
+    offer_id: int | None
+    in_stock: bool
+    offer_count: int
+
+
+def product_listing_update(*, rows: Iterable[ListingRow]) -> int:
+    """Store the buy-box copy on products; invalidates their pages. Returns rows changed."""
+    rows = {row.product_id: row for row in rows}
+    if not rows:
+        return 0
+    changed = []
+    slugs = []
+    with transaction.atomic():
+        for product in Product.objects.filter(pk__in=list(rows)).only(
+            "id", "slug", "listing_price", "listing_currency", "listing_offer_id", "in_stock", "offer_count"
+        ):
+            row = rows[product.pk]
+            slugs.append(product.slug)
+            new = (row.price, row.currency, row.offer_id, row.in_stock, row.offer_count)
+            old = (product.listing_price, product.listing_currency, product.listing_offer_id,
+                   product.in_stock, product.offer_count)
+            if new != old:
+                (product.listing_price, product.listing_currency, product.listing_offer_id,
+                 product.in_stock, product.offer_count) = new
+                changed.append(product)
+        if changed:
+            Product.objects.bulk_update(
+                changed,
+                ["listing_price", "listing_currency", "listing_offer_id", "in_stock", "offer_count"],
+                batch_size=1000,
+            )
+    namespaces = [cache_keys.product(slug) for slug in slugs]
+    if changed:
+        namespaces.append(cache_keys.LISTING)
+    vcache.bump_on_commit(*namespaces)
+    return len(changed)
+
+
+# --- reviews and ratings -----------------------------------------------------------------
+
+
+def review_create(
+    *, product: Product, user, rating: int, title: str, body: str = "", verified_purchase: bool = False
+) -> Review:
+    if not 1 <= int(rating) <= 5:
+        raise ApplicationError(_("A rating is from 1 to 5 stars."), fields={"rating": [_("Choose 1 to 5 stars.")]})
+    with transaction.atomic():
+        if Review.objects.filter(product=product, user=user).exists():
+            raise ApplicationError(_("You have already reviewed this product."), code="duplicate_review")
+        review = Review.objects.create(
+            product=product, user=user, rating=int(rating), title=title, body=body,
+            verified_purchase=verified_purchase,
+        )
+        product_ratings_refresh(product_ids=[product.pk])
+    return review
+
+
+def product_ratings_refresh(*, product_ids: Iterable[int]) -> None:
+    """Recompute the stored average and count from reviews (one query per call)."""
+    ids = list(product_ids)
+    stats = {
+        row["product_id"]: row
+        for row in Review.objects.filter(product_id__in=ids)
+        .values("product_id")
+        .annotate(avg=Avg("rating"), n=Count("id"))
+    }
+    products = list(Product.objects.filter(pk__in=ids).only("id", "slug", "rating_avg", "rating_count"))
+    for product in products:
+        row = stats.get(product.pk)
+        product.rating_avg = Decimal(str(round(row["avg"], 2))) if row else Decimal(0)
+        product.rating_count = row["n"] if row else 0
+    Product.objects.bulk_update(products, ["rating_avg", "rating_count"], batch_size=1000)
+    vcache.bump_on_commit(cache_keys.LISTING, *(cache_keys.product(p.slug) for p in products))

@@ -1,0 +1,111 @@
+"""REST API plumbing shared by every app: one error shape and strict pagination.
+
+Errors always look like ``{"error": {"code": ..., "message": ..., "fields": {...}}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import InvalidPage
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.exceptions import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+def _flatten(detail) -> tuple[str, dict]:
+    """DRF error detail -> (message, fields)."""
+    if isinstance(detail, dict):
+        fields = {}
+        for name, value in detail.items():
+            if isinstance(value, list | tuple):
+                fields[name] = [str(v) for v in value]
+            elif isinstance(value, dict):
+                fields[name] = _flatten(value)[1] or [str(value)]
+            else:
+                fields[name] = [str(value)]
+        if list(fields) == ["non_field_errors"]:
+            return fields["non_field_errors"][0], {}
+        return "Some fields are not valid.", fields
+    if isinstance(detail, list | tuple):
+        return (str(detail[0]) if detail else "Invalid input."), {}
+    return str(detail), {}
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: let Django log it and answer 500
+    if isinstance(exc, exceptions.APIException):
+        code = exc.get_codes()
+        code = code if isinstance(code, str) else (
+            "invalid" if isinstance(exc, exceptions.ValidationError) else exc.default_code
+        )
+        message, fields = _flatten(exc.detail)
+        response.data = error_body(code, message, fields)
+    return response
+
+
+class StrictPageNumberPagination(PageNumberPagination):
+    """Page-number pagination where a bad page number is the client's error (400), not a 404."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            raise exceptions.ValidationError({"page_size": ["A whole number is required."]}) from None
+        if not 1 <= size <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {"page_size": [f"Must be between 1 and {self.max_page_size}."]}
+            )
+        return size
+
+    def paginate_queryset(self, queryset, request, view=None):
+        raw = request.query_params.get(self.page_query_param, "1")
+        try:
+            number = int(raw)
+        except ValueError:
+            raise exceptions.ValidationError({"page": ["A whole number is required."]}) from None
+        if number < 1:
+            raise exceptions.ValidationError({"page": ["Pages start at 1."]})
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError({"page": ["That page is past the last page."]}) from None
+        except InvalidPage:  # pragma: no cover - covered by NotFound above
+            raise exceptions.ValidationError({"page": ["Invalid page."]}) from None
+
+    def get_paginated_response_schema(self, schema):
+        result = super().get_paginated_response_schema(schema)
+        return result
+
+
+__all__ = ["StrictPageNumberPagination", "error_body", "exception_handler", "status"]

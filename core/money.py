@@ -1,0 +1,128 @@
+"""Money: a Decimal amount with a currency, quantized to the currency's minor unit.
+
+Never a float. Arithmetic refuses to mix currencies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.conf import settings
+
+# Minor units per ISO 4217 for the currencies we expect; anything else has 2.
+_MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "JOD": 3}
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}
+
+
+class CurrencyMismatch(ValueError):
+    pass
+
+
+def minor_units(currency: str) -> int:
+    return _MINOR_UNITS.get(currency.upper(), 2)
+
+
+def quantize(amount: Decimal | int | str, currency: str) -> Decimal:
+    if isinstance(amount, float):
+        raise TypeError("Money amounts must not be floats")
+    try:
+        value = Decimal(amount)
+    except (InvalidOperation, TypeError) as exc:
+        raise ValueError(f"Not a money amount: {amount!r}") from exc
+    exp = Decimal(1).scaleb(-minor_units(currency))
+    return value.quantize(exp, rounding=ROUND_HALF_UP)
+
+
+def default_currency() -> str:
+    return settings.SHOP_CURRENCY
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+    def __init__(self, amount: Decimal | int | str, currency: str | None = None) -> None:
+        cur = (currency or default_currency()).upper()
+        object.__setattr__(self, "currency", cur)
+        object.__setattr__(self, "amount", quantize(amount, cur))
+
+    @classmethod
+    def zero(cls, currency: str | None = None) -> Money:
+        return cls(0, currency)
+
+    def _check(self, other: object) -> Money:
+        if not isinstance(other, Money):
+            raise TypeError(f"Cannot combine Money with {type(other).__name__}")
+        if other.currency != self.currency:
+            raise CurrencyMismatch(f"{self.currency} != {other.currency}")
+        return other
+
+    def __add__(self, other: Money) -> Money:
+        return Money(self.amount + self._check(other).amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        return Money(self.amount - self._check(other).amount, self.currency)
+
+    def __mul__(self, factor: int | Decimal) -> Money:
+        if isinstance(factor, float | Money):
+            raise TypeError("Multiply Money by an int or Decimal only")
+        return Money(self.amount * factor, self.currency)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        return self.amount < self._check(other).amount
+
+    def __le__(self, other: Money) -> bool:
+        return self.amount <= self._check(other).amount
+
+    def __gt__(self, other: Money) -> bool:
+        return self.amount > self._check(other).amount
+
+    def __ge__(self, other: Money) -> bool:
+        return self.amount >= self._check(other).amount
+
+    def __bool__(self) -> bool:
+        return bool(self.amount)
+
+    def __str__(self) -> str:
+        return format_money(self.amount, self.currency)
+
+
+def format_money(amount: Decimal | int | str | None, currency: str | None = None) -> str:
+    """Render an amount for people: ``$1,234.50``; unknown currencies get their code."""
+    if amount is None or amount == "":
+        return ""
+    cur = (currency or default_currency()).upper()
+    value = quantize(amount, cur)
+    places = minor_units(cur)
+    sign = "-" if value < 0 else ""
+    body = f"{abs(value):,.{places}f}"
+    symbol = _SYMBOLS.get(cur)
+    return f"{sign}{symbol}{body}" if symbol else f"{sign}{body} {cur}"
+
+
+def allocate(total: Decimal, weights: list[Decimal], currency: str | None = None) -> list[Decimal]:
+    """Split ``total`` across ``weights`` so the parts sum exactly to it (largest remainder)."""
+    cur = (currency or default_currency()).upper()
+    total = quantize(total, cur)
+    if not weights:
+        return []
+    weight_sum = sum(weights, Decimal(0))
+    if weight_sum == 0:
+        weights = [Decimal(1)] * len(weights)
+        weight_sum = Decimal(len(weights))
+    unit = Decimal(1).scaleb(-minor_units(cur))
+    units_total = int(total / unit)
+    raw = [Decimal(units_total) * w / weight_sum for w in weights]
+    floors = [int(r) for r in raw]
+    remainder = units_total - sum(floors)
+    order = sorted(range(len(raw)), key=lambda i: (raw[i] - floors[i], -i), reverse=True)
+    for i in order[: abs(remainder)]:
+        floors[i] += 1 if remainder > 0 else -1
+    return [Decimal(f) * unit for f in floors]

@@ -1,0 +1,74 @@
+"""Whole-page HTML caching for anonymous GET requests, with per-request holes.
+
+Rendered pages are stored under versioned keys (see :mod:`core.cache`). Per-request values
+(today the CSRF token of forms) are stored as a placeholder and filled in on every hit, so a
+cached page is safe to serve to anyone.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+
+from core import cache as vcache
+
+CSRF_HOLE = "__bazaar_csrf_hole__"
+
+
+def cache_page_versioned(
+    namespaces: Callable[..., Iterable[str]],
+) -> Callable:
+    """Cache a view's 200 responses for anonymous users without a session.
+
+    ``namespaces(request, *args, **kwargs)`` names what the page depends on. Templates render
+    ``{% csrf_token %}`` as usual: :func:`core.context_processors.shop` hands them the token
+    this wrapper replaces with a placeholder before storing the page.
+    """
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            cacheable = (
+                settings.PAGE_CACHE_ENABLED
+                and request.method == "GET"
+                and not request.user.is_authenticated
+                and not request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+                and not request.COOKIES.get("messages")
+            )
+            if not cacheable:
+                return view(request, *args, **kwargs)
+            key = vcache.versioned_key(
+                "page",
+                namespaces(request, *args, **kwargs),
+                request.get_full_path(),
+                request.LANGUAGE_CODE if hasattr(request, "LANGUAGE_CODE") else "",
+            )
+            hit = vcache.safe_get(key)
+            if hit is not None:
+                status, content_type, body = hit
+                token = get_token(request)
+                response = HttpResponse(body.replace(CSRF_HOLE, token), status=status, content_type=content_type)
+                response["X-Page-Cache"] = "hit"
+                return response
+            token = get_token(request)
+            request.page_cache_csrf_token = token
+            response = view(request, *args, **kwargs)
+            if response.status_code == 200 and not getattr(response, "streaming", False):
+                if hasattr(response, "render") and callable(response.render):
+                    response.render()
+                body = response.content.decode(response.charset)
+                vcache.safe_set(
+                    key,
+                    (response.status_code, response["Content-Type"], body.replace(token, CSRF_HOLE)),
+                    settings.PAGE_CACHE_TIMEOUT,
+                )
+                response["X-Page-Cache"] = "miss"
+            return response
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,78 @@
+"""Template helpers used across the shop: money, stars, query-string editing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+
+from core.money import Money, format_money
+
+register = template.Library()
+
+
+@register.filter(name="money")
+def money(value, currency: str | None = None) -> str:
+    """``{{ offer.price|money:offer.currency }}`` -> ``$12.50``. The one way money is shown."""
+    if isinstance(value, Money):
+        return str(value)
+    if value is None or value == "":
+        return ""
+    return format_money(value, currency or None)
+
+
+@register.filter
+def stars(rating) -> str:
+    """A 0-5 rating as text stars, e.g. ``★★★★☆``."""
+    try:
+        value = Decimal(rating or 0)
+    except (ArithmeticError, ValueError, TypeError):
+        value = Decimal(0)
+    full = int(value.to_integral_value())
+    full = max(0, min(5, full))
+    return "★" * full + "☆" * (5 - full)
+
+
+@register.filter
+def percent_off(price, list_price) -> str:
+    try:
+        price, list_price = Decimal(price), Decimal(list_price)
+    except (ArithmeticError, ValueError, TypeError):
+        return ""
+    if not list_price or price >= list_price:
+        return ""
+    pct = int(((list_price - price) / list_price * 100).to_integral_value())
+    return _("%(pct)s%% off") % {"pct": pct}
+
+
+@register.simple_tag(takes_context=True)
+def query(context, **changes) -> str:
+    """The current query string with some parameters replaced (None removes them)."""
+    request = context["request"]
+    params = request.GET.copy()
+    for key, value in changes.items():
+        params.pop(key, None)
+        if value is not None and value != "":
+            params[key] = value
+    if "page" not in changes:
+        params.pop("page", None)
+    return "?" + urlencode(sorted(params.lists()), doseq=True) if params else "?"
+
+
+@register.simple_tag(takes_context=True)
+def toggle_query(context, key: str, value) -> str:
+    """The current query string with ``value`` added to or removed from the list ``key``."""
+    request = context["request"]
+    params = request.GET.copy()
+    value = str(value)
+    values = params.getlist(key)
+    if value in values:
+        values.remove(value)
+    else:
+        values.append(value)
+    params.setlist(key, values)
+    params.pop("page", None)
+    items = [(k, v) for k, vs in sorted(params.lists()) for v in vs if v != ""]
+    return "?" + urlencode(items) if items else "?"

@@ -1,0 +1,141 @@
+"""Fulfillment: warehouses, stock per offer and warehouse, the stock ledger, shipping methods.
+
+It knows nothing of orders: callers pass offer ids, quantities and a reference string.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Warehouse(models.Model):
+    class Kind(models.TextChoices):
+        PLATFORM = "platform", _("Bazaar fulfilment centre")
+        SELLER = "seller", _("Seller location")
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.PLATFORM)
+    seller = models.ForeignKey(
+        "marketplace.Seller", verbose_name=_("seller"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="warehouses",
+        help_text=_("Owner of a seller location; empty for Bazaar fulfilment centres."),
+    )
+    country = models.CharField(_("country"), max_length=2, default="US")
+    city = models.CharField(_("city"), max_length=80, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("warehouse")
+        verbose_name_plural = _("warehouses")
+        ordering = ("name",)
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="platform", seller__isnull=True) | Q(kind="seller", seller__isnull=False),
+                name="warehouse_seller_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StockItem(models.Model):
+    """Units of one offer in one warehouse. ``available = on_hand - reserved``."""
+
+    offer = models.ForeignKey(
+        "marketplace.Offer", verbose_name=_("offer"), on_delete=models.CASCADE, related_name="stock_items"
+    )
+    warehouse = models.ForeignKey(
+        Warehouse, verbose_name=_("warehouse"), on_delete=models.PROTECT, related_name="stock_items"
+    )
+    on_hand = models.IntegerField(_("on hand"), default=0)
+    reserved = models.IntegerField(_("reserved"), default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("stock item")
+        verbose_name_plural = _("stock items")
+        constraints = [
+            models.UniqueConstraint(fields=["offer", "warehouse"], name="stock_once_per_offer_warehouse"),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_on_hand_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stock_reserved_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__lte=F("on_hand")), name="stock_reserved_within_on_hand"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer} @ {self.warehouse}"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class StockMovement(models.Model):
+    """The stock ledger: one row for every change, written in the same transaction."""
+
+    class Kind(models.TextChoices):
+        RECEIVE = "receive", _("Received")
+        ADJUST = "adjust", _("Adjusted")
+        RESERVE = "reserve", _("Reserved")
+        RELEASE = "release", _("Released")
+        SHIP = "ship", _("Shipped")
+        RETURN = "return", _("Returned")
+
+    stock_item = models.ForeignKey(StockItem, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    on_hand_delta = models.IntegerField(_("on hand change"), default=0)
+    reserved_delta = models.IntegerField(_("reserved change"), default=0)
+    on_hand_after = models.IntegerField(_("on hand after"))
+    reserved_after = models.IntegerField(_("reserved after"))
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("stock movement")
+        verbose_name_plural = _("stock ledger")
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.on_hand_delta:+}/{self.reserved_delta:+}"
+
+
+class ShippingMethod(models.Model):
+    """A way to ship a package. Seller-specific methods override the defaults for their offers."""
+
+    code = models.SlugField(_("code"), max_length=40)
+    name = models.CharField(_("name"), max_length=80)
+    channel = models.CharField(
+        _("for offers"), max_length=10,
+        choices=[("merchant", _("Shipped by seller")), ("platform", _("Fulfilled by Bazaar"))],
+    )
+    seller = models.ForeignKey(
+        "marketplace.Seller", null=True, blank=True, on_delete=models.CASCADE, related_name="shipping_methods",
+        help_text=_("Empty: offered for every seller's offers of this channel."),
+    )
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
+    min_days = models.PositiveSmallIntegerField(_("transit days from"), default=2)
+    max_days = models.PositiveSmallIntegerField(_("transit days to"), default=5)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("shipping method")
+        verbose_name_plural = _("shipping methods")
+        ordering = ("price", "min_days")
+        constraints = [
+            models.UniqueConstraint(fields=["seller", "code"], name="shipping_code_per_seller"),
+            models.UniqueConstraint(
+                fields=["code"], condition=Q(seller__isnull=True), name="shipping_code_global"
+            ),
+            models.CheckConstraint(condition=Q(price__gte=0), name="shipping_price_not_negative"),
+            models.CheckConstraint(condition=Q(max_days__gte=F("min_days")), name="shipping_days_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,53 @@
+"""Reads for fulfillment: availability and shipping facts per offer, stock views."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.db.models import F, QuerySet, Sum
+
+from fulfillment.models import ShippingMethod, StockItem
+from marketplace.buy_box import OfferFacts
+
+
+def available_by_offer(*, offer_ids: Sequence[int]) -> dict[int, int]:
+    """Units available now (on hand minus reserved, active warehouses) per offer: one query."""
+    rows = (
+        StockItem.objects.filter(offer_id__in=list(offer_ids), warehouse__is_active=True)
+        .values("offer_id")
+        .annotate(available=Sum(F("on_hand") - F("reserved")))
+    )
+    return {r["offer_id"]: int(r["available"] or 0) for r in rows}
+
+
+def shipping_methods_for(*, seller_id: int, channel: str, methods: Sequence[ShippingMethod]) -> list[ShippingMethod]:
+    """The methods that apply to a seller's offers of one channel: its own, else the defaults."""
+    own = [m for m in methods if m.channel == channel and m.seller_id == seller_id]
+    return own or [m for m in methods if m.channel == channel and m.seller_id is None]
+
+
+def active_shipping_methods() -> list[ShippingMethod]:
+    return list(ShippingMethod.objects.filter(is_active=True).order_by("price", "min_days", "pk"))
+
+
+def offer_facts(offers: Sequence) -> dict[int, OfferFacts]:
+    """The offer-facts strategy marketplace uses for the buy box: two queries per batch."""
+    available = available_by_offer(offer_ids=[o.pk for o in offers])
+    methods = active_shipping_methods()
+    facts = {}
+    for offer in offers:
+        options = shipping_methods_for(seller_id=offer.seller_id, channel=offer.fulfillment_channel, methods=methods)
+        cheapest = min(options, key=lambda m: (m.price, m.min_days), default=None)
+        fastest = min(options, key=lambda m: (m.min_days, m.price), default=None)
+        facts[offer.pk] = OfferFacts(
+            available=max(available.get(offer.pk, 0), 0),
+            shipping=cheapest.price if cheapest else Decimal(0),
+            delivery_min_days=offer.handling_days + (fastest.min_days if fastest else 0),
+            delivery_max_days=offer.handling_days + (cheapest.max_days if cheapest else 0),
+        )
+    return facts
+
+
+def stock_items_for_offer(*, offer_id: int) -> QuerySet[StockItem]:
+    return StockItem.objects.filter(offer_id=offer_id).select_related("warehouse").order_by("warehouse__name")

@@ -1,0 +1,233 @@
+"""Writes for fulfillment: warehouses and stock.
+
+Every change to stock is one conditional UPDATE (``F()`` expressions, so concurrent writers
+never lose an update and never take stock below zero) plus a ledger row, in one transaction.
+After the commit the affected products' buy boxes are refreshed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from core.exceptions import ApplicationError
+from fulfillment.models import ShippingMethod, StockItem, StockMovement, Warehouse
+from marketplace import selectors as marketplace_selectors
+from marketplace import services as marketplace_services
+
+logger = logging.getLogger(__name__)
+
+
+class InsufficientStock(ApplicationError):
+    code = "insufficient_stock"
+    status_code = 409
+
+    def __init__(self, *, offer_id: int, requested: int, available: int) -> None:
+        if available <= 0:
+            message = _("Sorry, this item is out of stock.")
+        else:
+            message = _("Only %(n)s left.") % {"n": available}
+        super().__init__(message, fields={"quantity": [message]})
+        self.offer_id = offer_id
+        self.requested = requested
+        self.available = max(available, 0)
+
+
+def _positive(quantity, field: str = "quantity") -> int:
+    try:
+        value = int(quantity)
+    except (TypeError, ValueError):
+        raise ApplicationError(_("Enter a whole number."), fields={field: [_("Enter a whole number.")]}) from None
+    if value <= 0:
+        raise ApplicationError(_("The quantity must be at least 1."), fields={field: [_("Must be at least 1.")]})
+    return value
+
+
+# --- warehouses ---------------------------------------------------------------------------
+
+
+def warehouse_create(
+    *, code: str, name: str, kind: str = Warehouse.Kind.PLATFORM, seller=None, country: str = "US", city: str = ""
+) -> Warehouse:
+    if kind == Warehouse.Kind.SELLER and seller is None:
+        raise ApplicationError(_("A seller location needs a seller."), fields={"seller": [_("Choose a seller.")]})
+    if kind == Warehouse.Kind.PLATFORM:
+        seller = None
+    return Warehouse.objects.create(code=code, name=name, kind=kind, seller=seller, country=country, city=city)
+
+
+def shipping_method_create(
+    *, code: str, name: str, channel: str, price, min_days: int, max_days: int, seller=None
+) -> ShippingMethod:
+    return ShippingMethod.objects.create(
+        code=code, name=name, channel=channel, price=price, min_days=min_days, max_days=max_days, seller=seller
+    )
+
+
+# --- stock --------------------------------------------------------------------------------
+
+
+def check_warehouse_fits_offer(*, offer, warehouse: Warehouse) -> None:
+    """Platform-fulfilled stock lives in platform centres; a seller ships from its own places."""
+    if offer.fulfilled_by_platform and warehouse.kind != Warehouse.Kind.PLATFORM:
+        raise ApplicationError(
+            _("Offers fulfilled by Bazaar keep their stock in a Bazaar fulfilment centre."),
+            fields={"warehouse": [_("Choose a Bazaar fulfilment centre.")]},
+        )
+    if not offer.fulfilled_by_platform and warehouse.seller_id != offer.seller_id:
+        raise ApplicationError(
+            _("Offers shipped by the seller keep their stock in the seller's own locations."),
+            fields={"warehouse": [_("Choose one of this seller's locations.")]},
+        )
+
+
+def stock_item_ensure(*, offer, warehouse: Warehouse) -> StockItem:
+    check_warehouse_fits_offer(offer=offer, warehouse=warehouse)
+    try:
+        with transaction.atomic():
+            item, _created = StockItem.objects.get_or_create(offer=offer, warehouse=warehouse)
+    except IntegrityError:  # created concurrently
+        item = StockItem.objects.get(offer=offer, warehouse=warehouse)
+    return item
+
+
+def _record(item_id: int, kind: str, d_on_hand: int, d_reserved: int, reference: str, note: str, actor) -> StockItem:
+    item = StockItem.objects.only("id", "offer_id", "on_hand", "reserved").get(pk=item_id)
+    StockMovement.objects.create(
+        stock_item_id=item_id, kind=kind, on_hand_delta=d_on_hand, reserved_delta=d_reserved,
+        on_hand_after=item.on_hand, reserved_after=item.reserved, reference=reference[:100], note=note[:200],
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
+    return item
+
+
+def _refresh_products_of(offer_ids: Iterable[int]) -> None:
+    product_ids = marketplace_selectors.offer_product_ids(offer_ids=offer_ids)
+    marketplace_services.buy_box_request_refresh(product_ids=product_ids)
+
+
+def stock_receive(*, stock_item: StockItem, quantity, reference: str = "", note: str = "", actor=None) -> StockItem:
+    """Add units that arrived at the warehouse."""
+    qty = _positive(quantity)
+    with transaction.atomic():
+        StockItem.objects.filter(pk=stock_item.pk).update(on_hand=F("on_hand") + qty)
+        item = _record(stock_item.pk, StockMovement.Kind.RECEIVE, qty, 0, reference, note, actor)
+        _refresh_products_of([item.offer_id])
+    return item
+
+
+def stock_adjust(*, stock_item: StockItem, delta, reference: str = "", note: str = "", actor=None) -> StockItem:
+    """Correct on-hand units (a count, damage, loss). Never below what is reserved."""
+    try:
+        delta = int(delta)
+    except (TypeError, ValueError):
+        raise ApplicationError(_("Enter a whole number."), fields={"delta": [_("Enter a whole number.")]}) from None
+    if delta == 0:
+        return stock_item
+    with transaction.atomic():
+        updated = StockItem.objects.filter(pk=stock_item.pk, on_hand__gte=F("reserved") - delta).update(
+            on_hand=F("on_hand") + delta
+        )
+        if not updated:
+            current = StockItem.objects.get(pk=stock_item.pk)
+            raise ApplicationError(
+                _("On hand cannot go below the %(reserved)s units reserved for orders (now %(on_hand)s).")
+                % {"reserved": current.reserved, "on_hand": current.on_hand},
+                fields={"delta": [_("Too large a reduction.")]},
+            )
+        item = _record(stock_item.pk, StockMovement.Kind.ADJUST, delta, 0, reference, note, actor)
+        _refresh_products_of([item.offer_id])
+    return item
+
+
+def stock_set_on_hand(*, stock_item: StockItem, on_hand, note: str = "", actor=None) -> StockItem:
+    """Set the counted on-hand quantity (admin stock take): recorded as an adjustment."""
+    try:
+        target = int(on_hand)
+    except (TypeError, ValueError):
+        raise ApplicationError(_("Enter a whole number."), fields={"on_hand": [_("Enter a whole number.")]}) from None
+    if target < 0:
+        raise ApplicationError(_("On hand cannot be negative."), fields={"on_hand": [_("Cannot be negative.")]})
+    current = StockItem.objects.only("on_hand").get(pk=stock_item.pk).on_hand
+    return stock_adjust(stock_item=stock_item, delta=target - current, note=note or "stock take", actor=actor)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    stock_item_id: int
+    offer_id: int
+    quantity: int
+
+
+def stock_reserve(*, lines: Sequence[tuple[int, int]], reference: str) -> list[Reservation]:
+    """Reserve ``quantity`` units of each ``(offer_id, quantity)``, or nothing at all.
+
+    Each unit is taken with a conditional UPDATE (``reserved + n <= on_hand``) from the offer's
+    warehouses, fullest first; stock rows are touched in id order, so concurrent buyers never
+    deadlock. If any line cannot be met, the whole reservation rolls back and
+    :class:`InsufficientStock` says how many are left.
+    """
+    wanted: dict[int, int] = {}
+    for offer_id, quantity in lines:
+        wanted[int(offer_id)] = wanted.get(int(offer_id), 0) + _positive(quantity)
+    reservations: list[Reservation] = []
+    with transaction.atomic():
+        items = list(
+            StockItem.objects.filter(offer_id__in=list(wanted), warehouse__is_active=True)
+            .order_by("pk")
+            .values_list("pk", "offer_id")
+        )
+        by_offer: dict[int, list[int]] = {}
+        for pk, offer_id in items:
+            by_offer.setdefault(offer_id, []).append(pk)
+        for offer_id in sorted(wanted):
+            remaining = wanted[offer_id]
+            for pk in by_offer.get(offer_id, []):
+                if remaining == 0:
+                    break
+                take = _reserve_from(pk, remaining)
+                if take:
+                    remaining -= take
+                    _record(pk, StockMovement.Kind.RESERVE, 0, take, reference, "", None)
+                    reservations.append(Reservation(pk, offer_id, take))
+            if remaining:
+                available = wanted[offer_id] - remaining
+                raise InsufficientStock(offer_id=offer_id, requested=wanted[offer_id], available=available)
+        _refresh_products_of(wanted)
+    return reservations
+
+
+def _reserve_from(stock_item_id: int, wanted: int) -> int:
+    """Take up to ``wanted`` units from one stock row; returns how many were taken."""
+    # Lock the row, then take what is there: one statement each, no lost updates.
+    row = (
+        StockItem.objects.select_for_update().filter(pk=stock_item_id).values_list("on_hand", "reserved").first()
+    )
+    if row is None:
+        return 0
+    take = min(wanted, row[0] - row[1])
+    if take <= 0:
+        return 0
+    StockItem.objects.filter(pk=stock_item_id, reserved__lte=F("on_hand") - take).update(
+        reserved=F("reserved") + take
+    )
+    return take
+
+
+def stock_release(*, reservations: Iterable[Reservation], reference: str) -> None:
+    """Give reserved units back (an order cancelled or a payment declined)."""
+    reservations = sorted(reservations, key=lambda r: r.stock_item_id)
+    with transaction.atomic():
+        for r in reservations:
+            updated = StockItem.objects.filter(pk=r.stock_item_id, reserved__gte=r.quantity).update(
+                reserved=F("reserved") - r.quantity
+            )
+            if not updated:
+                raise ApplicationError(_("Cannot release more units than are reserved."), code="release_mismatch")
+            _record(r.stock_item_id, StockMovement.Kind.RELEASE, 0, -r.quantity, reference, "", None)
+        _refresh_products_of({r.offer_id for r in reservations})

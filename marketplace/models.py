@@ -1,0 +1,147 @@
+"""Marketplace: sellers (the house seller included), their members, offers and the buy box."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+HOUSE_SELLER_SLUG = "bazaar"
+
+
+class Seller(models.Model):
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(_("slug"), max_length=140, unique=True)
+    is_house = models.BooleanField(
+        _("house seller"), default=False, help_text=_("The platform itself, selling its own stock.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    email = models.EmailField(_("contact e-mail"), blank=True)
+    country = models.CharField(_("country"), max_length=2, default="US")
+    description = models.TextField(_("about"), blank=True)
+    rating = models.DecimalField(_("rating"), max_digits=3, decimal_places=2, default=Decimal("0"))
+    rating_count = models.PositiveIntegerField(_("number of ratings"), default=0)
+    commission_rate = models.DecimalField(
+        _("commission rate"), max_digits=5, decimal_places=4, default=Decimal("0.1500"),
+        help_text=_("Share of each sale kept by the platform, e.g. 0.15 for 15%."),
+    )
+    created_at = models.DateTimeField(_("joined"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("seller")
+        verbose_name_plural = _("sellers")
+        ordering = ("name",)
+        constraints = [
+            models.UniqueConstraint(fields=["is_house"], condition=Q(is_house=True), name="one_house_seller"),
+            models.CheckConstraint(
+                condition=Q(commission_rate__gte=0, commission_rate__lte=1), name="seller_commission_0_to_1"
+            ),
+            models.CheckConstraint(condition=Q(rating__gte=0, rating__lte=5), name="seller_rating_0_to_5"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SellerMember(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", _("Owner")
+        MANAGER = "manager", _("Manager")
+        STAFF = "staff", _("Staff")
+
+    seller = models.ForeignKey(Seller, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="seller_memberships")
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.STAFF)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("seller member")
+        verbose_name_plural = _("seller members")
+        constraints = [models.UniqueConstraint(fields=["seller", "user"], name="seller_member_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.seller} ({self.get_role_display()})"
+
+
+class Offer(models.Model):
+    class Condition(models.TextChoices):
+        NEW = "new", _("New")
+        REFURBISHED = "refurbished", _("Refurbished")
+        USED_LIKE_NEW = "used_like_new", _("Used - like new")
+        USED_GOOD = "used_good", _("Used - good")
+        USED_ACCEPTABLE = "used_acceptable", _("Used - acceptable")
+
+    class Channel(models.TextChoices):
+        MERCHANT = "merchant", _("Shipped by seller")
+        PLATFORM = "platform", _("Fulfilled by Bazaar")
+
+    seller = models.ForeignKey(Seller, verbose_name=_("seller"), on_delete=models.PROTECT, related_name="offers")
+    product = models.ForeignKey(
+        "catalog.Product", verbose_name=_("product"), on_delete=models.PROTECT, related_name="offers"
+    )
+    sku = models.CharField(_("SKU"), max_length=64)
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
+    list_price = models.DecimalField(
+        _("list price"), max_digits=12, decimal_places=2, null=True, blank=True,
+        help_text=_("Recommended retail price, shown struck through when higher than the price."),
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+    condition = models.CharField(_("condition"), max_length=20, choices=Condition.choices, default=Condition.NEW)
+    fulfillment_channel = models.CharField(
+        _("fulfilment"), max_length=10, choices=Channel.choices, default=Channel.MERCHANT
+    )
+    handling_days = models.PositiveSmallIntegerField(
+        _("handling days"), default=1, help_text=_("Working days before the package leaves the warehouse.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("offer")
+        verbose_name_plural = _("offers")
+        constraints = [
+            models.UniqueConstraint(fields=["seller", "sku"], name="offer_sku_unique_per_seller"),
+            models.UniqueConstraint(
+                fields=["seller", "product", "condition"], name="offer_one_per_seller_product_condition"
+            ),
+            models.CheckConstraint(condition=Q(price__gt=0), name="offer_price_positive"),
+            models.CheckConstraint(
+                condition=Q(list_price__isnull=True) | Q(list_price__gt=0), name="offer_list_price_positive"
+            ),
+            models.CheckConstraint(condition=Q(handling_days__lte=60), name="offer_handling_days_max_60"),
+        ]
+        indexes = [models.Index(fields=["product", "is_active"], name="offer_product_active")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} ({self.seller})"
+
+    @property
+    def fulfilled_by_platform(self) -> bool:
+        return self.fulfillment_channel == self.Channel.PLATFORM
+
+
+class BuyBox(models.Model):
+    """The offer shown first for a product, computed on write (never per request)."""
+
+    product = models.OneToOneField(
+        "catalog.Product", primary_key=True, on_delete=models.CASCADE, related_name="buy_box"
+    )
+    offer = models.ForeignKey(Offer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    price = models.DecimalField(max_digits=12, decimal_places=2, null=True)
+    shipping = models.DecimalField(max_digits=12, decimal_places=2, null=True)
+    landed_price = models.DecimalField(max_digits=12, decimal_places=2, null=True)
+    currency = models.CharField(max_length=3, default="USD")
+    eligible_offer_count = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("buy box")
+        verbose_name_plural = _("buy boxes")
+
+    def __str__(self) -> str:
+        return f"buy box of product {self.product_id}: offer {self.offer_id}"

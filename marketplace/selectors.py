@@ -1,0 +1,110 @@
+"""Reads for the marketplace: sellers, offers with their stock facts, product pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from catalog import selectors as catalog_selectors
+from catalog.models import Product
+from marketplace import buy_box
+from marketplace.buy_box import OfferFacts
+from marketplace.models import HOUSE_SELLER_SLUG, BuyBox, Offer, Seller, SellerMember
+
+
+def house_seller() -> Seller:
+    return Seller.objects.get(is_house=True)
+
+
+def seller_list() -> QuerySet[Seller]:
+    return Seller.objects.filter(is_active=True).order_by("-is_house", "name")
+
+
+def seller_ids_for_user(user) -> list[int]:
+    """Sellers whose data ``user`` may see and change (empty for non-members)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(SellerMember.objects.filter(user=user).values_list("seller_id", flat=True))
+
+
+@dataclass(frozen=True)
+class OfferView:
+    offer: Offer
+    facts: OfferFacts | None
+
+    @property
+    def available(self) -> int:
+        return self.facts.available if self.facts else 0
+
+    @property
+    def in_stock(self) -> bool:
+        return buy_box.is_eligible(self.offer, self.facts)
+
+    @property
+    def shipping(self):
+        return self.facts.shipping if self.facts else None
+
+    @property
+    def landed_price(self):
+        return self.offer.price + self.facts.shipping if self.facts else self.offer.price
+
+
+def product_offers(*, product: Product) -> list[OfferView]:
+    """Every active offer of ``product``, buy-box order first, with stock and shipping facts."""
+    offers = list(
+        Offer.objects.filter(product=product, is_active=True, seller__is_active=True).select_related("seller")
+    )
+    facts = buy_box.offer_facts(offers)
+    return [OfferView(o, facts.get(o.pk)) for o in buy_box.rank_offers(offers, facts)]
+
+
+@dataclass(frozen=True)
+class ProductPage:
+    product: Product
+    breadcrumbs: list
+    winner: OfferView | None
+    others: list[OfferView]
+    other_min_price: object
+    reviews: list
+
+
+def product_page(*, slug: str) -> ProductPage | None:
+    """Everything the product page shows, in a constant number of queries."""
+    product = catalog_selectors.product_detail(slug=slug)
+    if product is None:
+        return None
+    offers = product_offers(product=product)
+    stored = BuyBox.objects.filter(product=product).values_list("offer_id", flat=True).first()
+    # The stored buy box decides; if it is stale (winner gone), the best sellable offer shows.
+    winner = next((v for v in offers if v.offer.pk == stored and v.in_stock), None)
+    if winner is None:
+        winner = next((v for v in offers if v.in_stock), None)
+    others = [v for v in offers if v is not winner]
+    sellable_others = [v.offer.price for v in others if v.in_stock]
+    tree = catalog_selectors.category_tree()
+    return ProductPage(
+        product=product,
+        breadcrumbs=tree.ancestors(product.category_id),
+        winner=winner,
+        others=others,
+        other_min_price=min(sellable_others) if sellable_others else None,
+        reviews=catalog_selectors.product_reviews(product_id=product.pk, limit=5),
+    )
+
+
+def offer_product_ids(*, offer_ids) -> list[int]:
+    return list(Offer.objects.filter(pk__in=list(offer_ids)).values_list("product_id", flat=True).distinct())
+
+
+def offer_list(*, seller_slug: str = "", product_slug: str = "") -> QuerySet[Offer]:
+    qs = Offer.objects.filter(is_active=True, seller__is_active=True).select_related("seller", "product")
+    if seller_slug:
+        qs = qs.filter(seller__slug=seller_slug)
+    if product_slug:
+        qs = qs.filter(product__slug=product_slug)
+    return qs.order_by("pk")
+
+
+__all__ = ["HOUSE_SELLER_SLUG", "OfferView", "ProductPage", "house_seller", "offer_list", "product_offers",
+           "product_page", "seller_ids_for_user", "seller_list"]

@@ -1,0 +1,201 @@
+"""Writes for the marketplace: sellers, their members, offers and the buy box."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from accounts import services as account_services
+from catalog import services as catalog_services
+from core import events
+from core.exceptions import ApplicationError
+from core.money import quantize
+from marketplace import buy_box
+from marketplace.models import BuyBox, Offer, Seller, SellerMember
+
+logger = logging.getLogger(__name__)
+
+SELLER_GROUP = "Seller staff"
+# (app_label, codename) pairs seller members get in admin; higher apps add theirs at start-up.
+_seller_permissions: list[tuple[str, str]] = [
+    ("marketplace", "view_seller"),
+    ("marketplace", "view_offer"),
+    ("marketplace", "add_offer"),
+    ("marketplace", "change_offer"),
+    ("catalog", "view_product"),
+]
+
+
+def seller_permissions_register(permissions: Iterable[tuple[str, str]]) -> None:
+    for perm in permissions:
+        if perm not in _seller_permissions:
+            _seller_permissions.append(perm)
+
+
+# --- sellers ------------------------------------------------------------------------------
+
+
+def seller_create(
+    *, name: str, slug: str = "", email: str = "", country: str = "US", description: str = "",
+    rating: Decimal = Decimal(0), rating_count: int = 0, commission_rate: Decimal = Decimal("0.15"),
+) -> Seller:
+    seller = Seller.objects.create(
+        name=name, slug=slug or slugify(name), email=email, country=country, description=description,
+        rating=rating, rating_count=rating_count, commission_rate=commission_rate,
+    )
+    events.emit("marketplace.seller_created", seller_id=seller.pk)
+    return seller
+
+
+def seller_member_add(*, seller: Seller, user, role: str = SellerMember.Role.STAFF) -> SellerMember:
+    """Make ``user`` a member of ``seller``: they can sign in to admin and manage its offers."""
+    if role not in SellerMember.Role.values:
+        raise ApplicationError(_("Unknown role."), fields={"role": [_("Choose owner, manager or staff.")]})
+    with transaction.atomic():
+        member, _created = SellerMember.objects.update_or_create(seller=seller, user=user, defaults={"role": role})
+        group = account_services.staff_group_ensure(name=SELLER_GROUP, permissions=_seller_permissions)
+        account_services.user_grant_staff_group(user=user, group=group)
+    return member
+
+
+# --- offers -------------------------------------------------------------------------------
+
+
+def _money(value, field: str) -> Decimal:
+    try:
+        amount = quantize(Decimal(str(value)), settings.SHOP_CURRENCY)
+    except (InvalidOperation, ValueError, TypeError):
+        raise ApplicationError(_("Enter a valid amount."), fields={field: [_("Enter a valid amount.")]}) from None
+    if amount <= 0:
+        raise ApplicationError(_("Prices must be above zero."), fields={field: [_("Must be above zero.")]})
+    return amount
+
+
+def offer_create(
+    *, seller: Seller, product, sku: str, price, list_price=None,
+    condition: str = Offer.Condition.NEW, fulfillment_channel: str = Offer.Channel.MERCHANT,
+    handling_days: int = 1, is_active: bool = True,
+) -> Offer:
+    price = _money(price, "price")
+    list_price = _money(list_price, "list_price") if list_price not in (None, "") else None
+    try:
+        with transaction.atomic():
+            offer = Offer.objects.create(
+                seller=seller, product=product, sku=sku.strip(), price=price, list_price=list_price,
+                currency=settings.SHOP_CURRENCY, condition=condition, fulfillment_channel=fulfillment_channel,
+                handling_days=handling_days, is_active=is_active,
+            )
+    except IntegrityError:
+        raise ApplicationError(
+            _("This seller already has that SKU, or an offer for this product in this condition."),
+            code="duplicate_offer",
+        ) from None
+    events.emit("marketplace.offer_created", offer_id=offer.pk, product_id=product.pk, seller_id=seller.pk)
+    buy_box_request_refresh(product_ids=[product.pk])
+    return offer
+
+
+def offer_update(*, offer: Offer, **fields) -> Offer:
+    allowed = {"price", "list_price", "condition", "fulfillment_channel", "handling_days", "is_active", "sku"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ApplicationError(_("These fields cannot be changed: %s") % ", ".join(sorted(unknown)))
+    if "price" in fields:
+        fields["price"] = _money(fields["price"], "price")
+    if fields.get("list_price") not in (None, ""):
+        fields["list_price"] = _money(fields["list_price"], "list_price")
+    for name, value in fields.items():
+        setattr(offer, name, value)
+    return offer_save(offer=offer)
+
+
+def offer_save(*, offer: Offer) -> Offer:
+    """Save an offer edited in admin or API and refresh its product's buy box after commit."""
+    previous_product = None
+    if offer.pk:
+        previous_product = Offer.objects.filter(pk=offer.pk).values_list("product_id", flat=True).first()
+    try:
+        with transaction.atomic():
+            offer.save()
+    except IntegrityError:
+        raise ApplicationError(
+            _("This seller already has that SKU, or an offer for this product in this condition."),
+            code="duplicate_offer",
+        ) from None
+    events.emit("marketplace.offer_changed", offer_id=offer.pk, product_id=offer.product_id)
+    buy_box_request_refresh(product_ids={offer.product_id, previous_product} - {None})
+    return offer
+
+
+# --- buy box ------------------------------------------------------------------------------
+
+
+def buy_box_request_refresh(*, product_ids: Iterable[int]) -> None:
+    """Recompute these products' buy boxes in a worker once the current transaction commits."""
+    from marketplace.tasks import refresh_buy_boxes  # tasks import services
+
+    ids = sorted({int(i) for i in product_ids})
+    if ids:
+        transaction.on_commit(lambda: refresh_buy_boxes.delay(ids))
+
+
+def buy_box_refresh(*, product_ids: Iterable[int]) -> dict[int, int | None]:
+    """Choose and store the winning offer of each product; returns product id -> offer id.
+
+    A constant number of queries per batch, whatever the number of products or offers.
+    """
+    ids = sorted({int(i) for i in product_ids})
+    if not ids:
+        return {}
+    with transaction.atomic():
+        # Serialise refreshes of the same products so an older snapshot never overwrites a
+        # newer one; reads below then see everything committed before the lock was granted.
+        locked = catalog_services.products_lock(product_ids=ids)
+        return _buy_box_compute_and_store(locked)
+
+
+def _buy_box_compute_and_store(ids: list[int]) -> dict[int, int | None]:
+    offers_by_product: dict[int, list[Offer]] = defaultdict(list)
+    offers = list(Offer.objects.filter(product_id__in=ids).select_related("seller").order_by("pk"))
+    for offer in offers:
+        offers_by_product[offer.product_id].append(offer)
+    facts = buy_box.offer_facts(offers)
+    now = timezone.now()
+    boxes, listing, winners = [], [], {}
+    for pid in ids:
+        candidates = offers_by_product.get(pid, [])
+        winner = buy_box.choose_winner(candidates, facts)
+        eligible = sum(1 for o in candidates if buy_box.is_eligible(o, facts.get(o.pk)))
+        winners[pid] = winner.pk if winner else None
+        shipping = facts[winner.pk].shipping if winner else None
+        boxes.append(
+            BuyBox(
+                product_id=pid, offer=winner, price=winner.price if winner else None, shipping=shipping,
+                landed_price=(winner.price + shipping) if winner else None,
+                currency=winner.currency if winner else settings.SHOP_CURRENCY,
+                eligible_offer_count=eligible, refreshed_at=now,
+            )
+        )
+        listing.append(
+            catalog_services.ListingRow(
+                product_id=pid, price=winner.price if winner else None,
+                currency=winner.currency if winner else settings.SHOP_CURRENCY,
+                offer_id=winner.pk if winner else None, in_stock=winner is not None, offer_count=eligible,
+            )
+        )
+    BuyBox.objects.bulk_create(
+        boxes, update_conflicts=True, unique_fields=["product"],
+        update_fields=["offer", "price", "shipping", "landed_price", "currency", "eligible_offer_count",
+                       "refreshed_at"],
+        batch_size=1000,
+    )
+    catalog_services.product_listing_update(rows=listing)
+    return winners

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from marketplace import views
+
+app_name = "marketplace"
+
+urlpatterns = [
+    path("p/<slug:slug>/", views.product_detail, name="product"),
+    path("sellers/<slug:slug>/", views.seller_detail, name="seller"),
+]

@@ -1,0 +1,136 @@
+"""Factories shared by every app's tests. They go through services where a service exists,
+so test data obeys the same rules as real data (paths, ledger rows, buy boxes)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import factory
+from django.utils.text import slugify
+
+from accounts.models import User
+from catalog import services as catalog_services
+from catalog.models import Brand, Category, Product
+from fulfillment import services as fulfillment_services
+from fulfillment.models import ShippingMethod, StockItem, Warehouse
+from marketplace import services as marketplace_services
+from marketplace.models import Offer, Seller
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    full_name = factory.Faker("name")
+    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+
+    @factory.post_generation
+    def _save(self, create, extracted, **kwargs):
+        if create:
+            self.save()
+
+
+class CategoryFactory(factory.Factory):
+    class Meta:
+        model = Category
+
+    name = factory.Sequence(lambda n: f"Category {n}")
+    parent = None
+
+    @classmethod
+    def _create(cls, model_class, name, parent=None, **kwargs):
+        return catalog_services.category_create(name=name, parent=parent, **kwargs)
+
+
+class BrandFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Brand
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Brand {n}")
+    slug = factory.LazyAttribute(lambda o: slugify(o.name))
+
+
+class ProductFactory(factory.Factory):
+    class Meta:
+        model = Product
+
+    title = factory.Sequence(lambda n: f"Product {n}")
+    category = factory.SubFactory(CategoryFactory)
+    brand = factory.SubFactory(BrandFactory)
+    description = "A fine product."
+    attributes = None
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return catalog_services.product_create(**kwargs)
+
+
+class SellerFactory(factory.Factory):
+    class Meta:
+        model = Seller
+
+    name = factory.Sequence(lambda n: f"Seller {n}")
+    rating = Decimal("4.50")
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return marketplace_services.seller_create(**kwargs)
+
+
+def house_seller() -> Seller:
+    return Seller.objects.get(is_house=True)
+
+
+class WarehouseFactory(factory.Factory):
+    class Meta:
+        model = Warehouse
+
+    code = factory.Sequence(lambda n: f"wh{n}")
+    name = factory.Sequence(lambda n: f"Warehouse {n}")
+    kind = Warehouse.Kind.PLATFORM
+    seller = None
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return fulfillment_services.warehouse_create(**kwargs)
+
+
+class OfferFactory(factory.Factory):
+    class Meta:
+        model = Offer
+
+    seller = factory.SubFactory(SellerFactory)
+    product = factory.SubFactory(ProductFactory)
+    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    price = Decimal("19.99")
+    fulfillment_channel = Offer.Channel.PLATFORM
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return marketplace_services.offer_create(**kwargs)
+
+
+def stock(offer: Offer, quantity: int, warehouse: Warehouse | None = None) -> StockItem:
+    """Put ``quantity`` units of ``offer`` in a fitting warehouse (made when not given)."""
+    if warehouse is None:
+        if offer.fulfilled_by_platform:
+            warehouse = Warehouse.objects.filter(kind=Warehouse.Kind.PLATFORM).first() or WarehouseFactory()
+        else:
+            warehouse = Warehouse.objects.filter(seller=offer.seller).first() or WarehouseFactory(
+                kind=Warehouse.Kind.SELLER, seller=offer.seller
+            )
+    item = fulfillment_services.stock_item_ensure(offer=offer, warehouse=warehouse)
+    if quantity:
+        item = fulfillment_services.stock_receive(stock_item=item, quantity=quantity, reference="test")
+    return item
+
+
+def shipping_method(*, channel: str, price: str, code: str | None = None, seller: Seller | None = None,
+                    min_days: int = 2, max_days: int = 5) -> ShippingMethod:
+    return fulfillment_services.shipping_method_create(
+        code=code or f"{channel}-{price}".replace(".", "-"), name=f"{channel} {price}", channel=channel,
+        price=Decimal(price), min_days=min_days, max_days=max_days, seller=seller,
+    )
