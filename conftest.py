@@ -26,6 +26,24 @@ def _clean_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _house_seller_exists(request):
+    """The house seller comes from a data migration; transactional tests flush it, so put it back."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    transactional = marker.kwargs.get("transaction", False)
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from decimal import Decimal
+
+    from marketplace.models import HOUSE_SELLER_SLUG, Seller
+
+    Seller.objects.get_or_create(
+        is_house=True,
+        defaults={"name": "Bazaar", "slug": HOUSE_SELLER_SLUG, "rating": Decimal("4.80"), "commission_rate": 0},
+    )
+
+
 @pytest.fixture
 def house(db):
     from marketplace.models import Seller

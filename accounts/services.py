@@ -33,3 +33,11 @@ def user_grant_staff_group(*, user: User, group: Group) -> User:
             user.save(update_fields=["is_staff"])
         user.groups.add(group)
     return user
+
+
+def superuser_ensure(*, email: str, password: str) -> tuple[User, bool]:
+    """The administrator with ``email``, created with ``password`` when missing."""
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is not None:
+        return existing, False
+    return User.objects.create_superuser(email=email, password=password), True

@@ -12,6 +12,7 @@ database in use. An OpenSearch backend would implement the same two methods.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Protocol
 
@@ -94,10 +95,8 @@ class PostgresSearchBackend:
             cursor.execute(
                 "SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)", [str(TRIGRAM_THRESHOLD)]
             )
-        try:
+        with contextlib.suppress(AttributeError):  # driver objects without attributes
             connection.connection._bazaar_trgm = True
-        except AttributeError:  # pragma: no cover - driver objects without attributes
-            pass
 
 
 def get_search_backend() -> SearchBackend:

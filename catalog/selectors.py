@@ -256,7 +256,8 @@ def product_facets(*, filters: ProductFilter) -> Facets:
     counts = _filtered_for_facets(filters, "price").aggregate(**aggregates)
     prices = []
     for i, (low, high) in enumerate(PRICE_BUCKETS):
-        selected = filters.min_price == low and (filters.max_price == high if high is not None else filters.max_price is None)
+        upper_matches = filters.max_price == high if high is not None else filters.max_price is None
+        selected = filters.min_price == low and upper_matches
         prices.append(
             FacetValue(price_bucket_value(low, high), "", counts[f"b{i}"], selected, {"low": low, "high": high})
         )

@@ -11,7 +11,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import InvalidPage
 from django.http import Http404
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -108,4 +109,44 @@ class StrictPageNumberPagination(PageNumberPagination):
         return result
 
 
-__all__ = ["StrictPageNumberPagination", "error_body", "exception_handler", "status"]
+# --- schema of the error shape (for drf-spectacular) -------------------------------------
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable error code, e.g. `invalid`, `not_found`, `throttled`.")
+    message = serializers.CharField(help_text="A sentence fit to show a person.")
+    # The metaclass moves declared fields out of the class body, so this does not shadow
+    # ``Serializer.fields``.
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages per input field (query parameter or body field); empty when none applies.",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "The input is not valid; `error.fields` says which parameter and why.",
+    401: "Authentication is required.",
+    403: "You may not do this.",
+    404: "No such object.",
+    409: "The request conflicts with the current state.",
+    429: "Too many requests; retry after the number of seconds in the `Retry-After` header.",
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """``extend_schema(responses=...)`` entries for these error statuses, in the one error shape."""
+    return {code: OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[code]) for code in codes}
+
+
+__all__ = [
+    "ErrorSerializer",
+    "StrictPageNumberPagination",
+    "error_body",
+    "error_responses",
+    "exception_handler",
+    "status",
+]

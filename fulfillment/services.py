@@ -28,10 +28,9 @@ class InsufficientStock(ApplicationError):
     status_code = 409
 
     def __init__(self, *, offer_id: int, requested: int, available: int) -> None:
-        if available <= 0:
-            message = _("Sorry, this item is out of stock.")
-        else:
-            message = _("Only %(n)s left.") % {"n": available}
+        message = (
+            _("Sorry, this item is out of stock.") if available <= 0 else _("Only %(n)s left.") % {"n": available}
+        )
         super().__init__(message, fields={"quantity": [message]})
         self.offer_id = offer_id
         self.requested = requested

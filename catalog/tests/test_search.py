@@ -1,0 +1,72 @@
+"""Search: PostgreSQL full-text ranking, trigram fallback for typos, and the simple backend."""
+
+import pytest
+from django.test import override_settings
+
+from catalog import selectors
+from catalog.search import PostgresSearchBackend, SimpleSearchBackend, get_search_backend
+from tests.factories import BrandFactory, CategoryFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def titles(query: str, **kwargs) -> list[str]:
+    filters = selectors.product_filter_prepare(selectors.ProductFilter(query=query, **kwargs))
+    return [p.title for p in selectors.product_list(filters=filters)]
+
+
+@pytest.fixture
+def kitchen():
+    cat = CategoryFactory(name="Kitchen")
+    ProductFactory(title="Steel Electric Kettle 1.7 l", category=cat, description="Boils water fast.")
+    ProductFactory(title="Glass Teapot", category=cat, description="Pairs well with an electric kettle.")
+    ProductFactory(title="Chef Knife", category=cat, description="Sharp.")
+    ProductFactory(title="Toaster", category=cat, brand=BrandFactory(name="Kettle Co"), description="Two slots.")
+    return cat
+
+
+def test_postgres_backend_is_used_on_postgres():
+    assert isinstance(get_search_backend(), PostgresSearchBackend)
+
+
+def test_title_match_ranks_above_brand_above_description(kitchen):
+    assert titles("kettle") == ["Steel Electric Kettle 1.7 l", "Toaster", "Glass Teapot"]
+
+
+def test_stemming_matches_plural_and_all_words_must_match(kitchen):
+    assert titles("kettles")[0] == "Steel Electric Kettle 1.7 l"
+    assert titles("electric kettle")[0] == "Steel Electric Kettle 1.7 l"
+    # Exact words: every word must match. With no exact match, near matches are offered.
+    assert "Chef Knife" not in titles("electric kettle")
+    assert titles("boils water") == ["Steel Electric Kettle 1.7 l"]
+
+
+@pytest.mark.parametrize("typo", ["kettel", "ketle", "elecrtic kettle", "toastr"])
+def test_typos_still_find_the_product(kitchen, typo):
+    found = titles(typo)
+    assert found, f"nothing found for {typo!r}"
+    assert found[0] in {"Steel Electric Kettle 1.7 l", "Toaster"}
+
+
+def test_nonsense_finds_nothing(kitchen):
+    assert titles("zzqxv") == []
+
+
+def test_search_respects_category_and_other_filters(kitchen):
+    other = CategoryFactory(name="Garden")
+    ProductFactory(title="Garden Kettle Planter", category=other)
+    within = titles("kettle", category_id=kitchen.pk)
+    assert "Garden Kettle Planter" not in within
+    assert "Garden Kettle Planter" in titles("kettle")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "'", '"', "&|!", "a" * 1000, "<script>", "kettle OR ", "-kettle"])
+def test_odd_input_never_breaks(kitchen, text):
+    titles(text)  # no exception is the point: websearch syntax is forgiving
+
+
+def test_simple_backend_matches_every_word(kitchen):
+    with override_settings(SEARCH_BACKEND="simple"):
+        assert isinstance(get_search_backend(), SimpleSearchBackend)
+        assert sorted(titles("electric kettle")) == ["Glass Teapot", "Steel Electric Kettle 1.7 l"]
+        assert titles("kettle knife") == []

@@ -1,0 +1,69 @@
+"""Versioned cache keys: bumping a namespace invalidates its keys; errors degrade to misses."""
+
+import pytest
+from django.core.cache import cache
+from django.db import transaction
+from django.test import override_settings
+
+from core import cache as vcache
+
+DOWN_REDIS = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens here
+        "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1},
+    }
+}
+
+
+def test_bump_changes_keys_of_that_namespace_only():
+    a1 = vcache.versioned_key("page", ["product:a"], "/p/a/")
+    b1 = vcache.versioned_key("page", ["product:b"], "/p/b/")
+    assert vcache.versioned_key("page", ["product:a"], "/p/a/") == a1
+    vcache.bump("product:a")
+    assert vcache.versioned_key("page", ["product:a"], "/p/a/") != a1
+    assert vcache.versioned_key("page", ["product:b"], "/p/b/") == b1
+
+
+def test_get_or_set_computes_once_until_bumped():
+    calls = []
+
+    def produce():
+        calls.append(1)
+        return len(calls)
+
+    key = vcache.versioned_key("x", ["ns"])
+    assert vcache.get_or_set(key, produce) == 1
+    assert vcache.get_or_set(key, produce) == 1
+    vcache.bump("ns")
+    assert vcache.get_or_set(vcache.versioned_key("x", ["ns"]), produce) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bump_on_commit_waits_for_the_commit_and_skips_rollbacks():
+    key = vcache.versioned_key("p", ["ns:commit"])
+    with transaction.atomic():
+        vcache.bump_on_commit("ns:commit")
+        assert vcache.versioned_key("p", ["ns:commit"]) == key  # not yet
+    assert vcache.versioned_key("p", ["ns:commit"]) != key
+    key = vcache.versioned_key("p", ["ns:commit"])
+    with pytest.raises(RuntimeError), transaction.atomic():
+        vcache.bump_on_commit("ns:commit")
+        raise RuntimeError("rolled back")
+    assert vcache.versioned_key("p", ["ns:commit"]) == key
+
+
+def test_long_or_odd_key_parts_are_hashed():
+    key = vcache.versioned_key("page", ["n"], "/search/?q=" + "ü " * 300)
+    assert len(key) < 200
+    assert " " not in key
+
+
+@override_settings(CACHES=DOWN_REDIS)
+def test_cache_down_degrades_to_misses():
+    assert vcache.safe_get("anything", "default") == "default"
+    vcache.safe_set("anything", 1)
+    vcache.bump("ns")
+    calls = []
+    assert vcache.get_or_set(vcache.versioned_key("x", ["ns"]), lambda: calls.append(1) or "fresh") == "fresh"
+    assert cache.get("anything") is None
