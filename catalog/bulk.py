@@ -189,5 +189,19 @@ def product_images_share_thumbnails(*, image_names: Iterable[str]) -> dict[str, 
 
 
 def catalog_bulk_loaded() -> None:
-    """Invalidate every cached catalog page after a load."""
+    """After a load: refresh the planner's statistics and invalidate every cached catalog page."""
+    bulk.analyze(Product, ProductAttributeValue, ProductImage, Review)
     vcache.bump_on_commit(cache_keys.CATALOG, cache_keys.LISTING)
+
+
+def catalog_counts() -> dict[str, int]:
+    """Row counts for a loader's summary."""
+    return {
+        "categories": Category.objects.count(),
+        "brands": Brand.objects.count(),
+        "products": Product.objects.count(),
+        "products unavailable": Product.objects.filter(in_stock=False).count(),
+        "attribute values": ProductAttributeValue.objects.count(),
+        "images": ProductImage.objects.count(),
+        "reviews": Review.objects.count(),
+    }

@@ -88,15 +88,17 @@ class PostgresSearchBackend:
         return fuzzy
 
     def _set_threshold(self) -> None:
-        # A session setting: set once per database connection.
+        # A session setting: set once per database connection. Set inside a transaction, a
+        # rollback undoes it, so only a setting made outside one is remembered.
         if getattr(connection.connection, "_bazaar_trgm", False):
             return
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)", [str(TRIGRAM_THRESHOLD)]
             )
-        with contextlib.suppress(AttributeError):  # driver objects without attributes
-            connection.connection._bazaar_trgm = True
+        if not connection.in_atomic_block:
+            with contextlib.suppress(AttributeError):  # driver objects without attributes
+                connection.connection._bazaar_trgm = True
 
 
 def get_search_backend() -> SearchBackend:

@@ -34,7 +34,14 @@ def _listing(request: HttpRequest, *, category=None, template: str, extra: dict)
     filters = selectors.product_filter_prepare(form.to_filter())
     products = selectors.product_list(filters=filters)
     paginator = Paginator(products, settings.CATALOG_PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
+    requested_page = request.GET.get("page", "")
+    page = paginator.get_page(requested_page)
+    page_notice = ""
+    if requested_page and requested_page != str(page.number):
+        page_notice = _("There is no page %(requested)s; showing page %(number)s.") % {
+            "requested": requested_page[:20],
+            "number": page.number,
+        }
     facets = selectors.product_facets(filters=filters)
     context = {
         "form": form,
@@ -44,6 +51,7 @@ def _listing(request: HttpRequest, *, category=None, template: str, extra: dict)
         "facets": facets,
         "sorts": [(k, v) for k, v in selectors.SORTS.items() if k != "relevance" or filters.query],
         "current_sort": filters.effective_sort,
+        "page_notice": page_notice,
         **extra,
     }
     return render(request, template, context)

@@ -10,7 +10,9 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import InvalidPage
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -108,6 +110,21 @@ class StrictPageNumberPagination(PageNumberPagination):
         result = super().get_paginated_response_schema(schema)
         return result
 
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:  # document the bounds enforced above
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"]["minimum"] = 1
+            elif parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
+
+
+@csrf_exempt
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """Any URL under the API that matches no endpoint: a 404 in the error shape, not an HTML page."""
+    return JsonResponse(error_body("not_found", str(_("No such endpoint or object."))), status=404)
+
 
 # --- schema of the error shape (for drf-spectacular) -------------------------------------
 
@@ -145,6 +162,7 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
 __all__ = [
     "ErrorSerializer",
     "StrictPageNumberPagination",
+    "api_not_found",
     "error_body",
     "error_responses",
     "exception_handler",

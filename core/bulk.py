@@ -69,3 +69,12 @@ def _copy(model: type[models.Model], fields: Sequence[str], rows: list[Sequence]
             for row in rows:
                 copy.write_row(row)
     return ids
+
+
+def analyze(*models_: type[models.Model]) -> None:
+    """Refresh the planner's statistics after a large load (PostgreSQL; a no-op elsewhere)."""
+    if not is_postgres():
+        return
+    with connection.cursor() as cursor:
+        for model in models_:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")  # noqa: S608

@@ -114,3 +114,18 @@ def stock_bulk_receive(*, rows: Sequence[StockRow], reference: str = "initial st
             ],
         )
     return ids
+
+
+def stock_bulk_loaded() -> None:
+    """After a load: refresh the planner's statistics (before computing buy boxes)."""
+    bulk.analyze(StockItem, StockMovement)
+
+
+def fulfillment_counts() -> dict[str, int]:
+    """Row counts for a loader's summary."""
+    return {
+        "warehouses": Warehouse.objects.count(),
+        "shipping methods": ShippingMethod.objects.count(),
+        "stock rows": StockItem.objects.count(),
+        "ledger rows": StockMovement.objects.count(),
+    }

@@ -60,6 +60,20 @@ def warehouse_create(
     return Warehouse.objects.create(code=code, name=name, kind=kind, seller=seller, country=country, city=city)
 
 
+def warehouse_save(*, warehouse: Warehouse) -> Warehouse:
+    """Save a warehouse edited elsewhere (admin); opening or closing it refreshes the buy boxes it feeds."""
+    was_active = None
+    if warehouse.pk:
+        was_active = Warehouse.objects.filter(pk=warehouse.pk).values_list("is_active", flat=True).first()
+    if warehouse.kind == Warehouse.Kind.PLATFORM:
+        warehouse.seller = None
+    with transaction.atomic():
+        warehouse.save()
+        if was_active is not None and was_active != warehouse.is_active:
+            _refresh_products_of(StockItem.objects.filter(warehouse=warehouse).values_list("offer_id", flat=True))
+    return warehouse
+
+
 def shipping_method_create(
     *, code: str, name: str, channel: str, price, min_days: int, max_days: int, seller=None
 ) -> ShippingMethod:

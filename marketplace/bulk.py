@@ -19,7 +19,7 @@ from catalog.models import Product
 from core import bulk
 from core.money import quantize
 from marketplace import services
-from marketplace.models import Offer, Seller
+from marketplace.models import BuyBox, Offer, Seller
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,11 @@ def offers_bulk_create(*, rows: Sequence[OfferRow]) -> list[int]:
         )
 
 
+def offers_bulk_loaded() -> None:
+    """After a load: refresh the planner's statistics (before computing buy boxes)."""
+    bulk.analyze(Offer)
+
+
 def product_ids_without_buy_box() -> list[int]:
     """Products whose buy box was never computed (e.g. a load stopped half-way)."""
     return list(Product.objects.filter(buy_box__isnull=True).order_by("pk").values_list("pk", flat=True))
@@ -102,3 +107,12 @@ def buy_boxes_refresh_all(*, product_ids: Iterable[int], batch_size: int = 1000)
         result = services.buy_box_refresh(product_ids=ids[start : start + batch_size])
         winners += sum(1 for offer_id in result.values() if offer_id is not None)
     return winners
+
+
+def marketplace_counts() -> dict[str, int]:
+    """Row counts for a loader's summary."""
+    return {
+        "sellers": Seller.objects.count(),
+        "offers": Offer.objects.count(),
+        "buy boxes": BuyBox.objects.count(),
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from catalog import selectors as catalog_selectors
 from catalog.models import Product
@@ -93,6 +93,12 @@ def product_page(*, slug: str) -> ProductPage | None:
     )
 
 
+def offers_with_buy_box_flag(queryset: QuerySet[Offer]) -> QuerySet[Offer]:
+    """``queryset`` with ``is_buy_box_winner`` on each offer (one subquery, no per-row query)."""
+    winning = BuyBox.objects.filter(product_id=OuterRef("product_id"), offer_id=OuterRef("pk"))
+    return queryset.annotate(is_buy_box_winner=Exists(winning))
+
+
 def offer_product_ids(*, offer_ids) -> list[int]:
     return list(Offer.objects.filter(pk__in=list(offer_ids)).values_list("product_id", flat=True).distinct())
 
@@ -106,5 +112,22 @@ def offer_list(*, seller_slug: str = "", product_slug: str = "") -> QuerySet[Off
     return qs.order_by("pk")
 
 
-__all__ = ["HOUSE_SELLER_SLUG", "OfferView", "ProductPage", "house_seller", "offer_list", "product_offers",
-           "product_page", "seller_ids_for_user", "seller_list"]
+def offer_views(*, offers) -> list[OfferView]:
+    """These offers with their stock and shipping facts, fetched in one batch."""
+    offers = list(offers)
+    facts = buy_box.offer_facts(offers)
+    return [OfferView(o, facts.get(o.pk)) for o in offers]
+
+
+def offer_get_for_user(*, user, pk: int) -> Offer | None:
+    """An offer ``user`` may change, active or not: any for superusers, else their sellers' only."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    qs = Offer.objects.select_related("seller", "product")
+    if not user.is_superuser:
+        qs = qs.filter(seller_id__in=seller_ids_for_user(user))
+    return qs.filter(pk=pk).first()
+
+
+__all__ = ["HOUSE_SELLER_SLUG", "OfferView", "ProductPage", "house_seller", "offer_list", "offers_with_buy_box_flag",
+           "product_offers", "offer_get_for_user", "offer_views", "product_page", "seller_ids_for_user", "seller_list"]

@@ -55,6 +55,19 @@ def seller_create(
     return seller
 
 
+def seller_save(*, seller: Seller) -> Seller:
+    """Save a seller edited elsewhere (admin); its products' buy boxes follow a change of standing."""
+    previous = None
+    if seller.pk:
+        previous = Seller.objects.filter(pk=seller.pk).values_list("is_active", "rating").first()
+    with transaction.atomic():
+        seller.save()
+        if previous is not None and previous != (seller.is_active, seller.rating):
+            product_ids = Offer.objects.filter(seller=seller).values_list("product_id", flat=True).distinct()
+            buy_box_request_refresh(product_ids=list(product_ids))
+    return seller
+
+
 def seller_member_add(*, seller: Seller, user, role: str = SellerMember.Role.STAFF) -> SellerMember:
     """Make ``user`` a member of ``seller``: they can sign in to admin and manage its offers."""
     if role not in SellerMember.Role.values:

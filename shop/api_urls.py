@@ -1,8 +1,13 @@
 """REST API v1: every app's routes under /api/v1/."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from core.api import api_not_found
 
 urlpatterns = [
     path("", include("catalog.api.urls")),
     path("", include("marketplace.api.urls")),
+    # Last: anything else under /api/v1/ ending in a slash is a 404 in the API's error shape (a
+    # URL without the slash is first redirected to it by APPEND_SLASH, as everywhere else).
+    re_path(r"^.*/$", api_not_found),
 ]

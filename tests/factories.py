@@ -134,3 +134,37 @@ def shipping_method(*, channel: str, price: str, code: str | None = None, seller
         code=code or f"{channel}-{price}".replace(".", "-"), name=f"{channel} {price}", channel=channel,
         price=Decimal(price), min_days=min_days, max_days=max_days, seller=seller,
     )
+
+
+def seller_member(seller: Seller, *, email: str | None = None, role: str = "staff") -> User:
+    """A user who belongs to ``seller`` (staff in the "Seller staff" group), made by the service."""
+    user = UserFactory(email=email) if email else UserFactory()
+    marketplace_services.seller_member_add(seller=seller, user=user, role=role)
+    user.refresh_from_db()
+    return user
+
+
+def admin_form_data(response, **changes) -> dict:
+    """The POST body an admin add/change page sends as rendered (main form and every inline, with
+    their management forms), with ``changes`` applied. Files are left out; False checkboxes too."""
+    from django.db.models.fields.files import FieldFile
+
+    forms = [response.context["adminform"].form]
+    for inline in response.context["inline_admin_formsets"]:
+        forms.append(inline.formset.management_form)
+        forms.extend(inline.formset.forms)
+    data: dict = {}
+    for form in forms:
+        for name in form.fields:
+            value = form[name].value()
+            key = form.add_prefix(name)
+            if value is None or value is False or isinstance(value, FieldFile):
+                continue
+            if value is True:
+                data[key] = "on"
+            elif isinstance(value, list | tuple):
+                data[key] = [str(v) for v in value]
+            else:
+                data[key] = str(value)
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}

@@ -14,7 +14,7 @@ def _absolute(request, path: str) -> str:
 
 
 class CategoryOutputSerializer(serializers.Serializer):
-    """One node of the category tree (from the cached tree, never a query per row)."""
+    """One category of the tree."""
 
     id = serializers.IntegerField()
     name = serializers.CharField()

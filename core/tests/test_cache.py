@@ -47,9 +47,13 @@ def test_bump_on_commit_waits_for_the_commit_and_skips_rollbacks():
         assert vcache.versioned_key("p", ["ns:commit"]) == key  # not yet
     assert vcache.versioned_key("p", ["ns:commit"]) != key
     key = vcache.versioned_key("p", ["ns:commit"])
-    with pytest.raises(RuntimeError), transaction.atomic():
-        vcache.bump_on_commit("ns:commit")
-        raise RuntimeError("rolled back")
+    def bump_then_fail():
+        with transaction.atomic():
+            vcache.bump_on_commit("ns:commit")
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        bump_then_fail()
     assert vcache.versioned_key("p", ["ns:commit"]) == key
 
 

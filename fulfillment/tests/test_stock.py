@@ -86,7 +86,8 @@ class TestReservations:
         a.refresh_from_db()
         b.refresh_from_db()
         assert a.reserved + b.reserved == 4
-        assert a.reserved <= a.on_hand and b.reserved <= b.on_hand
+        assert a.reserved <= a.on_hand
+        assert b.reserved <= b.on_hand
 
     def test_all_or_nothing_with_a_clear_message(self):
         plenty = stock(OfferFactory(), 10)
@@ -96,7 +97,8 @@ class TestReservations:
         assert err.value.available == 3
         plenty.refresh_from_db()
         scarce.refresh_from_db()
-        assert plenty.reserved == 0 and scarce.reserved == 0
+        assert plenty.reserved == 0
+        assert scarce.reserved == 0
 
     def test_out_of_stock_message(self):
         item = stock(OfferFactory(), 0)

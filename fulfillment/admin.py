@@ -1,0 +1,198 @@
+"""Fulfilment admin: warehouses, shipping methods, stock and the stock ledger.
+
+Stock is never typed in: a stock item's change form takes "adjust by" and a note, and the save
+calls :func:`fulfillment.services.stock_adjust` or :func:`~fulfillment.services.stock_receive`, which
+write the ledger row and refresh the buy box. The ledger itself is read-only. Seller members see
+only their sellers' rows (:mod:`marketplace.admin_scoping`).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from catalog.admin import ServiceErrorsAdminMixin, add_service_errors, money_column
+from core.exceptions import ApplicationError
+from fulfillment import services
+from fulfillment.models import ShippingMethod, StockItem, StockMovement, Warehouse
+from marketplace.admin_scoping import SellerScopedAdminMixin
+
+# --- warehouses and shipping ----------------------------------------------------------------------
+
+
+@admin.register(Warehouse)
+class WarehouseAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
+    seller_shared_rows = True  # Bazaar's fulfilment centres: sellers send stock there
+    list_display = ("code", "name", "kind", "seller", "country", "city", "is_active")
+    list_filter = ("kind", "is_active", ("seller", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("code", "name", "city")
+    list_select_related = ("seller",)
+    autocomplete_fields = ("seller",)
+
+    def save_model(self, request, obj, form, change):
+        services.warehouse_save(warehouse=obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # Deactivate instead: stock rows and the ledger refer to warehouses.
+        return False
+
+
+@admin.register(ShippingMethod)
+class ShippingMethodAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "channel", "seller", "price_display", "min_days", "max_days", "is_active")
+    list_filter = ("channel", "is_active")
+    search_fields = ("code", "name")
+    list_select_related = ("seller",)
+    autocomplete_fields = ("seller",)
+
+    @admin.display(description=_("price"), ordering="price")
+    def price_display(self, obj: ShippingMethod) -> str:
+        return money_column(obj.price)
+
+
+# --- stock ------------------------------------------------------------------------------------------
+
+
+class StockItemAddForm(forms.ModelForm):
+    quantity = forms.IntegerField(
+        label=_("units received"), required=False, min_value=0, initial=0,
+        help_text=_("Units already in the warehouse; recorded in the stock ledger as received."),
+    )
+    note = forms.CharField(label=_("note"), required=False, max_length=200)
+
+    class Meta:
+        model = StockItem
+        fields = ("offer", "warehouse")
+
+    def clean(self):
+        cleaned = super().clean()
+        offer, warehouse = cleaned.get("offer"), cleaned.get("warehouse")
+        if offer is not None and warehouse is not None:
+            try:
+                services.check_warehouse_fits_offer(offer=offer, warehouse=warehouse)
+            except ApplicationError as exc:
+                add_service_errors(self, exc)
+        return cleaned
+
+
+class StockItemChangeForm(forms.ModelForm):
+    RECEIVE, ADJUST = "receive", "adjust"
+
+    movement = forms.ChoiceField(
+        label=_("kind of change"), initial=ADJUST,
+        choices=[(ADJUST, _("Correction (count, damage, loss)")), (RECEIVE, _("Units received"))],
+    )
+    adjust_by = forms.IntegerField(
+        label=_("adjust on hand by"), required=False, min_value=-1_000_000, max_value=1_000_000,
+        help_text=_("A positive number adds units, a negative one removes them. Leave empty for no change."),
+    )
+    note = forms.CharField(label=_("note"), required=False, max_length=200)
+
+    class Meta:
+        model = StockItem
+        fields = ()
+
+    def clean(self):
+        cleaned = super().clean()
+        delta = cleaned.get("adjust_by") or 0
+        if cleaned.get("movement") == self.RECEIVE and delta < 0:
+            self.add_error("adjust_by", _("Received units are a positive number; use a correction to remove units."))
+        elif delta < 0 and self.instance.on_hand + delta < self.instance.reserved:
+            # The service refuses this too (and the database); saying it here keeps the form.
+            self.add_error(
+                "adjust_by",
+                _("On hand cannot go below the %(reserved)s units reserved for orders (now %(on_hand)s).")
+                % {"reserved": self.instance.reserved, "on_hand": self.instance.on_hand},
+            )
+        return cleaned
+
+
+@admin.register(StockItem)
+class StockItemAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
+    seller_lookup = "offer__seller"
+    form = StockItemChangeForm
+    add_form = StockItemAddForm
+    list_display = ("offer", "seller", "warehouse", "on_hand", "reserved", "available", "updated_at")
+    list_filter = (
+        ("offer__seller", admin.RelatedOnlyFieldListFilter), ("warehouse", admin.RelatedOnlyFieldListFilter),
+    )
+    search_fields = ("offer__sku", "offer__product__title", "warehouse__code")
+    list_select_related = ("offer", "offer__seller", "warehouse")
+    ordering = ("-id",)
+    autocomplete_fields = ("offer",)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("offer", "warehouse", "quantity", "note")
+        return ("offer", "warehouse", "on_hand", "reserved", "available", "movement", "adjust_by", "note")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("offer", "warehouse", "on_hand", "reserved", "available")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = self.add_form if obj is None else self.form
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    @admin.display(description=_("seller"), ordering="offer__seller__name")
+    def seller(self, obj: StockItem):
+        return obj.offer.seller
+
+    @admin.display(description=_("available"))
+    def available(self, obj: StockItem) -> int:
+        return obj.available
+
+    def save_model(self, request, obj, form, change):
+        note = form.cleaned_data.get("note") or ""
+        if not change:
+            item = services.stock_item_ensure(offer=obj.offer, warehouse=obj.warehouse)
+            quantity = form.cleaned_data.get("quantity") or 0
+            if quantity:
+                item = services.stock_receive(
+                    stock_item=item, quantity=quantity, reference="admin", note=note, actor=request.user
+                )
+            obj.pk, obj.on_hand, obj.reserved = item.pk, item.on_hand, item.reserved
+            obj._state.adding = False
+            return
+        delta = form.cleaned_data.get("adjust_by") or 0
+        if not delta:
+            return
+        if form.cleaned_data.get("movement") == StockItemChangeForm.RECEIVE:
+            item = services.stock_receive(
+                stock_item=obj, quantity=delta, reference="admin", note=note, actor=request.user
+            )
+        else:
+            item = services.stock_adjust(stock_item=obj, delta=delta, reference="admin", note=note, actor=request.user)
+        obj.on_hand, obj.reserved = item.on_hand, item.reserved
+
+    def has_delete_permission(self, request, obj=None):
+        # The ledger refers to stock items; set on hand to zero instead.
+        return False
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
+    """The stock ledger: written by the stock services only, never edited."""
+
+    seller_lookup = "stock_item__offer__seller"
+    list_display = (
+        "created_at", "kind", "stock_item", "seller", "on_hand_delta", "reserved_delta", "on_hand_after",
+        "reserved_after", "reference", "note", "actor",
+    )
+    list_filter = ("kind", "created_at", ("stock_item__warehouse", admin.RelatedOnlyFieldListFilter))
+    date_hierarchy = "created_at"
+    search_fields = ("reference", "note", "stock_item__offer__sku")
+    list_select_related = ("stock_item__offer__seller", "stock_item__warehouse", "actor")
+
+    @admin.display(description=_("seller"), ordering="stock_item__offer__seller__name")
+    def seller(self, obj: StockMovement):
+        return obj.stock_item.offer.seller
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,177 @@
+"""Marketplace admin: sellers, their members, offers (also inline on products), buy boxes.
+
+Seller-facing admins use :class:`marketplace.admin_scoping.SellerScopedAdminMixin`, so a seller's
+members see and change only their own rows. Writes go through :mod:`marketplace.services`.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from catalog.admin import ProductAdmin as CatalogProductAdmin
+from catalog.admin import ServiceErrorsAdminMixin, money_column
+from catalog.models import Product
+from marketplace import selectors, services
+from marketplace.admin_scoping import SellerScopedAdminMixin
+from marketplace.models import BuyBox, Offer, Seller, SellerMember
+
+OFFER_FIELDS = (
+    "seller", "sku", "price", "list_price", "condition", "fulfillment_channel", "handling_days", "is_active",
+)
+
+
+# --- sellers ------------------------------------------------------------------------------------
+
+
+@admin.register(Seller)
+class SellerAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
+    seller_lookup = "pk"
+    list_display = ("name", "slug", "is_house", "rating", "rating_count", "commission", "is_active", "created_at")
+    list_filter = ("is_house", "is_active")
+    search_fields = ("name", "slug", "email")
+    prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ("is_house", "created_at")
+    fields = (
+        "name", "slug", "is_house", "is_active", "email", "country", "description", "rating", "rating_count",
+        "commission_rate", "created_at",
+    )
+
+    @admin.display(description=_("commission"), ordering="commission_rate")
+    def commission(self, obj: Seller) -> str:
+        return f"{obj.commission_rate * 100:.2f}%"
+
+    def save_model(self, request, obj, form, change):
+        services.seller_save(seller=obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # Sellers are deactivated, never deleted: their offers and past orders keep pointing at them.
+        return False
+
+
+@admin.register(SellerMember)
+class SellerMemberAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
+    list_display = ("user", "seller", "role", "created_at")
+    list_filter = ("role", ("seller", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("user__email", "user__full_name", "seller__name")
+    list_select_related = ("user", "seller")
+    ordering = ("-id",)
+    autocomplete_fields = ("user", "seller")
+    fields = ("seller", "user", "role", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        # A membership is one user at one seller: to move someone, remove and add again.
+        return ("seller", "user", "created_at") if obj is not None else ("created_at",)
+
+    def save_model(self, request, obj, form, change):
+        member = services.seller_member_add(seller=obj.seller, user=obj.user, role=obj.role)
+        obj.pk, obj.created_at = member.pk, member.created_at
+        obj._state.adding = False
+
+
+# --- offers ---------------------------------------------------------------------------------------
+
+
+class OfferInline(SellerScopedAdminMixin, admin.TabularInline):
+    model = Offer
+    fields = OFFER_FIELDS
+    autocomplete_fields = ("seller",)
+    extra = 0
+    can_delete = False  # deactivate instead: stock and order lines refer to offers
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("seller")
+
+
+@admin.register(Offer)
+class OfferAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "sku", "product", "seller", "price_display", "condition", "fulfillment_channel", "is_active",
+        "buy_box_winner",
+    )
+    list_filter = (
+        ("seller", admin.RelatedOnlyFieldListFilter), "fulfillment_channel", "condition", "is_active",
+    )
+    search_fields = ("sku", "product__title")
+    list_select_related = ("product", "seller")
+    ordering = ("-id",)
+    autocomplete_fields = ("product", "seller")
+    fields = ("product", *OFFER_FIELDS, "currency", "created_at", "updated_at")
+    readonly_fields = ("currency", "created_at", "updated_at")
+
+    def get_queryset(self, request):
+        return selectors.offers_with_buy_box_flag(super().get_queryset(request))
+
+    @admin.display(description=_("price"), ordering="price")
+    def price_display(self, obj: Offer) -> str:
+        return money_column(obj.price, obj.currency)
+
+    @admin.display(description=_("buy box"), boolean=True, ordering="is_buy_box_winner")
+    def buy_box_winner(self, obj: Offer) -> bool:
+        return obj.is_buy_box_winner
+
+    def save_model(self, request, obj, form, change):
+        services.offer_save(offer=obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # Deactivate instead: stock rows, the ledger and order lines refer to offers.
+        return False
+
+
+@admin.register(BuyBox)
+class BuyBoxAdmin(admin.ModelAdmin):
+    """What each product shows first; computed by the marketplace, never edited by hand."""
+
+    list_display = (
+        "product", "offer", "seller", "price_display", "shipping_display", "landed_display",
+        "eligible_offer_count", "refreshed_at",
+    )
+    list_select_related = ("product", "offer", "offer__seller")
+    ordering = ("-refreshed_at", "product_id")
+    search_fields = ("product__title", "offer__sku")
+    list_filter = ("refreshed_at",)
+
+    @admin.display(description=_("seller"), ordering="offer__seller__name")
+    def seller(self, obj: BuyBox):
+        return obj.offer.seller if obj.offer else "-"
+
+    @admin.display(description=_("price"), ordering="price")
+    def price_display(self, obj: BuyBox) -> str:
+        return money_column(obj.price, obj.currency)
+
+    @admin.display(description=_("shipping"))
+    def shipping_display(self, obj: BuyBox) -> str:
+        return money_column(obj.shipping, obj.currency)
+
+    @admin.display(description=_("landed price"), ordering="landed_price")
+    def landed_display(self, obj: BuyBox) -> str:
+        return money_column(obj.landed_price, obj.currency)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- products, with their offers ----------------------------------------------------------------
+
+admin.site.unregister(Product)
+
+
+@admin.register(Product)
+class ProductAdmin(CatalogProductAdmin):
+    """Catalog's product admin plus the offers of every seller (catalog cannot know offers)."""
+
+    inlines = [*CatalogProductAdmin.inlines, OfferInline]
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is Offer:
+            for offer in formset.save(commit=False):
+                services.offer_save(offer=offer)
+            return
+        super().save_formset(request, form, formset, change)

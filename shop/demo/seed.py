@@ -1,0 +1,267 @@
+"""Load the demo shop through the apps' services and bulk services. Idempotent.
+
+Reference data (categories, brands, attributes, sellers, warehouses, shipping methods, demo
+customers, the demo seller account) is found or created; product ``i`` is generated the same
+way on every run (see :mod:`shop.demo.generate`) and skipped when its slug exists. Products are
+loaded in chunks, each chunk in one transaction (products, attributes, images, reviews, offers,
+stock and its ledger), so an interrupted run leaves whole chunks; buy boxes are then computed
+for new products (and any product that has none) in batches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts import bulk as accounts_bulk
+from catalog import bulk as catalog_bulk
+from fulfillment import bulk as fulfillment_bulk
+from marketplace import bulk as marketplace_bulk
+from marketplace import selectors as marketplace_selectors
+from marketplace import services as marketplace_services
+from shop.demo import data, images
+from shop.demo.generate import DEFAULT_SEED, ProductPlan, product_plan, when
+
+CUSTOMERS = 200
+CUSTOMER_PASSWORD = "bazaar-demo-customer"  # noqa: S105 - published demo credentials
+SELLER_EMAIL = "seller@bazaar.localhost"
+SELLER_PASSWORD = "bazaar-demo-seller"  # noqa: S105 - published demo credentials
+SELLER_OF_MEMBER = "northwind-traders"
+BUY_BOX_BATCH = 1000
+
+
+@dataclass
+class SeedResult:
+    products_requested: int
+    products_created: int
+    seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+    timings: list[tuple[str, float]] = field(default_factory=list)
+    seller_email: str = SELLER_EMAIL
+    seller_password: str = SELLER_PASSWORD
+    seller_name: str = ""
+
+
+@dataclass
+class _Context:
+    category_ids: dict[str, int]
+    brand_ids: dict[str, int]
+    attribute_ids: dict[str, int]
+    sellers: dict[str, object]  # slug -> Seller ("" is the house seller)
+    platform_warehouses: list[int]
+    seller_warehouses: dict[int, int]  # seller id -> its location
+    customer_ids: list[int]
+    pool: dict[str, list[str]]
+    thumbnails: dict[str, str]
+
+
+def _sku_prefix(slug: str) -> str:
+    return "".join(part[0] for part in slug.split("-") if part).upper() or "BZ"
+
+
+def _reference_data(log: Callable[[str], None]) -> _Context:
+    attribute_ids = catalog_bulk.attributes_ensure(attributes=data.ATTRIBUTES)
+    specs = [catalog_bulk.CategorySpec(slug, name, parent, position=i) for i, (slug, name, parent) in
+             enumerate(data.BRANCHES)]
+    specs += [catalog_bulk.CategorySpec(leaf.slug, leaf.name, leaf.parent, position=i) for i, leaf in
+              enumerate(data.LEAVES)]
+    category_ids = catalog_bulk.categories_ensure(specs=specs)
+    brand_names = sorted({b for family in data.FAMILIES.values() for b in family.brands})
+    brand_ids = catalog_bulk.brands_ensure(brands=[(slugify(b), b, "") for b in brand_names])
+    brand_ids = {name: brand_ids[slugify(name)] for name in brand_names}
+
+    house = marketplace_selectors.house_seller()
+    sellers = marketplace_bulk.sellers_ensure(specs=[
+        marketplace_bulk.SellerSpec(
+            slug=s.slug, name=s.name, email=f"{s.slug}@sellers.bazaar.localhost", description=s.description,
+            rating=s.rating, rating_count=s.rating_count,
+        )
+        for s in data.SELLERS
+    ])
+    sellers[""] = house
+
+    warehouse_specs = [
+        fulfillment_bulk.WarehouseSpec(code=code, name=name, city=city) for code, name, city in
+        data.PLATFORM_WAREHOUSES
+    ]
+    warehouse_specs += [
+        fulfillment_bulk.WarehouseSpec(
+            code=f"{s.slug[:26]}-main", name=f"{s.name}, {s.city}", kind="seller", seller=sellers[s.slug], city=s.city
+        )
+        for s in data.SELLERS
+    ]
+    warehouses = fulfillment_bulk.warehouses_ensure(specs=warehouse_specs)
+    S = fulfillment_bulk.ShippingSpec  # noqa: N806
+    fulfillment_bulk.shipping_methods_ensure(specs=[
+        S("platform-standard", "Free standard delivery", "platform", Decimal("0.00"), 3, 5),
+        S("platform-express", "Express delivery", "platform", Decimal("7.99"), 1, 2),
+        S("merchant-standard", "Standard shipping", "merchant", Decimal("4.99"), 3, 6),
+        S("merchant-express", "Express shipping", "merchant", Decimal("12.99"), 1, 3),
+        S("standard", "Free standard shipping", "merchant", Decimal("0.00"), 4, 7, sellers["maple-and-main"]),
+        S("express", "Next-day shipping", "merchant", Decimal("9.99"), 1, 1, sellers["maple-and-main"]),
+    ])
+
+    customers = [
+        (f"customer{n + 1:03d}@demo.bazaar.localhost",
+         f"{data.FIRST_NAMES[n % len(data.FIRST_NAMES)]} {data.LAST_NAMES[(n // 3) % len(data.LAST_NAMES)]}")
+        for n in range(CUSTOMERS)
+    ]
+    customer_ids = accounts_bulk.users_bulk_ensure(users=customers, password=CUSTOMER_PASSWORD)
+    log(f"reference data ready ({len(category_ids)} categories, {len(brand_ids)} brands, {len(sellers)} sellers)")
+
+    pool, made = images.pool_ensure()
+    all_names = [name for names in pool.values() for name in names]
+    thumbnails = catalog_bulk.product_images_share_thumbnails(image_names=all_names)
+    log(f"image pool ready ({len(all_names)} pictures, {made} made now)")
+    return _Context(
+        category_ids=category_ids, brand_ids=brand_ids, attribute_ids=attribute_ids, sellers=sellers,
+        platform_warehouses=[warehouses[code].pk for code, _n, _c in data.PLATFORM_WAREHOUSES],
+        seller_warehouses={warehouses[f"{s.slug[:26]}-main"].seller_id: warehouses[f"{s.slug[:26]}-main"].pk
+                           for s in data.SELLERS},
+        customer_ids=[customer_ids[email] for email, _name in customers], pool=pool, thumbnails=thumbnails,
+    )
+
+
+def _seller_account() -> str:
+    sellers = {s.slug: s for s in marketplace_selectors.seller_list()}
+    user, _created = accounts_bulk.user_ensure(email=SELLER_EMAIL, password=SELLER_PASSWORD, full_name="Demo Seller")
+    target = sellers[SELLER_OF_MEMBER]
+    if target.pk not in marketplace_selectors.seller_ids_for_user(user):
+        marketplace_services.seller_member_add(seller=target, user=user, role="owner")
+    return target.name
+
+
+def _load_chunk(ctx: _Context, plans: list[ProductPlan], timings: dict[str, float]) -> list[int]:
+    now = timezone.now()
+    t = time.perf_counter()
+    rows = []
+    for plan in plans:
+        pictures = ctx.pool[plan.leaf.slug]
+        image_rows = []
+        for choice in plan.image_choices:
+            name = pictures[choice % len(pictures)]
+            image_rows.append((name, ctx.thumbnails.get(name, ""), plan.title))
+        rows.append(catalog_bulk.ProductRow(
+            title=plan.title, slug=plan.slug, category_id=ctx.category_ids[plan.leaf.slug],
+            brand_id=ctx.brand_ids[plan.brand], description=plan.description, created_at=when(now, plan.days_old),
+            attributes={ctx.attribute_ids[code]: value for code, value in plan.attributes.items()},
+            images=list(dict.fromkeys(image_rows)),
+            reviews=[
+                catalog_bulk.ReviewRow(
+                    user_id=ctx.customer_ids[r.customer], rating=r.rating, title=r.title, body=r.body,
+                    verified_purchase=r.verified, helpful_count=r.helpful,
+                    created_at=when(now, min(r.days_ago, plan.days_old)),
+                )
+                for r in plan.reviews
+            ],
+        ))
+    with transaction.atomic():
+        t = _tick(timings, "  rows for catalog", t)
+        product_ids = catalog_bulk.products_bulk_create(rows=rows)
+        t = _tick(timings, "  catalog: products, attributes, images, reviews", t)
+        offer_rows, offer_plans = [], []
+        for pid, plan in zip(product_ids, plans, strict=True):
+            suffix = plan.slug.rsplit("-", 1)[-1] if plan.slug.rsplit("-", 1)[-1].isdigit() else plan.slug[-12:]
+            for offer in plan.offers:
+                seller = ctx.sellers[offer.seller_slug]
+                offer_rows.append(marketplace_bulk.OfferRow(
+                    seller_id=seller.pk, product_id=pid,
+                    sku=f"{_sku_prefix(offer.seller_slug)}-{suffix.zfill(6)}-{offer.condition[:4].upper()}",
+                    price=offer.price, list_price=offer.list_price, condition=offer.condition,
+                    fulfillment_channel=offer.channel, handling_days=offer.handling_days,
+                ))
+                offer_plans.append((seller.pk, offer))
+        offer_ids = marketplace_bulk.offers_bulk_create(rows=offer_rows)
+        t = _tick(timings, "  marketplace: offers", t)
+        stock_rows = []
+        for offer_id, (seller_id, offer) in zip(offer_ids, offer_plans, strict=True):
+            for slot, units in offer.stock:
+                warehouse = ctx.platform_warehouses[slot] if slot >= 0 else ctx.seller_warehouses[seller_id]
+                stock_rows.append(fulfillment_bulk.StockRow(offer_id, seller_id, offer.channel, warehouse, units))
+        fulfillment_bulk.stock_bulk_receive(rows=stock_rows, reference="demo: initial stock")
+        t = _tick(timings, "  fulfillment: stock and ledger", t)
+    _tick(timings, "  commit", t)
+    return product_ids
+
+
+def _tick(timings: dict[str, float], name: str, since: float) -> float:
+    now = time.perf_counter()
+    timings[name] = timings.get(name, 0.0) + now - since
+    return now
+
+
+def seed_demo(
+    *, products: int = 500, seed: int = DEFAULT_SEED, log: Callable[[str], None] = lambda _msg: None,
+    chunk_size: int | None = None,
+) -> SeedResult:
+    """Make sure the first ``products`` demo products (and everything around them) exist."""
+    started = time.perf_counter()
+    result = SeedResult(products_requested=products, products_created=0, seconds=0)
+
+    def step(name: str, since: float) -> float:
+        now = time.perf_counter()
+        result.timings.append((name, now - since))
+        return now
+
+    t = started
+    ctx = _reference_data(log)
+    result.seller_name = _seller_account()
+    t = step("reference data and images", t)
+
+    existing = catalog_bulk.product_ids_by_slug()
+    chunk_size = chunk_size or (5000 if connection.vendor == "postgresql" else 1000)
+    new_ids: list[int] = []
+    chunk: list[ProductPlan] = []
+    planning = 0.0
+    phases: dict[str, float] = {}
+    for index in range(products):
+        p0 = time.perf_counter()
+        plan = product_plan(index, seed, customers=len(ctx.customer_ids))
+        planning += time.perf_counter() - p0
+        if plan.slug in existing:
+            continue
+        chunk.append(plan)
+        if len(chunk) >= chunk_size:
+            new_ids += _load_chunk(ctx, chunk, phases)
+            chunk = []
+            log(f"  {len(new_ids)} products loaded")
+            _share_missing_thumbnails(ctx, new_ids)
+    if chunk:
+        new_ids += _load_chunk(ctx, chunk, phases)
+        _share_missing_thumbnails(ctx, new_ids)
+    result.products_created = len(new_ids)
+    result.timings.append(("generating product data", planning))
+    result.timings += list(phases.items())
+    t = step("products, offers, stock (incl. generating)", t)
+    log(f"{len(new_ids)} new products loaded")
+
+    if new_ids:
+        catalog_bulk.catalog_bulk_loaded()
+        marketplace_bulk.offers_bulk_loaded()
+        fulfillment_bulk.stock_bulk_loaded()
+        t = step("analyze", t)
+    to_refresh = set(new_ids) | set(marketplace_bulk.product_ids_without_buy_box())
+    if to_refresh:
+        winners = marketplace_bulk.buy_boxes_refresh_all(product_ids=to_refresh, batch_size=BUY_BOX_BATCH)
+        log(f"buy boxes computed for {len(to_refresh)} products ({winners} with a winner)")
+    t = step("buy boxes", t)
+
+    result.counts = {
+        **catalog_bulk.catalog_counts(), **marketplace_bulk.marketplace_counts(),
+        **fulfillment_bulk.fulfillment_counts(), "users": accounts_bulk.user_count(),
+    }
+    step("counting", t)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _share_missing_thumbnails(ctx: _Context, new_ids: list[int]) -> None:
+    missing = [name for names in ctx.pool.values() for name in names if name not in ctx.thumbnails]
+    if missing and new_ids:
+        ctx.thumbnails.update(catalog_bulk.product_images_share_thumbnails(image_names=missing))

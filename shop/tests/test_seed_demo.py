@@ -1,0 +1,139 @@
+"""The demo seeder: the shape of the data it makes, and that running it again changes nothing."""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db.models import Count, Sum
+
+from accounts.models import User
+from catalog import services as catalog_services
+from catalog.models import Category, Product, ProductImage, Review
+from fulfillment import selectors as fulfillment_selectors
+from fulfillment.models import StockItem, StockMovement, Warehouse
+from marketplace.models import BuyBox, Offer, Seller, SellerMember
+from shop.demo.seed import SELLER_EMAIL, SELLER_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+SIZE = 40
+
+
+def _seed(products: int = SIZE) -> str:
+    out = StringIO()
+    call_command("seed_demo", products=products, stdout=out)
+    return out.getvalue()
+
+
+def _counts() -> dict[str, int]:
+    models = [Category, Product, ProductImage, Review, Offer, Seller, SellerMember, BuyBox, StockItem, StockMovement,
+              Warehouse, User]
+    return {m.__name__: m.objects.count() for m in models}
+
+
+@pytest.fixture
+def seeded():
+    return _seed()
+
+
+def test_catalog_shape(seeded):
+    assert Product.objects.count() == SIZE
+    depths = set(Category.objects.values_list("depth", flat=True))
+    assert depths == {0, 1, 2}  # a 2-3 level tree
+    for product in Product.objects.select_related("category"):
+        assert product.category.children.count() == 0, "products sit in leaf categories"
+    assert Product.objects.filter(title__icontains="electric kettle").exists()
+    assert Product.objects.filter(search_vector__isnull=True).count() == 0
+    # every product has a picture whose file and thumbnail exist
+    media = Path(settings.MEDIA_ROOT)
+    assert not Product.objects.annotate(n=Count("images")).filter(n=0).exists()
+    for image in ProductImage.objects.all():
+        assert image.thumbnail, image.image.name
+        assert (media / image.image.name).is_file()
+        assert (media / image.thumbnail.name).is_file()
+
+
+def test_offers_stock_and_buy_boxes(seeded, house):
+    assert Offer.objects.filter(seller=house).exists()
+    assert Offer.objects.filter(fulfillment_channel="merchant").exists()
+    assert Offer.objects.filter(fulfillment_channel="platform").exclude(seller=house).exists()
+    per_product = Product.objects.annotate(n=Count("offers")).values_list("n", flat=True)
+    assert all(1 <= n <= 5 for n in per_product)
+    assert Seller.objects.count() == 8
+
+    # the ledger explains every stock row
+    ledger = {
+        row["stock_item_id"]: row
+        for row in StockMovement.objects.values("stock_item_id").annotate(
+            on_hand=Sum("on_hand_delta"), reserved=Sum("reserved_delta"), n=Count("id")
+        )
+    }
+    items = list(StockItem.objects.select_related("offer", "warehouse"))
+    assert items
+    for item in items:
+        assert ledger[item.pk]["n"] >= 1
+        assert ledger[item.pk]["on_hand"] == item.on_hand
+        assert ledger[item.pk]["reserved"] == item.reserved
+        if item.offer.fulfillment_channel == "platform":
+            assert item.warehouse.kind == "platform"
+        else:
+            assert item.warehouse.seller_id == item.offer.seller_id
+
+    # some products cannot be bought; the others show an in-stock winner
+    assert Product.objects.filter(in_stock=False).exists()
+    assert BuyBox.objects.count() == SIZE
+    winners = list(BuyBox.objects.filter(offer__isnull=False).select_related("offer", "product"))
+    assert winners
+    available = fulfillment_selectors.available_by_offer(offer_ids=[b.offer_id for b in winners])
+    for box in winners:
+        assert box.offer.product_id == box.product_id
+        assert available[box.offer_id] > 0
+        assert box.product.in_stock
+        assert box.product.listing_price == box.offer.price
+    for box in BuyBox.objects.filter(offer__isnull=True).select_related("product"):
+        assert not box.product.in_stock
+        ids = list(Offer.objects.filter(product_id=box.product_id).values_list("pk", flat=True))
+        assert sum(fulfillment_selectors.available_by_offer(offer_ids=ids).values()) == 0
+
+
+def test_reviews_ratings_and_accounts(seeded):
+    assert Review.objects.exists()
+    before = dict(Product.objects.values_list("pk", "rating_avg"))
+    counts = dict(Product.objects.values_list("pk", "rating_count"))
+    catalog_services.product_ratings_refresh(product_ids=list(before))
+    assert dict(Product.objects.values_list("pk", "rating_avg")) == before
+    assert dict(Product.objects.values_list("pk", "rating_count")) == counts
+
+    member = User.objects.get(email=SELLER_EMAIL)
+    assert member.check_password(SELLER_PASSWORD)
+    assert member.is_staff
+    assert not member.is_superuser
+    membership = SellerMember.objects.get(user=member)
+    assert not membership.seller.is_house
+    assert SELLER_EMAIL in seeded
+    assert SELLER_PASSWORD in seeded
+    customers = User.objects.filter(email__endswith="@demo.bazaar.localhost")
+    assert customers.count() == 200
+    assert len(set(customers.values_list("password", flat=True))) == 1  # hashed once
+
+
+def test_second_run_changes_nothing(seeded):
+    before = _counts()
+    listing = list(Product.objects.order_by("pk").values_list("pk", "slug", "listing_price", "in_stock"))
+    output = _seed()
+    assert _counts() == before
+    assert list(Product.objects.order_by("pk").values_list("pk", "slug", "listing_price", "in_stock")) == listing
+    assert "0 products created" in output
+
+
+def test_larger_run_adds_only_the_missing_products(seeded):
+    first = set(Product.objects.values_list("pk", "slug"))
+    _seed(SIZE + 10)
+    assert Product.objects.count() == SIZE + 10
+    assert first <= set(Product.objects.values_list("pk", "slug"))
+    assert BuyBox.objects.count() == SIZE + 10
+    assert Seller.objects.count() == 8

@@ -1,0 +1,53 @@
+/* Bazaar: small progressive enhancements. Every page works without this file. */
+(function () {
+  "use strict";
+
+  document.documentElement.classList.add("js");
+
+  function ready(fn) {
+    if (document.readyState !== "loading") fn();
+    else document.addEventListener("DOMContentLoaded", fn);
+  }
+
+  ready(function () {
+    // Sort select submits its form on change (a visible button does it without JavaScript).
+    document.querySelectorAll("select[data-auto-submit]").forEach(function (select) {
+      select.addEventListener("change", function () {
+        if (select.form) select.form.submit();
+      });
+    });
+
+    // Filters sit in a <details>: collapsed on narrow screens, always open on wide ones.
+    var narrow = window.matchMedia("(max-width: 899.98px)");
+    var panels = document.querySelectorAll("details[data-collapse-narrow]");
+    function fitPanels() {
+      panels.forEach(function (panel) {
+        var hasErrors = document.querySelector(".error-summary") !== null;
+        panel.open = !narrow.matches || hasErrors;
+      });
+    }
+    if (panels.length) {
+      fitPanels();
+      if (narrow.addEventListener) narrow.addEventListener("change", fitPanels);
+    }
+
+    // Product gallery: thumbnails swap the main image instead of opening the file.
+    var main = document.getElementById("gallery-main");
+    if (main) {
+      var thumbs = document.querySelectorAll("[data-gallery-thumb]");
+      thumbs.forEach(function (link) {
+        link.addEventListener("click", function (event) {
+          event.preventDefault();
+          main.src = link.getAttribute("href");
+          main.alt = link.getAttribute("data-alt") || "";
+          thumbs.forEach(function (other) { other.removeAttribute("aria-current"); });
+          link.setAttribute("aria-current", "true");
+        });
+      });
+    }
+
+    // Move focus to the error summary so screen-reader and keyboard users hear it first.
+    var summary = document.querySelector(".error-summary");
+    if (summary) summary.focus({ preventScroll: false });
+  });
+})();

@@ -1,0 +1,86 @@
+"""Pages are cached in Redis under versioned keys, invalidated on commit when a product, offer or
+stock changes, and still render from the database when Redis is down."""
+
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+
+from core.tests.test_cache import DOWN_REDIS
+from fulfillment import services as fulfillment_services
+from marketplace import services as marketplace_services
+from tests.factories import CategoryFactory, OfferFactory, ProductFactory, stock
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def product():
+    product = ProductFactory(title="Cached Kettle", category=CategoryFactory(name="Kettles"))
+    return product
+
+
+def get(client, url):
+    response = client.get(url)
+    assert response.status_code == 200, response.content[:500]
+    return response
+
+
+def test_product_page_is_cached_then_invalidated_by_an_offer_change(client, product):
+    offer = OfferFactory(product=product, price=Decimal("31.00"))
+    stock(offer, 4)
+    url = product.get_absolute_url()
+    first = get(client, url)
+    assert first["X-Page-Cache"] == "miss"
+    assert "$31.00" in first.content.decode()
+    assert get(client, url)["X-Page-Cache"] == "hit"
+
+    marketplace_services.offer_update(offer=offer, price="27.50")
+    fresh = get(client, url)
+    assert fresh["X-Page-Cache"] == "miss"
+    assert "$27.50" in fresh.content.decode()
+    assert "$31.00" not in fresh.content.decode()
+
+
+def test_stock_running_out_invalidates_product_and_listing(client, product):
+    offer = OfferFactory(product=product, price=Decimal("12.00"))
+    item = stock(offer, 1)
+    category_url = "/c/kettles/"
+    assert "Currently unavailable" not in get(client, product.get_absolute_url()).content.decode()
+    get(client, category_url)
+    assert get(client, category_url)["X-Page-Cache"] == "hit"
+
+    fulfillment_services.stock_adjust(stock_item=item, delta=-1, note="broken")
+    page = get(client, product.get_absolute_url())
+    assert page["X-Page-Cache"] == "miss"
+    assert "Currently unavailable" in page.content.decode()
+    assert get(client, category_url)["X-Page-Cache"] == "miss"
+
+
+def test_cached_page_gets_a_fresh_csrf_token_per_visitor(client, product):
+    stock(OfferFactory(product=product), 3)
+    url = product.get_absolute_url()
+    get(client, url)
+    hit = get(client, url)
+    assert hit["X-Page-Cache"] == "hit"
+    body = hit.content.decode()
+    assert "__bazaar_csrf_hole__" not in body
+    assert 'name="csrfmiddlewaretoken"' in body
+    assert "csrftoken" in hit.cookies
+
+
+def test_signed_in_users_are_not_served_cached_pages(client, product, admin_user):
+    stock(OfferFactory(product=product), 3)
+    client.force_login(admin_user)
+    assert "X-Page-Cache" not in get(client, product.get_absolute_url())
+    assert "X-Page-Cache" not in get(client, product.get_absolute_url())
+
+
+@override_settings(CACHES=DOWN_REDIS)
+def test_every_page_renders_when_redis_is_down(client, product):
+    stock(OfferFactory(product=product, price=Decimal("9.99")), 2)
+    for url in ["/", "/c/kettles/", product.get_absolute_url(), "/search/?q=kettle", "/api/v1/products/",
+                f"/api/v1/products/{product.slug}/", "/healthz"]:
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+    assert "$9.99" in client.get(product.get_absolute_url()).content.decode()
