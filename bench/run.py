@@ -44,7 +44,7 @@ SEARCH_WORDS = [
     "dumbbell", "tent", "backpack", "t-shirt", "rain jacket", "dress", "running shoes", "board game",
     "puzzle", "building set", "stainless steel", "bluetooth speaker", "glass kettle", "cast iron", "linen",
     "waterproof", "noise cancelling", "auralis", "kitchara", "trailmark", "gooseneck", "soundbar", "wok",
-    "merino", "hedphones", "kettel", "backpak",  # typos: the fuzzy (trigram) path
+    "merino", "hedphones", "kettel", "backpak",  # the last three are typos: the fuzzy (trigram) path
 ]
 
 
@@ -244,24 +244,41 @@ def _wrk(base: str, paths: list[str], *, threads: int, connections: int, duratio
     return load
 
 
+TYPOS = ("hedphones", "kettel", "backpak")
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(int(round(len(ordered) * share)) - 1, 0)] if ordered else 0.0
+
+
 def _search_latency(base: str, count: int) -> dict[str, float]:
-    """Sequential searches that each miss the page cache (unique query string)."""
+    """Sequential searches that each miss the page cache (unique query string).
+
+    Correctly spelled words (full-text path) and typos (trigram path) are timed apart: the
+    budget is for the first; typos are reported on their own.
+    """
     stamp = int(time.time())
-    timings, fuzzy = [], []
+    words = [w for w in SEARCH_WORDS if w not in TYPOS]
+    spelled, typos = [], []
     errors = 0
     for i in range(count):
-        word = SEARCH_WORDS[i % len(SEARCH_WORDS)]
+        word = words[i % len(words)]
         status, ms = _get(base, f"/search/?q={urllib.parse.quote_plus(word)}&bench={stamp}-{i}")
         errors += status != 200
-        timings.append(ms)
-        if word in ("hedphones", "kettel", "backpak"):
-            fuzzy.append(ms)
-    timings.sort()
+        spelled.append(ms)
+    for i in range(max(count // 10, len(TYPOS))):
+        word = TYPOS[i % len(TYPOS)]
+        status, ms = _get(base, f"/search/?q={urllib.parse.quote_plus(word)}&bench={stamp}-t{i}")
+        errors += status != 200
+        typos.append(ms)
     return {
-        "p50": statistics.median(timings),
-        "p95": timings[int(len(timings) * 0.95) - 1],
-        "max": timings[-1],
-        "fuzzy_max": max(fuzzy) if fuzzy else 0.0,
+        "p50": statistics.median(spelled),
+        "p95": _percentile(spelled, 0.95),
+        "max": max(spelled),
+        "typo_p50": statistics.median(typos),
+        "typo_p95": _percentile(typos, 0.95),
+        "typo_count": len(typos),
         "errors": errors,
         "count": count,
     }
@@ -367,10 +384,11 @@ def _report(
         "",
         f"- Product page (warm cache) throughput: {product_share:.0%} of hello "
         f"(budget >= {HELLO_BUDGET:.0%}: {verdict}).",
-        f"- Search, page-cache miss, {search['count']} sequential requests: p50 {search['p50']:.1f} ms, "
-        f"p95 {search['p95']:.1f} ms, max {search['max']:.1f} ms, slowest typo (trigram) search "
-        f"{search['fuzzy_max']:.1f} ms, errors {search['errors']} "
+        f"- Search, page-cache miss, {search['count']} sequential requests over {len(SEARCH_WORDS) - len(TYPOS)} "
+        f"correctly spelled words: p50 {search['p50']:.1f} ms, p95 {search['p95']:.1f} ms, max {search['max']:.1f} ms "
         f"(budget p95 < {SEARCH_P95_BUDGET_MS:.0f} ms: {search_verdict}).",
+        f"- Search with a typo (trigram fallback), {search['typo_count']} requests: p50 {search['typo_p50']:.1f} ms, "
+        f"p95 {search['typo_p95']:.1f} ms. Errors in all searches: {search['errors']}.",
     ]
     return "\n".join(lines)
 

@@ -189,8 +189,10 @@ def product_images_share_thumbnails(*, image_names: Iterable[str]) -> dict[str, 
 
 
 def catalog_bulk_loaded() -> None:
-    """After a load: refresh the planner's statistics and invalidate every cached catalog page."""
-    bulk.analyze(Product, ProductAttributeValue, ProductImage, Review)
+    """After a load (and its buy boxes): vacuum and analyze the catalog tables, so listings and
+    search do not wade through the dead rows the listing updates leave, then invalidate every
+    cached catalog page."""
+    bulk.analyze(Product, ProductAttributeValue, ProductImage, Review, vacuum=True)
     vcache.bump_on_commit(cache_keys.CATALOG, cache_keys.LISTING)
 
 

@@ -108,6 +108,10 @@ class Product(models.Model):
             models.Index(fields=["listing_price"], name="product_listing_price"),
             models.Index(fields=["-rating_avg", "-rating_count"], name="product_rating"),
             models.Index(fields=["brand"], name="product_brand"),
+            # The default ("featured") listing order: pages and API read the first rows of it.
+            models.Index(
+                fields=["-in_stock", "-rating_count", "id"], condition=Q(is_active=True), name="product_featured"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -150,6 +150,7 @@ _ERROR_DESCRIPTIONS = {
     403: "You may not do this.",
     404: "No such object.",
     409: "The request conflicts with the current state.",
+    415: "The body must be JSON (`Content-Type: application/json`).",
     429: "Too many requests; retry after the number of seconds in the `Retry-After` header.",
 }
 

@@ -71,10 +71,15 @@ def _copy(model: type[models.Model], fields: Sequence[str], rows: list[Sequence]
     return ids
 
 
-def analyze(*models_: type[models.Model]) -> None:
-    """Refresh the planner's statistics after a large load (PostgreSQL; a no-op elsewhere)."""
+def analyze(*models_: type[models.Model], vacuum: bool = False) -> None:
+    """Refresh the planner's statistics after a large load (PostgreSQL; a no-op elsewhere).
+
+    ``vacuum`` also reclaims the dead rows left by mass updates (and marks pages all-visible,
+    for index-only scans); VACUUM cannot run in a transaction, so inside one only ANALYZE runs.
+    """
     if not is_postgres():
         return
+    command = "VACUUM ANALYZE" if vacuum and not connection.in_atomic_block else "ANALYZE"
     with connection.cursor() as cursor:
         for model in models_:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")  # noqa: S608
+            cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")  # noqa: S608

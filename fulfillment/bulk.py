@@ -118,7 +118,7 @@ def stock_bulk_receive(*, rows: Sequence[StockRow], reference: str = "initial st
 
 def stock_bulk_loaded() -> None:
     """After a load: refresh the planner's statistics (before computing buy boxes)."""
-    bulk.analyze(StockItem, StockMovement)
+    bulk.analyze(StockItem, StockMovement, vacuum=True)
 
 
 def fulfillment_counts() -> dict[str, int]:

@@ -91,7 +91,7 @@ def offers_bulk_create(*, rows: Sequence[OfferRow]) -> list[int]:
 
 def offers_bulk_loaded() -> None:
     """After a load: refresh the planner's statistics (before computing buy boxes)."""
-    bulk.analyze(Offer)
+    bulk.analyze(Offer, vacuum=True)
 
 
 def product_ids_without_buy_box() -> list[int]:

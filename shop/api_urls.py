@@ -9,5 +9,5 @@ urlpatterns = [
     path("", include("marketplace.api.urls")),
     # Last: anything else under /api/v1/ ending in a slash is a 404 in the API's error shape (a
     # URL without the slash is first redirected to it by APPEND_SLASH, as everywhere else).
-    re_path(r"^.*/$", api_not_found),
+    re_path(r"^[\s\S]*/$", api_not_found),
 ]

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "catalog",
     "marketplace",
     "fulfillment",
+    "checkout",
     "shop",
 ]
 
@@ -86,6 +87,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "core.context_processors.shop",
+                "checkout.context_processors.cart",
             ],
         },
     },

@@ -48,6 +48,40 @@ class RepeatedParamField(serializers.ListField):
             raise
 
 
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^\d{1,10}(?:\.\d{1,2})?$", "example": "19.99"}
+)
+class AmountInputField(serializers.DecimalField):
+    """A money amount or price bound as input: digits with up to two decimals, never negative."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("max_value", MAX_PRICE)
+        super().__init__(**kwargs)
+
+    def validate_empty_values(self, data):
+        if isinstance(data, str) and not data.strip():  # "" is not "no price": send null for that
+            self.fail("invalid")
+        return super().validate_empty_values(data)
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^(?:\d{1,10}(?:\.\d{1,2})?)?$", "example": "25"}
+)
+class PriceBoundInputField(AmountInputField):
+    """A price filter bound in a query string; empty means no bound."""
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """A boolean in a JSON body: ``true`` or ``false`` only, not 0, 1 or strings."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+
+
 class StrictInputSerializer(serializers.Serializer):
     # Refuses body fields it does not know, so a client cannot believe it set a computed value
     # (the buy box, stock, currency) that the server would ignore.
@@ -93,13 +127,11 @@ class ProductFilterInputSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=140, allow_blank=True), required=False, max_length=MAX_REPEATS,
         help_text=gettext_lazy("Brand slug; repeat the parameter for any of several brands."),
     )
-    min_price = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=Decimal(0), max_value=MAX_PRICE, required=False,
-        help_text=gettext_lazy("Lowest price, inclusive."),
+    min_price = PriceBoundInputField(
+        min_value=Decimal(0), required=False, help_text=gettext_lazy("Lowest price, inclusive.")
     )
-    max_price = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=Decimal(0), max_value=MAX_PRICE, required=False,
-        help_text=gettext_lazy("Highest price, inclusive."),
+    max_price = PriceBoundInputField(
+        min_value=Decimal(0), required=False, help_text=gettext_lazy("Highest price, inclusive.")
     )
     in_stock = serializers.BooleanField(
         required=False, default=False, help_text=gettext_lazy("Only products that can be bought now.")
@@ -213,9 +245,7 @@ class OfferFilterInputSerializer(serializers.Serializer):
 
 
 def _price_field(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=MAX_PRICE, **kwargs
-    )
+    return AmountInputField(min_value=Decimal("0.01"), **kwargs)
 
 
 class OfferCreateInputSerializer(StrictInputSerializer):
@@ -234,7 +264,7 @@ class OfferCreateInputSerializer(StrictInputSerializer):
     condition = serializers.ChoiceField(choices=Offer.Condition.choices, default=Offer.Condition.NEW)
     fulfillment_channel = serializers.ChoiceField(choices=Offer.Channel.choices, default=Offer.Channel.MERCHANT)
     handling_days = serializers.IntegerField(min_value=0, max_value=60, default=1)
-    is_active = serializers.BooleanField(default=True)
+    is_active = JsonBooleanField(default=True)
 
     def validate_product(self, value: str):
         product = catalog_selectors.product_detail(slug=value)
@@ -258,7 +288,7 @@ class OfferUpdateInputSerializer(StrictInputSerializer):
     condition = serializers.ChoiceField(choices=Offer.Condition.choices, required=False)
     fulfillment_channel = serializers.ChoiceField(choices=Offer.Channel.choices, required=False)
     handling_days = serializers.IntegerField(min_value=0, max_value=60, required=False)
-    is_active = serializers.BooleanField(required=False)
+    is_active = JsonBooleanField(required=False)
 
 
 # --- output: sellers ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -188,6 +189,10 @@ def _offer_output(offer) -> dict:
 
 
 class OfferListApi(PaginatedApiView):
+    # JSON bodies only: form encodings turn "no value" into an empty string and booleans into
+    # text, which would blur what the client meant.
+    parser_classes = [JSONParser]
+
     @extend_schema(
         operation_id="offers_list",
         tags=[OFFERS],
@@ -216,7 +221,7 @@ class OfferListApi(PaginatedApiView):
             "the shop and cannot be sent; unknown fields are a 400."
         ),
         request=s.OfferCreateInputSerializer,
-        responses={201: s.OfferOutputSerializer, **error_responses(400, 401, 403, 429)},
+        responses={201: s.OfferOutputSerializer, **error_responses(400, 401, 403, 415, 429)},
         examples=[
             OpenApiExample(
                 "New offer",
@@ -256,6 +261,7 @@ class OfferListApi(PaginatedApiView):
 
 class OfferDetailApi(APIView):
     http_method_names = ["get", "patch", "head", "options"]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="offers_retrieve",
@@ -278,7 +284,7 @@ class OfferDetailApi(APIView):
             "included, so they can be switched back on. Another seller's offer is a 404."
         ),
         request=s.OfferUpdateInputSerializer,
-        responses={200: s.OfferOutputSerializer, **error_responses(400, 401, 403, 404, 429)},
+        responses={200: s.OfferOutputSerializer, **error_responses(400, 401, 403, 404, 415, 429)},
         examples=[
             OpenApiExample("New price", request_only=True, value={"price": "21.90", "list_price": "29.00"}),
             OpenApiExample("Pause the offer", request_only=True, value={"is_active": False}),

@@ -301,7 +301,8 @@ def test_unknown_product_is_404_in_the_error_shape(client, shop, slug):
 
 
 @pytest.mark.parametrize(
-    "url", ["/api/v1/products/%C2%AA%C3%A7/", "/api/v1/offers/null,null/", "/api/v1/nothing/here/"]
+    "url",
+    ["/api/v1/products/%C2%AA%C3%A7/", "/api/v1/categories/a%0Ab/", "/api/v1/offers/null,null/", "/api/v1/nothing/"],
 )
 def test_urls_matching_no_endpoint_are_404_in_the_error_shape(client, url):
     assert assert_error(client.get(url), 404)["code"] == "not_found"
@@ -446,7 +447,8 @@ def test_member_cannot_edit_another_sellers_offer(client, sellers):
 def test_superuser_may_act_for_any_seller(client, sellers):
     admin = UserFactory(is_superuser=True, is_staff=True)
     client.force_authenticate(admin)
-    assert client.post(OFFERS, _new_offer(seller="seller-b", sku="B-9", product="garden-hose"), format="json").status_code == 201
+    body = _new_offer(seller="seller-b", sku="B-9", product="garden-hose")
+    assert client.post(OFFERS, body, format="json").status_code == 201
     response = client.patch(f"{OFFERS}{sellers['offer_b'].pk}/", {"price": "42.00"}, format="json")
     assert response.status_code == 200
     assert_error(client.post(OFFERS, _new_offer(), format="json"), 400, "seller")
@@ -460,6 +462,7 @@ def test_superuser_may_act_for_any_seller(client, sellers):
         ({"price": "-5"}, "price"),
         ({"price": None}, "price"),
         ({"list_price": "0"}, "list_price"),
+        ({"list_price": ""}, "list_price"),
         ({"handling_days": 61}, "handling_days"),
         ({"condition": "broken"}, "condition"),
         ({"fulfillment_channel": "drone"}, "fulfillment_channel"),
@@ -467,6 +470,8 @@ def test_superuser_may_act_for_any_seller(client, sellers):
         ({"product": "nothing"}, "product"),
         ({"seller": "nobody"}, "seller"),
         ({"in_stock": True}, "in_stock"),
+        ({"is_active": 0}, "is_active"),
+        ({"is_active": "false"}, "is_active"),
         ({"currency": "EUR"}, "currency"),
     ],
 )
@@ -478,7 +483,7 @@ def test_create_bad_body_is_400(client, sellers, body, field):
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"price": "0"}, "price"), ({"price": "abc"}, "price"), ({"buy_box": True}, "buy_box"),
+    [({"price": "0"}, "price"), ({"price": "abc"}, "price"), ({"price": ""}, "price"), ({"buy_box": True}, "buy_box"),
      ({"seller": "seller-a"}, "seller"), ({"available": 5}, "available")],
 )
 def test_update_bad_body_is_400(client, sellers, body, field):
@@ -496,6 +501,17 @@ def test_malformed_json_and_duplicates_are_400(client, sellers):
     duplicate = _new_offer(seller="seller-b", sku=sellers["offer_b"].sku, product="garden-hose")
     error = assert_error(client.post(OFFERS, duplicate, format="json"), 400)
     assert error["code"] == "duplicate_offer"
+
+
+def test_write_bodies_must_be_json(client, sellers):
+    client.force_authenticate(sellers["user_a"])
+    response = client.post(OFFERS, _new_offer(seller="seller-a"))  # multipart form
+    assert assert_error(response, 415)["code"] == "unsupported_media_type"
+    client.force_authenticate(sellers["user_b"])
+    url = f"{OFFERS}{sellers['offer_b'].pk}/"
+    response = client.patch(url, "price=", content_type="application/x-www-form-urlencoded")
+    assert_error(response, 415)
+    assert not Offer.objects.filter(sku="A-1").exists()
 
 
 def test_put_and_delete_are_not_allowed(client, sellers):

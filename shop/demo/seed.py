@@ -242,15 +242,17 @@ def seed_demo(
     log(f"{len(new_ids)} new products loaded")
 
     if new_ids:
-        catalog_bulk.catalog_bulk_loaded()
         marketplace_bulk.offers_bulk_loaded()
         fulfillment_bulk.stock_bulk_loaded()
-        t = step("analyze", t)
+        t = step("vacuum and analyze offers and stock", t)
     to_refresh = set(new_ids) | set(marketplace_bulk.product_ids_without_buy_box())
     if to_refresh:
         winners = marketplace_bulk.buy_boxes_refresh_all(product_ids=to_refresh, batch_size=BUY_BOX_BATCH)
         log(f"buy boxes computed for {len(to_refresh)} products ({winners} with a winner)")
     t = step("buy boxes", t)
+    if to_refresh:
+        catalog_bulk.catalog_bulk_loaded()
+        t = step("vacuum and analyze the catalog", t)
 
     result.counts = {
         **catalog_bulk.catalog_counts(), **marketplace_bulk.marketplace_counts(),

@@ -49,5 +49,8 @@
     // Move focus to the error summary so screen-reader and keyboard users hear it first.
     var summary = document.querySelector(".error-summary");
     if (summary) summary.focus({ preventScroll: false });
+
+    // Tells automated tests (and curious developers) that the enhancements are attached.
+    document.documentElement.setAttribute("data-enhanced", "true");
   });
 })();

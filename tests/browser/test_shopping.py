@@ -97,7 +97,9 @@ def test_browse_filter_and_compare_sellers(page, live_server, store, shots):
     expect(page.get_by_role("link", name="Stand Mixer")).to_have_count(0)
     expect(page.locator(".chips")).to_contain_text("Acme")
 
-    # the sort select submits itself (JavaScript) and keeps the brand filter
+    # the sort select submits itself (JavaScript) and keeps the brand filter; wait until the
+    # deferred script has attached its listener
+    page.wait_for_selector("html[data-enhanced]", state="attached")
     page.get_by_label("Sort by").select_option("price_desc")
     expect(page).to_have_url(re.compile(r"sort=price_desc"))
     expect(page).to_have_url(re.compile(r"brand=acme"))

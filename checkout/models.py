@@ -1,0 +1,52 @@
+"""Checkout: the shopper's cart (guest or signed-in) and its lines."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+MAX_LINE_QUANTITY = 99
+
+
+class Cart(models.Model):
+    """A guest cart is found by the id kept in the session; a signed-in user's by the user."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.CASCADE,
+        related_name="carts",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("cart")
+        verbose_name_plural = _("carts")
+        indexes = [models.Index(fields=["user", "-updated_at"], name="cart_user_latest")]
+
+    def __str__(self) -> str:
+        return f"cart {self.pk}"
+
+
+class CartLine(models.Model):
+    cart = models.ForeignKey(Cart, verbose_name=_("cart"), on_delete=models.CASCADE, related_name="lines")
+    offer = models.ForeignKey(
+        "marketplace.Offer", verbose_name=_("offer"), on_delete=models.CASCADE, related_name="+"
+    )
+    quantity = models.PositiveIntegerField(_("quantity"))
+    price_when_added = models.DecimalField(_("price when added"), max_digits=12, decimal_places=2)
+    added_at = models.DateTimeField(_("added"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("cart line")
+        verbose_name_plural = _("cart lines")
+        ordering = ("added_at", "id")
+        constraints = [
+            models.UniqueConstraint(fields=["cart", "offer"], name="cart_line_offer_once"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="cart_line_quantity_min_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x offer {self.offer_id}"

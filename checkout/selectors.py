@@ -1,0 +1,148 @@
+"""Reads for the cart: the cart page (current prices, stock problems flagged) and the header count."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Sum
+
+from checkout.models import Cart, CartLine
+from checkout.services import SESSION_KEY
+from core.money import default_currency
+from fulfillment import selectors as fulfillment_selectors
+
+INACTIVE = "inactive"
+OUT_OF_STOCK = "out_of_stock"
+ONLY_N_LEFT = "only_n_left"
+
+
+@dataclass(frozen=True)
+class CartLineView:
+    line: CartLine
+    quantity: int
+    unit_price: Decimal
+    price_when_added: Decimal
+    currency: str
+    available: int
+    problem: str | None
+    thumbnail_url: str | None
+
+    @property
+    def pk(self) -> int:
+        return self.line.pk
+
+    @property
+    def offer(self):
+        return self.line.offer
+
+    @property
+    def product_title(self) -> str:
+        return self.line.offer.product.title
+
+    @property
+    def product_slug(self) -> str:
+        return self.line.offer.product.slug
+
+    @property
+    def seller_name(self) -> str:
+        return self.line.offer.seller.name
+
+    @property
+    def price_changed(self) -> bool:
+        return self.unit_price != self.price_when_added
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+    @property
+    def sellable(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True)
+class CartView:
+    cart: Cart | None
+    lines: list[CartLineView] = field(default_factory=list)
+    subtotal: Decimal = Decimal("0.00")
+    currency: str = ""
+    item_count: int = 0
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.lines
+
+    @property
+    def sellable_count(self) -> int:
+        return sum(v.quantity for v in self.lines if v.sellable)
+
+    @property
+    def has_problems(self) -> bool:
+        return any(v.problem for v in self.lines)
+
+
+def _problem(line: CartLine, available: int) -> str | None:
+    offer = line.offer
+    if not (offer.is_active and offer.seller.is_active and offer.product.is_active):
+        return INACTIVE
+    if available <= 0:
+        return OUT_OF_STOCK
+    if line.quantity > available:
+        return ONLY_N_LEFT
+    return None
+
+
+def cart_view(*, cart: Cart | None) -> CartView:
+    """Every line of ``cart`` at today's price with its stock, problems flagged (never dropped).
+
+    Three queries whatever the size: lines with offer, seller and product; product images;
+    availability of all offers at once.
+    """
+    currency = default_currency()
+    if cart is None:
+        return CartView(cart=None, currency=currency)
+    lines = list(
+        CartLine.objects.filter(cart=cart)
+        .select_related("offer__seller", "offer__product")
+        .prefetch_related("offer__product__images")
+        .order_by("added_at", "pk")
+    )
+    available = fulfillment_selectors.available_by_offer(offer_ids=[li.offer_id for li in lines]) if lines else {}
+    views = []
+    for line in lines:
+        stock = max(available.get(line.offer_id, 0), 0)
+        images = line.offer.product.images.all()
+        views.append(
+            CartLineView(
+                line=line,
+                quantity=line.quantity,
+                unit_price=line.offer.price,
+                price_when_added=line.price_when_added,
+                currency=line.offer.currency,
+                available=stock,
+                problem=_problem(line, stock),
+                thumbnail_url=images[0].thumbnail_url if images else None,
+            )
+        )
+    subtotal = sum((v.line_total for v in views if v.sellable), Decimal("0.00"))
+    return CartView(
+        cart=cart, lines=views, subtotal=subtotal, currency=currency, item_count=sum(v.quantity for v in views)
+    )
+
+
+def cart_item_count(*, session, user) -> int:
+    """Units in the shopper's open cart, for the header badge.
+
+    A guest without a cart id in the session costs no query; otherwise one.
+    """
+    lines = CartLine.objects.all()
+    if getattr(user, "is_authenticated", False):
+        latest = Cart.objects.filter(user=user).order_by("-updated_at", "-pk").values("pk")[:1]
+        lines = lines.filter(cart_id__in=latest)
+    else:
+        cart_id = session.get(SESSION_KEY)
+        if not isinstance(cart_id, int):
+            return 0
+        lines = lines.filter(cart_id=cart_id, cart__user__isnull=True)
+    return lines.aggregate(n=Sum("quantity"))["n"] or 0

@@ -1,0 +1,155 @@
+"""Writes for the cart: find or start the shopper's cart, add, change and remove lines.
+
+Quantities and offer ids arrive as user input (form fields), so they are parsed here and every
+bad value becomes an :class:`~core.exceptions.ApplicationError` with a message fit to show.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from checkout.models import MAX_LINE_QUANTITY, Cart, CartLine
+from core.exceptions import ApplicationError, NotFound
+from fulfillment import selectors as fulfillment_selectors
+from marketplace import selectors as marketplace_selectors
+
+SESSION_KEY = "cart_id"
+
+
+def cart_for_session(*, session, user, create: bool = False) -> Cart | None:
+    """The shopper's open cart: a signed-in user's latest cart, else the guest cart in the session.
+
+    Nothing is written unless ``create`` is set (carts start when something is added). Only guest
+    carts are remembered in the session; a signed-in user's cart is found through the user.
+    """
+    if getattr(user, "is_authenticated", False):
+        cart = Cart.objects.filter(user=user).order_by("-updated_at", "-pk").first()
+        if cart is None and create:
+            cart = Cart.objects.create(user=user)
+        return cart
+    cart_id = session.get(SESSION_KEY)
+    cart = Cart.objects.filter(pk=cart_id, user__isnull=True).first() if isinstance(cart_id, int) else None
+    if cart is None and create:
+        cart = Cart.objects.create()
+        session[SESSION_KEY] = cart.pk
+    elif cart is None and SESSION_KEY in session:
+        del session[SESSION_KEY]  # a stale id (the cart was deleted) is forgotten
+    return cart
+
+
+def _parse_quantity(value, *, allow_zero: bool) -> int:
+    try:
+        quantity = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise ApplicationError(
+            _("Enter the quantity as a whole number from 1 to %(max)s.") % {"max": MAX_LINE_QUANTITY},
+            code="invalid_quantity", fields={"quantity": "invalid"},
+        )
+    if quantity < 0 or (quantity == 0 and not allow_zero):
+        raise ApplicationError(_("The quantity must be at least 1."), code="invalid_quantity",
+                               fields={"quantity": "min"})
+    if quantity > MAX_LINE_QUANTITY:
+        raise ApplicationError(
+            _("You can buy at most %(max)s of one item.") % {"max": MAX_LINE_QUANTITY},
+            code="invalid_quantity", fields={"quantity": "max"},
+        )
+    return quantity
+
+
+def _parse_id(value) -> int | None:
+    try:
+        pk = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return pk if 0 < pk < 2**63 else None
+
+
+def _sellable_offer(offer_id):
+    pk = _parse_id(offer_id)
+    offer = None
+    if pk is not None:
+        offer = marketplace_selectors.offer_list().filter(pk=pk, product__is_active=True).first()
+    if offer is None:
+        raise ApplicationError(_("This offer is no longer available."), code="offer_unavailable")
+    return offer
+
+
+def _check_stock(*, offer_id: int, wanted: int) -> None:
+    available = max(fulfillment_selectors.available_by_offer(offer_ids=[offer_id]).get(offer_id, 0), 0)
+    if available <= 0:
+        raise ApplicationError(_("Sorry, this item is out of stock."), code="out_of_stock")
+    if wanted > available:
+        raise ApplicationError(
+            ngettext("Only %(n)s left in stock.", "Only %(n)s left in stock.", available) % {"n": available},
+            code="only_n_left", fields={"quantity": "max"},
+        )
+
+
+def _lock(cart: Cart) -> Cart:
+    """Lock the cart row so concurrent changes to one cart run one after the other."""
+    locked = Cart.objects.select_for_update().filter(pk=cart.pk).first()
+    if locked is None:
+        raise NotFound(_("Your cart has expired. Please add the item again."))
+    return locked
+
+
+def cart_add(*, cart: Cart, offer_id, quantity) -> CartLine:
+    """Put ``quantity`` of an offer in the cart (added to a line already there), within stock."""
+    quantity = _parse_quantity(quantity, allow_zero=False)
+    offer = _sellable_offer(offer_id)
+    with transaction.atomic():
+        locked = _lock(cart)
+        line = CartLine.objects.filter(cart=locked, offer=offer).first()
+        wanted = quantity + (line.quantity if line else 0)
+        if wanted > MAX_LINE_QUANTITY:
+            raise ApplicationError(
+                _("You can buy at most %(max)s of one item (%(n)s already in your cart).")
+                % {"max": MAX_LINE_QUANTITY, "n": line.quantity},
+                code="invalid_quantity",
+            )
+        _check_stock(offer_id=offer.pk, wanted=wanted)
+        if line is None:
+            line = CartLine.objects.create(cart=locked, offer=offer, quantity=quantity, price_when_added=offer.price)
+        else:
+            # The shopper has just seen the current price on the product page.
+            line.quantity = wanted
+            line.price_when_added = offer.price
+            line.save(update_fields=["quantity", "price_when_added"])
+        locked.save(update_fields=["updated_at"])
+    return line
+
+
+def _line_of(cart: Cart, line_id) -> CartLine:
+    pk = _parse_id(line_id)
+    line = CartLine.objects.filter(cart=cart, pk=pk).first() if pk is not None else None
+    if line is None:
+        raise NotFound(_("That item is not in your cart."))
+    return line
+
+
+def cart_line_update(*, cart: Cart, line_id, quantity) -> CartLine | None:
+    """Set a line's quantity; 0 removes the line (returns None). Raising it is checked against stock."""
+    quantity = _parse_quantity(quantity, allow_zero=True)
+    with transaction.atomic():
+        locked = _lock(cart)
+        line = _line_of(locked, line_id)
+        if quantity == 0:
+            line.delete()
+            locked.save(update_fields=["updated_at"])
+            return None
+        if quantity > line.quantity:
+            _sellable_offer(line.offer_id)
+            _check_stock(offer_id=line.offer_id, wanted=quantity)
+        line.quantity = quantity
+        line.save(update_fields=["quantity"])
+        locked.save(update_fields=["updated_at"])
+    return line
+
+
+def cart_line_remove(*, cart: Cart, line_id) -> None:
+    with transaction.atomic():
+        locked = _lock(cart)
+        _line_of(locked, line_id).delete()
+        locked.save(update_fields=["updated_at"])
