@@ -100,6 +100,33 @@ def bump_on_commit(*namespaces: str) -> None:
     transaction.on_commit(lambda: bump(*namespaces))
 
 
+def get_checked(key: str, namespaces: Iterable[str]) -> tuple[Any, dict[str, str]]:
+    """In ONE round trip: the value stored under ``key`` by :func:`set_checked` if the
+    namespaces still have the versions it was stored with (else None), and those versions.
+
+    Unlike :func:`versioned_key`, the key itself carries no version, so a hit costs a single
+    ``get_many`` instead of two round trips (versions, then value).
+    """
+    names = sorted(set(namespaces))
+    version_keys = [_version_key(ns) for ns in names]
+    found = safe_get_many([key, *version_keys])
+    current = {ns: found.get(vk) for ns, vk in zip(names, version_keys, strict=True)}
+    missing = [ns for ns, value in current.items() if value is None]
+    if missing:
+        current.update(versions(missing))
+        return None, current
+    entry = found.get(key)
+    if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == tuple(current[ns] for ns in names):
+        return entry[1], current
+    return None, current
+
+
+def set_checked(key: str, value: Any, versions_seen: dict[str, str], timeout: int | None = None) -> None:
+    """Store ``value`` tagged with the namespace versions read before it was computed."""
+    tag = tuple(versions_seen[ns] for ns in sorted(versions_seen))
+    safe_set(key, (tag, value), timeout)
+
+
 def get_or_set(key: str, producer: Callable[[], Any], timeout: int | None = None) -> Any:
     value = safe_get(key, _MISSING)
     if value is _MISSING:

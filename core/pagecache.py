@@ -8,6 +8,7 @@ cached page is safe to serve to anyone.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
@@ -41,17 +42,16 @@ def cache_page_versioned(
             )
             if not cacheable:
                 return view(request, *args, **kwargs)
-            key = vcache.versioned_key(
-                "page",
-                namespaces(request, *args, **kwargs),
-                request.get_full_path(),
-                request.LANGUAGE_CODE if hasattr(request, "LANGUAGE_CODE") else "",
+            key = ":".join(
+                ["page", request.get_full_path(), getattr(request, "LANGUAGE_CODE", "")]
             )
-            hit = vcache.safe_get(key)
+            key = "page:" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+            hit, seen = vcache.get_checked(key, namespaces(request, *args, **kwargs))
             if hit is not None:
-                status, content_type, body = hit
-                token = get_token(request)
-                response = HttpResponse(body.replace(CSRF_HOLE, token), status=status, content_type=content_type)
+                status, content_type, body, has_hole = hit
+                if has_hole:
+                    body = body.replace(CSRF_HOLE, get_token(request))
+                response = HttpResponse(body, status=status, content_type=content_type)
                 response["X-Page-Cache"] = "hit"
                 return response
             token = get_token(request)
@@ -61,11 +61,9 @@ def cache_page_versioned(
                 if hasattr(response, "render") and callable(response.render):
                     response.render()
                 body = response.content.decode(response.charset)
-                vcache.safe_set(
-                    key,
-                    (response.status_code, response["Content-Type"], body.replace(token, CSRF_HOLE)),
-                    settings.PAGE_CACHE_TIMEOUT,
-                )
+                has_hole = token in body
+                stored = (response.status_code, response["Content-Type"], body.replace(token, CSRF_HOLE), has_hole)
+                vcache.set_checked(key, stored, seen, settings.PAGE_CACHE_TIMEOUT)
                 response["X-Page-Cache"] = "miss"
             return response
 

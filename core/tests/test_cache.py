@@ -71,3 +71,22 @@ def test_cache_down_degrades_to_misses():
     calls = []
     assert vcache.get_or_set(vcache.versioned_key("x", ["ns"]), lambda: calls.append(1) or "fresh") == "fresh"
     assert cache.get("anything") is None
+
+
+def test_checked_values_hit_until_a_namespace_is_bumped():
+    value, seen = vcache.get_checked("k", ["a", "b"])
+    assert value is None
+    vcache.set_checked("k", "page body", seen)
+    assert vcache.get_checked("k", ["b", "a"])[0] == "page body"
+    vcache.bump("b")
+    value, seen = vcache.get_checked("k", ["a", "b"])
+    assert value is None
+    vcache.set_checked("k", "new body", seen)
+    assert vcache.get_checked("k", ["a", "b"])[0] == "new body"
+
+
+def test_value_computed_before_a_bump_is_never_served_after_it():
+    _, seen = vcache.get_checked("k2", ["ns"])
+    vcache.bump("ns")  # a write commits while the page renders
+    vcache.set_checked("k2", "stale body", seen)
+    assert vcache.get_checked("k2", ["ns"])[0] is None
