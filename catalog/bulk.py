@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog import cache_keys, services
-from catalog.models import Attribute, Brand, Category, Product, ProductAttributeValue, ProductImage, Review
+from catalog.models import Attribute, Brand, Category, Product, ProductAttributeValue, ProductImage, Review, SearchTerm
 from core import bulk
 from core import cache as vcache
 
@@ -192,7 +192,8 @@ def catalog_bulk_loaded() -> None:
     """After a load (and its buy boxes): vacuum and analyze the catalog tables, so listings and
     search do not wade through the dead rows the listing updates leave, then invalidate every
     cached catalog page."""
-    bulk.analyze(Product, ProductAttributeValue, ProductImage, Review, vacuum=True)
+    services.search_terms_rebuild()
+    bulk.analyze(Product, ProductAttributeValue, ProductImage, Review, SearchTerm, vacuum=True)
     vcache.bump_on_commit(cache_keys.CATALOG, cache_keys.LISTING)
 
 

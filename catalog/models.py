@@ -184,3 +184,17 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rating}★ {self.title}"
+
+
+class SearchTerm(models.Model):
+    """A word that appears in product titles or brand names: the dictionary typo correction
+    picks from ("kettel" -> "kettle"). Filled by catalog services; trigram-indexed on PostgreSQL."""
+
+    word = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = _("search term")
+        verbose_name_plural = _("search terms")
+
+    def __str__(self) -> str:
+        return self.word

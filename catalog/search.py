@@ -25,22 +25,30 @@ MAX_QUERY_LENGTH = 200
 TRIGRAM_THRESHOLD = 0.4
 
 
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def dictionary_words(text: str) -> set[str]:
+    """The words of ``text`` worth keeping in the correction dictionary (letters only, 3-64)."""
+    return {w for w in _WORD.findall((text or "").lower()) if 3 <= len(w) <= 64}
+
+
 def normalize_query(text: str) -> str:
     text = re.sub(r"\s+", " ", text or "").strip()
     return text[:MAX_QUERY_LENGTH]
 
 
 class SearchBackend(Protocol):
-    def plan(self, queryset: QuerySet, text: str) -> str:
-        """Decide once per request how ``text`` will be matched (e.g. exact words or fuzzy)."""
+    def plan(self, queryset: QuerySet, text: str) -> tuple[str, str]:
+        """Decide once per request how ``text`` will be matched: (mode, text to match)."""
 
     def search(self, queryset: QuerySet, text: str, *, mode: str, rank: bool = True) -> QuerySet:
         """Narrow ``queryset`` to products matching ``text``; order by relevance if ``rank``."""
 
 
 class SimpleSearchBackend:
-    def plan(self, queryset: QuerySet, text: str) -> str:
-        return "words"
+    def plan(self, queryset: QuerySet, text: str) -> tuple[str, str]:
+        return "words", normalize_query(text)
 
     def search(self, queryset: QuerySet, text: str, *, mode: str = "words", rank: bool = True) -> QuerySet:
         words = [w for w in normalize_query(text).split(" ") if w][:10]
@@ -59,12 +67,42 @@ class PostgresSearchBackend:
     def _query(self, text: str) -> SearchQuery:
         return SearchQuery(text, search_type="websearch", config=self.config)
 
-    def plan(self, queryset: QuerySet, text: str) -> str:
-        """"fts" when the words match something, else "fuzzy" (trigram similarity)."""
+    def plan(self, queryset: QuerySet, text: str) -> tuple[str, str]:
+        """How to match ``text``: ("fts", text) when its words match something; else
+        ("fts", corrected) when correcting misspelt words from the dictionary of title and
+        brand words finds something ("kettel" -> "kettle"); else ("fuzzy", text), trigram
+        similarity to titles."""
         text = normalize_query(text)
         if not text or queryset.filter(search_vector=self._query(text)).exists():
-            return "fts"
-        return "fuzzy"
+            return "fts", text
+        corrected = self.correct(text)
+        if corrected != text and queryset.filter(search_vector=self._query(corrected)).exists():
+            return "fts", corrected
+        return "fuzzy", text
+
+    def correct(self, text: str) -> str:
+        """Replace each word that is not in the dictionary by its closest dictionary word
+        (trigram similarity); one query for all words, served by a trigram index."""
+        words = [w for w in re.split(r"\s+", text.lower()) if w][:10]
+        candidates = [w for w in words if _WORD.fullmatch(w) and 3 <= len(w) <= 64]
+        if not candidates:
+            return text
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT q.w, t.word
+                FROM unnest(%s::text[]) AS q(w)
+                CROSS JOIN LATERAL (
+                    SELECT word FROM catalog_searchterm
+                    WHERE word = q.w OR word %% q.w
+                    ORDER BY word = q.w DESC, similarity(word, q.w) DESC, word
+                    LIMIT 1
+                ) AS t
+                """,
+                [candidates],
+            )
+            best = dict(cursor.fetchall())
+        return " ".join(best.get(w, w) for w in words)
 
     def search(self, queryset: QuerySet, text: str, *, mode: str = "fts", rank: bool = True) -> QuerySet:
         text = normalize_query(text)

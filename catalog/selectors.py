@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog import cache_keys
 from catalog.models import Attribute, Brand, Category, Product, ProductAttributeValue, ProductImage, Review
-from catalog.search import get_search_backend
+from catalog.search import get_search_backend, normalize_query
 from core import cache as vcache
 
 SORTS = {
@@ -133,6 +133,11 @@ class ProductFilter:
     in_stock: bool = False
     sort: str = ""
     search_mode: str = ""  # set once per request by product_filter_prepare
+    search_text: str = ""  # the text searched for: the query, or its spelling correction
+
+    @property
+    def corrected(self) -> bool:
+        return bool(self.search_text) and self.search_text.lower() != normalize_query(self.query).lower()
 
     @property
     def effective_sort(self) -> str:
@@ -145,13 +150,14 @@ def product_filter_prepare(filters: ProductFilter) -> ProductFilter:
     """Resolve what needs a query once (how the search text matches) before listing."""
     if filters.query and not filters.search_mode:
         qs = _apply(_base(), ProductFilter(category_id=filters.category_id))
-        return replace(filters, search_mode=get_search_backend().plan(qs, filters.query))
+        mode, text = get_search_backend().plan(qs, filters.query)
+        return replace(filters, search_mode=mode, search_text=text)
     return filters
 
 
 def _search(qs: QuerySet[Product], filters: ProductFilter, *, rank: bool) -> QuerySet[Product]:
     filters = product_filter_prepare(filters)
-    return get_search_backend().search(qs, filters.query, mode=filters.search_mode, rank=rank)
+    return get_search_backend().search(qs, filters.search_text or filters.query, mode=filters.search_mode, rank=rank)
 
 
 def _images_prefetch() -> Prefetch:

@@ -18,7 +18,17 @@ from django.utils.translation import gettext as _
 from PIL import Image
 
 from catalog import cache_keys
-from catalog.models import Attribute, Brand, Category, Product, ProductAttributeValue, ProductImage, Review
+from catalog.models import (
+    Attribute,
+    Brand,
+    Category,
+    Product,
+    ProductAttributeValue,
+    ProductImage,
+    Review,
+    SearchTerm,
+)
+from catalog.search import dictionary_words
 from core import cache as vcache
 from core import events
 from core.exceptions import ApplicationError
@@ -95,6 +105,7 @@ def category_save(*, category: Category) -> Category:
 
 def brand_create(*, name: str, slug: str = "", description: str = "") -> Brand:
     brand = Brand.objects.create(name=name, slug=slug or unique_slug(Brand, name), description=description)
+    search_terms_add(texts=[brand.name])
     vcache.bump_on_commit(cache_keys.CATALOG)
     return brand
 
@@ -103,11 +114,37 @@ def brand_save(*, brand: Brand) -> Brand:
     """Save a brand edited elsewhere (admin): catalog pages and its products' search text follow."""
     with transaction.atomic():
         brand.save()
+        search_terms_add(texts=[brand.name])
         if connection.vendor == "postgresql":
             # The search-vector trigger (migration 0002) fires on UPDATE OF brand_id: touch it.
             Product.objects.filter(brand=brand).update(brand_id=brand.pk)
     catalog_changed()
     return brand
+
+
+def search_terms_add(*, texts: Iterable[str]) -> None:
+    """Add the words of these titles or brand names to the typo-correction dictionary."""
+    words = set()
+    for text in texts:
+        words |= dictionary_words(text)
+    if words:
+        SearchTerm.objects.bulk_create([SearchTerm(word=w) for w in sorted(words)], ignore_conflicts=True)
+
+
+def search_terms_rebuild() -> int:
+    """Rebuild the dictionary from every active product title and brand (after bulk loads and
+    nightly, so words of deleted or renamed products drop out). Returns the number of words."""
+    words: set[str] = set()
+    for title in Product.objects.filter(is_active=True).values_list("title", flat=True).iterator(chunk_size=5000):
+        words |= dictionary_words(title)
+    for name in Brand.objects.values_list("name", flat=True):
+        words |= dictionary_words(name)
+    with transaction.atomic():
+        SearchTerm.objects.all().delete()  # readers see the old dictionary until the commit
+        SearchTerm.objects.bulk_create(
+            [SearchTerm(word=w) for w in sorted(words)], ignore_conflicts=True, batch_size=5000
+        )
+    return len(words)
 
 
 def catalog_changed() -> None:
@@ -131,6 +168,7 @@ def product_create(
         )
         if attributes:
             product_attributes_set(product=product, values=attributes)
+        search_terms_add(texts=[product.title])
         events.emit("catalog.product_created", product_id=product.pk)
     vcache.bump_on_commit(cache_keys.LISTING)
     return product
@@ -143,6 +181,7 @@ def product_save(*, product: Product) -> Product:
         if product.pk:
             old_slug = Product.objects.filter(pk=product.pk).values_list("slug", flat=True).first()
         product.save()
+        search_terms_add(texts=[product.title])
     namespaces = [cache_keys.product(product.slug), cache_keys.LISTING]
     if old_slug and old_slug != product.slug:
         namespaces.append(cache_keys.product(old_slug))

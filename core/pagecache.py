@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 
 from core import cache as vcache
+from core.csrf import get_token
 
 CSRF_HOLE = "__bazaar_csrf_hole__"
 

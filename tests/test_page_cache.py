@@ -84,3 +84,25 @@ def test_every_page_renders_when_redis_is_down(client, product):
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
     assert "$9.99" in client.get(product.get_absolute_url()).content.decode()
+
+
+def test_token_from_a_cached_page_passes_django_csrf_check(product):
+    import re
+
+    from django.test import Client
+
+    offer = OfferFactory(product=product)
+    stock(offer, 3)
+    warm = Client()
+    get(warm, product.get_absolute_url())  # fills the cache
+
+    visitor = Client(enforce_csrf_checks=True)
+    page = get(visitor, product.get_absolute_url())
+    assert page["X-Page-Cache"] == "hit"
+    token = re.search(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"', page.content.decode()).group(1)
+    response = visitor.post("/cart/add/", {"csrfmiddlewaretoken": token, "offer": offer.pk, "quantity": 1})
+    assert response.status_code == 302, response.content[:300]
+    forged = Client(enforce_csrf_checks=True)
+    get(forged, product.get_absolute_url())
+    refused = forged.post("/cart/add/", {"csrfmiddlewaretoken": "x" * 64, "offer": offer.pk, "quantity": 1})
+    assert refused.status_code == 403

@@ -204,7 +204,7 @@ def test_search_finds_products_and_keeps_the_query(client, shop):
 def test_search_forgives_a_typo(client, shop):
     page = text(client.get("/search/", {"q": "kettel"}))
     assert "Electric Kettle" in page
-    assert "Showing similar products" in page
+    assert "Showing results for “kettle”" in page
 
 
 def test_search_without_results_says_so(client, shop):

@@ -70,3 +70,31 @@ def test_simple_backend_matches_every_word(kitchen):
         assert isinstance(get_search_backend(), SimpleSearchBackend)
         assert sorted(titles("electric kettle")) == ["Glass Teapot", "Steel Electric Kettle 1.7 l"]
         assert titles("kettle knife") == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "searched"),
+    [("kettel", "kettle"), ("Electric Kettel", "electric kettle"), ("toastr", "toaster"), ("kettle", "kettle")],
+)
+def test_misspelt_words_are_corrected_from_titles_and_brands(kitchen, typed, searched):
+    f = selectors.product_filter_prepare(selectors.ProductFilter(query=typed))
+    assert f.search_mode == "fts"
+    assert f.search_text.lower() == searched
+    assert f.corrected is (typed.lower() != searched)
+
+
+def test_correction_dictionary_follows_products_and_rebuilds():
+    from catalog import services
+    from catalog.models import SearchTerm
+
+    ProductFactory(title="Cordless Screwdriver")
+    assert SearchTerm.objects.filter(word="screwdriver").exists()
+    SearchTerm.objects.all().delete()
+    assert services.search_terms_rebuild() >= 2
+    assert set(SearchTerm.objects.values_list("word", flat=True)) >= {"cordless", "screwdriver"}
+
+
+def test_search_page_says_what_it_searched_for(client, kitchen):
+    body = client.get("/search/?q=kettel").content.decode()
+    assert "Showing results for “kettle”" in body
+    assert "Steel Electric Kettle 1.7 l" in body
