@@ -248,8 +248,9 @@ def product_image_make_thumbnail(*, image_id: int) -> ProductImage | None:
         buffer = io.BytesIO()
         img.save(buffer, format="JPEG", quality=82, optimize=True)
     name = f"{image.product_id}-{image.pk}.jpg"
-    if image.thumbnail:
-        image.thumbnail.delete(save=False)
+    old = image.thumbnail.name
+    if old and not ProductImage.objects.filter(thumbnail=old).exclude(pk=image.pk).exists():
+        image.thumbnail.delete(save=False)  # demo images share thumbnails: keep shared files
     image.thumbnail.save(name, ContentFile(buffer.getvalue()), save=False)
     ProductImage.objects.filter(pk=image.pk).update(thumbnail=image.thumbnail.name)
     vcache.bump(cache_keys.product(image.product.slug), cache_keys.LISTING)

@@ -50,6 +50,16 @@ class ShippingMethodAdmin(admin.ModelAdmin):
     def price_display(self, obj: ShippingMethod) -> str:
         return money_column(obj.price)
 
+    def save_model(self, request, obj, form, change):
+        services.shipping_method_save(method=obj)
+
+    def delete_model(self, request, obj):
+        services.shipping_method_delete(method=obj)
+
+    def delete_queryset(self, request, queryset):
+        for method in queryset:
+            services.shipping_method_delete(method=method)
+
 
 # --- stock ------------------------------------------------------------------------------------------
 

@@ -77,9 +77,36 @@ def warehouse_save(*, warehouse: Warehouse) -> Warehouse:
 def shipping_method_create(
     *, code: str, name: str, channel: str, price, min_days: int, max_days: int, seller=None
 ) -> ShippingMethod:
-    return ShippingMethod.objects.create(
+    method = ShippingMethod(
         code=code, name=name, channel=channel, price=price, min_days=min_days, max_days=max_days, seller=seller
     )
+    return shipping_method_save(method=method)
+
+
+def shipping_method_save(*, method: ShippingMethod) -> ShippingMethod:
+    """Save a shipping method; the buy boxes it can affect (landed prices) are refreshed."""
+    previous = None
+    if method.pk:
+        previous = ShippingMethod.objects.filter(pk=method.pk).values_list("channel", "seller_id").first()
+    with transaction.atomic():
+        method.save()
+        _refresh_shipping_scope(method.channel, method.seller_id)
+        if previous and previous != (method.channel, method.seller_id):
+            _refresh_shipping_scope(*previous)
+    return method
+
+
+def shipping_method_delete(*, method: ShippingMethod) -> None:
+    with transaction.atomic():
+        scope = (method.channel, method.seller_id)
+        method.delete()
+        _refresh_shipping_scope(*scope)
+
+
+def _refresh_shipping_scope(channel: str, seller_id: int | None) -> None:
+    """Refresh the buy boxes of every product with an offer this method applies to."""
+    product_ids = marketplace_selectors.product_ids_with_offers(channel=channel, seller_id=seller_id)
+    marketplace_services.buy_box_request_refresh(product_ids=product_ids)
 
 
 # --- stock --------------------------------------------------------------------------------

@@ -99,6 +99,14 @@ def offers_with_buy_box_flag(queryset: QuerySet[Offer]) -> QuerySet[Offer]:
     return queryset.annotate(is_buy_box_winner=Exists(winning))
 
 
+def product_ids_with_offers(*, channel: str, seller_id: int | None = None) -> list[int]:
+    """Products with an active offer of this fulfilment channel (of one seller, if given)."""
+    qs = Offer.objects.filter(fulfillment_channel=channel, is_active=True)
+    if seller_id is not None:
+        qs = qs.filter(seller_id=seller_id)
+    return list(qs.values_list("product_id", flat=True).distinct())
+
+
 def offer_product_ids(*, offer_ids) -> list[int]:
     return list(Offer.objects.filter(pk__in=list(offer_ids)).values_list("product_id", flat=True).distinct())
 

@@ -24,6 +24,7 @@ from marketplace.models import BuyBox, Offer, Seller, SellerMember
 logger = logging.getLogger(__name__)
 
 SELLER_GROUP = "Seller staff"
+REFRESH_BATCH = 1000  # products per buy-box task
 # (app_label, codename) pairs seller members get in admin; higher apps add theirs at start-up.
 _seller_permissions: list[tuple[str, str]] = [
     ("marketplace", "view_seller"),
@@ -156,8 +157,9 @@ def buy_box_request_refresh(*, product_ids: Iterable[int]) -> None:
     from marketplace.tasks import refresh_buy_boxes  # tasks import services
 
     ids = sorted({int(i) for i in product_ids})
-    if ids:
-        transaction.on_commit(lambda: refresh_buy_boxes.delay(ids))
+    for start in range(0, len(ids), REFRESH_BATCH):
+        batch = ids[start : start + REFRESH_BATCH]
+        transaction.on_commit(lambda batch=batch: refresh_buy_boxes.delay(batch))
 
 
 def buy_box_refresh(*, product_ids: Iterable[int]) -> dict[int, int | None]:

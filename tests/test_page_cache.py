@@ -4,7 +4,9 @@ stock changes, and still render from the database when Redis is down."""
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from core.tests.test_cache import DOWN_REDIS
 from fulfillment import services as fulfillment_services
@@ -106,3 +108,15 @@ def test_token_from_a_cached_page_passes_django_csrf_check(product):
     get(forged, product.get_absolute_url())
     refused = forged.post("/cart/add/", {"csrfmiddlewaretoken": "x" * 64, "offer": offer.pk, "quantity": 1})
     assert refused.status_code == 403
+
+
+def test_api_product_list_is_cached_and_invalidated_on_commit(client, product):
+    offer = OfferFactory(product=product, price=Decimal("40.00"))
+    stock(offer, 2)
+    url = "/api/v1/products/?category=kettles"
+    assert client.get(url).json()["results"][0]["price"] == "40.00"
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).json()["results"][0]["price"] == "40.00"
+    assert len(queries) == 0  # served from the cache
+    marketplace_services.offer_update(offer=offer, price="35.00")
+    assert client.get(url).json()["results"][0]["price"] == "35.00"

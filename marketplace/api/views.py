@@ -7,6 +7,9 @@ by members of their seller (or a superuser) through ``marketplace.services``.
 
 from __future__ import annotations
 
+import hashlib
+
+from django.conf import settings
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
@@ -15,7 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog import cache_keys
 from catalog import selectors as catalog_selectors
+from core import cache as vcache
 from core.api import StrictPageNumberPagination, error_responses
 from core.exceptions import NotFound, PermissionDenied
 from marketplace import selectors, services
@@ -117,19 +122,30 @@ class ProductListApi(PaginatedApiView):
     def get(self, request: Request) -> Response:
         params = s.ProductFilterInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
+        # The listing is the same for every client: cache the body under the catalog versions
+        # (invalidated on commit, like the pages; a cache outage only costs speed).
+        key = "api:products:" + hashlib.blake2b(request.build_absolute_uri().encode(), digest_size=16).hexdigest()
+        cached, seen = vcache.get_checked(key, [cache_keys.CATALOG, cache_keys.LISTING])
+        if cached is not None:
+            return Response(cached)
+        data = self._listing(request, params)
+        vcache.set_checked(key, data, seen, settings.PAGE_CACHE_TIMEOUT)
+        return Response(data)
+
+    def _listing(self, request: Request, params) -> dict:
         filters = catalog_selectors.product_filter_prepare(params.to_filter())
         page = self.paginate(request, catalog_selectors.product_list(filters=filters))
         context = {"request": request, "tree": catalog_selectors.category_tree()}
         facets = None
         if params.validated_data["facets"]:
             facets = s.FacetsOutputSerializer(catalog_selectors.product_facets(filters=filters)).data
-        return Response({
+        return {
             "count": self.paginator.page.paginator.count,
             "next": self.paginator.get_next_link(),
             "previous": self.paginator.get_previous_link(),
             "results": s.ProductListOutputSerializer(page, many=True, context=context).data,
             "facets": facets,
-        })
+        }
 
 
 class ProductDetailApi(APIView):

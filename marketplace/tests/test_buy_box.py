@@ -109,3 +109,22 @@ def test_refresh_of_many_products_takes_constant_queries(shipping, django_assert
         stock(OfferFactory(product=p), 2)
     with django_assert_max_num_queries(12):
         services.buy_box_refresh(product_ids=[p.pk for p in products + more])
+
+
+def test_changing_a_shipping_price_refreshes_the_buy_box(shipping):
+    from fulfillment.models import ShippingMethod
+
+    product = ProductFactory()
+    merchant = OfferFactory(product=product, price=Decimal("20.00"), fulfillment_channel=Offer.Channel.MERCHANT)
+    platform = OfferFactory(product=product, price=Decimal("24.00"))
+    stock(merchant, 5)
+    stock(platform, 5)
+    assert winner_of(product) == platform.pk  # 20 + 5 > 24 + 0
+
+    method = ShippingMethod.objects.get(code="standard-merchant")
+    method.price = Decimal("0.00")
+    fulfillment_services.shipping_method_save(method=method)
+    assert winner_of(product) == merchant.pk  # 20 + 0 < 24
+
+    fulfillment_services.shipping_method_delete(method=method)  # no merchant method: shipping 0
+    assert winner_of(product) == merchant.pk
