@@ -50,3 +50,26 @@ class CartLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x offer {self.offer_id}"
+
+
+class TaxRate(models.Model):
+    """Sales tax / VAT by destination country (optionally a region inside it)."""
+
+    country = models.CharField(_("country"), max_length=2, help_text=_("ISO 3166 code, e.g. US, DE."))
+    region = models.CharField(_("region"), max_length=40, blank=True, help_text=_("Empty: the whole country."))
+    name = models.CharField(_("name"), max_length=60, help_text=_("Shown to shoppers, e.g. VAT or Sales tax."))
+    rate = models.DecimalField(_("rate"), max_digits=6, decimal_places=4, help_text=_("0.2000 for 20%."))
+    applies_to_shipping = models.BooleanField(_("applies to shipping"), default=True)
+
+    class Meta:
+        verbose_name = _("tax rate")
+        verbose_name_plural = _("tax rates")
+        ordering = ("country", "region")
+        constraints = [
+            models.UniqueConstraint(fields=["country", "region"], name="tax_rate_once_per_place"),
+            models.CheckConstraint(condition=Q(rate__gte=0, rate__lt=1), name="tax_rate_0_to_1"),
+        ]
+
+    def __str__(self) -> str:
+        place = f"{self.country}-{self.region}" if self.region else self.country
+        return f"{self.name} {place} {self.rate:%}"

@@ -1,0 +1,256 @@
+"""The pricing pipeline: one function that prices a cart for the cart page, checkout, the order,
+its e-mails and the API alike.
+
+    line subtotals -> discounts (registered steps; promotions adds them) -> shipping per
+    package (seller x fulfilment channel) -> tax (by destination country) -> total
+
+Every figure is Money (Decimal, quantized to the currency's minor unit) computed on the server
+from the database; the caller passes only offer ids, quantities, a destination country and the
+shipping method chosen for each package. Whether shown prices include tax is a setting
+(``PRICES_INCLUDE_TAX``): with it, tax is the part of each price that is tax; without it, tax is
+added on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from checkout.models import TaxRate
+from core.money import Money, allocate
+from fulfillment import selectors as fulfillment_selectors
+from marketplace import selectors as marketplace_selectors
+
+
+@dataclass(frozen=True)
+class LineInput:
+    offer_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class PricingContext:
+    country: str = "US"
+    region: str = ""
+    # package key ("<seller id>:<channel>") -> chosen shipping method code
+    shipping_choices: dict[str, str] = field(default_factory=dict)
+    user: object | None = None
+    today: date | None = None
+
+
+@dataclass
+class PricedLine:
+    offer_id: int
+    product_id: int
+    product_title: str
+    product_slug: str
+    seller_id: int
+    seller_name: str
+    sku: str
+    channel: str
+    handling_days: int
+    quantity: int
+    unit_price: Money
+    subtotal: Money
+    discount: Money
+    tax_rate: Decimal = Decimal(0)
+    tax: Money | None = None
+    total: Money | None = None  # subtotal - discount (tax included or not, as prices are shown)
+
+
+@dataclass(frozen=True)
+class ShippingOption:
+    code: str
+    name: str
+    price: Money
+    earliest: date
+    latest: date
+
+
+@dataclass
+class Package:
+    key: str
+    seller_id: int
+    seller_name: str
+    channel: str
+    lines: list[PricedLine]
+    options: list[ShippingOption]
+    chosen: ShippingOption | None
+    shipping: Money
+    shipping_tax: Money
+
+
+@dataclass(frozen=True)
+class Discount:
+    """A discount with its explanation and its split over line indexes (parts sum to amount)."""
+
+    code: str
+    label: str
+    amount: Money
+    per_line: dict[int, Money]
+
+
+@dataclass
+class PricedCart:
+    currency: str
+    prices_include_tax: bool
+    lines: list[PricedLine]
+    packages: list[Package]
+    discounts: list[Discount]
+    subtotal: Money
+    discount: Money
+    shipping: Money
+    tax: Money
+    total: Money
+    tax_name: str = ""
+    unavailable: list[int] = field(default_factory=list)  # offer ids that can no longer be sold
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.lines
+
+
+DiscountStep = Callable[[list[PricedLine], PricingContext], list[Discount]]
+_discount_steps: list[DiscountStep] = []
+
+
+def register_discount_step(step: DiscountStep) -> None:
+    """Promotions (a higher layer) plug their discounts in here at start-up."""
+    if step not in _discount_steps:
+        _discount_steps.append(step)
+
+
+def add_business_days(start: date, days: int) -> date:
+    current = start
+    while days > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            days -= 1
+    return current
+
+
+def package_key(seller_id: int, channel: str) -> str:
+    return f"{seller_id}:{channel}"
+
+
+def _tax_rate(country: str, region: str) -> TaxRate | None:
+    rates = {(r.region or ""): r for r in TaxRate.objects.filter(country=country.upper(), region__in=[region, ""])}
+    return rates.get(region) or rates.get("")
+
+
+def _tax_part(amount: Money, rate: Decimal, *, included: bool) -> Money:
+    if not rate or not amount.amount:
+        return Money.zero(amount.currency)
+    if included:
+        return Money(amount.amount * rate / (1 + rate), amount.currency)
+    return Money(amount.amount * rate, amount.currency)
+
+
+def price_cart(*, lines: Sequence[LineInput], context: PricingContext | None = None) -> PricedCart:
+    """Price these lines for this context. A constant number of queries, whatever the size."""
+    context = context or PricingContext()
+    currency = settings.SHOP_CURRENCY
+    included = settings.PRICES_INCLUDE_TAX
+    zero = Money.zero(currency)
+    today = context.today or timezone.localdate()
+
+    wanted = {}
+    for line in lines:
+        wanted[line.offer_id] = wanted.get(line.offer_id, 0) + int(line.quantity)
+    offers = {
+        o.pk: o
+        for o in marketplace_selectors.offer_list().filter(pk__in=list(wanted), product__is_active=True)
+    }
+    unavailable = [oid for oid in wanted if oid not in offers]
+
+    # 1. line subtotals, from the database prices
+    priced: list[PricedLine] = []
+    for offer_id, quantity in wanted.items():
+        offer = offers.get(offer_id)
+        if offer is None or quantity <= 0:
+            continue
+        unit = Money(offer.price, offer.currency)
+        priced.append(
+            PricedLine(
+                offer_id=offer.pk, product_id=offer.product_id, product_title=offer.product.title,
+                product_slug=offer.product.slug, seller_id=offer.seller_id, seller_name=offer.seller.name,
+                sku=offer.sku, channel=offer.fulfillment_channel, handling_days=offer.handling_days,
+                quantity=quantity, unit_price=unit, subtotal=unit * quantity, discount=zero,
+            )
+        )
+
+    # 2. discounts (each split over lines so the parts always sum to the discount)
+    discounts: list[Discount] = []
+    for step in _discount_steps:
+        for discount in step(priced, context):
+            for index, part in discount.per_line.items():
+                line = priced[index]
+                line.discount = min(line.discount + part, line.subtotal)
+            discounts.append(discount)
+
+    # 3. tax rate for the destination
+    tax_rate = _tax_rate(context.country, context.region)
+    rate = tax_rate.rate if tax_rate else Decimal(0)
+    for line in priced:
+        line.tax_rate = rate
+        line.total = line.subtotal - line.discount
+        line.tax = _tax_part(line.total, rate, included=included)
+
+    # 4. shipping per package (seller x channel); cheapest unless the shopper chose another
+    methods = fulfillment_selectors.active_shipping_methods()
+    packages: dict[str, Package] = {}
+    for line in priced:
+        key = package_key(line.seller_id, line.channel)
+        if key not in packages:
+            packages[key] = Package(
+                key=key, seller_id=line.seller_id, seller_name=line.seller_name, channel=line.channel,
+                lines=[], options=[], chosen=None, shipping=zero, shipping_tax=zero,
+            )
+        packages[key].lines.append(line)
+    for package in packages.values():
+        handling = max(line.handling_days for line in package.lines)
+        applicable = fulfillment_selectors.shipping_methods_for(
+            seller_id=package.seller_id, channel=package.channel, methods=methods
+        )
+        package.options = [
+            ShippingOption(
+                code=m.code, name=m.name, price=Money(m.price, currency),
+                earliest=add_business_days(today, handling + m.min_days),
+                latest=add_business_days(today, handling + m.max_days),
+            )
+            for m in applicable
+        ]
+        chosen_code = context.shipping_choices.get(package.key)
+        package.chosen = next((o for o in package.options if o.code == chosen_code), None) or min(
+            package.options, key=lambda o: (o.price.amount, o.latest), default=None
+        )
+        package.shipping = package.chosen.price if package.chosen else zero
+        taxes_shipping = tax_rate is not None and tax_rate.applies_to_shipping
+        package.shipping_tax = _tax_part(package.shipping, rate, included=included) if taxes_shipping else zero
+
+    # 5. totals
+    subtotal = sum((line.subtotal for line in priced), zero)
+    discount = sum((line.discount for line in priced), zero)
+    shipping = sum((p.shipping for p in packages.values()), zero)
+    tax = sum((line.tax for line in priced), zero) + sum((p.shipping_tax for p in packages.values()), zero)
+    total = subtotal - discount + shipping + (zero if included else tax)
+    return PricedCart(
+        currency=currency, prices_include_tax=included, lines=priced, packages=list(packages.values()),
+        discounts=discounts, subtotal=subtotal, discount=discount, shipping=shipping, tax=tax, total=total,
+        tax_name=tax_rate.name if tax_rate else _("Tax"), unavailable=unavailable,
+    )
+
+
+def split_discount(amount: Money, lines: Sequence[PricedLine], indexes: Sequence[int]) -> dict[int, Money]:
+    """Split ``amount`` over the given lines in proportion to their subtotals (largest remainder),
+    never more than a line's subtotal; the parts sum exactly to ``amount`` (capped at the total)."""
+    weights = [lines[i].subtotal.amount for i in indexes]
+    capped = min(amount.amount, sum(weights, Decimal(0)))
+    parts = allocate(capped, weights, amount.currency)
+    return {i: Money(p, amount.currency) for i, p in zip(indexes, parts, strict=True)}
