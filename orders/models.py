@@ -1,0 +1,161 @@
+"""Orders: what was bought (snapshots), in which packages, and what happened to it since.
+
+An order line keeps the title, seller, price and tax it was sold at (DESIGN invariant 8): later
+edits to the catalog or the offer never change a past order.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PLACED = "placed", _("Placed")
+        PAID = "paid", _("Paid")
+        PARTIALLY_SHIPPED = "partially_shipped", _("Partially shipped")
+        SHIPPED = "shipped", _("Shipped")
+        DELIVERED = "delivered", _("Delivered")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        REFUNDED = "refunded", _("Refunded")
+
+    number = models.CharField(_("order number"), max_length=20, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("customer"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="orders",
+    )
+    email = models.EmailField(_("e-mail"))
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PLACED)
+    currency = models.CharField(_("currency"), max_length=3)
+    prices_include_tax = models.BooleanField(_("prices include tax"), default=False)
+    subtotal = models.DecimalField(_("subtotal"), max_digits=12, decimal_places=2)
+    discount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=0)
+    shipping = models.DecimalField(_("shipping"), max_digits=12, decimal_places=2, default=0)
+    tax = models.DecimalField(_("tax"), max_digits=12, decimal_places=2, default=0)
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
+    shipping_address = models.JSONField(_("shipping address"))
+    billing_address = models.JSONField(_("billing address"))
+    idempotency_key = models.CharField(max_length=100, unique=True, editable=False)
+    placed_at = models.DateTimeField(_("placed"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ("-placed_at", "-id")
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+            models.CheckConstraint(condition=Q(discount__gte=0, shipping__gte=0, tax__gte=0),
+                                   name="order_parts_not_negative"),
+        ]
+        indexes = [models.Index(fields=["user", "-placed_at"], name="order_user_recent")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class Package(models.Model):
+    """What one seller ships through one channel: a parcel with its shipping method."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Being prepared")
+        SHIPPED = "shipped", _("Shipped")
+        DELIVERED = "delivered", _("Delivered")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="packages")
+    seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="packages")
+    seller_name = models.CharField(_("seller"), max_length=120)
+    fulfillment_channel = models.CharField(_("fulfilment"), max_length=10)
+    shipping_method_code = models.CharField(max_length=40, blank=True)
+    shipping_method_name = models.CharField(_("shipping method"), max_length=80, blank=True)
+    shipping_price = models.DecimalField(_("shipping"), max_digits=12, decimal_places=2, default=0)
+    shipping_tax = models.DecimalField(_("shipping tax"), max_digits=12, decimal_places=2, default=0)
+    estimated_earliest = models.DateField(_("arrives from"), null=True, blank=True)
+    estimated_latest = models.DateField(_("arrives by"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("package")
+        verbose_name_plural = _("packages")
+        ordering = ("order", "id")
+
+    def __str__(self) -> str:
+        return f"{self.order.number} / {self.seller_name}"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="lines")
+    # References for reports; the snapshot fields below are what the order shows.
+    offer = models.ForeignKey("marketplace.Offer", null=True, on_delete=models.SET_NULL, related_name="+")
+    product = models.ForeignKey("catalog.Product", null=True, on_delete=models.SET_NULL, related_name="+")
+    seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="order_lines")
+    seller_name = models.CharField(_("seller"), max_length=120)
+    product_title = models.CharField(_("product"), max_length=200)
+    product_slug = models.CharField(max_length=220)
+    sku = models.CharField(_("SKU"), max_length=64)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+    subtotal = models.DecimalField(_("subtotal"), max_digits=12, decimal_places=2)
+    discount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=0)
+    tax_rate = models.DecimalField(_("tax rate"), max_digits=6, decimal_places=4, default=0)
+    tax = models.DecimalField(_("tax"), max_digits=12, decimal_places=2, default=0)
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        ordering = ("order", "id")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_min_1"),
+            models.CheckConstraint(condition=Q(subtotal=F("unit_price") * F("quantity")),
+                                   name="order_line_subtotal_is_price_times_quantity"),
+            models.CheckConstraint(condition=Q(discount__lte=F("subtotal")), name="order_line_discount_within"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.product_title}"
+
+
+class OrderReservation(models.Model):
+    """Stock held for the order, so a cancellation gives back exactly what was taken."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="reservations")
+    stock_item_id = models.BigIntegerField()
+    offer_id = models.BigIntegerField()
+    quantity = models.PositiveIntegerField()
+    released = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("stock reservation")
+        verbose_name_plural = _("stock reservations")
+
+
+class OrderEvent(models.Model):
+    """The order's history: status changes and notes, newest last."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    message = models.CharField(_("message"), max_length=300, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order history")
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.from_status} -> {self.to_status}"

@@ -1,0 +1,56 @@
+"""Reads for orders: a customer's orders, one order with everything it shows, guest links."""
+
+from __future__ import annotations
+
+from django.core import signing
+from django.db.models import Prefetch, QuerySet
+
+from orders.models import Order, OrderLine, Package
+
+_GUEST_SALT = "orders.guest-link"
+
+
+def order_by_idempotency_key(*, key: str) -> Order | None:
+    return Order.objects.filter(idempotency_key=key).first()
+
+
+def orders_for_user(*, user) -> QuerySet[Order]:
+    if not getattr(user, "is_authenticated", False):
+        return Order.objects.none()
+    return Order.objects.filter(user=user).prefetch_related("lines").order_by("-placed_at", "-id")
+
+
+def order_detail(*, number: str) -> Order | None:
+    """One order with packages, their lines and history: a constant number of queries."""
+    return (
+        Order.objects.filter(number=number)
+        .prefetch_related(
+            Prefetch("packages", queryset=Package.objects.order_by("id").prefetch_related(
+                Prefetch("lines", queryset=OrderLine.objects.order_by("id"))
+            )),
+            "events",
+        )
+        .first()
+    )
+
+
+def order_for_user(*, user, number: str) -> Order | None:
+    """The order if it belongs to ``user`` (a signed-in customer), else None."""
+    order = order_detail(number=number)
+    if order is None or not getattr(user, "is_authenticated", False) or order.user_id != user.pk:
+        return None
+    return order
+
+
+def guest_token(*, order: Order) -> str:
+    """A signed token for the link in a guest's e-mail (it names the order, cannot be forged)."""
+    return signing.dumps({"n": order.number}, salt=_GUEST_SALT)
+
+
+def order_by_guest_token(*, token: str) -> Order | None:
+    try:
+        data = signing.loads(token, salt=_GUEST_SALT)
+    except signing.BadSignature:
+        return None
+    number = data.get("n") if isinstance(data, dict) else None
+    return order_detail(number=number) if isinstance(number, str) else None

@@ -1,0 +1,195 @@
+"""Writes for orders: create an order from a priced draft, and move it through its status
+machine (only legal transitions, each recorded in the history)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core import events
+from core.exceptions import ApplicationError, Conflict
+from orders.models import Order, OrderEvent, OrderLine, OrderReservation, Package
+
+S = Order.Status
+
+# Which status may follow which. Anything else is refused.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PLACED: frozenset({S.PAID, S.CANCELLED}),
+    S.PAID: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED, S.REFUNDED}),
+    S.PARTIALLY_SHIPPED: frozenset({S.SHIPPED}),
+    S.SHIPPED: frozenset({S.DELIVERED}),
+    S.DELIVERED: frozenset({S.COMPLETED, S.REFUNDED}),
+    S.COMPLETED: frozenset({S.REFUNDED}),
+    S.CANCELLED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+
+# Unambiguous characters for order numbers people read out on the phone (no 0/O, 1/I/L).
+_NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+class IllegalTransition(ApplicationError):
+    code = "illegal_transition"
+    status_code = 409
+
+
+@dataclass(frozen=True)
+class LineDraft:
+    offer_id: int
+    product_id: int
+    seller_id: int
+    seller_name: str
+    product_title: str
+    product_slug: str
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    subtotal: Decimal
+    discount: Decimal
+    tax_rate: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class PackageDraft:
+    seller_id: int
+    seller_name: str
+    channel: str
+    method_code: str
+    method_name: str
+    shipping_price: Decimal
+    shipping_tax: Decimal
+    earliest: date | None
+    latest: date | None
+    lines: tuple[LineDraft, ...]
+
+
+@dataclass(frozen=True)
+class OrderDraft:
+    user: object | None
+    email: str
+    currency: str
+    prices_include_tax: bool
+    subtotal: Decimal
+    discount: Decimal
+    shipping: Decimal
+    tax: Decimal
+    total: Decimal
+    shipping_address: dict
+    billing_address: dict
+    packages: tuple[PackageDraft, ...]
+
+
+@dataclass(frozen=True)
+class ReservationRecord:
+    stock_item_id: int
+    offer_id: int
+    quantity: int
+
+
+def order_number_new() -> str:
+    """e.g. ``BZ-261123-7K3F9Q``: the date it was placed and six random characters."""
+    suffix = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(6))
+    return f"BZ-{timezone.localdate():%y%m%d}-{suffix}"
+
+
+def order_create(
+    *, draft: OrderDraft, idempotency_key: str, reservations: Sequence[ReservationRecord] = ()
+) -> Order:
+    """Store the order with snapshot lines and packages. Runs inside the caller's transaction
+    (``place_order`` reserves stock in the same one); raises IntegrityError if the idempotency
+    key was used by another order committed meanwhile, so the caller can return that one."""
+    if not draft.packages or not any(p.lines for p in draft.packages):
+        raise ApplicationError(_("An order needs at least one item."), code="empty_order")
+    user = draft.user if getattr(draft.user, "is_authenticated", False) else None
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                order = Order.objects.create(
+                    number=order_number_new(), user=user, email=draft.email, currency=draft.currency,
+                    prices_include_tax=draft.prices_include_tax, subtotal=draft.subtotal, discount=draft.discount,
+                    shipping=draft.shipping, tax=draft.tax, total=draft.total,
+                    shipping_address=draft.shipping_address, billing_address=draft.billing_address,
+                    idempotency_key=idempotency_key,
+                )
+            break
+        except IntegrityError:
+            if Order.objects.filter(idempotency_key=idempotency_key).exists():
+                raise
+            continue  # an order number clash: draw another
+    else:  # pragma: no cover - five clashes of 31^6 numbers in one day
+        raise Conflict(_("Could not number the order; please try again."))
+    lines = []
+    for pd in draft.packages:
+        package = Package.objects.create(
+            order=order, seller_id=pd.seller_id, seller_name=pd.seller_name, fulfillment_channel=pd.channel,
+            shipping_method_code=pd.method_code, shipping_method_name=pd.method_name,
+            shipping_price=pd.shipping_price, shipping_tax=pd.shipping_tax,
+            estimated_earliest=pd.earliest, estimated_latest=pd.latest,
+        )
+        lines += [
+            OrderLine(
+                order=order, package=package, offer_id=ld.offer_id, product_id=ld.product_id,
+                seller_id=ld.seller_id, seller_name=ld.seller_name, product_title=ld.product_title,
+                product_slug=ld.product_slug, sku=ld.sku, quantity=ld.quantity, unit_price=ld.unit_price,
+                subtotal=ld.subtotal, discount=ld.discount, tax_rate=ld.tax_rate, tax=ld.tax, total=ld.total,
+            )
+            for ld in pd.lines
+        ]
+    OrderLine.objects.bulk_create(lines)
+    OrderReservation.objects.bulk_create(
+        [OrderReservation(order=order, stock_item_id=r.stock_item_id, offer_id=r.offer_id, quantity=r.quantity)
+         for r in reservations]
+    )
+    OrderEvent.objects.create(order=order, to_status=order.status, message=_("Order placed"))
+    events.emit("orders.order_placed", order_id=order.pk, total=str(order.total), currency=order.currency)
+    return order
+
+
+def order_transition(*, order: Order, to: str, actor=None, message: str = "") -> Order:
+    """Move ``order`` to status ``to`` if that is legal from where it is now.
+
+    A conditional UPDATE on the current status, so two concurrent transitions never both win.
+    """
+    if to not in S.values:
+        raise IllegalTransition(_("Unknown order status."))
+    if to not in TRANSITIONS[order.status]:
+        raise IllegalTransition(
+            _("An order that is %(current)s cannot become %(to)s.")
+            % {"current": S(order.status).label.lower(), "to": S(to).label.lower()}
+        )
+    with transaction.atomic():
+        updated = Order.objects.filter(pk=order.pk, status=order.status).update(status=to, updated_at=timezone.now())
+        if not updated:
+            raise Conflict(_("The order changed meanwhile; reload it and try again."))
+        OrderEvent.objects.create(
+            order=order, from_status=order.status, to_status=to, message=message[:300],
+            actor=actor if getattr(actor, "pk", None) else None,
+        )
+        events.emit("orders.status_changed", order_id=order.pk, from_status=order.status, to_status=to)
+    order.status = to
+    return order
+
+
+def order_reservations(*, order: Order, released: bool = False) -> list[OrderReservation]:
+    return list(OrderReservation.objects.filter(order=order, released=released).order_by("stock_item_id"))
+
+
+def order_mark_reservations_released(*, order: Order) -> int:
+    return OrderReservation.objects.filter(order=order, released=False).update(released=True)
+
+
+def order_discard_unpaid(*, order: Order) -> None:
+    """Remove an order whose payment was declined (DESIGN invariant 3: no order is left)."""
+    if order.status != S.PLACED:
+        raise IllegalTransition(_("Only an unpaid order can be discarded."))
+    Order.objects.filter(pk=order.pk, status=S.PLACED).delete()
+    events.emit("orders.order_discarded", order_number=order.number)
