@@ -167,7 +167,8 @@ def order_transition(*, order: Order, to: str, actor=None, message: str = "") ->
             % {"current": S(order.status).label.lower(), "to": S(to).label.lower()}
         )
     with transaction.atomic():
-        updated = Order.objects.filter(pk=order.pk, status=order.status).update(status=to, updated_at=timezone.now())
+        current = Order.objects.filter(pk=order.pk, status=order.status)
+        updated = current.update(status=to, updated_at=timezone.now())
         if not updated:
             raise Conflict(_("The order changed meanwhile; reload it and try again."))
         OrderEvent.objects.create(
