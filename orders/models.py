@@ -139,6 +139,9 @@ class OrderReservation(models.Model):
         verbose_name = _("stock reservation")
         verbose_name_plural = _("stock reservations")
 
+    def __str__(self) -> str:
+        return f"{self.quantity} x offer {self.offer_id} (stock {self.stock_item_id})"
+
 
 class OrderEvent(models.Model):
     """The order's history: status changes and notes, newest last."""
