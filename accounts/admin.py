@@ -3,7 +3,15 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import UserChangeAdminForm, UserCreateAdminForm
-from accounts.models import User
+from accounts.models import Address, User
+
+
+class AddressInline(admin.StackedInline):
+    model = Address
+    extra = 0
+    fields = (
+        ("full_name", "phone"), "line1", "line2", ("postal_code", "city"), ("region", "country"), "is_default",
+    )
 
 
 @admin.register(User)
@@ -14,6 +22,7 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("email", "full_name", "is_staff", "is_active", "date_joined")
     list_filter = ("is_staff", "is_superuser", "is_active", "groups")
     search_fields = ("email", "full_name")
+    inlines = [AddressInline]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         (_("Personal info"), {"fields": ("full_name",)}),

@@ -62,3 +62,81 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return (self.full_name.split() or [self.email])[0]
+
+
+# Countries shoppers ship to most; ISO 3166-1 alpha-2 codes. Extend the list as the shop grows.
+COUNTRY_CHOICES = [
+    ("AR", _("Argentina")),
+    ("AT", _("Austria")),
+    ("AU", _("Australia")),
+    ("BE", _("Belgium")),
+    ("BR", _("Brazil")),
+    ("CA", _("Canada")),
+    ("CH", _("Switzerland")),
+    ("CN", _("China")),
+    ("CZ", _("Czechia")),
+    ("DE", _("Germany")),
+    ("DK", _("Denmark")),
+    ("ES", _("Spain")),
+    ("FI", _("Finland")),
+    ("FR", _("France")),
+    ("GB", _("United Kingdom")),
+    ("GR", _("Greece")),
+    ("IE", _("Ireland")),
+    ("IN", _("India")),
+    ("IT", _("Italy")),
+    ("JP", _("Japan")),
+    ("KR", _("South Korea")),
+    ("MX", _("Mexico")),
+    ("NL", _("Netherlands")),
+    ("NO", _("Norway")),
+    ("NZ", _("New Zealand")),
+    ("PL", _("Poland")),
+    ("PT", _("Portugal")),
+    ("SE", _("Sweden")),
+    ("SG", _("Singapore")),
+    ("US", _("United States")),
+    ("ZA", _("South Africa")),
+]
+
+
+class Address(models.Model):
+    """A shipping address in a user's address book; at most one is the user's default."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="addresses", verbose_name=_("user"))
+    full_name = models.CharField(_("full name"), max_length=150)
+    line1 = models.CharField(_("address line 1"), max_length=200)
+    line2 = models.CharField(_("address line 2"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100)
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    region = models.CharField(_("state, province or region"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, choices=COUNTRY_CHOICES)
+    phone = models.CharField(_("phone number"), max_length=30, blank=True)
+    is_default = models.BooleanField(_("default address"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("address")
+        verbose_name_plural = _("addresses")
+        ordering = ["-is_default", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(is_default=True),
+                name="accounts_address_one_default_per_user",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "-is_default", "-created_at"], name="accounts_address_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.full_name}, {self.line1}, {self.city}"
+
+    def lines(self) -> list[str]:
+        """The address as printed on a label, one line per entry, empty parts left out."""
+        city_line = " ".join(p for p in (self.postal_code, self.city) if p)
+        return [
+            p
+            for p in (self.full_name, self.line1, self.line2, city_line, self.region, self.get_country_display())
+            if p
+        ]

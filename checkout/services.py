@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from checkout.models import MAX_LINE_QUANTITY, Cart, CartLine
-from core.exceptions import ApplicationError, NotFound
+from core.exceptions import ApplicationError, Conflict, NotFound
 from fulfillment import selectors as fulfillment_selectors
 from marketplace import selectors as marketplace_selectors
 
@@ -43,18 +43,14 @@ def _parse_quantity(value, *, allow_zero: bool) -> int:
     try:
         quantity = int(str(value).strip())
     except (TypeError, ValueError):
-        raise ApplicationError(
-            _("Enter the quantity as a whole number from 1 to %(max)s.") % {"max": MAX_LINE_QUANTITY},
-            code="invalid_quantity", fields={"quantity": "invalid"},
-        )
+        message = _("Enter the quantity as a whole number from 1 to %(max)s.") % {"max": MAX_LINE_QUANTITY}
+        raise ApplicationError(message, code="invalid_quantity", fields={"quantity": [message]})
     if quantity < 0 or (quantity == 0 and not allow_zero):
-        raise ApplicationError(_("The quantity must be at least 1."), code="invalid_quantity",
-                               fields={"quantity": "min"})
+        message = _("The quantity must be at least 1.")
+        raise ApplicationError(message, code="invalid_quantity", fields={"quantity": [message]})
     if quantity > MAX_LINE_QUANTITY:
-        raise ApplicationError(
-            _("You can buy at most %(max)s of one item.") % {"max": MAX_LINE_QUANTITY},
-            code="invalid_quantity", fields={"quantity": "max"},
-        )
+        message = _("You can buy at most %(max)s of one item.") % {"max": MAX_LINE_QUANTITY}
+        raise ApplicationError(message, code="invalid_quantity", fields={"quantity": [message]})
     return quantity
 
 
@@ -72,19 +68,19 @@ def _sellable_offer(offer_id):
     if pk is not None:
         offer = marketplace_selectors.offer_list().filter(pk=pk, product__is_active=True).first()
     if offer is None:
-        raise ApplicationError(_("This offer is no longer available."), code="offer_unavailable")
+        message = _("This offer is no longer available.")
+        raise ApplicationError(message, code="offer_unavailable", fields={"offer": [message]})
     return offer
 
 
 def _check_stock(*, offer_id: int, wanted: int) -> None:
+    """Refuse more than is available now: a :class:`Conflict` (409 in the API) naming what is left."""
     available = max(fulfillment_selectors.available_by_offer(offer_ids=[offer_id]).get(offer_id, 0), 0)
     if available <= 0:
-        raise ApplicationError(_("Sorry, this item is out of stock."), code="out_of_stock")
+        raise Conflict(_("Sorry, this item is out of stock."), code="out_of_stock")
     if wanted > available:
-        raise ApplicationError(
-            ngettext("Only %(n)s left in stock.", "Only %(n)s left in stock.", available) % {"n": available},
-            code="only_n_left", fields={"quantity": "max"},
-        )
+        message = ngettext("Only %(n)s left in stock.", "Only %(n)s left in stock.", available) % {"n": available}
+        raise Conflict(message, code="only_n_left", fields={"quantity": [message]})
 
 
 def _lock(cart: Cart) -> Cart:
@@ -104,11 +100,10 @@ def cart_add(*, cart: Cart, offer_id, quantity) -> CartLine:
         line = CartLine.objects.filter(cart=locked, offer=offer).first()
         wanted = quantity + (line.quantity if line else 0)
         if wanted > MAX_LINE_QUANTITY:
-            raise ApplicationError(
-                _("You can buy at most %(max)s of one item (%(n)s already in your cart).")
-                % {"max": MAX_LINE_QUANTITY, "n": line.quantity},
-                code="invalid_quantity",
-            )
+            message = _("You can buy at most %(max)s of one item (%(n)s already in your cart).") % {
+                "max": MAX_LINE_QUANTITY, "n": line.quantity
+            }
+            raise Conflict(message, code="too_many", fields={"quantity": [message]})
         _check_stock(offer_id=offer.pk, wanted=wanted)
         if line is None:
             line = CartLine.objects.create(cart=locked, offer=offer, quantity=quantity, price_when_added=offer.price)
@@ -153,3 +148,89 @@ def cart_line_remove(*, cart: Cart, line_id) -> None:
         locked = _lock(cart)
         _line_of(locked, line_id).delete()
         locked.save(update_fields=["updated_at"])
+
+
+# --- sign-in ---------------------------------------------------------------------------------------
+
+
+def cart_merge(*, guest_cart: Cart, user) -> list[str]:
+    """Move a guest cart into ``user``'s cart and delete it; returns notices to show the shopper.
+
+    Lines of an offer the user's cart already holds are added up, capped by the stock available
+    now and by ``MAX_LINE_QUANTITY`` (a notice says so; a line is never lowered below what the
+    user's cart had). Other lines move over as they are: the cart page flags their problems.
+    Idempotent: a guest cart that is already merged (gone) or belongs to someone is left alone.
+    """
+    notices: list[str] = []
+    if not Cart.objects.filter(pk=guest_cart.pk, user__isnull=True).exists():
+        return notices  # merged already (or not a guest cart): nothing to do
+    with transaction.atomic():
+        user_cart = Cart.objects.filter(user=user).order_by("-updated_at", "-pk").first()
+        if user_cart is None:
+            user_cart = Cart.objects.create(user=user)
+        # Both rows locked in primary-key order, so two merges (or a merge and an add) never deadlock.
+        locked = {
+            c.pk: c
+            for c in Cart.objects.select_for_update().filter(pk__in=[guest_cart.pk, user_cart.pk]).order_by("pk")
+        }
+        guest = locked.get(guest_cart.pk)
+        if guest is None or guest.user_id is not None or user_cart.pk not in locked:
+            return notices  # merged meanwhile by a concurrent sign-in
+        guest_lines = list(
+            CartLine.objects.filter(cart=guest).select_related("offer__product").order_by("added_at", "pk")
+        )
+        if guest_lines:
+            mine = {li.offer_id: li for li in CartLine.objects.filter(cart=user_cart)}
+            shared = [li.offer_id for li in guest_lines if li.offer_id in mine]
+            available = fulfillment_selectors.available_by_offer(offer_ids=shared) if shared else {}
+            moving = []
+            for line in guest_lines:
+                existing = mine.get(line.offer_id)
+                if existing is None:
+                    moving.append(line.pk)
+                    continue
+                notice = _merge_line(existing, line, max(available.get(line.offer_id, 0), 0))
+                if notice:
+                    notices.append(notice)
+            if moving:
+                CartLine.objects.filter(pk__in=moving).update(cart=user_cart)
+        guest.delete()
+        user_cart.save(update_fields=["updated_at"])
+    return notices
+
+
+def _merge_line(existing: CartLine, extra: CartLine, available: int) -> str | None:
+    wanted = existing.quantity + extra.quantity
+    cap = min(available, MAX_LINE_QUANTITY)
+    quantity = max(existing.quantity, min(wanted, cap))
+    title = extra.offer.product.title
+    if extra.added_at > existing.added_at:  # the price the shopper saw last
+        existing.price_when_added = extra.price_when_added
+    existing.quantity = quantity
+    existing.save(update_fields=["quantity", "price_when_added"])
+    if quantity == wanted:
+        return None
+    if cap == MAX_LINE_QUANTITY and available >= MAX_LINE_QUANTITY:
+        return _("You can buy at most %(max)s of “%(title)s”, so your cart now has %(n)s.") % {
+            "max": MAX_LINE_QUANTITY, "title": title, "n": quantity
+        }
+    return ngettext(
+        "Only %(available)s of “%(title)s” is in stock, so your cart now has %(n)s.",
+        "Only %(available)s of “%(title)s” are in stock, so your cart now has %(n)s.",
+        available,
+    ) % {"available": available, "title": title, "n": quantity}
+
+
+def cart_merge_on_sign_in(*, session, user) -> list[str]:
+    """Merge the guest cart remembered in ``session`` into ``user``'s cart; the session forgets it.
+
+    Called when someone signs in (``django.contrib.auth.login`` keeps the session's data while it
+    cycles the key). Safe to call twice and when there is no guest cart.
+    """
+    cart_id = session.pop(SESSION_KEY, None)
+    if not isinstance(cart_id, int):
+        return []
+    guest_cart = Cart.objects.filter(pk=cart_id, user__isnull=True).first()
+    if guest_cart is None:
+        return []
+    return cart_merge(guest_cart=guest_cart, user=user)

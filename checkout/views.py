@@ -1,4 +1,9 @@
-"""Cart pages: show the cart, add an offer, change or remove a line. Thin: services decide."""
+"""Cart pages: show the cart, add an offer, change or remove a line. Thin: services decide.
+
+Without JavaScript every form is a plain POST answered by a redirect (messages carry the outcome).
+With htmx (``request.htmx``) the same views answer with a fragment: the cart's body, or a short
+"added" note for the product page, each with the header's cart count swapped out of band.
+"""
 
 from __future__ import annotations
 
@@ -31,13 +36,24 @@ def _back(request: HttpRequest) -> str:
     return reverse("checkout:cart")
 
 
+def _is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
 @require_POST
 def cart_add(request: HttpRequest) -> HttpResponse:
+    error = None
     try:
         cart = services.cart_for_session(session=request.session, user=request.user, create=True)
         services.cart_add(cart=cart, offer_id=request.POST.get("offer"), quantity=request.POST.get("quantity", "1"))
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        error = exc.message
+    if _is_htmx(request):
+        # 200 even for a refusal: htmx swaps only successful answers, and the note is the answer.
+        count = selectors.cart_item_count(session=request.session, user=request.user)
+        return render(request, "checkout/_added.html", {"error": error, "cart_item_count": count})
+    if error:
+        messages.error(request, error)
         return redirect(_back(request))
     messages.success(request, _("Added to your cart"))
     return redirect("checkout:cart")
@@ -46,15 +62,28 @@ def cart_add(request: HttpRequest) -> HttpResponse:
 @require_POST
 def cart_line(request: HttpRequest, line_id: int) -> HttpResponse:
     cart = services.cart_for_session(session=request.session, user=request.user)
+    error = notice = None
     try:
         if cart is None:
             raise ApplicationError(_("Your cart is empty."))
         if "remove" in request.POST:
             services.cart_line_remove(cart=cart, line_id=line_id)
-            messages.success(request, _("Removed from your cart"))
+            notice = _("Removed from your cart")
         else:
             line = services.cart_line_update(cart=cart, line_id=line_id, quantity=request.POST.get("quantity"))
-            messages.success(request, _("Your cart was updated") if line else _("Removed from your cart"))
+            notice = _("Your cart was updated") if line else _("Removed from your cart")
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        error = exc.message
+    if _is_htmx(request):
+        view = selectors.cart_view(cart=cart)
+        error_line = line_id if error and any(v.pk == line_id for v in view.lines) else None
+        context = {
+            "view": view, "error": error, "error_line": error_line, "notice": notice,
+            "cart_item_count": view.item_count, "oob": True,
+        }
+        return render(request, "checkout/_cart_body.html", context)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, notice)
     return redirect("checkout:cart")

@@ -147,11 +147,13 @@ class ErrorSerializer(serializers.Serializer):
 _ERROR_DESCRIPTIONS = {
     400: "The input is not valid; `error.fields` says which parameter and why.",
     401: "Authentication is required.",
+    402: "The payment was declined; `error.message` says why (nothing was ordered).",
     403: "You may not do this.",
     404: "No such object.",
     409: "The request conflicts with the current state.",
     415: "The body must be JSON (`Content-Type: application/json`).",
     429: "Too many requests; retry after the number of seconds in the `Retry-After` header.",
+    503: "A service we depend on (e.g. the payment provider) is unreachable; retry with the same key.",
 }
 
 

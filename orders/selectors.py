@@ -54,3 +54,15 @@ def order_by_guest_token(*, token: str) -> Order | None:
         return None
     number = data.get("n") if isinstance(data, dict) else None
     return order_detail(number=number) if isinstance(number, str) else None
+
+
+def order_detail_by_id(*, order_id: int) -> Order | None:
+    order = Order.objects.filter(pk=order_id).values_list("number", flat=True).first()
+    return order_detail(number=order) if order else None
+
+
+def order_can_cancel(*, order: Order) -> bool:
+    """Cancellable until a package has left (uses the prefetched packages)."""
+    return order.status in (Order.Status.PLACED, Order.Status.PAID) and all(
+        p.status == Package.Status.PENDING for p in order.packages.all()
+    )

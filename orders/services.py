@@ -15,7 +15,11 @@ from django.utils.translation import gettext as _
 
 from core import events
 from core.exceptions import ApplicationError, Conflict
+from fulfillment import services as fulfillment_services
 from orders.models import Order, OrderEvent, OrderLine, OrderReservation, Package
+from payments import selectors as payment_selectors
+from payments import services as payment_services
+from payments.models import PaymentStatus
 
 S = Order.Status
 
@@ -194,3 +198,68 @@ def order_discard_unpaid(*, order: Order) -> None:
         raise IllegalTransition(_("Only an unpaid order can be discarded."))
     Order.objects.filter(pk=order.pk, status=S.PLACED).delete()
     events.emit("orders.order_discarded", order_number=order.number)
+
+
+# --- after placing: paid, cancelled, refunded ---------------------------------------------
+
+
+def _send_email_on_commit(order: Order, kind: str) -> None:
+    from orders.tasks import send_order_email  # tasks import services
+
+    transaction.on_commit(lambda: send_order_email.delay(order.pk, kind))
+
+
+def order_mark_paid(*, order: Order, message: str = "") -> Order:
+    """The payment is authorized: the order is paid and the customer gets a confirmation."""
+    with transaction.atomic():
+        order_transition(order=order, to=S.PAID, message=message or _("Payment authorized"))
+        _send_email_on_commit(order, "confirmation")
+    return order
+
+
+CANCELLABLE = frozenset({S.PLACED, S.PAID})
+
+
+def order_cancel(*, order: Order, actor=None, reason: str = "") -> Order:
+    """Cancel before anything shipped: stock goes back, the payment is released or refunded,
+    the customer is told. Refused once a package has left."""
+    if order.status not in CANCELLABLE or order.packages.exclude(status=Package.Status.PENDING).exists():
+        raise IllegalTransition(_("This order can no longer be cancelled: part of it has shipped."))
+    with transaction.atomic():
+        order_transition(order=order, to=S.CANCELLED, actor=actor, message=reason or _("Cancelled"))
+        reservations = order_reservations(order=order)
+        if reservations:
+            fulfillment_services.stock_release(
+                reservations=[
+                    fulfillment_services.Reservation(r.stock_item_id, r.offer_id, r.quantity) for r in reservations
+                ],
+                reference=f"cancel:{order.number}",
+            )
+            order_mark_reservations_released(order=order)
+        Package.objects.filter(order=order).update(status=Package.Status.CANCELLED)
+        _send_email_on_commit(order, "cancellation")
+    # The provider is called after the commit, never inside the transaction.
+    _give_money_back(order, reason="cancelled")
+    return order
+
+
+def order_refund(*, order: Order, actor=None, reason: str = "") -> Order:
+    """Refund a paid order in full (admin action)."""
+    with transaction.atomic():
+        order_transition(order=order, to=S.REFUNDED, actor=actor, message=reason or _("Refunded"))
+        _send_email_on_commit(order, "refund")
+    _give_money_back(order, reason="refunded")
+    return order
+
+
+def _give_money_back(order: Order, *, reason: str) -> None:
+    for payment in payment_selectors.payment_list_for_reference(reference=order.number):
+        if payment.status == PaymentStatus.AUTHORIZED:
+            payment_services.payment_cancel(payment=payment)
+        elif payment.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
+            remaining = payment.captured_amount - payment.refunded_amount
+            if remaining > 0:
+                payment_services.payment_refund(
+                    payment=payment, amount=remaining, reason=reason,
+                    idempotency_key=f"{reason}:{order.number}:{payment.pk}",
+                )

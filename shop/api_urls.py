@@ -7,6 +7,10 @@ from core.api import api_not_found
 urlpatterns = [
     path("", include("catalog.api.urls")),
     path("", include("marketplace.api.urls")),
+    path("", include("accounts.api.urls")),
+    path("", include("checkout.api.urls")),
+    path("", include("checkout.api.ordering_urls")),
+    path("", include("orders.api.urls")),
     # Last: anything else under /api/v1/ ending in a slash is a 404 in the API's error shape (a
     # URL without the slash is first redirected to it by APPEND_SLASH, as everywhere else).
     re_path(r"^[\s\S]*/$", api_not_found),

@@ -10,6 +10,7 @@ Run modes (see ../shared/DESIGN.md):
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -48,12 +49,16 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "django_htmx",
     # Bounded contexts, bottom layer first (see DESIGN.md).
     "core",
     "accounts",
     "catalog",
     "marketplace",
+    "payments",
     "fulfillment",
+    "orders",
     "checkout",
     "shop",
 ]
@@ -68,7 +73,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a lockout flagged during the request into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "shop.urls"
@@ -109,7 +117,33 @@ USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
-LOGIN_URL = "admin:login"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:account"
+LOGOUT_REDIRECT_URL = "catalog:home"
+
+# Argon2 hashes new passwords; the others still verify (and upgrade) older hashes.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+# django-axes watches every authenticate() call (shop sign-in, admin, API token) and locks out
+# an e-mail + IP pair after repeated failures; ModelBackend then does the real check.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Every sign-in form (ours, admin) calls authenticate(username=<e-mail>); axes must read that key.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.lockout.username_from_credentials"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # a reset link works for one day
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -212,12 +246,22 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Bazaar <shop@bazaar.
 
 # --- Shop -------------------------------------------------------------------------------
 SHOP_NAME = env.str("SHOP_NAME", default="Bazaar")
+# Absolute base of links in e-mails (they are sent by workers, outside any request).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="USD")
+# Shown prices include tax (EU style) or tax is added at checkout (US style).
+PRICES_INCLUDE_TAX = env.bool("PRICES_INCLUDE_TAX", default=False)
 CATALOG_PAGE_SIZE = env.int("CATALOG_PAGE_SIZE", default=24)
 PAGE_CACHE_TIMEOUT = env.int("PAGE_CACHE_TIMEOUT", default=15 * 60)
 PAGE_CACHE_ENABLED = env.bool("PAGE_CACHE_ENABLED", default=True)
 # "postgres" or "simple"; empty picks by database vendor.
 SEARCH_BACKEND = env.str("SEARCH_BACKEND", default="")
+
+# --- Payments ---------------------------------------------------------------------------
+# "test" (built-in, no network; see README "Payments") or "stripe".
+PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="test")
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

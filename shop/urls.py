@@ -23,6 +23,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("cart/", include("checkout.urls")),
+    path("checkout/", include("checkout.flow_urls")),
+    path("payments/", include("payments.urls")),
+    path("account/", include("accounts.urls")),
+    path("orders/", include("orders.urls")),
     path("", include("marketplace.urls")),
     path("", include("catalog.urls")),
 ]

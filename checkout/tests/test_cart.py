@@ -350,7 +350,7 @@ def test_signed_in_user_cart_and_badge(client, offer):
 def test_product_page_add_form_end_to_end(client, offer):
     page = client.get(offer.product.get_absolute_url())
     html = page.content.decode()
-    form = re.search(r'<form class="add-to-cart" method="post" action="([^"]+)">(.*?)</form>', html, re.S)
+    form = re.search(r'<form class="add-to-cart" method="post" action="([^"]+)"[^>]*>(.*?)</form>', html, re.S)
     assert form, "the product page shows an add-to-cart form"
     action, body = form.groups()
     fields = dict(re.findall(r'<input[^>]*?name="([^"]+)"[^>]*?value="([^"]*)"', body))

@@ -81,7 +81,7 @@ def test_buy_box_shows_the_winning_offer_with_an_accessible_add_to_cart_form(cli
     assert "Free delivery" in words
     assert "Condition: New" in words
     # the add-to-cart form (the cart itself comes later)
-    assert '<form class="add-to-cart" method="post" action="/cart/add/">' in page
+    assert '<form class="add-to-cart" method="post" action="/cart/add/"' in page
     assert 'name="csrfmiddlewaretoken"' in page
     assert f'<input type="hidden" name="offer" value="{winner.pk}">' in page
     assert '<label for="qty-buybox">Quantity</label>' in page

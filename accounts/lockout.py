@@ -1,0 +1,57 @@
+"""django-axes hooks: one lockout key per e-mail (any letter case) and the lockout responses.
+
+Axes calls these from its backend and middleware (see the AXES_* settings).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from core.api import error_body
+
+API_PREFIX = "/api/"
+
+
+def username_from_credentials(request: HttpRequest, credentials: dict | None) -> str | None:
+    """The e-mail tried, lower-cased, so ``Ann@x.com`` and ``ann@x.com`` share one failure count."""
+    field = settings.AXES_USERNAME_FORM_FIELD
+    value = (credentials or {}).get(field)
+    if value is None:
+        data = getattr(request, "data", None) or getattr(request, "POST", {})
+        value = data.get(field) if hasattr(data, "get") else None
+    if not isinstance(value, str):
+        return None
+    return value.strip().lower() or None
+
+
+def cooloff_minutes() -> int:
+    cooloff = settings.AXES_COOLOFF_TIME
+    return max(1, int(cooloff.total_seconds() // 60)) if cooloff else 0
+
+
+def lockout_message() -> str:
+    return _(
+        "Too many failed sign-in attempts. For your security, signing in is paused for %(minutes)d "
+        "minutes. You can reset your password in the meantime."
+    ) % {"minutes": cooloff_minutes()}
+
+
+def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """The API's error shape under /api/, the friendly lockout page everywhere else."""
+    status = settings.AXES_HTTP_RESPONSE_CODE
+    retry_after = str(int(settings.AXES_COOLOFF_TIME.total_seconds())) if settings.AXES_COOLOFF_TIME else None
+    if request.path.startswith(API_PREFIX):
+        response: HttpResponse = JsonResponse(error_body("locked_out", lockout_message()), status=status)
+    else:
+        response = render(
+            request,
+            settings.AXES_LOCKOUT_TEMPLATE,
+            {"cooloff_minutes": cooloff_minutes(), "failure_limit": settings.AXES_FAILURE_LIMIT},
+            status=status,
+        )
+    if retry_after:
+        response["Retry-After"] = retry_after
+    return response

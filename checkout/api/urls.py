@@ -1,0 +1,9 @@
+from django.urls import path
+
+from checkout.api import views
+
+urlpatterns = [
+    path("cart/", views.CartApi.as_view(), name="api-cart"),
+    path("cart/lines/", views.CartLineListApi.as_view(), name="api-cart-lines"),
+    path("cart/lines/<int:line_id>/", views.CartLineDetailApi.as_view(), name="api-cart-line"),
+]

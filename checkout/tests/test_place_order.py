@@ -1,0 +1,182 @@
+"""place_order: atomic, idempotent, never oversold, never charged twice; a decline leaves no order."""
+
+import threading
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import close_old_connections, connection
+from django.db.models import Sum
+
+from checkout import ordering
+from checkout.models import Cart, CartLine
+from core.exceptions import ApplicationError
+from fulfillment.models import StockItem
+from orders.models import Order
+from payments.models import Payment
+from tests.factories import OfferFactory, UserFactory, shipping_method, stock
+
+GOOD_CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000002"
+ADDRESS = {"full_name": "Ada Buyer", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345",
+           "country": "US"}
+
+
+def cart_with(*pairs) -> Cart:
+    cart = Cart.objects.create()
+    for offer, quantity in pairs:
+        CartLine.objects.create(cart=cart, offer=offer, quantity=quantity, price_when_added=offer.price)
+    return cart
+
+
+def place(cart, key=None, card=GOOD_CARD, **kwargs):
+    return ordering.place_order(
+        cart=cart, user=kwargs.pop("user", None), email=kwargs.pop("email", "ada@example.com"),
+        shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
+        idempotency_key=key or uuid.uuid4().hex, **kwargs,
+    )
+
+
+def reserved(offer) -> int:
+    return StockItem.objects.filter(offer=offer).aggregate(n=Sum("reserved"))["n"] or 0
+
+
+@pytest.fixture
+def methods():
+    shipping_method(channel="platform", price="0.00", code="free")
+    shipping_method(channel="merchant", price="4.99", code="standard")
+
+
+@pytest.mark.django_db
+class TestPlaceOrder:
+    def test_an_order_from_two_sellers_reserves_stock_charges_once_and_empties_the_cart(self, methods):
+        house_offer = OfferFactory(price=Decimal("20.00"))
+        other = OfferFactory(price=Decimal("5.00"), fulfillment_channel="merchant")
+        stock(house_offer, 5)
+        stock(other, 5)
+        cart = cart_with((house_offer, 2), (other, 1))
+        placed = place(cart)
+        order = placed.order
+        assert placed.created
+        assert order.status == Order.Status.PAID
+        assert order.total == Decimal("49.99")  # 40 + 5 + 4.99 shipping
+        assert order.packages.count() == 2
+        assert (reserved(house_offer), reserved(other)) == (2, 1)
+        payment = Payment.objects.get(reference=order.number)
+        assert payment.amount == Decimal("49.99")
+        assert not CartLine.objects.filter(cart=cart).exists()
+
+    def test_the_same_key_returns_the_same_order_and_never_charges_twice(self, methods):
+        offer = OfferFactory()
+        stock(offer, 5)
+        cart = cart_with((offer, 1))
+        first = place(cart, key="double-click")
+        second = place(cart_with((offer, 3)), key="double-click")
+        assert second.order.pk == first.order.pk
+        assert not second.created
+        assert Order.objects.count() == 1
+        assert Payment.objects.count() == 1
+        assert reserved(offer) == 1
+
+    def test_a_declined_card_leaves_no_order_releases_stock_and_keeps_the_cart(self, methods):
+        offer = OfferFactory()
+        stock(offer, 5)
+        cart = cart_with((offer, 2))
+        with pytest.raises(ApplicationError, match="declined"):
+            place(cart, card=DECLINED_CARD)
+        assert Order.objects.count() == 0
+        assert reserved(offer) == 0
+        assert CartLine.objects.filter(cart=cart, quantity=2).exists()
+
+    def test_a_changed_total_is_shown_before_paying(self, methods):
+        offer = OfferFactory(price=Decimal("10.00"))
+        stock(offer, 5)
+        with pytest.raises(ordering.PriceChanged, match="changed") as err:
+            place(cart_with((offer, 1)), expected_total=Decimal("9.00"))
+        assert err.value.fields == {"expected_total": ["10.00"]}
+        assert Order.objects.count() == 0
+        assert Payment.objects.count() == 0
+
+    def test_not_enough_stock_says_how_many_are_left(self, methods):
+        offer = OfferFactory()
+        stock(offer, 3)
+        with pytest.raises(ApplicationError, match="Only 3 left"):
+            place(cart_with((offer, 4)))
+        assert Order.objects.count() == 0
+        assert reserved(offer) == 0
+
+    @pytest.mark.parametrize(
+        "changes",
+        [{"email": "not-an-email"}, {"shipping_address": {"full_name": "x"}}, {"shipping_address": "nope"},
+         {"shipping_address": {**ADDRESS, "country": "USA"}}, {"key": "k" * 200}],
+    )
+    def test_bad_input_is_refused_with_a_message(self, methods, changes):
+        offer = OfferFactory()
+        stock(offer, 3)
+        key = changes.pop("key", None)
+        with pytest.raises(ApplicationError):
+            place(cart_with((offer, 1)), key=key, **changes)
+        assert Order.objects.count() == 0
+
+    def test_an_empty_cart_cannot_be_ordered(self, methods):
+        with pytest.raises(ApplicationError, match="empty"):
+            place(Cart.objects.create())
+
+    def test_the_order_belongs_to_the_signed_in_customer(self, methods):
+        offer = OfferFactory()
+        stock(offer, 3)
+        user = UserFactory()
+        order = place(cart_with((offer, 1)), user=user).order
+        assert order.user_id == user.pk
+
+
+def _run_threads(n, target):
+    barrier = threading.Barrier(n)
+    results = []
+
+    def run(i):
+        close_old_connections()
+        try:
+            barrier.wait()
+            results.append(target(i))
+        except ApplicationError as exc:
+            results.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_buyers_of_the_last_ten_units(methods):
+    offer = OfferFactory(price=Decimal("8.00"))
+    stock(offer, 10)
+    carts = [cart_with((offer, 1)) for _ in range(50)]
+    results = _run_threads(50, lambda i: place(carts[i]))
+    orders = [r for r in results if isinstance(r, ordering.PlacedOrder)]
+    errors = [r for r in results if isinstance(r, ApplicationError)]
+    assert len(orders) == 10
+    assert len(errors) == 40
+    assert all("out of stock" in e.message or "left" in e.message for e in errors)
+    assert Order.objects.count() == 10
+    assert Payment.objects.count() == 10
+    item = StockItem.objects.get(offer=offer)
+    assert (item.on_hand, item.reserved) == (10, 10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_key_sent_twice_at_once_gives_one_order_and_one_charge(methods):
+    offer = OfferFactory()
+    stock(offer, 10)
+    carts = [cart_with((offer, 1)) for _ in range(2)]
+    results = _run_threads(2, lambda i: place(carts[i], key="same-key-at-once"))
+    assert all(isinstance(r, ordering.PlacedOrder) for r in results), results
+    assert len({r.order.pk for r in results}) == 1
+    assert Order.objects.count() == 1
+    assert Payment.objects.count() == 1
+    assert StockItem.objects.get(offer=offer).reserved == 1

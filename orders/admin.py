@@ -1,0 +1,138 @@
+"""Orders in admin: platform staff see whole orders; a seller's members see only their own
+packages and order lines (DESIGN invariant 7, through the shared seller-scoping mixin)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from core.exceptions import ApplicationError
+from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
+from orders import services
+from orders.models import Order, OrderEvent, OrderLine, Package
+from payments import selectors as payment_selectors
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class PackageInline(ReadOnlyInline):
+    model = Package
+    fields = ("seller_name", "fulfillment_channel", "shipping_method_name", "shipping_price", "status",
+              "estimated_earliest", "estimated_latest", "tracking_number")
+    readonly_fields = fields
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = ("product_title", "sku", "seller_name", "quantity", "unit_price", "discount", "tax", "total")
+    readonly_fields = fields
+
+
+class OrderEventInline(ReadOnlyInline):
+    model = OrderEvent
+    fields = ("created_at", "from_status", "to_status", "message", "actor")
+    readonly_fields = fields
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ("number", "placed_at", "email", "status", "total", "currency")
+    list_filter = ("status", "placed_at")
+    search_fields = ("number", "email", "user__email")
+    date_hierarchy = "placed_at"
+    list_select_related = ("user",)
+    readonly_fields = ("number", "user", "email", "status", "currency", "prices_include_tax", "subtotal",
+                       "discount", "shipping", "tax", "total", "shipping_address", "billing_address", "placed_at",
+                       "payments")
+    exclude = ("idempotency_key",)
+    inlines = (PackageInline, OrderLineInline, OrderEventInline)
+    actions = ("cancel_orders", "refund_orders")
+
+    def has_module_permission(self, request):
+        return seller_scope(request) is None and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return seller_scope(request) is None and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("payments"))
+    def payments(self, obj: Order) -> str:
+        rows = payment_selectors.payment_list_for_reference(reference=obj.number)
+        return "; ".join(
+            f"{p.provider} {p.get_status_display()} {p.amount} {p.currency} (refunded {p.refunded_amount})"
+            for p in rows
+        ) or "-"
+
+    def _act(self, request, queryset, action, done: str) -> None:
+        ok = 0
+        for order in queryset:
+            try:
+                action(order=order, actor=request.user, reason=str(done))
+                ok += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{order.number}: {exc.message}", messages.ERROR)
+        if ok:
+            self.message_user(request, _("%(n)s order(s): %(done)s.") % {"n": ok, "done": done}, messages.SUCCESS)
+
+    @admin.action(description=_("Cancel selected orders (release stock, release or refund payment)"))
+    def cancel_orders(self, request, queryset):
+        self._act(request, queryset, services.order_cancel, _("cancelled by staff"))
+
+    @admin.action(description=_("Refund selected orders in full"))
+    def refund_orders(self, request, queryset):
+        self._act(request, queryset, services.order_refund, _("refunded by staff"))
+
+
+@admin.register(Package)
+class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
+    """The seller's view of what to ship: its own packages only."""
+
+    list_display = ("order", "seller_name", "fulfillment_channel", "shipping_method_name", "status",
+                    "estimated_latest")
+    list_filter = ("status", "fulfillment_channel")
+    search_fields = ("order__number",)
+    list_select_related = ("order",)
+    readonly_fields = ("order", "seller", "seller_name", "fulfillment_channel", "shipping_method_code",
+                       "shipping_method_name", "shipping_price", "shipping_tax", "estimated_earliest",
+                       "estimated_latest", "status", "shipped_at", "delivered_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OrderLine)
+class OrderLineAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
+    """The seller's sold items: its own order lines only."""
+
+    list_display = ("order", "product_title", "sku", "seller_name", "quantity", "unit_price", "total")
+    search_fields = ("order__number", "sku", "product_title")
+    list_select_related = ("order",)
+    readonly_fields = ("order", "package", "offer", "product", "seller", "seller_name", "product_title",
+                       "product_slug", "sku", "quantity", "unit_price", "subtotal", "discount", "tax_rate", "tax",
+                       "total")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

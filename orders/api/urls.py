@@ -1,0 +1,9 @@
+from django.urls import path
+
+from orders.api import views
+
+urlpatterns = [
+    path("orders/", views.OrderListApi.as_view(), name="api-orders"),
+    path("orders/<str:number>/", views.OrderDetailApi.as_view(), name="api-order"),
+    path("orders/<str:number>/cancel/", views.OrderCancelApi.as_view(), name="api-order-cancel"),
+]

@@ -1,0 +1,42 @@
+"""Errors the payment services raise; each carries a message fit to show a shopper."""
+
+from __future__ import annotations
+
+from core.exceptions import ApplicationError, Conflict
+
+
+class PaymentDeclined(ApplicationError):
+    """The provider refused the card. The declined Payment is recorded and attached."""
+
+    code = "payment_declined"
+    status_code = 402
+
+    def __init__(self, message: str, *, payment, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.payment = payment
+
+
+class PaymentInProgress(Conflict):
+    """Another request with the same idempotency key is talking to the provider right now."""
+
+    code = "payment_in_progress"
+
+    def __init__(self, message: str, *, payment) -> None:
+        super().__init__(message)
+        self.payment = payment
+
+
+class PaymentUnavailable(ApplicationError):
+    """The provider could not be reached; retrying with the same idempotency key is safe."""
+
+    code = "payment_unavailable"
+    status_code = 503
+
+
+class RefundFailed(ApplicationError):
+    code = "refund_failed"
+    status_code = 402
+
+    def __init__(self, message: str, *, refund) -> None:
+        super().__init__(message)
+        self.refund = refund

@@ -1,0 +1,137 @@
+"""The built-in test provider: deterministic, no network, safe for development and tests.
+
+Cards (spaces and dashes are ignored):
+
+* ``4242 4242 4242 4242`` authorizes;
+* ``4000 0000 0000 0002`` is declined (``card_declined``);
+* ``4000 0000 0000 9995`` is declined (``insufficient_funds``);
+* any number failing the Luhn check is declined (``invalid_number``); other valid numbers authorize.
+
+Webhooks carry ``X-Bazaar-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`` with a
+secret derived from ``settings.SECRET_KEY``; older than five minutes is refused as a replay.
+The body is JSON: ``{"id": "evt_...", "type": "payment_intent.succeeded",
+"data": {"reference": "...", "amount": "12.50", ...}}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+
+from payments.providers.base import (
+    AUTHORIZED,
+    CANCELLED,
+    CAPTURED,
+    DECLINED,
+    REFUNDED,
+    InvalidSignature,
+    ProviderEvent,
+    ProviderResult,
+)
+
+SIGNATURE_HEADER = "X-Bazaar-Signature"
+TOLERANCE_SECONDS = 5 * 60
+
+CARD_SUCCESS = "4242424242424242"
+CARD_DECLINED = "4000000000000002"
+CARD_INSUFFICIENT_FUNDS = "4000000000009995"
+_DECLINES = {CARD_DECLINED: "card_declined", CARD_INSUFFICIENT_FUNDS: "insufficient_funds"}
+
+
+def luhn_valid(number: str) -> bool:
+    if not number.isdigit() or not 12 <= len(number) <= 19:
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        digit = int(ch)
+        if i % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def _ref(prefix: str, key: str) -> str:
+    return f"{prefix}_{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+
+
+def webhook_secret() -> str:
+    return salted_hmac("bazaar.payments.test-webhook", "secret", algorithm="sha256").hexdigest()
+
+
+def sign(body: bytes, *, timestamp: int | None = None, secret: str | None = None) -> dict[str, str]:
+    """Headers that make ``body`` a valid test-provider webhook (for tests and local simulation)."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new((secret or webhook_secret()).encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return {SIGNATURE_HEADER: f"t={ts},v1={mac}"}
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise InvalidSignature(_("The webhook body is not valid."))
+
+
+class TestProvider:
+    """Deterministic provider; every reference is derived from the idempotency key."""
+
+    __test__ = False  # not a pytest test class
+    code = "test"
+
+    def authorize(self, amount, currency, payment_method, idempotency_key, metadata) -> ProviderResult:
+        number = "".join(ch for ch in str(payment_method) if ch not in " -")
+        reference = _ref("test_pi", idempotency_key)
+        if not luhn_valid(number):
+            return ProviderResult(DECLINED, reference, "invalid_number", "The card number is not a valid number.")
+        if number in _DECLINES:
+            return ProviderResult(DECLINED, reference, _DECLINES[number], "The card was declined.")
+        return ProviderResult(AUTHORIZED, reference)
+
+    def capture(self, reference, amount, currency, idempotency_key) -> ProviderResult:
+        return ProviderResult(CAPTURED, reference)
+
+    def refund(self, reference, amount, currency, idempotency_key) -> ProviderResult:
+        return ProviderResult(REFUNDED, _ref("test_re", idempotency_key))
+
+    def cancel(self, reference, idempotency_key) -> ProviderResult:
+        return ProviderResult(CANCELLED, reference)
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+        header = headers.get(SIGNATURE_HEADER) or ""
+        parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+        try:
+            timestamp = int(parts.get("t", ""))
+        except ValueError:
+            raise InvalidSignature(_("The webhook signature is missing or malformed."))
+        expected = sign(body, timestamp=timestamp)[SIGNATURE_HEADER].split("v1=", 1)[1]
+        if not hmac.compare_digest(expected, parts.get("v1", "")):
+            raise InvalidSignature(_("The webhook signature does not match."))
+        if abs(time.time() - timestamp) > TOLERANCE_SECONDS:
+            raise InvalidSignature(_("The webhook is too old (a replay?)."))
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise InvalidSignature(_("The webhook body is not valid."))
+        if not isinstance(payload, dict) or not isinstance(payload.get("data", {}), dict):
+            raise InvalidSignature(_("The webhook body is not valid."))
+        data = payload.get("data") or {}
+        event_id, event_type = str(payload.get("id") or ""), str(payload.get("type") or "")
+        if not event_id or not event_type:
+            raise InvalidSignature(_("The webhook body is not valid."))
+        normalized = {
+            key: _decimal(data.get(key)) for key in ("amount", "amount_captured", "amount_refunded") if key in data
+        }
+        normalized.update(decline_code=str(data.get("decline_code") or ""), message=str(data.get("message") or ""))
+        return ProviderEvent(event_id, event_type, str(data.get("reference") or ""), normalized, payload)

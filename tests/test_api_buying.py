@@ -1,0 +1,104 @@
+"""Buying through the API: quote, place an order with an Idempotency-Key, read and cancel one's
+own orders, never another user's."""
+
+from decimal import Decimal
+
+import pytest
+from rest_framework.test import APIClient
+
+from orders.models import Order
+from payments.models import Payment
+from tests.factories import OfferFactory, UserFactory, shipping_method, stock
+
+pytestmark = pytest.mark.django_db
+
+ADDRESS = {"full_name": "Api Buyer", "line1": "3 Loop Rd", "city": "Austin", "postal_code": "73301",
+           "country": "US", "region": "TX"}
+
+
+@pytest.fixture
+def offer():
+    shipping_method(channel="platform", price="0.00", code="free")
+    offer = OfferFactory(price=Decimal("12.00"))
+    stock(offer, 4)
+    return offer
+
+
+def with_cart(offer, user=None, quantity=2) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    response = client.post("/api/v1/cart/lines/", {"offer": offer.pk, "quantity": quantity}, format="json")
+    assert response.status_code == 201, response.content
+    return client
+
+
+def body(**changes):
+    return {"email": "api@example.com", "shipping_address": ADDRESS, "payment_method": "4242424242424242",
+            **changes}
+
+
+def test_quote_then_place_then_replay(offer):
+    client = with_cart(offer)
+    quote = client.post("/api/v1/checkout/quote/", {"country": "US"}, format="json").json()
+    assert quote["total"] == "24.00"
+    assert quote["packages"][0]["chosen"] == "free"
+    created = client.post("/api/v1/checkout/orders/", body(expected_total="24.00"), format="json",
+                          HTTP_IDEMPOTENCY_KEY="api-key-1")
+    assert created.status_code == 201, created.content
+    number = created.json()["number"]
+    assert created.json()["status"] == "paid"
+    assert created.json()["guest_url"].startswith("/orders/guest/")
+    replay = client.post("/api/v1/checkout/orders/", body(), format="json", HTTP_IDEMPOTENCY_KEY="api-key-1")
+    assert replay.status_code == 200
+    assert replay.json()["number"] == number
+    assert Order.objects.count() == 1
+    assert Payment.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "headers", "code"),
+    [
+        ({}, {}, 400),  # no Idempotency-Key
+        ({}, {"HTTP_IDEMPOTENCY_KEY": "k" * 81}, 400),
+        ({"email": "nope"}, {"HTTP_IDEMPOTENCY_KEY": "b1"}, 400),
+        ({"shipping_address": {"country": "USA"}}, {"HTTP_IDEMPOTENCY_KEY": "b2"}, 400),
+        ({"payment_method": "4000000000000002"}, {"HTTP_IDEMPOTENCY_KEY": "b3"}, 402),
+        ({"expected_total": "1.00"}, {"HTTP_IDEMPOTENCY_KEY": "b4"}, 409),
+        ({"expected_total": "abc"}, {"HTTP_IDEMPOTENCY_KEY": "b5"}, 400),
+    ],
+)
+def test_bad_requests_get_clear_errors_and_create_nothing(offer, changes, headers, code):
+    client = with_cart(offer)
+    response = client.post("/api/v1/checkout/orders/", body(**changes), format="json", **headers)
+    assert response.status_code == code, response.content
+    assert "error" in response.json()
+    assert Order.objects.count() == 0
+
+
+def test_an_empty_cart_cannot_be_ordered(offer):
+    response = APIClient().post("/api/v1/checkout/orders/", body(), format="json", HTTP_IDEMPOTENCY_KEY="empty")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "empty_cart"
+
+
+def test_users_read_and_cancel_their_own_orders_only(offer):
+    alice, bob = UserFactory(), UserFactory()
+    client = with_cart(offer, user=alice)
+    number = client.post("/api/v1/checkout/orders/", body(), format="json",
+                         HTTP_IDEMPOTENCY_KEY="alice-1").json()["number"]
+    assert [o["number"] for o in client.get("/api/v1/orders/").json()["results"]] == [number]
+    assert client.get(f"/api/v1/orders/{number}/").json()["can_cancel"] is True
+
+    other = APIClient()
+    other.force_authenticate(bob)
+    assert other.get("/api/v1/orders/").json()["results"] == []
+    assert other.get(f"/api/v1/orders/{number}/").status_code == 404
+    assert other.post(f"/api/v1/orders/{number}/cancel/").status_code == 404
+    assert APIClient().get("/api/v1/orders/").status_code in (401, 403)
+
+    cancelled = client.post(f"/api/v1/orders/{number}/cancel/")
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    again = client.post(f"/api/v1/orders/{number}/cancel/")
+    assert again.status_code == 409

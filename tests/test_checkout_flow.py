@@ -1,0 +1,124 @@
+"""The checkout pages: address -> delivery -> payment and review -> place, for a guest, with the
+errors a shopper can cause (declined card, double click, expired session, changed price,
+tampered fields)."""
+
+import re
+from decimal import Decimal
+
+import pytest
+
+from checkout.models import CartLine
+from marketplace import services as marketplace_services
+from orders.models import Order
+from payments.models import Payment
+from tests.factories import OfferFactory, shipping_method, stock
+
+pytestmark = pytest.mark.django_db
+
+ADDRESS = {"email": "guest@example.com", "full_name": "Gus Guest", "line1": "2 High St", "city": "Leeds",
+           "postal_code": "LS1 1AA", "country": "GB"}
+
+
+@pytest.fixture
+def offer():
+    shipping_method(channel="platform", price="0.00", code="free", min_days=3, max_days=5)
+    shipping_method(channel="platform", price="6.00", code="express", min_days=1, max_days=1)
+    offer = OfferFactory(price=Decimal("15.00"), product__title="Walking Socks")
+    stock(offer, 5)
+    return offer
+
+
+def add(client, offer, quantity=2):
+    assert client.post("/cart/add/", {"offer": offer.pk, "quantity": quantity}).status_code == 302
+
+
+def review_form(client) -> dict:
+    page = client.get("/checkout/review/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    fields = dict(re.findall(r'name="(expected_total|order_key)" value="([^"]*)"', html))
+    return {**fields, "card_number": "4242 4242 4242 4242"}
+
+
+def test_a_guest_checks_out_and_lands_on_the_order(client, offer):
+    add(client, offer)
+    assert client.post("/checkout/", ADDRESS).url == "/checkout/delivery/"
+    delivery = client.get("/checkout/delivery/").content.decode()
+    assert "Express" in delivery or "express" in delivery
+    key = re.search(r'name="(ship_[^"]+)" value="express"', delivery).group(1)
+    assert client.post("/checkout/delivery/", {key: "express"}).url == "/checkout/review/"
+    form = review_form(client)
+    assert form["expected_total"] == "36.00"  # 30.00 + 6.00 express
+    response = client.post("/checkout/place/", form, follow=True)
+    assert response.status_code == 200
+    order = Order.objects.get()
+    assert order.number in response.content.decode()
+    assert order.total == Decimal("36.00")
+    assert order.email == "guest@example.com"
+    assert not CartLine.objects.exists()
+
+    # a double click (same form) gives the same order, not a second one
+    again = client.post("/checkout/place/", form, follow=True)
+    assert order.number in again.content.decode()
+    assert Order.objects.count() == 1
+    assert Payment.objects.count() == 1
+
+
+def test_a_declined_card_keeps_the_cart_and_says_why(client, offer):
+    add(client, offer)
+    client.post("/checkout/", ADDRESS)
+    form = {**review_form(client), "card_number": "4000 0000 0000 0002"}
+    response = client.post("/checkout/place/", form, follow=True)
+    assert "declined" in response.content.decode()
+    assert Order.objects.count() == 0
+    assert CartLine.objects.filter(quantity=2).exists()
+
+
+def test_a_price_change_after_review_is_shown_before_paying(client, offer):
+    add(client, offer)
+    client.post("/checkout/", ADDRESS)
+    form = review_form(client)
+    marketplace_services.offer_update(offer=offer, price="17.00")
+    response = client.post("/checkout/place/", form, follow=True)
+    assert "The total changed to $34.00" in response.content.decode()
+    assert Order.objects.count() == 0
+
+
+def test_an_expired_session_starts_again_at_the_address(client, offer):
+    add(client, offer)
+    response = client.get("/checkout/review/")
+    assert response.url == "/checkout/"
+
+
+def test_an_empty_cart_goes_back_to_the_cart(client, offer):
+    assert client.get("/checkout/").url == "/cart/"
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [{"expected_total": "abc"}, {"order_key": ""}, {"card_number": ""}, {"expected_total": "1e999"}],
+)
+def test_tampered_fields_get_a_message_not_a_500(client, offer, tamper):
+    add(client, offer)
+    client.post("/checkout/", ADDRESS)
+    response = client.post("/checkout/place/", {**review_form(client), **tamper})
+    assert response.status_code in (302, 400)
+    assert Order.objects.count() == 0
+
+
+def test_a_bad_address_is_explained(client, offer):
+    add(client, offer)
+    response = client.post("/checkout/", {**ADDRESS, "email": "nope", "country": "XX"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'role="alert"' in html
+    assert "E-mail" in html
+
+
+def test_an_unknown_shipping_choice_falls_back_to_the_cheapest(client, offer):
+    add(client, offer, quantity=1)
+    client.post("/checkout/", ADDRESS)
+    delivery = client.get("/checkout/delivery/").content.decode()
+    key = re.search(r'name="(ship_[^"]+)"', delivery).group(1)
+    client.post("/checkout/delivery/", {key: "teleport"})
+    assert review_form(client)["expected_total"] == "15.00"
