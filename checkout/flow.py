@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts import selectors as account_selectors
 from checkout import ordering, pricing, selectors, services
 from core.exceptions import ApplicationError
 from orders import selectors as orders_selectors
@@ -99,7 +100,13 @@ def address(request: HttpRequest) -> HttpResponse:
     if stop:
         return stop
     state = _state(request)
-    initial = {**(state.get("address") or {}), "email": state.get("email") or getattr(request.user, "email", "")}
+    saved = state.get("address")
+    if not saved and request.user.is_authenticated:
+        # A member starts from their default address (the address book is in accounts).
+        default = account_selectors.address_default(user=request.user)
+        if default is not None:
+            saved = {name: getattr(default, name, "") for name in AddressForm.base_fields if name != "email"}
+    initial = {**(saved or {}), "email": state.get("email") or getattr(request.user, "email", "")}
     form = AddressForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -263,3 +263,34 @@ def _give_money_back(order: Order, *, reason: str) -> None:
                     payment=payment, amount=remaining, reason=reason,
                     idempotency_key=f"{reason}:{order.number}:{payment.pk}",
                 )
+
+
+def order_settle_unpaid(*, older_than_minutes: int = 30, now=None) -> dict[str, int]:
+    """Orders left unpaid (the process stopped between placing and paying, or the provider was
+    unreachable and the shopper never retried): paid at the provider -> mark paid; otherwise give
+    the stock back and remove the order. Safe to run again and again (Celery beat)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=older_than_minutes)
+    result = {"paid": 0, "discarded": 0}
+    for order in Order.objects.filter(status=S.PLACED, placed_at__lt=cutoff).order_by("pk")[:500]:
+        payments = list(payment_selectors.payment_list_for_reference(reference=order.number))
+        if any(p.status in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED) for p in payments):
+            try:
+                order_mark_paid(order=order, message=_("Payment confirmed"))
+                result["paid"] += 1
+            except (Conflict, IllegalTransition):
+                continue
+            continue
+        if any(p.status == PaymentStatus.PENDING for p in payments):
+            continue  # still being asked; the provider's answer (or its webhook) decides
+        with transaction.atomic():
+            reservations = order_reservations(order=order)
+            fulfillment_services.stock_release(
+                reservations=[
+                    fulfillment_services.Reservation(r.stock_item_id, r.offer_id, r.quantity) for r in reservations
+                ],
+                reference=f"unpaid:{order.number}",
+            )
+            order_discard_unpaid(order=order)
+        result["discarded"] += 1
+    return result

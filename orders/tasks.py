@@ -36,3 +36,11 @@ def send_order_email(order_id: int, kind: str) -> bool:
         message.attach_alternative(html, "text/html")
         message.send()
     return True
+
+
+@shared_task(acks_late=True)
+def settle_unpaid_orders() -> dict[str, int]:
+    """Beat: settle orders left unpaid for more than 30 minutes (see services.order_settle_unpaid)."""
+    from orders import services
+
+    return services.order_settle_unpaid(older_than_minutes=30)

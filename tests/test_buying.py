@@ -93,6 +93,7 @@ def test_customers_see_their_orders_and_never_anothers(client, offers):
     order = buy(offers, user=alice, email=alice.email)
     client.force_login(alice)
     assert order.number in client.get("/orders/").content.decode()
+    assert order.number in client.get("/account/").content.decode()
     assert client.get(f"/orders/{order.number}/").status_code == 200
     client.force_login(bob)
     assert order.number not in client.get("/orders/").content.decode()

@@ -135,3 +135,54 @@ def test_guest_links_open_only_their_order():
     assert selectors.order_by_guest_token(token=token).pk == order.pk
     assert selectors.order_by_guest_token(token=token[:-2] + "xx") is None
     assert selectors.order_by_guest_token(token="garbage") is None
+
+
+@pytest.mark.django_db
+class TestSettleUnpaid:
+    """Orders stranded between placing and paying are settled by a beat task."""
+
+    def _stranded(self, offer_quantity=1):
+        import uuid
+
+        from django.utils import timezone
+
+        from fulfillment import services as fulfillment_services
+        from tests.factories import stock
+
+        offer = OfferFactory()
+        item = stock(offer, 3)
+        reservations = fulfillment_services.stock_reserve(lines=[(offer.pk, offer_quantity)], reference="t")
+        order = services.order_create(
+            draft=draft_for(offer, quantity=offer_quantity), idempotency_key=uuid.uuid4().hex,
+            reservations=[services.ReservationRecord(r.stock_item_id, r.offer_id, r.quantity) for r in reservations],
+        )
+        Order.objects.filter(pk=order.pk).update(placed_at=timezone.now() - timezone.timedelta(hours=1))
+        return order, item
+
+    def test_unpaid_orders_give_their_stock_back_and_disappear(self):
+        order, item = self._stranded()
+        assert services.order_settle_unpaid() == {"paid": 0, "discarded": 1}
+        item.refresh_from_db()
+        assert item.reserved == 0
+        assert not Order.objects.filter(pk=order.pk).exists()
+        assert services.order_settle_unpaid() == {"paid": 0, "discarded": 0}
+
+    def test_orders_paid_at_the_provider_are_marked_paid(self):
+        from payments import services as payment_services
+
+        order, item = self._stranded()
+        payment_services.payment_authorize(
+            amount=order.total, currency="USD", payment_method="4242424242424242", reference=order.number,
+            idempotency_key=f"order:{order.idempotency_key}",
+        )
+        assert services.order_settle_unpaid() == {"paid": 1, "discarded": 0}
+        assert Order.objects.get(pk=order.pk).status == S.PAID
+        item.refresh_from_db()
+        assert item.reserved == 1
+
+    def test_recent_orders_are_left_alone(self):
+        from django.utils import timezone
+
+        order, _item = self._stranded()
+        Order.objects.filter(pk=order.pk).update(placed_at=timezone.now())
+        assert services.order_settle_unpaid() == {"paid": 0, "discarded": 0}
