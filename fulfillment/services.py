@@ -271,3 +271,27 @@ def stock_release(*, reservations: Iterable[Reservation], reference: str) -> Non
                 raise ApplicationError(_("Cannot release more units than are reserved."), code="release_mismatch")
             _record(r.stock_item_id, StockMovement.Kind.RELEASE, 0, -r.quantity, reference, "", None)
         _refresh_products_of({r.offer_id for r in reservations})
+
+
+def stock_ship(*, reservations: Iterable[Reservation], reference: str, actor=None) -> None:
+    """Reserved units leave the warehouse: on hand and reserved both go down by the quantity.
+
+    One conditional UPDATE per stock row (rows in id order, so concurrent shipments never
+    deadlock) plus a SHIP ledger row each; refused as a whole if a row no longer holds that many
+    reserved units, so nothing ships twice and no count goes below zero.
+    """
+    wanted: dict[tuple[int, int], int] = {}
+    for r in reservations:
+        key = (int(r.stock_item_id), int(r.offer_id))
+        wanted[key] = wanted.get(key, 0) + _positive(r.quantity)
+    if not wanted:
+        return
+    with transaction.atomic():
+        for (stock_item_id, _offer_id), qty in sorted(wanted.items()):
+            updated = StockItem.objects.filter(pk=stock_item_id, reserved__gte=qty, on_hand__gte=qty).update(
+                on_hand=F("on_hand") - qty, reserved=F("reserved") - qty
+            )
+            if not updated:
+                raise ApplicationError(_("Cannot ship more units than are reserved."), code="ship_mismatch")
+            _record(stock_item_id, StockMovement.Kind.SHIP, -qty, -qty, reference, "", actor)
+        _refresh_products_of({offer_id for _item, offer_id in wanted})

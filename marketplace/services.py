@@ -41,6 +41,14 @@ def seller_permissions_register(permissions: Iterable[tuple[str, str]]) -> None:
             _seller_permissions.append(perm)
 
 
+def seller_group_refresh() -> None:
+    """Bring an existing seller group's permissions up to date (no group yet: nothing to do)."""
+    from django.contrib.auth.models import Group
+
+    if Group.objects.filter(name=SELLER_GROUP).exists():
+        account_services.staff_group_ensure(name=SELLER_GROUP, permissions=_seller_permissions)
+
+
 # --- sellers ------------------------------------------------------------------------------
 
 

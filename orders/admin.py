@@ -55,7 +55,7 @@ class OrderAdmin(admin.ModelAdmin):
                        "payments")
     exclude = ("idempotency_key",)
     inlines = (PackageInline, OrderLineInline, OrderEventInline)
-    actions = ("cancel_orders", "refund_orders")
+    actions = ("cancel_orders", "refund_orders", "complete_orders")
 
     def has_module_permission(self, request):
         return seller_scope(request) is None and super().has_module_permission(request)
@@ -96,19 +96,61 @@ class OrderAdmin(admin.ModelAdmin):
     def refund_orders(self, request, queryset):
         self._act(request, queryset, services.order_refund, _("refunded by staff"))
 
+    @admin.action(description=_("Mark completed"), permissions=["change"])
+    def complete_orders(self, request, queryset):
+        self._act(request, queryset, services.order_complete, _("completed by staff"))
+
 
 @admin.register(Package)
 class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
     """The seller's view of what to ship: its own packages only."""
 
     list_display = ("order", "seller_name", "fulfillment_channel", "shipping_method_name", "status",
-                    "estimated_latest")
+                    "estimated_latest", "tracking_number", "shipped_at", "delivered_at")
     list_filter = ("status", "fulfillment_channel")
-    search_fields = ("order__number",)
+    search_fields = ("order__number", "tracking_number")
     list_select_related = ("order",)
     readonly_fields = ("order", "seller", "seller_name", "fulfillment_channel", "shipping_method_code",
                        "shipping_method_name", "shipping_price", "shipping_tax", "estimated_earliest",
                        "estimated_latest", "status", "shipped_at", "delivered_at")
+    actions = ("ship_packages", "deliver_packages")
+
+    def get_readonly_fields(self, request, obj=None):
+        # The tracking number is filled in while the package is prepared; after that it is history.
+        if obj is None or obj.status != Package.Status.PENDING:
+            return (*self.readonly_fields, "tracking_number")
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if "tracking_number" in form.changed_data:
+            try:
+                services.package_set_tracking(package=obj, tracking_number=form.cleaned_data["tracking_number"])
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+
+    def _act(self, request, queryset, action, done: str) -> None:
+        ok = 0
+        for package in queryset.select_related("order").order_by("pk"):
+            try:
+                action(package)
+                ok += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{package}: {exc.message}", messages.ERROR)
+        if ok:
+            self.message_user(request, _("%(n)s package(s) %(done)s.") % {"n": ok, "done": done}, messages.SUCCESS)
+
+    @admin.action(description=_("Mark shipped"), permissions=["change"])
+    def ship_packages(self, request, queryset):
+        self._act(
+            request, queryset,
+            lambda p: services.package_ship(package=p, tracking_number=p.tracking_number, actor=request.user),
+            _("shipped"),
+        )
+
+    @admin.action(description=_("Mark delivered"), permissions=["change"])
+    def deliver_packages(self, request, queryset):
+        self._act(request, queryset, lambda p: services.package_deliver(package=p, actor=request.user),
+                  _("delivered"))
 
     def has_add_permission(self, request):
         return False

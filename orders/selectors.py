@@ -66,3 +66,19 @@ def order_can_cancel(*, order: Order) -> bool:
     return order.status in (Order.Status.PLACED, Order.Status.PAID) and all(
         p.status == Package.Status.PENDING for p in order.packages.all()
     )
+
+
+BOUGHT_STATUSES = (
+    Order.Status.PAID, Order.Status.PARTIALLY_SHIPPED, Order.Status.SHIPPED, Order.Status.DELIVERED,
+    Order.Status.COMPLETED,
+)
+
+
+def user_bought_product(user_id: int, product_id: int) -> bool:
+    """Whether this customer has a paid (or later: shipped, delivered, completed) order with a
+    line of this product. Registered as catalog's purchase verifier (``orders.apps``)."""
+    if not user_id or not product_id:
+        return False
+    return OrderLine.objects.filter(
+        order__user_id=user_id, order__status__in=BOUGHT_STATUSES, product_id=product_id
+    ).exists()

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -203,10 +204,13 @@ def order_discard_unpaid(*, order: Order) -> None:
 # --- after placing: paid, cancelled, refunded ---------------------------------------------
 
 
-def _send_email_on_commit(order: Order, kind: str) -> None:
+def _send_email_on_commit(order: Order, kind: str, package_id: int | None = None) -> None:
     from orders.tasks import send_order_email  # tasks import services
 
-    transaction.on_commit(lambda: send_order_email.delay(order.pk, kind))
+    if package_id is None:
+        transaction.on_commit(lambda: send_order_email.delay(order.pk, kind))
+    else:
+        transaction.on_commit(lambda: send_order_email.delay(order.pk, kind, package_id))
 
 
 def order_mark_paid(*, order: Order, message: str = "") -> Order:
@@ -294,3 +298,158 @@ def order_settle_unpaid(*, older_than_minutes: int = 30, now=None) -> dict[str, 
             order_discard_unpaid(order=order)
         result["discarded"] += 1
     return result
+
+
+# --- shipping, delivery, completion -------------------------------------------------------
+
+SHIPPABLE = frozenset({S.PAID, S.PARTIALLY_SHIPPED})
+COMPLETE_AFTER_DAYS = 14
+P = Package.Status
+
+
+def _note(order: Order, message: str, actor=None) -> None:
+    """A history entry that is not a status change (one package of several moved)."""
+    OrderEvent.objects.create(
+        order=order, from_status=order.status, to_status=order.status, message=message[:300],
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
+
+
+def _locked(package: Package) -> tuple[Order, Package]:
+    """Lock the order, then the package (always in that order, so two sellers shipping packages of
+    one order at once wait for each other instead of both deciding the order's status)."""
+    order = Order.objects.select_for_update().get(pk=package.order_id)
+    return order, Package.objects.select_for_update().get(pk=package.pk)
+
+
+def package_set_tracking(*, package: Package, tracking_number: str) -> Package:
+    """Record the carrier's tracking number while the package is still being prepared."""
+    tracking = (tracking_number or "").strip()[:64]
+    updated = Package.objects.filter(pk=package.pk, status=P.PENDING).update(tracking_number=tracking)
+    if not updated:
+        raise IllegalTransition(_("The tracking number can only be changed before the package ships."))
+    package.tracking_number = tracking
+    return package
+
+
+def package_ship(*, package: Package, tracking_number: str = "", actor=None) -> Package:
+    """The package leaves: it is marked shipped, its reserved stock goes out of the warehouse, the
+    order becomes partially shipped or shipped, and the customer is told. The first package
+    shipped captures the payment, after the commit (a worker calls the provider)."""
+    tracking = (tracking_number or "").strip()[:64]
+    with transaction.atomic():
+        order, package = _locked(package)
+        if package.status != P.PENDING:
+            raise IllegalTransition(
+                _("This package cannot be shipped: it is %(status)s.")
+                % {"status": P(package.status).label.lower()}
+            )
+        if order.status not in SHIPPABLE:
+            raise IllegalTransition(
+                _("Packages of an order that is %(status)s cannot be shipped.")
+                % {"status": S(order.status).label.lower()}
+            )
+        first_shipment = order.status == S.PAID
+        package.status = P.SHIPPED
+        package.shipped_at = timezone.now()
+        if tracking:
+            package.tracking_number = tracking
+        package.save(update_fields=["status", "shipped_at", "tracking_number"])
+
+        offer_ids = {i for i in package.lines.values_list("offer_id", flat=True) if i is not None}
+        held = list(
+            OrderReservation.objects.filter(order=order, released=False, offer_id__in=offer_ids).order_by(
+                "stock_item_id"
+            )
+        )
+        if held:
+            fulfillment_services.stock_ship(
+                reservations=[fulfillment_services.Reservation(r.stock_item_id, r.offer_id, r.quantity) for r in held],
+                reference=f"ship:{order.number}",
+                actor=actor,
+            )
+            # Shipped units are no longer held: a later cancel or refund must not release them again.
+            OrderReservation.objects.filter(pk__in=[r.pk for r in held]).update(released=True)
+
+        if package.tracking_number:
+            message = _("Package from %(seller)s shipped, tracking number %(tracking)s") % {
+                "seller": package.seller_name, "tracking": package.tracking_number}
+        else:
+            message = _("Package from %(seller)s shipped") % {"seller": package.seller_name}
+        still_pending = Package.objects.filter(order=order, status=P.PENDING).exists()
+        to = S.PARTIALLY_SHIPPED if still_pending else S.SHIPPED
+        if to == order.status:
+            _note(order, message, actor)
+        else:
+            order_transition(order=order, to=to, actor=actor, message=message)
+        _send_email_on_commit(order, "shipped", package.pk)
+        if first_shipment:
+            from orders.tasks import capture_order_payment  # tasks import services
+
+            order_id = order.pk
+            transaction.on_commit(lambda: capture_order_payment.delay(order_id))
+    events.emit("orders.package_shipped", order_id=order.pk, package_id=package.pk, seller_id=package.seller_id)
+    return package
+
+
+def order_capture_payment(*, order: Order) -> int:
+    """Capture the order's authorized payment (once its first package has shipped). Idempotent:
+    a captured payment is left as it is. Calls the provider: never inside a transaction."""
+    captured = 0
+    for payment in payment_selectors.payment_list_for_reference(reference=order.number):
+        if payment.status == PaymentStatus.AUTHORIZED:
+            payment_services.payment_capture(payment=payment)
+            captured += 1
+    return captured
+
+
+def package_deliver(*, package: Package, actor=None, now=None) -> Package:
+    """The carrier delivered the package; when every package has arrived the order is delivered."""
+    with transaction.atomic():
+        order, package = _locked(package)
+        if package.status != P.SHIPPED:
+            raise IllegalTransition(
+                _("Only a shipped package can be delivered; this one is %(status)s.")
+                % {"status": P(package.status).label.lower()}
+            )
+        package.status = P.DELIVERED
+        package.delivered_at = now or timezone.now()
+        package.save(update_fields=["status", "delivered_at"])
+        message = _("Package from %(seller)s delivered") % {"seller": package.seller_name}
+        outstanding = Package.objects.filter(order=order, status__in=[P.PENDING, P.SHIPPED]).exists()
+        if not outstanding and order.status == S.SHIPPED:
+            order_transition(order=order, to=S.DELIVERED, actor=actor, message=message)
+        else:
+            _note(order, message, actor)
+    events.emit("orders.package_delivered", order_id=order.pk, package_id=package.pk)
+    return package
+
+
+def order_complete(*, order: Order, actor=None, reason: str = "") -> Order:
+    """A delivered order is done (no more returns through the normal flow)."""
+    if order.status != S.DELIVERED:
+        raise IllegalTransition(
+            _("Only a delivered order can be completed; this one is %(status)s.")
+            % {"status": S(order.status).label.lower()}
+        )
+    return order_transition(order=order, to=S.COMPLETED, actor=actor, message=reason or _("Completed"))
+
+
+def order_complete_delivered(*, after_days: int = COMPLETE_AFTER_DAYS, now=None) -> int:
+    """Complete every order whose last package was delivered more than ``after_days`` ago.
+    Safe to run again and again (Celery beat): a completed order is not delivered any more."""
+    cutoff = (now or timezone.now()) - timedelta(days=after_days)
+    due = (
+        Order.objects.filter(status=S.DELIVERED)
+        .annotate(last_delivered=Max("packages__delivered_at"))
+        .filter(last_delivered__lt=cutoff)
+        .order_by("pk")
+    )
+    done = 0
+    for order in due[:1000]:
+        try:
+            order_complete(order=order, reason=_("Completed automatically after delivery"))
+        except (Conflict, IllegalTransition):
+            continue  # changed meanwhile (refunded, or completed by someone else)
+        done += 1
+    return done

@@ -11,25 +11,31 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from orders import selectors
+from payments.exceptions import PaymentUnavailable
 
 SUBJECTS = {
     "confirmation": lambda o: _("Your Bazaar order %(number)s") % {"number": o.number},
     "cancellation": lambda o: _("Order %(number)s cancelled") % {"number": o.number},
     "refund": lambda o: _("Order %(number)s refunded") % {"number": o.number},
+    "shipped": lambda o: _("Your order %(number)s is on its way") % {"number": o.number},
 }
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, retry_jitter=True, max_retries=8, acks_late=True)
-def send_order_email(order_id: int, kind: str) -> bool:
-    """Send one kind of order e-mail. Reloads the order; a deleted order is skipped."""
+def send_order_email(order_id: int, kind: str, package_id: int | None = None) -> bool:
+    """Send one kind of order e-mail. Reloads the order; a deleted order is skipped.
+    ``package_id`` names the package a "shipped" e-mail is about."""
     order = selectors.order_detail_by_id(order_id=order_id)
     if order is None or kind not in SUBJECTS:
         return False
+    package = next((p for p in order.packages.all() if p.pk == package_id), None) if package_id else None
     with translation.override(settings.LANGUAGE_CODE):
         link = settings.SITE_URL.rstrip("/") + reverse(
             "orders:guest_detail", kwargs={"token": selectors.guest_token(order=order)}
         )
-        context = {"order": order, "link": link, "kind": kind, "SHOP_NAME": settings.SHOP_NAME}
+        context = {
+            "order": order, "package": package, "link": link, "kind": kind, "SHOP_NAME": settings.SHOP_NAME
+        }
         text = render_to_string("orders/email/order.txt", context)
         html = render_to_string("orders/email/order.html", context)
         message = EmailMultiAlternatives(SUBJECTS[kind](order), text, settings.DEFAULT_FROM_EMAIL, [order.email])
@@ -44,3 +50,22 @@ def settle_unpaid_orders() -> dict[str, int]:
     from orders import services
 
     return services.order_settle_unpaid(older_than_minutes=30)
+
+
+@shared_task(
+    autoretry_for=(PaymentUnavailable,), retry_backoff=True, retry_jitter=True, max_retries=10, acks_late=True
+)
+def capture_order_payment(order_id: int) -> int:
+    """Capture the payment of an order whose first package shipped (idempotent)."""
+    from orders import services
+
+    order = selectors.order_detail_by_id(order_id=order_id)
+    return services.order_capture_payment(order=order) if order is not None else 0
+
+
+@shared_task(acks_late=True)
+def complete_delivered_orders() -> int:
+    """Beat: complete orders delivered more than 14 days ago (see services.order_complete_delivered)."""
+    from orders import services
+
+    return services.order_complete_delivered()

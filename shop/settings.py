@@ -200,6 +200,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     "settle-unpaid-orders": {"task": "orders.tasks.settle_unpaid_orders", "schedule": 10 * 60},
+    "complete-delivered-orders": {"task": "orders.tasks.complete_delivered_orders", "schedule": 60 * 60},
 }
 
 # --- i18n -------------------------------------------------------------------------------

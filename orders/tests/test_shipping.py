@@ -1,0 +1,290 @@
+"""Getting an order through its life: ship package by package (stock leaves the warehouse, the
+payment is captured once, the customer is told), deliver, complete; what is refused on the way;
+sellers shipping their own packages in admin; the beat task completing old delivered orders."""
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.db.models import Sum
+from django.utils import timezone
+
+from checkout import ordering
+from checkout.models import Cart, CartLine
+from fulfillment.models import StockItem, StockMovement
+from orders import services, tasks
+from orders.models import Order, OrderEvent, OrderReservation, Package
+from payments.models import Payment, PaymentStatus
+from tests.factories import OfferFactory, UserFactory, seller_member, shipping_method, stock
+
+pytestmark = pytest.mark.django_db
+
+ADDRESS = {"full_name": "Ada Buyer", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345",
+           "country": "US"}
+S = Order.Status
+
+
+@pytest.fixture
+def offers():
+    shipping_method(channel="platform", price="0.00", code="free")
+    shipping_method(channel="merchant", price="4.99", code="standard")
+    kettle = OfferFactory(price=Decimal("20.00"), product__title="Blue Kettle")
+    towel = OfferFactory(price=Decimal("5.00"), fulfillment_channel="merchant", product__title="Tea Towel")
+    stock(kettle, 5)
+    stock(towel, 5)
+    return kettle, towel
+
+
+def buy(offers, quantity=2):
+    cart = Cart.objects.create()
+    for offer in offers:
+        CartLine.objects.create(cart=cart, offer=offer, quantity=quantity, price_when_added=offer.price)
+    return ordering.place_order(
+        cart=cart, user=None, email="ada@example.com", shipping_address=ADDRESS, payment_method="4242424242424242",
+        idempotency_key=uuid.uuid4().hex,
+    ).order
+
+
+def counts(offer) -> tuple[int, int]:
+    row = StockItem.objects.filter(offer=offer).aggregate(on_hand=Sum("on_hand"), reserved=Sum("reserved"))
+    return row["on_hand"], row["reserved"]
+
+
+def package_of(order, offer) -> Package:
+    return order.packages.get(seller=offer.seller, fulfillment_channel=offer.fulfillment_channel)
+
+
+def payment(order) -> Payment:
+    return Payment.objects.get(reference=order.number)
+
+
+def test_an_order_goes_from_paid_to_completed(offers):
+    kettle, towel = offers
+    order = buy(offers)
+    assert order.status == S.PAID
+    assert counts(kettle) == (5, 2)
+    first, second = package_of(order, kettle), package_of(order, towel)
+
+    services.package_ship(package=first, tracking_number=" 1Z999 ")
+    order.refresh_from_db()
+    first.refresh_from_db()
+    assert order.status == S.PARTIALLY_SHIPPED
+    assert (first.status, first.tracking_number) == (Package.Status.SHIPPED, "1Z999")
+    assert first.shipped_at is not None
+    assert counts(kettle) == (3, 0)  # on hand and reserved both down
+    assert counts(towel) == (5, 2)  # the other package's stock is still held
+    ships = StockMovement.objects.filter(kind=StockMovement.Kind.SHIP)
+    assert list(ships.values_list("on_hand_delta", "reserved_delta", "reference")) == [
+        (-2, -2, f"ship:{order.number}")
+    ]
+    assert OrderReservation.objects.get(order=order, offer_id=kettle.pk).released
+    assert not OrderReservation.objects.get(order=order, offer_id=towel.pk).released
+    assert payment(order).status == PaymentStatus.CAPTURED
+    assert payment(order).captured_amount == order.total
+    shipped_mail = mail.outbox[-1]
+    assert "on its way" in shipped_mail.subject
+    assert "1Z999" in shipped_mail.body
+    assert "1Z999" in shipped_mail.alternatives[0][0]
+
+    services.package_ship(package=second)
+    order.refresh_from_db()
+    assert order.status == S.SHIPPED
+    assert counts(towel) == (3, 0)
+    assert ships.count() == 2
+    # captured once: the second shipment does not capture again
+    assert payment(order).status == PaymentStatus.CAPTURED
+    assert Payment.objects.filter(reference=order.number).count() == 1
+
+    services.package_deliver(package=first)
+    order.refresh_from_db()
+    assert order.status == S.SHIPPED  # one package still on its way
+    services.package_deliver(package=second)
+    order.refresh_from_db()
+    assert order.status == S.DELIVERED
+    assert all(p.delivered_at for p in order.packages.all())
+
+    services.order_complete(order=order)
+    order.refresh_from_db()
+    assert order.status == S.COMPLETED
+    statuses = list(OrderEvent.objects.filter(order=order).order_by("pk").values_list("to_status", flat=True))
+    # the first delivery is a note (the order stays shipped), the second moves the order
+    assert statuses == ["placed", "paid", "partially_shipped", "shipped", "shipped", "delivered", "completed"]
+
+
+def test_capture_happens_once_even_if_run_again(offers):
+    order = buy(offers)
+    services.package_ship(package=package_of(order, offers[0]))
+    assert services.order_capture_payment(order=order) == 0
+    assert tasks.capture_order_payment.delay(order.pk).get() == 0
+    assert payment(order).status == PaymentStatus.CAPTURED
+
+
+def test_cancel_is_refused_once_a_package_shipped(offers):
+    kettle, towel = offers
+    order = buy(offers)
+    services.package_ship(package=package_of(order, kettle))
+    with pytest.raises(services.IllegalTransition):
+        services.order_cancel(order=Order.objects.get(pk=order.pk))
+    assert counts(kettle) == (3, 0)
+    assert counts(towel) == (5, 2)
+    assert Order.objects.get(pk=order.pk).status == S.PARTIALLY_SHIPPED
+
+
+def test_a_cancelled_order_never_releases_shipped_units_and_cannot_ship(offers):
+    kettle, _towel = offers
+    order = buy(offers)
+    services.order_cancel(order=order)
+    assert counts(kettle) == (5, 0)
+    with pytest.raises(services.IllegalTransition):
+        services.package_ship(package=package_of(order, kettle))
+    assert counts(kettle) == (5, 0)
+
+
+def test_shipping_twice_is_refused_and_changes_nothing(offers):
+    kettle, _towel = offers
+    order = buy(offers)
+    package = package_of(order, kettle)
+    services.package_ship(package=package, tracking_number="T1")
+    with pytest.raises(services.IllegalTransition):
+        services.package_ship(package=package, tracking_number="T2")
+    assert counts(kettle) == (3, 0)
+    assert StockMovement.objects.filter(kind=StockMovement.Kind.SHIP).count() == 1
+    assert Package.objects.get(pk=package.pk).tracking_number == "T1"
+
+
+def test_illegal_steps_are_refused(offers):
+    kettle, _towel = offers
+    order = buy(offers)
+    package = package_of(order, kettle)
+    with pytest.raises(services.IllegalTransition):
+        services.package_deliver(package=package)  # not shipped yet
+    with pytest.raises(services.IllegalTransition):
+        services.order_complete(order=order)  # not delivered yet
+    services.package_ship(package=package)
+    services.package_deliver(package=package)
+    with pytest.raises(services.IllegalTransition):
+        services.package_deliver(package=package)
+    with pytest.raises(services.IllegalTransition):
+        services.package_set_tracking(package=package, tracking_number="late")
+
+
+def test_the_order_page_shows_tracking_and_dates(client, offers):
+    kettle, _towel = offers
+    order = buy(offers)
+    services.package_ship(package=package_of(order, kettle), tracking_number="1Z-TRACK")
+    services.package_deliver(package=package_of(order, kettle))
+    from orders import selectors
+
+    page = client.get(f"/orders/guest/{selectors.guest_token(order=order)}/").content.decode()
+    assert "Tracking number: <strong>1Z-TRACK</strong>" in page
+    assert "Shipped on" in page
+    assert "Delivered on" in page
+
+
+def test_old_delivered_orders_are_completed_once(offers):
+    kettle, _towel = offers
+    order = buy([kettle])
+    package = package_of(order, kettle)
+    services.package_ship(package=package)
+    now = timezone.now()
+    services.package_deliver(package=package, now=now)
+    assert services.order_complete_delivered(now=now + timedelta(days=13)) == 0
+    assert Order.objects.get(pk=order.pk).status == S.DELIVERED
+    assert services.order_complete_delivered(now=now + timedelta(days=15)) == 1
+    assert Order.objects.get(pk=order.pk).status == S.COMPLETED
+    assert services.order_complete_delivered(now=now + timedelta(days=15)) == 0
+    assert OrderEvent.objects.filter(order=order, to_status=S.COMPLETED).count() == 1
+
+
+def test_the_beat_task_completes_orders_delivered_more_than_14_days_ago(offers):
+    kettle, _towel = offers
+    old, recent = buy([kettle], quantity=1), buy([kettle], quantity=1)
+    for order, delivered in ((old, timezone.now() - timedelta(days=15)), (recent, timezone.now())):
+        package = package_of(order, kettle)
+        services.package_ship(package=package)
+        services.package_deliver(package=package, now=delivered)
+    assert tasks.complete_delivered_orders.delay().get() == 1
+    assert tasks.complete_delivered_orders.delay().get() == 0
+    assert Order.objects.get(pk=old.pk).status == S.COMPLETED
+    assert Order.objects.get(pk=recent.pk).status == S.DELIVERED
+
+
+class TestAdmin:
+    def test_a_seller_member_ships_and_delivers_their_own_package(self, client, offers):
+        kettle, towel = offers
+        order = buy(offers)
+        mine, theirs = package_of(order, towel), package_of(order, kettle)
+        client.force_login(seller_member(towel.seller))
+        change = client.get(f"/admin/orders/package/{mine.pk}/change/")
+        assert change.status_code == 200
+        response = client.post(f"/admin/orders/package/{mine.pk}/change/", {"tracking_number": "SELLER-1"})
+        assert response.status_code == 302
+        assert Package.objects.get(pk=mine.pk).tracking_number == "SELLER-1"
+
+        response = client.post(
+            "/admin/orders/package/", {"action": "ship_packages", "_selected_action": [mine.pk]}, follow=True
+        )
+        assert response.status_code == 200
+        mine.refresh_from_db()
+        assert (mine.status, mine.tracking_number) == (Package.Status.SHIPPED, "SELLER-1")
+        assert counts(towel) == (3, 0)
+        assert Package.objects.get(pk=theirs.pk).status == Package.Status.PENDING
+        event = OrderEvent.objects.filter(order=order).order_by("pk").last()
+        assert event.to_status == S.PARTIALLY_SHIPPED
+        assert event.actor.email == response.wsgi_request.user.email
+
+        # shipping again shows a message, not an error page
+        response = client.post(
+            "/admin/orders/package/", {"action": "ship_packages", "_selected_action": [mine.pk]}, follow=True
+        )
+        assert response.status_code == 200
+        assert "cannot be shipped" in response.content.decode()
+
+        # once shipped the tracking number is read-only
+        client.post(f"/admin/orders/package/{mine.pk}/change/", {"tracking_number": "CHANGED"})
+        assert Package.objects.get(pk=mine.pk).tracking_number == "SELLER-1"
+
+        client.post("/admin/orders/package/", {"action": "deliver_packages", "_selected_action": [mine.pk]})
+        assert Package.objects.get(pk=mine.pk).status == Package.Status.DELIVERED
+
+    def test_a_seller_member_gets_nothing_for_another_sellers_package(self, client, offers):
+        kettle, towel = offers
+        order = buy(offers)
+        theirs = package_of(order, kettle)
+        client.force_login(seller_member(towel.seller))
+        assert client.get(f"/admin/orders/package/{theirs.pk}/change/").status_code in (302, 403, 404)
+        client.post(f"/admin/orders/package/{theirs.pk}/change/", {"tracking_number": "FORGED"})
+        client.post("/admin/orders/package/", {"action": "ship_packages", "_selected_action": [theirs.pk]})
+        theirs.refresh_from_db()
+        assert (theirs.status, theirs.tracking_number) == (Package.Status.PENDING, "")
+        assert counts(kettle) == (5, 2)
+        assert Order.objects.get(pk=order.pk).status == S.PAID
+        assert payment(order).status == PaymentStatus.AUTHORIZED
+
+    def test_staff_mark_an_order_completed_and_errors_are_messages(self, admin_client, offers):
+        kettle, _towel = offers
+        order = buy([kettle])
+        response = admin_client.post(
+            "/admin/orders/order/", {"action": "complete_orders", "_selected_action": [order.pk]}, follow=True
+        )
+        assert response.status_code == 200
+        assert "can be completed" in response.content.decode()
+        package = package_of(order, kettle)
+        services.package_ship(package=package)
+        services.package_deliver(package=package)
+        admin_client.post("/admin/orders/order/", {"action": "complete_orders", "_selected_action": [order.pk]})
+        assert Order.objects.get(pk=order.pk).status == S.COMPLETED
+
+
+def test_a_customer_account_order_is_shipped_too(offers):
+    user = UserFactory()
+    cart = Cart.objects.create(user=user)
+    CartLine.objects.create(cart=cart, offer=offers[0], quantity=1, price_when_added=offers[0].price)
+    order = ordering.place_order(
+        cart=cart, user=user, email=user.email, shipping_address=ADDRESS, payment_method="4242424242424242",
+        idempotency_key=uuid.uuid4().hex,
+    ).order
+    services.package_ship(package=order.packages.get())
+    assert Order.objects.get(pk=order.pk).status == S.SHIPPED
