@@ -16,7 +16,16 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from catalog import services
-from catalog.models import Attribute, Brand, Category, Product, ProductAttributeValue, ProductImage, Review
+from catalog.models import (
+    Attribute,
+    Brand,
+    Category,
+    Product,
+    ProductAttributeValue,
+    ProductImage,
+    Review,
+    ReviewVote,
+)
 from core.exceptions import ApplicationError
 from core.money import format_money
 
@@ -258,3 +267,23 @@ class ReviewAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset):
         services.reviews_delete(reviews=queryset)
+
+
+@admin.register(ReviewVote)
+class ReviewVoteAdmin(admin.ModelAdmin):
+    """Helpful votes, read-only: to see who voted when a review's count looks odd."""
+
+    list_display = ("review", "user", "created_at")
+    search_fields = ("review__title", "user__email")
+    list_select_related = ("review", "user")
+    raw_id_fields = ("review", "user")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

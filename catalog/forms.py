@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog import selectors
 from catalog.search import MAX_QUERY_LENGTH
+from catalog.services import REVIEW_BODY_MAX, REVIEW_TITLE_MAX
 
 ATTRIBUTE_PREFIX = "a_"
 MAX_PRICE = Decimal("9999999999.99")
@@ -65,3 +66,32 @@ class ProductFilterForm(forms.Form):
             in_stock=bool(data.get("in_stock")),
             attributes=data.get("attributes", ()),
         )
+
+
+class ReviewForm(forms.Form):
+    """A shopper's review: 1 to 5 stars (radio buttons), a title and the text."""
+
+    RATING_CHOICES = [
+        (5, _("5 stars (excellent)")),
+        (4, _("4 stars (good)")),
+        (3, _("3 stars (fair)")),
+        (2, _("2 stars (poor)")),
+        (1, _("1 star (bad)")),
+    ]
+
+    rating = forms.TypedChoiceField(
+        label=_("Your rating"), choices=RATING_CHOICES, coerce=int, widget=forms.RadioSelect,
+        error_messages={"required": _("Choose 1 to 5 stars."), "invalid_choice": _("Choose 1 to 5 stars.")},
+    )
+    title = forms.CharField(label=_("Title"), max_length=REVIEW_TITLE_MAX)
+    body = forms.CharField(
+        label=_("Your review"), required=False, max_length=REVIEW_BODY_MAX,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("What did you like or dislike? How did you use it?"),
+    )
+
+    def clean_title(self) -> str:
+        title = self.cleaned_data["title"].strip()
+        if not title:
+            raise forms.ValidationError(_("This field is required."))
+        return title

@@ -180,10 +180,29 @@ class Review(models.Model):
             models.UniqueConstraint(fields=["product", "user"], name="one_review_per_product_and_user"),
             models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="review_rating_1_to_5"),
         ]
-        indexes = [models.Index(fields=["product", "-created_at"], name="review_product_recent")]
+        indexes = [
+            models.Index(fields=["product", "-created_at"], name="review_product_recent"),
+            models.Index(fields=["product", "-helpful_count", "-created_at"], name="review_product_helpful"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rating}★ {self.title}"
+
+
+class ReviewVote(models.Model):
+    """One shopper found one review helpful. The count lives on the review (``helpful_count``)."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="votes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_votes")
+    created_at = models.DateTimeField(_("voted"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("helpful vote")
+        verbose_name_plural = _("helpful votes")
+        constraints = [models.UniqueConstraint(fields=["review", "user"], name="one_vote_per_review_and_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} -> {self.review_id}"
 
 
 class SearchTerm(models.Model):

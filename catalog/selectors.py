@@ -321,12 +321,28 @@ def product_detail(*, slug: str) -> Product | None:
 
 
 def product_reviews(*, product_id: int, limit: int = 10) -> list[Review]:
-    """Most recent first, then most helpful (issue: buying adds writing and sorting)."""
+    """Most helpful first, then newest (one query, authors joined)."""
     return list(
         Review.objects.filter(product_id=product_id)
         .select_related("user")
-        .order_by("-created_at", "-helpful_count", "-id")[:limit]
+        .order_by("-helpful_count", "-created_at", "-id")[:limit]
     )
+
+
+def product_for_review(*, slug: str) -> Product | None:
+    """An active product a shopper may review (no relations loaded)."""
+    return _base().filter(slug=slug).only("id", "slug", "title").first()
+
+
+def review_of_user(*, product_id: int, user) -> Review | None:
+    """The review ``user`` wrote of this product, if any."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return Review.objects.filter(product_id=product_id, user=user).first()
+
+
+def review_get(*, pk: int) -> Review | None:
+    return Review.objects.select_related("product").filter(pk=pk).first()
 
 
 def products_by_ids(*, ids: list[int]) -> dict[int, Product]:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
-from django.db.models import Avg, Count
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Avg, Count, F
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from PIL import Image
@@ -26,6 +26,7 @@ from catalog.models import (
     ProductAttributeValue,
     ProductImage,
     Review,
+    ReviewVote,
     SearchTerm,
 )
 from catalog.search import dictionary_words
@@ -336,24 +337,105 @@ def product_listing_update(*, rows: Iterable[ListingRow]) -> int:
 # --- reviews and ratings -----------------------------------------------------------------
 
 
-def review_create(
-    *, product: Product, user, rating: int, title: str, body: str = "", verified_purchase: bool = False
-) -> Review:
+REVIEW_TITLE_MAX = 120
+REVIEW_BODY_MAX = 5000
+
+# Who bought what belongs to orders, a higher layer. catalog never imports it: orders registers
+# a *purchase verifier* at start-up (see ``orders.apps``), fn(user_id, product_id) -> bool.
+# Without one, no review counts as a verified purchase.
+PurchaseVerifier = Callable[[int, int], bool]
+
+
+def _nobody_bought(user_id: int, product_id: int) -> bool:
+    return False
+
+
+_purchase_verifier: PurchaseVerifier = _nobody_bought
+
+
+def register_purchase_verifier(fn: PurchaseVerifier | None) -> None:
+    """Set the process-wide purchase verifier (None restores the default: never verified)."""
+    global _purchase_verifier  # noqa: PLW0603 - a process-wide strategy, set once at start-up
+    _purchase_verifier = fn or _nobody_bought
+
+
+def purchase_verified(*, user_id: int, product_id: int) -> bool:
+    return bool(_purchase_verifier(user_id, product_id))
+
+
+def _review_clean(*, rating, title: str, body: str) -> tuple[int, str, str]:
     try:
         rating = int(rating)
     except (TypeError, ValueError):
         rating = 0
     if not 1 <= rating <= 5:
         raise ApplicationError(_("A rating is from 1 to 5 stars."), fields={"rating": [_("Choose 1 to 5 stars.")]})
+    title = (title or "").strip()
+    if not title:
+        raise ApplicationError(_("A review needs a title."), fields={"title": [_("This field is required.")]})
+    if len(title) > REVIEW_TITLE_MAX:
+        raise ApplicationError(
+            _("The title is too long."),
+            fields={"title": [_("At most %(n)d characters.") % {"n": REVIEW_TITLE_MAX}]},
+        )
+    body = (body or "").strip()
+    if len(body) > REVIEW_BODY_MAX:
+        raise ApplicationError(
+            _("The review is too long."), fields={"body": [_("At most %(n)d characters.") % {"n": REVIEW_BODY_MAX}]}
+        )
+    return rating, title, body
+
+
+def review_create(
+    *, product: Product, user, rating: int, title: str, body: str = "", verified_purchase: bool | None = None
+) -> Review:
+    """Write a shopper's one review of a product. ``verified_purchase`` comes from the registered
+    purchase verifier unless given (data loads). A second review is refused (``duplicate_review``):
+    callers edit the existing one with :func:`review_update`."""
+    rating, title, body = _review_clean(rating=rating, title=title, body=body)
+    if verified_purchase is None:
+        verified_purchase = purchase_verified(user_id=user.pk, product_id=product.pk)
+    duplicate = ApplicationError(_("You have already reviewed this product."), code="duplicate_review")
     with transaction.atomic():
         if Review.objects.filter(product=product, user=user).exists():
-            raise ApplicationError(_("You have already reviewed this product."), code="duplicate_review")
-        review = Review.objects.create(
-            product=product, user=user, rating=int(rating), title=title, body=body,
-            verified_purchase=verified_purchase,
-        )
+            raise duplicate
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent first review loses cleanly
+                review = Review.objects.create(
+                    product=product, user=user, rating=rating, title=title, body=body,
+                    verified_purchase=verified_purchase,
+                )
+        except IntegrityError as exc:
+            raise duplicate from exc
         product_ratings_refresh(product_ids=[product.pk])
     return review
+
+
+def review_update(*, review: Review, rating: int, title: str, body: str = "") -> Review:
+    """Edit a review in place (its author writing again). Verified purchase is checked again."""
+    rating, title, body = _review_clean(rating=rating, title=title, body=body)
+    review.rating, review.title, review.body = rating, title, body
+    review.verified_purchase = purchase_verified(user_id=review.user_id, product_id=review.product_id)
+    with transaction.atomic():
+        review.save(update_fields=["rating", "title", "body", "verified_purchase"])
+        product_ratings_refresh(product_ids=[review.product_id])
+    return review
+
+
+def review_vote_helpful(*, review: Review, user) -> bool:
+    """Record that ``user`` found ``review`` helpful. Returns True when the vote is new; voting
+    again changes nothing. Authors cannot vote on their own review."""
+    if review.user_id == user.pk:
+        raise ApplicationError(_("You cannot vote on your own review."), code="own_review")
+    with transaction.atomic():
+        _vote, created = ReviewVote.objects.get_or_create(review=review, user=user)
+        if created:
+            Review.objects.filter(pk=review.pk).update(helpful_count=F("helpful_count") + 1)
+    if created:
+        slug = Product.objects.filter(pk=review.product_id).values_list("slug", flat=True).first()
+        if slug:
+            vcache.bump_on_commit(cache_keys.product(slug))
+    return created
 
 
 def reviews_delete(*, reviews: Iterable[Review]) -> int:

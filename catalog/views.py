@@ -1,15 +1,21 @@
-"""Catalog pages: home, category listing with facets, search. Thin: parse, select, render."""
+"""Catalog pages: home, category listing with facets, search, writing a review and voting a
+review helpful. Thin: parse, select (or call a service), render."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
-from catalog import cache_keys, selectors
-from catalog.forms import ProductFilterForm
+from catalog import cache_keys, selectors, services
+from catalog.forms import ProductFilterForm, ReviewForm
+from core.exceptions import ApplicationError
 from core.pagecache import cache_page_versioned
 
 
@@ -78,3 +84,76 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
 @cache_page_versioned(_listing_namespaces)
 def search(request: HttpRequest) -> HttpResponse:
     return _listing(request, template="catalog/search.html", extra={"query": request.GET.get("q", "")[:200]})
+
+
+# --- reviews ---------------------------------------------------------------------------------
+
+
+def _form_add_service_error(form: ReviewForm, exc: ApplicationError) -> None:
+    placed = False
+    for field, errors in (exc.fields or {}).items():
+        if field in form.fields:
+            form.add_error(field, errors)
+            placed = True
+    if not placed:
+        form.add_error(None, exc.message)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def review_write(request: HttpRequest, slug: str) -> HttpResponse:
+    """Write a review of a product, or edit yours: one review per product and shopper."""
+    product = selectors.product_for_review(slug=slug)
+    if product is None:
+        raise Http404(_("No such product."))
+    review = selectors.review_of_user(product_id=product.pk, user=request.user)
+    if request.method == "POST":
+        form = ReviewForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                if review is None:
+                    try:
+                        services.review_create(
+                            product=product, user=request.user, rating=data["rating"], title=data["title"],
+                            body=data["body"],
+                        )
+                    except ApplicationError as exc:
+                        if exc.code != "duplicate_review":
+                            raise
+                        # written meanwhile (another tab): edit that one instead of a second review
+                        review = selectors.review_of_user(product_id=product.pk, user=request.user)
+                if review is not None:
+                    services.review_update(review=review, rating=data["rating"], title=data["title"], body=data["body"])
+            except ApplicationError as exc:
+                _form_add_service_error(form, exc)
+            else:
+                messages.success(request, _("Thank you, your review is saved."))
+                return redirect(f"{product.get_absolute_url()}#reviews")
+    elif review is not None:
+        form = ReviewForm(initial={"rating": review.rating, "title": review.title, "body": review.body})
+    else:
+        form = ReviewForm()
+    return render(request, "catalog/review_form.html", {"form": form, "product": product, "review": review})
+
+
+@require_POST
+def review_helpful(request: HttpRequest, pk: int) -> HttpResponse:
+    """A signed-in shopper found a review helpful (once; never their own)."""
+    review = selectors.review_get(pk=pk)
+    if review is None:
+        raise Http404(_("No such review."))
+    product_url = review.product.get_absolute_url()
+    if not request.user.is_authenticated:
+        # back to the product page after signing in (this URL only takes POST)
+        return redirect_to_login(f"{product_url}#review-{review.pk}")
+    try:
+        created = services.review_vote_helpful(review=review, user=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        if created:
+            messages.success(request, _("Thank you for your feedback."))
+        else:
+            messages.info(request, _("You already found this review helpful."))
+    return redirect(f"{product_url}#review-{review.pk}")
