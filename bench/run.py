@@ -5,19 +5,25 @@ Steps: create the database if needed, migrate, ``seed_demo --products N`` (idemp
 when already seeded), count SQL queries per page with a cold cache (in-process, Django test
 client), serve the app with gunicorn on 127.0.0.1, warm the page cache, load each page with
 ``wrk`` for a fixed time rotating over many URLs, time the search endpoint on page-cache
-misses, print a table and write it to ``bench/results/latest.md``. gunicorn is always stopped.
+misses, place orders through the API (orders/s with 8 and 32 concurrent clients, a Python load
+driver) and count SQL queries per ``place_order`` for carts of 1, 5 and 20 lines (in-process),
+print a table and write it to ``bench/results/latest.md``. gunicorn is always stopped.
 
 Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/bazaar_bench), REDIS_URL
 (default redis://127.0.0.1:6379/9; the bench FLUSHES that Redis database), BENCH_PRODUCTS
-(default 100000), BENCH_PORT (8105), BENCH_DURATION (seconds per page, 10).
+(default 100000), BENCH_PORT (8105), BENCH_DURATION (seconds per page, 10), BENCH_ORDER_DURATION
+(seconds per place-order load, 15).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
+import json
 import os
 import platform
+import random
 import re
 import shutil
 import signal
@@ -25,12 +31,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +73,7 @@ def _env(args: argparse.Namespace) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
     })
     env.setdefault("MEDIA_ROOT", str(ROOT / "var" / "bench-media"))
+    env.setdefault("EMAIL_URL", "dummymail://")  # order e-mails are rendered, not printed into the output
     return env
 
 
@@ -284,6 +294,203 @@ def _search_latency(base: str, count: int) -> dict[str, float]:
     }
 
 
+# --- placing orders: the pool of offers, queries per place_order, load through the API ------
+
+ORDER_ADDRESS = {"full_name": "Bench Buyer", "line1": "1 Load Lane", "city": "Austin", "postal_code": "73301",
+                 "region": "TX", "country": "US"}
+PAYING_CARD = "4242424242424242"
+QUERY_CART_SIZES = (1, 5, 20)
+TOP_UP = 100_000  # units received per stock row of the pool, so stock-outs are rare
+
+
+def _order_pool(size: int) -> list[int]:
+    """Ids of ``size`` sellable offers spread over the catalogue, each topped up with stock.
+
+    Stock is received through the fulfillment service (ledger rows, buy boxes refreshed) up to
+    TOP_UP units per row; offers the pricing pipeline cannot sell to the bench address are dropped.
+    """
+    from django.db.models import F
+
+    from checkout import pricing
+    from fulfillment import services as fulfillment_services
+    from fulfillment.models import StockItem
+
+    items = list(
+        StockItem.objects.filter(
+            warehouse__is_active=True, offer__is_active=True, offer__product__is_active=True,
+            on_hand__gt=F("reserved"),
+        ).order_by("offer_id", "pk")
+    )
+    by_offer: dict[int, StockItem] = {}
+    for item in items:
+        by_offer.setdefault(item.offer_id, item)
+    offer_ids = sorted(by_offer)
+    step = max(len(offer_ids) // size, 1)
+    chosen = offer_ids[::step][:size]
+    priced = pricing.price_cart(
+        lines=[pricing.LineInput(offer_id, 1) for offer_id in chosen],
+        context=pricing.PricingContext(country=ORDER_ADDRESS["country"], region=ORDER_ADDRESS["region"],
+                                       shipping_choices={}, user=None),
+    )
+    chosen = [offer_id for offer_id in chosen if offer_id not in set(priced.unavailable)]
+    for offer_id in chosen:
+        item = by_offer[offer_id]
+        if item.on_hand - item.reserved < TOP_UP:
+            fulfillment_services.stock_receive(
+                stock_item=item, quantity=TOP_UP - (item.on_hand - item.reserved), reference="bench:top-up"
+            )
+    return chosen
+
+
+def _place_order_queries(pool: list[int]) -> dict[int, tuple[int, int]]:
+    """Cart size -> (SQL queries of one ``place_order``, packages), in-process, paid by the test card.
+
+    Each size is measured twice (fresh carts of distinct offers) and the smaller count kept, so a
+    first-call warm-up (content types, settings rows) is not counted.
+    """
+    from django.contrib.auth.models import AnonymousUser
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from checkout import ordering
+    from checkout import services as checkout_services
+    from checkout.models import Cart
+
+    stamp = uuid.uuid4().hex[:8]
+    result: dict[int, tuple[int, int]] = {}
+    for size in QUERY_CART_SIZES:
+        counts = []
+        for attempt in range(2):
+            cart = Cart.objects.create()
+            start = (attempt * size) % max(len(pool) - size, 1)
+            for offer_id in pool[start : start + size]:
+                checkout_services.cart_add(cart=cart, offer_id=offer_id, quantity=1)
+            with CaptureQueriesContext(connection) as captured:
+                placed = ordering.place_order(
+                    cart=cart, user=AnonymousUser(), email="bench@example.com", shipping_address=ORDER_ADDRESS,
+                    payment_method=PAYING_CARD, idempotency_key=f"bench-q-{stamp}-{size}-{attempt}",
+                )
+            counts.append((len(captured.captured_queries), placed.order.packages.count()))
+            cart.delete()
+        result[size] = min(counts)
+    return result
+
+
+class _Session:
+    """One API client over one keep-alive connection, with its own cookie jar (csrftoken, sessionid)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cookies: dict[str, str] = {}
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def request(self, method: str, path: str, body: dict | None = None, headers: dict | None = None) -> int:
+        head = {"Accept": "application/json"}
+        if self.cookies:
+            head["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if "csrftoken" in self.cookies:
+            head["X-CSRFToken"] = self.cookies["csrftoken"]
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            head["Content-Type"] = "application/json"
+        head.update(headers or {})
+        for attempt in range(2):  # a keep-alive connection the server closed is reopened once
+            try:
+                self.conn.request(method, path, body=data, headers=head)
+                response = self.conn.getresponse()
+                response.read()
+                break
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                if attempt:
+                    raise
+        for header in response.headers.get_all("Set-Cookie") or []:
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+        return response.status
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@dataclass
+class OrderLoad:
+    clients: int
+    seconds: float = 0.0
+    orders: int = 0
+    stockouts: int = 0
+    errors: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.orders / self.seconds if self.seconds else 0.0
+
+
+def _order_client(port: int, pool: list[int], deadline: float, load: OrderLoad, lock: threading.Lock,
+                  seed: int) -> None:
+    """Until the deadline: fill a cart with 1-3 random offers and place the order with a fresh key.
+    A stock-out or an error starts over with a new session (a new, empty cart)."""
+    rng = random.Random(seed)
+    session = None
+    while time.monotonic() < deadline:
+        try:
+            if session is None:
+                session = _Session(port)
+                session.request("GET", "/api/v1/cart/")
+            outcome = "order"
+            for offer_id in rng.sample(pool, rng.randint(1, 3)):
+                status = session.request("POST", "/api/v1/cart/lines/", {"offer": offer_id, "quantity": 1})
+                if status != 201:
+                    outcome = "stockout" if status == 409 else f"add {status}"
+                    break
+            if outcome == "order":
+                started = time.perf_counter()
+                status = session.request(
+                    "POST", "/api/v1/checkout/orders/",
+                    {"email": "bench@example.com", "shipping_address": ORDER_ADDRESS, "payment_method": PAYING_CARD},
+                    {"Idempotency-Key": uuid.uuid4().hex},
+                )
+                elapsed = (time.perf_counter() - started) * 1000
+                outcome = "order" if status == 201 else "stockout" if status == 409 else f"place {status}"
+        except (OSError, http.client.HTTPException):
+            status, outcome, elapsed = 0, "error", 0.0
+        with lock:
+            if outcome == "order":
+                load.orders += 1
+                load.latencies_ms.append(elapsed)
+            elif outcome == "stockout":
+                load.stockouts += 1
+            else:
+                load.errors += 1
+                load.statuses[status] = load.statuses.get(status, 0) + 1
+        if outcome != "order" and session is not None:
+            session.close()
+            session = None
+    if session is not None:
+        session.close()
+
+
+def _order_load(port: int, pool: list[int], *, clients: int, duration: int) -> OrderLoad:
+    load = OrderLoad(clients=clients)
+    lock = threading.Lock()
+    started = time.monotonic()
+    deadline = started + duration
+    threads = [
+        threading.Thread(target=_order_client, args=(port, pool, deadline, load, lock, n), daemon=True)
+        for n in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=duration + 60)  # bounded: a request times out after 30 s
+    load.seconds = time.monotonic() - started
+    return load
+
+
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -296,6 +503,10 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--searches", type=int, default=200, help="timed sequential searches for p95")
+    parser.add_argument("--order-duration", type=int, default=int(os.environ.get("BENCH_ORDER_DURATION", 15)),
+                        help="seconds of place-order load per client count (0 skips it)")
+    parser.add_argument("--order-clients", default="8,32", help="concurrent API clients placing orders")
+    parser.add_argument("--order-pool", type=int, default=300, help="in-stock offers the order clients buy")
     parser.add_argument(
         "--database-url", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bazaar_bench")
     )
@@ -329,6 +540,9 @@ def main() -> int:
 
     targets = _targets(args.products)
     queries = _cold_queries(targets)
+    print("topping up stock and counting SQL queries per place_order")
+    pool = _order_pool(args.order_pool)
+    order_queries = _place_order_queries(pool)
     connection.close()
 
     base = f"http://127.0.0.1:{args.port}"
@@ -344,8 +558,12 @@ def main() -> int:
             loads[name] = _wrk(base, urls, threads=args.threads, connections=args.connections, duration=args.duration)
         print(f"timing {args.searches} searches that miss the page cache")
         search = _search_latency(base, args.searches)
+        order_loads = []
+        for clients in [int(n) for n in args.order_clients.split(",") if n.strip()] if args.order_duration else []:
+            print(f"placing orders through the API: {clients} clients, {args.order_duration} s")
+            order_loads.append(_order_load(args.port, pool, clients=clients, duration=args.order_duration))
 
-    report = _report(args, targets, loads, queries, search, seed_seconds)
+    report = _report(args, targets, loads, queries, search, seed_seconds, order_loads, order_queries, len(pool))
     print()
     print(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -356,7 +574,7 @@ def main() -> int:
 
 def _report(
     args, targets: Targets, loads: dict[str, Load], queries: dict[str, tuple[int, int]], search: dict,
-    seed_seconds: float,
+    seed_seconds: float, order_loads: list[OrderLoad], order_queries: dict[int, tuple[int, int]], pool_size: int,
 ) -> str:
     hello = loads["hello"].rps or 1.0
     product_share = loads["product"].rps / hello
@@ -389,7 +607,39 @@ def _report(
         f"(budget p95 < {SEARCH_P95_BUDGET_MS:.0f} ms: {search_verdict}).",
         f"- Search with a typo (trigram fallback), {search['typo_count']} requests: p50 {search['typo_p50']:.1f} ms, "
         f"p95 {search['typo_p95']:.1f} ms. Errors in all searches: {search['errors']}.",
+        "",
+        "## Placing orders",
+        "",
+        f"API clients (Python threads, one session and keep-alive connection each) fill a guest cart with 1-3 "
+        f"random offers of {pool_size} topped-up ones and POST /api/v1/checkout/orders/ with a fresh "
+        f"Idempotency-Key, paying with the test card; {args.order_duration} s per row.",
+        "",
+        "| clients | orders | orders/s | p50 ms | p99 ms | stock-outs (409) | errors |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    for load in order_loads:
+        statuses = ", ".join(f"HTTP {k or 'none'}: {v}" for k, v in sorted(load.statuses.items()))
+        p50 = statistics.median(load.latencies_ms or [0])
+        lines.append(
+            f"| {load.clients} | {load.orders} | {load.rate:,.1f} | {p50:.0f} | "
+            f"{_percentile(load.latencies_ms, 0.99):.0f} | {load.stockouts} | {load.errors}"
+            f"{f' ({statuses})' if statuses else ''} |"
+        )
+    if not order_loads:
+        lines.append("| - | skipped (--order-duration 0) | | | | | |")
+    sizes = sorted(order_queries)
+    lines += [
+        "",
+        "SQL queries per `place_order` (in-process, paid, buy-box refresh run eagerly included):",
+        "",
+        "| cart lines | packages | SQL queries |",
+        "| ---: | ---: | ---: |",
+    ]
+    lines += [f"| {n} | {order_queries[n][1]} | {order_queries[n][0]} |" for n in sizes]
+    if len(sizes) > 1:
+        first, last = sizes[0], sizes[-1]
+        per_line = (order_queries[last][0] - order_queries[first][0]) / (last - first)
+        lines += ["", f"- Growth: {per_line:.1f} queries per extra cart line ({first} -> {last} lines)."]
     return "\n".join(lines)
 
 
