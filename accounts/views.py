@@ -25,6 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors, services
 from accounts.forms import AddressForm, PasswordResetRequestForm, ProfileForm, SignInForm, SignUpForm
 from core.exceptions import ApplicationError
+from core.forms import add_service_errors
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -37,15 +38,6 @@ def _safe_next(request: HttpRequest) -> str:
     ):
         return target
     return ""
-
-
-def _add_service_errors(form, exc: ApplicationError) -> None:
-    if exc.fields:
-        for name, messages_ in exc.fields.items():
-            for message in messages_:
-                form.add_error(name if name in form.fields else None, message)
-    else:
-        form.add_error(None, exc.message)
 
 
 class SignInView(auth_views.LoginView):
@@ -68,7 +60,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
         try:
             user = services.user_sign_up(email=data["email"], full_name=data["full_name"], password=data["password1"])
         except ApplicationError as exc:
-            _add_service_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             login(request, user, backend=MODEL_BACKEND)
             messages.success(request, _("Welcome to %(shop)s! Your account is ready.") % {"shop": settings.SHOP_NAME})
@@ -145,7 +137,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             services.user_update_profile(user=user, full_name=data["full_name"])
         except ApplicationError as exc:
             user.refresh_from_db(fields=["email", "full_name"])
-            _add_service_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Your profile has been saved."))
             return redirect("accounts:account")
@@ -172,7 +164,7 @@ def address_create(request: HttpRequest) -> HttpResponse:
         try:
             services.address_create(user=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _add_service_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("The address has been added."))
             return redirect(_safe_next(request) or "accounts:addresses")
@@ -192,7 +184,7 @@ def address_edit(request: HttpRequest, address_id: int) -> HttpResponse:
         try:
             services.address_update(address=address, **form.cleaned_data)
         except ApplicationError as exc:
-            _add_service_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("The address has been saved."))
             return redirect("accounts:addresses")

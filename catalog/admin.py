@@ -27,27 +27,10 @@ from catalog.models import (
     ReviewVote,
 )
 from core.exceptions import ApplicationError
+from core.forms import add_service_errors
 from core.money import format_money
 
 # --- helpers shared by every admin of the shop ---------------------------------------------
-
-
-def add_service_errors(form: forms.BaseForm, exc: ApplicationError | ValidationError) -> None:
-    """Show a service's refusal on ``form``: on its fields when it names them, else on top."""
-    if isinstance(exc, ValidationError):
-        if hasattr(exc, "error_dict"):
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            form.add_error(None, exc.messages)
-        return
-    placed = False
-    for field, errors in (exc.fields or {}).items():
-        if field in form.fields:
-            form.add_error(field, errors)
-            placed = True
-    if not placed:
-        form.add_error(None, exc.message)
 
 
 def service_error_message(exc: ApplicationError | ValidationError) -> str:

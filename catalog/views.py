@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from catalog import cache_keys, selectors, services
 from catalog.forms import ProductFilterForm, ReviewForm
 from core.exceptions import ApplicationError
+from core.forms import add_service_errors
 from core.pagecache import cache_page_versioned
 
 
@@ -89,16 +90,6 @@ def search(request: HttpRequest) -> HttpResponse:
 # --- reviews ---------------------------------------------------------------------------------
 
 
-def _form_add_service_error(form: ReviewForm, exc: ApplicationError) -> None:
-    placed = False
-    for field, errors in (exc.fields or {}).items():
-        if field in form.fields:
-            form.add_error(field, errors)
-            placed = True
-    if not placed:
-        form.add_error(None, exc.message)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def review_write(request: HttpRequest, slug: str) -> HttpResponse:
@@ -126,7 +117,7 @@ def review_write(request: HttpRequest, slug: str) -> HttpResponse:
                 if review is not None:
                     services.review_update(review=review, rating=data["rating"], title=data["title"], body=data["body"])
             except ApplicationError as exc:
-                _form_add_service_error(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, _("Thank you, your review is saved."))
                 return redirect(f"{product.get_absolute_url()}#reviews")
