@@ -25,6 +25,7 @@ from core.exceptions import ApplicationError
 from orders import selectors as orders_selectors
 
 SESSION_KEY = "checkout"
+VOUCHER_SESSION_KEY = "voucher_code"  # set by the cart page's voucher form (checkout.views)
 COUNTRIES = [
     ("US", gettext_lazy("United States")), ("CA", gettext_lazy("Canada")), ("GB", gettext_lazy("United Kingdom")),
     ("DE", gettext_lazy("Germany")), ("FR", gettext_lazy("France")), ("ES", gettext_lazy("Spain")),
@@ -75,8 +76,13 @@ def _price(request: HttpRequest, cart) -> pricing.PricedCart:
         context=pricing.PricingContext(
             country=address.get("country") or "US", region=address.get("region") or "",
             shipping_choices=state.get("shipping") or {}, user=request.user,
+            voucher_code=_voucher_code(request), email=state.get("email") or "",
         ),
     )
+
+
+def _voucher_code(request: HttpRequest) -> str:
+    return str(request.session.get(VOUCHER_SESSION_KEY) or "")
 
 
 def _guard(request: HttpRequest, *, need_address: bool = True):
@@ -169,6 +175,7 @@ def place(request: HttpRequest) -> HttpResponse:
             cart=cart, user=request.user, email=state.get("email", ""), shipping_address=state.get("address"),
             shipping_choices=state.get("shipping") or {}, payment_method=form.cleaned_data["card_number"],
             idempotency_key=form.cleaned_data["order_key"], expected_total=expected,
+            voucher_code=_voucher_code(request),
         )
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -178,6 +185,7 @@ def place(request: HttpRequest) -> HttpResponse:
 
 def _after_placing(request: HttpRequest, order) -> HttpResponse:
     request.session.pop(SESSION_KEY, None)
+    request.session.pop(VOUCHER_SESSION_KEY, None)
     messages.success(request, _("Thank you! Your order %(number)s is placed.") % {"number": order.number})
     if request.user.is_authenticated and order.user_id == request.user.pk:
         return redirect("orders:detail", number=order.number)

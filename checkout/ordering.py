@@ -18,7 +18,7 @@ finds it), and the payment service returns the existing payment for its key.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -36,6 +36,7 @@ from orders import services as orders_services
 from orders.models import Order
 from payments import services as payment_services
 from payments.exceptions import PaymentDeclined, PaymentInProgress
+from promotions import services as promotions_services
 
 ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "region", "country", "phone")
 REQUIRED_ADDRESS_FIELDS = ("full_name", "line1", "city", "postal_code", "country")
@@ -107,7 +108,7 @@ def order_draft(*, priced: pricing.PricedCart, user, email: str, shipping_addres
 def place_order(
     *, cart: Cart, user, email: str, shipping_address: Mapping, billing_address: Mapping | None = None,
     shipping_choices: Mapping[str, str] | None = None, payment_method: str, idempotency_key: str,
-    expected_total: Decimal | None = None,
+    expected_total: Decimal | None = None, voucher_code: str = "",
 ) -> PlacedOrder:
     key = (idempotency_key or "").strip()
     if not key or len(key) > 80:
@@ -128,7 +129,7 @@ def place_order(
         lines=[pricing.LineInput(offer_id, quantity) for offer_id, quantity in cart_lines],
         context=pricing.PricingContext(
             country=shipping["country"], region=shipping["region"], shipping_choices=dict(shipping_choices or {}),
-            user=user,
+            user=user, voucher_code=voucher_code or "", email=email,
         ),
     )
     if priced.unavailable:
@@ -137,6 +138,8 @@ def place_order(
         )
     if priced.is_empty:
         raise ApplicationError(_("Your cart is empty."), code="empty_cart")
+    if priced.voucher_error:
+        raise ApplicationError(priced.voucher_error, code="voucher", fields={"voucher_code": [priced.voucher_error]})
     if expected_total is not None and Money(expected_total, priced.currency) != priced.total:
         raise PriceChanged(
             _("The total changed to %(total)s since you reviewed your order. Please check it and confirm again.")
@@ -145,6 +148,9 @@ def place_order(
         )
 
     draft = order_draft(priced=priced, user=user, email=email, shipping_address=shipping, billing_address=billing)
+    if priced.voucher is not None:
+        draft = replace(draft, note=_("voucher %(code)s, %(amount)s off")
+                        % {"code": priced.voucher.code, "amount": priced.voucher.amount})
     try:
         with transaction.atomic():
             reservations = fulfillment_services.stock_reserve(
@@ -156,6 +162,12 @@ def place_order(
                     orders_services.ReservationRecord(r.stock_item_id, r.offer_id, r.quantity) for r in reservations
                 ],
             )
+            if priced.voucher is not None:
+                # Counted in the same transaction: a code used up meanwhile rolls the whole order back.
+                promotions_services.voucher_redeem(
+                    code=priced.voucher.code, order_number=order.number, user=user, email=email,
+                    amount=priced.voucher.amount.amount,
+                )
     except IntegrityError:
         # The same key won a race in another request: our reservation was rolled back.
         existing = orders_selectors.order_by_idempotency_key(key=key)
@@ -200,4 +212,5 @@ def _undo_unpaid(order: Order) -> None:
             ],
             reference=f"declined:{order.number}",
         )
+        promotions_services.voucher_release(order_number=order.number)
         orders_services.order_discard_unpaid(order=order)

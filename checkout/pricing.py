@@ -23,9 +23,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from checkout.models import TaxRate
+from core.exceptions import ApplicationError
 from core.money import Money, allocate
 from fulfillment import selectors as fulfillment_selectors
 from marketplace import selectors as marketplace_selectors
+from promotions import services as promotions_services
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class PricingContext:
     shipping_choices: dict[str, str] = field(default_factory=dict)
     user: object | None = None
     today: date | None = None
+    voucher_code: str = ""
+    email: str = ""  # the buyer's e-mail, for a voucher's per-customer limit (guests)
 
 
 @dataclass
@@ -110,6 +114,8 @@ class PricedCart:
     total: Money
     tax_name: str = ""
     unavailable: list[int] = field(default_factory=list)  # offer ids that can no longer be sold
+    voucher: Discount | None = None  # the voucher discount applied, if a code was given and applies
+    voucher_error: str = ""  # why the given voucher code does not apply
 
     @property
     def is_empty(self) -> bool:
@@ -193,6 +199,11 @@ def price_cart(*, lines: Sequence[LineInput], context: PricingContext | None = N
                 line = priced[index]
                 line.discount = min(line.discount + part, line.subtotal)
             discounts.append(discount)
+    voucher, voucher_error = _voucher_step(priced, context)
+    if voucher is not None:
+        for index, part in voucher.per_line.items():
+            priced[index].discount += part
+        discounts.append(voucher)
 
     # 3. tax rate for the destination
     tax_rate = _tax_rate(context.country, context.region)
@@ -244,7 +255,30 @@ def price_cart(*, lines: Sequence[LineInput], context: PricingContext | None = N
         currency=currency, prices_include_tax=included, lines=priced, packages=list(packages.values()),
         discounts=discounts, subtotal=subtotal, discount=discount, shipping=shipping, tax=tax, total=total,
         tax_name=tax_rate.name if tax_rate else _("Tax"), unavailable=unavailable,
+        voucher=voucher, voucher_error=voucher_error,
     )
+
+
+def _voucher_step(priced: list[PricedLine], context: PricingContext) -> tuple[Discount | None, str]:
+    """Ask promotions for the voucher's discount on what is left of each line after the other
+    discounts; a code that does not apply gives its reason instead."""
+    if not promotions_services.normalize_code(context.voucher_code) or not priced:
+        return None, ""
+    promo_lines = [
+        promotions_services.PromoLine(product_id=line.product_id, seller_id=line.seller_id,
+                                      amount=line.subtotal - line.discount)
+        for line in priced
+    ]
+    try:
+        applied = promotions_services.discounts_for(
+            promo_lines, user=context.user, voucher_code=context.voucher_code, email=context.email
+        )
+    except ApplicationError as exc:
+        return None, exc.message
+    if not applied:
+        return None, ""
+    first = applied[0]
+    return Discount(code=first.code, label=first.label, amount=first.amount, per_line=dict(first.per_line)), ""
 
 
 def split_discount(amount: Money, lines: Sequence[PricedLine], indexes: Sequence[int]) -> dict[int, Money]:

@@ -15,8 +15,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from checkout import selectors, services
+from checkout import pricing, selectors, services
+from checkout.flow import VOUCHER_SESSION_KEY
 from core.exceptions import ApplicationError
+from promotions import services as promotions_services
 
 
 @require_GET
@@ -24,7 +26,52 @@ def cart_detail(request: HttpRequest) -> HttpResponse:
     cart = services.cart_for_session(session=request.session, user=request.user)
     view = selectors.cart_view(cart=cart)
     # The header badge reads the count already computed here instead of asking again.
-    return render(request, "checkout/cart.html", {"view": view, "cart_item_count": view.item_count})
+    return render(
+        request, "checkout/cart.html",
+        {"view": view, "cart_item_count": view.item_count, **_voucher_context(request, view)},
+    )
+
+
+def _voucher_context(request: HttpRequest, view: selectors.CartView) -> dict:
+    """The session's voucher code with the discount it gives this cart, or why it gives none."""
+    code = str(request.session.get(VOUCHER_SESSION_KEY) or "")
+    if not code or view.is_empty:
+        return {"voucher_code": code}
+    lines = [pricing.LineInput(v.line.offer_id, v.quantity) for v in view.lines if v.sellable]
+    priced = pricing.price_cart(lines=lines, context=pricing.PricingContext(user=request.user, voucher_code=code))
+    context = {"voucher_code": code, "voucher": priced.voucher, "voucher_error": priced.voucher_error}
+    if priced.voucher is not None:
+        context["voucher_subtotal"] = priced.subtotal - priced.discount
+    return context
+
+
+@require_POST
+def cart_voucher(request: HttpRequest) -> HttpResponse:
+    """Apply a voucher code to the cart (kept in the session) or remove it."""
+    error = notice = None
+    if "remove" in request.POST:
+        request.session.pop(VOUCHER_SESSION_KEY, None)
+        notice = _("Voucher code removed")
+    else:
+        code = promotions_services.normalize_code(request.POST.get("code"))[:64]
+        if code:
+            request.session[VOUCHER_SESSION_KEY] = code
+        else:
+            error = _("Enter a voucher code.")
+    cart = services.cart_for_session(session=request.session, user=request.user)
+    view = selectors.cart_view(cart=cart)
+    voucher = _voucher_context(request, view)
+    if voucher.get("voucher"):
+        notice = _("Voucher code applied")
+    if _is_htmx(request):
+        context = {"view": view, "error": error, "notice": notice, "cart_item_count": view.item_count, "oob": True,
+                   **voucher}
+        return render(request, "checkout/_cart_body.html", context)
+    if error:
+        messages.error(request, error)
+    elif notice:
+        messages.success(request, notice)
+    return redirect("checkout:cart")
 
 
 def _back(request: HttpRequest) -> str:
@@ -79,7 +126,7 @@ def cart_line(request: HttpRequest, line_id: int) -> HttpResponse:
         error_line = line_id if error and any(v.pk == line_id for v in view.lines) else None
         context = {
             "view": view, "error": error, "error_line": error_line, "notice": notice,
-            "cart_item_count": view.item_count, "oob": True,
+            "cart_item_count": view.item_count, "oob": True, **_voucher_context(request, view),
         }
         return render(request, "checkout/_cart_body.html", context)
     if error:

@@ -91,6 +91,7 @@ class OrderDraft:
     shipping_address: dict
     billing_address: dict
     packages: tuple[PackageDraft, ...]
+    note: str = ""  # added to the "Order placed" history entry (e.g. the voucher code applied)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,8 @@ def order_create(
         [OrderReservation(order=order, stock_item_id=r.stock_item_id, offer_id=r.offer_id, quantity=r.quantity)
          for r in reservations]
     )
-    OrderEvent.objects.create(order=order, to_status=order.status, message=_("Order placed"))
+    message = _("Order placed") + (f" ({draft.note})" if draft.note else "")
+    OrderEvent.objects.create(order=order, to_status=order.status, message=message[:300])
     events.emit("orders.order_placed", order_id=order.pk, total=str(order.total), currency=order.currency)
     return order
 

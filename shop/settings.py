@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "payments",
     "fulfillment",
     "orders",
+    "promotions",
     "checkout",
     "shop",
 ]

@@ -49,6 +49,8 @@ class PlaceOrderInputSerializer(serializers.Serializer):
                                            "payment method id (pm_...) for Stripe.")
     expected_total = serializers.DecimalField(max_digits=12, decimal_places=2, required=False,
                                               help_text="The total the shopper confirmed; a different one is 409.")
+    voucher_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
+                                         help_text="A voucher code; one that does not apply is a 400 saying why.")
 
 
 class ShippingOptionOutputSerializer(serializers.Serializer):
@@ -156,6 +158,7 @@ class PlaceOrderApi(CartApiView):
             cart=cart, user=request.user, email=v["email"], shipping_address=v["shipping_address"],
             billing_address=v.get("billing_address"), shipping_choices=v["shipping_choices"],
             payment_method=v["payment_method"], idempotency_key=key, expected_total=v.get("expected_total"),
+            voucher_code=v["voucher_code"],
         )
         order = orders_selectors.order_detail(number=placed.order.number)
         return Response(PlacedOrderOutputSerializer(order).data,
