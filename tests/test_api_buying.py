@@ -102,3 +102,19 @@ def test_users_read_and_cancel_their_own_orders_only(offer):
     assert cancelled.json()["status"] == "cancelled"
     again = client.post(f"/api/v1/orders/{number}/cancel/")
     assert again.status_code == 409
+
+
+def test_quote_shows_a_voucher_discount_or_why_not(offer):
+    from django.utils import timezone
+
+    from promotions.models import Voucher
+
+    Voucher.objects.create(code="SAVE5", kind="fixed", value=Decimal("5.00"), active=True,
+                           starts_at=timezone.now() - timezone.timedelta(days=1))
+    client = with_cart(offer)
+    quote = client.post("/api/v1/checkout/quote/", {"voucher_code": "save5"}, format="json").json()
+    assert quote["total"] == "19.00"
+    assert [d["amount"] for d in quote["discounts"]] == ["5.00"]
+    bad = client.post("/api/v1/checkout/quote/", {"voucher_code": "NOPE"}, format="json").json()
+    assert bad["total"] == "24.00"
+    assert bad["voucher_error"]

@@ -36,6 +36,8 @@ class OrderAddressInputSerializer(serializers.Serializer):
 
 class QuoteInputSerializer(serializers.Serializer):
     country = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2, default="US")
+    voucher_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
+                                         help_text="Shows the voucher discount, or why it does not apply.")
     region = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     shipping_choices = serializers.DictField(child=serializers.CharField(max_length=40), required=False, default=dict)
 
@@ -82,6 +84,12 @@ class QuotePackageOutputSerializer(serializers.Serializer):
     shipping = serializers.DecimalField(max_digits=12, decimal_places=2, source="shipping.amount")
 
 
+class DiscountOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, source="amount.amount")
+
+
 class QuoteOutputSerializer(serializers.Serializer):
     currency = serializers.CharField()
     prices_include_tax = serializers.BooleanField()
@@ -92,6 +100,8 @@ class QuoteOutputSerializer(serializers.Serializer):
     tax = serializers.DecimalField(max_digits=12, decimal_places=2, source="tax.amount")
     total = serializers.DecimalField(max_digits=12, decimal_places=2, source="total.amount")
     unavailable = serializers.ListField(child=serializers.IntegerField())
+    discounts = DiscountOutputSerializer(many=True)
+    voucher_error = serializers.CharField()
 
 
 class PlacedOrderOutputSerializer(OrderOutputSerializer):
@@ -122,6 +132,7 @@ class QuoteApi(CartApiView):
             context=pricing.PricingContext(
                 country=data.validated_data["country"].upper(), region=data.validated_data["region"],
                 shipping_choices=data.validated_data["shipping_choices"], user=request.user,
+                voucher_code=data.validated_data["voucher_code"],
             ),
         )
         return Response(QuoteOutputSerializer(priced).data)
