@@ -148,9 +148,12 @@ def place_order(
         )
 
     draft = order_draft(priced=priced, user=user, email=email, shipping_address=shipping, billing_address=billing)
+    notes = [d.label for d in priced.discounts if d is not priced.voucher]  # automatic promotions
     if priced.voucher is not None:
-        draft = replace(draft, note=_("voucher %(code)s, %(amount)s off")
-                        % {"code": priced.voucher.code, "amount": priced.voucher.amount})
+        notes.append(_("voucher %(code)s, %(amount)s off")
+                     % {"code": priced.voucher.code, "amount": priced.voucher.amount})
+    if notes:
+        draft = replace(draft, note="; ".join(notes)[:280])  # the history message holds 300
     try:
         with transaction.atomic():
             reservations = fulfillment_services.stock_reserve(

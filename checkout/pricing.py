@@ -98,6 +98,7 @@ class Discount:
     label: str
     amount: Money
     per_line: dict[int, Money]
+    free_shipping_line_indexes: tuple[int, ...] = ()  # a free-shipping promotion: these lines' packages
 
 
 @dataclass
@@ -193,12 +194,14 @@ def price_cart(*, lines: Sequence[LineInput], context: PricingContext | None = N
 
     # 2. discounts (each split over lines so the parts always sum to the discount)
     discounts: list[Discount] = []
-    for step in _discount_steps:
+    free_shipping: set[int] = set()  # indexes of lines whose packages ship free (a promotion)
+    for step in [*_discount_steps, _promotions_step]:
         for discount in step(priced, context):
             for index, part in discount.per_line.items():
                 line = priced[index]
                 line.discount = min(line.discount + part, line.subtotal)
             discounts.append(discount)
+            free_shipping.update(getattr(discount, "free_shipping_line_indexes", ()))
     voucher, voucher_error = _voucher_step(priced, context)
     if voucher is not None:
         for index, part in voucher.per_line.items():
@@ -216,6 +219,7 @@ def price_cart(*, lines: Sequence[LineInput], context: PricingContext | None = N
     # 4. shipping per package (seller x channel); cheapest unless the shopper chose another
     methods = fulfillment_selectors.active_shipping_methods()
     packages: dict[str, Package] = {}
+    free_keys = {package_key(priced[i].seller_id, priced[i].channel) for i in free_shipping}
     for line in priced:
         key = package_key(line.seller_id, line.channel)
         if key not in packages:
@@ -241,7 +245,7 @@ def price_cart(*, lines: Sequence[LineInput], context: PricingContext | None = N
         package.chosen = next((o for o in package.options if o.code == chosen_code), None) or min(
             package.options, key=lambda o: (o.price.amount, o.latest), default=None
         )
-        package.shipping = package.chosen.price if package.chosen else zero
+        package.shipping = package.chosen.price if package.chosen and package.key not in free_keys else zero
         taxes_shipping = tax_rate is not None and tax_rate.applies_to_shipping
         package.shipping_tax = _tax_part(package.shipping, rate, included=included) if taxes_shipping else zero
 
@@ -259,19 +263,35 @@ def price_cart(*, lines: Sequence[LineInput], context: PricingContext | None = N
     )
 
 
+def _promo_lines(priced: list[PricedLine]) -> list:
+    return [
+        promotions_services.PromoLine(product_id=line.product_id, seller_id=line.seller_id,
+                                      amount=line.subtotal - line.discount, quantity=line.quantity)
+        for line in priced
+    ]
+
+
+def _promotions_step(priced: list[PricedLine], context: PricingContext) -> list[Discount]:
+    """The automatic promotions, each its own explained discount, on what is left of each line."""
+    if not priced:
+        return []
+    applied = promotions_services.discounts_for(_promo_lines(priced), user=context.user)
+    return [
+        Discount(code=a.code, label=a.label, amount=a.amount, per_line=dict(a.per_line),
+                 free_shipping_line_indexes=a.free_shipping_line_indexes)
+        for a in applied
+    ]
+
+
 def _voucher_step(priced: list[PricedLine], context: PricingContext) -> tuple[Discount | None, str]:
     """Ask promotions for the voucher's discount on what is left of each line after the other
     discounts; a code that does not apply gives its reason instead."""
     if not promotions_services.normalize_code(context.voucher_code) or not priced:
         return None, ""
-    promo_lines = [
-        promotions_services.PromoLine(product_id=line.product_id, seller_id=line.seller_id,
-                                      amount=line.subtotal - line.discount)
-        for line in priced
-    ]
     try:
         applied = promotions_services.discounts_for(
-            promo_lines, user=context.user, voucher_code=context.voucher_code, email=context.email
+            _promo_lines(priced), user=context.user, voucher_code=context.voucher_code, email=context.email,
+            automatic=False,
         )
     except ApplicationError as exc:
         return None, exc.message

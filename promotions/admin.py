@@ -2,8 +2,8 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from promotions import services
-from promotions.models import Voucher, VoucherRedemption
+from promotions import engine, services
+from promotions.models import Promotion, Voucher, VoucherRedemption
 
 
 @admin.register(Voucher)
@@ -41,3 +41,28 @@ class VoucherRedemptionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Promotion)
+class PromotionAdmin(admin.ModelAdmin):
+    list_display = ("name", "label", "benefit", "value", "priority", "exclusive", "members_only", "active",
+                    "starts_at", "ends_at")
+    list_filter = ("active", "benefit", "exclusive", "members_only", "starts_at", "ends_at")
+    search_fields = ("name", "label")
+    readonly_fields = ("created_at",)
+    autocomplete_fields = ("categories", "brands", "sellers", "products")
+
+    def save_model(self, request, obj, form, change):
+        services.promotion_save(promotion=obj)  # the M2M sets are saved by save_related, in the same request
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        engine.bump_on_commit()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        engine.bump_on_commit()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        engine.bump_on_commit()

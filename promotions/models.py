@@ -77,3 +77,59 @@ class VoucherRedemption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.voucher_id} / {self.order_number}"
+
+
+class Promotion(models.Model):
+    """An automatic promotion: applies by itself to every cart that meets its conditions."""
+
+    class Benefit(models.TextChoices):
+        PERCENT_OFF = "percent_off", _("Percent off")
+        FIXED_OFF = "fixed_off", _("Fixed amount off")
+        FIXED_PRICE = "fixed_price", _("Fixed price per unit")
+        FREE_SHIPPING = "free_shipping", _("Free shipping")
+        BUY_X_GET_Y = "buy_x_get_y", _("Buy X, get Y cheapest free")
+
+    name = models.CharField(_("name"), max_length=120)
+    label = models.CharField(_("label shown to shoppers"), max_length=160,
+                             help_text=_('For example "Spend $50 on Books, save 10%".'))
+    active = models.BooleanField(_("active"), default=True)
+    starts_at = models.DateTimeField(_("starts at"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
+    priority = models.IntegerField(_("priority"), default=0, help_text=_("Higher priorities apply first."))
+    exclusive = models.BooleanField(_("exclusive"), default=False,
+                                    help_text=_("When it applies, no lower-priority promotion applies."))
+    categories = models.ManyToManyField("catalog.Category", blank=True, related_name="+",
+                                        verbose_name=_("categories (with their subcategories)"))
+    brands = models.ManyToManyField("catalog.Brand", blank=True, related_name="+", verbose_name=_("brands"))
+    sellers = models.ManyToManyField("marketplace.Seller", blank=True, related_name="+", verbose_name=_("sellers"))
+    products = models.ManyToManyField("catalog.Product", blank=True, related_name="+", verbose_name=_("products"))
+    min_quantity = models.PositiveIntegerField(_("minimum quantity"), default=0,
+                                               help_text=_("Of qualifying items."))
+    min_spend = models.DecimalField(_("minimum spend"), max_digits=12, decimal_places=2, default=0,
+                                    help_text=_("On qualifying items."))
+    members_only = models.BooleanField(_("members only"), default=False)
+    benefit = models.CharField(_("benefit"), max_length=16, choices=Benefit.choices, default=Benefit.PERCENT_OFF)
+    value = models.DecimalField(_("value"), max_digits=12, decimal_places=2, default=0,
+                                help_text=_("Percent, amount off or unit price, as the benefit says."))
+    x = models.PositiveIntegerField(_("buy X"), default=0)
+    y = models.PositiveIntegerField(_("get Y free"), default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("promotion")
+        verbose_name_plural = _("promotions")
+        ordering = ("-priority", "id")
+        constraints = [
+            models.CheckConstraint(condition=Q(value__gte=0, min_spend__gte=0), name="promotion_amounts_not_negative"),
+            models.CheckConstraint(condition=~Q(benefit="percent_off") | Q(value__gt=0, value__lte=100),
+                                   name="promotion_percent_range"),
+            models.CheckConstraint(condition=~Q(benefit="fixed_off") | Q(value__gt=0),
+                                   name="promotion_fixed_off_positive"),
+            models.CheckConstraint(condition=~Q(benefit="buy_x_get_y") | Q(x__gte=1, y__gte=1),
+                                   name="promotion_buy_x_get_y_counts"),
+            models.CheckConstraint(condition=Q(starts_at__isnull=True) | Q(ends_at__isnull=True)
+                                   | Q(ends_at__gt=F("starts_at")), name="promotion_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -21,7 +21,8 @@ from django.utils.translation import gettext as _
 from catalog import selectors as catalog_selectors
 from core.exceptions import ApplicationError
 from core.money import Money, allocate, format_money
-from promotions.models import Voucher, VoucherRedemption
+from promotions import engine
+from promotions.models import Promotion, Voucher, VoucherRedemption
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -38,6 +39,7 @@ class PromoLine:
     product_id: int
     seller_id: int
     amount: Money
+    quantity: int = 1
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class AppliedDiscount:
     label: str
     amount: Money
     per_line: dict[int, Money]  # index into the lines passed in -> part (parts sum to amount)
+    promotion_id: int | None = None  # set for an automatic promotion; None for the voucher
+    free_shipping_line_indexes: tuple[int, ...] = ()  # lines whose packages ship free
 
 
 @dataclass(frozen=True)
@@ -172,14 +176,41 @@ def voucher_check(*, code: object, lines: Sequence[PromoLine], user=None, email:
                          amount=amount, per_line=per_line)
 
 
-def discounts_for(lines: Sequence[PromoLine], *, user=None, voucher_code: str = "",
-                  email: str = "") -> list[AppliedDiscount]:
-    """Every promotion discount for these lines (today: the voucher, if any). Raises
-    VoucherRefused when the given code does not apply, so the caller can say why."""
+def discounts_for(lines: Sequence[PromoLine], *, user=None, voucher_code: str = "", email: str = "",
+                  is_member: bool = False, now=None, automatic: bool = True) -> list[AppliedDiscount]:
+    """Every discount for these lines: the automatic promotions that apply (unless
+    ``automatic=False``), then the voucher, if a code is given, on what the promotions left of
+    each line. Raises VoucherRefused when the given code does not apply, so the caller can say why."""
+    applied: list[AppliedDiscount] = []
+    if automatic:
+        for promo in engine.apply_promotions(lines, is_member=is_member, now=now or timezone.now()):
+            applied.append(AppliedDiscount(
+                code="", label=promo.label, amount=promo.amount, per_line=promo.per_line,
+                promotion_id=promo.promotion_id, free_shipping_line_indexes=promo.free_shipping_line_indexes,
+            ))
     if not normalize_code(voucher_code):
-        return []
+        return applied
+    if applied:
+        left = [line.amount for line in lines]
+        for discount in applied:
+            for index, part in discount.per_line.items():
+                left[index] = left[index] - part
+        lines = [replace(line, amount=amount) for line, amount in zip(lines, left, strict=True)]
     result = voucher_check(code=voucher_code, lines=lines, user=user, email=email)
-    return [AppliedDiscount(code=result.code, label=result.label, amount=result.amount, per_line=result.per_line)]
+    return [*applied, AppliedDiscount(code=result.code, label=result.label, amount=result.amount,
+                                      per_line=result.per_line)]
+
+
+def promotion_save(*, promotion: Promotion, **m2m) -> Promotion:
+    """Save a promotion (and any of its sets given: categories, brands, sellers, products) and
+    invalidate the cached live set once the transaction commits."""
+    with transaction.atomic():
+        promotion.full_clean(exclude=list(m2m))
+        promotion.save()
+        for name, values in m2m.items():
+            getattr(promotion, name).set(values)
+        engine.bump_on_commit()
+    return promotion
 
 
 def voucher_redeem(*, code: object, order_number: str, user, email: str, amount: Decimal) -> VoucherRedemption:
