@@ -26,6 +26,7 @@ from catalog.models import (
     Review,
     ReviewVote,
 )
+from core.admin import InvalidateAfterDeleteMixin
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
 from core.money import format_money
@@ -73,7 +74,7 @@ class CategoryAdminForm(forms.ModelForm):
 
 
 @admin.register(Category)
-class CategoryAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
+class CategoryAdmin(InvalidateAfterDeleteMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
     form = CategoryAdminForm
     list_display = ("indented_name", "slug", "product_count", "position", "is_active")
     list_filter = ("is_active",)
@@ -98,12 +99,7 @@ class CategoryAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         services.category_save(category=obj)
 
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        services.catalog_changed()
-
-    def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
+    def after_delete(self) -> None:
         services.catalog_changed()
 
 
@@ -111,7 +107,7 @@ class CategoryAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Brand)
-class BrandAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
+class BrandAdmin(InvalidateAfterDeleteMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "product_count")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
@@ -126,17 +122,12 @@ class BrandAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         services.brand_save(brand=obj)
 
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        services.catalog_changed()
-
-    def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
+    def after_delete(self) -> None:
         services.catalog_changed()
 
 
 @admin.register(Attribute)
-class AttributeAdmin(admin.ModelAdmin):
+class AttributeAdmin(InvalidateAfterDeleteMixin, admin.ModelAdmin):
     list_display = ("name", "code", "filterable", "position")
     list_filter = ("filterable",)
     search_fields = ("name", "code")
@@ -146,12 +137,7 @@ class AttributeAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         services.catalog_changed()
 
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        services.catalog_changed()
-
-    def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
+    def after_delete(self) -> None:
         services.catalog_changed()
 
 

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.admin import InvalidateAfterDeleteMixin
 from promotions import engine, services
 from promotions.models import Promotion, Voucher, VoucherRedemption
 
@@ -44,7 +45,7 @@ class VoucherRedemptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Promotion)
-class PromotionAdmin(admin.ModelAdmin):
+class PromotionAdmin(InvalidateAfterDeleteMixin, admin.ModelAdmin):
     list_display = ("name", "label", "benefit", "value", "priority", "exclusive", "members_only", "active",
                     "starts_at", "ends_at")
     list_filter = ("active", "benefit", "exclusive", "members_only", "starts_at", "ends_at")
@@ -59,10 +60,5 @@ class PromotionAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         engine.bump_on_commit()
 
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        engine.bump_on_commit()
-
-    def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
+    def after_delete(self) -> None:
         engine.bump_on_commit()
