@@ -110,8 +110,11 @@ def test_concurrent_transitions_only_one_wins():
     def move(to):
         close_old_connections()
         try:
+            # both load the order while it is still placed, then race: each believes the move is
+            # legal, and only the conditional UPDATE on the status can refuse one
+            mine = Order.objects.get(pk=order.pk)
             barrier.wait()
-            services.order_transition(order=Order.objects.get(pk=order.pk), to=to)
+            services.order_transition(order=mine, to=to)
             results.append(to)
         except (Conflict, services.IllegalTransition):
             results.append("refused")
