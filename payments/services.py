@@ -12,6 +12,7 @@ cancelled, refunded) with ``payment_id``, ``reference``, ``status``, ``amount``,
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -177,6 +178,40 @@ def _authorization_outcome(payment: Payment) -> Payment:
     if payment.status == PaymentStatus.FAILED:
         raise PaymentDeclined(_("Your payment could not be completed."), payment=payment, code="payment_failed")
     return payment
+
+
+# --- saved payment methods ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SavedPaymentMethod:
+    """A reusable token to charge later (off-session), never a card number."""
+
+    provider: str
+    token: str
+    label: str  # e.g. "Card ending 4242"; may be empty
+
+
+def payment_method_tokenize(*, payment_method: str, provider: str | None = None) -> SavedPaymentMethod:
+    """Turn what the shopper entered (a card number for the test provider, a ``pm_...`` id for
+    Stripe) into a token that :func:`payment_authorize` accepts later for renewals.
+
+    Raises :class:`~core.exceptions.ApplicationError` (field ``payment_method``) for input that
+    is not a payment method, :class:`PaymentUnavailable` if the provider cannot be reached. It
+    does not check that the card can pay: authorize (and cancel) an amount for that.
+    """
+    value = str(payment_method or "").strip()
+    if not value:
+        raise ApplicationError(_("Enter a card number."), fields={"payment_method": [_("Required.")]})
+    code = provider or providers.default_provider_code()
+    gateway = providers.get_provider(code)
+    try:
+        token, label = gateway.tokenize(value)
+    except providers.InvalidPaymentMethod as exc:
+        raise ApplicationError(exc.message, code=exc.code, fields={"payment_method": [exc.message]})
+    except ProviderError:
+        raise PaymentUnavailable(_("We could not reach the payment provider. Please try again in a moment."))
+    return SavedPaymentMethod(provider=code, token=token, label=str(label)[:40])
 
 
 # --- capture, cancel ---------------------------------------------------------------------------

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "fulfillment",
     "orders",
     "promotions",
+    "membership",
     "checkout",
     "shop",
 ]
@@ -97,6 +98,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "core.context_processors.shop",
                 "checkout.context_processors.cart",
+                "membership.context_processors.membership",
             ],
         },
     },
@@ -202,6 +204,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     "settle-unpaid-orders": {"task": "orders.tasks.settle_unpaid_orders", "schedule": 10 * 60},
     "complete-delivered-orders": {"task": "orders.tasks.complete_delivered_orders", "schedule": 60 * 60},
+    # Product and deals pages show a lightning deal from its start to its end (idempotent; see promotions).
+    "bump-deal-boundaries": {"task": "promotions.tasks.bump_deal_boundaries", "schedule": 60},
+    # Charge due renewals, retry declined ones, expire lapsed memberships (idempotent; see membership).
+    "renew-due-subscriptions": {"task": "membership.tasks.renew_due_subscriptions", "schedule": 15 * 60},
 }
 
 # --- i18n -------------------------------------------------------------------------------
@@ -266,6 +272,15 @@ SEARCH_BACKEND = env.str("SEARCH_BACKEND", default="")
 PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="test")
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+
+# --- Membership -------------------------------------------------------------------------
+# A declined renewal is retried this many days after the renewal date (one retry per entry),
+# as long as that is inside the grace period; benefits continue during the grace period and the
+# membership expires at its end if still unpaid.
+MEMBERSHIP_RETRY_DAYS = tuple(env.list("MEMBERSHIP_RETRY_DAYS", cast=int, default=[1, 3, 5]))
+MEMBERSHIP_GRACE_DAYS = env.int("MEMBERSHIP_GRACE_DAYS", default=7)
+# Joining with a free trial checks the card: this amount is authorized and released at once.
+MEMBERSHIP_CARD_CHECK_AMOUNT = env.str("MEMBERSHIP_CARD_CHECK_AMOUNT", default="1.00")
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -27,6 +27,8 @@ urlpatterns = [
     path("payments/", include("payments.urls")),
     path("account/", include("accounts.urls")),
     path("orders/", include("orders.urls")),
+    path("deals/", include("promotions.urls")),
+    path("membership/", include("membership.urls")),
     path("", include("marketplace.urls")),
     path("", include("catalog.urls")),
 ]

@@ -43,6 +43,12 @@ class ProviderError(Exception):
     """The provider could not be reached or failed; the outcome of the call is unknown."""
 
 
+class InvalidPaymentMethod(ApplicationError):
+    """:meth:`PaymentProvider.tokenize` refused what it was given (not a card number, say)."""
+
+    code = "invalid_payment_method"
+
+
 @dataclass(frozen=True)
 class ProviderResult:
     status: str
@@ -79,6 +85,12 @@ class PaymentProvider(Protocol):
     def cancel(self, reference: str, idempotency_key: str) -> ProviderResult: ...
 
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent: ...
+
+    def tokenize(self, payment_method: str) -> tuple[str, str]:
+        """A reusable token for ``payment_method`` (charged later, off-session, by ``authorize``)
+        and a label fit to show its owner ("Card ending 4242"). Never stores a card number.
+        Raises :class:`InvalidPaymentMethod` for input that is not a payment method at all."""
+        ...
 
 
 _factories: dict[str, Callable[[], PaymentProvider]] = {}

@@ -3,6 +3,7 @@
 Settings: ``STRIPE_SECRET_KEY`` and ``STRIPE_WEBHOOK_SECRET`` (from the environment). Every call that
 changes money sends our idempotency key to Stripe, so a retried call never charges twice.
 ``payment_method`` is a Stripe PaymentMethod id (``pm_...``) collected by Stripe.js in the browser.
+:meth:`StripeProvider.tokenize` keeps that id as the saved payment method (no call to Stripe).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from payments.providers.base import (
     FAILED,
     PENDING,
     REFUNDED,
+    InvalidPaymentMethod,
     InvalidSignature,
     ProviderError,
     ProviderEvent,
@@ -106,6 +108,13 @@ class StripeProvider:
             lambda: self.client.v1.payment_intents.cancel(reference, {}, {"idempotency_key": idempotency_key})
         )
         return ProviderResult(_INTENT_STATUS.get(intent.status, FAILED), intent.id)
+
+    def tokenize(self, payment_method: str) -> tuple[str, str]:
+        """The ``pm_...`` id from Stripe.js is already the reusable reference; we keep no label."""
+        value = str(payment_method or "").strip()
+        if not value.startswith("pm_") or len(value) > 255:
+            raise InvalidPaymentMethod(_("That is not a Stripe payment method (pm_...)."))
+        return value, ""
 
     def _call(self, fn):
         try:

@@ -7,6 +7,11 @@ Cards (spaces and dashes are ignored):
 * ``4000 0000 0000 9995`` is declined (``insufficient_funds``);
 * any number failing the Luhn check is declined (``invalid_number``); other valid numbers authorize.
 
+Saved cards: :meth:`TestProvider.tokenize` turns a card number into a reusable token
+``pm_test_<outcome>_<last4>`` (outcome ``ok``, ``card_declined``, ``insufficient_funds``) that
+``authorize`` accepts and answers as the card itself would; a number failing the Luhn check is
+refused. A token with the outcome ``invalid`` (or an unknown one) is declined as ``invalid_number``.
+
 Webhooks carry ``X-Bazaar-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`` with a
 secret derived from ``settings.SECRET_KEY``; older than five minutes is refused as a replay.
 The body is JSON: ``{"id": "evt_...", "type": "payment_intent.succeeded",
@@ -32,6 +37,7 @@ from payments.providers.base import (
     CAPTURED,
     DECLINED,
     REFUNDED,
+    InvalidPaymentMethod,
     InvalidSignature,
     ProviderEvent,
     ProviderResult,
@@ -44,6 +50,8 @@ CARD_SUCCESS = "4242424242424242"
 CARD_DECLINED = "4000000000000002"
 CARD_INSUFFICIENT_FUNDS = "4000000000009995"
 _DECLINES = {CARD_DECLINED: "card_declined", CARD_INSUFFICIENT_FUNDS: "insufficient_funds"}
+TOKEN_PREFIX = "pm_test_"  # noqa: S105 - a prefix of test tokens, not a secret
+_TOKEN_OUTCOMES = ("ok", "card_declined", "insufficient_funds", "invalid")
 
 
 def luhn_valid(number: str) -> bool:
@@ -84,6 +92,13 @@ def _decimal(value: Any) -> Decimal | None:
         raise InvalidSignature(_("The webhook body is not valid."))
 
 
+def _token_outcome(token: str) -> str:
+    """``pm_test_card_declined_0002`` -> ``card_declined`` ("" when malformed)."""
+    body = token[len(TOKEN_PREFIX):]
+    outcome, _sep, last4 = body.rpartition("_")
+    return outcome if len(last4) == 4 and last4.isdigit() else ""
+
+
 class TestProvider:
     """Deterministic provider; every reference is derived from the idempotency key."""
 
@@ -91,8 +106,15 @@ class TestProvider:
     code = "test"
 
     def authorize(self, amount, currency, payment_method, idempotency_key, metadata) -> ProviderResult:
-        number = "".join(ch for ch in str(payment_method) if ch not in " -")
         reference = _ref("test_pi", idempotency_key)
+        if str(payment_method).startswith(TOKEN_PREFIX):
+            outcome = _token_outcome(str(payment_method))
+            if outcome == "ok":
+                return ProviderResult(AUTHORIZED, reference)
+            if outcome in _DECLINES.values():
+                return ProviderResult(DECLINED, reference, outcome, "The card was declined.")
+            return ProviderResult(DECLINED, reference, "invalid_number", "The saved card is not valid.")
+        number = "".join(ch for ch in str(payment_method) if ch not in " -")
         if not luhn_valid(number):
             return ProviderResult(DECLINED, reference, "invalid_number", "The card number is not a valid number.")
         if number in _DECLINES:
@@ -101,6 +123,20 @@ class TestProvider:
 
     def capture(self, reference, amount, currency, idempotency_key) -> ProviderResult:
         return ProviderResult(CAPTURED, reference)
+
+    def tokenize(self, payment_method: str) -> tuple[str, str]:
+        """``pm_test_<outcome>_<last4>``: what ``authorize`` will answer for this card, and its
+        last four digits (the only part of the number kept). A token is returned as it is."""
+        value = str(payment_method or "").strip()
+        if value.startswith(TOKEN_PREFIX):
+            if _token_outcome(value) not in _TOKEN_OUTCOMES:
+                raise InvalidPaymentMethod(_("That saved card is not valid."))
+            return value, _("Card ending %(last4)s") % {"last4": value[-4:]}
+        number = "".join(ch for ch in value if ch not in " -")
+        if not luhn_valid(number):
+            raise InvalidPaymentMethod(_("That card number is not valid."))
+        outcome = _DECLINES.get(number, "ok")
+        return f"{TOKEN_PREFIX}{outcome}_{number[-4:]}", _("Card ending %(last4)s") % {"last4": number[-4:]}
 
     def refund(self, reference, amount, currency, idempotency_key) -> ProviderResult:
         return ProviderResult(REFUNDED, _ref("test_re", idempotency_key))

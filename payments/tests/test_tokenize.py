@@ -1,0 +1,102 @@
+"""Saved payment methods: a reusable token (never the card number) that authorize accepts later."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.exceptions import ApplicationError
+from payments import services
+from payments.exceptions import PaymentDeclined, PaymentUnavailable
+from payments.models import PaymentStatus
+from payments.providers import base as providers
+from payments.providers.stripe import StripeProvider
+from payments.providers.test import TestProvider
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("card", "token"),
+    [
+        ("4242 4242 4242 4242", "pm_test_ok_4242"),
+        ("5555-5555-5555-4444", "pm_test_ok_4444"),
+        ("4000 0000 0000 0002", "pm_test_card_declined_0002"),
+        ("4000000000009995", "pm_test_insufficient_funds_9995"),
+    ],
+)
+def test_a_card_becomes_a_token_that_keeps_only_the_last_four_digits(card, token):
+    saved = services.payment_method_tokenize(payment_method=card)
+    assert saved == services.SavedPaymentMethod(provider="test", token=token, label=f"Card ending {token[-4:]}")
+    digits = card.replace(" ", "").replace("-", "")
+    assert digits[:12] not in saved.token
+
+
+@pytest.mark.parametrize(
+    ("card", "outcome", "code"),
+    [
+        ("4242424242424242", PaymentStatus.AUTHORIZED, ""),
+        ("4000000000000002", PaymentStatus.DECLINED, "card_declined"),
+        ("4000000000009995", PaymentStatus.DECLINED, "insufficient_funds"),
+    ],
+)
+def test_authorize_answers_for_a_token_as_for_the_card(card, outcome, code):
+    token = services.payment_method_tokenize(payment_method=card).token
+    for method, key in ((card, "by-card"), (token, "by-token")):
+        try:
+            payment = services.payment_authorize(
+                amount=Decimal("5.00"), currency="USD", payment_method=method, reference="R", idempotency_key=key
+            )
+        except PaymentDeclined as exc:
+            payment = exc.payment
+        payment.refresh_from_db()
+        assert (payment.status, payment.decline_code) == (outcome, code)
+
+
+def test_a_token_is_returned_as_it_is():
+    saved = services.payment_method_tokenize(payment_method="pm_test_card_declined_0002")
+    assert (saved.token, saved.label) == ("pm_test_card_declined_0002", "Card ending 0002")
+
+
+@pytest.mark.parametrize("bad", ["4242 4242 4242 4241", "hello", "pm_test_whatever_12", "pm_test_stolen_1234"])
+def test_something_that_is_not_a_card_is_a_clear_error_on_the_field(bad):
+    with pytest.raises(ApplicationError) as exc:
+        services.payment_method_tokenize(payment_method=bad)
+    assert exc.value.status_code == 400
+    assert exc.value.code == "invalid_payment_method"
+    assert exc.value.fields == {"payment_method": [exc.value.message]}
+
+
+def test_an_empty_card_number_is_refused():
+    with pytest.raises(ApplicationError, match="Enter a card number"):
+        services.payment_method_tokenize(payment_method="  ")
+
+
+def test_an_invalid_token_is_declined_as_invalid_number():
+    with pytest.raises(PaymentDeclined) as exc:
+        services.payment_authorize(amount=Decimal("5.00"), currency="USD", payment_method="pm_test_invalid_0000",
+                                   reference="R", idempotency_key="k")
+    assert exc.value.payment.decline_code == "invalid_number"
+
+
+def test_provider_down_while_tokenizing_is_unavailable():
+    class Down(TestProvider):
+        code = "down"
+
+        def tokenize(self, payment_method):
+            raise providers.ProviderError("timeout")
+
+    previous = providers.register_provider("down", Down)
+    try:
+        with pytest.raises(PaymentUnavailable):
+            services.payment_method_tokenize(payment_method="4242424242424242", provider="down")
+    finally:
+        providers.unregister_provider("down", previous)
+
+
+def test_stripe_keeps_the_payment_method_id_and_refuses_anything_else():
+    gateway = StripeProvider(secret_key="sk_test_x", webhook_secret="whsec_x")
+    assert gateway.tokenize("pm_1Abc") == ("pm_1Abc", "")
+    with pytest.raises(providers.InvalidPaymentMethod):
+        gateway.tokenize("4242424242424242")
