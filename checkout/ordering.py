@@ -141,9 +141,11 @@ def place_order(
     if priced.voucher_error:
         raise ApplicationError(priced.voucher_error, code="voucher", fields={"voucher_code": [priced.voucher_error]})
     if expected_total is not None and Money(expected_total, priced.currency) != priced.total:
+        # A lightning deal that sold out or ended since the review says so first.
+        missed = promotions_services.deals_missed(offer_ids=[line.offer_id for line in priced.lines])
         raise PriceChanged(
-            _("The total changed to %(total)s since you reviewed your order. Please check it and confirm again.")
-            % {"total": priced.total},
+            " ".join([*missed, _("The total changed to %(total)s since you reviewed your order. Please check it "
+                                 "and confirm again.") % {"total": priced.total}]),
             fields={"expected_total": [str(priced.total.amount)]},
         )
 
@@ -171,6 +173,10 @@ def place_order(
                     code=priced.voucher.code, order_number=order.number, user=user, email=email,
                     amount=priced.voucher.amount.amount,
                 )
+            deal_claims = [claim for discount in priced.discounts for claim in discount.claims]
+            if deal_claims:
+                # Claimed in the same transaction: a deal sold out meanwhile rolls the whole order back.
+                promotions_services.deals_claim(order_number=order.number, claims=deal_claims)
     except IntegrityError:
         # The same key won a race in another request: our reservation was rolled back.
         existing = orders_selectors.order_by_idempotency_key(key=key)
@@ -216,4 +222,5 @@ def _undo_unpaid(order: Order) -> None:
             reference=f"declined:{order.number}",
         )
         promotions_services.voucher_release(order_number=order.number)
+        promotions_services.deals_release(order_number=order.number)
         orders_services.order_discard_unpaid(order=order)

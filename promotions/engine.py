@@ -69,23 +69,25 @@ class AppliedPromotion:
     free_shipping_line_indexes: tuple[int, ...] = ()
 
 
-def _load_rules() -> list[Rule]:
-    promotions = Promotion.objects.filter(active=True).prefetch_related(
-        "categories", "brands", "sellers", "products"
-    ).order_by("-priority", "id")
+def rule_for(p: Promotion) -> Rule:
+    """The engine's view of one promotion (its sets prefetched, or one query each)."""
 
     def ids(related) -> frozenset[int]:
         return frozenset(obj.pk for obj in related.all())
 
-    return [
-        Rule(
-            id=p.pk, label=p.label or p.name, starts_at=p.starts_at, ends_at=p.ends_at, priority=p.priority,
-            exclusive=p.exclusive, members_only=p.members_only, min_quantity=p.min_quantity,
-            min_spend=p.min_spend, benefit=p.benefit, value=p.value, x=p.x, y=p.y,
-            categories=ids(p.categories), brands=ids(p.brands), sellers=ids(p.sellers), products=ids(p.products),
-        )
-        for p in promotions
-    ]
+    return Rule(
+        id=p.pk, label=p.label or p.name, starts_at=p.starts_at, ends_at=p.ends_at, priority=p.priority,
+        exclusive=p.exclusive, members_only=p.members_only, min_quantity=p.min_quantity,
+        min_spend=p.min_spend, benefit=p.benefit, value=p.value, x=p.x, y=p.y,
+        categories=ids(p.categories), brands=ids(p.brands), sellers=ids(p.sellers), products=ids(p.products),
+    )
+
+
+def _load_rules() -> list[Rule]:
+    promotions = Promotion.objects.filter(active=True).prefetch_related(
+        "categories", "brands", "sellers", "products"
+    ).order_by("-priority", "id")
+    return [rule_for(p) for p in promotions]
 
 
 def live_rules() -> list[Rule]:
@@ -167,8 +169,12 @@ def apply_promotions(lines: Sequence[PromoLine], *, is_member: bool = False,
     only for the answer: 50 promotions over 20 lines stay cheap."""
     if not lines:
         return []
-    rules = [r for r in live_rules() if r.live(now) and (is_member or not r.members_only)]
-    if not rules:
+    return apply_rules([r for r in live_rules() if r.live(now) and (is_member or not r.members_only)], lines)
+
+
+def apply_rules(rules: Sequence[Rule], lines: Sequence[PromoLine]) -> list[AppliedPromotion]:
+    """Apply these rules (already chosen: live, for this shopper) in order to the lines."""
+    if not rules or not lines:
         return []
     currency = lines[0].amount.currency
     product_info: dict[int, tuple[int | None, int | None]] = {}

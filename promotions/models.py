@@ -1,8 +1,11 @@
-"""Promotions: voucher codes and their redemptions."""
+"""Promotions: voucher codes and their redemptions, automatic promotions, lightning deals."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
@@ -133,3 +136,83 @@ class Promotion(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Deal(models.Model):
+    """A lightning deal: a price on one offer for a short time, for a limited number of units.
+
+    ``claimed`` counts the units sold at the deal price; it only changes through one conditional
+    UPDATE inside the order's transaction (``services.deals_claim``), so it never passes the cap.
+    """
+
+    offer = models.ForeignKey("marketplace.Offer", on_delete=models.PROTECT, related_name="+",
+                              verbose_name=_("offer"))
+    label = models.CharField(_("label"), max_length=120, blank=True,
+                             help_text=_("Optional; shoppers see the product title when empty."))
+    deal_price = models.DecimalField(_("deal price"), max_digits=12, decimal_places=2,
+                                     validators=[MinValueValidator(Decimal("0.01"))],
+                                     help_text=_("Price per unit during the deal; below the offer's price."))
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    quantity_cap = models.PositiveIntegerField(_("units at the deal price"), validators=[MinValueValidator(1)])
+    claimed = models.PositiveIntegerField(_("units claimed"), default=0, editable=False)
+    per_order_limit = models.PositiveIntegerField(_("limit per order"), null=True, blank=True,
+                                                  validators=[MinValueValidator(1)],
+                                                  help_text=_("Empty: no limit besides the cap."))
+    members_only = models.BooleanField(_("members only"), default=False)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("lightning deal")
+        verbose_name_plural = _("lightning deals")
+        ordering = ("-starts_at", "-id")
+        constraints = [
+            models.CheckConstraint(condition=Q(claimed__lte=F("quantity_cap")), name="deal_claimed_within_cap"),
+            models.CheckConstraint(condition=Q(claimed__gte=0), name="deal_claimed_not_negative"),
+            models.CheckConstraint(condition=Q(quantity_cap__gt=0), name="deal_quantity_cap_positive"),
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="deal_ends_after_start",
+                                   violation_error_message=_("The deal must end after it starts.")),
+            models.CheckConstraint(condition=Q(deal_price__gt=0), name="deal_price_positive"),
+            models.CheckConstraint(condition=Q(per_order_limit__isnull=True) | Q(per_order_limit__gt=0),
+                                   name="deal_per_order_limit_positive"),
+        ]
+        indexes = [models.Index(fields=["active", "ends_at"], name="deal_active_ends")]
+
+    def __str__(self) -> str:
+        return self.label or f"{_('Deal')} #{self.pk}"
+
+    @property
+    def remaining(self) -> int:
+        return max(self.quantity_cap - self.claimed, 0)
+
+    @property
+    def percent_claimed(self) -> int:
+        return min(100, self.claimed * 100 // self.quantity_cap) if self.quantity_cap else 0
+
+    def is_live(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.active and self.starts_at <= now < self.ends_at
+
+
+class DealClaim(models.Model):
+    """Units of a deal claimed by one order; released (and given back) when the order is never paid."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="claims", verbose_name=_("deal"))
+    order_number = models.CharField(_("order number"), max_length=20)
+    quantity = models.PositiveIntegerField(_("units"))
+    created_at = models.DateTimeField(_("claimed at"), default=timezone.now)
+    released_at = models.DateTimeField(_("released at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("deal claim")
+        verbose_name_plural = _("deal claims")
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=["deal", "order_number"], name="deal_claim_once_per_order"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="deal_claim_quantity_positive"),
+        ]
+        indexes = [models.Index(fields=["order_number"], name="deal_claim_order")]
+
+    def __str__(self) -> str:
+        return f"{self.deal_id} / {self.order_number} x {self.quantity}"

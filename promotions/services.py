@@ -1,28 +1,38 @@
-"""Vouchers: check a code against a cart, redeem it inside place_order's transaction.
+"""Vouchers, automatic promotions and lightning deals: what they take off a cart, and the
+writes that go with placing an order.
 
 Promotions sits below checkout (DESIGN.md), so it never imports checkout: checkout's pricing
 pipeline calls ``discounts_for`` with plain ``PromoLine`` values and turns the answer into its
-own discount lines; ``place_order`` calls ``voucher_redeem`` in its reserve+create transaction.
+own discount lines; ``place_order`` calls ``voucher_redeem`` and ``deals_claim`` in its
+reserve+create transaction, and ``voucher_release`` / ``deals_release`` when the payment is
+declined (an unpaid order discarded later releases them through the ``orders.order_discarded``
+event, see ``promotions.apps``).
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from catalog import selectors as catalog_selectors
+from core import cache as vcache
 from core.exceptions import ApplicationError
 from core.money import Money, allocate, format_money
-from promotions import engine
-from promotions.models import Promotion, Voucher, VoucherRedemption
+from promotions import deals, engine
+from promotions.models import Deal, DealClaim, Promotion, Voucher, VoucherRedemption
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -30,6 +40,14 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 class VoucherRefused(ApplicationError):
     code = "voucher"
+
+
+class DealUnavailable(ApplicationError):
+    """A lightning deal in the order sold out or ended after the cart was priced: the whole
+    order rolls back (stock, voucher, deals) and the shopper reviews the new total."""
+
+    code = "deal_sold_out"
+    status_code = 409
 
 
 @dataclass(frozen=True)
@@ -40,6 +58,8 @@ class PromoLine:
     seller_id: int
     amount: Money
     quantity: int = 1
+    offer_id: int | None = None
+    unit_price: Money | None = None  # the price per unit the shopper pays before discounts
 
 
 @dataclass(frozen=True)
@@ -50,6 +70,7 @@ class AppliedDiscount:
     per_line: dict[int, Money]  # index into the lines passed in -> part (parts sum to amount)
     promotion_id: int | None = None  # set for an automatic promotion; None for the voucher
     free_shipping_line_indexes: tuple[int, ...] = ()  # lines whose packages ship free
+    claims: tuple[tuple[int, int], ...] = ()  # (deal id, units) a lightning deal claims at placement
 
 
 @dataclass(frozen=True)
@@ -178,27 +199,41 @@ def voucher_check(*, code: object, lines: Sequence[PromoLine], user=None, email:
 
 def discounts_for(lines: Sequence[PromoLine], *, user=None, voucher_code: str = "", email: str = "",
                   is_member: bool = False, now=None, automatic: bool = True) -> list[AppliedDiscount]:
-    """Every discount for these lines: the automatic promotions that apply (unless
-    ``automatic=False``), then the voucher, if a code is given, on what the promotions left of
-    each line. Raises VoucherRefused when the given code does not apply, so the caller can say why."""
+    """Every discount for these lines: the lightning deals, then the automatic promotions that
+    apply on what the deals left (unless ``automatic=False``), then the voucher, if a code is
+    given, on what they left of each line. Raises VoucherRefused when the given code does not
+    apply, so the caller can say why."""
     applied: list[AppliedDiscount] = []
     if automatic:
-        for promo in engine.apply_promotions(lines, is_member=is_member, now=now or timezone.now()):
+        now = now or timezone.now()
+        for deal in deals.apply_deals(lines, is_member=is_member, now=now):
+            applied.append(AppliedDiscount(
+                code="", label=deal.label, amount=deal.amount, per_line={deal.line_index: deal.amount},
+                claims=((deal.deal_id, deal.units),),
+            ))
+        promo_lines = _left_over(lines, applied)
+        for promo in engine.apply_promotions(promo_lines, is_member=is_member, now=now):
             applied.append(AppliedDiscount(
                 code="", label=promo.label, amount=promo.amount, per_line=promo.per_line,
                 promotion_id=promo.promotion_id, free_shipping_line_indexes=promo.free_shipping_line_indexes,
             ))
     if not normalize_code(voucher_code):
         return applied
-    if applied:
-        left = [line.amount for line in lines]
-        for discount in applied:
-            for index, part in discount.per_line.items():
-                left[index] = left[index] - part
-        lines = [replace(line, amount=amount) for line, amount in zip(lines, left, strict=True)]
+    lines = _left_over(lines, applied)
     result = voucher_check(code=voucher_code, lines=lines, user=user, email=email)
     return [*applied, AppliedDiscount(code=result.code, label=result.label, amount=result.amount,
                                       per_line=result.per_line)]
+
+
+def _left_over(lines: Sequence[PromoLine], applied: Sequence[AppliedDiscount]) -> Sequence[PromoLine]:
+    """The lines with what these discounts left of each."""
+    if not applied:
+        return lines
+    left = [line.amount for line in lines]
+    for discount in applied:
+        for index, part in discount.per_line.items():
+            left[index] = left[index] - part
+    return [replace(line, amount=amount) for line, amount in zip(lines, left, strict=True)]
 
 
 def promotion_save(*, promotion: Promotion, **m2m) -> Promotion:
@@ -267,3 +302,200 @@ def voucher_generate_copies(*, voucher: Voucher, count: int = 100) -> list[Vouch
             copy.products.set(voucher.products.all())
             created.append(copy)
     return created
+
+
+# --- lightning deals ----------------------------------------------------------------------
+
+DEAL_EDITABLE_FIELDS = ("offer", "label", "deal_price", "starts_at", "ends_at", "quantity_cap", "per_order_limit",
+                        "members_only", "active")
+BOUNDARY_CHECKED_KEY = "deals:boundaries-checked-at"
+
+
+def deal_validate(deal: Deal) -> None:
+    """The rules a deal obeys beyond its columns; ValidationError by field (admin shows them)."""
+    errors: dict[str, list[str]] = defaultdict(list)
+    if deal.starts_at and deal.ends_at and deal.ends_at <= deal.starts_at:
+        errors["ends_at"].append(_("The deal must end after it starts."))
+    if deal.offer_id and deal.deal_price is not None:
+        offer = deal.offer
+        if deal.deal_price >= offer.price:
+            errors["deal_price"].append(
+                _("The deal price must be below the offer's price (%(price)s).")
+                % {"price": format_money(offer.price, offer.currency)}
+            )
+    if deal.per_order_limit and deal.quantity_cap and deal.per_order_limit > deal.quantity_cap:
+        errors["per_order_limit"].append(_("The limit per order cannot be above the number of units."))
+    if deal.pk and deal.quantity_cap is not None:
+        claimed = Deal.objects.filter(pk=deal.pk).values_list("claimed", flat=True).first() or 0
+        if deal.quantity_cap < claimed:
+            errors["quantity_cap"].append(
+                ngettext("%(n)d unit is already claimed: the cap cannot be lower.",
+                         "%(n)d units are already claimed: the cap cannot be lower.", claimed) % {"n": claimed}
+            )
+    if deal.active and deal.offer_id and deal.starts_at and deal.ends_at and deal.ends_at > deal.starts_at:
+        overlapping = (
+            Deal.objects.filter(offer_id=deal.offer_id, active=True, starts_at__lt=deal.ends_at,
+                                ends_at__gt=deal.starts_at)
+            .exclude(pk=deal.pk).values_list("pk", flat=True).first()
+        )
+        if overlapping:
+            errors["starts_at"].append(
+                _("Another active deal on this offer (#%(id)s) overlaps these dates.") % {"id": overlapping}
+            )
+    if errors:
+        raise ValidationError(dict(errors))
+
+
+def deal_save(*, deal: Deal) -> Deal:
+    """Create or change a deal (never its claimed count) and refresh what shows it, on commit."""
+    with transaction.atomic():
+        before = None
+        if deal.pk:
+            # Lock the row: a claim waits, so the cap checked below is the cap that holds.
+            before = (Deal.objects.select_for_update(of=("self",)).filter(pk=deal.pk)
+                      .values("claimed", "offer__product__slug").first())
+        errors: dict = {}
+        for check in (lambda: deal.full_clean(exclude=["claimed"], validate_constraints=False),
+                      lambda: deal_validate(deal)):
+            try:
+                check()
+            except ValidationError as exc:
+                errors = exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)  # every problem at once; the constraints guard the rest
+        if before is None:
+            deal.claimed = 0  # a new deal has no claims; claims only come from deals_claim
+            deal.save()
+        else:
+            deal.save(update_fields=list(DEAL_EDITABLE_FIELDS))
+            deal.claimed = before["claimed"]
+        slugs = [deal.offer.product.slug]
+        if before is not None:
+            slugs.append(before["offer__product__slug"])
+        deals.bump_on_commit(*slugs)
+    return deal
+
+
+def deal_deleted(*, product_slugs: Iterable[str] = ()) -> None:
+    """After deals were deleted (admin): forget them in the cache and on their product pages."""
+    deals.bump_on_commit(*product_slugs)
+
+
+def _deal_unavailable(deal_id: int, units: int, now: datetime) -> DealUnavailable:
+    deal = Deal.objects.select_related("offer__product").filter(pk=deal_id).first()
+    if deal is None:
+        return DealUnavailable(_("A lightning deal in your order has ended. Your order was not placed: please "
+                                 "review the new total and confirm again."))
+    title = deal.offer.product.title
+    if deal.is_live(now) and 0 < deal.remaining < units:
+        message = ngettext(
+            "Only %(n)d unit is left at the lightning deal price on “%(title)s”.",
+            "Only %(n)d units are left at the lightning deal price on “%(title)s”.", deal.remaining,
+        ) % {"n": deal.remaining, "title": title}
+    elif deal.is_live(now) and deal.per_order_limit and units > deal.per_order_limit:
+        message = ngettext(
+            "The lightning deal on “%(title)s” is limited to %(n)d unit per order.",
+            "The lightning deal on “%(title)s” is limited to %(n)d units per order.", deal.per_order_limit,
+        ) % {"n": deal.per_order_limit, "title": title}
+    else:
+        message = _("The lightning deal on “%(title)s” has just sold out or ended; its price is now %(price)s.") % {
+            "title": title, "price": format_money(deal.offer.price, deal.offer.currency),
+        }
+    return DealUnavailable(
+        message + " " + _("Your order was not placed: please review the new total and confirm again.")
+    )
+
+
+def deals_claim(*, order_number: str, claims: Iterable[tuple[int, int]]) -> list[DealClaim]:
+    """Claim the deal units of an order. Call inside the order's transaction: each deal is one
+    conditional UPDATE (live, and the units fit under the cap), so concurrent orders never claim
+    more than the cap; a refusal raises DealUnavailable and the whole order rolls back."""
+    wanted: dict[int, int] = defaultdict(int)
+    for deal_id, units in claims:
+        if int(units) > 0:
+            wanted[int(deal_id)] += int(units)
+    if not wanted:
+        return []
+    now = timezone.now()
+    with transaction.atomic():
+        for deal_id in sorted(wanted):  # a fixed order: two orders with the same deals never deadlock
+            units = wanted[deal_id]
+            updated = (
+                Deal.objects.filter(pk=deal_id, active=True, starts_at__lte=now, ends_at__gt=now,
+                                    claimed__lte=F("quantity_cap") - units)
+                .filter(Q(per_order_limit__isnull=True) | Q(per_order_limit__gte=units))
+                .update(claimed=F("claimed") + units)
+            )
+            if updated != 1:
+                raise _deal_unavailable(deal_id, units, now)
+        try:
+            with transaction.atomic():
+                made = DealClaim.objects.bulk_create([
+                    DealClaim(deal_id=deal_id, order_number=order_number, quantity=units, created_at=now)
+                    for deal_id, units in sorted(wanted.items())
+                ])
+        except IntegrityError:
+            raise DealUnavailable(_("This order has already claimed its deals."), code="deal_already_claimed")
+        deals.bump_on_commit(*Deal.objects.filter(pk__in=list(wanted)).values_list("offer__product__slug", flat=True))
+    return made
+
+
+def deals_release(*, order_number: str) -> int:
+    """Give back the deal units of an order that was never paid. Idempotent: a released claim
+    stays (with ``released_at``) and is not given back twice. Returns the units given back."""
+    with transaction.atomic():
+        open_claims = list(
+            DealClaim.objects.select_for_update().filter(order_number=order_number, released_at__isnull=True)
+            .order_by("deal_id")
+        )
+        if not open_claims:
+            return 0
+        for claim in open_claims:
+            Deal.objects.filter(pk=claim.deal_id, claimed__gte=claim.quantity).update(
+                claimed=F("claimed") - claim.quantity
+            )
+        DealClaim.objects.filter(pk__in=[c.pk for c in open_claims]).update(released_at=timezone.now())
+        deal_ids = [c.deal_id for c in open_claims]
+        deals.bump_on_commit(*Deal.objects.filter(pk__in=deal_ids).values_list("offer__product__slug", flat=True))
+    return sum(c.quantity for c in open_claims)
+
+
+def deals_missed(*, offer_ids: Iterable[int], now: datetime | None = None) -> list[str]:
+    """Why the deal price of these offers is gone (sold out, or ended within the hour): what to
+    tell a shopper whose total changed since they reviewed it. One query."""
+    now = now or timezone.now()
+    rows = (
+        Deal.objects.filter(offer_id__in=list(offer_ids), active=True, starts_at__lte=now)
+        .filter(Q(ends_at__gt=now, claimed__gte=F("quantity_cap")) | Q(ends_at__lte=now,
+                                                                        ends_at__gt=now - timedelta(hours=1)))
+        .select_related("offer__product").order_by("pk")
+    )
+    return [
+        _("The lightning deal on “%(title)s” has just sold out or ended; its price is now %(price)s.")
+        % {"title": d.offer.product.title, "price": format_money(d.offer.price, d.offer.currency)}
+        for d in rows
+    ]
+
+
+def deals_bump_boundaries(*, now: datetime | None = None) -> int:
+    """Refresh the pages of products whose deal started or ended since the last run (Celery beat,
+    every minute; safe to run again: a bump only makes pages render afresh). Returns how many."""
+    now = now or timezone.now()
+    last = vcache.safe_get(BOUNDARY_CHECKED_KEY)
+    oldest = now - timedelta(seconds=settings.PAGE_CACHE_TIMEOUT)  # older pages expired anyway
+    since = min(max(last, oldest), now) if isinstance(last, datetime) else oldest
+    slugs = set(
+        Deal.objects.filter(Q(starts_at__gt=since, starts_at__lte=now) | Q(ends_at__gt=since, ends_at__lte=now))
+        .values_list("offer__product__slug", flat=True)
+    )
+    if slugs:
+        deals.bump_now(*slugs)
+    vcache.safe_set(BOUNDARY_CHECKED_KEY, now, None)
+    return len(slugs)
+
+
+def order_discarded(*, order_number: str) -> None:
+    """An unpaid order was removed (declined, or settled as never paid): give back its voucher use
+    and its deal units. Both are idempotent, so the decline path's own calls are not repeated."""
+    voucher_release(order_number=order_number)
+    deals_release(order_number=order_number)

@@ -139,7 +139,7 @@ def test_the_cart_page_shows_the_discount_or_why_not(client, methods):
     response = client.post("/cart/voucher/", {"code": "save10"}, follow=True)
     text = plain(response)
     assert "Code SAVE10: 10% off: -$2.50" in text
-    assert "Subtotal after discount: $22.50" in text
+    assert "Subtotal after discounts: $22.50" in text
     # htmx answers with the cart body
     response = client.post("/cart/voucher/", {"code": "NOPE"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
