@@ -96,6 +96,12 @@ class Product(models.Model):
     listing_offer_id = models.BigIntegerField(null=True, blank=True, editable=False)
     in_stock = models.BooleanField(_("in stock"), default=False)
     offer_count = models.PositiveIntegerField(_("offers"), default=0)
+    listing_member_price = models.DecimalField(_("member price"), max_digits=12, decimal_places=2, null=True,
+                                               blank=True, editable=False)
+    listing_member_delivery = models.BooleanField(
+        _("free member delivery"), default=False, db_default=False, editable=False,
+        help_text=_("The buy-box offer is fulfilled by the platform: members get it delivered free and fast."),
+    )
 
     # Maintained by a PostgreSQL trigger (see migration 0002); unused on SQLite.
     search_vector = SearchVectorField(null=True, editable=False)

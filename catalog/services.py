@@ -279,9 +279,12 @@ class ListingRow:
     offer_id: int | None
     in_stock: bool
     offer_count: int
+    member_price: Decimal | None = None
+    member_delivery: bool = False
 
 
-_LISTING_FIELDS = ["listing_price", "listing_currency", "listing_offer_id", "in_stock", "offer_count"]
+_LISTING_FIELDS = ["listing_price", "listing_currency", "listing_offer_id", "in_stock", "offer_count",
+                   "listing_member_price", "listing_member_delivery"]
 
 
 def _listing_store(products: list[Product]) -> None:
@@ -294,13 +297,17 @@ def _listing_store(products: list[Product]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} AS p SET listing_price = v.price, listing_currency = v.currency, "  # noqa: S608
-            "listing_offer_id = v.offer_id, in_stock = v.in_stock, offer_count = v.offer_count "
-            "FROM unnest(%s::bigint[], %s::numeric[], %s::varchar[], %s::bigint[], %s::boolean[], %s::integer[]) "
-            "AS v(id, price, currency, offer_id, in_stock, offer_count) WHERE p.id = v.id",
+            "listing_offer_id = v.offer_id, in_stock = v.in_stock, offer_count = v.offer_count, "
+            "listing_member_price = v.member_price, listing_member_delivery = v.member_delivery "
+            "FROM unnest(%s::bigint[], %s::numeric[], %s::varchar[], %s::bigint[], %s::boolean[], %s::integer[], "
+            "%s::numeric[], %s::boolean[]) "
+            "AS v(id, price, currency, offer_id, in_stock, offer_count, member_price, member_delivery) "
+            "WHERE p.id = v.id",
             [
                 [p.pk for p in products], [p.listing_price for p in products],
                 [p.listing_currency for p in products], [p.listing_offer_id for p in products],
                 [p.in_stock for p in products], [p.offer_count for p in products],
+                [p.listing_member_price for p in products], [p.listing_member_delivery for p in products],
             ],
         )
 
@@ -313,17 +320,15 @@ def product_listing_update(*, rows: Iterable[ListingRow]) -> int:
     changed = []
     slugs = []
     with transaction.atomic():
-        for product in Product.objects.filter(pk__in=list(rows)).only(
-            "id", "slug", "listing_price", "listing_currency", "listing_offer_id", "in_stock", "offer_count"
-        ):
+        for product in Product.objects.filter(pk__in=list(rows)).only("id", "slug", *_LISTING_FIELDS):
             row = rows[product.pk]
             slugs.append(product.slug)
-            new = (row.price, row.currency, row.offer_id, row.in_stock, row.offer_count)
-            old = (product.listing_price, product.listing_currency, product.listing_offer_id,
-                   product.in_stock, product.offer_count)
+            new = (row.price, row.currency, row.offer_id, row.in_stock, row.offer_count, row.member_price,
+                   row.member_delivery)
+            old = tuple(getattr(product, name) for name in _LISTING_FIELDS)
             if new != old:
-                (product.listing_price, product.listing_currency, product.listing_offer_id,
-                 product.in_stock, product.offer_count) = new
+                for name, value in zip(_LISTING_FIELDS, new, strict=True):
+                    setattr(product, name, value)
                 changed.append(product)
         if changed:
             _listing_store(changed)

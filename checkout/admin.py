@@ -1,10 +1,12 @@
-"""Carts in admin: read-only, for support staff looking at what a shopper had in the cart."""
+"""Carts in admin (read-only, for support staff looking at what a shopper had in the cart) and tax rates."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from checkout.models import Cart, CartLine
+from checkout import services
+from checkout.models import Cart, CartLine, TaxRate
+from core.admin import InvalidateAfterDeleteMixin
 
 
 class CartLineInline(admin.TabularInline):
@@ -40,3 +42,16 @@ class CartAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(InvalidateAfterDeleteMixin, admin.ModelAdmin):
+    list_display = ("country", "region", "name", "rate", "applies_to_shipping")
+    list_filter = ("country", "applies_to_shipping")
+    search_fields = ("country", "region", "name")
+
+    def save_model(self, request, obj, form, change):
+        services.tax_rate_save(rate=obj)
+
+    def after_delete(self) -> None:
+        services.tax_rates_changed()

@@ -67,18 +67,21 @@ def _cart(request: HttpRequest):
     return services.cart_for_session(session=request.session, user=request.user)
 
 
-def _price(request: HttpRequest, cart) -> pricing.PricedCart:
+def _pricing_input(request: HttpRequest, cart) -> tuple[list[pricing.LineInput], pricing.PricingContext]:
     state = _state(request)
     address = state.get("address") or {}
     lines = [pricing.LineInput(line.offer_id, line.quantity) for line in cart.lines.all()]
-    return pricing.price_cart(
-        lines=lines,
-        context=pricing.PricingContext(
-            country=address.get("country") or "US", region=address.get("region") or "",
-            shipping_choices=state.get("shipping") or {}, user=request.user,
-            voucher_code=_voucher_code(request), email=state.get("email") or "",
-        ),
+    context = pricing.PricingContext(
+        country=address.get("country") or "US", region=address.get("region") or "",
+        shipping_choices=state.get("shipping") or {}, user=request.user,
+        voucher_code=_voucher_code(request), email=state.get("email") or "",
     )
+    return lines, context
+
+
+def _price(request: HttpRequest, cart) -> pricing.PricedCart:
+    lines, context = _pricing_input(request, cart)
+    return pricing.price_cart(lines=lines, context=context)
 
 
 def _voucher_code(request: HttpRequest) -> str:
@@ -142,9 +145,11 @@ def review(request: HttpRequest) -> HttpResponse:
         return stop
     state = _state(request)
     form = PaymentForm(initial={"expected_total": priced.total.amount, "order_key": uuid.uuid4().hex})
+    lines, context = _pricing_input(request, cart)
+    savings = pricing.member_savings(lines=lines, context=context, priced=priced)
     return render(
         request, "checkout/flow_review.html",
-        {"priced": priced, "view": view, "form": form, "state": state, "step": 3},
+        {"priced": priced, "view": view, "form": form, "state": state, "step": 3, "member_savings": savings},
     )
 
 

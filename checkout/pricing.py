@@ -13,8 +13,8 @@ added on top.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -23,10 +23,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from checkout.models import TaxRate
+from checkout.services import TAX_RATES_NAMESPACE
+from core import cache as vcache
 from core.exceptions import ApplicationError
 from core.money import Money, allocate
 from fulfillment import selectors as fulfillment_selectors
 from marketplace import selectors as marketplace_selectors
+from membership import selectors as membership_selectors
+from membership.selectors import MemberBenefits
 from promotions import services as promotions_services
 
 
@@ -46,6 +50,9 @@ class PricingContext:
     today: date | None = None
     voucher_code: str = ""
     email: str = ""  # the buyer's e-mail, for a voucher's per-customer limit (guests)
+    # membership benefits: None = the user's own (if a member); True = as if joining the featured
+    # plan (to show a non-member what they would save); False = none
+    member: bool | None = None
 
 
 @dataclass
@@ -66,6 +73,7 @@ class PricedLine:
     tax_rate: Decimal = Decimal(0)
     tax: Money | None = None
     total: Money | None = None  # subtotal - discount (tax included or not, as prices are shown)
+    regular_unit_price: Money | None = None  # the non-member price, when a member price applies
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,8 @@ class ShippingOption:
     price: Money
     earliest: date
     latest: date
+    regular_price: Money | None = None  # what it costs without membership, when membership makes it free
+    members_only: bool = False
 
 
 @dataclass
@@ -88,6 +98,7 @@ class Package:
     chosen: ShippingOption | None
     shipping: Money
     shipping_tax: Money
+    member_free_shipping: bool = False  # every option ships free thanks to the buyer's membership
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,7 @@ class Discount:
     amount: Money
     per_line: dict[int, Money]
     free_shipping_line_indexes: tuple[int, ...] = ()  # a free-shipping promotion: these lines' packages
+    claims: tuple[tuple[int, int], ...] = ()  # (deal id, units): what a deal needs claimed at placement
 
 
 @dataclass
@@ -117,6 +129,7 @@ class PricedCart:
     unavailable: list[int] = field(default_factory=list)  # offer ids that can no longer be sold
     voucher: Discount | None = None  # the voucher discount applied, if a code was given and applies
     voucher_error: str = ""  # why the given voucher code does not apply
+    member_plan: str = ""  # the membership plan whose benefits priced this cart ("" for none)
 
     @property
     def is_empty(self) -> bool:
@@ -146,9 +159,23 @@ def package_key(seller_id: int, channel: str) -> str:
     return f"{seller_id}:{channel}"
 
 
+def member_benefits(context: PricingContext) -> MemberBenefits | None:
+    """The membership benefits that price this cart (see ``PricingContext.member``)."""
+    if context.member is False:
+        return None
+    if context.member is True:  # asked for what joining would give (the caller knows they are no member)
+        return membership_selectors.benefits_preview()
+    return membership_selectors.benefits_for(context.user)
+
+
 def _tax_rate(country: str, region: str) -> TaxRate | None:
-    rates = {(r.region or ""): r for r in TaxRate.objects.filter(country=country.upper(), region__in=[region, ""])}
-    return rates.get(region) or rates.get("")
+    """The rate for the region, else the country's; the (small) table is cached until a rate is saved."""
+    table = vcache.cached_in(
+        TAX_RATES_NAMESPACE, "checkout:tax-rates",
+        lambda: {(r.country, r.region or ""): r for r in TaxRate.objects.all()},
+    )
+    country = country.upper()
+    return table.get((country, region or "")) or table.get((country, ""))
 
 
 def _tax_part(amount: Money, rate: Decimal, *, included: bool) -> Money:
@@ -159,9 +186,14 @@ def _tax_part(amount: Money, rate: Decimal, *, included: bool) -> Money:
     return Money(amount.amount * rate, amount.currency)
 
 
-def price_cart(*, lines: Sequence[LineInput], context: PricingContext | None = None) -> PricedCart:
-    """Price these lines for this context. A constant number of queries, whatever the size."""
+def price_cart(
+    *, lines: Sequence[LineInput], context: PricingContext | None = None, offers: Mapping | None = None
+) -> PricedCart:
+    """Price these lines for this context. A constant number of queries, whatever the size.
+    ``offers`` (offer id -> Offer with seller and product) saves loading them again when the caller
+    has them; only the sellable ones (active offer, seller and product) are priced."""
     context = context or PricingContext()
+    benefits = member_benefits(context)
     currency = settings.SHOP_CURRENCY
     included = settings.PRICES_INCLUDE_TAX
     zero = Money.zero(currency)
@@ -170,10 +202,14 @@ def price_cart(*, lines: Sequence[LineInput], context: PricingContext | None = N
     wanted = {}
     for line in lines:
         wanted[line.offer_id] = wanted.get(line.offer_id, 0) + int(line.quantity)
-    offers = {
-        o.pk: o
-        for o in marketplace_selectors.offer_list().filter(pk__in=list(wanted), product__is_active=True)
-    }
+    if offers is None:
+        offers = {
+            o.pk: o
+            for o in marketplace_selectors.offer_list().filter(pk__in=list(wanted), product__is_active=True)
+        }
+    else:
+        offers = {pk: o for pk, o in offers.items()
+                  if o.is_active and o.seller.is_active and o.product.is_active}
     unavailable = [oid for oid in wanted if oid not in offers]
 
     # 1. line subtotals, from the database prices
@@ -182,27 +218,31 @@ def price_cart(*, lines: Sequence[LineInput], context: PricingContext | None = N
         offer = offers.get(offer_id)
         if offer is None or quantity <= 0:
             continue
-        unit = Money(offer.price, offer.currency)
+        regular = Money(offer.price, offer.currency)
+        member_price = benefits is not None and benefits.member_prices and offer.member_price is not None
+        unit = Money(offer.member_price, offer.currency) if member_price else regular
         priced.append(
             PricedLine(
                 offer_id=offer.pk, product_id=offer.product_id, product_title=offer.product.title,
                 product_slug=offer.product.slug, seller_id=offer.seller_id, seller_name=offer.seller.name,
                 sku=offer.sku, channel=offer.fulfillment_channel, handling_days=offer.handling_days,
                 quantity=quantity, unit_price=unit, subtotal=unit * quantity, discount=zero,
+                regular_unit_price=regular if member_price else None,
             )
         )
 
     # 2. discounts (each split over lines so the parts always sum to the discount)
     discounts: list[Discount] = []
     free_shipping: set[int] = set()  # indexes of lines whose packages ship free (a promotion)
+    is_member = benefits is not None and benefits.member_deals
     for step in [*_discount_steps, _promotions_step]:
-        for discount in step(priced, context):
+        for discount in step(priced, replace(context, member=is_member)):
             for index, part in discount.per_line.items():
                 line = priced[index]
                 line.discount = min(line.discount + part, line.subtotal)
             discounts.append(discount)
             free_shipping.update(getattr(discount, "free_shipping_line_indexes", ()))
-    voucher, voucher_error = _voucher_step(priced, context)
+    voucher, voucher_error = _voucher_step(priced, replace(context, member=is_member))
     if voucher is not None:
         for index, part in voucher.per_line.items():
             priced[index].discount += part
@@ -231,17 +271,27 @@ def price_cart(*, lines: Sequence[LineInput], context: PricingContext | None = N
     for package in packages.values():
         handling = max(line.handling_days for line in package.lines)
         applicable = fulfillment_selectors.shipping_methods_for(
-            seller_id=package.seller_id, channel=package.channel, methods=methods
+            seller_id=package.seller_id, channel=package.channel, methods=methods,
+            members=benefits is not None and benefits.fast_shipping,
+        )
+        # a plan with free shipping makes every option of a platform-fulfilled package free
+        package.member_free_shipping = bool(
+            benefits is not None and benefits.free_shipping and package.channel == "platform"
         )
         package.options = [
             ShippingOption(
-                code=m.code, name=m.name, price=Money(m.price, currency),
+                code=m.code, name=m.name,
+                price=zero if package.member_free_shipping else Money(m.price, currency),
                 earliest=add_business_days(today, handling + m.min_days),
                 latest=add_business_days(today, handling + m.max_days),
+                regular_price=Money(m.price, currency) if package.member_free_shipping and m.price else None,
+                members_only=m.members_only,
             )
             for m in applicable
         ]
         chosen_code = context.shipping_choices.get(package.key)
+        # the cheapest unless the shopper chose another; among equally priced (all free for a
+        # member), the fastest
         package.chosen = next((o for o in package.options if o.code == chosen_code), None) or min(
             package.options, key=lambda o: (o.price.amount, o.latest), default=None
         )
@@ -259,14 +309,15 @@ def price_cart(*, lines: Sequence[LineInput], context: PricingContext | None = N
         currency=currency, prices_include_tax=included, lines=priced, packages=list(packages.values()),
         discounts=discounts, subtotal=subtotal, discount=discount, shipping=shipping, tax=tax, total=total,
         tax_name=tax_rate.name if tax_rate else _("Tax"), unavailable=unavailable,
-        voucher=voucher, voucher_error=voucher_error,
+        voucher=voucher, voucher_error=voucher_error, member_plan=benefits.plan_name if benefits else "",
     )
 
 
 def _promo_lines(priced: list[PricedLine]) -> list:
     return [
         promotions_services.PromoLine(product_id=line.product_id, seller_id=line.seller_id,
-                                      amount=line.subtotal - line.discount, quantity=line.quantity)
+                                      amount=line.subtotal - line.discount, quantity=line.quantity,
+                                      offer_id=line.offer_id, unit_price=line.unit_price)
         for line in priced
     ]
 
@@ -275,10 +326,11 @@ def _promotions_step(priced: list[PricedLine], context: PricingContext) -> list[
     """The automatic promotions, each its own explained discount, on what is left of each line."""
     if not priced:
         return []
-    applied = promotions_services.discounts_for(_promo_lines(priced), user=context.user)
+    applied = promotions_services.discounts_for(_promo_lines(priced), user=context.user,
+                                                is_member=bool(context.member))
     return [
         Discount(code=a.code, label=a.label, amount=a.amount, per_line=dict(a.per_line),
-                 free_shipping_line_indexes=a.free_shipping_line_indexes)
+                 free_shipping_line_indexes=a.free_shipping_line_indexes, claims=tuple(getattr(a, "claims", ())))
         for a in applied
     ]
 
@@ -291,7 +343,7 @@ def _voucher_step(priced: list[PricedLine], context: PricingContext) -> tuple[Di
     try:
         applied = promotions_services.discounts_for(
             _promo_lines(priced), user=context.user, voucher_code=context.voucher_code, email=context.email,
-            automatic=False,
+            is_member=bool(context.member), automatic=False,
         )
     except ApplicationError as exc:
         return None, exc.message
@@ -308,3 +360,23 @@ def split_discount(amount: Money, lines: Sequence[PricedLine], indexes: Sequence
     capped = min(amount.amount, sum(weights, Decimal(0)))
     parts = allocate(capped, weights, amount.currency)
     return {i: Money(p, amount.currency) for i, p in zip(indexes, parts, strict=True)}
+
+
+@dataclass(frozen=True)
+class MemberSavings:
+    plan_name: str
+    amount: Money
+
+
+def member_savings(
+    *, lines: Sequence[LineInput], context: PricingContext, priced: PricedCart, offers: Mapping | None = None
+) -> MemberSavings | None:
+    """For a shopper who is not a member: how much less ``priced`` would cost with the featured
+    plan (member prices, free shipping, members-only promotions). None for members or no saving."""
+    if priced.member_plan or not priced.lines:
+        return None
+    as_member = price_cart(lines=lines, context=replace(context, member=True), offers=offers)
+    saved = priced.total - as_member.total
+    if not as_member.member_plan or saved.amount <= 0:
+        return None
+    return MemberSavings(plan_name=as_member.member_plan, amount=saved)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db.models import Sum
@@ -27,6 +27,7 @@ class CartLineView:
     available: int
     problem: str | None
     thumbnail_url: str | None
+    regular_unit_price: Decimal | None = None  # the non-member price, when a member price applies
 
     @property
     def pk(self) -> int:
@@ -50,7 +51,7 @@ class CartLineView:
 
     @property
     def price_changed(self) -> bool:
-        return self.unit_price != self.price_when_added
+        return (self.regular_unit_price or self.unit_price) != self.price_when_added
 
     @property
     def line_total(self) -> Decimal:
@@ -129,6 +130,19 @@ def cart_view(*, cart: Cart | None) -> CartView:
     return CartView(
         cart=cart, lines=views, subtotal=subtotal, currency=currency, item_count=sum(v.quantity for v in views)
     )
+
+
+def cart_view_priced(*, view: CartView, priced) -> CartView:
+    """``view`` at the prices the pricing pipeline gave this shopper (member prices included)."""
+    by_offer = {line.offer_id: line for line in priced.lines}
+    lines = []
+    for line in view.lines:
+        p = by_offer.get(line.line.offer_id) if line.sellable else None
+        if p is not None and p.regular_unit_price is not None:
+            line = replace(line, unit_price=p.unit_price.amount, regular_unit_price=p.regular_unit_price.amount)
+        lines.append(line)
+    subtotal = sum((v.line_total for v in lines if v.sellable), Decimal("0.00"))
+    return replace(view, lines=lines, subtotal=subtotal)
 
 
 def cart_item_count(*, session, user) -> int:

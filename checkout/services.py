@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from checkout.models import MAX_LINE_QUANTITY, Cart, CartLine
+from checkout.models import MAX_LINE_QUANTITY, Cart, CartLine, TaxRate
+from core import cache as vcache
 from core.exceptions import ApplicationError, Conflict, NotFound
 from fulfillment import selectors as fulfillment_selectors
 from marketplace import selectors as marketplace_selectors
@@ -234,3 +235,23 @@ def cart_merge_on_sign_in(*, session, user) -> list[str]:
     if guest_cart is None:
         return []
     return cart_merge(guest_cart=guest_cart, user=user)
+
+
+# --- tax rates ----------------------------------------------------------------------------
+
+TAX_RATES_NAMESPACE = "tax-rates"
+
+
+def tax_rate_save(*, rate: TaxRate) -> TaxRate:
+    """Save a tax rate (validated) and drop the cached table pricing reads."""
+    rate.country = (rate.country or "").upper()
+    rate.full_clean()
+    with transaction.atomic():
+        rate.save()
+        vcache.bump_now_and_on_commit(TAX_RATES_NAMESPACE)
+    return rate
+
+
+def tax_rates_changed() -> None:
+    """Call after tax rates were deleted (admin) so pricing stops using them."""
+    vcache.bump_now_and_on_commit(TAX_RATES_NAMESPACE)

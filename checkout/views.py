@@ -26,23 +26,27 @@ def cart_detail(request: HttpRequest) -> HttpResponse:
     cart = services.cart_for_session(session=request.session, user=request.user)
     view = selectors.cart_view(cart=cart)
     # The header badge reads the count already computed here instead of asking again.
-    return render(
-        request, "checkout/cart.html",
-        {"view": view, "cart_item_count": view.item_count, **_voucher_context(request, view)},
-    )
+    return render(request, "checkout/cart.html", {"cart_item_count": view.item_count, **_priced_context(request, view)})
 
 
-def _voucher_context(request: HttpRequest, view: selectors.CartView) -> dict:
-    """The session's voucher code with the discount it gives this cart, or why it gives none."""
+def _priced_context(request: HttpRequest, view: selectors.CartView) -> dict:
+    """The cart at this shopper's prices: member prices, every discount with its explanation, the
+    session's voucher (or why it gives none), and for a non-member what joining would save."""
     code = str(request.session.get(VOUCHER_SESSION_KEY) or "")
-    if not code or view.is_empty:
-        return {"voucher_code": code}
     lines = [pricing.LineInput(v.line.offer_id, v.quantity) for v in view.lines if v.sellable]
-    priced = pricing.price_cart(lines=lines, context=pricing.PricingContext(user=request.user, voucher_code=code))
-    context = {"voucher_code": code, "voucher": priced.voucher, "voucher_error": priced.voucher_error}
-    if priced.voucher is not None:
-        context["voucher_subtotal"] = priced.subtotal - priced.discount
-    return context
+    if not lines:
+        return {"view": view, "voucher_code": code}
+    context = pricing.PricingContext(user=request.user, voucher_code=code)
+    offers = {v.line.offer_id: v.line.offer for v in view.lines if v.sellable}
+    priced = pricing.price_cart(lines=lines, context=context, offers=offers)
+    result = {
+        "view": selectors.cart_view_priced(view=view, priced=priced), "priced": priced, "voucher_code": code,
+        "voucher": priced.voucher, "voucher_error": priced.voucher_error,
+        "member_savings": pricing.member_savings(lines=lines, context=context, priced=priced, offers=offers),
+    }
+    if priced.discounts:
+        result["discounted_subtotal"] = priced.subtotal - priced.discount
+    return result
 
 
 @require_POST
@@ -60,12 +64,11 @@ def cart_voucher(request: HttpRequest) -> HttpResponse:
             error = _("Enter a voucher code.")
     cart = services.cart_for_session(session=request.session, user=request.user)
     view = selectors.cart_view(cart=cart)
-    voucher = _voucher_context(request, view)
-    if voucher.get("voucher"):
+    priced = _priced_context(request, view)
+    if priced.get("voucher"):
         notice = _("Voucher code applied")
     if _is_htmx(request):
-        context = {"view": view, "error": error, "notice": notice, "cart_item_count": view.item_count, "oob": True,
-                   **voucher}
+        context = {"error": error, "notice": notice, "cart_item_count": view.item_count, "oob": True, **priced}
         return render(request, "checkout/_cart_body.html", context)
     if error:
         messages.error(request, error)
@@ -125,8 +128,8 @@ def cart_line(request: HttpRequest, line_id: int) -> HttpResponse:
         view = selectors.cart_view(cart=cart)
         error_line = line_id if error and any(v.pk == line_id for v in view.lines) else None
         context = {
-            "view": view, "error": error, "error_line": error_line, "notice": notice,
-            "cart_item_count": view.item_count, "oob": True, **_voucher_context(request, view),
+            "error": error, "error_line": error_line, "notice": notice,
+            "cart_item_count": view.item_count, "oob": True, **_priced_context(request, view),
         }
         return render(request, "checkout/_cart_body.html", context)
     if error:

@@ -133,3 +133,20 @@ def get_or_set(key: str, producer: Callable[[], Any], timeout: int | None = None
         value = producer()
         safe_set(key, value, timeout)
     return value
+
+
+def cached_in(namespace: str, key: str, producer: Callable[[], Any], timeout: int | None = None) -> Any:
+    """``producer()`` cached under ``key`` until ``namespace`` is bumped (one round trip on a hit).
+    For small tables read on every request (shipping methods, tax rates, plans)."""
+    value, seen = get_checked(key, [namespace])
+    if value is None:
+        value = producer()
+        set_checked(key, value, seen, timeout)
+    return value
+
+
+def bump_now_and_on_commit(*namespaces: str) -> None:
+    """Invalidate now (this process sees the change at once) and again after commit (so no
+    concurrent reader keeps what it read before the commit)."""
+    bump(*namespaces)
+    bump_on_commit(*namespaces)

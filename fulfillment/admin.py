@@ -40,8 +40,10 @@ class WarehouseAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.Mode
 
 @admin.register(ShippingMethod)
 class ShippingMethodAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "channel", "seller", "price_display", "min_days", "max_days", "is_active")
-    list_filter = ("channel", "is_active")
+    list_display = (
+        "name", "code", "channel", "seller", "price_display", "min_days", "max_days", "members_only", "is_active",
+    )
+    list_filter = ("channel", "members_only", "is_active")
     search_fields = ("code", "name")
     list_select_related = ("seller",)
     autocomplete_fields = ("seller",)

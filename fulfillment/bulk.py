@@ -50,6 +50,7 @@ class ShippingSpec:
     min_days: int
     max_days: int
     seller: object | None = None
+    members_only: bool = False
 
 
 def shipping_methods_ensure(*, specs: Sequence[ShippingSpec]) -> int:
@@ -61,7 +62,7 @@ def shipping_methods_ensure(*, specs: Sequence[ShippingSpec]) -> int:
             continue
         services.shipping_method_create(
             code=spec.code, name=spec.name, channel=spec.channel, price=spec.price, min_days=spec.min_days,
-            max_days=spec.max_days, seller=spec.seller,
+            max_days=spec.max_days, seller=spec.seller, members_only=spec.members_only,
         )
         created += 1
     return created

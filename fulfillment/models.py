@@ -124,6 +124,10 @@ class ShippingMethod(models.Model):
     price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
     min_days = models.PositiveSmallIntegerField(_("transit days from"), default=2)
     max_days = models.PositiveSmallIntegerField(_("transit days to"), default=5)
+    members_only = models.BooleanField(
+        _("members only"), default=False,
+        help_text=_("Offered only to members whose plan includes faster shipping (e.g. one-day delivery)."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:

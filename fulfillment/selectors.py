@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db.models import F, QuerySet, Sum
 
+from core import cache as vcache
 from fulfillment.models import ShippingMethod, StockItem
 from marketplace.buy_box import OfferFacts
 
@@ -21,14 +22,25 @@ def available_by_offer(*, offer_ids: Sequence[int]) -> dict[int, int]:
     return {r["offer_id"]: int(r["available"] or 0) for r in rows}
 
 
-def shipping_methods_for(*, seller_id: int, channel: str, methods: Sequence[ShippingMethod]) -> list[ShippingMethod]:
-    """The methods that apply to a seller's offers of one channel: its own, else the defaults."""
-    own = [m for m in methods if m.channel == channel and m.seller_id == seller_id]
-    return own or [m for m in methods if m.channel == channel and m.seller_id is None]
+def shipping_methods_for(
+    *, seller_id: int, channel: str, methods: Sequence[ShippingMethod], members: bool = False
+) -> list[ShippingMethod]:
+    """The methods that apply to a seller's offers of one channel: its own, else the defaults.
+    Members-only methods are included only for ``members`` (a plan with faster shipping)."""
+    methods = [m for m in methods if m.channel == channel and (members or not m.members_only)]
+    own = [m for m in methods if m.seller_id == seller_id]
+    return own or [m for m in methods if m.seller_id is None]
+
+
+SHIPPING_METHODS_NAMESPACE = "shipping-methods"
 
 
 def active_shipping_methods() -> list[ShippingMethod]:
-    return list(ShippingMethod.objects.filter(is_active=True).order_by("price", "min_days", "pk"))
+    """Every active method (a small table read on every pricing): cached until one is saved."""
+    return vcache.cached_in(
+        SHIPPING_METHODS_NAMESPACE, "fulfillment:active-shipping-methods",
+        lambda: list(ShippingMethod.objects.filter(is_active=True).order_by("price", "min_days", "pk")),
+    )
 
 
 def offer_facts(offers: Sequence) -> dict[int, OfferFacts]:
@@ -40,11 +52,17 @@ def offer_facts(offers: Sequence) -> dict[int, OfferFacts]:
         options = shipping_methods_for(seller_id=offer.seller_id, channel=offer.fulfillment_channel, methods=methods)
         cheapest = min(options, key=lambda m: (m.price, m.min_days), default=None)
         fastest = min(options, key=lambda m: (m.min_days, m.price), default=None)
+        member_options = shipping_methods_for(
+            seller_id=offer.seller_id, channel=offer.fulfillment_channel, methods=methods, members=True
+        )
+        member_fastest = min(member_options, key=lambda m: (m.max_days, m.min_days), default=None)
         facts[offer.pk] = OfferFacts(
             available=max(available.get(offer.pk, 0), 0),
             shipping=cheapest.price if cheapest else Decimal(0),
             delivery_min_days=offer.handling_days + (fastest.min_days if fastest else 0),
             delivery_max_days=offer.handling_days + (cheapest.max_days if cheapest else 0),
+            member_delivery_min_days=offer.handling_days + (member_fastest.min_days if member_fastest else 0),
+            member_delivery_max_days=offer.handling_days + (member_fastest.max_days if member_fastest else 0),
         )
     return facts
 

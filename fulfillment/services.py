@@ -15,7 +15,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils.translation import gettext as _
 
+from core import cache as vcache
 from core.exceptions import ApplicationError
+from fulfillment import selectors as fulfillment_selectors
 from fulfillment.models import ShippingMethod, StockItem, StockMovement, Warehouse
 from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
@@ -75,10 +77,12 @@ def warehouse_save(*, warehouse: Warehouse) -> Warehouse:
 
 
 def shipping_method_create(
-    *, code: str, name: str, channel: str, price, min_days: int, max_days: int, seller=None
+    *, code: str, name: str, channel: str, price, min_days: int, max_days: int, seller=None,
+    members_only: bool = False,
 ) -> ShippingMethod:
     method = ShippingMethod(
-        code=code, name=name, channel=channel, price=price, min_days=min_days, max_days=max_days, seller=seller
+        code=code, name=name, channel=channel, price=price, min_days=min_days, max_days=max_days, seller=seller,
+        members_only=members_only,
     )
     return shipping_method_save(method=method)
 
@@ -90,6 +94,7 @@ def shipping_method_save(*, method: ShippingMethod) -> ShippingMethod:
         previous = ShippingMethod.objects.filter(pk=method.pk).values_list("channel", "seller_id").first()
     with transaction.atomic():
         method.save()
+        vcache.bump_now_and_on_commit(fulfillment_selectors.SHIPPING_METHODS_NAMESPACE)
         _refresh_shipping_scope(method.channel, method.seller_id)
         if previous and previous != (method.channel, method.seller_id):
             _refresh_shipping_scope(*previous)
@@ -100,6 +105,7 @@ def shipping_method_delete(*, method: ShippingMethod) -> None:
     with transaction.atomic():
         scope = (method.channel, method.seller_id)
         method.delete()
+        vcache.bump_now_and_on_commit(fulfillment_selectors.SHIPPING_METHODS_NAMESPACE)
         _refresh_shipping_scope(*scope)
 
 

@@ -17,7 +17,8 @@ from marketplace.admin_scoping import SellerScopedAdminMixin
 from marketplace.models import BuyBox, Offer, Seller, SellerMember
 
 OFFER_FIELDS = (
-    "seller", "sku", "price", "list_price", "condition", "fulfillment_channel", "handling_days", "is_active",
+    "seller", "sku", "price", "list_price", "member_price", "condition", "fulfillment_channel", "handling_days",
+    "is_active",
 )
 
 

@@ -57,6 +57,7 @@ class OfferRow:
     condition: str = Offer.Condition.NEW
     fulfillment_channel: str = Offer.Channel.MERCHANT
     handling_days: int = 1
+    member_price: Decimal | None = None
 
 
 def offers_bulk_create(*, rows: Sequence[OfferRow]) -> list[int]:
@@ -69,20 +70,23 @@ def offers_bulk_create(*, rows: Sequence[OfferRow]) -> list[int]:
     for row in rows:
         price = quantize(row.price, currency)
         list_price = quantize(row.list_price, currency) if row.list_price is not None else None
+        member_price = quantize(row.member_price, currency) if row.member_price is not None else None
         if price <= 0 or (list_price is not None and list_price <= 0):
             raise ValueError(f"Offer {row.sku}: prices must be above zero")
+        if member_price is not None and not 0 < member_price < price:
+            raise ValueError(f"Offer {row.sku}: the member price must be above zero and below the price")
         if row.condition not in Offer.Condition.values or row.fulfillment_channel not in Offer.Channel.values:
             raise ValueError(f"Offer {row.sku}: unknown condition or channel")
         if not 0 <= row.handling_days <= 60:
             raise ValueError(f"Offer {row.sku}: handling days out of range")
         values.append((
-            row.seller_id, row.product_id, row.sku.strip()[:64], price, list_price, currency, row.condition,
-            row.fulfillment_channel, row.handling_days, True, now, now,
+            row.seller_id, row.product_id, row.sku.strip()[:64], price, list_price, member_price, currency,
+            row.condition, row.fulfillment_channel, row.handling_days, True, now, now,
         ))
     with transaction.atomic():
         return bulk.insert_rows(
             Offer,
-            ["seller_id", "product_id", "sku", "price", "list_price", "currency", "condition",
+            ["seller_id", "product_id", "sku", "price", "list_price", "member_price", "currency", "condition",
              "fulfillment_channel", "handling_days", "is_active", "created_at", "updated_at"],
             values,
             with_ids=True,

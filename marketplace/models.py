@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -89,6 +90,10 @@ class Offer(models.Model):
         _("list price"), max_digits=12, decimal_places=2, null=True, blank=True,
         help_text=_("Recommended retail price, shown struck through when higher than the price."),
     )
+    member_price = models.DecimalField(
+        _("member price"), max_digits=12, decimal_places=2, null=True, blank=True,
+        help_text=_("What members pay (below the price). Empty: members pay the price."),
+    )
     currency = models.CharField(_("currency"), max_length=3, default="USD")
     condition = models.CharField(_("condition"), max_length=20, choices=Condition.choices, default=Condition.NEW)
     fulfillment_channel = models.CharField(
@@ -114,6 +119,10 @@ class Offer(models.Model):
                 condition=Q(list_price__isnull=True) | Q(list_price__gt=0), name="offer_list_price_positive"
             ),
             models.CheckConstraint(condition=Q(handling_days__lte=60), name="offer_handling_days_max_60"),
+            models.CheckConstraint(
+                condition=Q(member_price__isnull=True) | Q(member_price__gt=0, member_price__lt=F("price")),
+                name="offer_member_price_below_price",
+            ),
         ]
         indexes = [models.Index(fields=["product", "is_active"], name="offer_product_active")]
 
@@ -123,6 +132,11 @@ class Offer(models.Model):
     @property
     def fulfilled_by_platform(self) -> bool:
         return self.fulfillment_channel == self.Channel.PLATFORM
+
+    def clean(self) -> None:
+        super().clean()
+        if self.member_price is not None and self.price is not None and self.member_price >= self.price:
+            raise ValidationError({"member_price": _("The member price must be below the price.")})
 
 
 class BuyBox(models.Model):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, QuerySet
 
 from catalog import selectors as catalog_selectors
 from catalog.models import Product
 from marketplace import buy_box
-from marketplace.buy_box import OfferFacts
+from marketplace.buy_box import BuyerBenefits, OfferFacts, ViewerBenefits
 from marketplace.models import HOUSE_SELLER_SLUG, BuyBox, Offer, Seller, SellerMember
 
 
@@ -30,8 +31,13 @@ def seller_ids_for_user(user) -> list[int]:
 
 @dataclass(frozen=True)
 class OfferView:
+    """An offer as one viewer sees it: with stock and shipping facts, and the viewer's benefits
+    (``benefits``: a member's own) or what joining would change (``preview``: for everyone else)."""
+
     offer: Offer
     facts: OfferFacts | None
+    benefits: BuyerBenefits | None = None
+    preview: BuyerBenefits | None = None
 
     @property
     def available(self) -> int:
@@ -42,21 +48,67 @@ class OfferView:
         return buy_box.is_eligible(self.offer, self.facts)
 
     @property
+    def price(self) -> Decimal:
+        """What this viewer pays per unit."""
+        return buy_box.effective_price(self.offer, self.benefits)
+
+    @property
+    def member_price_applies(self) -> bool:
+        return self.price != self.offer.price
+
+    @property
     def shipping(self):
-        return self.facts.shipping if self.facts else None
+        return buy_box.effective_shipping(self.offer, self.facts, self.benefits) if self.facts else None
+
+    @property
+    def member_free_shipping(self) -> bool:
+        """Ships free because of the viewer's membership (it would cost otherwise)."""
+        return bool(self.facts and self.facts.shipping and self.shipping == 0)
+
+    @property
+    def member_delivery(self) -> OfferFacts | None:
+        """Delivery estimate with the viewer's (or a joiner's) faster members-only shipping, when faster."""
+        benefits = self.benefits or self.preview
+        facts = self.facts
+        if not (benefits and benefits.fast_shipping and facts and facts.member_delivery_max_days):
+            return None
+        if facts.member_delivery_max_days >= facts.delivery_max_days:
+            return None
+        return OfferFacts(available=facts.available, shipping=Decimal(0),
+                          delivery_min_days=facts.member_delivery_min_days,
+                          delivery_max_days=facts.member_delivery_max_days)
+
+    @property
+    def preview_price(self) -> Decimal | None:
+        """For a non-member: the member price they would pay by joining (None if no difference)."""
+        if self.benefits is not None or self.preview is None:
+            return None
+        price = buy_box.effective_price(self.offer, self.preview)
+        return price if price != self.offer.price else None
+
+    @property
+    def preview_free_shipping(self) -> bool:
+        """For a non-member: this offer would ship free by joining."""
+        if self.benefits is not None or self.preview is None or not self.facts or not self.facts.shipping:
+            return False
+        return buy_box.effective_shipping(self.offer, self.facts, self.preview) == 0
 
     @property
     def landed_price(self):
-        return self.offer.price + self.facts.shipping if self.facts else self.offer.price
+        return self.price + self.shipping if self.facts else self.price
 
 
-def product_offers(*, product: Product) -> list[OfferView]:
-    """Every active offer of ``product``, buy-box order first, with stock and shipping facts."""
+def product_offers(*, product: Product, viewer: ViewerBenefits | None = None) -> list[OfferView]:
+    """Every active offer of ``product``, in buy-box order for this viewer, with stock and shipping facts."""
+    viewer = viewer or ViewerBenefits()
     offers = list(
         Offer.objects.filter(product=product, is_active=True, seller__is_active=True).select_related("seller")
     )
     facts = buy_box.offer_facts(offers)
-    return [OfferView(o, facts.get(o.pk)) for o in buy_box.rank_offers(offers, facts)]
+    return [
+        OfferView(o, facts.get(o.pk), viewer.active, viewer.preview)
+        for o in buy_box.rank_offers(offers, facts, viewer.active)
+    ]
 
 
 @dataclass(frozen=True)
@@ -67,21 +119,26 @@ class ProductPage:
     others: list[OfferView]
     other_min_price: object
     reviews: list
+    viewer: ViewerBenefits = ViewerBenefits()
 
 
-def product_page(*, slug: str) -> ProductPage | None:
-    """Everything the product page shows, in a constant number of queries."""
+def product_page(*, slug: str, viewer: ViewerBenefits | None = None) -> ProductPage | None:
+    """Everything the product page shows, in a constant number of queries. A member's buy box is
+    ranked with their benefits; everyone else sees the stored one."""
+    viewer = viewer or ViewerBenefits()
     product = catalog_selectors.product_detail(slug=slug)
     if product is None:
         return None
-    offers = product_offers(product=product)
-    stored = BuyBox.objects.filter(product=product).values_list("offer_id", flat=True).first()
-    # The stored buy box decides; if it is stale (winner gone), the best sellable offer shows.
-    winner = next((v for v in offers if v.offer.pk == stored and v.in_stock), None)
+    offers = product_offers(product=product, viewer=viewer)
+    winner = None
+    if viewer.active is None:
+        stored = BuyBox.objects.filter(product=product).values_list("offer_id", flat=True).first()
+        # The stored buy box decides; if it is stale (winner gone), the best sellable offer shows.
+        winner = next((v for v in offers if v.offer.pk == stored and v.in_stock), None)
     if winner is None:
         winner = next((v for v in offers if v.in_stock), None)
     others = [v for v in offers if v is not winner]
-    sellable_others = [v.offer.price for v in others if v.in_stock]
+    sellable_others = [v.price for v in others if v.in_stock]
     tree = catalog_selectors.category_tree()
     return ProductPage(
         product=product,
@@ -90,6 +147,7 @@ def product_page(*, slug: str) -> ProductPage | None:
         others=others,
         other_min_price=min(sellable_others) if sellable_others else None,
         reviews=catalog_selectors.product_reviews(product_id=product.pk, limit=5),
+        viewer=viewer,
     )
 
 

@@ -101,17 +101,28 @@ def _money(value, field: str) -> Decimal:
     return amount
 
 
+def _check_member_price(price: Decimal, member_price: Decimal | None) -> None:
+    if member_price is not None and member_price >= price:
+        raise ApplicationError(
+            _("The member price must be below the price."),
+            fields={"member_price": [_("Must be below the price.")]}, code="member_price",
+        )
+
+
 def offer_create(
-    *, seller: Seller, product, sku: str, price, list_price=None,
+    *, seller: Seller, product, sku: str, price, list_price=None, member_price=None,
     condition: str = Offer.Condition.NEW, fulfillment_channel: str = Offer.Channel.MERCHANT,
     handling_days: int = 1, is_active: bool = True,
 ) -> Offer:
     price = _money(price, "price")
     list_price = _money(list_price, "list_price") if list_price not in (None, "") else None
+    member_price = _money(member_price, "member_price") if member_price not in (None, "") else None
+    _check_member_price(price, member_price)
     try:
         with transaction.atomic():
             offer = Offer.objects.create(
                 seller=seller, product=product, sku=sku.strip(), price=price, list_price=list_price,
+                member_price=member_price,
                 currency=settings.SHOP_CURRENCY, condition=condition, fulfillment_channel=fulfillment_channel,
                 handling_days=handling_days, is_active=is_active,
             )
@@ -126,14 +137,19 @@ def offer_create(
 
 
 def offer_update(*, offer: Offer, **fields) -> Offer:
-    allowed = {"price", "list_price", "condition", "fulfillment_channel", "handling_days", "is_active", "sku"}
+    allowed = {
+        "price", "list_price", "member_price", "condition", "fulfillment_channel", "handling_days", "is_active", "sku",
+    }
     unknown = set(fields) - allowed
     if unknown:
         raise ApplicationError(_("These fields cannot be changed: %s") % ", ".join(sorted(unknown)))
     if "price" in fields:
         fields["price"] = _money(fields["price"], "price")
-    if fields.get("list_price") not in (None, ""):
-        fields["list_price"] = _money(fields["list_price"], "list_price")
+    for name in ("list_price", "member_price"):
+        if fields.get(name) not in (None, ""):
+            fields[name] = _money(fields[name], name)
+        elif name in fields:
+            fields[name] = None
     for name, value in fields.items():
         setattr(offer, name, value)
     return offer_save(offer=offer)
@@ -141,6 +157,7 @@ def offer_update(*, offer: Offer, **fields) -> Offer:
 
 def offer_save(*, offer: Offer) -> Offer:
     """Save an offer edited in admin or API and refresh its product's buy box after commit."""
+    _check_member_price(offer.price, offer.member_price)
     previous_product = None
     if offer.pk:
         previous_product = Offer.objects.filter(pk=offer.pk).values_list("product_id", flat=True).first()
@@ -212,6 +229,8 @@ def _buy_box_compute_and_store(ids: list[int]) -> dict[int, int | None]:
                 product_id=pid, price=winner.price if winner else None,
                 currency=winner.currency if winner else settings.SHOP_CURRENCY,
                 offer_id=winner.pk if winner else None, in_stock=winner is not None, offer_count=eligible,
+                member_price=winner.member_price if winner else None,
+                member_delivery=bool(winner and winner.fulfilled_by_platform),
             )
         )
     BuyBox.objects.bulk_create(

@@ -129,10 +129,10 @@ def stock(offer: Offer, quantity: int, warehouse: Warehouse | None = None) -> St
 
 
 def shipping_method(*, channel: str, price: str, code: str | None = None, seller: Seller | None = None,
-                    min_days: int = 2, max_days: int = 5) -> ShippingMethod:
+                    min_days: int = 2, max_days: int = 5, members_only: bool = False) -> ShippingMethod:
     return fulfillment_services.shipping_method_create(
         code=code or f"{channel}-{price}".replace(".", "-"), name=f"{channel} {price}", channel=channel,
-        price=Decimal(price), min_days=min_days, max_days=max_days, seller=seller,
+        price=Decimal(price), min_days=min_days, max_days=max_days, seller=seller, members_only=members_only,
     )
 
 

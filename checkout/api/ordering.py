@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -61,6 +62,7 @@ class ShippingOptionOutputSerializer(serializers.Serializer):
     price = serializers.DecimalField(max_digits=12, decimal_places=2, source="price.amount")
     earliest = serializers.DateField()
     latest = serializers.DateField()
+    members_only = serializers.BooleanField(help_text=gettext_lazy("Offered to members with faster shipping only."))
 
 
 class QuoteLineOutputSerializer(serializers.Serializer):
@@ -69,6 +71,10 @@ class QuoteLineOutputSerializer(serializers.Serializer):
     seller = serializers.CharField(source="seller_name")
     quantity = serializers.IntegerField()
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, source="unit_price.amount")
+    regular_unit_price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, source="regular_unit_price.amount", allow_null=True, default=None,
+        help_text=gettext_lazy("The non-member price, when your member price applies (else null)."),
+    )
     discount = serializers.DecimalField(max_digits=12, decimal_places=2, source="discount.amount")
     tax = serializers.DecimalField(max_digits=12, decimal_places=2, source="tax.amount")
     total = serializers.DecimalField(max_digits=12, decimal_places=2, source="total.amount")
@@ -82,6 +88,9 @@ class QuotePackageOutputSerializer(serializers.Serializer):
     options = ShippingOptionOutputSerializer(many=True)
     chosen = serializers.CharField(source="chosen.code", allow_null=True)
     shipping = serializers.DecimalField(max_digits=12, decimal_places=2, source="shipping.amount")
+    member_free_shipping = serializers.BooleanField(
+        help_text=gettext_lazy("Every option is free thanks to your membership.")
+    )
 
 
 class DiscountOutputSerializer(serializers.Serializer):
@@ -102,6 +111,15 @@ class QuoteOutputSerializer(serializers.Serializer):
     unavailable = serializers.ListField(child=serializers.IntegerField())
     discounts = DiscountOutputSerializer(many=True)
     voucher_error = serializers.CharField()
+    member_plan = serializers.CharField(help_text=gettext_lazy("The membership whose benefits priced this cart."))
+    member_savings = serializers.SerializerMethodField(
+        help_text=gettext_lazy("For a non-member: how much less this would cost with the featured membership.")
+    )
+
+    @extend_schema_field(serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True))
+    def get_member_savings(self, priced) -> str | None:
+        savings = self.context.get("member_savings")
+        return f"{savings.amount.amount:.2f}" if savings else None
 
 
 class PlacedOrderOutputSerializer(OrderOutputSerializer):
@@ -127,15 +145,15 @@ class QuoteApi(CartApiView):
     def post(self, request: Request) -> Response:
         data = QuoteInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        priced = pricing.price_cart(
-            lines=_cart_lines(request),
-            context=pricing.PricingContext(
-                country=data.validated_data["country"].upper(), region=data.validated_data["region"],
-                shipping_choices=data.validated_data["shipping_choices"], user=request.user,
-                voucher_code=data.validated_data["voucher_code"],
-            ),
+        lines = _cart_lines(request)
+        context = pricing.PricingContext(
+            country=data.validated_data["country"].upper(), region=data.validated_data["region"],
+            shipping_choices=data.validated_data["shipping_choices"], user=request.user,
+            voucher_code=data.validated_data["voucher_code"],
         )
-        return Response(QuoteOutputSerializer(priced).data)
+        priced = pricing.price_cart(lines=lines, context=context)
+        savings = pricing.member_savings(lines=lines, context=context, priced=priced)
+        return Response(QuoteOutputSerializer(priced, context={"member_savings": savings}).data)
 
 
 class PlaceOrderApi(CartApiView):

@@ -313,7 +313,9 @@ def test_cart_page_query_count_is_constant(client, django_assert_max_num_queries
     client.get("/cart/")  # new products bumped the catalog cache version: warm it again
     with django_assert_max_num_queries(small):
         client.get("/cart/")
-    assert count() == small <= 4
+    # cart, lines, images, stock; pricing reads cached shipping methods and tax rates, and the
+    # featured membership plan for "members would save" (see membership.selectors)
+    assert count() == small <= 5
 
 
 def test_header_badge_shows_the_count(client, offer):

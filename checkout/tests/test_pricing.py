@@ -8,12 +8,17 @@ import pytest
 
 from checkout import pricing
 from checkout.models import TaxRate
+from checkout.services import tax_rate_save
 from core.money import Money
 from marketplace import services as marketplace_services
 from marketplace.models import Offer
 from tests.factories import OfferFactory, SellerFactory, shipping_method, stock
 
 pytestmark = pytest.mark.django_db
+
+
+def _tax_rate_create(**fields) -> TaxRate:
+    return tax_rate_save(rate=TaxRate(**fields))
 
 
 def usd(amount: str) -> Money:
@@ -77,7 +82,7 @@ def test_delivery_estimates_count_business_days(cart):
 
 def test_tax_added_on_top_when_prices_exclude_it(cart, settings):
     settings.PRICES_INCLUDE_TAX = False
-    TaxRate.objects.create(country="US", name="Sales tax", rate=Decimal("0.0825"))
+    _tax_rate_create(country="US", name="Sales tax", rate=Decimal("0.0825"))
     priced = pricing.price_cart(lines=lines(cart, merchant=2))
     # 21.00 goods + 4.99 shipping, both taxed at 8.25%: 1.73 + 0.41
     assert priced.tax == usd("2.14")
@@ -87,15 +92,15 @@ def test_tax_added_on_top_when_prices_exclude_it(cart, settings):
 
 def test_tax_is_the_included_part_when_prices_include_it(cart, settings):
     settings.PRICES_INCLUDE_TAX = True
-    TaxRate.objects.create(country="DE", name="VAT", rate=Decimal("0.19"), applies_to_shipping=False)
+    _tax_rate_create(country="DE", name="VAT", rate=Decimal("0.19"), applies_to_shipping=False)
     priced = pricing.price_cart(lines=lines(cart, platform=1), context=pricing.PricingContext(country="de"))
     assert priced.tax == usd("3.83")  # 24.00 * 0.19 / 1.19
     assert priced.total == usd("24.00")
 
 
 def test_a_regional_rate_wins_over_the_country_rate(cart):
-    TaxRate.objects.create(country="US", name="Sales tax", rate=Decimal("0.05"), applies_to_shipping=False)
-    TaxRate.objects.create(country="US", region="CA", name="CA sales tax", rate=Decimal("0.10"),
+    _tax_rate_create(country="US", name="Sales tax", rate=Decimal("0.05"), applies_to_shipping=False)
+    _tax_rate_create(country="US", region="CA", name="CA sales tax", rate=Decimal("0.10"),
                            applies_to_shipping=False)
     ca = pricing.price_cart(lines=lines(cart, platform=1), context=pricing.PricingContext(region="CA"))
     ny = pricing.price_cart(lines=lines(cart, platform=1), context=pricing.PricingContext(region="NY"))

@@ -261,6 +261,9 @@ class OfferCreateInputSerializer(StrictInputSerializer):
     list_price = _price_field(
         required=False, allow_null=True, help_text=gettext_lazy("Recommended retail price (shown struck through).")
     )
+    member_price = _price_field(
+        required=False, allow_null=True, help_text=gettext_lazy("What members pay; below the price.")
+    )
     condition = serializers.ChoiceField(choices=Offer.Condition.choices, default=Offer.Condition.NEW)
     fulfillment_channel = serializers.ChoiceField(choices=Offer.Channel.choices, default=Offer.Channel.MERCHANT)
     handling_days = serializers.IntegerField(min_value=0, max_value=60, default=1)
@@ -285,6 +288,7 @@ class OfferUpdateInputSerializer(StrictInputSerializer):
     sku = serializers.CharField(max_length=64, required=False)
     price = _price_field(required=False)
     list_price = _price_field(required=False, allow_null=True)
+    member_price = _price_field(required=False, allow_null=True)
     condition = serializers.ChoiceField(choices=Offer.Condition.choices, required=False)
     fulfillment_channel = serializers.ChoiceField(choices=Offer.Channel.choices, required=False)
     handling_days = serializers.IntegerField(min_value=0, max_value=60, required=False)
@@ -328,6 +332,10 @@ class _OfferTermsOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="offer.pk")
     price = serializers.DecimalField(source="offer.price", max_digits=12, decimal_places=2)
     list_price = serializers.DecimalField(source="offer.list_price", max_digits=12, decimal_places=2, allow_null=True)
+    member_price = serializers.DecimalField(
+        source="offer.member_price", max_digits=12, decimal_places=2, allow_null=True,
+        help_text=gettext_lazy("What members pay (null: the price)."),
+    )
     currency = serializers.CharField(source="offer.currency")
     condition = serializers.ChoiceField(source="offer.condition", choices=Offer.Condition.choices)
     fulfillment_channel = serializers.ChoiceField(source="offer.fulfillment_channel", choices=Offer.Channel.choices)

@@ -342,8 +342,8 @@ def test_offer_list_and_filters(client, shop):
     assert body["count"] == 1
     assert body["results"][0] == {
         "id": offer.pk, "sku": offer.sku, "seller": "other", "product": "steel-kettle", "price": "30.00",
-        "list_price": "35.00", "currency": "USD", "condition": "new", "fulfillment_channel": "platform",
-        "handling_days": 1, "is_active": True, "available": 4, "in_stock": True,
+        "list_price": "35.00", "member_price": None, "currency": "USD", "condition": "new",
+        "fulfillment_channel": "platform", "handling_days": 1, "is_active": True, "available": 4, "in_stock": True,
     }
     assert client.get(OFFERS, {"product": "steel-kettle"}).json()["count"] == 2
     assert client.get(OFFERS).json()["count"] == 5
@@ -594,3 +594,21 @@ def test_schema_validates_without_warnings(tmp_path):
     out = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
     assert "products_list" in out.read_text()
+
+
+def test_member_price_is_set_shown_and_checked(client, sellers):
+    client.force_authenticate(sellers["user_a"])
+    error = assert_error(
+        client.post(OFFERS, _new_offer(seller="seller-a", member_price="38.50"), format="json"), 400, "member_price"
+    )
+    assert "below the price" in error["message"]
+    assert not Offer.objects.filter(sku="A-1").exists()
+    response = client.post(OFFERS, _new_offer(seller="seller-a", member_price="35.00"), format="json")
+    assert response.status_code == 201, response.content
+    offer = Offer.objects.get(sku="A-1")
+    assert offer.member_price == Decimal("35.00")
+    assert response.json()["member_price"] == "35.00"
+    assert_error(client.patch(f"{OFFERS}{offer.pk}/", {"price": "30.00"}, format="json"), 400, "member_price")
+    response = client.patch(f"{OFFERS}{offer.pk}/", {"member_price": None}, format="json")
+    assert response.status_code == 200
+    assert response.json()["member_price"] is None

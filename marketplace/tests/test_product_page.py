@@ -234,7 +234,8 @@ def test_product_page_takes_constant_queries_then_comes_from_the_cache(
     for i in range(min(size, 4)):
         catalog_services.product_image_add(product=kettle, image=png(["red", "blue", "green", "white"][i]))
     cache.clear()
-    with django_assert_max_num_queries(10):
+    # + the live deals of the buy-box offer and the featured membership plan (both cached when warm)
+    with django_assert_max_num_queries(12):
         response = client.get(kettle.get_absolute_url())
     assert response.status_code == 200
     assert response["X-Page-Cache"] == "miss"

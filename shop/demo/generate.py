@@ -35,6 +35,7 @@ class OfferPlan:
     list_price: Decimal | None
     handling_days: int
     stock: list[tuple[int, int]] = field(default_factory=list)  # (warehouse slot, units); slot -1: seller's own
+    member_price: Decimal | None = None
 
 
 @dataclass
@@ -146,6 +147,9 @@ def _offer_plans(rng: random.Random, base: float) -> list[OfferPlan]:
         price = base * rng.uniform(0.9, 1.12) * USED_FACTORS.get(condition, 1.0)
         list_price = _price(price * rng.uniform(1.1, 1.45)) if condition == "new" and rng.random() < 0.35 else None
         offer = OfferPlan(slug, condition, channel, _price(price), list_price, handling)
+        member_price = _price(float(offer.price) * 0.9)
+        if data is None and int(offer.price) % 3 == 0 and member_price < offer.price:
+            offer.member_price = member_price  # about a third of Bazaar's own offers have a member price
         empty = sold_out or rng.random() < 0.12
         if channel == "platform":
             slots = rng.sample(range(3), k=rng.choice((2, 3)))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -22,9 +23,14 @@ from django.utils.text import slugify
 from accounts import bulk as accounts_bulk
 from catalog import bulk as catalog_bulk
 from fulfillment import bulk as fulfillment_bulk
+from fulfillment import selectors as fulfillment_selectors
 from marketplace import bulk as marketplace_bulk
 from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
+from membership import services as membership_services
+from promotions import selectors as promotions_selectors
+from promotions import services as promotions_services
+from promotions.models import Deal
 from shop.demo import data, images
 from shop.demo.generate import DEFAULT_SEED, ProductPlan, product_plan, when
 
@@ -101,6 +107,7 @@ def _reference_data(log: Callable[[str], None]) -> _Context:
     fulfillment_bulk.shipping_methods_ensure(specs=[
         S("platform-standard", "Free standard delivery", "platform", Decimal("0.00"), 3, 5),
         S("platform-express", "Express delivery", "platform", Decimal("7.99"), 1, 2),
+        S("platform-one-day", "One-day delivery", "platform", Decimal("12.99"), 1, 1, members_only=True),
         S("merchant-standard", "Standard shipping", "merchant", Decimal("4.99"), 3, 6),
         S("merchant-express", "Express shipping", "merchant", Decimal("12.99"), 1, 3),
         S("standard", "Free standard shipping", "merchant", Decimal("0.00"), 4, 7, sellers["maple-and-main"]),
@@ -173,7 +180,8 @@ def _load_chunk(ctx: _Context, plans: list[ProductPlan], timings: dict[str, floa
                 offer_rows.append(marketplace_bulk.OfferRow(
                     seller_id=seller.pk, product_id=pid,
                     sku=f"{_sku_prefix(offer.seller_slug)}-{suffix.zfill(6)}-{offer.condition[:4].upper()}",
-                    price=offer.price, list_price=offer.list_price, condition=offer.condition,
+                    price=offer.price, list_price=offer.list_price, member_price=offer.member_price,
+                    condition=offer.condition,
                     fulfillment_channel=offer.channel, handling_days=offer.handling_days,
                 ))
                 offer_plans.append((seller.pk, offer))
@@ -212,6 +220,7 @@ def seed_demo(
     t = started
     ctx = _reference_data(log)
     result.seller_name = _seller_account()
+    membership_services.plan_ensure_demo()
     t = step("reference data and images", t)
 
     existing = catalog_bulk.product_ids_by_slug()
@@ -253,6 +262,10 @@ def seed_demo(
     if to_refresh:
         catalog_bulk.catalog_bulk_loaded()
         t = step("vacuum and analyze the catalog", t)
+    made = _lightning_deals()
+    if made:
+        log(f"{made} lightning deals started")
+    t = step("lightning deals", t)
 
     result.counts = {
         **catalog_bulk.catalog_counts(), **marketplace_bulk.marketplace_counts(),
@@ -261,6 +274,35 @@ def seed_demo(
     step("counting", t)
     result.seconds = time.perf_counter() - started
     return result
+
+
+# Demo lightning deals on house offers in stock: (hours until the end, percent off, units, limit
+# per order, members only).
+DEMO_DEALS = ((6, 25, 40, 2, False), (26, 30, 25, None, False), (50, 20, 60, 3, False), (30, 35, 15, 1, True))
+
+
+def _lightning_deals() -> int:
+    """A few live lightning deals (one for members), made through the promotions service. An offer
+    that already has a running or upcoming deal is left alone, so a second run adds nothing while
+    the demo deals last (and starts new ones once they have ended)."""
+    house_offers = list(marketplace_selectors.offer_list(seller_slug=marketplace_selectors.HOUSE_SELLER_SLUG)[:200])
+    available = fulfillment_selectors.available_by_offer(offer_ids=[o.pk for o in house_offers])
+    candidates = [o for o in house_offers if available.get(o.pk, 0) > 0 and o.price >= Decimal("5")]
+    candidates = candidates[: len(DEMO_DEALS)]
+    taken = promotions_selectors.deal_offer_ids()
+    if taken & {o.pk for o in candidates}:
+        return 0  # the demo deals are still running
+    now = timezone.now()
+    made = 0
+    for offer, (hours, percent, cap, limit, members) in zip(candidates, DEMO_DEALS, strict=False):
+        price = (offer.price * (100 - percent) / 100).quantize(Decimal("0.01"))
+        promotions_services.deal_save(deal=Deal(
+            offer=offer, label="Members' lightning deal" if members else "", deal_price=price,
+            starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(hours=hours), quantity_cap=cap,
+            per_order_limit=limit, members_only=members,
+        ))
+        made += 1
+    return made
 
 
 def _share_missing_thumbnails(ctx: _Context, new_ids: list[int]) -> None:

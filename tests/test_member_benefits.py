@@ -1,0 +1,274 @@
+"""Member benefits flowing through the shop: member prices and free, faster shipping on offers
+fulfilled by the platform change the buy box, the product page, the cart, checkout totals and the
+order; members-only promotions apply to members; everyone else is told what they would save."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from checkout import ordering, pricing
+from checkout.models import Cart, CartLine, TaxRate
+from core.exceptions import ApplicationError
+from core.money import Money
+from marketplace import selectors as marketplace_selectors
+from marketplace import services as marketplace_services
+from marketplace.buy_box import ViewerBenefits
+from marketplace.models import Offer
+from membership import wiring
+from membership.models import Plan, Subscription
+from promotions import services as promotions_services
+from promotions.models import Promotion
+from tests.factories import OfferFactory, ProductFactory, SellerFactory, UserFactory, shipping_method, stock
+
+pytestmark = pytest.mark.django_db
+
+ADDRESS = {"full_name": "Ada Member", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345",
+           "country": "US"}
+
+
+def usd(amount: str) -> Money:
+    return Money(amount, "USD")
+
+
+@pytest.fixture
+def plan() -> Plan:
+    return Plan.objects.create(name="Bazaar Plus", slug="plus", monthly_price=Decimal("12.99"),
+                               annual_price=Decimal("119.00"), trial_days=30)
+
+
+def make_member(plan: Plan, *, status: str = Subscription.Status.ACTIVE, user=None):
+    user = user or UserFactory()
+    now = timezone.now()
+    Subscription.objects.create(user=user, plan=plan, status=status, current_period_start=now - timedelta(days=3),
+                                current_period_end=now + timedelta(days=27))
+    return user
+
+
+@pytest.fixture
+def member(plan):
+    return make_member(plan)
+
+
+@pytest.fixture
+def methods():
+    shipping_method(channel="platform", price="5.00", code="standard", min_days=3, max_days=5)
+    shipping_method(channel="platform", price="9.00", code="express", min_days=2, max_days=2)
+    shipping_method(channel="platform", price="12.00", code="one-day", min_days=1, max_days=1, members_only=True)
+    shipping_method(channel="merchant", price="5.00", code="merchant-standard", min_days=2, max_days=6)
+
+
+@pytest.fixture
+def kettle(methods):
+    """One product: a merchant offer cheapest for everyone, a platform offer with a member price."""
+    product = ProductFactory(title="Kettle")
+    merchant = OfferFactory(product=product, price=Decimal("20.00"), fulfillment_channel=Offer.Channel.MERCHANT,
+                            seller=SellerFactory(name="Kettle World"))
+    platform = OfferFactory(product=product, price=Decimal("21.00"), member_price=Decimal("19.00"),
+                            seller=SellerFactory(name="Bazaar Retail"))
+    stock(merchant, 10)
+    stock(platform, 10)
+    return {"product": product, "merchant": merchant, "platform": platform}
+
+
+def viewer_of(user) -> ViewerBenefits:
+    return wiring.viewer_benefits(user)
+
+
+# --- the buy box ---------------------------------------------------------------------------
+
+
+def test_stored_buy_box_is_for_non_members_and_a_member_is_ranked_with_their_benefits(kettle, member, plan):
+    product = kettle["product"]
+    marketplace_services.buy_box_refresh(product_ids=[product.pk])
+    product.buy_box.refresh_from_db()
+    # non-members: merchant 20 + 5 = 25 beats platform 21 + 5 = 26
+    assert product.buy_box.offer_id == kettle["merchant"].pk
+    guest = marketplace_selectors.product_page(slug=product.slug, viewer=viewer_of(UserFactory()))
+    assert guest.winner.offer == kettle["merchant"]
+    # a member: platform at the member price with free shipping (19 + 0) beats merchant 20 + 5
+    page = marketplace_selectors.product_page(slug=product.slug, viewer=viewer_of(member))
+    assert page.winner.offer == kettle["platform"]
+    assert page.winner.price == Decimal("19.00")
+    assert page.winner.member_price_applies
+    assert page.winner.member_free_shipping
+    assert page.winner.landed_price == Decimal("19.00")
+    # and a members-only one-day method makes a member's delivery faster
+    assert page.winner.member_delivery.delivery_max_days < page.winner.facts.delivery_max_days
+
+
+def test_a_plan_without_member_prices_ranks_on_shipping_only(kettle, plan):
+    plan.member_prices = False
+    plan.save()
+    page = marketplace_selectors.product_page(slug=kettle["product"].slug, viewer=viewer_of(make_member(plan)))
+    # platform 21 + 0 still beats merchant 20 + 5
+    assert page.winner.offer == kettle["platform"]
+    assert page.winner.price == Decimal("21.00")
+
+
+def test_expired_members_have_no_benefits(kettle, plan):
+    user = make_member(plan, status=Subscription.Status.EXPIRED)
+    assert viewer_of(user).active is None
+    assert viewer_of(user).preview is not None  # they are shown what joining again gives
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+def test_product_page_member_sees_member_price_and_free_delivery(client, kettle, member):
+    client.force_login(member)
+    html = client.get(f"/p/{kettle['product'].slug}/").content.decode()
+    assert "Bazaar Plus price" in html
+    assert "$19.00" in html
+    assert "Your faster delivery" in html
+
+
+def test_product_page_guest_sees_what_members_get_and_cache_never_leaks_a_members_page(client, kettle, member):
+    url = f"/p/{kettle['product'].slug}/"
+    other = client.__class__()
+    other.force_login(member)
+    assert "Bazaar Plus price" in other.get(url).content.decode()
+    html = client.get(url).content.decode()  # anonymous, cached whole
+    assert "Bazaar Plus price" not in html
+    assert "Members: $19.00" in html  # the platform offer is in the other-sellers table for guests
+    assert "Free for members" in html
+    assert "Bazaar Plus price" not in client.get(url).content.decode()  # from the cache
+
+
+def test_product_page_without_any_plan_shows_no_member_lines(client, kettle):
+    html = client.get(f"/p/{kettle['product'].slug}/").content.decode()
+    for member_line in ("Members:", "Members pay", "Free for members", "Free delivery for members", "badge--member"):
+        assert member_line not in html
+
+
+# --- pricing ----------------------------------------------------------------------------------
+
+
+def test_member_prices_and_free_fast_shipping_flow_into_totals(kettle, member):
+    lines = [pricing.LineInput(kettle["platform"].pk, 2), pricing.LineInput(kettle["merchant"].pk, 1)]
+    guest = pricing.price_cart(lines=lines, context=pricing.PricingContext(user=UserFactory()))
+    assert guest.subtotal == usd("62.00")  # 2 x 21 + 20
+    assert guest.shipping == usd("10.00")  # 5 platform + 5 merchant
+    assert not guest.member_plan
+    assert "one-day" not in {o.code for p in guest.packages for o in p.options}
+
+    priced = pricing.price_cart(lines=lines, context=pricing.PricingContext(user=member))
+    assert priced.member_plan == "Bazaar Plus"
+    line = next(li for li in priced.lines if li.offer_id == kettle["platform"].pk)
+    assert line.unit_price == usd("19.00")
+    assert line.regular_unit_price == usd("21.00")
+    assert priced.subtotal == usd("58.00")  # 2 x 19 + 20
+    platform = next(p for p in priced.packages if p.channel == "platform")
+    merchant = next(p for p in priced.packages if p.channel == "merchant")
+    assert platform.member_free_shipping
+    assert all(o.price == usd("0") for o in platform.options)
+    assert platform.chosen.code == "one-day"  # all free: the fastest, a members-only method
+    assert {o.code: o.regular_price for o in platform.options}["one-day"] == usd("12.00")
+    assert merchant.shipping == usd("5.00")  # only platform-fulfilled packages ship free
+    assert priced.shipping == usd("5.00")
+    assert priced.total == usd("63.00")
+
+
+def test_members_only_promotions_apply_to_members_only(kettle, member):
+    promotions_services.promotion_save(promotion=Promotion(
+        name="Members 10%", label="Members save 10%", benefit="percent_off", value=Decimal("10"),
+        members_only=True, active=True,
+    ))
+    lines = [pricing.LineInput(kettle["merchant"].pk, 1)]
+    assert not pricing.price_cart(lines=lines, context=pricing.PricingContext(user=UserFactory())).discounts
+    priced = pricing.price_cart(lines=lines, context=pricing.PricingContext(user=member))
+    assert [d.label for d in priced.discounts] == ["Members save 10%"]
+    assert priced.discount == usd("2.00")
+
+
+def test_guests_are_told_what_they_would_save(kettle, plan):
+    lines = [pricing.LineInput(kettle["platform"].pk, 2)]
+    context = pricing.PricingContext()
+    priced = pricing.price_cart(lines=lines, context=context)
+    savings = pricing.member_savings(lines=lines, context=context, priced=priced)
+    # 2 x (21 - 19) member price + 5.00 shipping
+    assert savings.amount == usd("9.00")
+    assert savings.plan_name == "Bazaar Plus"
+    member_priced = pricing.price_cart(lines=lines, context=pricing.PricingContext(user=make_member(plan)))
+    assert pricing.member_savings(lines=lines, context=context, priced=member_priced) is None
+
+
+def test_cart_page_for_guest_and_member(client, kettle, member):
+    client.post("/cart/add/", {"offer": kettle["platform"].pk, "quantity": "2"})
+    html = client.get("/cart/").content.decode()
+    assert "this order costs $9.00 less" in html
+    client.force_login(member)  # the guest cart joins the member's cart
+    html = client.get("/cart/").content.decode()
+    assert "Member price" in html
+    assert "$19.00" in html
+    assert "Your member prices and free delivery apply" in html
+    assert "Price changed" not in html  # the member price is no price change
+
+
+def test_a_member_order_keeps_member_prices_and_free_shipping(kettle, member):
+    cart = Cart.objects.create(user=member)
+    CartLine.objects.create(cart=cart, offer=kettle["platform"], quantity=1, price_when_added=Decimal("21.00"))
+    placed = ordering.place_order(
+        cart=cart, user=member, email=member.email, shipping_address=ADDRESS, payment_method="4242424242424242",
+        idempotency_key=uuid.uuid4().hex,
+    )
+    order = placed.order
+    assert order.total == Decimal("19.00")
+    assert order.lines.get().unit_price == Decimal("19.00")
+
+
+# --- offers ---------------------------------------------------------------------------------
+
+
+def test_member_price_must_be_below_the_price(methods):
+    offer = OfferFactory(price=Decimal("10.00"))
+    with pytest.raises(ApplicationError, match="below the price"):
+        marketplace_services.offer_update(offer=offer, member_price="10.00")
+    with pytest.raises(ApplicationError, match="below the price"):
+        OfferFactory(price=Decimal("10.00"), member_price=Decimal("12.00"))
+    marketplace_services.offer_update(offer=offer, member_price="8.50")
+    offer.refresh_from_db()
+    assert offer.member_price == Decimal("8.50")
+    marketplace_services.offer_update(offer=offer, member_price=None)
+    offer.refresh_from_db()
+    assert offer.member_price is None
+
+
+def test_a_plan_change_refreshes_cached_product_pages(client, kettle, plan):
+    from membership import services as membership_services
+
+    url = f"/p/{kettle['product'].slug}/"
+    assert "Free for members" in client.get(url).content.decode()
+    plan.free_shipping = False
+    membership_services.plan_save(plan=plan)
+    assert "Free for members" not in client.get(url).content.decode()
+
+
+def test_tax_rate_saved_in_admin_applies_at_once(admin_client, kettle):
+    lines = [pricing.LineInput(kettle["merchant"].pk, 1)]
+    assert pricing.price_cart(lines=lines).tax == usd("0")  # the (empty) table is now cached
+    response = admin_client.post("/admin/checkout/taxrate/add/", {
+        "country": "us", "region": "", "name": "Sales tax", "rate": "0.1000", "applies_to_shipping": "on",
+    })
+    assert response.status_code == 302, response.content
+    assert pricing.price_cart(lines=lines).tax == usd("2.50")  # 10% of 20.00 + 5.00 shipping
+    rate = TaxRate.objects.get()
+    assert rate.country == "US"
+    admin_client.post(f"/admin/checkout/taxrate/{rate.pk}/delete/", {"post": "yes"})
+    assert pricing.price_cart(lines=lines).tax == usd("0")
+
+
+def test_listing_cards_show_member_price_and_member_delivery(client, methods, plan):
+    product = ProductFactory(title="Teapot")
+    stock(OfferFactory(product=product, price=Decimal("30.00"), member_price=Decimal("27.00")), 5)
+    marketplace_services.buy_box_refresh(product_ids=[product.pk])
+    product.refresh_from_db()
+    assert (product.listing_member_price, product.listing_member_delivery) == (Decimal("27.00"), True)
+    html = client.get(f"/c/{product.category.slug}/").content.decode()
+    assert "Teapot" in html
+    assert "$27.00" in html
+    assert "Free fast delivery for members" in html
