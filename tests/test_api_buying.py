@@ -118,3 +118,78 @@ def test_quote_shows_a_voucher_discount_or_why_not(offer):
     bad = client.post("/api/v1/checkout/quote/", {"voucher_code": "NOPE"}, format="json").json()
     assert bad["total"] == "24.00"
     assert bad["voucher_error"]
+
+
+@pytest.fixture
+def save5():
+    from django.utils import timezone
+
+    from promotions.models import Voucher
+
+    return Voucher.objects.create(code="SAVE5", kind="fixed", value=Decimal("5.00"), active=True, max_uses=10,
+                                  minimum_spend=Decimal("20.00"), starts_at=timezone.now() - timezone.timedelta(days=1))
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "needle"),
+    [
+        ({"code": "NOPE"}, "code", "not"),  # unknown
+        ({"code": "   "}, "code", "blank"),
+        ({"code": "x" * 65}, "code", "64 characters"),  # malformed: too long
+        ({}, "code", "required"),
+        ({"code": ["SAVE5"]}, "code", "string"),
+    ],
+)
+def test_apply_voucher_refusals_keep_nothing(offer, save5, payload, field, needle):
+    client = with_cart(offer)
+    response = client.post("/api/v1/cart/voucher/", payload, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert field in error["fields"]
+    assert needle.lower() in " ".join(error["fields"][field]).lower() + error["message"].lower()
+    assert client.post("/api/v1/checkout/quote/", {}, format="json").json()["discounts"] == []
+
+
+def test_apply_voucher_says_why_when_the_minimum_is_not_met(offer, save5):
+    client = with_cart(offer, quantity=1)  # 12.00 < 20.00
+    error = client.post("/api/v1/cart/voucher/", {"code": "save5"}, format="json").json()["error"]
+    assert error["code"] == "voucher"
+    assert "8.00 more" in error["message"]
+
+
+def test_apply_voucher_to_an_empty_cart_is_refused(save5):
+    response = APIClient().post("/api/v1/cart/voucher/", {"code": "SAVE5"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "empty_cart"
+
+
+def test_applied_voucher_is_used_by_quote_and_order_then_cleared(offer, save5):
+    client = with_cart(offer)
+    applied = client.post("/api/v1/cart/voucher/", {"code": "save5"}, format="json")
+    assert applied.status_code == 200, applied.content
+    assert applied.json() == {"code": "SAVE5", "label": applied.json()["label"], "amount": "5.00",
+                              "subtotal": "24.00", "discount": "5.00", "currency": "USD"}
+    assert client.post("/api/v1/checkout/quote/", {}, format="json").json()["total"] == "19.00"
+    # an explicit empty code means none, for this quote only
+    assert client.post("/api/v1/checkout/quote/", {"voucher_code": ""}, format="json").json()["total"] == "24.00"
+    created = client.post("/api/v1/checkout/orders/", body(), format="json", HTTP_IDEMPOTENCY_KEY="v-1")
+    assert created.status_code == 201, created.content
+    assert created.json()["total"] == "19.00"
+    save5.refresh_from_db()
+    assert save5.times_used == 1
+    client.post("/api/v1/cart/lines/", {"offer": offer.pk, "quantity": 2}, format="json")
+    assert client.post("/api/v1/checkout/quote/", {}, format="json").json()["discounts"] == []
+
+
+def test_remove_voucher(offer, save5):
+    client = with_cart(offer)
+    client.post("/api/v1/cart/voucher/", {"code": "SAVE5"}, format="json")
+    assert client.delete("/api/v1/cart/voucher/").status_code == 204
+    assert client.delete("/api/v1/cart/voucher/").status_code == 204  # removing twice is fine
+    assert client.post("/api/v1/checkout/quote/", {}, format="json").json()["total"] == "24.00"
+
+
+def test_guest_voucher_writes_need_the_csrf_token(offer, save5):
+    client = APIClient(enforce_csrf_checks=True)
+    client.get("/api/v1/cart/")
+    assert client.post("/api/v1/cart/voucher/", {"code": "SAVE5"}, format="json").status_code == 403

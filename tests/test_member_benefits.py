@@ -272,3 +272,23 @@ def test_listing_cards_show_member_price_and_member_delivery(client, methods, pl
     assert "Teapot" in html
     assert "$27.00" in html
     assert "Free fast delivery for members" in html
+
+
+def test_quote_api_shows_member_prices_free_shipping_and_what_guests_would_save(kettle, member):
+    from rest_framework.test import APIClient
+
+    guest = APIClient()
+    guest.post("/api/v1/cart/lines/", {"offer": kettle["platform"].pk, "quantity": 1}, format="json")
+    quote = guest.post("/api/v1/checkout/quote/", {}, format="json").json()
+    assert (quote["member_plan"], quote["member_savings"], quote["total"]) == ("", "7.00", "26.00")
+
+    client = APIClient()
+    client.force_authenticate(member)
+    client.post("/api/v1/cart/lines/", {"offer": kettle["platform"].pk, "quantity": 1}, format="json")
+    quote = client.post("/api/v1/checkout/quote/", {}, format="json").json()
+    assert (quote["member_plan"], quote["member_savings"], quote["total"]) == ("Bazaar Plus", None, "19.00")
+    package = quote["packages"][0]
+    assert package["member_free_shipping"] is True
+    assert package["chosen"] == "one-day"
+    assert {o["code"]: o["members_only"] for o in package["options"]}["one-day"] is True
+    assert package["lines"][0]["regular_unit_price"] == "21.00"

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from checkout import ordering, pricing, services
 from checkout.api.views import CartApiView
+from checkout.flow import VOUCHER_SESSION_KEY
 from core.api import error_responses
 from core.exceptions import ApplicationError
 from orders import selectors as orders_selectors
@@ -37,8 +38,10 @@ class OrderAddressInputSerializer(serializers.Serializer):
 
 class QuoteInputSerializer(serializers.Serializer):
     country = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2, default="US")
-    voucher_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
-                                         help_text="Shows the voucher discount, or why it does not apply.")
+    voucher_code = serializers.CharField(
+        max_length=64, required=False, allow_blank=True,
+        help_text="Shows the voucher discount, or why it does not apply. Left out: the cart's voucher "
+                  "(POST /api/v1/cart/voucher/); empty: none.")
     region = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     shipping_choices = serializers.DictField(child=serializers.CharField(max_length=40), required=False, default=dict)
 
@@ -52,8 +55,10 @@ class PlaceOrderInputSerializer(serializers.Serializer):
                                            "payment method id (pm_...) for Stripe.")
     expected_total = serializers.DecimalField(max_digits=12, decimal_places=2, required=False,
                                               help_text="The total the shopper confirmed; a different one is 409.")
-    voucher_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
-                                         help_text="A voucher code; one that does not apply is a 400 saying why.")
+    voucher_code = serializers.CharField(
+        max_length=64, required=False, allow_blank=True,
+        help_text="A voucher code; one that does not apply is a 400 saying why. Left out: the cart's voucher "
+                  "(POST /api/v1/cart/voucher/); empty: none.")
 
 
 class ShippingOptionOutputSerializer(serializers.Serializer):
@@ -137,6 +142,13 @@ def _cart_lines(request: Request) -> list[pricing.LineInput]:
     return [pricing.LineInput(line.offer_id, line.quantity) for line in cart.lines.all()]
 
 
+def _voucher_code(request: Request, data: dict) -> str:
+    """The body's voucher code, else the one applied to the cart (kept in the session)."""
+    if "voucher_code" in data:
+        return data["voucher_code"]
+    return str(request.session.get(VOUCHER_SESSION_KEY) or "")
+
+
 class QuoteApi(CartApiView):
 
     @extend_schema(operation_id="checkout_quote", tags=[CHECKOUT], request=QuoteInputSerializer,
@@ -149,7 +161,7 @@ class QuoteApi(CartApiView):
         context = pricing.PricingContext(
             country=data.validated_data["country"].upper(), region=data.validated_data["region"],
             shipping_choices=data.validated_data["shipping_choices"], user=request.user,
-            voucher_code=data.validated_data["voucher_code"],
+            voucher_code=_voucher_code(request, data.validated_data),
         )
         priced = pricing.price_cart(lines=lines, context=context)
         savings = pricing.member_savings(lines=lines, context=context, priced=priced)
@@ -187,8 +199,10 @@ class PlaceOrderApi(CartApiView):
             cart=cart, user=request.user, email=v["email"], shipping_address=v["shipping_address"],
             billing_address=v.get("billing_address"), shipping_choices=v["shipping_choices"],
             payment_method=v["payment_method"], idempotency_key=key, expected_total=v.get("expected_total"),
-            voucher_code=v["voucher_code"],
+            voucher_code=_voucher_code(request, v),
         )
+        if placed.created:
+            request.session.pop(VOUCHER_SESSION_KEY, None)  # used by this order
         order = orders_selectors.order_detail(number=placed.order.number)
         return Response(PlacedOrderOutputSerializer(order).data,
                         status=status.HTTP_201_CREATED if placed.created else status.HTTP_200_OK)

@@ -5,5 +5,6 @@ from checkout.api import views
 urlpatterns = [
     path("cart/", views.CartApi.as_view(), name="api-cart"),
     path("cart/lines/", views.CartLineListApi.as_view(), name="api-cart-lines"),
+    path("cart/voucher/", views.CartVoucherApi.as_view(), name="api-cart-voucher"),
     path("cart/lines/<int:line_id>/", views.CartLineDetailApi.as_view(), name="api-cart-line"),
 ]

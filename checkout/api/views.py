@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from django.middleware.csrf import get_token
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
@@ -20,10 +21,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from checkout import selectors, services
+from checkout import pricing, selectors, services
 from checkout.api import serializers as s
+from checkout.flow import VOUCHER_SESSION_KEY
 from core.api import error_responses
-from core.exceptions import NotFound
+from core.exceptions import ApplicationError, NotFound
+from promotions import services as promotions_services
 
 CART = "cart"
 
@@ -166,4 +169,66 @@ class CartLineDetailApi(CartApiView):
     )
     def delete(self, request: Request, line_id: int) -> Response:
         services.cart_line_remove(cart=self._own_cart(request), line_id=line_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CartVoucherInputSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=64, help_text=gettext_lazy("The voucher code (any case)."))
+
+
+class CartVoucherOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField(help_text=gettext_lazy("The discount line as the cart shows it."))
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, help_text=gettext_lazy("What it takes off."))
+    subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
+    discount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text=gettext_lazy("Every discount of the cart, this voucher's included.")
+    )
+    currency = serializers.CharField()
+
+
+class CartVoucherApi(CartApiView):
+    """The voucher of the shopper's cart, kept in the session like the cart page's form does; the
+    quote and place-order endpoints use it when their body names no ``voucher_code``."""
+
+    @extend_schema(
+        operation_id="cart_voucher_apply", tags=[CART], request=CartVoucherInputSerializer,
+        summary="Apply a voucher code to the cart",
+        description=(
+            "Checks the code against the cart as it is now. When it applies, it is kept for the cart and the "
+            "answer shows its discount; when it does not, a 400 with code `voucher` says exactly why "
+            "(unknown, expired, not started, minimum spend not met, limit used, not valid for these items) "
+            "and nothing is kept. An empty cart is a 400 as well."
+        ),
+        responses={200: CartVoucherOutputSerializer, **error_responses(400, 403, 415, 429)},
+        examples=[OpenApiExample(
+            "Minimum not met", response_only=True, status_codes=["400"],
+            value={"error": {"code": "voucher", "message": "Spend $12.50 more to use this code.",
+                             "fields": {"code": ["Spend $12.50 more to use this code."]}}},
+        )],
+    )
+    def post(self, request: Request) -> Response:
+        data = CartVoucherInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        code = promotions_services.normalize_code(data.validated_data["code"])
+        if not code:
+            raise ApplicationError(_("Enter a voucher code."), code="voucher", fields={"code": [_("Enter a code.")]})
+        cart = self.cart(request)
+        lines = [pricing.LineInput(line.offer_id, line.quantity) for line in cart.lines.all()] if cart else []
+        if not lines:
+            raise ApplicationError(_("Your cart is empty."), code="empty_cart")
+        priced = pricing.price_cart(lines=lines, context=pricing.PricingContext(user=request.user, voucher_code=code))
+        if priced.voucher is None:
+            reason = priced.voucher_error or _("This code does not apply to your cart.")
+            raise ApplicationError(reason, code="voucher", fields={"code": [reason]})
+        request.session[VOUCHER_SESSION_KEY] = code
+        return Response(CartVoucherOutputSerializer({
+            "code": code, "label": priced.voucher.label, "amount": priced.voucher.amount.amount,
+            "subtotal": priced.subtotal.amount, "discount": priced.discount.amount, "currency": priced.currency,
+        }).data)
+
+    @extend_schema(operation_id="cart_voucher_remove", tags=[CART], summary="Remove the cart's voucher code",
+                   request=None, responses={204: None, **error_responses(403, 429)})
+    def delete(self, request: Request) -> Response:
+        request.session.pop(VOUCHER_SESSION_KEY, None)
         return Response(status=status.HTTP_204_NO_CONTENT)
