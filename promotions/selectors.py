@@ -3,6 +3,7 @@ and the sample cart of a promotion's admin preview."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -180,7 +181,7 @@ def _offers_for(wanted: list[tuple[str, int]]) -> list[tuple[object, int]]:
 
 def _sample_offers(promotion: Promotion, rule: engine.Rule, *, size: int = 3) -> list[tuple[object, int]]:
     """Up to ``size`` of the cheapest active offers in the promotion's product set, one per
-    product; enough units to meet its minimum quantity when it has one."""
+    product; enough units to meet its minimum quantity and minimum spend when it has them."""
     qs = marketplace_selectors.offer_list()
     if not rule.everything:
         categories: set[int] = set()
@@ -203,6 +204,11 @@ def _sample_offers(promotion: Promotion, rule: engine.Rule, *, size: int = 3) ->
     quantities = [1] * len(offers)
     needed = max(rule.min_quantity, rule.x + rule.y if rule.benefit == Promotion.Benefit.BUY_X_GET_Y else 0)
     quantities[0] += max(needed - len(offers), 0)
+    # the most expensive of them, enough units to reach the minimum spend (at most a cart line's 99)
+    spent = sum((o.price * q for o, q in zip(offers, quantities, strict=True)), Decimal(0))
+    if rule.min_spend and spent < rule.min_spend:
+        top = max(range(len(offers)), key=lambda i: offers[i].price)
+        quantities[top] = min(quantities[top] + math.ceil((rule.min_spend - spent) / offers[top].price), 99)
     return list(zip(offers, quantities, strict=True))
 
 

@@ -248,6 +248,17 @@ def promotion_save(*, promotion: Promotion, **m2m) -> Promotion:
     return promotion
 
 
+def voucher_save(*, voucher: Voucher, **m2m) -> Voucher:
+    """Save a voucher (code stored in capitals) with any of its restriction sets given."""
+    voucher.code = normalize_code(voucher.code)
+    with transaction.atomic():
+        voucher.full_clean(exclude=list(m2m))
+        voucher.save()
+        for name, values in m2m.items():
+            getattr(voucher, name).set(values)
+    return voucher
+
+
 def voucher_redeem(*, code: object, order_number: str, user, email: str, amount: Decimal) -> VoucherRedemption:
     """Count one use of the voucher for this order. Call inside the order's transaction: a refusal
     raises VoucherRefused and the caller's transaction (the whole order) rolls back."""

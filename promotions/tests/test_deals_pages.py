@@ -326,6 +326,17 @@ def test_the_preview_uses_a_sample_cart_of_the_cheapest_qualifying_offers(admin_
     assert acme  # the offers exist
 
 
+def test_the_sample_cart_meets_the_minimum_spend(admin_client):
+    brand = BrandFactory(name="Acme")
+    for p in ("10.00", "20.00"):
+        OfferFactory(price=D(p), product=ProductFactory(title=f"Acme {p}", brand=brand))
+    promotion = promo(name="Spend 100", label="Spend $100 on Acme, save 10%", benefit="percent_off", value=10,
+                      min_spend=D("100"), m2m={"brands": [brand]})
+    text = plain(admin_client.get(f"/admin/promotions/promotion/{promotion.pk}/preview/"))
+    # $10 + $20 is short of $100: the dearer line gets 5 units (10 + 5 x 20 = 110)
+    assert "Subtotal $110.00, saved $11.00, total $99.00" in text
+
+
 def test_the_preview_prices_the_lines_the_admin_types(admin_client):
     seller = SellerFactory()
     a = OfferFactory(price=D("10.00"), sku="MUG-1", seller=seller)

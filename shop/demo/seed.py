@@ -22,6 +22,7 @@ from django.utils.text import slugify
 
 from accounts import bulk as accounts_bulk
 from catalog import bulk as catalog_bulk
+from catalog import selectors as catalog_selectors
 from fulfillment import bulk as fulfillment_bulk
 from fulfillment import selectors as fulfillment_selectors
 from marketplace import bulk as marketplace_bulk
@@ -30,7 +31,7 @@ from marketplace import services as marketplace_services
 from membership import services as membership_services
 from promotions import selectors as promotions_selectors
 from promotions import services as promotions_services
-from promotions.models import Deal
+from promotions.models import Deal, Promotion, Voucher
 from shop.demo import data, images
 from shop.demo.generate import DEFAULT_SEED, ProductPlan, product_plan, when
 
@@ -262,6 +263,9 @@ def seed_demo(
     if to_refresh:
         catalog_bulk.catalog_bulk_loaded()
         t = step("vacuum and analyze the catalog", t)
+    made = _demo_promotions()
+    if made:
+        log(f"{made} promotions and vouchers created")
     made = _lightning_deals()
     if made:
         log(f"{made} lightning deals started")
@@ -274,6 +278,35 @@ def seed_demo(
     step("counting", t)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _demo_promotions() -> int:
+    """A welcome voucher, an automatic promotion on books and one for members (once, by name)."""
+    made = 0
+    if not Voucher.objects.filter(code="WELCOME10").exists():
+        promotions_services.voucher_save(voucher=Voucher(
+            code="WELCOME10", label="Welcome: 10% off", kind=Voucher.Kind.PERCENT, value=Decimal("10"),
+            minimum_spend=Decimal("25"), max_uses_per_customer=1,
+        ))
+        made += 1
+    tree = catalog_selectors.category_tree()
+    books = tree.by_slug.get("books")
+    electronics = tree.by_slug.get("electronics")
+    specs = [
+        ("Books: spend $50, save 10%", "Spend $50 on Books, save 10%", books, Decimal("50"), False),
+        ("Members: 5% off electronics", "Members save 5% on Electronics", electronics, Decimal("0"), True),
+    ]
+    for name, label, category_id, min_spend, members in specs:
+        if category_id is None or Promotion.objects.filter(name=name).exists():
+            continue
+        promotions_services.promotion_save(
+            promotion=Promotion(name=name, label=label, benefit=Promotion.Benefit.PERCENT_OFF,
+                                value=Decimal("5") if members else Decimal("10"), min_spend=min_spend,
+                                members_only=members),
+            categories=[category_id],
+        )
+        made += 1
+    return made
 
 
 # Demo lightning deals on house offers in stock: (hours until the end, percent off, units, limit
