@@ -521,6 +521,7 @@ def subscription_renew(*, subscription_id: int, now: datetime | None = None) -> 
         payment = payment_services.payment_authorize(
             amount=charge.amount, currency=charge.currency, payment_method=token or "-",
             reference=f"membership:{subscription_id}", idempotency_key=charge.idempotency_key, provider=provider,
+            off_session=True,
         )
         payment = payment_services.payment_capture(payment=payment)
         outcome = SubscriptionCharge.Status.PAID

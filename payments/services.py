@@ -93,8 +93,10 @@ def payment_authorize(
     reference: str,
     idempotency_key: str,
     provider: str | None = None,
+    off_session: bool = False,
 ) -> Payment:
     """Authorize ``amount`` on ``payment_method`` (capture later with :func:`payment_capture`).
+    ``off_session``: the customer is not there to confirm (a membership renewal on a saved card).
 
     Idempotent: the same ``idempotency_key`` returns the recorded Payment and never calls the
     provider again (a declined one raises :class:`PaymentDeclined` again). While another request
@@ -140,11 +142,15 @@ def payment_authorize(
             if payment.status != PaymentStatus.PENDING:
                 return _authorization_outcome(payment)
             raise PaymentInProgress(_("Your payment is already being processed."), payment=payment)
-    return _authorize_at_provider(payment, gateway, payment_method)
+    return _authorize_at_provider(payment, gateway, payment_method, off_session=off_session)
 
 
-def _authorize_at_provider(payment: Payment, gateway: PaymentProvider, payment_method: str) -> Payment:
+def _authorize_at_provider(
+    payment: Payment, gateway: PaymentProvider, payment_method: str, *, off_session: bool = False
+) -> Payment:
     metadata = {"reference": payment.reference, "payment_id": str(payment.pk)}
+    if off_session:
+        metadata["off_session"] = "true"
     try:
         result = gateway.authorize(payment.amount, payment.currency, payment_method, payment.idempotency_key, metadata)
     except ProviderError as exc:

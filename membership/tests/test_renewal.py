@@ -344,3 +344,17 @@ def test_two_beat_runs_at_once_charge_each_member_once(provider, travel):
     assert provider.charged() == [Decimal("12.99")] * 4
     assert set(Subscription.objects.values_list("status", flat=True)) == {S.ACTIVE}
     assert SubscriptionCharge.objects.filter(status=C.PAID).count() == len(members)
+
+
+def test_a_card_accepted_when_joining_can_fail_off_session_at_renewal(user, plan, provider, travel):
+    """The test card 4000 0000 0000 0341 passes the card check when joining (the customer is
+    there) and is declined when the renewal charges it off-session: dunning from the demo shop."""
+    subscription = join(user, plan, card="4000 0000 0000 0341")
+    assert reload(subscription).status == S.TRIALING
+    assert reload(subscription).payment_method == "pm_test_offsession_declined_0341"
+    mail.outbox.clear()
+    travel(TRIAL_END + timedelta(minutes=1))
+    assert renew(subscription) == "declined"
+    assert reload(subscription).status == S.PAST_DUE
+    assert provider.charged() == []
+    assert len(mail.outbox) == 1

@@ -5,10 +5,13 @@ Cards (spaces and dashes are ignored):
 * ``4242 4242 4242 4242`` authorizes;
 * ``4000 0000 0000 0002`` is declined (``card_declined``);
 * ``4000 0000 0000 9995`` is declined (``insufficient_funds``);
+* ``4000 0000 0000 0341`` authorizes while the customer is there, but a saved copy of it is
+  declined off-session (a membership renewal): the card that lets you try dunning;
 * any number failing the Luhn check is declined (``invalid_number``); other valid numbers authorize.
 
 Saved cards: :meth:`TestProvider.tokenize` turns a card number into a reusable token
-``pm_test_<outcome>_<last4>`` (outcome ``ok``, ``card_declined``, ``insufficient_funds``) that
+``pm_test_<outcome>_<last4>`` (outcome ``ok``, ``card_declined``, ``insufficient_funds``,
+``offsession_declined``) that
 ``authorize`` accepts and answers as the card itself would; a number failing the Luhn check is
 refused. A token with the outcome ``invalid`` (or an unknown one) is declined as ``invalid_number``.
 
@@ -49,9 +52,10 @@ TOLERANCE_SECONDS = 5 * 60
 CARD_SUCCESS = "4242424242424242"
 CARD_DECLINED = "4000000000000002"
 CARD_INSUFFICIENT_FUNDS = "4000000000009995"
+CARD_DECLINED_OFF_SESSION = "4000000000000341"  # accepted while the customer is there; renewals fail
 _DECLINES = {CARD_DECLINED: "card_declined", CARD_INSUFFICIENT_FUNDS: "insufficient_funds"}
 TOKEN_PREFIX = "pm_test_"  # noqa: S105 - a prefix of test tokens, not a secret
-_TOKEN_OUTCOMES = ("ok", "card_declined", "insufficient_funds", "invalid")
+_TOKEN_OUTCOMES = ("ok", "card_declined", "insufficient_funds", "invalid", "offsession_declined")
 
 
 def luhn_valid(number: str) -> bool:
@@ -109,6 +113,8 @@ class TestProvider:
         reference = _ref("test_pi", idempotency_key)
         if str(payment_method).startswith(TOKEN_PREFIX):
             outcome = _token_outcome(str(payment_method))
+            if outcome == "offsession_declined":
+                outcome = "card_declined" if (metadata or {}).get("off_session") else "ok"
             if outcome == "ok":
                 return ProviderResult(AUTHORIZED, reference)
             if outcome in _DECLINES.values():
@@ -135,7 +141,7 @@ class TestProvider:
         number = "".join(ch for ch in value if ch not in " -")
         if not luhn_valid(number):
             raise InvalidPaymentMethod(_("That card number is not valid."))
-        outcome = _DECLINES.get(number, "ok")
+        outcome = "offsession_declined" if number == CARD_DECLINED_OFF_SESSION else _DECLINES.get(number, "ok")
         return f"{TOKEN_PREFIX}{outcome}_{number[-4:]}", _("Card ending %(last4)s") % {"last4": number[-4:]}
 
     def refund(self, reference, amount, currency, idempotency_key) -> ProviderResult:
