@@ -26,7 +26,7 @@ from catalog.models import (
     Review,
     ReviewVote,
 )
-from core.admin import InvalidateAfterDeleteMixin
+from core.admin import InvalidateAfterDeleteMixin, ReadOnlyAdminMixin
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
 from core.money import format_money
@@ -239,7 +239,7 @@ class ReviewAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReviewVote)
-class ReviewVoteAdmin(admin.ModelAdmin):
+class ReviewVoteAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Helpful votes, read-only: to see who voted when a review's count looks odd."""
 
     list_display = ("review", "user", "created_at")
@@ -248,11 +248,3 @@ class ReviewVoteAdmin(admin.ModelAdmin):
     raw_id_fields = ("review", "user")
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

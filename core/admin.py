@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.contrib import admin
+
 
 class InvalidateAfterDeleteMixin:
     """Call ``after_delete()`` (e.g. a cache bump) after a row or a selection is deleted in admin.
@@ -19,3 +21,24 @@ class InvalidateAfterDeleteMixin:
     def delete_queryset(self, request, queryset):
         super().delete_queryset(request, queryset)
         self.after_delete()
+
+
+class ReadOnlyAdminMixin:
+    """A record nobody adds, edits or deletes by hand in admin (ledgers, computed rows, history):
+    it can only be looked at. Put it before ``admin.ModelAdmin`` in the bases."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """Rows shown under their parent for reading only (charges, events, packages...)."""
+
+    extra = 0
+    can_delete = False

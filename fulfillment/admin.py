@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from catalog.admin import ServiceErrorsAdminMixin, add_service_errors, money_column
+from core.admin import ReadOnlyAdminMixin
 from core.exceptions import ApplicationError
 from fulfillment import services
 from fulfillment.models import ShippingMethod, StockItem, StockMovement, Warehouse
@@ -183,7 +184,7 @@ class StockItemAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.Mode
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
+class StockMovementAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelAdmin):
     """The stock ledger: written by the stock services only, never edited."""
 
     seller_lookup = "stock_item__offer__seller"
@@ -200,11 +201,3 @@ class StockMovementAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
     def seller(self, obj: StockMovement):
         return obj.stock_item.offer.seller
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

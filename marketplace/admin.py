@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from catalog.admin import ProductAdmin as CatalogProductAdmin
 from catalog.admin import ServiceErrorsAdminMixin, money_column
 from catalog.models import Product
+from core.admin import ReadOnlyAdminMixin
 from marketplace import selectors, services
 from marketplace.admin_scoping import SellerScopedAdminMixin
 from marketplace.models import BuyBox, Offer, Seller, SellerMember
@@ -121,7 +122,7 @@ class OfferAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdm
 
 
 @admin.register(BuyBox)
-class BuyBoxAdmin(admin.ModelAdmin):
+class BuyBoxAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """What each product shows first; computed by the marketplace, never edited by hand."""
 
     list_display = (
@@ -149,14 +150,6 @@ class BuyBoxAdmin(admin.ModelAdmin):
     def landed_display(self, obj: BuyBox) -> str:
         return money_column(obj.landed_price, obj.currency)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- products, with their offers ----------------------------------------------------------------

@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from core import cache as vcache
-from core.admin import InvalidateAfterDeleteMixin
+from core.admin import InvalidateAfterDeleteMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from core.exceptions import ApplicationError
 from membership import selectors, services
 from membership.models import Plan, Subscription, SubscriptionCharge, SubscriptionEvent
@@ -29,18 +29,7 @@ class PlanAdmin(InvalidateAfterDeleteMixin, admin.ModelAdmin):
         vcache.bump(selectors.PLANS_NAMESPACE)
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class ChargeInline(_ReadOnlyInline):
+class ChargeInline(ReadOnlyInline):
     model = SubscriptionCharge
     fields = ("created_at", "period_start", "period_end", "attempt", "amount", "currency", "status",
               "decline_message", "payment", "idempotency_key")
@@ -48,7 +37,7 @@ class ChargeInline(_ReadOnlyInline):
     ordering = ("-created_at", "-id")
 
 
-class EventInline(_ReadOnlyInline):
+class EventInline(ReadOnlyInline):
     model = SubscriptionEvent
     fields = ("created_at", "from_status", "to_status", "note", "actor")
     readonly_fields = fields
@@ -127,7 +116,7 @@ RENEWAL_OUTCOMES = {
 
 
 @admin.register(SubscriptionCharge)
-class SubscriptionChargeAdmin(admin.ModelAdmin):
+class SubscriptionChargeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every renewal attempt, for finance and support (read-only: charges are made by the renewals)."""
 
     list_display = ("created_at", "subscription", "period_start", "attempt", "amount", "currency", "status",
@@ -138,11 +127,3 @@ class SubscriptionChargeAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     raw_id_fields = ("subscription", "payment")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

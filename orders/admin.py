@@ -6,22 +6,12 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import ReadOnlyAdminMixin, ReadOnlyInline
 from core.exceptions import ApplicationError
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
 from orders import services
 from orders.models import Order, OrderEvent, OrderLine, Package
 from payments import selectors as payment_selectors
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class PackageInline(ReadOnlyInline):
@@ -160,7 +150,7 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OrderLine)
-class OrderLineAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
+class OrderLineAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelAdmin):
     """The seller's sold items: its own order lines only."""
 
     list_display = ("order", "product_title", "sku", "seller_name", "quantity", "unit_price", "total")
@@ -170,11 +160,3 @@ class OrderLineAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
                        "product_slug", "sku", "quantity", "unit_price", "subtotal", "discount", "tax_rate", "tax",
                        "total")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -8,21 +8,11 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.admin import ReadOnlyAdminMixin
 from core.exceptions import ApplicationError
 from core.money import format_money
 from payments import services
 from payments.models import Payment, Refund, WebhookEvent
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):

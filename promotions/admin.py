@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from catalog.admin import ServiceErrorsAdminMixin, money_column
-from core.admin import InvalidateAfterDeleteMixin
+from core.admin import InvalidateAfterDeleteMixin, ReadOnlyAdminMixin
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
 from promotions import engine, selectors, services
@@ -40,21 +40,13 @@ class VoucherAdmin(admin.ModelAdmin):
 
 
 @admin.register(VoucherRedemption)
-class VoucherRedemptionAdmin(admin.ModelAdmin):
+class VoucherRedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("voucher", "order_number", "email", "amount", "created")
     list_select_related = ("voucher",)
     list_filter = ("created",)
     search_fields = ("voucher__code", "order_number", "email")
     raw_id_fields = ("voucher", "user")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Promotion)
@@ -240,7 +232,7 @@ class DealAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(DealClaim)
-class DealClaimAdmin(admin.ModelAdmin):
+class DealClaimAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("deal", "order_number", "quantity", "created_at", "released")
     list_select_related = ("deal__offer__product",)
     list_filter = ("released_at", "created_at")
@@ -255,11 +247,3 @@ class DealClaimAdmin(admin.ModelAdmin):
     def released(self, claim):
         return claim.released_at is not None
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
