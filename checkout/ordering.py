@@ -150,7 +150,9 @@ def place_order(
         )
 
     draft = order_draft(priced=priced, user=user, email=email, shipping_address=shipping, billing_address=billing)
-    notes = [d.label for d in priced.discounts if d is not priced.voucher]  # automatic promotions
+    notes = [d.label for d in priced.discounts if d is not priced.voucher]  # automatic promotions and deals
+    if priced.member_plan:
+        notes.insert(0, _("%(plan)s member prices and shipping") % {"plan": priced.member_plan})
     if priced.voucher is not None:
         notes.append(_("voucher %(code)s, %(amount)s off")
                      % {"code": priced.voucher.code, "amount": priced.voucher.amount})

@@ -219,6 +219,7 @@ def test_a_member_order_keeps_member_prices_and_free_shipping(kettle, member):
     order = placed.order
     assert order.total == Decimal("19.00")
     assert order.lines.get().unit_price == Decimal("19.00")
+    assert order.events.filter(message__contains="Bazaar Plus member prices and shipping").exists()
 
 
 # --- offers ---------------------------------------------------------------------------------
