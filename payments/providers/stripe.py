@@ -57,6 +57,9 @@ def from_minor(value: Any, currency: str) -> Decimal | None:
     return quantize(Decimal(int(value)).scaleb(-minor_units(currency)), currency)
 
 
+SAVED_SEPARATOR = "|"  # a saved card: "cus_...|pm_..."
+
+
 class StripeProvider:
     code = "stripe"
 
@@ -68,15 +71,22 @@ class StripeProvider:
     # --- money -------------------------------------------------------------------------------
 
     def authorize(self, amount, currency, payment_method, idempotency_key, metadata) -> ProviderResult:
+        metadata = dict(metadata or {})
+        off_session = metadata.pop("off_session", "") == "true"
+        customer, _sep, method = str(payment_method).rpartition(SAVED_SEPARATOR)
         params = {
             "amount": to_minor(amount, currency),
             "currency": currency.lower(),
-            "payment_method": payment_method,
+            "payment_method": method,
             "payment_method_types": ["card"],
             "capture_method": "manual",
             "confirm": True,
-            "metadata": dict(metadata or {}),
+            "metadata": metadata,
         }
+        if customer:  # a saved card: charged on its customer, off-session when nobody is there
+            params["customer"] = customer
+            if off_session:
+                params["off_session"] = True
         try:
             intent = self.client.v1.payment_intents.create(params, {"idempotency_key": idempotency_key})
         except stripe.CardError as exc:
@@ -110,11 +120,33 @@ class StripeProvider:
         return ProviderResult(_INTENT_STATUS.get(intent.status, FAILED), intent.id)
 
     def tokenize(self, payment_method: str) -> tuple[str, str]:
-        """The ``pm_...`` id from Stripe.js is already the reusable reference; we keep no label."""
+        """Make the ``pm_...`` id from Stripe.js reusable: a Customer with the card attached, so
+        renewals can charge it off-session. The token is ``cus_...|pm_...``; the label names the
+        card ("Visa ending 4242"). A token is returned as it is."""
         value = str(payment_method or "").strip()
-        if not value.startswith("pm_") or len(value) > 255:
+        customer, _sep, method = value.rpartition(SAVED_SEPARATOR)
+        if customer and customer.startswith("cus_") and method.startswith("pm_") and len(value) <= 255:
+            return value, ""
+        if not value.startswith("pm_") or len(value) > 200:
             raise InvalidPaymentMethod(_("That is not a Stripe payment method (pm_...)."))
-        return value, ""
+        try:
+            created = self.client.v1.customers.create(
+                {"payment_method": value, "invoice_settings": {"default_payment_method": value}},
+                {"idempotency_key": f"bazaar-customer-{value}"},
+            )
+            card = (self.client.v1.payment_methods.retrieve(value).to_dict().get("card") or {})
+        except stripe.CardError as exc:
+            raise InvalidPaymentMethod(_("The card could not be saved: %(reason)s") % {
+                "reason": (exc.json_body or {}).get("error", {}).get("message") or str(exc)})
+        except stripe.InvalidRequestError as exc:
+            raise InvalidPaymentMethod(_("That payment method cannot be saved: %(reason)s") % {"reason": str(exc)})
+        except stripe.StripeError as exc:
+            raise ProviderError(str(exc)) from exc
+        label = ""
+        if card.get("last4"):
+            label = _("%(brand)s ending %(last4)s") % {
+                "brand": str(card.get("brand") or _("Card")).title(), "last4": card["last4"]}
+        return f"{created.id}{SAVED_SEPARATOR}{value}", label
 
     def _call(self, fn):
         try:

@@ -187,3 +187,37 @@ def test_webhook_signed_garbage_is_invalid(body):
     gw, _http = provider([])
     with pytest.raises(InvalidSignature):
         gw.verify_webhook(body, stripe_sign(body))
+
+
+def test_tokenize_saves_the_card_on_a_customer_and_renewals_charge_it_off_session():
+    gw, http = provider([
+        (200, {"id": "cus_9", "object": "customer"}),
+        (200, {"id": "pm_card_visa", "object": "payment_method", "card": {"brand": "visa", "last4": "4242"}}),
+        (200, intent()),
+        (200, intent()),
+    ])
+    token, label = gw.tokenize("pm_card_visa")
+    assert (token, label) == ("cus_9|pm_card_visa", "Visa ending 4242")
+    created = parse_qs(http.requests[0]["data"])
+    assert http.requests[0]["url"].endswith("/v1/customers")
+    assert created["payment_method"] == ["pm_card_visa"]
+    assert http.requests[0]["headers"]["Idempotency-Key"] == "bazaar-customer-pm_card_visa"
+    assert gw.tokenize(token) == (token, "")  # a saved card is kept as it is, no call
+    assert len(http.requests) == 2
+
+    gw.authorize(Decimal("1.00"), "USD", token, "check-1", {"reference": "membership-check"})
+    on_session = parse_qs(http.requests[2]["data"])
+    assert (on_session["customer"], on_session["payment_method"]) == (["cus_9"], ["pm_card_visa"])
+    assert "off_session" not in on_session
+    gw.authorize(Decimal("12.99"), "USD", token, "renew-1", {"reference": "m:1", "off_session": "true"})
+    renewal = parse_qs(http.requests[3]["data"])
+    assert renewal["off_session"] == ["true"]
+    assert "metadata[off_session]" not in renewal
+
+
+def test_tokenize_refuses_what_is_not_a_payment_method():
+    gw, http = provider([(400, {"error": {"type": "invalid_request_error", "message": "No such PaymentMethod"}})])
+    with pytest.raises(providers.InvalidPaymentMethod):
+        gw.tokenize("4242424242424242")
+    with pytest.raises(providers.InvalidPaymentMethod, match="No such PaymentMethod"):
+        gw.tokenize("pm_missing")

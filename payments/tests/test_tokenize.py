@@ -95,8 +95,8 @@ def test_provider_down_while_tokenizing_is_unavailable():
         providers.unregister_provider("down", previous)
 
 
-def test_stripe_keeps_the_payment_method_id_and_refuses_anything_else():
-    gateway = StripeProvider(secret_key="sk_test_x", webhook_secret="whsec_x")
-    assert gateway.tokenize("pm_1Abc") == ("pm_1Abc", "")
+def test_stripe_keeps_a_saved_card_and_refuses_anything_but_a_payment_method_without_a_call():
+    gateway = StripeProvider(secret_key="sk_test_x", webhook_secret="whsec_x")  # no network here
+    assert gateway.tokenize("cus_1|pm_1Abc") == ("cus_1|pm_1Abc", "")
     with pytest.raises(providers.InvalidPaymentMethod):
         gateway.tokenize("4242424242424242")
