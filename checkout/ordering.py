@@ -102,6 +102,10 @@ def order_draft(*, priced: pricing.PricedCart, user, email: str, shipping_addres
         subtotal=priced.subtotal.amount, discount=priced.discount.amount, shipping=priced.shipping.amount,
         tax=priced.tax.amount, total=priced.total.amount, shipping_address=shipping_address,
         billing_address=billing_address, packages=tuple(packages),
+        discounts=tuple(
+            orders_services.DiscountDraft(label=d.label, amount=d.amount.amount, code=d.code)
+            for d in priced.discounts
+        ),
     )
 
 

@@ -10,7 +10,7 @@ from core.admin import ReadOnlyAdminMixin, ReadOnlyInline
 from core.exceptions import ApplicationError
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
 from orders import services
-from orders.models import Order, OrderEvent, OrderLine, Package
+from orders.models import Order, OrderDiscount, OrderEvent, OrderLine, Package
 from payments import selectors as payment_selectors
 
 
@@ -24,6 +24,12 @@ class PackageInline(ReadOnlyInline):
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
     fields = ("product_title", "sku", "seller_name", "quantity", "unit_price", "discount", "tax", "total")
+    readonly_fields = fields
+
+
+class OrderDiscountInline(ReadOnlyInline):
+    model = OrderDiscount
+    fields = ("label", "code", "amount")
     readonly_fields = fields
 
 
@@ -44,7 +50,7 @@ class OrderAdmin(admin.ModelAdmin):
                        "discount", "shipping", "tax", "total", "shipping_address", "billing_address", "placed_at",
                        "payments")
     exclude = ("idempotency_key",)
-    inlines = (PackageInline, OrderLineInline, OrderEventInline)
+    inlines = (PackageInline, OrderLineInline, OrderDiscountInline, OrderEventInline)
     actions = ("cancel_orders", "refund_orders", "complete_orders")
 
     def has_module_permission(self, request):

@@ -143,6 +143,27 @@ class OrderReservation(models.Model):
         return f"{self.quantity} x offer {self.offer_id} (stock {self.stock_item_id})"
 
 
+class OrderDiscount(models.Model):
+    """One explained discount the order was priced with ("Spend $50 on Books, save 10%", a voucher,
+    a lightning deal), kept as it was shown: a snapshot, like the lines."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="discounts", verbose_name=_("order"))
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    code = models.CharField(_("voucher code"), max_length=64, blank=True)
+    label = models.CharField(_("label"), max_length=200)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2,
+                                 help_text=_("0 for a benefit that is not money off (free shipping)."))
+
+    class Meta:
+        verbose_name = _("order discount")
+        verbose_name_plural = _("order discounts")
+        ordering = ("order", "position")
+        constraints = [models.CheckConstraint(condition=Q(amount__gte=0), name="order_discount_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.label}: -{self.amount}"
+
+
 class OrderEvent(models.Model):
     """The order's history: status changes and notes, newest last."""
 

@@ -29,6 +29,7 @@ def order_detail(*, number: str) -> Order | None:
                 Prefetch("lines", queryset=OrderLine.objects.order_by("id"))
             )),
             "events",
+            "discounts",
         )
         .first()
     )

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from core import events
 from core.exceptions import ApplicationError, Conflict
 from fulfillment import services as fulfillment_services
-from orders.models import Order, OrderEvent, OrderLine, OrderReservation, Package
+from orders.models import Order, OrderDiscount, OrderEvent, OrderLine, OrderReservation, Package
 from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.models import PaymentStatus
@@ -64,6 +64,13 @@ class LineDraft:
 
 
 @dataclass(frozen=True)
+class DiscountDraft:
+    label: str
+    amount: Decimal
+    code: str = ""
+
+
+@dataclass(frozen=True)
 class PackageDraft:
     seller_id: int
     seller_name: str
@@ -92,6 +99,7 @@ class OrderDraft:
     billing_address: dict
     packages: tuple[PackageDraft, ...]
     note: str = ""  # added to the "Order placed" history entry (e.g. the voucher code applied)
+    discounts: tuple[DiscountDraft, ...] = ()  # each explained discount, as the shopper saw it
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,10 @@ def order_create(
             for ld in pd.lines
         ]
     OrderLine.objects.bulk_create(lines)
+    OrderDiscount.objects.bulk_create([
+        OrderDiscount(order=order, position=i, code=d.code[:64], label=d.label[:200], amount=d.amount)
+        for i, d in enumerate(draft.discounts)
+    ])
     OrderReservation.objects.bulk_create(
         [OrderReservation(order=order, stock_item_id=r.stock_item_id, offer_id=r.offer_id, quantity=r.quantity)
          for r in reservations]

@@ -15,6 +15,12 @@ class OrderLineOutputSerializer(serializers.Serializer):
     total = serializers.DecimalField(max_digits=12, decimal_places=2)
 
 
+class OrderDiscountOutputSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text="The discount as the shopper saw it (\"Spend $50 on Books, save 10%\").")
+    code = serializers.CharField(help_text="The voucher code, for a voucher; empty otherwise.")
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="0 for free shipping.")
+
+
 class PackageOutputSerializer(serializers.Serializer):
     seller = serializers.CharField(source="seller_name")
     fulfillment_channel = serializers.CharField()
@@ -36,6 +42,7 @@ class OrderOutputSerializer(serializers.Serializer):
     prices_include_tax = serializers.BooleanField()
     subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
     discount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    discounts = OrderDiscountOutputSerializer(many=True, source="discounts.all")
     shipping = serializers.DecimalField(max_digits=12, decimal_places=2)
     tax = serializers.DecimalField(max_digits=12, decimal_places=2)
     total = serializers.DecimalField(max_digits=12, decimal_places=2)

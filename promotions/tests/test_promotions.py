@@ -233,6 +233,52 @@ def test_order_history_note_keeps_the_promotions():
 
 
 @pytest.mark.django_db
+def test_the_order_keeps_each_explained_discount_for_its_page_e_mail_and_api(client):
+    from django.core import mail
+    from rest_framework.test import APIClient
+
+    from orders import selectors as orders_selectors
+    from promotions.models import Voucher
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+    offer = OfferFactory(price=D("20.00"))
+    stock(offer, 5)
+    promo(name="Spend $10, save 10%", label="Spend $10, save 10%", benefit="percent_off", value=10, min_spend=10)
+    promo(name="Ships free", label="Free delivery on everything", benefit="free_shipping")
+    Voucher.objects.create(code="TAKE2", kind="fixed", value=D("2.00"), active=True)
+    cart = Cart.objects.create(user=user)
+    CartLine.objects.create(cart=cart, offer=offer, quantity=2, price_when_added=offer.price)
+    placed = ordering.place_order(
+        cart=cart, user=user, email=user.email, payment_method="4242424242424242", voucher_code="take2",
+        shipping_address={"full_name": "Ada", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345",
+                          "country": "US"},
+        idempotency_key=uuid.uuid4().hex,
+    )
+    order = orders_selectors.order_detail(number=placed.order.number)
+    kept = [(d.label, d.code, d.amount) for d in order.discounts.all()]
+    assert kept[0] == ("Spend $10, save 10%", "", D("4.00"))
+    assert kept[1] == ("Free delivery on everything", "", D("0.00"))
+    assert kept[2][1:] == ("TAKE2", D("2.00"))
+    assert order.discount == D("6.00")
+
+    client.force_login(user)
+    page = client.get(f"/orders/{order.number}/").content.decode()
+    assert "Spend $10, save 10%" in page
+    assert "Free delivery on everything" in page
+    assert "-$2.00" in page
+    body = mail.outbox[-1].body
+    assert "Spend $10, save 10%: -$4.00" in body
+    assert "Free delivery on everything: Free shipping" in body
+    api = APIClient()
+    api.force_authenticate(user)
+    discounts = api.get(f"/api/v1/orders/{order.number}/").json()["discounts"]
+    assert [(d["label"], d["amount"]) for d in discounts][:2] == [("Spend $10, save 10%", "4.00"),
+                                                                    ("Free delivery on everything", "0.00")]
+    assert discounts[2]["code"] == "TAKE2"
+
+
+@pytest.mark.django_db
 def test_admin_lists_filters_and_saving_refreshes_the_live_set(admin_client):
     from promotions import engine
 
