@@ -5,6 +5,8 @@ Axes calls these from its backend and middleware (see the AXES_* settings).
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -13,6 +15,25 @@ from django.utils.translation import gettext as _
 from core.api import error_body
 
 API_PREFIX = "/api/"
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The address failures are counted for. Behind ``TRUSTED_PROXY_COUNT`` reverse proxies (each
+    appending to ``X-Forwarded-For``), the address the outermost trusted proxy saw: counted from
+    the right, so a client cannot choose it by sending its own header. Without proxies (0, the
+    default) or with a malformed header, ``REMOTE_ADDR``."""
+    remote = request.META.get("REMOTE_ADDR") or None
+    count = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    if count <= 0:
+        return remote
+    hops = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if len(hops) < count:
+        return remote
+    candidate = hops[-count]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
 
 
 def username_from_credentials(request: HttpRequest, credentials: dict | None) -> str | None:

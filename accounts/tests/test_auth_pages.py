@@ -207,3 +207,32 @@ def test_password_change_with_wrong_old_password_is_a_form_error(client):
     )
     assert response.status_code == 200
     assert response.context["form"].errors["old_password"]
+
+
+def test_behind_a_proxy_the_lockout_counts_the_forwarded_client_not_the_proxy(client, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    UserFactory(email="bob@example.com")
+    login = reverse("accounts:login")
+    wrong = {"username": "bob@example.com", "password": "wrong password"}
+    for _ in range(5):  # an attacker behind the proxy, forging an address at the left of the header
+        client.post(login, wrong, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="1.1.1.1, 203.0.113.9")
+    locked = client.post(login, {"username": "bob@example.com", "password": PASSWORD}, REMOTE_ADDR="10.0.0.1",
+                         HTTP_X_FORWARDED_FOR="8.8.8.8, 203.0.113.9")
+    assert locked.status_code == 429  # the proxy saw 203.0.113.9 every time: the forged part changes nothing
+    # bob from another address, through the same proxy, is not locked out
+    other = client.post(login, {"username": "bob@example.com", "password": PASSWORD}, REMOTE_ADDR="10.0.0.1",
+                        HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert other.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("count", "header", "expected"),
+    [(0, "203.0.113.9", "10.0.0.1"), (1, "", "10.0.0.1"), (1, "not-an-ip", "10.0.0.1"), (2, "203.0.113.9", "10.0.0.1"),
+     (2, "203.0.113.9, 10.0.0.2", "203.0.113.9"), (1, " 2001:db8::1 ", "2001:db8::1")],
+)
+def test_client_ip(rf, settings, count, header, expected):
+    from accounts.lockout import client_ip
+
+    settings.TRUSTED_PROXY_COUNT = count
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=header)
+    assert client_ip(request) == expected
