@@ -162,6 +162,21 @@ def user_grant_staff_group(*, user: User, group: Group) -> User:
     return user
 
 
+def user_revoke_staff_group(*, user: User, group_name: str) -> bool:
+    """Take the group ``group_name`` from ``user`` and, unless something else makes them staff
+    (superuser, another group, permissions of their own), admin access too. Returns whether
+    ``is_staff`` was turned off. The mirror of :func:`user_grant_staff_group`."""
+    with transaction.atomic():
+        group = Group.objects.filter(name=group_name).first()
+        if group is not None:
+            user.groups.remove(group)
+        if not user.is_staff or user.is_superuser or user.groups.exists() or user.user_permissions.exists():
+            return False
+        user.is_staff = False
+        user.save(update_fields=["is_staff"])
+    return True
+
+
 def superuser_ensure(*, email: str, password: str) -> tuple[User, bool]:
     """The administrator with ``email``, created with ``password`` when missing."""
     existing = User.objects.filter(email__iexact=email).first()

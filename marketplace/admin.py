@@ -6,15 +6,21 @@ members see and change only their own rows. Writes go through :mod:`marketplace.
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import actions as admin_actions
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from catalog.admin import ProductAdmin as CatalogProductAdmin
 from catalog.admin import ServiceErrorsAdminMixin, money_column
 from catalog.models import Product
 from core.admin import ReadOnlyAdminMixin
+from core.exceptions import ApplicationError
 from marketplace import selectors, services
-from marketplace.admin_scoping import SellerScopedAdminMixin
+from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
 from marketplace.models import BuyBox, Offer, Seller, SellerMember
 
 OFFER_FIELDS = (
@@ -51,8 +57,25 @@ class SellerAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAd
         return False
 
 
+def _owned_seller_ids(request) -> frozenset[int]:
+    """Sellers ``request.user`` owns (cached per request); empty for superusers, who need no grant."""
+    cached = getattr(request, "_bazaar_owned_sellers", None)
+    if cached is None:
+        user = request.user
+        cached = frozenset()
+        if user.is_authenticated and user.is_active and user.is_staff and not user.is_superuser:
+            cached = selectors.seller_ids_owned_by(user)
+        request._bazaar_owned_sellers = cached
+    return cached
+
+
 @admin.register(SellerMember)
 class SellerMemberAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
+    """Who works for which seller. Platform staff manage every seller's team; a seller's owners see,
+    re-role and remove their own sellers' members (adding needs the user directory: platform only).
+    Role changes and removals go through the services, which keep at least one owner per seller
+    and take admin access away from someone who no longer belongs to any seller."""
+
     list_display = ("user", "seller", "role", "created_at")
     list_filter = ("role", ("seller", admin.RelatedOnlyFieldListFilter))
     search_fields = ("user__email", "user__full_name", "seller__name")
@@ -60,15 +83,93 @@ class SellerMemberAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.M
     ordering = ("-id",)
     autocomplete_fields = ("user", "seller")
     fields = ("seller", "user", "role", "created_at")
+    actions = ["delete_selected"]
+
+    # --- who may do what --------------------------------------------------------------------------
+
+    def _owner_allows(self, request, obj) -> bool:
+        owned = _owned_seller_ids(request)
+        return bool(owned) and (obj is None or obj.seller_id in owned)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)  # already limited to the user's sellers
+        if seller_scope(request) is not None and not super().has_view_permission(request):
+            # Here only as an owner: their owned sellers, not those where they are staff.
+            queryset = queryset.filter(seller_id__in=sorted(_owned_seller_ids(request)))
+        return queryset
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or self._owner_allows(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) or self._owner_allows(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) or self._owner_allows(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         # A membership is one user at one seller: to move someone, remove and add again.
         return ("seller", "user", "created_at") if obj is not None else ("created_at",)
 
+    # --- writes, through the services -------------------------------------------------------------
+
     def save_model(self, request, obj, form, change):
+        if change:
+            services.seller_member_change_role(member=obj, role=obj.role, actor=request.user)
+            return
         member = services.seller_member_add(seller=obj.seller, user=obj.user, role=obj.role)
         obj.pk, obj.created_at = member.pk, member.created_at
         obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        services.seller_member_remove(member=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        self._remove_each(request, queryset)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ApplicationError as exc:  # the last owner, or already removed: nothing was deleted
+            self.message_user(request, exc.message, level=messages.ERROR)
+            opts = self.opts
+            return HttpResponseRedirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist", current_app=self.admin_site.name)
+            )
+
+    @admin.action(permissions=["delete"], description=_("Delete selected %(verbose_name_plural)s"))
+    def delete_selected(self, request, queryset):
+        """Django's bulk delete (same confirmation page), but one service call per member: refusals
+        are reported by name and the others removed."""
+        _objects, _count, perms_needed, protected = self.get_deleted_objects(queryset, request)
+        if not request.POST.get("post") or protected:
+            return admin_actions.delete_selected(self, request, queryset)
+        if perms_needed:
+            raise PermissionDenied
+        removed = self._remove_each(request, queryset)
+        if removed:
+            self.log_deletions(request, removed)
+            self.message_user(
+                request,
+                ngettext("Removed %(count)d seller member.", "Removed %(count)d seller members.", len(removed))
+                % {"count": len(removed)},
+                messages.SUCCESS,
+            )
+        return None
+
+    def _remove_each(self, request, queryset) -> list[SellerMember]:
+        removed = []
+        for member in queryset.select_related("user", "seller").order_by("pk"):
+            try:
+                services.seller_member_remove(member=member, actor=request.user)
+            except ApplicationError as exc:
+                self.message_user(
+                    request, _("%(member)s was not removed: %(reason)s") % {"member": member, "reason": exc.message},
+                    messages.ERROR,
+                )
+            else:
+                removed.append(member)
+        return removed
 
 
 # --- offers ---------------------------------------------------------------------------------------

@@ -29,6 +29,15 @@ def seller_ids_for_user(user) -> list[int]:
     return list(SellerMember.objects.filter(user=user).values_list("seller_id", flat=True))
 
 
+def seller_ids_owned_by(user) -> frozenset[int]:
+    """Sellers whose team ``user`` manages (as an owner)."""
+    if not getattr(user, "is_authenticated", False):
+        return frozenset()
+    return frozenset(
+        SellerMember.objects.filter(user=user, role=SellerMember.Role.OWNER).values_list("seller_id", flat=True)
+    )
+
+
 @dataclass(frozen=True)
 class OfferView:
     """An offer as one viewer sees it: with stock and shipping facts, and the viewer's benefits

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -16,7 +17,7 @@ from django.utils.translation import gettext as _
 from accounts import services as account_services
 from catalog import services as catalog_services
 from core import events
-from core.exceptions import ApplicationError
+from core.exceptions import ApplicationError, NotFound
 from core.money import quantize
 from marketplace import buy_box
 from marketplace.models import BuyBox, Offer, Seller, SellerMember
@@ -82,10 +83,78 @@ def seller_member_add(*, seller: Seller, user, role: str = SellerMember.Role.STA
     if role not in SellerMember.Role.values:
         raise ApplicationError(_("Unknown role."), fields={"role": [_("Choose owner, manager or staff.")]})
     with transaction.atomic():
-        member, _created = SellerMember.objects.update_or_create(seller=seller, user=user, defaults={"role": role})
+        member, created = SellerMember.objects.get_or_create(seller=seller, user=user, defaults={"role": role})
+        if not created and member.role != role:  # re-adding with another role: the last-owner rule holds
+            member = seller_member_change_role(member=member, role=role)
+        # the user row last, as seller_member_remove takes it: "which sellers is this user in" is serialised
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         group = account_services.staff_group_ensure(name=SELLER_GROUP, permissions=_seller_permissions)
         account_services.user_grant_staff_group(user=user, group=group)
     return member
+
+
+def _owner_ids_locked(seller_id: int) -> list[int]:
+    """Lock the seller's owner rows (in primary-key order, so concurrent callers cannot deadlock)
+    and return their ids: two removals or demotions at once cannot then leave the seller with none."""
+    return list(
+        SellerMember.objects.select_for_update()
+        .filter(seller_id=seller_id, role=SellerMember.Role.OWNER)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _member_locked(member: SellerMember) -> SellerMember:
+    current = SellerMember.objects.select_for_update().filter(pk=member.pk).first()
+    if current is None:
+        raise NotFound(_("This person is no longer a member of this seller."))
+    return current
+
+
+def _refuse_last_owner(current: SellerMember, owner_ids: list[int]) -> None:
+    if current.role == SellerMember.Role.OWNER and not [pk for pk in owner_ids if pk != current.pk]:
+        raise ApplicationError(_("A seller needs at least one owner."), code="last_owner")
+
+
+def seller_member_remove(*, member: SellerMember, actor=None) -> None:
+    """End ``member``'s membership. A user left in no seller loses the seller group and admin access
+    (``accounts.services.user_revoke_staff_group``); admin checks ``is_staff`` on every request, so a session
+    already signed in loses it at its next request. The last owner of a seller cannot be removed."""
+    with transaction.atomic():
+        owner_ids = _owner_ids_locked(member.seller_id)
+        current = _member_locked(member)
+        _refuse_last_owner(current, owner_ids)
+        # The user row is the lock for "which sellers is this user in": a concurrent removal from
+        # another seller waits here, then sees this one gone and revokes access if it was the last.
+        user = get_user_model().objects.select_for_update().get(pk=current.user_id)
+        member_id, role = current.pk, current.role
+        current.delete()
+        revoked = False
+        if not SellerMember.objects.filter(user_id=user.pk).exists():
+            revoked = account_services.user_revoke_staff_group(user=user, group_name=SELLER_GROUP)
+        events.emit(
+            "marketplace.seller_member_removed", member_id=member_id, seller_id=current.seller_id,
+            user_id=user.pk, role=role, staff_revoked=revoked, actor_id=getattr(actor, "pk", None),
+        )
+
+
+def seller_member_change_role(*, member: SellerMember, role: str, actor=None) -> SellerMember:
+    """Give ``member`` another role; the last owner of a seller cannot be demoted."""
+    if role not in SellerMember.Role.values:
+        raise ApplicationError(_("Unknown role."), fields={"role": [_("Choose owner, manager or staff.")]})
+    with transaction.atomic():
+        owner_ids = _owner_ids_locked(member.seller_id)
+        current = _member_locked(member)
+        if current.role == role:
+            return current
+        _refuse_last_owner(current, owner_ids)
+        old_role, current.role = current.role, role
+        current.save(update_fields=["role"])
+        events.emit(
+            "marketplace.seller_member_role_changed", member_id=current.pk, seller_id=current.seller_id,
+            user_id=current.user_id, old_role=old_role, role=role, actor_id=getattr(actor, "pk", None),
+        )
+    return current
 
 
 # --- offers -------------------------------------------------------------------------------
