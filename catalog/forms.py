@@ -95,3 +95,25 @@ class ReviewForm(forms.Form):
         if not title:
             raise forms.ValidationError(_("This field is required."))
         return title
+
+
+class ReviewListForm(forms.Form):
+    """The query string of a product's reviews page: sort order and a star filter. Values that do
+    not fit are reported and ignored (the page shows all reviews, most helpful first)."""
+
+    sort = forms.ChoiceField(label=_("Sort by"), required=False, choices=list(selectors.REVIEW_SORTS.items()))
+    stars = forms.TypedChoiceField(
+        label=_("Rating"), required=False, coerce=int, empty_value=None,
+        choices=[("", _("All ratings"))] + [(n, str(n)) for n in selectors.REVIEW_STARS],
+        error_messages={"invalid_choice": _("Choose 1 to 5 stars.")},
+    )
+
+    def params(self) -> dict:
+        """The valid parts of the input, as keyword arguments of ``selectors.product_reviews_page``."""
+        data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
+        errors = self.errors
+        return {
+            "sort": (data.get("sort") or selectors.REVIEW_SORT_DEFAULT) if "sort" not in errors
+            else selectors.REVIEW_SORT_DEFAULT,
+            "stars": data.get("stars") if "stars" not in errors else None,
+        }

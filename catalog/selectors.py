@@ -7,9 +7,10 @@ search and a constant number of queries.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.core.paginator import Page, Paginator
+from django.db.models import Avg, Count, Prefetch, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from catalog import cache_keys
@@ -326,6 +327,121 @@ def product_reviews(*, product_id: int, limit: int = 10) -> list[Review]:
         Review.objects.filter(product_id=product_id)
         .select_related("user")
         .order_by("-helpful_count", "-created_at", "-id")[:limit]
+    )
+
+
+# --- all reviews of a product (the reviews page and the API) ---------------------------------
+
+REVIEW_SORTS = {
+    "helpful": _("Most helpful"),
+    "newest": _("Newest"),
+    "highest": _("Highest rating"),
+    "lowest": _("Lowest rating"),
+}
+REVIEW_SORT_DEFAULT = "helpful"
+REVIEW_STARS = (5, 4, 3, 2, 1)
+REVIEWS_PAGE_SIZE = 10
+
+_REVIEW_ORDER = {
+    "helpful": ("-helpful_count", "-created_at", "-id"),
+    "newest": ("-created_at", "-id"),
+    "highest": ("-rating", "-helpful_count", "-created_at", "-id"),
+    "lowest": ("rating", "-helpful_count", "-created_at", "-id"),
+}
+
+
+@dataclass(frozen=True)
+class HistogramRow:
+    stars: int
+    count: int
+    percent: int  # whole percent of all ratings, rounded half up
+
+
+@dataclass(frozen=True)
+class RatingHistogram:
+    count: int
+    average: Decimal | None  # None without ratings
+    rows: tuple[HistogramRow, ...]  # 5 stars first, down to 1
+
+    def count_of(self, stars: int) -> int:
+        return next((row.count for row in self.rows if row.stars == stars), 0)
+
+
+def _whole_percents(counts: list[int]) -> list[int]:
+    """Percent of the total for each count, rounded half up on its own: equal counts always show
+    equal percents (so the rows may add up to 99 or 101, as on other shops)."""
+    total = sum(counts)
+    if not total:
+        return [0] * len(counts)
+    return [int((Decimal(c * 100) / total).quantize(Decimal(1), rounding=ROUND_HALF_UP)) for c in counts]
+
+
+def rating_histogram(*, product_id: int) -> RatingHistogram:
+    """How many reviews give each number of stars, their average and total (one aggregate query)."""
+    row = Review.objects.filter(product_id=product_id).aggregate(
+        total=Count("id"),
+        avg=Avg("rating"),
+        **{f"s{n}": Count("id", filter=Q(rating=n)) for n in REVIEW_STARS},
+    )
+    counts = [row[f"s{n}"] for n in REVIEW_STARS]
+    percents = _whole_percents(counts)
+    average = Decimal(str(round(row["avg"], 2))) if row["avg"] is not None else None
+    return RatingHistogram(
+        count=row["total"],
+        average=average,
+        rows=tuple(HistogramRow(n, c, p) for n, c, p in zip(REVIEW_STARS, counts, percents, strict=True)),
+    )
+
+
+def product_review_list(
+    *, product_id: int, sort: str = REVIEW_SORT_DEFAULT, stars: int | None = None
+) -> QuerySet[Review]:
+    """Every review of a product, optionally only those with ``stars``, in ``sort`` order (an
+    unknown sort is the default: most helpful, then newest). Authors joined."""
+    qs = Review.objects.filter(product_id=product_id)
+    if stars is not None:
+        qs = qs.filter(rating=stars)
+    order = _REVIEW_ORDER.get(sort, _REVIEW_ORDER[REVIEW_SORT_DEFAULT])
+    return qs.select_related("user").order_by(*order)
+
+
+@dataclass(frozen=True)
+class ReviewsPage:
+    product: Product
+    breadcrumbs: list[CategoryNode]
+    histogram: RatingHistogram
+    page: Page
+    sort: str
+    stars: int | None
+
+
+def product_reviews_page(
+    *, slug: str, sort: str = REVIEW_SORT_DEFAULT, stars: int | None = None, page: str | int = 1,
+    per_page: int = REVIEWS_PAGE_SIZE,
+) -> ReviewsPage | None:
+    """One page of an active product's reviews with its rating histogram, in a constant number of
+    queries (product, histogram, the page's reviews with authors; the category tree is cached).
+    A page number that is not a number shows page 1, one past the end the last page (as listings)."""
+    product = (
+        _base().filter(slug=slug)
+        .only("id", "slug", "title", "category_id", "rating_avg", "rating_count")
+        .first()
+    )
+    if product is None:
+        return None
+    sort = sort if sort in REVIEW_SORTS else REVIEW_SORT_DEFAULT
+    stars = stars if stars in REVIEW_STARS else None
+    histogram = rating_histogram(product_id=product.pk)
+    paginator = Paginator(product_review_list(product_id=product.pk, sort=sort, stars=stars), per_page)
+    # The histogram already counted the reviews: spare the paginator its COUNT query.
+    paginator.count = histogram.count if stars is None else histogram.count_of(stars)
+    return ReviewsPage(
+        product=product,
+        breadcrumbs=category_tree().ancestors(product.category_id),
+        histogram=histogram,
+        page=paginator.get_page(page),
+        sort=sort,
+        stars=stars,
     )
 
 

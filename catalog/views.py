@@ -1,5 +1,5 @@
-"""Catalog pages: home, category listing with facets, search, writing a review and voting a
-review helpful. Thin: parse, select (or call a service), render."""
+"""Catalog pages: home, category listing with facets, search, a product's reviews, writing a
+review and voting a review helpful. Thin: parse, select (or call a service), render."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog import cache_keys, selectors, services
-from catalog.forms import ProductFilterForm, ReviewForm
+from catalog.forms import ProductFilterForm, ReviewForm, ReviewListForm
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
 from core.pagecache import cache_page_versioned
@@ -35,6 +37,16 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _page_notice(requested: str, page) -> str:
+    """Why another page than the one asked for is shown (not a number, or past the last page)."""
+    if requested and requested != str(page.number):
+        return _("There is no page %(requested)s; showing page %(number)s.") % {
+            "requested": requested[:20],
+            "number": page.number,
+        }
+    return ""
+
+
 def _listing(request: HttpRequest, *, category=None, template: str, extra: dict) -> HttpResponse:
     form = ProductFilterForm(request.GET, category_id=category.id if category else None)
     form.is_valid()
@@ -43,12 +55,7 @@ def _listing(request: HttpRequest, *, category=None, template: str, extra: dict)
     paginator = Paginator(products, settings.CATALOG_PAGE_SIZE)
     requested_page = request.GET.get("page", "")
     page = paginator.get_page(requested_page)
-    page_notice = ""
-    if requested_page and requested_page != str(page.number):
-        page_notice = _("There is no page %(requested)s; showing page %(number)s.") % {
-            "requested": requested_page[:20],
-            "number": page.number,
-        }
+    page_notice = _page_notice(requested_page, page)
     facets = selectors.product_facets(filters=filters)
     context = {
         "form": form,
@@ -88,6 +95,39 @@ def search(request: HttpRequest) -> HttpResponse:
 
 
 # --- reviews ---------------------------------------------------------------------------------
+
+
+def _product_namespaces(request, slug: str, *args, **kwargs):
+    # New, edited, deleted reviews and helpful votes bump the product's namespace (catalog.services).
+    return [cache_keys.CATALOG, cache_keys.product(slug)]
+
+
+@cache_page_versioned(_product_namespaces)
+def reviews(request: HttpRequest, slug: str) -> HttpResponse:
+    """Every review of a product: rating histogram, sort, star filter, pages of ten."""
+    form = ReviewListForm(request.GET)
+    form.is_valid()
+    requested_page = request.GET.get("page", "")
+    data = selectors.product_reviews_page(slug=slug, page=requested_page, **form.params())
+    if data is None:
+        raise Http404(_("No such product."))
+    return render(
+        request,
+        "catalog/reviews.html",
+        {
+            "form": form,
+            "product": data.product,
+            "breadcrumbs": data.breadcrumbs,
+            "histogram": data.histogram,
+            "page_obj": data.page,
+            "reviews": data.page.object_list,
+            "sorts": list(selectors.REVIEW_SORTS.items()),
+            "current_sort": data.sort,
+            "current_stars": data.stars,
+            "star_choices": selectors.REVIEW_STARS,
+            "page_notice": _page_notice(requested_page, data.page),
+        },
+    )
 
 
 @login_required
@@ -134,10 +174,10 @@ def review_helpful(request: HttpRequest, pk: int) -> HttpResponse:
     review = selectors.review_get(pk=pk)
     if review is None:
         raise Http404(_("No such review."))
-    product_url = review.product.get_absolute_url()
+    back = f"{_review_return_path(request, review)}#review-{review.pk}"
     if not request.user.is_authenticated:
-        # back to the product page after signing in (this URL only takes POST)
-        return redirect_to_login(f"{product_url}#review-{review.pk}")
+        # back to the page voted from after signing in (this URL only takes POST)
+        return redirect_to_login(back)
     try:
         created = services.review_vote_helpful(review=review, user=request.user)
     except ApplicationError as exc:
@@ -147,4 +187,18 @@ def review_helpful(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Thank you for your feedback."))
         else:
             messages.info(request, _("You already found this review helpful."))
-    return redirect(f"{product_url}#review-{review.pk}")
+    return redirect(back)
+
+
+def _review_return_path(request: HttpRequest, review) -> str:
+    """Where to go after a vote: the product's reviews page the form was on (``next``, kept only
+    when it is that page, with its sort, filter and page number), else the product page."""
+    reviews_path = reverse("catalog:reviews", kwargs={"slug": review.product.slug})
+    candidate = request.POST.get("next", "").split("#", 1)[0]
+    if (
+        candidate.startswith(reviews_path)
+        and candidate[len(reviews_path):len(reviews_path) + 1] in ("", "?")
+        and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()})
+    ):
+        return candidate
+    return review.product.get_absolute_url()
