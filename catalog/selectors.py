@@ -237,8 +237,26 @@ def price_bucket_value(low: Decimal, high: Decimal | None) -> str:
     return f"{low}-{high if high is not None else ''}"
 
 
+FACETS_TIMEOUT = 15 * 60
+
+
 def product_facets(*, filters: ProductFilter) -> Facets:
-    """Counts for each filter value. Each facet ignores its own selection (disjunctive)."""
+    """Counts for each filter value. Each facet ignores its own selection (disjunctive).
+
+    Cached per filter set (sort and page do not change the counts, so every sort and page of a
+    listing shares them) until the catalog or any listing changes: the counts of a big category
+    take a few hundred milliseconds to compute."""
+    key_filters = replace(filters, sort="", search_mode="", search_text="")
+    key = "catalog:facets:" + vcache.digest(repr(key_filters))
+    cached, seen = vcache.get_checked(key, [cache_keys.CATALOG, cache_keys.LISTING])
+    if cached is not None:
+        return cached
+    facets = _product_facets(filters=filters)
+    vcache.set_checked(key, facets, seen, FACETS_TIMEOUT)
+    return facets
+
+
+def _product_facets(*, filters: ProductFilter) -> Facets:
     brand_rows = (
         _filtered_for_facets(filters, "brand")
         .exclude(brand__isnull=True)

@@ -35,6 +35,11 @@ def _digest(part: str) -> str:
     return hashlib.blake2b(part.encode(), digest_size=12).hexdigest()
 
 
+def digest(text: str) -> str:
+    """A short, stable key part for any text (e.g. a filter set's repr)."""
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
 def safe_get_many(keys: Iterable[str]) -> dict[str, Any]:
     keys = list(keys)
     try:

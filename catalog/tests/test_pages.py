@@ -259,3 +259,25 @@ def test_listing_pages_take_constant_queries_then_come_from_the_cache(
         again = client.get(url)
     assert again["X-Page-Cache"] == "hit"
     assert again.content == response.content
+
+
+def test_facet_counts_are_shared_by_every_sort_and_page_and_follow_listing_changes(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    root = _catalog_of(12)
+    cache.clear()
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    first = queries("/c/home/?brand=maker-1")
+    # another sort of the same filters misses the page cache but not the facet counts (3 queries)
+    assert queries("/c/home/?brand=maker-1&sort=price_desc") <= first - 3
+    before = client.get("/c/home/?brand=maker-1&sort=newest").content.decode()
+    sell(ProductFactory(title="Desk Lamp new", category=root, brand=BrandFactory(name="Maker 9")), "15.00")
+    after = client.get("/c/home/?brand=maker-1&sort=newest").content.decode()
+    assert "Maker 9" not in before
+    assert "Maker 9" in after  # a new product's brand shows in the facets at once
