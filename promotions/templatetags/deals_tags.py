@@ -41,3 +41,13 @@ def deal_box(offer) -> dict:
     if deal is None or offer.price <= deal.deal_price:
         return {"deal": None}
     return {"deal": deal, "offer": offer, "percent_off": selectors.percent_off(offer.price, deal.deal_price)}
+
+
+@register.inclusion_tag("promotions/_deal_badge.html")
+def deal_badge(offer) -> dict:
+    """A short "Lightning deal $X" note for an offer listed beside the buy box (same cached deals
+    as :func:`deal_box`, so a table of offers costs no query per row)."""
+    deal = selectors.deal_for_offer(offer_id=getattr(offer, "pk", None))
+    if deal is None or offer.price <= deal.deal_price or deal.sold_out:
+        return {"deal": None}
+    return {"deal": deal, "offer": offer}

@@ -413,3 +413,24 @@ def test_the_deal_changelists_take_constant_queries(admin_client, model, django_
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = admin_client.get(url)
     assert response.context["cl"].result_count == 12
+
+
+def test_other_sellers_rows_show_their_live_deal(client):
+    from tests.factories import OfferFactory, ProductFactory, SellerFactory, shipping_method, stock
+
+    shipping_method(channel="platform", price="0.00", code="free-platform")
+    product = ProductFactory(title="Kettle")
+    winner = OfferFactory(product=product, price=D("18.00"), seller=SellerFactory(name="Cheap Co"))
+    other = OfferFactory(product=product, price=D("25.00"), seller=SellerFactory(name="Deal Co"))
+    sold_out = OfferFactory(product=product, price=D("26.00"), seller=SellerFactory(name="Gone Co"))
+    for offer in (winner, other, sold_out):
+        stock(offer, 5)
+    make_deal(other, price="19.50")
+    gone = make_deal(sold_out, price="19.00", cap=1)
+    Deal.objects.filter(pk=gone.pk).update(claimed=1)
+    deals.bump_now(product.slug)
+    html = client.get(product.get_absolute_url()).content.decode()
+    offers_table = html[html.index('id="offers"'):]
+    assert offers_table.count("Lightning deal") == 1
+    assert "$19.50" in offers_table
+    assert "$19.00" not in offers_table
