@@ -114,9 +114,10 @@ def product_offers(*, product: Product, viewer: ViewerBenefits | None = None) ->
         Offer.objects.filter(product=product, is_active=True, seller__is_active=True).select_related("seller")
     )
     facts = buy_box.offer_facts(offers)
+    deals = buy_box.deal_prices(offers, benefits=viewer.active)
     return [
         OfferView(o, facts.get(o.pk), viewer.active, viewer.preview)
-        for o in buy_box.rank_offers(offers, facts, viewer.active)
+        for o in buy_box.rank_offers(offers, facts, viewer.active, deals)
     ]
 
 

@@ -277,11 +277,12 @@ def _buy_box_compute_and_store(ids: list[int]) -> dict[int, int | None]:
     for offer in offers:
         offers_by_product[offer.product_id].append(offer)
     facts = buy_box.offer_facts(offers)
+    deals = buy_box.deal_prices(offers)
     now = timezone.now()
     boxes, listing, winners = [], [], {}
     for pid in ids:
         candidates = offers_by_product.get(pid, [])
-        winner = buy_box.choose_winner(candidates, facts)
+        winner = buy_box.choose_winner(candidates, facts, None, deals)
         eligible = sum(1 for o in candidates if buy_box.is_eligible(o, facts.get(o.pk)))
         winners[pid] = winner.pk if winner else None
         shipping = facts[winner.pk].shipping if winner else None

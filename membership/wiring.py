@@ -12,7 +12,8 @@ def buyer_benefits(benefits: MemberBenefits | None) -> BuyerBenefits | None:
     if benefits is None:
         return None
     return BuyerBenefits(label=benefits.plan_name, member_prices=benefits.member_prices,
-                         free_platform_shipping=benefits.free_shipping, fast_shipping=benefits.fast_shipping)
+                         free_platform_shipping=benefits.free_shipping, fast_shipping=benefits.fast_shipping,
+                         member_deals=benefits.member_deals)
 
 
 def viewer_benefits(user) -> ViewerBenefits:

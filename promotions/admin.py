@@ -217,18 +217,15 @@ class DealAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         services.deal_save(deal=obj)
 
-    def _slugs(self, queryset):
-        return list(queryset.values_list("offer__product__slug", flat=True))
-
     def delete_model(self, request, obj):
-        slug = obj.offer.product.slug
+        product = obj.offer.product
         super().delete_model(request, obj)
-        services.deal_deleted(product_slugs=[slug])
+        services.deal_deleted(products=[(product.slug, product.pk)])
 
     def delete_queryset(self, request, queryset):
-        slugs = self._slugs(queryset)
+        products = list(queryset.values_list("offer__product__slug", "offer__product_id"))
         super().delete_queryset(request, queryset)
-        services.deal_deleted(product_slugs=slugs)
+        services.deal_deleted(products=products)
 
 
 @admin.register(DealClaim)

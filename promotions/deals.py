@@ -122,6 +122,19 @@ def live_for_offer(offer_id: int | None, *, now: datetime | None = None,
     return min(found, key=lambda r: (r.sold_out, r.deal_price, r.id), default=None)
 
 
+def deal_prices(offers: Sequence, members: bool) -> dict[int, Decimal]:
+    """The buy box's deal price provider: offer id -> the price of its live deal with units left
+    (members-only deals only for ``members``), when below the offer's price. Reads the cached index."""
+    rules, now, prices = index(), timezone.now(), {}
+    for offer in offers:
+        found = [r for r in rules.get(offer.pk, ()) if r.applies(is_member=members, now=now)]
+        if found:
+            best = min(r.deal_price for r in found)
+            if best < offer.price:
+                prices[offer.pk] = best
+    return prices
+
+
 def apply_deals(lines: Sequence[PromoLine], *, is_member: bool, now: datetime) -> list[AppliedDeal]:
     """The deal discount of each line whose offer has a deal that applies (one per line)."""
     if not any(line.offer_id for line in lines):

@@ -31,6 +31,7 @@ from catalog import selectors as catalog_selectors
 from core import cache as vcache
 from core.exceptions import ApplicationError
 from core.money import Money, allocate, format_money
+from marketplace import services as marketplace_services
 from promotions import deals, engine
 from promotions.models import Deal, DealClaim, Promotion, Voucher, VoucherRedemption
 
@@ -364,7 +365,7 @@ def deal_save(*, deal: Deal) -> Deal:
         if deal.pk:
             # Lock the row: a claim waits, so the cap checked below is the cap that holds.
             before = (Deal.objects.select_for_update(of=("self",)).filter(pk=deal.pk)
-                      .values("claimed", "offer__product__slug").first())
+                      .values("claimed", "offer__product__slug", "offer__product_id").first())
         errors: dict = {}
         for check in (lambda: deal.full_clean(exclude=["claimed"], validate_constraints=False),
                       lambda: deal_validate(deal)):
@@ -381,15 +382,21 @@ def deal_save(*, deal: Deal) -> Deal:
             deal.save(update_fields=list(DEAL_EDITABLE_FIELDS))
             deal.claimed = before["claimed"]
         slugs = [deal.offer.product.slug]
+        product_ids = {deal.offer.product_id}
         if before is not None:
             slugs.append(before["offer__product__slug"])
+            product_ids.add(before["offer__product_id"])
         deals.bump_on_commit(*slugs)
+        marketplace_services.buy_box_request_refresh(product_ids=product_ids)  # a deal price ranks offers
     return deal
 
 
-def deal_deleted(*, product_slugs: Iterable[str] = ()) -> None:
-    """After deals were deleted (admin): forget them in the cache and on their product pages."""
-    deals.bump_on_commit(*product_slugs)
+def deal_deleted(*, products: Iterable[tuple[str, int]] = ()) -> None:
+    """After deals were deleted (admin): forget them in the cache, on their product pages and in
+    their buy boxes. ``products``: (slug, id) of each deal's product."""
+    products = list(products)
+    deals.bump_on_commit(*(slug for slug, _pid in products))
+    marketplace_services.buy_box_request_refresh(product_ids={pid for _slug, pid in products})
 
 
 def _deal_unavailable(deal_id: int, units: int, now: datetime) -> DealUnavailable:
@@ -447,7 +454,12 @@ def deals_claim(*, order_number: str, claims: Iterable[tuple[int, int]]) -> list
                 ])
         except IntegrityError:
             raise DealUnavailable(_("This order has already claimed its deals."), code="deal_already_claimed")
-        deals.bump_on_commit(*Deal.objects.filter(pk__in=list(wanted)).values_list("offer__product__slug", flat=True))
+        touched = list(Deal.objects.filter(pk__in=list(wanted)).values_list(
+            "offer__product__slug", "offer__product_id", "claimed", "quantity_cap"))
+        deals.bump_on_commit(*(slug for slug, _pid, _claimed, _cap in touched))
+        sold_out = [pid for _slug, pid, claimed, cap in touched if claimed >= cap]
+        if sold_out:  # its deal price no longer ranks the offer
+            marketplace_services.buy_box_request_refresh(product_ids=sold_out)
     return made
 
 
@@ -467,7 +479,9 @@ def deals_release(*, order_number: str) -> int:
             )
         DealClaim.objects.filter(pk__in=[c.pk for c in open_claims]).update(released_at=timezone.now())
         deal_ids = [c.deal_id for c in open_claims]
-        deals.bump_on_commit(*Deal.objects.filter(pk__in=deal_ids).values_list("offer__product__slug", flat=True))
+        touched = list(Deal.objects.filter(pk__in=deal_ids).values_list("offer__product__slug", "offer__product_id"))
+        deals.bump_on_commit(*(slug for slug, _pid in touched))
+        marketplace_services.buy_box_request_refresh(product_ids=[pid for _slug, pid in touched])
     return sum(c.quantity for c in open_claims)
 
 
@@ -495,12 +509,15 @@ def deals_bump_boundaries(*, now: datetime | None = None) -> int:
     last = vcache.safe_get(BOUNDARY_CHECKED_KEY)
     oldest = now - timedelta(seconds=settings.PAGE_CACHE_TIMEOUT)  # older pages expired anyway
     since = min(max(last, oldest), now) if isinstance(last, datetime) else oldest
-    slugs = set(
+    crossed = set(
         Deal.objects.filter(Q(starts_at__gt=since, starts_at__lte=now) | Q(ends_at__gt=since, ends_at__lte=now))
-        .values_list("offer__product__slug", flat=True)
+        .values_list("offer__product__slug", "offer__product_id")
     )
+    slugs = {slug for slug, _pid in crossed}
     if slugs:
         deals.bump_now(*slugs)
+        # the deal price starts or stops ranking its offer in the stored buy box
+        marketplace_services.buy_box_request_refresh(product_ids={pid for _slug, pid in crossed})
     vcache.safe_set(BOUNDARY_CHECKED_KEY, now, None)
     return len(slugs)
 

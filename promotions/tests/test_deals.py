@@ -289,3 +289,42 @@ def test_a_members_only_deal_applies_when_checkout_prices_for_a_member(kettle):
     make_deal(kettle, price="15.00", members_only=True)
     assert labels(price((kettle, 2))) == []
     assert labels(price((kettle, 2), member=True)) == [("Lightning deal: 2 × Kettle at $15.00", D("10.00"))]
+
+
+def test_a_live_deal_price_wins_the_buy_box_and_gives_it_back_when_sold_out_or_ended():
+    from marketplace import services as marketplace_services
+    from tests.factories import SellerFactory, stock
+
+    shipping_method(channel="platform", price="0.00", code="free-platform")
+    product = ProductFactory(title="Toaster")
+    cheap = OfferFactory(product=product, price=D("18.00"), seller=SellerFactory(name="Cheap Co"))
+    dear = OfferFactory(product=product, price=D("25.00"), seller=SellerFactory(name="Deal Co"))
+    stock(cheap, 5)
+    stock(dear, 5)
+
+    def winner():
+        product.buy_box.refresh_from_db()
+        return product.buy_box.offer_id
+
+    assert winner() == cheap.pk
+    deal = make_deal(dear, price="15.00", cap=2)  # saving the deal refreshes the buy box
+    assert winner() == dear.pk
+    members_only = make_deal(cheap, price="10.00", starts_in=-30, ends_in=90, members_only=True)
+    assert winner() == dear.pk  # a members-only deal does not rank the stored (everyone's) buy box
+    from marketplace import selectors as marketplace_selectors
+    from marketplace.buy_box import BuyerBenefits, ViewerBenefits
+
+    member = ViewerBenefits(active=BuyerBenefits(label="Plus", member_deals=True))
+    assert marketplace_selectors.product_page(slug=product.slug, viewer=member).winner.offer == cheap
+    assert marketplace_selectors.product_page(slug=product.slug).winner.offer == dear
+    services.deals_claim(order_number="BZ-1", claims=[(deal.pk, 2)])  # sells it out
+    assert winner() == cheap.pk
+    services.deals_release(order_number="BZ-1")
+    assert winner() == dear.pk
+    Deal.objects.filter(pk=deal.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+    vcache.safe_set(services.BOUNDARY_CHECKED_KEY, timezone.now() - timedelta(minutes=2), None)
+    services.deals_bump_boundaries()
+    assert winner() == cheap.pk
+    assert members_only.pk  # (kept live to show it does not count)
+    marketplace_services.buy_box_refresh(product_ids=[product.pk])
+    assert winner() == cheap.pk
