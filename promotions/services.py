@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -358,9 +358,22 @@ def deal_validate(deal: Deal) -> None:
         raise ValidationError(dict(errors))
 
 
+DEAL_OFFER_LOCK = 0x6465616C  # "deal": the advisory-lock class of "the deals of one offer"
+
+
+def _lock_deals_of_offer(offer_id: int | None) -> None:
+    """Serialise saves of deals on one offer until the transaction ends, so two admins saving
+    overlapping deals at the same moment cannot both pass the overlap check (a row lock cannot
+    cover a deal that does not exist yet). PostgreSQL only; SQLite writes one at a time anyway."""
+    if offer_id and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [DEAL_OFFER_LOCK, offer_id % 2_147_483_647])
+
+
 def deal_save(*, deal: Deal) -> Deal:
     """Create or change a deal (never its claimed count) and refresh what shows it, on commit."""
     with transaction.atomic():
+        _lock_deals_of_offer(deal.offer_id)
         before = None
         if deal.pk:
             # Lock the row: a claim waits, so the cap checked below is the cap that holds.
