@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import close_old_connections, connection
 
 from checkout import ordering, pricing
 from checkout.models import Cart, CartLine
 from core.exceptions import ApplicationError
 from orders.models import Order, OrderEvent
 from promotions.models import Voucher, VoucherRedemption
+from tests.concurrency import race
 from tests.factories import OfferFactory, ProductFactory, shipping_method, stock
 
 GOOD_CARD = "4242424242424242"
@@ -99,24 +98,8 @@ def test_thirty_buyers_at_once_and_five_uses(methods):
     offer = OfferFactory(price=Decimal("10.00"))
     stock(offer, 100)
     carts = [cart_with(offer) for _ in range(30)]
-    barrier = threading.Barrier(30)
-    results = []
-
-    def run(i):
-        close_old_connections()
-        try:
-            barrier.wait()
-            results.append(place(carts[i], email=f"buyer{i}@example.com"))
-        except ApplicationError as exc:
-            results.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(30)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race(lambda cart, email: place(cart, email=email),
+                   [(cart, f"buyer{i}@example.com") for i, cart in enumerate(carts)], catch=(ApplicationError,))
     placed = [r for r in results if isinstance(r, ordering.PlacedOrder)]
     errors = [r for r in results if isinstance(r, ApplicationError)]
     assert len(placed) == 5, results

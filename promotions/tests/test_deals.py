@@ -332,29 +332,9 @@ def test_a_live_deal_price_wins_the_buy_box_and_gives_it_back_when_sold_out_or_e
 
 @pytest.mark.django_db(transaction=True)
 def test_two_overlapping_deals_saved_at_the_same_moment_are_not_both_accepted():
-    import threading
-
-    from django.db import close_old_connections
+    from tests.concurrency import race
 
     offer = OfferFactory(price=D("20.00"))
-    barrier = threading.Barrier(2)
-    results = []
-
-    def save(price: str):
-        close_old_connections()
-        try:
-            barrier.wait()
-            make_deal(offer, price=price)
-            results.append("saved")
-        except ValidationError:
-            results.append("refused")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=save, args=(p,)) for p in ("15.00", "14.00")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == ["refused", "saved"]
+    results = race(lambda price: make_deal(offer, price=price), [("15.00",), ("14.00",)], catch=(ValidationError,))
+    assert sorted(type(r).__name__ for r in results) == ["Deal", "ValidationError"]
     assert Deal.objects.filter(offer=offer).count() == 1

@@ -5,12 +5,10 @@ the review and the order, on the checkout pages and in the API."""
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from checkout import ordering, pricing
@@ -23,6 +21,7 @@ from payments.exceptions import PaymentUnavailable
 from promotions import services
 from promotions.models import Deal, DealClaim, Voucher, VoucherRedemption
 from promotions.tests.deal_helpers import ADDRESS, DECLINED_CARD, GOOD_CARD, D, cart_with, make_deal, plain
+from tests.concurrency import race
 from tests.factories import OfferFactory, ProductFactory, shipping_method, stock
 
 
@@ -106,24 +105,8 @@ def test_thirty_buyers_at_once_never_claim_more_than_ten(methods):
     carts = [cart_with(offer) for _ in range(30)]
     reviewed = pricing.price_cart(lines=[pricing.LineInput(offer.pk, 1)]).total.amount  # what every buyer saw
     assert reviewed == D("6.00")
-    barrier = threading.Barrier(30)
-    results = []
-
-    def run(i):
-        close_old_connections()
-        try:
-            barrier.wait()
-            results.append(place(carts[i], email=f"buyer{i}@example.com", expected_total=reviewed))
-        except ApplicationError as exc:
-            results.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(30)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race(lambda cart, email: place(cart, email=email, expected_total=reviewed),
+                   [(cart, f"buyer{i}@example.com") for i, cart in enumerate(carts)], catch=(ApplicationError,))
     placed = [r for r in results if isinstance(r, ordering.PlacedOrder)]
     errors = [r for r in results if isinstance(r, ApplicationError)]
     assert len(placed) == 10, results
