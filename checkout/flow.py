@@ -157,7 +157,8 @@ def place(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return redirect("checkout_flow:review")
     key = str(request.POST.get("order_key", ""))[:80]
-    done = orders_selectors.order_by_idempotency_key(key=key) if key else None
+    owner = ordering.idempotency_owner(user=request.user, cart=_cart(request))
+    done = orders_selectors.order_by_idempotency_key(owner=owner, key=key)
     if done is not None:  # a double click, or a reload after placing
         return _after_placing(request, done)
     cart, view, priced, stop = _guard(request)

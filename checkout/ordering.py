@@ -109,6 +109,14 @@ def order_draft(*, priced: pricing.PricedCart, user, email: str, shipping_addres
     )
 
 
+def idempotency_owner(*, user, cart: Cart | None) -> str:
+    """Whose keys these are: the signed-in customer, else the guest's cart. A key sent by another
+    owner never finds (or pays, or shows) this owner's order."""
+    if getattr(user, "is_authenticated", False):
+        return f"user:{user.pk}"
+    return f"cart:{cart.pk}" if cart is not None else ""
+
+
 def place_order(
     *, cart: Cart, user, email: str, shipping_address: Mapping, billing_address: Mapping | None = None,
     shipping_choices: Mapping[str, str] | None = None, payment_method: str, idempotency_key: str,
@@ -117,7 +125,8 @@ def place_order(
     key = (idempotency_key or "").strip()
     if not key or len(key) > 80:
         raise ApplicationError(_("A request key of 1 to 80 characters is required."), code="idempotency_key")
-    existing = orders_selectors.order_by_idempotency_key(key=key)
+    owner = idempotency_owner(user=user, cart=cart)
+    existing = orders_selectors.order_by_idempotency_key(owner=owner, key=key)
     if existing is not None:
         return _pay(existing, cart=cart, payment_method=payment_method, key=key, created=False)
 
@@ -168,7 +177,7 @@ def place_order(
                 lines=[(line.offer_id, line.quantity) for line in priced.lines], reference=f"order:{key}"
             )
             order = orders_services.order_create(
-                draft=draft, idempotency_key=key,
+                draft=draft, idempotency_key=key, idempotency_owner=owner,
                 reservations=[
                     orders_services.ReservationRecord(r.stock_item_id, r.offer_id, r.quantity) for r in reservations
                 ],
@@ -185,7 +194,7 @@ def place_order(
                 promotions_services.deals_claim(order_number=order.number, claims=deal_claims)
     except IntegrityError:
         # The same key won a race in another request: our reservation was rolled back.
-        existing = orders_selectors.order_by_idempotency_key(key=key)
+        existing = orders_selectors.order_by_idempotency_key(owner=owner, key=key)
         if existing is None:
             raise
         return _pay(existing, cart=cart, payment_method=payment_method, key=key, created=False)
@@ -201,7 +210,7 @@ def _pay(order: Order, *, cart: Cart, payment_method: str, key: str, created: bo
         try:
             payment_services.payment_authorize(
                 amount=order.total, currency=order.currency, payment_method=payment_method,
-                reference=order.number, idempotency_key=f"order:{key}",
+                reference=order.number, idempotency_key=f"order:{order.idempotency_owner}:{key}",
             )
         except PaymentInProgress:
             return PlacedOrder(order, created=created)  # the other request with this key is paying

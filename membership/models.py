@@ -84,6 +84,9 @@ class Subscription(models.Model):
         help_text=_("A reusable token from the payments provider, never a card number."),
     )
     card_label = models.CharField(_("card"), max_length=40, blank=True)  # e.g. "Card ending 4242"
+    # The provider's fingerprint of the card number (the same card gives the same one), kept so
+    # that one card gets one free trial, whoever joins with it.
+    card_fingerprint = models.CharField(_("card fingerprint"), max_length=64, blank=True, db_index=True)
     payment_provider = models.CharField(
         _("payment provider"), max_length=32, blank=True,
         help_text=_("The provider that issued the saved payment method; renewals are charged there."),
@@ -103,6 +106,11 @@ class Subscription(models.Model):
         verbose_name = _("subscription")
         verbose_name_plural = _("subscriptions")
         ordering = ("-created_at", "-id")
+        permissions = [
+            ("cancel_subscription", _("Can cancel memberships at period end")),
+            ("expire_subscription", _("Can end memberships at once")),
+            ("retry_renewal", _("Can retry renewal payments (charges the card)")),
+        ]
         constraints = [
             # At most one subscription per customer that is not over yet.
             models.UniqueConstraint(fields=["user"], condition=~Q(status="expired"), name="one_live_subscription"),

@@ -6,11 +6,24 @@ edits to the catalog or the offer never change a past order.
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+
+def _new_nonce() -> str:
+    return secrets.token_hex(8)
+
+
+class PaymentProblem(models.TextChoices):
+    AUTHORIZATION_EXPIRED = "authorization_expired", _("Authorization expired")
+    PAYMENT_CANCELLED = "payment_cancelled", _("Payment cancelled at the provider")
+    PAYMENT_FAILED = "payment_failed", _("Payment failed")
+    REFUND_FAILED = "refund_failed", _("Refund or void failed")
 
 
 class Order(models.Model):
@@ -40,7 +53,20 @@ class Order(models.Model):
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     shipping_address = models.JSONField(_("shipping address"))
     billing_address = models.JSONField(_("billing address"))
-    idempotency_key = models.CharField(max_length=100, unique=True, editable=False)
+    # The same key from the same owner is the same order; keys of different owners never meet
+    # ("user:<id>" for a customer, "cart:<id>" for a guest). See checkout.ordering.
+    idempotency_owner = models.CharField(max_length=64, default="", editable=False)
+    idempotency_key = models.CharField(max_length=100, editable=False)
+    # A digest of what was asked for under the key; the same key with other details is refused.
+    request_digest = models.CharField(max_length=64, blank=True, editable=False)
+    # Part of every guest link; a new nonce revokes the links sent so far.
+    guest_nonce = models.CharField(max_length=32, default=_new_nonce, editable=False)
+    # Set when the money behind the order needs staff: an authorization that expired, a payment
+    # cancelled or failed at the provider, a refund or void that keeps failing. Cleared by the fix.
+    payment_problem = models.CharField(
+        _("payment problem"), max_length=32, blank=True, choices=PaymentProblem.choices, db_index=True
+    )
+    payment_problem_note = models.CharField(_("payment problem details"), max_length=300, blank=True)
     placed_at = models.DateTimeField(_("placed"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -52,8 +78,15 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
             models.CheckConstraint(condition=Q(discount__gte=0, shipping__gte=0, tax__gte=0),
                                    name="order_parts_not_negative"),
+            models.UniqueConstraint(fields=["idempotency_owner", "idempotency_key"],
+                                    name="order_idempotency_per_owner"),
         ]
         indexes = [models.Index(fields=["user", "-placed_at"], name="order_user_recent")]
+        permissions = [
+            ("cancel_order", _("Can cancel orders (releases stock, voids or refunds the payment)")),
+            ("refund_order", _("Can refund orders")),
+            ("complete_order", _("Can mark orders completed")),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -87,6 +120,7 @@ class Package(models.Model):
         verbose_name = _("package")
         verbose_name_plural = _("packages")
         ordering = ("order", "id")
+        permissions = [("ship_package", _("Can mark packages shipped or delivered (moves stock out)"))]
 
     def __str__(self) -> str:
         return f"{self.order.number} / {self.seller_name}"

@@ -10,8 +10,11 @@ from orders.models import Order, OrderLine, Package
 _GUEST_SALT = "orders.guest-link"
 
 
-def order_by_idempotency_key(*, key: str) -> Order | None:
-    return Order.objects.filter(idempotency_key=key).first()
+def order_by_idempotency_key(*, owner: str, key: str) -> Order | None:
+    """The order placed under ``key`` by ``owner`` (keys of other owners are never seen)."""
+    if not owner or not key:
+        return None
+    return Order.objects.filter(idempotency_owner=owner, idempotency_key=key).first()
 
 
 def orders_for_user(*, user) -> QuerySet[Order]:

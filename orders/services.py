@@ -116,7 +116,8 @@ def order_number_new() -> str:
 
 
 def order_create(
-    *, draft: OrderDraft, idempotency_key: str, reservations: Sequence[ReservationRecord] = ()
+    *, draft: OrderDraft, idempotency_key: str, idempotency_owner: str = "", request_digest: str = "",
+    reservations: Sequence[ReservationRecord] = (),
 ) -> Order:
     """Store the order with snapshot lines and packages. Runs inside the caller's transaction
     (``place_order`` reserves stock in the same one); raises IntegrityError if the idempotency
@@ -132,11 +133,12 @@ def order_create(
                     prices_include_tax=draft.prices_include_tax, subtotal=draft.subtotal, discount=draft.discount,
                     shipping=draft.shipping, tax=draft.tax, total=draft.total,
                     shipping_address=draft.shipping_address, billing_address=draft.billing_address,
-                    idempotency_key=idempotency_key,
+                    idempotency_key=idempotency_key, idempotency_owner=idempotency_owner,
+                    request_digest=request_digest,
                 )
             break
         except IntegrityError:
-            if Order.objects.filter(idempotency_key=idempotency_key).exists():
+            if Order.objects.filter(idempotency_owner=idempotency_owner, idempotency_key=idempotency_key).exists():
                 raise
             continue  # an order number clash: draw another
     else:  # pragma: no cover - five clashes of 31^6 numbers in one day

@@ -43,6 +43,18 @@ class Payment(models.Model):
     refunded_amount = models.DecimalField(_("refunded"), max_digits=12, decimal_places=2, default=Decimal("0"))
     reference = models.CharField(_("reference"), max_length=255, db_index=True, help_text=_("order number, ..."))
     idempotency_key = models.CharField(_("idempotency key"), max_length=255, unique=True)
+    # What pays: a provider token or id (``pm_...``, ``cus_...|pm_...``, ``pm_test_...``), never a
+    # card number. Kept so that a retry after "provider unreachable" pays with the same method.
+    payment_method = models.CharField(_("payment method"), max_length=255, blank=True)
+    # Who may pay with saved methods under this payment ("user:<id>"; empty for a guest).
+    owner = models.CharField(_("owner"), max_length=64, blank=True)
+    # For payments the shopper confirms in the browser (Stripe Payment Element): the intent's
+    # client secret, handed to the page that confirms it and to nobody else.
+    client_secret = models.CharField(max_length=255, blank=True, editable=False)
+    authorized_at = models.DateTimeField(_("authorized"), null=True, blank=True)
+    # An authorization lapses at the provider (7 days at Stripe): capture or re-authorize first.
+    authorization_expires_at = models.DateTimeField(_("authorization expires"), null=True, blank=True,
+                                                    db_index=True)
     decline_code = models.CharField(_("decline code"), max_length=64, blank=True)
     message = models.TextField(_("message"), blank=True)
     # While a caller is talking to the provider about this payment, nobody else does (see services).
@@ -54,6 +66,10 @@ class Payment(models.Model):
         ordering = ("-id",)
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
+        permissions = [
+            ("capture_payment", _("Can capture payments")),
+            ("refund_payment", _("Can refund payments")),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(condition=Q(refunded_amount__gte=0), name="payment_refunded_not_negative"),
@@ -92,6 +108,27 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} ({self.status})"
+
+
+class ProviderCustomer(models.Model):
+    """The provider's customer record (Stripe Customer) that holds one owner's saved cards: a saved
+    card is charged only for the owner whose customer it is attached to."""
+
+    owner = models.CharField(_("owner"), max_length=64)
+    provider = models.CharField(_("provider"), max_length=32)
+    customer_id = models.CharField(_("customer id"), max_length=255)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("provider customer")
+        verbose_name_plural = _("provider customers")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "provider"], name="provider_customer_per_owner"),
+            models.UniqueConstraint(fields=["provider", "customer_id"], name="provider_customer_unique_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} at {self.provider}: {self.customer_id}"
 
 
 class WebhookEvent(models.Model):

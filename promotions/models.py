@@ -44,6 +44,7 @@ class Voucher(models.Model):
         verbose_name = _("voucher")
         verbose_name_plural = _("vouchers")
         ordering = ("-created_at", "-id")
+        permissions = [("generate_vouchers", _("Can generate voucher codes in bulk"))]
         constraints = [
             models.UniqueConstraint(Upper("code"), name="voucher_code_upper_unique"),
             models.CheckConstraint(condition=Q(value__gt=0, minimum_spend__gte=0), name="voucher_amounts_positive"),

@@ -186,12 +186,13 @@ class PlaceOrderApi(CartApiView):
                 _("Send an Idempotency-Key header of 1 to 80 characters."),
                 fields={"Idempotency-Key": [_("Required, at most 80 characters.")]},
             )
-        existing = orders_selectors.order_by_idempotency_key(key=key)
+        cart = services.cart_for_session(session=request.session, user=request.user)
+        owner = ordering.idempotency_owner(user=request.user, cart=cart)
+        existing = orders_selectors.order_by_idempotency_key(owner=owner, key=key)
         if existing is not None:
             return Response(PlacedOrderOutputSerializer(orders_selectors.order_detail(number=existing.number)).data)
         data = PlaceOrderInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        cart = services.cart_for_session(session=request.session, user=request.user)
         if cart is None:
             raise ApplicationError(_("Your cart is empty."), code="empty_cart")
         v = data.validated_data
