@@ -3,7 +3,18 @@
 What the shopper chose is kept in the session under ``checkout``; every page prices the cart
 again from the database, so editing the cart mid-checkout re-prices everything, and the review
 page's total travels with the form so a change since then is shown before anything is charged.
-The place-order form carries a one-time key: a double click returns the same order.
+
+The order key lives in the session too, and stays the same until an attempt has ended (paid, or
+declined): a double click, a second tab, or a retry after "provider unreachable" all find the same
+order, never a second one. How the card is taken depends on the provider:
+
+* Stripe (``confirms_in_browser``): the review page mounts Stripe's Payment Element; its script
+  asks :func:`pay` for the order's intent, confirms it with Stripe.js (3-D Secure included) and
+  comes back to :func:`payment_return`; the provider's webhook settles the same order too,
+  whichever is first. A failure in the browser ends the attempt through :func:`payment_failed`.
+  Card numbers never touch our server.
+* the built-in test provider: a plain card form posts to :func:`place` (test cards only;
+  production refuses this provider).
 """
 
 from __future__ import annotations
@@ -13,16 +24,21 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
 from checkout import ordering, pricing, selectors, services
-from core.exceptions import ApplicationError
+from core.exceptions import ApplicationError, IdempotencyKeyReused
 from orders import selectors as orders_selectors
+from orders.models import Order
+from payments import selectors as payment_selectors
+from payments import services as payment_services
+from payments.exceptions import PaymentDeclined, PaymentUnavailable
 
 SESSION_KEY = "checkout"
 VOUCHER_SESSION_KEY = "voucher_code"  # set by the cart page's voucher form (checkout.views)
@@ -45,13 +61,20 @@ class AddressForm(forms.Form):
     phone = forms.CharField(label=gettext_lazy("Phone"), max_length=30, required=False)
 
 
+class CardNumberInput(forms.TextInput):
+    """A card number is never written back into a page (after an error the shopper types it again)."""
+
+    def format_value(self, value):
+        return None
+
+
 class PaymentForm(forms.Form):
     card_number = forms.CharField(
-        label=gettext_lazy("Card number"), max_length=23,
-        widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
+        label=gettext_lazy("Card number"), max_length=23, required=False,
+        widget=CardNumberInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
     )
     expected_total = forms.DecimalField(widget=forms.HiddenInput, max_digits=12, decimal_places=2)
-    order_key = forms.CharField(widget=forms.HiddenInput, max_length=80)
+    order_key = forms.CharField(widget=forms.HiddenInput, max_length=80, required=False)
 
 
 def _state(request: HttpRequest) -> dict:
@@ -86,6 +109,64 @@ def _price(request: HttpRequest, cart) -> pricing.PricedCart:
 
 def _voucher_code(request: HttpRequest) -> str:
     return str(request.session.get(VOUCHER_SESSION_KEY) or "")
+
+
+def _order_key(request: HttpRequest) -> str:
+    """This checkout's order key: made once, kept until the attempt ends (see the module doc)."""
+    key = _state(request).get("order_key")
+    if not isinstance(key, str) or not key:
+        key = uuid.uuid4().hex
+        _save_state(request, order_key=key)
+    return key
+
+
+def _end_attempt(request: HttpRequest) -> None:
+    """The attempt ended without an order (declined, or given up): the next one gets a new key."""
+    _save_state(request, order_key=uuid.uuid4().hex)
+
+
+def _open_order(request: HttpRequest, cart):
+    """The order this checkout's key placed, if any."""
+    owner = ordering.idempotency_owner(user=request.user, cart=cart)
+    return orders_selectors.order_by_idempotency_key(owner=owner, key=_order_key(request))
+
+
+def _digest(request: HttpRequest) -> str:
+    """What this checkout asks for: the same key with other details is another order."""
+    state = _state(request)
+    return ordering.request_digest(email=state.get("email") or "", address=state.get("address") or {},
+                                   shipping=state.get("shipping") or {}, voucher=_voucher_code(request).upper())
+
+
+def _expected(form_value) -> Decimal | None:
+    try:
+        return Decimal(str(form_value)) if form_value not in (None, "") else None
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+
+
+def _place(request: HttpRequest, cart, *, payment_method: str, expected: Decimal | None) -> ordering.PlacedOrder:
+    """Place (or go on with) this checkout's order. A request sent again with other details while
+    an unpaid order waits under the key gives that order up first (its payment voided, its stock
+    released) and places the new one under a new key."""
+    state = _state(request)
+
+    def attempt():
+        return ordering.place_order(
+            cart=cart, user=request.user, email=state.get("email", ""), shipping_address=state.get("address"),
+            shipping_choices=state.get("shipping") or {}, payment_method=payment_method,
+            idempotency_key=_order_key(request), expected_total=expected, voucher_code=_voucher_code(request),
+            digest=_digest(request),
+        )
+
+    try:
+        return attempt()
+    except IdempotencyKeyReused:
+        stale = _open_order(request, cart)
+        if stale is not None:
+            ordering.order_abandon_unpaid(order=stale)
+        _end_attempt(request)
+        return attempt()
 
 
 def _guard(request: HttpRequest, *, need_address: bool = True):
@@ -143,50 +224,147 @@ def review(request: HttpRequest) -> HttpResponse:
     cart, view, priced, stop = _guard(request)
     if stop:
         return stop
+    form = PaymentForm(initial={"expected_total": priced.total.amount, "order_key": _order_key(request)})
+    return _render_review(request, cart, view, priced, form)
+
+
+def _render_review(request: HttpRequest, cart, view, priced, form, *, status: int = 200) -> HttpResponse:
     state = _state(request)
-    form = PaymentForm(initial={"expected_total": priced.total.amount, "order_key": uuid.uuid4().hex})
     lines, context = _pricing_input(request, cart)
     savings = pricing.member_savings(lines=lines, context=context, priced=priced)
+    pending = _open_order(request, cart)
+    pending = pending if pending is not None and pending.status == Order.Status.PLACED else None
+    browser = payment_services.provider_confirms_in_browser()
     return render(
         request, "checkout/flow_review.html",
-        {"priced": priced, "view": view, "form": form, "state": state, "step": 3, "member_savings": savings},
+        {"priced": priced, "view": view, "form": form, "state": state, "step": 3, "member_savings": savings,
+         "pending": pending, "browser_payment": browser,
+         "element": payment_selectors.element_options(amount=priced.total.amount, currency=priced.currency)
+         if browser else None},
+        status=status,
     )
 
 
 def place(request: HttpRequest) -> HttpResponse:
+    """The card form's POST (the test provider; also Stripe's saved-card-less fallback never posts
+    here: its page confirms in the browser through :func:`pay`)."""
     if request.method != "POST":
         return redirect("checkout_flow:review")
-    key = str(request.POST.get("order_key", ""))[:80]
-    owner = ordering.idempotency_owner(user=request.user, cart=_cart(request))
-    done = orders_selectors.order_by_idempotency_key(owner=owner, key=key)
-    if done is not None:  # a double click, or a reload after placing
+    cart = _cart(request)
+    owner = ordering.idempotency_owner(user=request.user, cart=cart)
+    clicked = str(request.POST.get("order_key", ""))[:80]  # the key this form was rendered with
+    finished = orders_selectors.order_by_idempotency_key(owner=owner, key=clicked) if clicked else None
+    if finished is not None and finished.status != Order.Status.PLACED:  # a double click, or a reload after placing
+        return _after_placing(request, finished)
+    done = _open_order(request, cart)
+    if done is not None and done.status != Order.Status.PLACED:
         return _after_placing(request, done)
     cart, view, priced, stop = _guard(request)
     if stop:
         return stop
     form = PaymentForm(request.POST)
+    card = ""
+    if form.is_valid():
+        card = form.cleaned_data["card_number"].strip()
+        if not card and (done is None or payment_services.provider_confirms_in_browser()):
+            form.add_error("card_number", _("Enter a card number."))
     if not form.is_valid():
         messages.error(request, _("Please check the payment details."))
-        return render(
-            request, "checkout/flow_review.html",
-            {"priced": priced, "view": view, "form": form, "state": _state(request), "step": 3}, status=400,
-        )
-    state = _state(request)
+        return _render_review(request, cart, view, priced, form, status=400)
     try:
-        expected = Decimal(form.cleaned_data["expected_total"])
-    except (InvalidOperation, TypeError):
-        expected = None
-    try:
-        placed = ordering.place_order(
-            cart=cart, user=request.user, email=state.get("email", ""), shipping_address=state.get("address"),
-            shipping_choices=state.get("shipping") or {}, payment_method=form.cleaned_data["card_number"],
-            idempotency_key=form.cleaned_data["order_key"], expected_total=expected,
-            voucher_code=_voucher_code(request),
-        )
+        placed = _place(request, cart, payment_method=card, expected=_expected(form.cleaned_data["expected_total"]))
+    except PaymentDeclined as exc:
+        _end_attempt(request)
+        messages.error(request, exc.message)
+        return redirect("checkout_flow:review")
+    except PaymentUnavailable:
+        waiting = _open_order(request, cart)
+        messages.error(request, _("We could not reach the payment provider, so nothing was charged yet. Your order "
+                                  "%(number)s is kept for you: press “Place order” again in a moment (the card "
+                                  "field may stay empty).") % {"number": waiting.number} if waiting else
+                       _("We could not reach the payment provider. Please try again in a moment."))
+        return redirect("checkout_flow:review")
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("checkout_flow:review")
+    if placed.needs_action:
+        messages.info(request, _("Your bank asks you to confirm this payment."))
+        return redirect("checkout_flow:review")
     return _after_placing(request, placed.order)
+
+
+def _json_error(exc: ApplicationError) -> JsonResponse:
+    return JsonResponse({"error": {"code": exc.code, "message": exc.message, "fields": exc.fields}},
+                        status=exc.status_code)
+
+
+@require_POST
+def pay(request: HttpRequest) -> JsonResponse:
+    """For the Payment Element's script: place the order (or find it: same key) and hand back its
+    intent's client secret for Stripe.js to confirm, and where to come back to afterwards."""
+    cart, view, priced, stop = _guard(request)
+    if stop:
+        return JsonResponse({"redirect": stop.url}, status=409)
+    try:
+        placed = _place(request, cart, payment_method="", expected=_expected(request.POST.get("expected_total")))
+    except PaymentDeclined as exc:
+        _end_attempt(request)
+        return _json_error(exc)
+    except ApplicationError as exc:
+        return _json_error(exc)
+    if placed.needs_action:
+        return JsonResponse({"order": placed.order.number, "client_secret": placed.client_secret,
+                             "return_url": request.build_absolute_uri(reverse("checkout_flow:payment_return"))})
+    return JsonResponse({"order": placed.order.number, "redirect": _after_placing(request, placed.order).url})
+
+
+@require_POST
+def payment_failed(request: HttpRequest) -> JsonResponse:
+    """Stripe.js could not confirm the payment (declined, authentication failed, closed): this
+    attempt is over. The order is given up (its intent cancelled, stock released) and the next try
+    gets a new key."""
+    cart = _cart(request)
+    order = _open_order(request, cart)
+    message = str(request.POST.get("message") or "")[:300] or _("Your payment did not go through.")
+    if order is not None and order.status == Order.Status.PLACED:
+        try:
+            outcome = ordering.order_abandon_unpaid(order=order)
+        except ApplicationError as exc:
+            return _json_error(exc)
+        if outcome == ordering.PAID:  # it went through after all (a webhook got there first)
+            return JsonResponse({"redirect": _after_placing(request, order).url})
+    elif order is not None:
+        return JsonResponse({"redirect": _after_placing(request, order).url})
+    _end_attempt(request)
+    return JsonResponse({"message": message})
+
+
+def payment_return(request: HttpRequest) -> HttpResponse:
+    """Where Stripe.js sends the shopper after confirming (``?payment_intent=...``). The order of
+    this checkout is settled from the provider's answer; the webhook may have done it already."""
+    cart = _cart(request)
+    order = _open_order(request, cart)
+    if order is None:
+        messages.error(request, _("We could not find that payment. If you were charged, you will receive an "
+                                  "e-mail with your order."))
+        return redirect("checkout:cart")
+    if order.status == Order.Status.PLACED:
+        try:
+            outcome = ordering.order_payment_refresh(order=order)
+        except PaymentUnavailable:
+            outcome = ordering.WAITING
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect("checkout_flow:review")
+        if outcome == ordering.DISCARDED:
+            _end_attempt(request)
+            messages.error(request, _("Your payment did not go through, so nothing was charged. Please try again or "
+                                      "use another card."))
+            return redirect("checkout_flow:review")
+        if outcome == ordering.WAITING:
+            return render(request, "checkout/flow_processing.html", {"order": order}, status=202)
+        order = orders_selectors.order_get(pk=order.pk) or order
+    return _after_placing(request, order)
 
 
 def _after_placing(request: HttpRequest, order) -> HttpResponse:

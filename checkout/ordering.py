@@ -1,56 +1,65 @@
-"""``place_order``: turn a cart into an order, atomically and idempotently.
+"""``place_order``: turn a cart into an order, atomically and idempotently, and see its payment through.
 
 1. Price the cart with the pricing pipeline (never a client's figures); if the total differs
    from the one the shopper confirmed, stop and say so.
 2. One transaction: reserve stock for every line (conditional UPDATEs, all or nothing) and
-   create the order with snapshot lines under the idempotency key (a UNIQUE column).
-3. After the commit, authorize the payment with an idempotency key derived from the same key.
-   (A payment provider is never called inside a transaction or while rows are locked: STYLE.)
-4. Declined: release the reservation and remove the order in one transaction, keep the cart,
-   and raise the decline with the provider's message. Authorized: the order is paid and the
-   cart is emptied.
+   create the order with snapshot lines under the idempotency key, scoped to its owner (the
+   customer, or a guest's cart) and with a digest of what was asked for.
+3. After the commit, pay (a provider is never called inside a transaction or while rows are
+   locked: STYLE): either authorize on the server (the test provider's card form, or a payment
+   method a client app collected), or start an intent the shopper confirms in the browser with
+   the provider's own element (Stripe's Payment Element; card numbers never reach us).
+4. The outcome is applied in one place, :func:`order_payment_settle`, whoever learns it first
+   (this request, the return page, the provider's webhook, a retry, the settle job): authorized
+   -> paid (once; the cart is emptied); declined or failed -> the stock, voucher and deal units
+   go back and no order is left (the cart was never touched); still waiting -> nothing yet.
 
-The same idempotency key always returns the same order and never charges twice: a second
-request finds the order (or loses the UNIQUE race, rolls back its own reservation and then
-finds it), and the payment service returns the existing payment for its key.
+The same key from the same owner always finds the same order and never charges twice; with other
+details it is refused (422). A key of another owner never finds it. After "provider unreachable"
+the same key tries the payment again; an unpaid order is never reported as placed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from checkout import pricing
 from checkout.models import Cart, CartLine
-from core.exceptions import ApplicationError, Conflict
+from core.exceptions import ApplicationError, Conflict, IdempotencyKeyReused
 from core.money import Money
 from fulfillment import services as fulfillment_services
 from orders import selectors as orders_selectors
 from orders import services as orders_services
-from orders.models import Order
+from orders.models import Order, PaymentProblem
+from payments import selectors as payment_selectors
 from payments import services as payment_services
-from payments.exceptions import PaymentDeclined, PaymentInProgress
+from payments.exceptions import PaymentDeclined, PaymentUnavailable
+from payments.models import Payment, PaymentStatus
 from promotions import services as promotions_services
 
 ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "region", "country", "phone")
 REQUIRED_ADDRESS_FIELDS = ("full_name", "line1", "city", "postal_code", "country")
 
 
+logger = logging.getLogger(__name__)
+
+
 class PriceChanged(ApplicationError):
     code = "price_changed"
     status_code = 409
-
-
-@dataclass(frozen=True)
-class PlacedOrder:
-    order: Order
-    created: bool
 
 
 def clean_address(address: Mapping | None, *, field: str) -> dict:
@@ -117,18 +126,53 @@ def idempotency_owner(*, user, cart: Cart | None) -> str:
     return f"cart:{cart.pk}" if cart is not None else ""
 
 
+def request_digest(**parts) -> str:
+    """A digest of what an order request asked for (addresses, e-mail, choices, voucher...), to
+    tell a retry of the same request from another request reusing its key."""
+    canonical = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order: Order
+    created: bool
+    # The order's payment while the customer must still act in the browser or app (enter the card
+    # in the provider's element, or confirm with their bank): its client secret finishes it.
+    payment: Payment | None = None
+
+    @property
+    def needs_action(self) -> bool:
+        return self.payment is not None and self.payment.status == PaymentStatus.REQUIRES_ACTION
+
+    @property
+    def client_secret(self) -> str:
+        return self.payment.client_secret if self.needs_action else ""
+
+
 def place_order(
     *, cart: Cart, user, email: str, shipping_address: Mapping, billing_address: Mapping | None = None,
-    shipping_choices: Mapping[str, str] | None = None, payment_method: str, idempotency_key: str,
-    expected_total: Decimal | None = None, voucher_code: str = "",
+    shipping_choices: Mapping[str, str] | None = None, payment_method: str = "", idempotency_key: str,
+    expected_total: Decimal | None = None, voucher_code: str = "", digest: str = "",
 ) -> PlacedOrder:
+    """Place the cart's order under ``idempotency_key`` and pay for it (see the module doc).
+
+    ``payment_method``: a card number (test provider), a ``pm_...`` id or one of the buyer's saved
+    cards; empty with a provider that confirms in the browser starts an intent for the page.
+    ``digest`` (:func:`request_digest` of the request): the same key with another digest raises
+    :class:`~core.exceptions.IdempotencyKeyReused`.
+    Raises ApplicationError subclasses for everything a shopper can cause: PaymentDeclined (402,
+    nothing left), PaymentUnavailable (503, retry with the same key), PaymentInProgress (409),
+    PriceChanged, deal sold out, out of stock (409), bad input (400).
+    """
     key = (idempotency_key or "").strip()
     if not key or len(key) > 80:
         raise ApplicationError(_("A request key of 1 to 80 characters is required."), code="idempotency_key")
     owner = idempotency_owner(user=user, cart=cart)
     existing = orders_selectors.order_by_idempotency_key(owner=owner, key=key)
     if existing is not None:
-        return _pay(existing, cart=cart, payment_method=payment_method, key=key, created=False)
+        _same_request(existing, digest)
+        return _resume(existing, payment_method=payment_method)
 
     try:
         validate_email(email)
@@ -177,7 +221,7 @@ def place_order(
                 lines=[(line.offer_id, line.quantity) for line in priced.lines], reference=f"order:{key}"
             )
             order = orders_services.order_create(
-                draft=draft, idempotency_key=key, idempotency_owner=owner,
+                draft=draft, idempotency_key=key, idempotency_owner=owner, request_digest=digest,
                 reservations=[
                     orders_services.ReservationRecord(r.stock_item_id, r.offer_id, r.quantity) for r in reservations
                 ],
@@ -197,45 +241,232 @@ def place_order(
         existing = orders_selectors.order_by_idempotency_key(owner=owner, key=key)
         if existing is None:
             raise
-        return _pay(existing, cart=cart, payment_method=payment_method, key=key, created=False)
-    return _pay(order, cart=cart, payment_method=payment_method, key=key, created=True)
+        _same_request(existing, digest)
+        return _resume(existing, payment_method=payment_method)
+    return _pay(order, payment_method=payment_method, created=True)
 
 
-def _pay(order: Order, *, cart: Cart, payment_method: str, key: str, created: bool) -> PlacedOrder:
-    """Authorize the order's payment (or resume it: an order left unpaid because the provider
-    was unreachable is paid by the next request with the same key)."""
+def _same_request(order: Order, digest: str) -> None:
+    if digest and order.request_digest and digest != order.request_digest:
+        raise IdempotencyKeyReused(
+            _("This request key was already used for order %(number)s with other details. Use a new key for a new "
+              "order.") % {"number": order.number}
+        )
+
+
+def _payment_key(order: Order) -> str:
+    return f"order:{order.idempotency_owner}:{order.idempotency_key}"
+
+
+def _pay(order: Order, *, payment_method: str, created: bool) -> PlacedOrder:
+    """Pay for a placed order (or go on paying: an order left unpaid because the provider was
+    unreachable is paid by the next request with the same key)."""
     if order.status != Order.Status.PLACED:
         return PlacedOrder(order, created=created)
-    if order.total > 0:
-        try:
-            payment_services.payment_authorize(
-                amount=order.total, currency=order.currency, payment_method=payment_method,
-                reference=order.number, idempotency_key=f"order:{order.idempotency_owner}:{key}",
-            )
-        except PaymentInProgress:
-            return PlacedOrder(order, created=created)  # the other request with this key is paying
-        except PaymentDeclined:
-            _undo_unpaid(order)
-            raise
-        # PaymentUnavailable propagates: the order and its stock wait for a retry with the key.
+    if order.total <= 0:
+        return _settled(order, None, created=created)
     try:
-        orders_services.order_mark_paid(order=order)
-    except (Conflict, orders_services.IllegalTransition):
-        order.refresh_from_db()  # a concurrent request with the same key got there first
-    CartLine.objects.filter(cart=cart, offer_id__in=list(order.lines.values_list("offer_id", flat=True))).delete()
-    return PlacedOrder(order, created=created)
+        if payment_method or not payment_services.provider_confirms_in_browser():
+            payment = payment_services.payment_authorize(
+                amount=order.total, currency=order.currency, payment_method=payment_method, reference=order.number,
+                idempotency_key=_payment_key(order), owner=order.idempotency_owner,
+            )
+        else:
+            payment = payment_services.payment_start(
+                amount=order.total, currency=order.currency, reference=order.number,
+                idempotency_key=_payment_key(order), owner=order.idempotency_owner,
+            )
+    except PaymentDeclined as exc:
+        order_payment_settle(order=order, payment=exc.payment)
+        raise
+    # PaymentUnavailable, PaymentInProgress and IdempotencyKeyReused propagate: the order and its
+    # stock wait for a retry with the key (or for the settle job).
+    return _settled(order, payment, created=created)
 
 
-def _undo_unpaid(order: Order) -> None:
-    """Payment declined: give the stock back and leave no order (the cart was never touched)."""
+def _resume(order: Order, *, payment_method: str) -> PlacedOrder:
+    """The same key again: answer with the order as it stands, finishing what is open."""
+    if order.status != Order.Status.PLACED:
+        return PlacedOrder(order, created=False)
+    payment = payment_selectors.payment_latest_for_reference(reference=order.number)
+    if payment is None or payment.status == PaymentStatus.PENDING:
+        return _pay(order, payment_method=payment_method, created=False)
+    if payment.status == PaymentStatus.REQUIRES_ACTION:
+        payment = payment_services.payment_sync(payment=payment)  # did the customer finish it meanwhile?
+    return _settled(order, payment, created=False)
+
+
+def _settled(order: Order, payment: Payment | None, *, created: bool) -> PlacedOrder:
+    """Apply the payment's outcome and answer: the order (paid, or waiting for the customer with the
+    payment that needs them); a decline raises, and leaves no order."""
+    order_payment_settle(order=order, payment=payment)
+    current = orders_selectors.order_get(pk=order.pk)
+    failed = payment is not None and payment.status in (PaymentStatus.DECLINED, PaymentStatus.FAILED,
+                                                        PaymentStatus.CANCELLED)
+    if failed and (current is None or current.status == Order.Status.PLACED):
+        payment_services.raise_outcome(payment=payment)
+    if current is None:
+        raise Conflict(_("This order was given up meanwhile; please place it again."), code="order_gone")
+    waiting = payment if payment is not None and payment.status == PaymentStatus.REQUIRES_ACTION else None
+    return PlacedOrder(current, created=created, payment=waiting)
+
+
+# --- applying a payment's outcome: one place, whoever learns it first ----------------------------
+
+PAID, DISCARDED, WAITING, VOIDED, FLAGGED, NOTHING = "paid", "discarded", "waiting", "voided", "flagged", "nothing"
+
+
+def order_payment_settle(*, order: Order | None, payment: Payment | None, order_number: str = "") -> str:
+    """Apply what the provider said about an order's payment, exactly once, whoever asks (this
+    request, the return page, a webhook, a retry, the settle job):
+
+    * authorized or captured: a placed order becomes paid (the confirmation goes out once) and its
+      lines leave the owner's cart; an order that is gone or cancelled has its money given back
+      (a late authorization is voided);
+    * declined, failed or cancelled: a placed order's stock, voucher and deal units go back and the
+      order is removed; a paid order is flagged for staff (its money is gone);
+    * still open: nothing yet.
+
+    A free order (no payment) is simply paid. Returns what happened. Calls the provider only to
+    void a late authorization, never inside a transaction.
+    """
+    status = payment.status if payment is not None else PaymentStatus.AUTHORIZED
+    number = order.number if order is not None else order_number
+    if status in (PaymentStatus.AUTHORIZED, *_CAPTURED):
+        if order is None or order.status == Order.Status.CANCELLED:
+            if payment is not None:
+                _give_back_late(payment, number)
+            return VOIDED
+        if order.status != Order.Status.PLACED:
+            return NOTHING
+        try:
+            orders_services.order_mark_paid(order=order)
+        except (Conflict, orders_services.IllegalTransition):
+            return NOTHING  # another caller marked it paid (or it changed) first
+        _empty_cart(order)
+        return PAID
+    if status in (PaymentStatus.DECLINED, PaymentStatus.FAILED, PaymentStatus.CANCELLED):
+        if order is None:
+            return NOTHING
+        if order.status == Order.Status.PLACED:
+            if payment is not None and status != PaymentStatus.CANCELLED:
+                payment_services.payment_close(payment=payment)  # an intent nobody may confirm later
+            return DISCARDED if _undo_unpaid(order) else NOTHING
+        if order.status in (Order.Status.PAID,) and status in (PaymentStatus.CANCELLED, PaymentStatus.FAILED):
+            problem = PaymentProblem.PAYMENT_CANCELLED if status == PaymentStatus.CANCELLED \
+                else PaymentProblem.PAYMENT_FAILED
+            flagged = orders_services.order_payment_problem(
+                order=order, problem=problem, note=_("The provider reports the payment %(status)s.")
+                % {"status": PaymentStatus(status).label})
+            return FLAGGED if flagged else NOTHING
+        return NOTHING
+    return WAITING
+
+
+_CAPTURED = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
+
+
+def _give_back_late(payment: Payment, number: str) -> None:
+    """A payment that came through for an order that is gone or cancelled: release or refund it."""
+    logger.warning("payment %s for %s came through after the order was given up: giving it back", payment.pk, number)
+    if payment.status == PaymentStatus.AUTHORIZED:
+        payment_services.payment_cancel(payment=payment)
+    elif payment.refundable_amount > 0:
+        payment_services.payment_refund(payment=payment, amount=payment.refundable_amount,
+                                        reason="order no longer exists", idempotency_key=f"late:{payment.pk}")
+
+
+def _empty_cart(order: Order) -> None:
+    """The paid lines leave the cart of the order's owner (the customer's cart, or the guest's)."""
+    kind, _sep, ident = order.idempotency_owner.partition(":")
+    if not ident.isdigit():
+        return
+    carts = Cart.objects.filter(user_id=int(ident)) if kind == "user" else Cart.objects.filter(pk=int(ident))
+    offer_ids = [i for i in order.lines.values_list("offer_id", flat=True) if i is not None]
+    CartLine.objects.filter(cart__in=carts, offer_id__in=offer_ids).delete()
+
+
+def _undo_unpaid(order: Order) -> bool:
+    """Never paid: give back the stock (exactly once), the voucher use and the deal units, and
+    leave no order. The cart was never touched. False if it was no longer unpaid."""
     with transaction.atomic():
-        reservations = orders_services.order_reservations(order=order)
-        fulfillment_services.stock_release(
-            reservations=[
-                fulfillment_services.Reservation(r.stock_item_id, r.offer_id, r.quantity) for r in reservations
-            ],
-            reference=f"declined:{order.number}",
-        )
-        promotions_services.voucher_release(order_number=order.number)
-        promotions_services.deals_release(order_number=order.number)
-        orders_services.order_discard_unpaid(order=order)
+        locked = orders_services.order_lock(order_id=order.pk)
+        if locked is None or locked.status != Order.Status.PLACED:
+            return False
+        orders_services.order_release_stock(order=locked, reference=f"unpaid:{locked.number}")
+        promotions_services.voucher_release(order_number=locked.number)
+        promotions_services.deals_release(order_number=locked.number)
+        return orders_services.order_discard_unpaid(order=locked)
+
+
+def order_payment_refresh(*, order: Order) -> str:
+    """Ask the provider about the order's open payment and apply the answer (the return page)."""
+    payment = payment_selectors.payment_latest_for_reference(reference=order.number)
+    if payment is not None and payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
+        payment = payment_services.payment_sync(payment=payment)
+    return order_payment_settle(order=order, payment=payment)
+
+
+def order_abandon_unpaid(*, order: Order) -> str:
+    """Give up an unpaid order: its payment is voided at the provider first (so nothing can
+    authorize it later), then it is undone. If the payment went through meanwhile, the order is
+    paid instead. Raises PaymentUnavailable when the provider cannot be asked (nothing changes)."""
+    payment = payment_selectors.payment_latest_for_reference(reference=order.number)
+    if payment is not None and payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
+        payment = payment_services.payment_sync(payment=payment)
+        if payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
+            payment = payment_services.payment_cancel(payment=payment)
+    if payment is None:
+        return DISCARDED if _undo_unpaid(order) else NOTHING
+    return order_payment_settle(order=order, payment=payment)
+
+
+def settle_order_payment(*, payment_id: int) -> str:
+    """A payment changed at the provider (a webhook): apply it to its order, if it paid for one."""
+    payment = payment_selectors.payment_get(pk=payment_id)
+    if payment is None or not payment.idempotency_key.startswith("order:"):
+        return NOTHING
+    order = orders_selectors.order_by_number(number=payment.reference)
+    return order_payment_settle(order=order, payment=payment, order_number=payment.reference)
+
+
+# --- orders nobody finished ---------------------------------------------------------------------------
+
+
+def settle_unpaid_orders(*, older_than: timedelta = timedelta(minutes=30), max_age: timedelta | None = None,
+                         now=None, batch: int = 200) -> dict[str, int]:
+    """Walk every order still unpaid after ``older_than`` (all of them, in id order, a batch at a
+    time: one stuck order never hides the others). For each, ask the provider about a payment
+    nobody is asking about (its lease expired), apply the answer, and give up on one still open
+    after ``max_age``: its intent is cancelled at the provider (so a late confirmation cannot
+    authorize it) and the order is undone. Safe to run again and again, and concurrently."""
+    now = now or timezone.now()
+    max_age = max_age or timedelta(minutes=int(getattr(settings, "UNPAID_ORDER_MAX_AGE_MINUTES", 60)))
+    result = {PAID: 0, DISCARDED: 0, WAITING: 0, VOIDED: 0, FLAGGED: 0, NOTHING: 0, "unavailable": 0}
+    cursor = 0
+    while True:
+        orders = list(orders_selectors.unpaid_orders(placed_before=now - older_than, after_id=cursor, limit=batch))
+        if not orders:
+            break
+        for order in orders:
+            cursor = order.pk
+            try:
+                result[_settle_one(order, now=now, max_age=max_age)] += 1
+            except PaymentUnavailable:
+                result["unavailable"] += 1
+            except ApplicationError as exc:
+                logger.warning("could not settle unpaid order %s: %s", order.number, exc.message)
+                result[NOTHING] += 1
+    return result
+
+
+def _settle_one(order: Order, *, now, max_age: timedelta) -> str:
+    payment = payment_selectors.payment_latest_for_reference(reference=order.number)
+    if payment is not None and payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
+        if payment.locked_until is None or payment.locked_until < now:
+            payment = payment_services.payment_sync(payment=payment)
+        if payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION) and order.placed_at < now - max_age:
+            payment = payment_services.payment_cancel(payment=payment)  # may find it authorized meanwhile
+    if payment is None:
+        return DISCARDED if _undo_unpaid(order) else NOTHING
+    return order_payment_settle(order=order, payment=payment)

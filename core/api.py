@@ -49,7 +49,9 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
 
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+        body = error_body(exc.code, exc.message, exc.fields)
+        body["error"].update(getattr(exc, "extra", None) or {})  # e.g. a client secret to finish a payment
+        return Response(body, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else exc.messages
@@ -138,6 +140,9 @@ class ErrorDetailSerializer(serializers.Serializer):
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Messages per input field (query parameter or body field); empty when none applies.",
     )
+    client_secret = serializers.CharField(required=False, help_text=(
+        "Only with `requires_action`: the payment intent's client secret for the provider's SDK."))
+    provider = serializers.CharField(required=False, help_text="Only with `requires_action`: the payment provider.")
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -147,11 +152,14 @@ class ErrorSerializer(serializers.Serializer):
 _ERROR_DESCRIPTIONS = {
     400: "The input is not valid; `error.fields` says which parameter and why.",
     401: "Authentication is required.",
-    402: "The payment was declined; `error.message` says why (nothing was ordered).",
+    402: "The payment was declined; `error.message` says why (nothing was ordered). `requires_action`: the "
+         "customer must confirm with their bank; `error.client_secret` lets the provider's SDK do it, then send "
+         "the same request again.",
     403: "You may not do this.",
     404: "No such object.",
     409: "The request conflicts with the current state.",
     415: "The body must be JSON (`Content-Type: application/json`).",
+    422: "`idempotency_key_reused`: this key was already used with a different request; use a new key.",
     429: "Too many requests; retry after the number of seconds in the `Retry-After` header.",
     503: "A service we depend on (e.g. the payment provider) is unreachable; retry with the same key.",
 }

@@ -30,3 +30,11 @@ class PermissionDenied(ApplicationError):
 class Conflict(ApplicationError):
     code = "conflict"
     status_code = 409
+
+
+class IdempotencyKeyReused(Conflict):
+    """The same idempotency key came back with different details (as Stripe answers): the first
+    request's outcome stands, and a new request needs a new key."""
+
+    code = "idempotency_key_reused"
+    status_code = 422

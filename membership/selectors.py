@@ -111,6 +111,12 @@ def trial_eligible(*, user) -> bool:
     return not Subscription.objects.filter(user=user).exists()
 
 
+def card_had_trial(*, fingerprint: str) -> bool:
+    """Whether a membership with a free trial was ever paid with this card (one trial per card)."""
+    return bool(fingerprint) and Subscription.objects.filter(card_fingerprint=fingerprint,
+                                                             trial_end__isnull=False).exists()
+
+
 def charge_list(*, subscription: Subscription, limit: int = 24) -> list[SubscriptionCharge]:
     return list(SubscriptionCharge.objects.filter(subscription=subscription)
                 .order_by("-created_at", "-id")[:limit])

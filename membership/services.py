@@ -40,7 +40,7 @@ from core.money import format_money
 from membership import selectors
 from membership.models import Plan, Subscription, SubscriptionCharge, SubscriptionEvent
 from payments import services as payment_services
-from payments.exceptions import PaymentDeclined, PaymentInProgress
+from payments.exceptions import PaymentActionRequired, PaymentDeclined, PaymentInProgress
 from payments.models import Payment, PaymentStatus
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,17 @@ class AlreadyMember(Conflict):
 
 class NotAMember(NotFound):
     code = "not_a_member"
+
+
+class TrialUsed(Conflict):
+    """The card (or the customer) already had a free trial: join without one, or not at all."""
+
+    code = "trial_used"
+
+
+def owner_of(user) -> str:
+    """Whose saved cards these are, for payments: the customer."""
+    return f"user:{user.pk}"
 
 
 # --- small helpers -------------------------------------------------------------------------
@@ -230,16 +241,24 @@ def _declined(exc: PaymentDeclined) -> PaymentDeclined:
     )
 
 
-def _card_check(*, saved: payment_services.SavedPaymentMethod, currency: str, reference: str, key: str) -> None:
+def _needs_action(payment: Payment) -> PaymentActionRequired:
+    return PaymentActionRequired(
+        _("Your bank asks you to confirm this payment. Nothing is charged until you do."), payment=payment)
+
+
+def _card_check(*, saved: payment_services.SavedPaymentMethod, currency: str, reference: str, key: str,
+                owner: str) -> None:
     """Make sure the card can pay: authorize a small amount and release it at once."""
     amount = Decimal(str(getattr(settings, "MEMBERSHIP_CARD_CHECK_AMOUNT", "1.00")))
     try:
         payment = payment_services.payment_authorize(
             amount=amount, currency=currency, payment_method=saved.token, reference=reference,
-            idempotency_key=key, provider=saved.provider,
+            idempotency_key=key, provider=saved.provider, owner=owner,
         )
     except PaymentDeclined as exc:
         raise _declined(exc)
+    if payment.status == PaymentStatus.REQUIRES_ACTION:
+        raise _needs_action(payment)
     try:
         payment_services.payment_cancel(payment=payment)
     except ApplicationError:  # the hold lapses at the provider on its own; the card is good
@@ -247,15 +266,19 @@ def _card_check(*, saved: payment_services.SavedPaymentMethod, currency: str, re
 
 
 def _charge_now(*, saved: payment_services.SavedPaymentMethod, amount: Decimal, currency: str, reference: str,
-                key: str) -> Payment:
-    """Authorize and capture ``amount`` now (the first period when joining without a trial)."""
+                key: str, owner: str) -> Payment:
+    """Authorize and capture ``amount`` now (the first period when joining without a trial). When
+    the bank asks the customer to confirm (3-D Secure), :class:`PaymentActionRequired` carries what
+    their page needs; sending the same join again afterwards finishes it with the same key."""
     try:
         payment = payment_services.payment_authorize(
             amount=amount, currency=currency, payment_method=saved.token, reference=reference,
-            idempotency_key=key, provider=saved.provider,
+            idempotency_key=key, provider=saved.provider, owner=owner,
         )
     except PaymentDeclined as exc:
         raise _declined(exc)
+    if payment.status == PaymentStatus.REQUIRES_ACTION:
+        raise _needs_action(payment)
     try:
         return payment_services.payment_capture(payment=payment)
     except ApplicationError:
@@ -276,15 +299,31 @@ def _give_back(payment: Payment, *, reason: str) -> None:
 # --- joining ---------------------------------------------------------------------------------
 
 
+def _saved_card(*, user, payment_method: str, setup_reference: str) -> tuple[payment_services.SavedPaymentMethod,
+                                                                               bool]:
+    """The card to save, and whether the bank already verified it (a card-saving intent the
+    customer confirmed in the browser, 3-D Secure included)."""
+    if setup_reference:
+        return payment_services.payment_setup_finish(owner=owner_of(user), reference=setup_reference), True
+    return payment_services.payment_method_tokenize(payment_method=payment_method, owner=owner_of(user)), False
+
+
 def membership_join(
-    *, user, plan: Plan, interval: str, payment_method: str, join_key: str | None = None
+    *, user, plan: Plan, interval: str, payment_method: str = "", setup_reference: str = "",
+    join_key: str | None = None, skip_trial: bool = False,
 ) -> Subscription:
-    """Join ``plan``, billed every ``interval``, paying with ``payment_method`` (saved for renewals).
+    """Join ``plan``, billed every ``interval``, paying with a card that is saved for renewals:
+    ``payment_method`` (the test provider's card form, or a ``pm_...`` id from a client app) or
+    ``setup_reference``, a card-saving intent the customer confirmed in the browser.
 
     A first membership with ``plan.trial_days`` starts a free trial (the card is checked, not
-    charged); otherwise the first period is charged now. A second live membership, a card that is
-    not valid or is declined, are refused with a clear message, and nothing is created or kept.
-    ``join_key`` (one per join form) makes a double submission charge at most once.
+    charged); otherwise, or with ``skip_trial``, the first period is charged now. One free trial
+    per customer and per card: a card that already had one raises :class:`TrialUsed`. A second
+    live membership, a card that is not valid, not the customer's, or is declined, are refused
+    with a clear message, and nothing is created or kept. When the bank asks the customer to
+    confirm the first charge, :class:`PaymentActionRequired` is raised; the same join sent again
+    (the same ``join_key``) after they confirmed finishes it. ``join_key`` (one per join form)
+    makes a double submission charge at most once.
     """
     if not getattr(user, "is_authenticated", False):
         raise ApplicationError(_("Sign in to join."), code="not_authenticated")
@@ -298,20 +337,26 @@ def membership_join(
         raise already_member_error(existing)
     join_key = (join_key or uuid.uuid4().hex)[:80]
 
-    saved = payment_services.payment_method_tokenize(payment_method=payment_method)
+    saved, verified = _saved_card(user=user, payment_method=payment_method, setup_reference=setup_reference)
     now = timezone.now()
     amount = plan.price_for(interval)
-    trial = plan.trial_days > 0 and selectors.trial_eligible(user=user)
+    trial = plan.trial_days > 0 and not skip_trial and selectors.trial_eligible(user=user)
+    if trial and selectors.card_had_trial(fingerprint=saved.fingerprint):
+        raise TrialUsed(_("This card has already had a free trial. You can join without the trial; the first "
+                          "period is then charged now."))
     reference = f"membership-join:{user.pk}"
     attempt_key = f"{user.pk}:{join_key}:{_token_digest(saved.token)}"
+    owner = owner_of(user)
     payment = None
     if trial:
-        _card_check(saved=saved, currency=plan.currency, reference=reference, key=f"membership-check:{attempt_key}")
+        if not verified:
+            _card_check(saved=saved, currency=plan.currency, reference=reference,
+                        key=f"membership-check:{attempt_key}", owner=owner)
         status, start = S.TRIALING, now
         end = trial_end = anchor = now + timedelta(days=plan.trial_days)
     else:
         payment = _charge_now(saved=saved, amount=amount, currency=plan.currency, reference=reference,
-                              key=f"membership-join:{attempt_key}")
+                              key=f"membership-join:{attempt_key}", owner=owner)
         status, start, trial_end, anchor = S.ACTIVE, now, None, now
         end = period_end_after(anchor=anchor, start=start, interval=interval)
     try:
@@ -319,7 +364,8 @@ def membership_join(
             subscription = Subscription.objects.create(
                 user=user, plan=plan, interval=interval, status=status, current_period_start=start,
                 current_period_end=end, trial_end=trial_end, billing_anchor=anchor, payment_method=saved.token,
-                card_label=saved.label, payment_provider=saved.provider, created_at=now,
+                card_label=saved.label, card_fingerprint=saved.fingerprint, payment_provider=saved.provider,
+                created_at=now,
             )
             if trial:
                 note = _("Joined with a free trial until %(date)s") % {"date": _date(end)}
@@ -398,18 +444,23 @@ def membership_resume(*, user, actor=None, now: datetime | None = None) -> Subsc
     )
 
 
-def membership_update_card(*, user, payment_method: str, actor=None) -> Subscription:
-    """Save a new card for renewals (checked first). When a payment is overdue, it is retried
-    with the new card right away."""
+def membership_update_card(*, user, payment_method: str = "", setup_reference: str = "", actor=None,
+                           card_key: str | None = None) -> Subscription:
+    """Save a new card for renewals: ``payment_method`` (checked first with a small hold) or
+    ``setup_reference``, a card-saving intent the customer confirmed in the browser. When a
+    payment is overdue, it is retried with the new card right away. ``card_key`` (one per form)
+    lets the same request sent again after a bank's confirmation finish the same check."""
     subscription = _live_or_404(user)
-    saved = payment_services.payment_method_tokenize(payment_method=payment_method)
-    _card_check(saved=saved, currency=subscription.plan.currency, reference=f"membership:{subscription.pk}",
-                key=f"membership-card:{subscription.pk}:{uuid.uuid4().hex}")
+    saved, verified = _saved_card(user=user, payment_method=payment_method, setup_reference=setup_reference)
+    if not verified:
+        key = f"membership-card:{subscription.pk}:{(card_key or uuid.uuid4().hex)[:80]}:{_token_digest(saved.token)}"
+        _card_check(saved=saved, currency=subscription.plan.currency, reference=f"membership:{subscription.pk}",
+                    key=key, owner=owner_of(user))
     subscription = Subscription.objects.select_related("plan").get(pk=subscription.pk)
     if subscription.status == S.EXPIRED:
         raise Conflict(_("This membership has already ended."), code="already_ended")
     fields: dict[str, Any] = {"payment_method": saved.token, "card_label": saved.label,
-                              "payment_provider": saved.provider}
+                              "card_fingerprint": saved.fingerprint, "payment_provider": saved.provider}
     retry = subscription.status == S.PAST_DUE
     if retry:
         fields["next_attempt_at"] = timezone.now()
@@ -514,6 +565,7 @@ def subscription_renew(*, subscription_id: int, now: datetime | None = None) -> 
                 idempotency_key=f"membership:{subscription.pk}:{period_start:%Y%m%d%H%M}:{attempt}",
             )
         token, provider = subscription.payment_method, subscription.payment_provider or None
+        owner = f"user:{subscription.user_id}"
 
     # Outside any transaction: the provider call (idempotent by the charge's key).
     payment, message = None, ""
@@ -521,7 +573,7 @@ def subscription_renew(*, subscription_id: int, now: datetime | None = None) -> 
         payment = payment_services.payment_authorize(
             amount=charge.amount, currency=charge.currency, payment_method=token or "-",
             reference=f"membership:{subscription_id}", idempotency_key=charge.idempotency_key, provider=provider,
-            off_session=True,
+            off_session=True, owner=owner,
         )
         payment = payment_services.payment_capture(payment=payment)
         outcome = SubscriptionCharge.Status.PAID

@@ -17,6 +17,20 @@ def order_by_idempotency_key(*, owner: str, key: str) -> Order | None:
     return Order.objects.filter(idempotency_owner=owner, idempotency_key=key).first()
 
 
+def order_get(*, pk: int) -> Order | None:
+    return Order.objects.filter(pk=pk).first()
+
+
+def order_by_number(*, number: str) -> Order | None:
+    return Order.objects.filter(number=number).first() if number else None
+
+
+def unpaid_orders(*, placed_before, after_id: int = 0, limit: int = 200) -> QuerySet[Order]:
+    """Orders still waiting for their payment, placed before then, in id order after ``after_id``."""
+    return Order.objects.filter(status=Order.Status.PLACED, placed_at__lt=placed_before, pk__gt=after_id).order_by(
+        "pk")[:limit]
+
+
 def orders_for_user(*, user) -> QuerySet[Order]:
     if not getattr(user, "is_authenticated", False):
         return Order.objects.none()

@@ -3,6 +3,7 @@ machine (only legal transitions, each recorded in the history)."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,11 +18,12 @@ from django.utils.translation import gettext as _
 from core import events
 from core.exceptions import ApplicationError, Conflict
 from fulfillment import services as fulfillment_services
-from orders.models import Order, OrderDiscount, OrderEvent, OrderLine, OrderReservation, Package
+from orders.models import Order, OrderDiscount, OrderEvent, OrderLine, OrderReservation, Package, PaymentProblem
 from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.models import PaymentStatus
 
+logger = logging.getLogger(__name__)
 S = Order.Status
 
 # Which status may follow which. Anything else is refused.
@@ -205,16 +207,42 @@ def order_reservations(*, order: Order, released: bool = False) -> list[OrderRes
     return list(OrderReservation.objects.filter(order=order, released=released).order_by("stock_item_id"))
 
 
+def order_lock(*, order_id: int) -> Order | None:
+    """Lock the order's row until the caller's transaction ends (None if it is gone). Every path
+    that releases its stock or decides its fate takes this lock first: decline, settle, cancel,
+    refund and shipping wait for each other instead of each acting on what it read before."""
+    return Order.objects.select_for_update().filter(pk=order_id).first()
+
+
+def order_release_stock(*, order: Order, reference: str) -> int:
+    """Give back the stock the order still holds, exactly once: each reservation is released only
+    when the conditional UPDATE that marks it released took its row, so a second caller (a decline
+    racing a cancel, a settle job racing either) releases nothing. Runs in the caller's
+    transaction, after :func:`order_lock`. Returns how many reservations were released."""
+    released = []
+    for record in OrderReservation.objects.filter(order=order, released=False).order_by("stock_item_id"):
+        if OrderReservation.objects.filter(pk=record.pk, released=False).update(released=True):
+            released.append(record)
+    if released:
+        fulfillment_services.stock_release(
+            reservations=[fulfillment_services.Reservation(r.stock_item_id, r.offer_id, r.quantity) for r in released],
+            reference=reference,
+        )
+    return len(released)
+
+
 def order_mark_reservations_released(*, order: Order) -> int:
     return OrderReservation.objects.filter(order=order, released=False).update(released=True)
 
 
-def order_discard_unpaid(*, order: Order) -> None:
-    """Remove an order whose payment was declined (DESIGN invariant 3: no order is left)."""
-    if order.status != S.PLACED:
-        raise IllegalTransition(_("Only an unpaid order can be discarded."))
-    Order.objects.filter(pk=order.pk, status=S.PLACED).delete()
-    events.emit("orders.order_discarded", order_number=order.number)
+def order_discard_unpaid(*, order: Order) -> bool:
+    """Remove an order that was never paid (declined, failed, abandoned: DESIGN invariant 3, no
+    order is left). Its stock must have been released first (:func:`order_release_stock`).
+    Returns False if it was no longer unpaid (paid or cancelled meanwhile): nothing is removed."""
+    deleted, _rows = Order.objects.filter(pk=order.pk, status=S.PLACED).delete()
+    if deleted:
+        events.emit("orders.order_discarded", order_number=order.number)
+    return bool(deleted)
 
 
 # --- after placing: paid, cancelled, refunded ---------------------------------------------
@@ -240,42 +268,59 @@ def order_mark_paid(*, order: Order, message: str = "") -> Order:
 CANCELLABLE = frozenset({S.PLACED, S.PAID})
 
 
+def _return_money_on_commit(order: Order, reason: str) -> None:
+    from orders.tasks import return_order_payment  # tasks import services
+
+    order_id = order.pk
+    transaction.on_commit(lambda: return_order_payment.delay(order_id, reason))
+
+
 def order_cancel(*, order: Order, actor=None, reason: str = "") -> Order:
-    """Cancel before anything shipped: stock goes back, the payment is released or refunded,
-    the customer is told. Refused once a package has left."""
-    if order.status not in CANCELLABLE or order.packages.exclude(status=Package.Status.PENDING).exists():
-        raise IllegalTransition(_("This order can no longer be cancelled: part of it has shipped."))
+    """Cancel before anything shipped: stock goes back (exactly once), the customer is told, and
+    the payment is released or refunded by a task after the commit, retried until it succeeds or
+    staff are told (:func:`order_return_payment`). Refused once a package has left."""
     with transaction.atomic():
-        order_transition(order=order, to=S.CANCELLED, actor=actor, message=reason or _("Cancelled"))
-        reservations = order_reservations(order=order)
-        if reservations:
-            fulfillment_services.stock_release(
-                reservations=[
-                    fulfillment_services.Reservation(r.stock_item_id, r.offer_id, r.quantity) for r in reservations
-                ],
-                reference=f"cancel:{order.number}",
-            )
-            order_mark_reservations_released(order=order)
-        Package.objects.filter(order=order).update(status=Package.Status.CANCELLED)
-        _send_email_on_commit(order, "cancellation")
-    # The provider is called after the commit, never inside the transaction.
-    _give_money_back(order, reason="cancelled")
+        locked = order_lock(order_id=order.pk)
+        if locked is None or locked.status not in CANCELLABLE or locked.packages.exclude(
+            status=Package.Status.PENDING
+        ).exists():
+            raise IllegalTransition(_("This order can no longer be cancelled: part of it has shipped."))
+        order_transition(order=locked, to=S.CANCELLED, actor=actor, message=reason or _("Cancelled"))
+        order_release_stock(order=locked, reference=f"cancel:{locked.number}")
+        Package.objects.filter(order=locked).update(status=Package.Status.CANCELLED)
+        _send_email_on_commit(locked, "cancellation")
+        _return_money_on_commit(locked, "cancelled")
+    order.status = locked.status
     return order
 
 
 def order_refund(*, order: Order, actor=None, reason: str = "") -> Order:
-    """Refund a paid order in full (admin action)."""
+    """Refund a paid order in full (admin action). Stock it still holds (nothing shipped yet) goes
+    back exactly once; the money goes back by a task after the commit, as for a cancellation."""
     with transaction.atomic():
-        order_transition(order=order, to=S.REFUNDED, actor=actor, message=reason or _("Refunded"))
-        _send_email_on_commit(order, "refund")
-    _give_money_back(order, reason="refunded")
+        locked = order_lock(order_id=order.pk)
+        if locked is None:
+            raise IllegalTransition(_("This order no longer exists."))
+        order_transition(order=locked, to=S.REFUNDED, actor=actor, message=reason or _("Refunded"))
+        if order_release_stock(order=locked, reference=f"refund:{locked.number}"):
+            Package.objects.filter(order=locked, status=Package.Status.PENDING).update(
+                status=Package.Status.CANCELLED)
+        _send_email_on_commit(locked, "refund")
+        _return_money_on_commit(locked, "refunded")
+    order.status = locked.status
     return order
 
 
-def _give_money_back(order: Order, *, reason: str) -> None:
+def order_return_payment(*, order: Order, reason: str) -> int:
+    """Release the authorization or refund what was captured, for a cancelled or refunded order.
+    Idempotent (each provider call has a key derived from the order). Calls the provider: never
+    inside a transaction. Raises :class:`~payments.exceptions.PaymentUnavailable` when the
+    provider cannot be reached (the task retries) and other ApplicationErrors when it refuses."""
+    done = 0
     for payment in payment_selectors.payment_list_for_reference(reference=order.number):
-        if payment.status == PaymentStatus.AUTHORIZED:
+        if payment.status in (PaymentStatus.AUTHORIZED, PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
             payment_services.payment_cancel(payment=payment)
+            done += 1
         elif payment.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
             remaining = payment.captured_amount - payment.refunded_amount
             if remaining > 0:
@@ -283,36 +328,76 @@ def _give_money_back(order: Order, *, reason: str) -> None:
                     payment=payment, amount=remaining, reason=reason,
                     idempotency_key=f"{reason}:{order.number}:{payment.pk}",
                 )
+                done += 1
+    if order.payment_problem == PaymentProblem.REFUND_FAILED:
+        order_payment_problem_clear(order=order, message=_("Payment returned after a retry"))
+    return done
 
 
-def order_settle_unpaid(*, older_than_minutes: int = 30, now=None) -> dict[str, int]:
-    """Orders left unpaid (the process stopped between placing and paying, or the provider was
-    unreachable and the shopper never retried): paid at the provider -> mark paid; otherwise give
-    the stock back and remove the order. Safe to run again and again (Celery beat)."""
+def order_payment_problem(*, order: Order, problem: str, note: str = "") -> bool:
+    """Flag the order for staff: its money needs a person (an authorization that expired, a payment
+    cancelled or failed at the provider, a refund that keeps failing). Returns False if the order
+    already had this problem (staff are told once)."""
+    with transaction.atomic():
+        flagged = Order.objects.filter(pk=order.pk).exclude(payment_problem=problem).update(
+            payment_problem=problem, payment_problem_note=note[:300], updated_at=timezone.now())
+        if flagged:
+            _note(order, _("Payment problem: %(problem)s. %(note)s")
+                  % {"problem": PaymentProblem(problem).label, "note": note})
+            events.emit("orders.payment_problem", order_id=order.pk, problem=problem)
+    order.payment_problem = problem if flagged else order.payment_problem
+    return bool(flagged)
+
+
+def order_payment_problem_clear(*, order: Order, actor=None, message: str = "") -> bool:
+    """Staff (or the retry that fixed it) resolved the order's payment problem."""
+    with transaction.atomic():
+        cleared = Order.objects.filter(pk=order.pk).exclude(payment_problem="").update(
+            payment_problem="", payment_problem_note="", updated_at=timezone.now())
+        if cleared:
+            _note(order, message or _("Payment problem resolved"), actor)
+    order.payment_problem = ""
+    return bool(cleared)
+
+
+def order_has_live_payment(*, order: Order, now=None) -> bool:
+    """Whether the order's money is secured: captured, or authorized and not yet expired (a free
+    order needs none). Nothing ships without it."""
+    if order.total <= 0:
+        return True
     now = now or timezone.now()
-    cutoff = now - timedelta(minutes=older_than_minutes)
-    result = {"paid": 0, "discarded": 0}
-    for order in Order.objects.filter(status=S.PLACED, placed_at__lt=cutoff).order_by("pk")[:500]:
-        payments = list(payment_selectors.payment_list_for_reference(reference=order.number))
-        if any(p.status in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED) for p in payments):
-            try:
-                order_mark_paid(order=order, message=_("Payment confirmed"))
-                result["paid"] += 1
-            except (Conflict, IllegalTransition):
-                continue
-            continue
-        if any(p.status == PaymentStatus.PENDING for p in payments):
-            continue  # still being asked; the provider's answer (or its webhook) decides
-        with transaction.atomic():
-            reservations = order_reservations(order=order)
-            fulfillment_services.stock_release(
-                reservations=[
-                    fulfillment_services.Reservation(r.stock_item_id, r.offer_id, r.quantity) for r in reservations
-                ],
-                reference=f"unpaid:{order.number}",
-            )
-            order_discard_unpaid(order=order)
-        result["discarded"] += 1
+    for payment in payment_selectors.payment_list_for_reference(reference=order.number):
+        if payment.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
+            return True
+        if payment.status == PaymentStatus.AUTHORIZED and (
+            payment.authorization_expires_at is None or payment.authorization_expires_at > now
+        ):
+            return True
+    return False
+
+
+def order_secure_expiring_payments(*, margin: timedelta = timedelta(hours=24), now=None) -> dict[str, int]:
+    """Card authorizations lapse (7 days at Stripe). Capture the payment of every paid order that
+    has not shipped while its authorization still holds (within ``margin`` of expiry); one that
+    cannot be captured, or has lapsed already, is flagged for staff and cannot ship. Safe to run
+    again and again (Celery beat)."""
+    now = now or timezone.now()
+    result = {"captured": 0, "flagged": 0}
+    references = payment_selectors.authorizations_expiring(before=now + margin)
+    for order in Order.objects.filter(number__in=references, status=S.PAID).order_by("pk"):
+        try:
+            captured = order_capture_payment(order=order)
+        except ApplicationError as exc:  # lapsed, refused, or unreachable: a person decides
+            logger.warning("could not capture the expiring payment of %s: %s", order.number, exc.message)
+            captured = 0
+        if captured:
+            _note(order, _("Payment captured before its authorization expired"))
+            result["captured"] += 1
+        elif not order_has_live_payment(order=order, now=now + margin) and order_payment_problem(
+            order=order, problem=PaymentProblem.AUTHORIZATION_EXPIRED,
+            note=_("The card authorization expires or has expired before shipping; capture failed."),
+        ):
+            result["flagged"] += 1
     return result
 
 
@@ -364,6 +449,12 @@ def package_ship(*, package: Package, tracking_number: str = "", actor=None) -> 
             raise IllegalTransition(
                 _("Packages of an order that is %(status)s cannot be shipped.")
                 % {"status": S(order.status).label.lower()}
+            )
+        if not order_has_live_payment(order=order):
+            raise IllegalTransition(
+                _("Order %(number)s has no live payment (the authorization expired or the payment was cancelled), "
+                  "so it cannot ship. Resolve its payment problem first.") % {"number": order.number},
+                code="no_live_payment",
             )
         first_shipment = order.status == S.PAID
         package.status = P.SHIPPED

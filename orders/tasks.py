@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, mail_admins
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from core.exceptions import ApplicationError
 from orders import selectors
+from orders.models import PaymentProblem
 from payments.exceptions import PaymentUnavailable
 
 SUBJECTS = {
@@ -44,14 +46,6 @@ def send_order_email(order_id: int, kind: str, package_id: int | None = None) ->
     return True
 
 
-@shared_task(acks_late=True)
-def settle_unpaid_orders() -> dict[str, int]:
-    """Beat: settle orders left unpaid for more than 30 minutes (see services.order_settle_unpaid)."""
-    from orders import services
-
-    return services.order_settle_unpaid(older_than_minutes=30)
-
-
 @shared_task(
     autoretry_for=(PaymentUnavailable,), retry_backoff=True, retry_jitter=True, max_retries=10, acks_late=True
 )
@@ -69,3 +63,38 @@ def complete_delivered_orders() -> int:
     from orders import services
 
     return services.order_complete_delivered()
+
+
+RETURN_PAYMENT_RETRIES = 8
+
+
+@shared_task(bind=True, acks_late=True, max_retries=RETURN_PAYMENT_RETRIES)
+def return_order_payment(self, order_id: int, reason: str) -> int:
+    """Release or refund the payment of a cancelled or refunded order, after its commit. Retried
+    with backoff while the provider is unreachable; when it refuses, or after the last retry, the
+    order is flagged for staff (a payment problem they see in admin) and the admins are e-mailed."""
+    from orders import services
+
+    order = selectors.order_detail_by_id(order_id=order_id)
+    if order is None:
+        return 0
+    try:
+        return services.order_return_payment(order=order, reason=reason)
+    except PaymentUnavailable as exc:
+        if self.request.retries < self.max_retries and not self.request.is_eager:
+            raise self.retry(exc=exc, countdown=min(60 * 2 ** self.request.retries, 3600))
+        problem = str(exc.message)
+    except ApplicationError as exc:  # refused by the provider: retrying will not help
+        problem = str(exc.message)
+    note = _("Could not give the money back (%(reason)s): %(problem)s") % {"reason": reason, "problem": problem}
+    if services.order_payment_problem(order=order, problem=PaymentProblem.REFUND_FAILED, note=note):
+        mail_admins(_("Order %(number)s: money not returned") % {"number": order.number}, note, fail_silently=True)
+    return 0
+
+
+@shared_task(acks_late=True)
+def secure_expiring_payments() -> dict[str, int]:
+    """Beat: capture authorizations about to lapse on orders not yet shipped (see services)."""
+    from orders import services
+
+    return services.order_secure_expiring_payments()

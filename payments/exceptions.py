@@ -40,3 +40,20 @@ class RefundFailed(ApplicationError):
     def __init__(self, message: str, *, refund) -> None:
         super().__init__(message)
         self.refund = refund
+
+
+class PaymentActionRequired(ApplicationError):
+    """The customer must confirm the payment with their bank (3-D Secure) in the browser or app:
+    ``client_secret`` lets Stripe.js (``handleNextAction``) or a mobile SDK do it. Sending the same
+    request again afterwards (the same idempotency key) finishes it."""
+
+    code = "requires_action"
+    status_code = 402
+
+    def __init__(self, message: str, *, payment) -> None:
+        super().__init__(message)
+        self.payment = payment
+
+    @property
+    def extra(self) -> dict:
+        return {"client_secret": self.payment.client_secret, "provider": self.payment.provider}

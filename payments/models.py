@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 class PaymentStatus(models.TextChoices):
     PENDING = "pending", _("pending")
+    # An intent waiting for the customer in the browser: entering the card, or 3-D Secure.
+    REQUIRES_ACTION = "requires_action", _("waiting for the customer")
     AUTHORIZED = "authorized", _("authorized")
     CAPTURED = "captured", _("captured")
     DECLINED = "declined", _("declined")
@@ -51,6 +53,10 @@ class Payment(models.Model):
     # For payments the shopper confirms in the browser (Stripe Payment Element): the intent's
     # client secret, handed to the page that confirms it and to nobody else.
     client_secret = models.CharField(max_length=255, blank=True, editable=False)
+    # How the intent was made, so that asking again (same idempotency key) sends the same request:
+    # {"browser": true, "capture": bool, "save_card": bool, "customer": "cus_..."}; {} for a
+    # payment confirmed on our server with ``payment_method``.
+    intent_options = models.JSONField(default=dict, blank=True, editable=False)
     authorized_at = models.DateTimeField(_("authorized"), null=True, blank=True)
     # An authorization lapses at the provider (7 days at Stripe): capture or re-authorize first.
     authorization_expires_at = models.DateTimeField(_("authorization expires"), null=True, blank=True,

@@ -11,29 +11,35 @@ cancelled, refunded) with ``payment_id``, ``reference``, ``status``, ``amount``,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.events import emit
-from core.exceptions import ApplicationError, Conflict
+from core.exceptions import ApplicationError, Conflict, IdempotencyKeyReused
 from core.money import format_money, quantize
 from payments.exceptions import PaymentDeclined, PaymentInProgress, PaymentUnavailable, RefundFailed
-from payments.models import Payment, PaymentStatus, Refund, RefundStatus, WebhookEvent
+from payments.models import Payment, PaymentStatus, ProviderCustomer, Refund, RefundStatus, WebhookEvent
 from payments.providers import base as providers
 from payments.providers.base import PaymentProvider, ProviderError, ProviderEvent, ProviderResult
 
 # How long one caller may hold a pending payment while it talks to the provider.
 PROVIDER_LEASE = timedelta(seconds=60)
 
+logger = logging.getLogger(__name__)
+
 _RESULT_TO_STATUS = {
+    providers.REQUIRES_ACTION: PaymentStatus.REQUIRES_ACTION,
+    providers.REQUIRES_PAYMENT_METHOD: PaymentStatus.REQUIRES_ACTION,
     providers.AUTHORIZED: PaymentStatus.AUTHORIZED,
     providers.CAPTURED: PaymentStatus.CAPTURED,
     providers.DECLINED: PaymentStatus.DECLINED,
@@ -82,7 +88,224 @@ def _call_provider(fn: Callable[[], ProviderResult]) -> ProviderResult:
         raise PaymentUnavailable(_("We could not reach the payment provider. Please try again in a moment."))
 
 
+# --- recording what the provider said -----------------------------------------------------------
+
+_OPEN = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
+
+
+def _record(payment: Payment, result: ProviderResult, *, off_session: bool = False) -> Payment:
+    """Store the provider's answer on an open payment (pending, or waiting for the customer) with one
+    conditional UPDATE, so a webhook, a return page and a retry that race record it once; returns
+    the payment as stored."""
+    status = _RESULT_TO_STATUS.get(result.status, PaymentStatus.FAILED)
+    decline_code, message = result.decline_code[:64], result.message
+    if status == PaymentStatus.REQUIRES_ACTION and off_session:
+        # Nobody is there to authenticate (a renewal): a decline the customer fixes by updating the card.
+        status, decline_code = PaymentStatus.DECLINED, "authentication_required"
+    now = timezone.now()
+    fields: dict[str, Any] = {
+        "status": status, "decline_code": decline_code, "message": message, "locked_until": None, "updated_at": now,
+    }
+    if result.reference:
+        fields["provider_reference"] = result.reference
+    if status == PaymentStatus.REQUIRES_ACTION and result.client_secret:
+        fields["client_secret"] = result.client_secret
+    if result.card is not None and not payment.payment_method:
+        fields["payment_method"] = result.card.token[:255]
+    elif result.payment_method and not payment.payment_method:
+        fields["payment_method"] = result.payment_method[:255]
+    if status in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED):
+        fields["authorized_at"] = now
+    if status == PaymentStatus.AUTHORIZED:
+        fields["authorization_expires_at"] = result.authorization_expires_at or now + authorization_validity()
+    if status == PaymentStatus.CAPTURED:
+        fields["captured_amount"] = payment.amount
+    with transaction.atomic():
+        updated = Payment.objects.filter(pk=payment.pk, status__in=_OPEN).update(**fields)
+        payment.refresh_from_db()
+        if updated and status not in _OPEN:
+            _emit_status(payment, status)
+    return payment
+
+
+def authorization_validity() -> timedelta:
+    """How long a card authorization holds when the provider does not say (7 days at Stripe)."""
+    return timedelta(days=int(getattr(settings, "PAYMENT_AUTHORIZATION_DAYS", 7)))
+
+
+def _refused(payment: Payment, exc: providers.ProviderRefused) -> Payment:
+    """The provider answered with an error of the request itself: the payment failed, for good."""
+    logger.error("payment %s refused by %s: %s (%s)", payment.pk, payment.provider, exc.message, exc.code)
+    return _record(payment, ProviderResult(providers.FAILED, decline_code=exc.code or "provider_refused",
+                                           message=exc.message))
+
+
+def _unknown(payment: Payment, exc: ProviderError) -> PaymentUnavailable:
+    """Outcome unknown: release the lease so a retry with the same key asks again (idempotently)."""
+    Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(
+        locked_until=None, message=str(exc)[:2000], updated_at=timezone.now()
+    )
+    return PaymentUnavailable(_("We could not reach the payment provider. Please try again in a moment."))
+
+
+# --- saved cards and their owners --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SavedPaymentMethod:
+    """A reusable token to charge later (off-session), never a card number."""
+
+    provider: str
+    token: str
+    label: str  # e.g. "Card ending 4242"; may be empty
+    fingerprint: str = ""  # the same card number gives the same fingerprint
+
+
+def payment_customer(*, owner: str, provider: str | None = None) -> str:
+    """The provider's customer record for ``owner`` ("user:<id>"), made once and remembered.
+    Raises :class:`PaymentUnavailable` if the provider cannot be reached."""
+    if not owner:
+        raise ApplicationError(_("Sign in to save a card."), code="not_authenticated")
+    code = provider or providers.default_provider_code()
+    known = ProviderCustomer.objects.filter(owner=owner, provider=code).values_list("customer_id", flat=True).first()
+    if known:
+        return known
+    gateway = providers.get_provider(code)
+    try:
+        customer_id = gateway.ensure_customer(owner)
+    except (ProviderError, providers.ProviderRefused):
+        raise PaymentUnavailable(_("We could not reach the payment provider. Please try again in a moment."))
+    try:
+        with transaction.atomic():
+            ProviderCustomer.objects.create(owner=owner, provider=code, customer_id=customer_id)
+    except IntegrityError:  # a concurrent request recorded it first (the same customer: same idempotency key)
+        return ProviderCustomer.objects.get(owner=owner, provider=code).customer_id
+    return customer_id
+
+
+def _check_owner(*, payment_method: str, owner: str, provider: str) -> None:
+    """A saved card (``<customer>|<method>``) may pay only for the owner whose customer it is on;
+    the answer is the same whether the card exists or not."""
+    customer, _method = providers.split_saved(payment_method)
+    if not customer:
+        return
+    if not owner or not ProviderCustomer.objects.filter(owner=owner, provider=provider, customer_id=customer).exists():
+        message = _("That saved card is not one of yours.")
+        raise ApplicationError(message, code="payment_method_not_yours", fields={"payment_method": [message]})
+
+
+def _stored_method(gateway: PaymentProvider, payment_method: str) -> str:
+    """What to keep of the payment method on the Payment: a provider id or token as it is; a card
+    number typed into the test provider's form becomes its token (never stored as a number)."""
+    value = str(payment_method or "").strip()
+    if not value or value.startswith("pm_") or providers.SAVED_SEPARATOR in value or gateway.confirms_in_browser:
+        return value[:255]
+    try:
+        return providers.split_saved(gateway.tokenize(value, "").token)[1][:255]
+    except providers.InvalidPaymentMethod:
+        return "invalid"
+
+
+def payment_method_tokenize(*, payment_method: str, owner: str, provider: str | None = None) -> SavedPaymentMethod:
+    """Save what a client sent (a card number on the test provider's form, a ``pm_...`` id from
+    Stripe's SDK, or one of the owner's saved ``cus_...|pm_...`` cards) on the owner's customer
+    record, for :func:`payment_authorize` to charge later (renewals, off-session).
+
+    Raises :class:`~core.exceptions.ApplicationError` (field ``payment_method``) for input that
+    is not a payment method or a saved card of somebody else, :class:`PaymentUnavailable` if the
+    provider cannot be reached. It does not check that the card can pay: authorize (and cancel)
+    an amount for that.
+    """
+    value = str(payment_method or "").strip()
+    if not value:
+        raise ApplicationError(_("Enter a card number."), fields={"payment_method": [_("Required.")]})
+    code = provider or providers.default_provider_code()
+    gateway = providers.get_provider(code)
+    _check_owner(payment_method=value, owner=owner, provider=code)
+    customer = payment_customer(owner=owner, provider=code)
+    try:
+        card = gateway.tokenize(value, customer)
+    except providers.InvalidPaymentMethod as exc:
+        raise ApplicationError(exc.message, code=exc.code, fields={"payment_method": [exc.message]})
+    except (ProviderError, providers.ProviderRefused):
+        raise PaymentUnavailable(_("We could not reach the payment provider. Please try again in a moment."))
+    _check_owner(payment_method=card.token, owner=owner, provider=code)
+    return SavedPaymentMethod(provider=code, token=card.token, label=str(card.label)[:40],
+                              fingerprint=card.fingerprint[:64])
+
+
+@dataclass(frozen=True)
+class CardSetup:
+    """A card-saving intent for the browser: the page mounts the provider's element with
+    ``client_secret`` and confirms it; :func:`payment_setup_finish` reads the result."""
+
+    provider: str
+    reference: str
+    client_secret: str
+
+
+def payment_setup_start(*, owner: str, idempotency_key: str, provider: str | None = None) -> CardSetup:
+    """Start saving a card in the browser (Stripe SetupIntent) on ``owner``'s customer record."""
+    code = provider or providers.default_provider_code()
+    gateway = providers.get_provider(code)
+    customer = payment_customer(owner=owner, provider=code)
+    try:
+        setup = gateway.create_setup(customer, idempotency_key)
+    except providers.ProviderRefused as exc:
+        raise ApplicationError(exc.message, code=exc.code or "setup_refused")
+    except ProviderError:
+        raise PaymentUnavailable(_("We could not reach the payment provider. Please try again in a moment."))
+    return CardSetup(provider=code, reference=setup.reference, client_secret=setup.client_secret)
+
+
+def payment_setup_finish(*, owner: str, reference: str, provider: str | None = None) -> SavedPaymentMethod:
+    """The card the shopper saved in the browser, once the provider says the setup succeeded and
+    only if it was made for ``owner``'s customer record (a reference from somebody else's setup is
+    refused exactly like an unknown one)."""
+    code = provider or providers.default_provider_code()
+    gateway = providers.get_provider(code)
+    reference = str(reference or "").strip()[:255]
+    not_yours = ApplicationError(_("That card setup is not one of yours."), code="setup_not_found")
+    if not reference or not owner:
+        raise not_yours
+    try:
+        setup = gateway.retrieve_setup(reference)
+    except providers.ProviderRefused:
+        raise not_yours
+    except ProviderError:
+        raise PaymentUnavailable(_("We could not reach the payment provider. Please try again in a moment."))
+    if not ProviderCustomer.objects.filter(owner=owner, provider=code, customer_id=setup.customer).exists():
+        raise not_yours
+    if setup.status != providers.SUCCEEDED or setup.card is None:
+        message = setup.message or _("Your card was not saved. Please try again or use another card.")
+        raise ApplicationError(message, code="setup_incomplete", fields={"payment_method": [message]})
+    card = setup.card
+    return SavedPaymentMethod(provider=code, token=card.token, label=card.label[:40], fingerprint=card.fingerprint[:64])
+
+
 # --- authorize ---------------------------------------------------------------------------------
+
+
+def _validate(amount: Any, currency: str, idempotency_key: str) -> tuple[Decimal, str]:
+    currency = (currency or "").upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise ApplicationError(_("Unknown currency."), fields={"currency": [_("Unknown currency.")]})
+    amount = _money(amount, currency)
+    if amount <= 0:
+        raise ApplicationError(_("The amount to pay must be more than zero."))
+    if not idempotency_key or len(idempotency_key) > 255:
+        raise ApplicationError(_("A payment needs an idempotency key (at most 255 characters)."))
+    return amount, currency
+
+
+def _claim(payment: Payment) -> bool:
+    """Take the lease on a pending payment (nobody else is talking to the provider about it)."""
+    now = timezone.now()
+    return bool(
+        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .update(locked_until=now + PROVIDER_LEASE, updated_at=now)
+    )
 
 
 def payment_authorize(
@@ -94,54 +317,56 @@ def payment_authorize(
     idempotency_key: str,
     provider: str | None = None,
     off_session: bool = False,
+    owner: str = "",
 ) -> Payment:
-    """Authorize ``amount`` on ``payment_method`` (capture later with :func:`payment_capture`).
-    ``off_session``: the customer is not there to confirm (a membership renewal on a saved card).
+    """Authorize ``amount`` on ``payment_method``, confirmed here on the server (capture later with
+    :func:`payment_capture`). ``off_session``: the customer is not there (a membership renewal).
+    ``owner`` ("user:<id>") may pay with their own saved cards only.
 
-    Idempotent: the same ``idempotency_key`` returns the recorded Payment and never calls the
-    provider again (a declined one raises :class:`PaymentDeclined` again). While another request
-    with the key is still talking to the provider this raises :class:`PaymentInProgress`; if the
-    provider was unreachable (:class:`PaymentUnavailable`) the next call with the key retries it.
+    Returns the Payment: authorized, or (on-session) *requires action* with a client secret when
+    the bank asks for 3-D Secure, which the customer's app or page completes. Idempotent: the same
+    ``idempotency_key`` returns the recorded Payment and never calls the provider again (a declined
+    one raises :class:`PaymentDeclined` again). The same key with another amount, reference or
+    payment method raises :class:`~core.exceptions.IdempotencyKeyReused` (422). While another
+    request with the key is talking to the provider this raises :class:`PaymentInProgress`; if the
+    provider was unreachable (:class:`PaymentUnavailable`) the next call with the key asks again,
+    with the payment method given then or, if none is given, the one stored.
     """
-    currency = (currency or "").upper()
-    if len(currency) != 3 or not currency.isalpha():
-        raise ApplicationError(_("Unknown currency."), fields={"currency": [_("Unknown currency.")]})
-    amount = _money(amount, currency)
-    if amount <= 0:
-        raise ApplicationError(_("The amount to pay must be more than zero."))
-    if not idempotency_key or len(idempotency_key) > 255:
-        raise ApplicationError(_("A payment needs an idempotency key (at most 255 characters)."))
+    amount, currency = _validate(amount, currency, idempotency_key)
     code = provider or providers.default_provider_code()
     gateway = providers.get_provider(code)
+    method = _stored_method(gateway, payment_method)
+    _check_owner(payment_method=method, owner=owner, provider=code)
 
     payment, created = Payment.objects.get_or_create(
         idempotency_key=idempotency_key,
         defaults={
-            "provider": code,
-            "amount": amount,
-            "currency": currency,
-            "reference": reference,
-            "locked_until": timezone.now() + PROVIDER_LEASE,
+            "provider": code, "amount": amount, "currency": currency, "reference": reference,
+            "payment_method": method, "owner": owner[:64], "locked_until": timezone.now() + PROVIDER_LEASE,
         },
     )
     if not created:
         if (payment.provider, payment.amount, payment.currency, payment.reference) != (
             code, amount, currency, reference,
-        ):
-            raise Conflict(_("This idempotency key was already used for a different payment."))
+        ) or (method and payment.payment_method and method != payment.payment_method):
+            raise IdempotencyKeyReused(_("This idempotency key was already used for a different payment."))
+        if payment.status == PaymentStatus.REQUIRES_ACTION:  # back after confirming with the bank?
+            return _authorization_outcome(payment_sync(payment=payment))
         if payment.status != PaymentStatus.PENDING:
             return _authorization_outcome(payment)
-        now = timezone.now()
-        claimed = (
-            Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING)
-            .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-            .update(locked_until=now + PROVIDER_LEASE, updated_at=now)
-        )
-        if not claimed:
+        if not _claim(payment):
             payment.refresh_from_db()
             if payment.status != PaymentStatus.PENDING:
                 return _authorization_outcome(payment)
             raise PaymentInProgress(_("Your payment is already being processed."), payment=payment)
+        if not method:  # a retry without the method: pay with the one given the first time
+            if not payment.payment_method:
+                Payment.objects.filter(pk=payment.pk).update(locked_until=None)
+                raise ApplicationError(_("Enter a card number."), fields={"payment_method": [_("Required.")]})
+            payment_method = payment.payment_method
+    if not payment_method:
+        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(locked_until=None)
+        raise ApplicationError(_("Enter a card number."), fields={"payment_method": [_("Required.")]})
     return _authorize_at_provider(payment, gateway, payment_method, off_session=off_session)
 
 
@@ -154,70 +379,128 @@ def _authorize_at_provider(
     try:
         result = gateway.authorize(payment.amount, payment.currency, payment_method, payment.idempotency_key, metadata)
     except ProviderError as exc:
-        # Outcome unknown: release the lease so a retry with the same key asks again (idempotently).
-        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(
-            locked_until=None, message=str(exc)[:2000], updated_at=timezone.now()
-        )
-        raise PaymentUnavailable(_("We could not reach the payment provider. Please try again in a moment."))
-    status = _RESULT_TO_STATUS.get(result.status, PaymentStatus.FAILED)
-    fields: dict[str, Any] = {
-        "status": status,
-        "provider_reference": result.reference,
-        "decline_code": result.decline_code[:64],
-        "message": result.message,
-        "locked_until": None,
-        "updated_at": timezone.now(),
-    }
-    if status == PaymentStatus.CAPTURED:
-        fields["captured_amount"] = payment.amount
-    with transaction.atomic():
-        updated = Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(**fields)
-        payment.refresh_from_db()
-        if updated and status != PaymentStatus.PENDING:
-            _emit_status(payment, status)
-    return _authorization_outcome(payment)
+        raise _unknown(payment, exc)
+    except providers.ProviderRefused as exc:
+        return _authorization_outcome(_refused(payment, exc))
+    return _authorization_outcome(_record(payment, result, off_session=off_session))
+
+
+def provider_confirms_in_browser(provider: str | None = None) -> bool:
+    """Whether the shop's provider takes the card in its own element in the browser (Stripe): our
+    pages then never show a card field."""
+    return bool(providers.get_provider(provider or providers.default_provider_code()).confirms_in_browser)
+
+
+def raise_outcome(*, payment: Payment) -> None:
+    """Raise what a declined, failed or cancelled payment means for the customer (PaymentDeclined)."""
+    _authorization_outcome(payment)
 
 
 def _authorization_outcome(payment: Payment) -> Payment:
     if payment.status == PaymentStatus.DECLINED:
         raise PaymentDeclined(decline_message(payment.decline_code), payment=payment, code="payment_declined")
-    if payment.status == PaymentStatus.FAILED:
-        raise PaymentDeclined(_("Your payment could not be completed."), payment=payment, code="payment_failed")
+    if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED):
+        raise PaymentDeclined(
+            _("Your payment could not be completed and nothing was charged. Please try again or use another card."),
+            payment=payment, code="payment_failed",
+        )
     return payment
 
 
-# --- saved payment methods ---------------------------------------------------------------------
+# --- payments the customer confirms in the browser ------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SavedPaymentMethod:
-    """A reusable token to charge later (off-session), never a card number."""
+def payment_start(
+    *, amount: Decimal, currency: str, reference: str, idempotency_key: str, owner: str = "",
+    provider: str | None = None, capture: bool = False, save_card: bool = False,
+) -> Payment:
+    """An intent for the customer to confirm in the browser with the provider's own element (the
+    card number never reaches us): the Payment waits for the customer (*requires action*) and
+    carries the client secret their page needs. ``capture``: charged at once when confirmed (else
+    authorized and captured when the order ships); ``save_card``: the card is kept on ``owner``'s
+    customer record for later charges. The return page (:func:`payment_sync`) and the provider's
+    webhook record the outcome, whichever comes first, once.
 
-    provider: str
-    token: str
-    label: str  # e.g. "Card ending 4242"; may be empty
-
-
-def payment_method_tokenize(*, payment_method: str, provider: str | None = None) -> SavedPaymentMethod:
-    """Turn what the shopper entered (a card number for the test provider, a ``pm_...`` id for
-    Stripe) into a token that :func:`payment_authorize` accepts later for renewals.
-
-    Raises :class:`~core.exceptions.ApplicationError` (field ``payment_method``) for input that
-    is not a payment method, :class:`PaymentUnavailable` if the provider cannot be reached. It
-    does not check that the card can pay: authorize (and cancel) an amount for that.
+    Idempotent per ``idempotency_key``: the same key returns the same Payment (and intent).
     """
-    value = str(payment_method or "").strip()
-    if not value:
-        raise ApplicationError(_("Enter a card number."), fields={"payment_method": [_("Required.")]})
+    amount, currency = _validate(amount, currency, idempotency_key)
     code = provider or providers.default_provider_code()
     gateway = providers.get_provider(code)
+    if not gateway.confirms_in_browser:
+        raise ApplicationError(_("Enter a card number."), code="payment_method_required",
+                               fields={"payment_method": [_("Required.")]})
+    customer = payment_customer(owner=owner, provider=code) if (owner and save_card) else ""
+    options = {"browser": True, "capture": bool(capture), "save_card": bool(save_card), "customer": customer}
+    payment, created = Payment.objects.get_or_create(
+        idempotency_key=idempotency_key,
+        defaults={"provider": code, "amount": amount, "currency": currency, "reference": reference,
+                  "owner": owner[:64], "intent_options": options, "locked_until": timezone.now() + PROVIDER_LEASE},
+    )
+    if not created:
+        if (payment.provider, payment.amount, payment.currency, payment.reference) != (code, amount, currency,
+                                                                                       reference):
+            raise IdempotencyKeyReused(_("This idempotency key was already used for a different payment."))
+        if payment.status != PaymentStatus.PENDING:
+            return payment
+        if not _claim(payment):
+            raise PaymentInProgress(_("Your payment is already being processed."), payment=payment)
+    return _start_at_provider(payment, gateway)
+
+
+def _start_at_provider(payment: Payment, gateway: PaymentProvider) -> Payment:
+    options = payment.intent_options or {}
     try:
-        token, label = gateway.tokenize(value)
-    except providers.InvalidPaymentMethod as exc:
-        raise ApplicationError(exc.message, code=exc.code, fields={"payment_method": [exc.message]})
-    except ProviderError:
-        raise PaymentUnavailable(_("We could not reach the payment provider. Please try again in a moment."))
-    return SavedPaymentMethod(provider=code, token=token, label=str(label)[:40])
+        result = gateway.create_intent(
+            payment.amount, payment.currency, payment.idempotency_key,
+            {"reference": payment.reference, "payment_id": str(payment.pk)},
+            customer=options.get("customer", ""), capture=bool(options.get("capture")),
+            save_card=bool(options.get("save_card")),
+        )
+    except ProviderError as exc:
+        raise _unknown(payment, exc)
+    except providers.ProviderRefused as exc:
+        return _refused(payment, exc)
+    return _record(payment, result)
+
+
+def payment_sync(*, payment: Payment) -> Payment:
+    """Ask the provider where an open payment stands and record it (a return page, a retry, the
+    settle job). A payment whose first call never got an answer asks again with the same
+    idempotency key, which the provider answers with the original outcome. Calls the provider:
+    never inside a transaction. A closed payment is returned as it is."""
+    payment = Payment.objects.get(pk=payment.pk)
+    if payment.status not in _OPEN:
+        return payment
+    gateway = providers.get_provider(payment.provider)
+    if not payment.provider_reference:
+        if payment.status != PaymentStatus.PENDING or not _claim(payment):
+            return payment  # somebody is asking right now
+        if (payment.intent_options or {}).get("browser"):
+            return _start_at_provider(payment, gateway)
+        if not payment.payment_method or payment.payment_method == "invalid":
+            return _record(payment, ProviderResult(providers.FAILED, message="No payment method to try again."))
+        try:
+            return _authorize_at_provider(payment, gateway, payment.payment_method)
+        except (PaymentDeclined, PaymentUnavailable):
+            return Payment.objects.get(pk=payment.pk)
+    try:
+        result = gateway.retrieve(payment.provider_reference)
+    except ProviderError as exc:
+        raise PaymentUnavailable(
+            _("We could not reach the payment provider. Please try again in a moment.")) from exc
+    except providers.ProviderRefused as exc:
+        return _refused(payment, exc)
+    if result.status in (providers.REQUIRES_ACTION, providers.REQUIRES_PAYMENT_METHOD, providers.PENDING):
+        return payment  # still waiting for the customer (or the bank)
+    return _record(payment, result)
+
+
+def payment_get_for_customer(*, reference: str, provider_reference: str, owner: str) -> Payment | None:
+    """The payment of ``reference`` (an order number) with this provider reference, if ``owner``
+    made it; None otherwise (a return URL with somebody else's intent finds nothing)."""
+    if not provider_reference or not owner:
+        return None
+    return Payment.objects.filter(reference=reference, provider_reference=provider_reference, owner=owner).first()
 
 
 # --- capture, cancel ---------------------------------------------------------------------------
@@ -237,7 +520,11 @@ def payment_capture(*, payment: Payment, amount: Decimal | None = None) -> Payme
         )
     gateway = providers.get_provider(payment.provider)
     key = f"{payment.idempotency_key}:capture"
-    result = _call_provider(lambda: gateway.capture(payment.provider_reference, amount, payment.currency, key))
+    try:
+        result = _call_provider(lambda: gateway.capture(payment.provider_reference, amount, payment.currency, key))
+    except providers.ProviderRefused as exc:
+        raise ApplicationError(_("The payment provider refused the capture: %(reason)s") % {"reason": exc.message},
+                               code="capture_failed")
     if result.status != providers.CAPTURED:
         raise ApplicationError(_("The payment provider refused the capture."), code="capture_failed")
     with transaction.atomic():
@@ -251,24 +538,74 @@ def payment_capture(*, payment: Payment, amount: Decimal | None = None) -> Payme
 
 
 def payment_cancel(*, payment: Payment) -> Payment:
-    """Release an authorization that will not be captured. Idempotent."""
+    """Make sure a payment that will not be captured never takes money: release an authorization,
+    or cancel an intent still waiting for the customer (so a late confirmation cannot authorize
+    it). A payment whose first call got no answer asks the provider first. Idempotent; a captured
+    payment is refunded instead (:func:`payment_refund`)."""
     payment = Payment.objects.get(pk=payment.pk)
     if payment.status in (PaymentStatus.CANCELLED, PaymentStatus.DECLINED, PaymentStatus.FAILED):
         return payment
-    if payment.status != PaymentStatus.AUTHORIZED:
+    if payment.status == PaymentStatus.PENDING and not payment.provider_reference:
+        payment = payment_sync(payment=payment)  # learn whether the provider holds anything
+        if payment.status == PaymentStatus.PENDING and not payment.provider_reference:
+            if payment.locked_until and payment.locked_until > timezone.now():
+                raise PaymentInProgress(_("Your payment is already being processed."), payment=payment)
+            return _record(payment, ProviderResult(providers.CANCELLED, message="Cancelled before it was made."))
+        if payment.status in (PaymentStatus.CANCELLED, PaymentStatus.DECLINED, PaymentStatus.FAILED):
+            return payment
+    if payment.status not in (PaymentStatus.AUTHORIZED, *_OPEN):
         raise Conflict(_("Only an authorized payment can be cancelled; refund a captured one."))
     gateway = providers.get_provider(payment.provider)
-    result = _call_provider(lambda: gateway.cancel(payment.provider_reference, f"{payment.idempotency_key}:cancel"))
+    try:
+        result = _call_provider(
+            lambda: gateway.cancel(payment.provider_reference, f"{payment.idempotency_key}:cancel"))
+    except providers.ProviderRefused as exc:
+        # Already over at the provider (expired, or captured meanwhile): ask where it stands.
+        logger.warning("cancel of payment %s refused: %s", payment.pk, exc.message)
+        current = _call_provider(lambda: gateway.retrieve(payment.provider_reference))
+        result = current
+    if result.status == providers.CAPTURED:
+        _record_capture(payment)
+        raise Conflict(_("The payment was captured meanwhile; refund it instead."), code="already_captured")
     if result.status != providers.CANCELLED:
         raise ApplicationError(_("The payment provider refused the cancellation."), code="cancel_failed")
     with transaction.atomic():
-        updated = Payment.objects.filter(pk=payment.pk, status=PaymentStatus.AUTHORIZED).update(
-            status=PaymentStatus.CANCELLED, updated_at=timezone.now()
+        updated = Payment.objects.filter(pk=payment.pk, status__in=(PaymentStatus.AUTHORIZED, *_OPEN)).update(
+            status=PaymentStatus.CANCELLED, locked_until=None, client_secret="", updated_at=timezone.now()
         )
         payment.refresh_from_db()
         if updated:
             _emit_status(payment, PaymentStatus.CANCELLED)
     return payment
+
+
+def payment_close(*, payment: Payment) -> None:
+    """A payment that failed in the browser leaves an intent the customer's page could still
+    confirm (with another card). Cancel it at the provider, so nothing can authorize it after its
+    order was given up. Best effort: an intent that cannot be cancelled is left as it is."""
+    payment = Payment.objects.get(pk=payment.pk)
+    if not (payment.intent_options or {}).get("browser") or not payment.provider_reference:
+        return
+    if payment.status in _OPEN:
+        payment_cancel(payment=payment)
+        return
+    if payment.status not in (PaymentStatus.DECLINED, PaymentStatus.FAILED):
+        return
+    gateway = providers.get_provider(payment.provider)
+    try:
+        gateway.cancel(payment.provider_reference, f"{payment.idempotency_key}:cancel")
+    except (ProviderError, providers.ProviderRefused) as exc:
+        logger.warning("could not cancel the intent of declined payment %s: %s", payment.pk, exc)
+
+
+def _record_capture(payment: Payment) -> None:
+    with transaction.atomic():
+        updated = Payment.objects.filter(pk=payment.pk, status__in=(PaymentStatus.AUTHORIZED, *_OPEN)).update(
+            status=PaymentStatus.CAPTURED, captured_amount=F("amount"), locked_until=None, updated_at=timezone.now()
+        )
+        payment.refresh_from_db()
+        if updated:
+            _emit_status(payment, PaymentStatus.CAPTURED, captured_amount=str(payment.amount))
 
 
 # --- refunds -----------------------------------------------------------------------------------
@@ -321,9 +658,12 @@ def payment_refund(*, payment: Payment, amount: Decimal, reason: str = "", idemp
 def _refund_at_provider(refund: Refund) -> Refund:
     payment = Payment.objects.get(pk=refund.payment_id)
     gateway = providers.get_provider(payment.provider)
-    result = _call_provider(
-        lambda: gateway.refund(payment.provider_reference, refund.amount, payment.currency, refund.idempotency_key)
-    )
+    try:
+        result = _call_provider(
+            lambda: gateway.refund(payment.provider_reference, refund.amount, payment.currency, refund.idempotency_key)
+        )
+    except providers.ProviderRefused as exc:  # answered and refused: the refund failed, for good
+        result = ProviderResult(providers.FAILED, message=exc.message)
     now = timezone.now()
     with transaction.atomic():
         if result.status == providers.REFUNDED:
@@ -405,27 +745,36 @@ def _set_status(payment: Payment, status: str, *, event: str | None = None, **fi
     _emit_status(payment, event or status)
 
 
-def _on_authorized(payment: Payment, data: dict) -> None:
+def _on_requires_action(payment: Payment, data: dict) -> None:
     if payment.status == PaymentStatus.PENDING:
-        _set_status(payment, PaymentStatus.AUTHORIZED, locked_until=None)
+        _set_status(payment, PaymentStatus.REQUIRES_ACTION, locked_until=None)
+
+
+def _on_authorized(payment: Payment, data: dict) -> None:
+    if payment.status in _OPEN:
+        now = timezone.now()
+        _set_status(payment, PaymentStatus.AUTHORIZED, locked_until=None, authorized_at=now,
+                    authorization_expires_at=now + authorization_validity(), client_secret="")
 
 
 def _on_succeeded(payment: Payment, data: dict) -> None:
-    if payment.status in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED):
+    if payment.status in (*_OPEN, PaymentStatus.AUTHORIZED):
         captured = data.get("amount_captured") or payment.amount
-        _set_status(payment, PaymentStatus.CAPTURED, captured_amount=min(captured, payment.amount), locked_until=None)
+        _set_status(payment, PaymentStatus.CAPTURED, captured_amount=min(captured, payment.amount), locked_until=None,
+                    authorized_at=payment.authorized_at or timezone.now(), client_secret="")
 
 
 def _on_failed(payment: Payment, data: dict) -> None:
-    if payment.status in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED):
+    if payment.status in _OPEN:
         code = str(data.get("decline_code") or "")[:64]
         status = PaymentStatus.DECLINED if code else PaymentStatus.FAILED
-        _set_status(payment, status, decline_code=code, message=str(data.get("message") or ""), locked_until=None)
+        _set_status(payment, status, decline_code=code, message=str(data.get("message") or ""), locked_until=None,
+                    client_secret="")
 
 
 def _on_canceled(payment: Payment, data: dict) -> None:
-    if payment.status in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED):
-        _set_status(payment, PaymentStatus.CANCELLED, locked_until=None)
+    if payment.status in (*_OPEN, PaymentStatus.AUTHORIZED):
+        _set_status(payment, PaymentStatus.CANCELLED, locked_until=None, client_secret="")
 
 
 def _on_refunded(payment: Payment, data: dict) -> None:
@@ -441,6 +790,7 @@ def _on_refunded(payment: Payment, data: dict) -> None:
 
 
 _EVENT_HANDLERS: dict[str, Callable[[Payment, dict], None]] = {
+    "payment_intent.requires_action": _on_requires_action,
     "payment_intent.amount_capturable_updated": _on_authorized,
     "payment_intent.succeeded": _on_succeeded,
     "payment_intent.payment_failed": _on_failed,

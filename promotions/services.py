@@ -4,9 +4,8 @@ writes that go with placing an order.
 Promotions sits below checkout (DESIGN.md), so it never imports checkout: checkout's pricing
 pipeline calls ``discounts_for`` with plain ``PromoLine`` values and turns the answer into its
 own discount lines; ``place_order`` calls ``voucher_redeem`` and ``deals_claim`` in its
-reserve+create transaction, and ``voucher_release`` / ``deals_release`` when the payment is
-declined (an unpaid order discarded later releases them through the ``orders.order_discarded``
-event, see ``promotions.apps``).
+reserve+create transaction, and ``voucher_release`` / ``deals_release`` when an order is never
+paid (declined, failed, or given up by the settle job: one path, ``checkout.ordering``).
 """
 
 from __future__ import annotations
@@ -533,10 +532,3 @@ def deals_bump_boundaries(*, now: datetime | None = None) -> int:
         marketplace_services.buy_box_request_refresh(product_ids={pid for _slug, pid in crossed})
     vcache.safe_set(BOUNDARY_CHECKED_KEY, now, None)
     return len(slugs)
-
-
-def order_discarded(*, order_number: str) -> None:
-    """An unpaid order was removed (declined, or settled as never paid): give back its voucher use
-    and its deal units. Both are idempotent, so the decline path's own calls are not repeated."""
-    voucher_release(order_number=order_number)
-    deals_release(order_number=order_number)

@@ -206,7 +206,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
-    "settle-unpaid-orders": {"task": "orders.tasks.settle_unpaid_orders", "schedule": 10 * 60},
+    # Walk every unpaid order: ask the provider, mark paid, or undo after UNPAID_ORDER_MAX_AGE_MINUTES.
+    "settle-unpaid-orders": {"task": "checkout.tasks.settle_unpaid_orders", "schedule": 10 * 60},
+    # Capture card authorizations that would lapse before their order ships (or flag it for staff).
+    "secure-expiring-payments": {"task": "orders.tasks.secure_expiring_payments", "schedule": 60 * 60},
     "complete-delivered-orders": {"task": "orders.tasks.complete_delivered_orders", "schedule": 60 * 60},
     # Product and deals pages show a lightning deal from its start to its end (idempotent; see promotions).
     "bump-deal-boundaries": {"task": "promotions.tasks.bump_deal_boundaries", "schedule": 60},
@@ -276,6 +279,16 @@ SEARCH_BACKEND = env.str("SEARCH_BACKEND", default="")
 PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="test")
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Seconds to wait for the provider's answer (after a 3 s connect timeout), and network retries
+# (each with the same idempotency key). 8 s and 1 retry: at most about 23 s, well inside the web
+# worker's 60 s timeout (gunicorn.conf.py), so a slow provider never kills a request half-way.
+PAYMENT_PROVIDER_TIMEOUT = env.float("PAYMENT_PROVIDER_TIMEOUT", default=8.0)
+PAYMENT_PROVIDER_RETRIES = env.int("PAYMENT_PROVIDER_RETRIES", default=1)
+# An order whose payment is still open this long after it was placed (the shopper left the
+# payment page, the bank never answered) is given up: its intent is cancelled, its stock released.
+UNPAID_ORDER_MAX_AGE_MINUTES = env.int("UNPAID_ORDER_MAX_AGE_MINUTES", default=60)
+# A card authorization holds this long when the provider does not say (7 days at Stripe).
+PAYMENT_AUTHORIZATION_DAYS = env.int("PAYMENT_AUTHORIZATION_DAYS", default=7)
 
 # --- Membership -------------------------------------------------------------------------
 # A declined renewal is retried this many days after the renewal date (one retry per entry),

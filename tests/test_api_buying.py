@@ -49,9 +49,15 @@ def test_quote_then_place_then_replay(offer):
     number = created.json()["number"]
     assert created.json()["status"] == "paid"
     assert created.json()["guest_url"].startswith("/orders/guest/")
-    replay = client.post("/api/v1/checkout/orders/", body(), format="json", HTTP_IDEMPOTENCY_KEY="api-key-1")
+    replay = client.post("/api/v1/checkout/orders/", body(expected_total="24.00"), format="json",
+                         HTTP_IDEMPOTENCY_KEY="api-key-1")
     assert replay.status_code == 200
     assert replay.json()["number"] == number
+    assert replay.json()["payment"] is None
+    # The same key with another body is another request: refused, as Stripe does.
+    reused = client.post("/api/v1/checkout/orders/", body(), format="json", HTTP_IDEMPOTENCY_KEY="api-key-1")
+    assert reused.status_code == 422
+    assert reused.json()["error"]["code"] == "idempotency_key_reused"
     assert Order.objects.count() == 1
     assert Payment.objects.count() == 1
 

@@ -51,8 +51,12 @@ class PlaceOrderInputSerializer(serializers.Serializer):
     shipping_address = OrderAddressInputSerializer()
     billing_address = OrderAddressInputSerializer(required=False)
     shipping_choices = serializers.DictField(child=serializers.CharField(max_length=40), required=False, default=dict)
-    payment_method = serializers.CharField(max_length=200, help_text="A card number for the test provider; a "
-                                           "payment method id (pm_...) for Stripe.")
+    payment_method = serializers.CharField(
+        max_length=200, required=False, allow_blank=True,
+        help_text="A card number for the test provider (required there). With Stripe: a payment method id (pm_...) "
+                  "collected by Stripe's SDK, or one of your saved cards (cus_...|pm_...), confirmed here; or leave it "
+                  "out to get the order's PaymentIntent client secret (202) and confirm it with the SDK, then send "
+                  "the same request again (same Idempotency-Key) or wait for the order e-mail.")
     expected_total = serializers.DecimalField(max_digits=12, decimal_places=2, required=False,
                                               help_text="The total the shopper confirmed; a different one is 409.")
     voucher_code = serializers.CharField(
@@ -127,8 +131,26 @@ class QuoteOutputSerializer(serializers.Serializer):
         return f"{savings.amount.amount:.2f}" if savings else None
 
 
+class OrderPaymentOutputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["paid", "requires_action"], help_text=gettext_lazy(
+        "requires_action: the customer must confirm the payment (enter the card, or 3-D Secure) with the "
+        "provider's SDK using client_secret; the order is not paid yet."))
+    client_secret = serializers.CharField(allow_blank=True)
+    provider = serializers.CharField()
+
+
 class PlacedOrderOutputSerializer(OrderOutputSerializer):
     guest_url = serializers.SerializerMethodField()
+    payment = serializers.SerializerMethodField()
+
+    @extend_schema_field(OrderPaymentOutputSerializer(allow_null=True))
+    def get_payment(self, order) -> dict | None:
+        """Set while the customer must still act (202); null once the order is paid."""
+        placed = self.context.get("placed")
+        if placed is None or not placed.needs_action:
+            return None
+        return {"status": "requires_action", "client_secret": placed.client_secret,
+                "provider": placed.payment.provider}
 
     def get_guest_url(self, order) -> str:
         """A signed link to the order page, for guests."""
@@ -174,10 +196,20 @@ class PlaceOrderApi(CartApiView):
     @extend_schema(
         operation_id="checkout_place_order", tags=[CHECKOUT], request=PlaceOrderInputSerializer,
         summary="Place the order for your cart (Idempotency-Key header required)",
+        description=(
+            "201: placed and paid. 200: the same request again (same key, same body) finds the same order. "
+            "202: placed, but the customer must confirm the payment with the provider's SDK (`payment.client_secret`: "
+            "an intent to confirm, or 3-D Secure); send the same request again afterwards, or wait for the e-mail. "
+            "An unpaid order is never answered as 201/200 with `payment: null`. 402: declined (no order is left; "
+            "the cart is kept). 409: the payment is being processed by another request, the total changed, or "
+            "stock/deals ran out. 422 `idempotency_key_reused`: the key was used with another body. 503: the payment "
+            "provider could not be reached; the order waits, and the same request (same key) tries the payment "
+            "again. Keys are scoped to their owner (your account, or your guest cart): another client's key never "
+            "finds your order."),
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
                                      description="One key per order attempt (e.g. a UUID); resend it on retry.")],
         responses={201: PlacedOrderOutputSerializer, 200: PlacedOrderOutputSerializer,
-                   **error_responses(400, 402, 409, 415, 429, 503)},
+                   202: PlacedOrderOutputSerializer, **error_responses(400, 402, 409, 415, 422, 429, 503)},
     )
     def post(self, request: Request) -> Response:
         key = request.headers.get("Idempotency-Key", "").strip()
@@ -186,24 +218,24 @@ class PlaceOrderApi(CartApiView):
                 _("Send an Idempotency-Key header of 1 to 80 characters."),
                 fields={"Idempotency-Key": [_("Required, at most 80 characters.")]},
             )
-        cart = services.cart_for_session(session=request.session, user=request.user)
-        owner = ordering.idempotency_owner(user=request.user, cart=cart)
-        existing = orders_selectors.order_by_idempotency_key(owner=owner, key=key)
-        if existing is not None:
-            return Response(PlacedOrderOutputSerializer(orders_selectors.order_detail(number=existing.number)).data)
         data = PlaceOrderInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if cart is None:
-            raise ApplicationError(_("Your cart is empty."), code="empty_cart")
         v = data.validated_data
+        cart = services.cart_for_session(session=request.session, user=request.user)
+        owner = ordering.idempotency_owner(user=request.user, cart=cart)
+        if cart is None or not owner:
+            raise ApplicationError(_("Your cart is empty."), code="empty_cart")
         placed = ordering.place_order(
             cart=cart, user=request.user, email=v["email"], shipping_address=v["shipping_address"],
             billing_address=v.get("billing_address"), shipping_choices=v["shipping_choices"],
-            payment_method=v["payment_method"], idempotency_key=key, expected_total=v.get("expected_total"),
-            voucher_code=_voucher_code(request, v),
+            payment_method=v.get("payment_method", ""), idempotency_key=key, expected_total=v.get("expected_total"),
+            voucher_code=_voucher_code(request, v), digest=ordering.request_digest(body=v),
         )
         if placed.created:
             request.session.pop(VOUCHER_SESSION_KEY, None)  # used by this order
         order = orders_selectors.order_detail(number=placed.order.number)
-        return Response(PlacedOrderOutputSerializer(order).data,
-                        status=status.HTTP_201_CREATED if placed.created else status.HTTP_200_OK)
+        if placed.needs_action:
+            code = status.HTTP_202_ACCEPTED
+        else:
+            code = status.HTTP_201_CREATED if placed.created else status.HTTP_200_OK
+        return Response(PlacedOrderOutputSerializer(order, context={"placed": placed}).data, status=code)

@@ -74,8 +74,12 @@ class JoinInputSerializer(serializers.Serializer):
     plan = serializers.SlugField(help_text="The plan's slug (see /membership/plans/).")
     interval = serializers.ChoiceField(choices=Subscription.Interval.values, default="month")
     payment_method = serializers.CharField(
-        max_length=255, help_text="A card number for the test provider; a payment method id (pm_...) for Stripe. "
-                                  "Saved as a reusable token for renewals, never as a number.")
+        max_length=255, help_text="A card number for the test provider; a payment method id (pm_...) from "
+                                  "Stripe's SDK, or one of your saved cards (cus_...|pm_...) for Stripe. Saved as a "
+                                  "reusable token for renewals, never as a number.")
+    skip_trial = serializers.BooleanField(
+        default=False, help_text="Join without the free trial (the first period is charged now). One trial per "
+                                 "customer and per card: a card that had one is refused with 409 trial_used.")
 
 
 class CardInputSerializer(serializers.Serializer):

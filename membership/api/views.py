@@ -52,8 +52,11 @@ class MembershipApi(APIView):
         operation_id="membership_join", tags=[TAG], request=s.JoinInputSerializer,
         summary="Join a plan",
         description="A first membership of a plan with trial days starts a free trial (the card is checked, not "
-                    "charged); otherwise the first period is charged now. 409 if you are already a member, 402 if "
-                    "the card is declined (nothing is created). Send the same `Idempotency-Key` on a retry so a "
+                    "charged); otherwise the first period is charged now. 409 if you are already a member or the "
+                    "card already had a free trial (`trial_used`), 402 if the card is declined (nothing is created). "
+                    "402 `requires_action` when the bank asks the customer to confirm the first charge: the error "
+                    "carries `client_secret` for Stripe's SDK (handleNextAction); send the same request with the "
+                    "same `Idempotency-Key` afterwards to finish. Send the same `Idempotency-Key` on a retry so a "
                     "repeated request never charges twice.",
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
                                      description="One key per join attempt (e.g. a UUID), at most 80 characters.")],
@@ -74,7 +77,8 @@ class MembershipApi(APIView):
             raise ApplicationError(_("The Idempotency-Key header is at most 80 characters."),
                                    fields={"Idempotency-Key": [_("At most 80 characters.")]})
         services.membership_join(user=request.user, plan=plan, interval=v["interval"],
-                                 payment_method=v["payment_method"], join_key=key or None)
+                                 payment_method=v["payment_method"], join_key=key or None,
+                                 skip_trial=v["skip_trial"])
         return Response(_out(request.user), status=status.HTTP_201_CREATED)
 
 
@@ -119,7 +123,9 @@ class CardApi(APIView):
     def post(self, request: Request) -> Response:
         data = s.CardInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.membership_update_card(user=request.user, payment_method=data.validated_data["payment_method"])
+        key = request.headers.get("Idempotency-Key", "").strip()[:80]
+        services.membership_update_card(user=request.user, payment_method=data.validated_data["payment_method"],
+                                         card_key=key or None)
         return Response(_out(request.user))
 
 

@@ -118,6 +118,16 @@ def user(db):
     return UserFactory()
 
 
+def card_number(n: int) -> str:
+    """A different Luhn-valid test card for each ``n`` (one free trial per card)."""
+    body = f"40000001{n:07d}"
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        digit = int(ch) * (2 if i % 2 == 0 else 1)
+        total += digit - 9 if digit > 9 else digit
+    return body + str((10 - total % 10) % 10)
+
+
 def join(user, plan, *, card=GOOD_CARD, interval="month", **kwargs) -> Subscription:
     return services.membership_join(user=user, plan=plan, interval=interval, payment_method=card, **kwargs)
 

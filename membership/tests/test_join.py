@@ -24,6 +24,7 @@ from membership.tests.conftest import (
 )
 from payments.exceptions import PaymentDeclined
 from payments.models import Payment, PaymentStatus
+from payments.providers.test import customer_for
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +37,8 @@ def test_join_with_a_free_trial_checks_the_card_but_charges_nothing(user, plan, 
     assert subscription.current_period_start == START
     assert subscription.trial_end == subscription.current_period_end == START + timedelta(days=30)
     assert subscription.billing_anchor == subscription.trial_end
-    assert (subscription.payment_method, subscription.card_label) == ("pm_test_ok_4242", "Card ending 4242")
+    assert subscription.payment_method == f"{customer_for(f'user:{subscription.user_id}')}|pm_test_ok_4242"
+    assert subscription.card_label == "Card ending 4242"
     assert subscription.payment_provider == "counting"
     # The card check: one small authorization, released at once; nothing captured.
     check = Payment.objects.get()

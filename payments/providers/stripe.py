@@ -1,17 +1,27 @@
-"""Stripe adapter: PaymentIntents with manual capture, refunds, and signed webhooks.
+"""Stripe adapter: PaymentIntents (manual capture), SetupIntents, Customers, refunds, signed webhooks.
 
-Settings: ``STRIPE_SECRET_KEY`` and ``STRIPE_WEBHOOK_SECRET`` (from the environment). Every call that
-changes money sends our idempotency key to Stripe, so a retried call never charges twice.
-``payment_method`` is a Stripe PaymentMethod id (``pm_...``) collected by Stripe.js in the browser.
-:meth:`StripeProvider.tokenize` keeps that id as the saved payment method (no call to Stripe).
+Settings: ``STRIPE_SECRET_KEY``, ``STRIPE_WEBHOOK_SECRET`` (and, for pages, ``STRIPE_PUBLISHABLE_KEY``),
+``PAYMENT_PROVIDER_TIMEOUT`` (seconds to wait for an answer) and ``PAYMENT_PROVIDER_RETRIES``
+(network retries; every retry sends the same idempotency key, so it never charges twice).
+
+Card numbers never reach us: pages mount Stripe's Payment Element, which confirms an intent we
+create (:meth:`StripeProvider.create_intent`, :meth:`StripeProvider.create_setup`) right in the
+browser, 3-D Secure included. Server-side confirmation (:meth:`StripeProvider.authorize`) takes a
+``pm_...`` id collected by a client app with Stripe's SDK, or a saved ``cus_...|pm_...`` card.
+
+Errors: a card decline is a result (DECLINED); an error Stripe answered about the request itself
+(invalid request, authentication, permission, idempotency) raises :class:`ProviderRefused`, since
+nothing happened and retrying will not help; only when Stripe could not answer (connection,
+timeout, its own 5xx, rate limit) is the outcome unknown, and :class:`ProviderError` is raised.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import stripe
 from django.conf import settings
@@ -26,25 +36,47 @@ from payments.providers.base import (
     FAILED,
     PENDING,
     REFUNDED,
+    REQUIRES_ACTION,
+    REQUIRES_PAYMENT_METHOD,
+    SAVED_SEPARATOR,
+    SUCCEEDED,
     InvalidPaymentMethod,
     InvalidSignature,
     ProviderError,
     ProviderEvent,
+    ProviderRefused,
     ProviderResult,
+    SavedCard,
+    SetupResult,
+    split_saved,
 )
 
 SIGNATURE_HEADER = "Stripe-Signature"
+CONNECT_TIMEOUT = 3.05  # seconds to open a connection; the read timeout is PAYMENT_PROVIDER_TIMEOUT
 
 _INTENT_STATUS = {
     "requires_capture": AUTHORIZED,
     "succeeded": CAPTURED,
     "processing": PENDING,
     "canceled": CANCELLED,
-    "requires_payment_method": DECLINED,
-    "requires_action": DECLINED,  # 3-D Secure needs the browser; server-side confirm cannot finish it
-    "requires_confirmation": FAILED,
+    "requires_payment_method": REQUIRES_PAYMENT_METHOD,
+    "requires_confirmation": REQUIRES_PAYMENT_METHOD,
+    "requires_action": REQUIRES_ACTION,
+}
+_SETUP_STATUS = {
+    "succeeded": SUCCEEDED,
+    "processing": PENDING,
+    "canceled": CANCELLED,
+    "requires_payment_method": REQUIRES_PAYMENT_METHOD,
+    "requires_confirmation": REQUIRES_PAYMENT_METHOD,
+    "requires_action": REQUIRES_ACTION,
 }
 _REFUND_STATUS = {"succeeded": REFUNDED, "pending": PENDING, "requires_action": PENDING}
+# Stripe answered, and the request itself was wrong: retrying the same call cannot succeed.
+_REFUSALS = (stripe.InvalidRequestError, stripe.AuthenticationError, stripe.PermissionError,
+             stripe.IdempotencyError)
+
+T = TypeVar("T")
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
@@ -57,24 +89,92 @@ def from_minor(value: Any, currency: str) -> Decimal | None:
     return quantize(Decimal(int(value)).scaleb(-minor_units(currency)), currency)
 
 
-SAVED_SEPARATOR = "|"  # a saved card: "cus_...|pm_..."
+def _card(payment_method: Any, customer: str) -> SavedCard | None:
+    """A SavedCard from an expanded PaymentMethod object (None for a bare id)."""
+    if not isinstance(payment_method, dict) or not payment_method.get("id"):
+        return None
+    card = payment_method.get("card") or {}
+    label = ""
+    if card.get("last4"):
+        label = _("%(brand)s ending %(last4)s") % {
+            "brand": str(card.get("brand") or _("Card")).title(), "last4": card["last4"]}
+    token = f"{customer}{SAVED_SEPARATOR}{payment_method['id']}" if customer else payment_method["id"]
+    return SavedCard(token, label, str(card.get("fingerprint") or ""))
+
+
+def _capture_before(intent: dict) -> datetime | None:
+    """When Stripe will release this authorization (the latest charge's ``capture_before``)."""
+    charge = intent.get("latest_charge")
+    if not isinstance(charge, dict):
+        return None
+    details = (charge.get("payment_method_details") or {}).get("card") or {}
+    stamp = details.get("capture_before")
+    return datetime.fromtimestamp(int(stamp), tz=UTC) if stamp else None
+
+
+def _id(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("id") or "")
+    return str(value or "")
 
 
 class StripeProvider:
     code = "stripe"
+    confirms_in_browser = True
 
     def __init__(self, *, secret_key: str | None = None, webhook_secret: str | None = None, http_client=None):
         self.secret_key = secret_key if secret_key is not None else settings.STRIPE_SECRET_KEY
         self.webhook_secret = webhook_secret if webhook_secret is not None else settings.STRIPE_WEBHOOK_SECRET
-        self.client = stripe.StripeClient(self.secret_key or "", http_client=http_client, max_network_retries=2)
+        if http_client is None:
+            # Stripe's default waits 80 s for an answer; ours fits well inside a web worker's timeout.
+            http_client = stripe.RequestsClient(
+                timeout=(CONNECT_TIMEOUT, float(getattr(settings, "PAYMENT_PROVIDER_TIMEOUT", 8)))
+            )
+        self.client = stripe.StripeClient(
+            self.secret_key or "", http_client=http_client,
+            max_network_retries=int(getattr(settings, "PAYMENT_PROVIDER_RETRIES", 1)),
+        )
 
-    # --- money -------------------------------------------------------------------------------
+    # --- calling Stripe ----------------------------------------------------------------------
+
+    @staticmethod
+    def _call(fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except stripe.CardError:
+            raise  # a decline: the caller makes it a DECLINED result
+        except _REFUSALS as exc:
+            error = (exc.json_body or {}).get("error") or {}
+            raise ProviderRefused(error.get("message") or str(exc), code=str(error.get("code") or "")) from exc
+        except stripe.StripeError as exc:
+            raise ProviderError(str(exc)) from exc
+
+    def _intent_result(self, intent: Any) -> ProviderResult:
+        data = intent.to_dict() if hasattr(intent, "to_dict") else dict(intent)
+        status = _INTENT_STATUS.get(str(data.get("status")), FAILED)
+        last = data.get("last_payment_error") or {}
+        if status == REQUIRES_PAYMENT_METHOD and last:
+            code = last.get("decline_code") or last.get("code") or "card_declined"
+            if code in ("", "generic_decline"):
+                code = last.get("code") or "card_declined"
+            return ProviderResult(DECLINED, str(data.get("id")), code, str(last.get("message") or ""))
+        customer = _id(data.get("customer"))
+        card = _card(data.get("payment_method"), customer)
+        return ProviderResult(
+            status, str(data.get("id")), client_secret=str(data.get("client_secret") or "")
+            if status in (REQUIRES_ACTION, REQUIRES_PAYMENT_METHOD) else "",
+            payment_method=card.token if card else _id(data.get("payment_method")),
+            authorization_expires_at=_capture_before(data) if status == AUTHORIZED else None,
+            card=card,
+        )
+
+    # --- payments ----------------------------------------------------------------------------
 
     def authorize(self, amount, currency, payment_method, idempotency_key, metadata) -> ProviderResult:
         metadata = dict(metadata or {})
         off_session = metadata.pop("off_session", "") == "true"
-        customer, _sep, method = str(payment_method).rpartition(SAVED_SEPARATOR)
-        params = {
+        customer, method = split_saved(str(payment_method))
+        params: dict[str, Any] = {
             "amount": to_minor(amount, currency),
             "currency": currency.lower(),
             "payment_method": method,
@@ -82,23 +182,42 @@ class StripeProvider:
             "capture_method": "manual",
             "confirm": True,
             "metadata": metadata,
+            "expand": ["latest_charge"],
         }
         if customer:  # a saved card: charged on its customer, off-session when nobody is there
             params["customer"] = customer
             if off_session:
                 params["off_session"] = True
         try:
-            intent = self.client.v1.payment_intents.create(params, {"idempotency_key": idempotency_key})
+            intent = self._call(
+                lambda: self.client.v1.payment_intents.create(params, {"idempotency_key": idempotency_key})
+            )
         except stripe.CardError as exc:
             return self._declined(exc)
-        except stripe.StripeError as exc:
-            raise ProviderError(str(exc)) from exc
-        status = _INTENT_STATUS.get(intent.status, FAILED)
-        if status == DECLINED:
-            last = intent.to_dict().get("last_payment_error") or {}
-            code = last.get("decline_code") or last.get("code") or intent.status
-            return ProviderResult(status, intent.id, code, last.get("message", ""))
-        return ProviderResult(status, intent.id)
+        return self._intent_result(intent)
+
+    def create_intent(self, amount, currency, idempotency_key, metadata, *, customer="", capture=False,
+                      save_card=False) -> ProviderResult:
+        params: dict[str, Any] = {
+            "amount": to_minor(amount, currency),
+            "currency": currency.lower(),
+            "payment_method_types": ["card"],
+            "capture_method": "automatic" if capture else "manual",
+            "metadata": dict(metadata or {}),
+        }
+        if customer:
+            params["customer"] = customer
+        if save_card:
+            params["setup_future_usage"] = "off_session"
+        intent = self._call(
+            lambda: self.client.v1.payment_intents.create(params, {"idempotency_key": idempotency_key})
+        )
+        return self._intent_result(intent)
+
+    def retrieve(self, reference) -> ProviderResult:
+        intent = self._call(lambda: self.client.v1.payment_intents.retrieve(
+            reference, {"expand": ["latest_charge", "payment_method"]}))
+        return self._intent_result(intent)
 
     def capture(self, reference, amount, currency, idempotency_key) -> ProviderResult:
         params = {"amount_to_capture": to_minor(amount, currency)}
@@ -119,40 +238,53 @@ class StripeProvider:
         )
         return ProviderResult(_INTENT_STATUS.get(intent.status, FAILED), intent.id)
 
-    def tokenize(self, payment_method: str) -> tuple[str, str]:
-        """Make the ``pm_...`` id from Stripe.js reusable: a Customer with the card attached, so
-        renewals can charge it off-session. The token is ``cus_...|pm_...``; the label names the
-        card ("Visa ending 4242"). A token is returned as it is."""
+    # --- customers and saved cards -----------------------------------------------------------
+
+    def ensure_customer(self, owner: str) -> str:
+        customer = self._call(lambda: self.client.v1.customers.create(
+            {"metadata": {"owner": owner}}, {"idempotency_key": f"bazaar-customer-{owner}"}))
+        return str(customer.id)
+
+    def tokenize(self, payment_method: str, customer: str) -> SavedCard:
+        """Attach the ``pm_...`` id from Stripe.js (or a client app) to ``customer`` so renewals can
+        charge it off-session. The token is ``cus_...|pm_...``. A saved token is returned as it is
+        (the payments service checks it belongs to the customer)."""
         value = str(payment_method or "").strip()
-        customer, _sep, method = value.rpartition(SAVED_SEPARATOR)
-        if customer and customer.startswith("cus_") and method.startswith("pm_") and len(value) <= 255:
-            return value, ""
+        saved_customer, method = split_saved(value)
+        if saved_customer:
+            if not (saved_customer.startswith("cus_") and method.startswith("pm_") and len(value) <= 255):
+                raise InvalidPaymentMethod(_("That saved card is not valid."))
+            return SavedCard(value)
         if not value.startswith("pm_") or len(value) > 200:
             raise InvalidPaymentMethod(_("That is not a Stripe payment method (pm_...)."))
         try:
-            created = self.client.v1.customers.create(
-                {"payment_method": value, "invoice_settings": {"default_payment_method": value}},
-                {"idempotency_key": f"bazaar-customer-{value}"},
-            )
-            card = (self.client.v1.payment_methods.retrieve(value).to_dict().get("card") or {})
-        except stripe.CardError as exc:
-            raise InvalidPaymentMethod(_("The card could not be saved: %(reason)s") % {
-                "reason": (exc.json_body or {}).get("error", {}).get("message") or str(exc)})
-        except stripe.InvalidRequestError as exc:
-            raise InvalidPaymentMethod(_("That payment method cannot be saved: %(reason)s") % {"reason": str(exc)})
-        except stripe.StripeError as exc:
-            raise ProviderError(str(exc)) from exc
-        label = ""
-        if card.get("last4"):
-            label = _("%(brand)s ending %(last4)s") % {
-                "brand": str(card.get("brand") or _("Card")).title(), "last4": card["last4"]}
-        return f"{created.id}{SAVED_SEPARATOR}{value}", label
+            attached = self._call(lambda: self.client.v1.payment_methods.attach(value, {"customer": customer}))
+        except ProviderRefused as exc:
+            raise InvalidPaymentMethod(_("That payment method cannot be saved: %(reason)s") % {"reason": exc.message})
+        card = _card(attached.to_dict(), customer)
+        return card or SavedCard(f"{customer}{SAVED_SEPARATOR}{value}")
 
-    def _call(self, fn):
-        try:
-            return fn()
-        except stripe.StripeError as exc:
-            raise ProviderError(str(exc)) from exc
+    def create_setup(self, customer: str, idempotency_key: str) -> SetupResult:
+        setup = self._call(lambda: self.client.v1.setup_intents.create(
+            {"customer": customer, "usage": "off_session", "payment_method_types": ["card"]},
+            {"idempotency_key": idempotency_key}))
+        return self._setup_result(setup)
+
+    def retrieve_setup(self, reference: str) -> SetupResult:
+        setup = self._call(lambda: self.client.v1.setup_intents.retrieve(reference, {"expand": ["payment_method"]}))
+        return self._setup_result(setup)
+
+    @staticmethod
+    def _setup_result(setup: Any) -> SetupResult:
+        data = setup.to_dict() if hasattr(setup, "to_dict") else dict(setup)
+        status = _SETUP_STATUS.get(str(data.get("status")), FAILED)
+        customer = _id(data.get("customer"))
+        card = _card(data.get("payment_method"), customer) if status == SUCCEEDED else None
+        if status == SUCCEEDED and card is None and data.get("payment_method"):
+            card = SavedCard(f"{customer}{SAVED_SEPARATOR}{_id(data.get('payment_method'))}")
+        last = data.get("last_setup_error") or {}
+        return SetupResult(status, str(data.get("id")), str(data.get("client_secret") or ""), customer, card,
+                           str(last.get("message") or ""))
 
     @staticmethod
     def _declined(exc: stripe.CardError) -> ProviderResult:

@@ -10,10 +10,13 @@ Cards (spaces and dashes are ignored):
 * any number failing the Luhn check is declined (``invalid_number``); other valid numbers authorize.
 
 Saved cards: :meth:`TestProvider.tokenize` turns a card number into a reusable token
-``pm_test_<outcome>_<last4>`` (outcome ``ok``, ``card_declined``, ``insufficient_funds``,
-``offsession_declined``) that
-``authorize`` accepts and answers as the card itself would; a number failing the Luhn check is
-refused. A token with the outcome ``invalid`` (or an unknown one) is declined as ``invalid_number``.
+``cus_test_<owner hash>|pm_test_<outcome>_<last4>`` (outcome ``ok``, ``card_declined``,
+``insufficient_funds``, ``offsession_declined``) that ``authorize`` accepts and answers as the card
+itself would; a number failing the Luhn check is refused. A token with the outcome ``invalid`` (or
+an unknown one) is declined as ``invalid_number``. The customer part ties the card to its owner.
+
+The test provider has no browser step (``confirms_in_browser`` is False): pages post the number to
+our own form, which is fine for test cards and nothing else (production refuses this provider).
 
 Webhooks carry ``X-Bazaar-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`` with a
 secret derived from ``settings.SECRET_KEY``; older than five minutes is refused as a replay.
@@ -28,9 +31,11 @@ import hmac
 import json
 import time
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
@@ -40,10 +45,15 @@ from payments.providers.base import (
     CAPTURED,
     DECLINED,
     REFUNDED,
+    SAVED_SEPARATOR,
     InvalidPaymentMethod,
     InvalidSignature,
     ProviderEvent,
+    ProviderRefused,
     ProviderResult,
+    SavedCard,
+    SetupResult,
+    split_saved,
 )
 
 SIGNATURE_HEADER = "X-Bazaar-Signature"
@@ -55,6 +65,8 @@ CARD_INSUFFICIENT_FUNDS = "4000000000009995"
 CARD_DECLINED_OFF_SESSION = "4000000000000341"  # accepted while the customer is there; renewals fail
 _DECLINES = {CARD_DECLINED: "card_declined", CARD_INSUFFICIENT_FUNDS: "insufficient_funds"}
 TOKEN_PREFIX = "pm_test_"  # noqa: S105 - a prefix of test tokens, not a secret
+CUSTOMER_PREFIX = "cus_test_"
+AUTHORIZATION_VALIDITY = timedelta(days=7)  # as card authorizations at Stripe
 _TOKEN_OUTCOMES = ("ok", "card_declined", "insufficient_funds", "invalid", "offsession_declined")
 
 
@@ -103,20 +115,33 @@ def _token_outcome(token: str) -> str:
     return outcome if len(last4) == 4 and last4.isdigit() else ""
 
 
+def customer_for(owner: str) -> str:
+    """The test provider's customer id for an owner: derived, so nothing is stored or sent."""
+    return f"{CUSTOMER_PREFIX}{hashlib.sha256(owner.encode()).hexdigest()[:16]}"
+
+
+def card_fingerprint(number: str) -> str:
+    """The same card number always gives the same fingerprint (as Stripe's ``card.fingerprint``)."""
+    return hashlib.sha256(f"bazaar-test-card:{number}".encode()).hexdigest()[:32]
+
+
 class TestProvider:
     """Deterministic provider; every reference is derived from the idempotency key."""
 
     __test__ = False  # not a pytest test class
     code = "test"
+    confirms_in_browser = False  # our own simple card form posts the number (test cards only)
 
     def authorize(self, amount, currency, payment_method, idempotency_key, metadata) -> ProviderResult:
         reference = _ref("test_pi", idempotency_key)
-        if str(payment_method).startswith(TOKEN_PREFIX):
-            outcome = _token_outcome(str(payment_method))
+        expires = timezone.now() + AUTHORIZATION_VALIDITY
+        _customer, method = split_saved(str(payment_method))
+        if method.startswith(TOKEN_PREFIX):
+            outcome = _token_outcome(method)
             if outcome == "offsession_declined":
                 outcome = "card_declined" if (metadata or {}).get("off_session") else "ok"
             if outcome == "ok":
-                return ProviderResult(AUTHORIZED, reference)
+                return ProviderResult(AUTHORIZED, reference, authorization_expires_at=expires)
             if outcome in _DECLINES.values():
                 return ProviderResult(DECLINED, reference, outcome, "The card was declined.")
             return ProviderResult(DECLINED, reference, "invalid_number", "The saved card is not valid.")
@@ -125,24 +150,46 @@ class TestProvider:
             return ProviderResult(DECLINED, reference, "invalid_number", "The card number is not a valid number.")
         if number in _DECLINES:
             return ProviderResult(DECLINED, reference, _DECLINES[number], "The card was declined.")
-        return ProviderResult(AUTHORIZED, reference)
+        return ProviderResult(AUTHORIZED, reference, authorization_expires_at=expires)
+
+    def create_intent(self, amount, currency, idempotency_key, metadata, *, customer="", capture=False,
+                      save_card=False) -> ProviderResult:
+        raise ProviderRefused("The test provider takes the card number on our own form; send it as payment_method.",
+                              code="payment_method_required")
+
+    def retrieve(self, reference) -> ProviderResult:
+        raise ProviderRefused("The test provider keeps no payments to look up.")
 
     def capture(self, reference, amount, currency, idempotency_key) -> ProviderResult:
         return ProviderResult(CAPTURED, reference)
 
-    def tokenize(self, payment_method: str) -> tuple[str, str]:
-        """``pm_test_<outcome>_<last4>``: what ``authorize`` will answer for this card, and its
-        last four digits (the only part of the number kept). A token is returned as it is."""
+    def ensure_customer(self, owner: str) -> str:
+        return customer_for(owner)
+
+    def tokenize(self, payment_method: str, customer: str) -> SavedCard:
+        """``<customer>|pm_test_<outcome>_<last4>``: what ``authorize`` will answer for this card,
+        and its last four digits (the only part of the number kept). A saved card is returned as
+        it is (the payments service checks it belongs to the customer)."""
         value = str(payment_method or "").strip()
-        if value.startswith(TOKEN_PREFIX):
-            if _token_outcome(value) not in _TOKEN_OUTCOMES:
+        saved_customer, method = split_saved(value)
+        if method.startswith(TOKEN_PREFIX):
+            if _token_outcome(method) not in _TOKEN_OUTCOMES:
                 raise InvalidPaymentMethod(_("That saved card is not valid."))
-            return value, _("Card ending %(last4)s") % {"last4": value[-4:]}
+            label = _("Card ending %(last4)s") % {"last4": method[-4:]}
+            return SavedCard(f"{saved_customer or customer}{SAVED_SEPARATOR}{method}", label,
+                             card_fingerprint(method))
         number = "".join(ch for ch in value if ch not in " -")
         if not luhn_valid(number):
             raise InvalidPaymentMethod(_("That card number is not valid."))
         outcome = "offsession_declined" if number == CARD_DECLINED_OFF_SESSION else _DECLINES.get(number, "ok")
-        return f"{TOKEN_PREFIX}{outcome}_{number[-4:]}", _("Card ending %(last4)s") % {"last4": number[-4:]}
+        token = f"{customer}{SAVED_SEPARATOR}{TOKEN_PREFIX}{outcome}_{number[-4:]}"
+        return SavedCard(token, _("Card ending %(last4)s") % {"last4": number[-4:]}, card_fingerprint(number))
+
+    def create_setup(self, customer: str, idempotency_key: str) -> SetupResult:
+        raise ProviderRefused("The test provider saves cards from our own form.", code="payment_method_required")
+
+    def retrieve_setup(self, reference: str) -> SetupResult:
+        raise ProviderRefused("The test provider keeps no card-saving intents.")
 
     def refund(self, reference, amount, currency, idempotency_key) -> ProviderResult:
         return ProviderResult(REFUNDED, _ref("test_re", idempotency_key))

@@ -189,28 +189,23 @@ def test_webhook_signed_garbage_is_invalid(body):
         gw.verify_webhook(body, stripe_sign(body))
 
 
-def test_tokenize_saves_the_card_on_a_customer_and_renewals_charge_it_off_session():
-    gw, http = provider([
-        (200, {"id": "cus_9", "object": "customer"}),
-        (200, {"id": "pm_card_visa", "object": "payment_method", "card": {"brand": "visa", "last4": "4242"}}),
-        (200, intent()),
-        (200, intent()),
-    ])
-    token, label = gw.tokenize("pm_card_visa")
-    assert (token, label) == ("cus_9|pm_card_visa", "Visa ending 4242")
-    created = parse_qs(http.requests[0]["data"])
-    assert http.requests[0]["url"].endswith("/v1/customers")
-    assert created["payment_method"] == ["pm_card_visa"]
-    assert http.requests[0]["headers"]["Idempotency-Key"] == "bazaar-customer-pm_card_visa"
-    assert gw.tokenize(token) == (token, "")  # a saved card is kept as it is, no call
-    assert len(http.requests) == 2
+def test_tokenize_attaches_the_card_to_the_customer_and_renewals_charge_it_off_session():
+    card = {"id": "pm_card_visa", "object": "payment_method", "customer": "cus_9",
+            "card": {"brand": "visa", "last4": "4242", "fingerprint": "fp_abc"}}
+    gw, http = provider([(200, card), (200, intent()), (200, intent())])
+    saved = gw.tokenize("pm_card_visa", "cus_9")
+    assert saved == providers.SavedCard("cus_9|pm_card_visa", "Visa ending 4242", "fp_abc")
+    assert http.requests[0]["url"].endswith("/v1/payment_methods/pm_card_visa/attach")
+    assert parse_qs(http.requests[0]["data"])["customer"] == ["cus_9"]
+    assert gw.tokenize(saved.token, "cus_9") == providers.SavedCard(saved.token)  # kept as it is, no call
+    assert len(http.requests) == 1
 
-    gw.authorize(Decimal("1.00"), "USD", token, "check-1", {"reference": "membership-check"})
-    on_session = parse_qs(http.requests[2]["data"])
+    gw.authorize(Decimal("1.00"), "USD", saved.token, "check-1", {"reference": "membership-check"})
+    on_session = parse_qs(http.requests[1]["data"])
     assert (on_session["customer"], on_session["payment_method"]) == (["cus_9"], ["pm_card_visa"])
     assert "off_session" not in on_session
-    gw.authorize(Decimal("12.99"), "USD", token, "renew-1", {"reference": "m:1", "off_session": "true"})
-    renewal = parse_qs(http.requests[3]["data"])
+    gw.authorize(Decimal("12.99"), "USD", saved.token, "renew-1", {"reference": "m:1", "off_session": "true"})
+    renewal = parse_qs(http.requests[2]["data"])
     assert renewal["off_session"] == ["true"]
     assert "metadata[off_session]" not in renewal
 
@@ -218,6 +213,85 @@ def test_tokenize_saves_the_card_on_a_customer_and_renewals_charge_it_off_sessio
 def test_tokenize_refuses_what_is_not_a_payment_method():
     gw, http = provider([(400, {"error": {"type": "invalid_request_error", "message": "No such PaymentMethod"}})])
     with pytest.raises(providers.InvalidPaymentMethod):
-        gw.tokenize("4242424242424242")
+        gw.tokenize("4242424242424242", "cus_1")
+    assert not http.requests
     with pytest.raises(providers.InvalidPaymentMethod, match="No such PaymentMethod"):
-        gw.tokenize("pm_missing")
+        gw.tokenize("pm_missing", "cus_1")
+
+
+@pytest.mark.parametrize(("status", "error_type"), [
+    (400, "invalid_request_error"), (401, "invalid_request_error"), (403, "invalid_request_error"),
+    (400, "idempotency_error"),
+])
+def test_errors_stripe_answered_are_refusals_not_outages(status, error_type):
+    """Stripe answered (bad request, wrong key, no permission, key reused): nothing happened and
+    retrying will not help, so it is a refusal, never "provider unreachable"."""
+    gw, http = provider([(status, {"error": {"type": error_type, "message": "Nope.", "code": "bad"}})])
+    with pytest.raises(providers.ProviderRefused) as exc:
+        gw.authorize(Decimal("10"), "USD", "pm_x", "k1", {})
+    assert exc.value.message == "Nope."
+    assert len(http.requests) == 1  # not retried
+
+
+@pytest.mark.parametrize(("status", "calls"), [(429, 1), (500, 2), (503, 2)])
+def test_stripe_overloaded_or_down_is_an_outage(status, calls, settings):
+    """Stripe could not answer (its 5xx are retried once with the same key) or is rate limiting:
+    the outcome is unknown or "later", so the same key is tried again later."""
+    settings.PAYMENT_PROVIDER_RETRIES = 1
+    gw, http = provider([(status, {"error": {"type": "api_error", "message": "busy"}})] * 2)
+    with pytest.raises(providers.ProviderError):
+        gw.authorize(Decimal("10"), "USD", "pm_x", "k1", {})
+    assert len(http.requests) == calls
+    assert {r["headers"]["Idempotency-Key"] for r in http.requests} == {"k1"}
+
+
+def test_the_default_http_client_has_an_explicit_timeout(settings):
+    settings.PAYMENT_PROVIDER_TIMEOUT = 7
+    gw = StripeProvider(secret_key="sk_test_x", webhook_secret=WHSEC)
+    http = gw.client._requestor._client
+    assert http._timeout == (3.05, 7.0)
+
+
+def test_three_d_secure_on_server_side_confirm_is_an_action_not_a_decline():
+    gw, _http = provider([(200, intent("requires_action", client_secret="pi_123_secret_x"))])
+    result = gw.authorize(Decimal("25.50"), "USD", "pm_card_threeDSecure2Required", "k3", {})
+    assert (result.status, result.client_secret) == (providers.REQUIRES_ACTION, "pi_123_secret_x")
+
+
+def test_an_intent_for_the_browser_is_made_without_a_card_and_handed_back_with_its_secret():
+    gw, http = provider([(200, intent("requires_payment_method", client_secret="pi_123_secret_y"))])
+    result = gw.create_intent(Decimal("25.50"), "USD", "order:k", {"reference": "B-1"})
+    assert (result.status, result.client_secret) == (providers.REQUIRES_PAYMENT_METHOD, "pi_123_secret_y")
+    form = parse_qs(http.requests[0]["data"])
+    assert form["capture_method"] == ["manual"]
+    assert "confirm" not in form
+    assert "payment_method" not in form
+    assert http.requests[0]["headers"]["Idempotency-Key"] == "order:k"
+
+
+def test_retrieve_reads_the_authorization_expiry_and_the_decline():
+    expires = 1_900_000_000
+    charge = {"id": "ch_1", "object": "charge", "payment_method_details": {"card": {"capture_before": expires}}}
+    declined = intent("requires_payment_method", last_payment_error={"code": "card_declined",
+                                                                      "decline_code": "insufficient_funds",
+                                                                      "message": "Insufficient funds."})
+    gw, http = provider([(200, intent(latest_charge=charge)), (200, declined)])
+    authorized = gw.retrieve("pi_123")
+    assert authorized.status == AUTHORIZED
+    assert authorized.authorization_expires_at.timestamp() == expires
+    assert "expand[0]=latest_charge" in http.requests[0]["url"]
+    assert gw.retrieve("pi_123").decline_code == "insufficient_funds"
+
+
+def test_setup_intents_save_a_card_on_the_customer():
+    setup = {"id": "seti_1", "object": "setup_intent", "status": "requires_payment_method", "customer": "cus_9",
+             "client_secret": "seti_1_secret_z"}
+    done = {**setup, "status": "succeeded", "payment_method": {
+        "id": "pm_1", "object": "payment_method", "card": {"brand": "mastercard", "last4": "4444", "fingerprint": "f"}}}
+    gw, http = provider([(200, setup), (200, done)])
+    started = gw.create_setup("cus_9", "setup:k")
+    assert (started.client_secret, started.status) == ("seti_1_secret_z", providers.REQUIRES_PAYMENT_METHOD)
+    assert parse_qs(http.requests[0]["data"])["usage"] == ["off_session"]
+    finished = gw.retrieve_setup("seti_1")
+    assert finished.status == providers.SUCCEEDED
+    assert finished.card == providers.SavedCard("cus_9|pm_1", "Mastercard ending 4444", "f")

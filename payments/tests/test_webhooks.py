@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from payments import services
-from payments.models import PaymentStatus, WebhookEvent
+from payments.models import Payment, PaymentStatus, WebhookEvent
 from payments.providers.base import InvalidSignature
 from payments.providers.test import SIGNATURE_HEADER, sign
 
@@ -76,11 +76,20 @@ def test_replay_is_a_no_op(payment):
 
 
 def test_failed_and_cancelled_events(payment):
+    # An authorization is not undone by a failure event (the provider never sends one for it)...
+    body = body_for("evt_f0", "payment_intent.payment_failed", reference=payment.provider_reference,
+                    decline_code="card_declined", message="declined")
+    services.webhook_receive(provider="test", body=body, headers=sign(body))
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.AUTHORIZED
+    # ...but a payment still waiting for the customer is.
+    Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.REQUIRES_ACTION, client_secret="pi_secret")
     body = body_for("evt_f", "payment_intent.payment_failed", reference=payment.provider_reference,
                     decline_code="card_declined", message="declined")
     services.webhook_receive(provider="test", body=body, headers=sign(body))
     payment.refresh_from_db()
-    assert (payment.status, payment.decline_code) == (PaymentStatus.DECLINED, "card_declined")
+    assert (payment.status, payment.decline_code, payment.client_secret) == (
+        PaymentStatus.DECLINED, "card_declined", "")
     body = body_for("evt_c", "payment_intent.canceled", reference=payment.provider_reference)
     services.webhook_receive(provider="test", body=body, headers=sign(body))
     payment.refresh_from_db()

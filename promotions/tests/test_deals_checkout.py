@@ -15,7 +15,6 @@ from checkout import ordering, pricing
 from checkout.models import CartLine
 from core.exceptions import ApplicationError
 from fulfillment.models import StockItem
-from orders import services as orders_services
 from orders.models import Order, OrderEvent
 from payments.exceptions import PaymentUnavailable
 from promotions import services
@@ -90,7 +89,7 @@ def test_an_order_never_paid_gives_its_units_and_its_voucher_back_when_settled(m
     order = Order.objects.get()
     assert Deal.objects.get(pk=deal.pk).claimed == 3  # the order waits for its payment with its units
     Order.objects.filter(pk=order.pk).update(placed_at=timezone.now() - timedelta(hours=1))
-    assert orders_services.order_settle_unpaid() == {"paid": 0, "discarded": 1}
+    assert ordering_module.settle_unpaid_orders()["discarded"] == 1
     assert Deal.objects.get(pk=deal.pk).claimed == 0
     assert DealClaim.objects.get().released_at is not None
     assert Voucher.objects.get().times_used == 0
