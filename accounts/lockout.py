@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from core.api import error_body
+from core.middleware import is_trusted_proxy
 
 API_PREFIX = "/api/"
 
@@ -20,11 +21,13 @@ API_PREFIX = "/api/"
 def client_ip(request: HttpRequest) -> str | None:
     """The address failures are counted for. Behind ``TRUSTED_PROXY_COUNT`` reverse proxies (each
     appending to ``X-Forwarded-For``), the address the outermost trusted proxy saw: counted from
-    the right, so a client cannot choose it by sending its own header. Without proxies (0, the
-    default) or with a malformed header, ``REMOTE_ADDR``."""
+    the right, so a client cannot choose it by sending its own header. The header is read only when
+    the request comes from one of ``TRUSTED_PROXIES`` (a client talking to the app directly cannot
+    name its own address). Without proxies (0, the default) or with a malformed header,
+    ``REMOTE_ADDR``."""
     remote = request.META.get("REMOTE_ADDR") or None
     count = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
-    if count <= 0:
+    if count <= 0 or not is_trusted_proxy(remote):
         return remote
     hops = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
     if len(hops) < count:

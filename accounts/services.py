@@ -113,11 +113,12 @@ def user_api_token_ensure(*, user: User) -> str:
     return token.key
 
 
-def password_reset_request(*, email: str, domain: str, use_https: bool) -> None:
+def password_reset_request(*, email: str) -> None:
     """E-mail a reset link to the active account with this e-mail, if there is one.
 
     Says nothing about whether it exists (callers show the same answer either way); the e-mail
-    is sent by a Celery task after commit, so the request never waits on the mail server.
+    is sent by a Celery task after commit, so the request never waits on the mail server. The
+    link is built on ``SITE_URL``, never on the request's Host header (which a client chooses).
     """
     from accounts.tasks import send_password_reset_email  # the task module imports this one
 
@@ -132,7 +133,7 @@ def password_reset_request(*, email: str, domain: str, use_https: bool) -> None:
         ]
         for user_id in user_ids:
             transaction.on_commit(
-                lambda uid=user_id: send_password_reset_email.delay(uid, domain=domain, use_https=use_https)
+                lambda uid=user_id: send_password_reset_email.delay(uid)
             )
 
 
@@ -287,11 +288,11 @@ def address_delete(*, address: Address) -> None:
                 successor.save(update_fields=["is_default", "updated_at"])
 
 
-def password_reset_email_send(*, user_id: int, domain: str, use_https: bool) -> bool:
+def password_reset_email_send(*, user_id: int) -> bool:
     """Send the reset link (text and HTML) to this user; ``False`` when the user cannot reset.
 
     The link carries Django's token, which stops working once the password changes, the user
-    signs in, or ``PASSWORD_RESET_TIMEOUT`` passes.
+    signs in, or ``PASSWORD_RESET_TIMEOUT`` passes. Its scheme and host are ``SITE_URL``'s.
     """
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or not user.has_usable_password():
@@ -305,7 +306,7 @@ def password_reset_email_send(*, user_id: int, domain: str, use_https: bool) -> 
     )
     context = {
         "user": user,
-        "reset_url": f"{'https' if use_https else 'http'}://{domain}{path}",
+        "reset_url": settings.SITE_URL.rstrip("/") + path,
         "shop_name": settings.SHOP_NAME,
         "valid_hours": max(1, settings.PASSWORD_RESET_TIMEOUT // 3600),
     }

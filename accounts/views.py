@@ -92,9 +92,7 @@ def password_reset(request: HttpRequest) -> HttpResponse:
     """Ask for a reset link. The answer is the same whether or not the e-mail has an account."""
     form = PasswordResetRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.password_reset_request(
-            email=form.cleaned_data["email"], domain=request.get_host(), use_https=request.is_secure()
-        )
+        services.password_reset_request(email=form.cleaned_data["email"])
         return redirect("accounts:password_reset_done")
     return render(request, "accounts/password_reset.html", {"form": form})
 

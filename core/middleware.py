@@ -1,16 +1,76 @@
-"""Request id: taken from X-Request-ID when a proxy sets one, else made; echoed back and logged."""
+"""Request-level middleware: forwarded headers only from trusted proxies, and the request id."""
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import re
 import uuid
+
+from django.conf import settings
 
 from core.logging import request_id_var
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
+# Headers a reverse proxy sets to tell the app about the original request. Coming straight from a
+# client they are lies: the client's own address (X-Forwarded-For, X-Real-IP), HTTPS when it is
+# plain HTTP (X-Forwarded-Proto, read by SECURE_PROXY_SSL_HEADER), another host or port.
+FORWARDED_HEADERS = (
+    "HTTP_FORWARDED",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_PROTOCOL",
+    "HTTP_X_FORWARDED_SSL",
+    "HTTP_X_FORWARDED_SCHEME",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
+    "HTTP_X_FORWARDED_SERVER",
+    "HTTP_X_REAL_IP",
+    "HTTP_X_CLIENT_IP",
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def is_trusted_proxy(address: str | None) -> bool:
+    """Whether ``address`` (a ``REMOTE_ADDR``) is one of ``settings.TRUSTED_PROXIES``."""
+    entries = tuple(getattr(settings, "TRUSTED_PROXIES", ()) or ())
+    if not address or not entries:
+        return False
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped is not None:  # ::ffff:10.0.0.5 from a dual-stack socket
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in _networks(entries))
+
+
+class TrustedProxyMiddleware:
+    """Drop the forwarded headers of a request that does not come from a trusted proxy.
+
+    First in ``MIDDLEWARE``: everything after it reads ``request.META`` as the proxy (or, without
+    one, the socket) told it, so ``request.is_secure()`` and the sign-in lockout's client address
+    cannot be chosen by the client."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        meta = request.META
+        if not is_trusted_proxy(meta.get("REMOTE_ADDR")):
+            for name in FORWARDED_HEADERS:
+                meta.pop(name, None)
+        return self.get_response(request)
+
 
 class RequestIdMiddleware:
+    """Request id: taken from X-Request-ID when a proxy sets one, else made; echoed back and logged."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 

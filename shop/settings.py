@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.utils.translation import gettext_lazy as _
+
+from shop.production import DEV_SECRET_KEY, parse_trusted_proxies, refuse_unsafe_production
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -25,10 +28,8 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 PRODUCTION = DJANGO_ENV == "production"
 
-if PRODUCTION:
-    SECRET_KEY = env.str("SECRET_KEY")  # no default: production refuses to start without one
-else:
-    SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-0b6f7d1c2e9a4f58a3c1b2d4e6f80913-not-for-production")
+# No default in production: it refuses to start without one, or with a weak one (end of this file).
+SECRET_KEY = env.str("SECRET_KEY") if PRODUCTION else env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["*"])
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "django_htmx",
+    "csp",
     # Bounded contexts, bottom layer first (see DESIGN.md).
     "core",
     "accounts",
@@ -66,8 +68,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: drops X-Forwarded-* / Forwarded headers unless they come from a TRUSTED_PROXIES address,
+    # so nothing after it (is_secure(), the lockout's client address) can be spoofed by a client.
+    "core.middleware.TrustedProxyMiddleware",
     "core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (the policy is CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -146,9 +153,20 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "accounts.lockout.username_from_credentials"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
-# Behind reverse proxies (a load balancer, nginx...), how many of them append to X-Forwarded-For:
-# the client address for the lockout is then read from that header (see accounts.lockout.client_ip).
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# The reverse proxies (a load balancer, nginx...) allowed to set X-Forwarded-For/-Proto/-Host and
+# Forwarded: IP addresses or CIDR networks of the proxy the app sees as REMOTE_ADDR. From any other
+# address those headers are dropped (core.middleware.TrustedProxyMiddleware). Empty: none trusted.
+TRUSTED_PROXIES = parse_trusted_proxies(env.list("TRUSTED_PROXIES", default=[]))
+# How many trusted proxies append to X-Forwarded-For: the client address for the lockout is read
+# from that header, counted from the right (see accounts.lockout.client_ip). One when proxies are set.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if TRUSTED_PROXIES else 0)
+if TRUSTED_PROXY_COUNT and not TRUSTED_PROXIES:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXY_COUNT is set but TRUSTED_PROXIES is empty: X-Forwarded-For is only read from a "
+        "trusted proxy. Set TRUSTED_PROXIES to the address (or network) of your reverse proxy."
+    )
 AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # a reset link works for one day
 
@@ -263,8 +281,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Bazaar <shop@bazaar.
 
 # --- Shop -------------------------------------------------------------------------------
 SHOP_NAME = env.str("SHOP_NAME", default="Bazaar")
-# Absolute base of links in e-mails (they are sent by workers, outside any request).
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Absolute base of links in e-mails (they are sent by workers, outside any request), password-reset
+# links included: never the request's Host header. Required in production.
+SITE_URL = env.str("SITE_URL") if PRODUCTION else env.str("SITE_URL", default="http://127.0.0.1:8000")
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="USD")
 # Shown prices include tax (EU style) or tax is added at checkout (US style).
 PRICES_INCLUDE_TAX = env.bool("PRICES_INCLUDE_TAX", default=False)
@@ -278,7 +297,11 @@ SEARCH_BACKEND = env.str("SEARCH_BACKEND", default="")
 # "test" (built-in, no network; see README "Payments") or "stripe".
 PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="test")
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Where pages load Stripe.js from. Its origin is allowed in the Content-Security-Policy (below);
+# tests point it at a stand-in served by the test server (same origin, already allowed).
+STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
 # Seconds to wait for the provider's answer (after a 3 s connect timeout), and network retries
 # (each with the same idempotency key). 8 s and 1 retry: at most about 23 s, well inside the web
 # worker's 60 s timeout (gunicorn.conf.py), so a slow provider never kills a request half-way.
@@ -349,6 +372,57 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+
+# --- Content-Security-Policy (django-csp) ------------------------------------------------
+def _origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute URL; ``None`` for a relative one (same origin)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+STRIPE_JS_ORIGIN = "https://js.stripe.com"
+_stripe_js_origin = _origin(STRIPE_JS_URL)
+# Where product images come from when media is not on this origin (an absolute MEDIA_URL, S3).
+_media_origins = [origin for origin in [_origin(MEDIA_URL)] if origin]
+if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
+    _bucket = env.str("AWS_STORAGE_BUCKET_NAME")
+    _endpoint = env.str("AWS_S3_ENDPOINT_URL", default="")
+    _region = env.str("AWS_S3_REGION_NAME", default="")
+    if _endpoint:
+        _media_origins.append(_origin(_endpoint) or _endpoint)
+    else:
+        _media_origins.append(f"https://{_bucket}.s3.amazonaws.com")
+        if _region:
+            _media_origins.append(f"https://{_bucket}.s3.{_region}.amazonaws.com")
+CSP_IMG_ORIGINS = env.list("CSP_IMG_ORIGINS", default=_media_origins)
+
+# No 'unsafe-inline' and no nonces for scripts: pages are cached whole (core.pagecache), so every
+# script is a static file and nothing uses eval (htmx runs with allowEval off, see base.html).
+# Stripe.js (script), its iframes (frame) and its API (connect) are allowed as Stripe documents it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": [
+            "'self'",
+            *([_stripe_js_origin] if _stripe_js_origin else []),
+            *(["https://*.js.stripe.com"] if _stripe_js_origin == STRIPE_JS_ORIGIN else []),
+        ],
+        "frame-src": ["'self'", STRIPE_JS_ORIGIN, "https://*.js.stripe.com", "https://hooks.stripe.com"],
+        "connect-src": ["'self'", "https://api.stripe.com"],
+        "img-src": ["'self'", "data:", *CSP_IMG_ORIGINS],
+        # Inline styles stay allowed: a style attribute cannot run code, and htmx, the admin and
+        # Stripe.js set some.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "font-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        # A form posted here may be redirected to Stripe for 3-D Secure (the browser checks the
+        # whole redirect chain against form-action).
+        "form-action": ["'self'", "https://hooks.stripe.com"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
@@ -371,3 +445,16 @@ LOGGING = {
         "django_redis": {"level": "WARNING"},
     },
 }
+
+# --- Production guard (last: it reads the settings above) ------------------------------------
+if PRODUCTION:
+    refuse_unsafe_production(
+        secret_key=SECRET_KEY,
+        debug=DEBUG,
+        allowed_hosts=ALLOWED_HOSTS,
+        site_url=SITE_URL,
+        payment_provider=PAYMENT_PROVIDER,
+        stripe_secret_key=STRIPE_SECRET_KEY,
+        stripe_publishable_key=STRIPE_PUBLISHABLE_KEY,
+        stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+    )

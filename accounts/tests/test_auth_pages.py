@@ -210,6 +210,7 @@ def test_password_change_with_wrong_old_password_is_a_form_error(client):
 
 
 def test_behind_a_proxy_the_lockout_counts_the_forwarded_client_not_the_proxy(client, settings):
+    settings.TRUSTED_PROXIES = ("10.0.0.1/32",)
     settings.TRUSTED_PROXY_COUNT = 1
     UserFactory(email="bob@example.com")
     login = reverse("accounts:login")
@@ -233,6 +234,7 @@ def test_behind_a_proxy_the_lockout_counts_the_forwarded_client_not_the_proxy(cl
 def test_client_ip(rf, settings, count, header, expected):
     from accounts.lockout import client_ip
 
+    settings.TRUSTED_PROXIES = ("10.0.0.1/32",)
     settings.TRUSTED_PROXY_COUNT = count
     request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=header)
     assert client_ip(request) == expected

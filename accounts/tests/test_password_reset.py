@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.conf import settings as django_settings
 from django.core import mail
 from django.urls import reverse
 
@@ -28,7 +29,7 @@ def test_reset_email_is_sent_by_the_task_with_text_and_html_parts(client, monkey
     response = client.post(reverse("accounts:password_reset"), {"email": "ANN@example.com"})
     assert response.status_code == 302
     assert response.url == reverse("accounts:password_reset_done")
-    assert calls == [((user.pk,), {"domain": "testserver", "use_https": False})]
+    assert calls == [((user.pk,), {})]  # an id only: the link's host comes from SITE_URL
 
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -38,7 +39,7 @@ def test_reset_email_is_sent_by_the_task_with_text_and_html_parts(client, monkey
     assert mimetype == "text/html"
     link = _reset_link(message)
     assert link in html
-    assert link.startswith("http://testserver/account/password/reset/")
+    assert link.startswith(django_settings.SITE_URL.rstrip("/") + "/account/password/reset/")
 
     # The link leads to the set-password form (Django swaps the token into the session first).
     page = client.get(link, follow=True)
@@ -86,8 +87,37 @@ def test_bad_email_is_a_form_error(client):
 
 
 def test_task_skips_a_user_that_is_gone():
-    assert tasks.send_password_reset_email(999999, domain="testserver", use_https=True) is False
+    assert tasks.send_password_reset_email(999999) is False
     assert mail.outbox == []
+
+
+@pytest.mark.parametrize("forged", [{"HTTP_HOST": "evil.example"},
+                                    {"HTTP_HOST": "evil.example", "HTTP_X_FORWARDED_HOST": "evil.example",
+                                     "HTTP_X_FORWARDED_PROTO": "https"}])
+def test_the_reset_link_uses_site_url_never_the_requests_host(client, settings, forged):
+    """Development allows any Host, so a forged one would otherwise put the attacker's site (and
+    the victim's reset token) in the link the victim receives."""
+    settings.SITE_URL = "https://shop.example.com"
+    settings.ALLOWED_HOSTS = ["*"]
+    UserFactory(email="victim@example.com")
+    response = client.post(reverse("accounts:password_reset"), {"email": "victim@example.com"}, **forged)
+    assert response.status_code == 302
+    message = mail.outbox[0]
+    html, _mimetype = message.alternatives[0]
+    link = _reset_link(message)
+    assert link.startswith("https://shop.example.com/account/password/reset/")
+    for part in (message.body, html):
+        assert "evil.example" not in part
+        assert "https://shop.example.com/account/password/reset/" in part
+
+
+def test_a_reset_task_queued_by_the_previous_release_still_sends_a_safe_link(settings):
+    """Messages already in the queue at deploy time carry the old arguments: the link still uses SITE_URL."""
+    settings.SITE_URL = "https://shop.example.com"
+    user = UserFactory(email="ann@example.com")
+    assert tasks.send_password_reset_email(user.pk, domain="evil.example", use_https=False) is True
+    assert "evil.example" not in mail.outbox[0].body
+    assert _reset_link(mail.outbox[0]).startswith("https://shop.example.com/")
 
 
 def test_a_garbage_reset_link_is_not_an_error(client):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from shop.demo.generate import DEFAULT_SEED
@@ -13,7 +14,8 @@ class Command(BaseCommand):
         "Create demo categories, brands, sellers, warehouses, shipping methods, products with offers, "
         "stock, images and reviews, and buy boxes. Idempotent: a second run with the same options "
         "changes nothing, and a larger --products only adds the missing products. Also creates a "
-        "demo seller account (printed at the end)."
+        "demo seller account (printed at the end). Refused in production (DJANGO_ENV=production): it "
+        "creates accounts with published passwords."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,6 +26,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, products: int, seed: int, verbosity: int = 1, **options) -> None:
+        if settings.PRODUCTION:
+            raise CommandError(
+                "seed_demo refuses to run in production (DJANGO_ENV=production): demo data includes "
+                "accounts whose passwords are printed and documented. Run it in development only."
+            )
         if products < 0:
             raise CommandError("--products must be zero or more.")
         log = self.stdout.write if verbosity >= 1 else (lambda _msg: None)
