@@ -36,5 +36,7 @@ RUN DJANGO_ENV=production \
 USER bazaar
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD curl -fsS http://127.0.0.1:8000/healthz || exit 1
-# Forwarded headers are trusted only from TRUSTED_PROXIES (see shop/gunicorn_conf.py).
-CMD ["gunicorn", "--config", "shop/gunicorn_conf.py", "shop.wsgi:application"]
+# gunicorn.conf.py: 60 s timeout, access log without query strings, forwarded headers trusted only
+# from TRUSTED_PROXIES.
+ENV GUNICORN_ACCESSLOG=-
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "shop.wsgi:application"]

@@ -35,6 +35,7 @@ from accounts import selectors as account_selectors
 from checkout import ordering, pricing, selectors, services
 from core.exceptions import ApplicationError, IdempotencyKeyReused
 from orders import selectors as orders_selectors
+from orders import services as orders_services
 from orders.models import Order
 from payments import selectors as payment_selectors
 from payments import services as payment_services
@@ -373,4 +374,7 @@ def _after_placing(request: HttpRequest, order) -> HttpResponse:
     messages.success(request, _("Thank you! Your order %(number)s is placed.") % {"number": order.number})
     if request.user.is_authenticated and order.user_id == request.user.pk:
         return redirect("orders:detail", number=order.number)
-    return redirect(reverse("orders:guest_detail", kwargs={"token": orders_selectors.guest_token(order=order)}))
+    # A guest: this session may see the order (as if it had opened the e-mail's link just now);
+    # the page's URL has no token.
+    orders_services.order_guest_access_grant(session=request.session, order=order)
+    return redirect(reverse("orders:guest_detail", kwargs={"number": order.number}))

@@ -51,7 +51,7 @@ class OrderAdmin(admin.ModelAdmin):
                        "payments")
     exclude = ("idempotency_key",)
     inlines = (PackageInline, OrderLineInline, OrderDiscountInline, OrderEventInline)
-    actions = ("cancel_orders", "refund_orders", "complete_orders")
+    actions = ("cancel_orders", "refund_orders", "complete_orders", "revoke_guest_links")
 
     def has_module_permission(self, request):
         return seller_scope(request) is None and super().has_module_permission(request)
@@ -95,6 +95,19 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.action(description=_("Mark completed"), permissions=["change"])
     def complete_orders(self, request, queryset):
         self._act(request, queryset, services.order_complete, _("completed by staff"))
+
+    @admin.action(description=_("Revoke guest links (the links sent so far stop working)"), permissions=["change"])
+    def revoke_guest_links(self, request, queryset):
+        """For a link that reached the wrong person: every link sent so far stops working and the
+        browsers that opened one lose the order. Moves no money. The guest gets a new link from the
+        "send me a new link" page (order number and e-mail address)."""
+        done = 0
+        for order in queryset.order_by("pk"):
+            services.order_guest_links_revoke(order=order, actor=request.user)
+            done += 1
+        self.message_user(
+            request, _("Guest links revoked for %(n)s order(s).") % {"n": done}, messages.SUCCESS
+        )
 
 
 @admin.register(Package)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import hmac
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.core import signing
 from django.db.models import Prefetch, QuerySet
+from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 
 from orders.models import Order, OrderLine, Package
 
-_GUEST_SALT = "orders.guest-link"
+_GUEST_SALT = "orders.guest-link.v2"  # v2: the token names the order's guest nonce too
+_MAX_TOKEN_LENGTH = 400
 
 
 def order_by_idempotency_key(*, owner: str, key: str) -> Order | None:
@@ -60,18 +70,129 @@ def order_for_user(*, user, number: str) -> Order | None:
     return order
 
 
+# --- guest links ------------------------------------------------------------------------------
+#
+# A guest (no account) sees their order through a link in its e-mails: /orders/guest/?t=<token>.
+# The token is signed with a timestamp over the order number and the order's guest nonce, so it
+# expires (GUEST_LINK_MAX_AGE_DAYS) and a new nonce revokes every link sent so far. Opening it
+# stores a grant in the session and redirects to /orders/guest/<number>/, a URL without the
+# token (kept out of access logs, history and Referer headers). An order that belongs to an
+# account is never opened by a guest link: its owner signs in.
+
+GUEST_GRANTS_SESSION_KEY = "orders.guest_grants"
+
+
+class GuestAccess(StrEnum):
+    OK = "ok"
+    INVALID = "invalid"  # not a link we made (or its order is gone)
+    EXPIRED = "expired"
+    REVOKED = "revoked"  # the order's guest nonce changed since the link was made
+    ACCOUNT = "account"  # the order belongs to an account: sign in to see it
+    NO_ACCESS = "no_access"  # this session never opened a link to the order
+
+
+@dataclass(frozen=True)
+class GuestLink:
+    access: GuestAccess
+    order: Order | None = None  # set for OK (and ACCOUNT, for its number only)
+    issued_at: int = 0  # when the link was made (unix seconds)
+
+
+def guest_link_max_age() -> int:
+    """How long a guest link works, in seconds."""
+    return int(settings.GUEST_LINK_MAX_AGE_DAYS) * 24 * 60 * 60
+
+
 def guest_token(*, order: Order) -> str:
-    """A signed token for the link in a guest's e-mail (it names the order, cannot be forged)."""
-    return signing.dumps({"n": order.number}, salt=_GUEST_SALT)
+    """A signed, timestamped token naming the order and its current guest nonce."""
+    payload = {"n": order.number, "k": order.guest_nonce, "t": int(time.time())}
+    return signing.dumps(payload, salt=_GUEST_SALT, compress=True)
+
+
+def guest_link_path(*, order: Order) -> str:
+    """The path of a fresh guest link to ``order`` (the token in the query string, never the path);
+    empty for an order that belongs to an account (its owner signs in instead)."""
+    if order.user_id is not None:
+        return ""
+    return reverse("orders:guest_open") + "?" + urlencode({"t": guest_token(order=order)})
+
+
+def _order_for_link(number: str) -> Order | None:
+    return Order.objects.filter(number=number).only("pk", "number", "user_id", "guest_nonce").first()
+
+
+def guest_link_check(*, token: str) -> GuestLink:
+    """What a guest link token opens. Never raises: a forged, truncated or foreign token is
+    INVALID, exactly like a token whose order no longer exists."""
+    if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
+        return GuestLink(GuestAccess.INVALID)
+    try:
+        data = signing.loads(token, salt=_GUEST_SALT, max_age=guest_link_max_age())
+    except signing.SignatureExpired:
+        return GuestLink(GuestAccess.EXPIRED)
+    except signing.BadSignature:
+        return GuestLink(GuestAccess.INVALID)
+    if not isinstance(data, dict):
+        return GuestLink(GuestAccess.INVALID)
+    number, nonce, issued_at = data.get("n"), data.get("k"), data.get("t")
+    if not (isinstance(number, str) and isinstance(nonce, str) and isinstance(issued_at, int)):
+        return GuestLink(GuestAccess.INVALID)
+    order = _order_for_link(number)
+    if order is None:
+        return GuestLink(GuestAccess.INVALID)
+    if order.user_id is not None:
+        return GuestLink(GuestAccess.ACCOUNT, order=order)
+    if not constant_time_compare(nonce, order.guest_nonce):
+        return GuestLink(GuestAccess.REVOKED)
+    return GuestLink(GuestAccess.OK, order=order, issued_at=issued_at)
 
 
 def order_by_guest_token(*, token: str) -> Order | None:
-    try:
-        data = signing.loads(token, salt=_GUEST_SALT)
-    except signing.BadSignature:
+    """The order a valid guest link opens (with everything its page shows), else None."""
+    link = guest_link_check(token=token)
+    return order_detail(number=link.order.number) if link.access == GuestAccess.OK else None
+
+
+def guest_grants(*, session) -> dict[str, dict]:
+    """The grants this session holds: ``{number: {"k": nonce, "t": issued_at}}``."""
+    grants = session.get(GUEST_GRANTS_SESSION_KEY)
+    return grants if isinstance(grants, dict) else {}
+
+
+def order_for_guest_session(*, session, number: str) -> GuestLink:
+    """The order ``number`` if this session opened a valid link to it: the grant's nonce must
+    still be the order's and the link it came from must not have expired since. The order comes
+    with everything its page shows."""
+    grant = guest_grants(session=session).get(number)
+    if not isinstance(grant, dict) or not isinstance(grant.get("k"), str) or not isinstance(grant.get("t"), int):
+        return GuestLink(GuestAccess.NO_ACCESS)
+    order = order_detail(number=number)
+    if order is None or order.user_id is not None:
+        return GuestLink(GuestAccess.NO_ACCESS)
+    if not constant_time_compare(grant["k"], order.guest_nonce):
+        return GuestLink(GuestAccess.REVOKED)
+    if time.time() - grant["t"] > guest_link_max_age():
+        return GuestLink(GuestAccess.EXPIRED)
+    return GuestLink(GuestAccess.OK, order=order, issued_at=grant["t"])
+
+
+def _normalized_email(email: str) -> bytes:
+    return (email or "").strip().casefold().encode()
+
+
+def order_email_matches(*, order: Order, email: str) -> bool:
+    """Whether ``email`` is the order's e-mail address (any letter case; compared in constant time)."""
+    return bool(email) and hmac.compare_digest(_normalized_email(email), _normalized_email(order.email))
+
+
+def guest_order_for_link_request(*, number: str, email: str) -> Order | None:
+    """The guest order (no account) with this number and e-mail address, else None. For the
+    "send me my order link" form: callers answer the same either way."""
+    number = (number or "").strip().upper()
+    if not number or not email:
         return None
-    number = data.get("n") if isinstance(data, dict) else None
-    return order_detail(number=number) if isinstance(number, str) else None
+    order = Order.objects.filter(number=number, user__isnull=True).only("pk", "number", "email").first()
+    return order if order is not None and order_email_matches(order=order, email=email) else None
 
 
 def order_detail_by_id(*, order_id: int) -> Order | None:

@@ -560,3 +560,46 @@ def order_complete_delivered(*, after_days: int = COMPLETE_AFTER_DAYS, now=None)
             continue  # changed meanwhile (refunded, or completed by someone else)
         done += 1
     return done
+
+
+# --- guest links ---------------------------------------------------------------------------
+
+_GUEST_GRANTS_KEPT = 20  # a session remembers the guest orders it opened most recently
+
+
+def order_guest_links_revoke(*, order: Order, actor=None) -> Order:
+    """Every guest link sent for ``order`` so far stops working (and so do the grants of browsers
+    that opened one): the order gets a new guest nonce. A history note records who did it. The
+    guest asks for a fresh link with the order number and e-mail address."""
+    nonce = secrets.token_hex(8)
+    with transaction.atomic():
+        Order.objects.filter(pk=order.pk).update(guest_nonce=nonce, updated_at=timezone.now())
+        _note(order, _("Guest order links revoked"), actor)
+    order.guest_nonce = nonce
+    return order
+
+
+def order_guest_access_grant(*, session, order: Order, issued_at: int | None = None) -> bool:
+    """Let this browser session see the guest order ``order``: it opened a valid link made at
+    ``issued_at`` (unix seconds; now when it just placed the order). The grant ends when that link
+    would expire, or at once when the order's links are revoked. The session gets a new key, so a
+    key planted in the browser beforehand does not gain the order. An order that belongs to an
+    account is never granted (returns False)."""
+    if order.user_id is not None:
+        return False
+    from orders.selectors import GUEST_GRANTS_SESSION_KEY, guest_grants  # kept beside its only use
+
+    grants = {k: v for k, v in guest_grants(session=session).items() if k != order.number}
+    issued_at = int(timezone.now().timestamp()) if issued_at is None else int(issued_at)
+    grants[order.number] = {"k": order.guest_nonce, "t": issued_at}
+    session[GUEST_GRANTS_SESSION_KEY] = dict(list(grants.items())[-_GUEST_GRANTS_KEPT:])
+    session.cycle_key()
+    return True
+
+
+def order_guest_link_send(*, order: Order) -> None:
+    """E-mail a fresh link to the guest order ``order`` (to the order's address), after commit."""
+    from orders.tasks import send_guest_link_email  # tasks import services
+
+    order_id = order.pk
+    transaction.on_commit(lambda: send_guest_link_email.delay(order_id))

@@ -23,6 +23,21 @@ SUBJECTS = {
 }
 
 
+def _links(order) -> dict:
+    """Where an e-mail sends the customer: a guest to a fresh guest link (the token in the query
+    string), with how long it works and where to ask for a new one; a customer to their order page
+    (they sign in)."""
+    site = settings.SITE_URL.rstrip("/")
+    if order.user_id is not None:
+        return {"link": site + reverse("orders:detail", kwargs={"number": order.number}), "guest": False}
+    return {
+        "link": site + selectors.guest_link_path(order=order),
+        "guest": True,
+        "link_days": settings.GUEST_LINK_MAX_AGE_DAYS,
+        "resend_link": site + reverse("orders:guest_resend"),
+    }
+
+
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, retry_jitter=True, max_retries=8, acks_late=True)
 def send_order_email(order_id: int, kind: str, package_id: int | None = None) -> bool:
     """Send one kind of order e-mail. Reloads the order; a deleted order is skipped.
@@ -32,15 +47,30 @@ def send_order_email(order_id: int, kind: str, package_id: int | None = None) ->
         return False
     package = next((p for p in order.packages.all() if p.pk == package_id), None) if package_id else None
     with translation.override(settings.LANGUAGE_CODE):
-        link = settings.SITE_URL.rstrip("/") + reverse(
-            "orders:guest_detail", kwargs={"token": selectors.guest_token(order=order)}
-        )
         context = {
-            "order": order, "package": package, "link": link, "kind": kind, "SHOP_NAME": settings.SHOP_NAME
+            "order": order, "package": package, "kind": kind, "SHOP_NAME": settings.SHOP_NAME, **_links(order)
         }
         text = render_to_string("orders/email/order.txt", context)
         html = render_to_string("orders/email/order.html", context)
         message = EmailMultiAlternatives(SUBJECTS[kind](order), text, settings.DEFAULT_FROM_EMAIL, [order.email])
+        message.attach_alternative(html, "text/html")
+        message.send()
+    return True
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, retry_jitter=True, max_retries=8, acks_late=True)
+def send_guest_link_email(order_id: int) -> bool:
+    """E-mail a fresh link to a guest order (asked for with its number and e-mail address). An
+    order that belongs to an account gets none: its owner signs in."""
+    order = selectors.order_detail_by_id(order_id=order_id)
+    if order is None or order.user_id is not None:
+        return False
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {"order": order, "SHOP_NAME": settings.SHOP_NAME, **_links(order)}
+        text = render_to_string("orders/email/guest_link.txt", context)
+        html = render_to_string("orders/email/guest_link.html", context)
+        subject = _("Your link to order %(number)s") % {"number": order.number}
+        message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [order.email])
         message.attach_alternative(html, "text/html")
         message.send()
     return True

@@ -6,8 +6,11 @@ app_name = "orders"
 
 urlpatterns = [
     path("", views.order_list, name="list"),
-    path("guest/<str:token>/", views.guest_order_detail, name="guest_detail"),
-    path("guest/<str:token>/cancel/", views.guest_order_cancel, name="guest_cancel"),
+    path("guest/", views.guest_order_open, name="guest_open"),
+    path("guest/resend/", views.guest_link_resend, name="guest_resend"),
+    path("guest/link/<slug:problem>/", views.guest_link_problem, name="guest_problem"),
+    path("guest/<str:number>/", views.guest_order_detail, name="guest_detail"),
+    path("guest/<str:number>/cancel/", views.guest_order_cancel, name="guest_cancel"),
     path("<str:number>/", views.order_detail, name="detail"),
     path("<str:number>/cancel/", views.order_cancel, name="cancel"),
 ]

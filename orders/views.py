@@ -1,17 +1,33 @@
-"""Customer order pages: the list, one order (also by a guest's signed link), cancelling."""
+"""Customer order pages: the list, one order, cancelling; and the same for guests, through the link in
+their e-mails (see the guest section below)."""
 
 from __future__ import annotations
 
+import functools
+import logging
+import re
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
+from accounts.lockout import client_ip
+from core import cache as vcache
 from core.exceptions import ApplicationError
 from orders import selectors, services
+from orders.forms import GuestCancelForm, GuestLinkRequestForm
+
+logger = logging.getLogger(__name__)
 
 
 @login_required
@@ -20,16 +36,18 @@ def order_list(request: HttpRequest) -> HttpResponse:
     return render(request, "orders/order_list.html", {"page_obj": page, "orders": page.object_list})
 
 
-def _detail(request: HttpRequest, order, *, token: str = "") -> HttpResponse:
+def _detail(request: HttpRequest, order, *, guest: bool = False, cancel_form=None, status: int = 200) -> HttpResponse:
     return render(
         request,
         "orders/order_detail.html",
         {
             "order": order,
-            "token": token,
+            "guest": guest,
+            "cancel_form": cancel_form if cancel_form is not None else (GuestCancelForm() if guest else None),
             "can_cancel": selectors.order_can_cancel(order=order),
             "history": list(order.events.all()),
         },
+        status=status,
     )
 
 
@@ -39,13 +57,6 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     if order is None:
         raise Http404(_("No such order."))
     return _detail(request, order)
-
-
-def guest_order_detail(request: HttpRequest, token: str) -> HttpResponse:
-    order = selectors.order_by_guest_token(token=token)
-    if order is None:
-        raise Http404(_("This link is not valid."))
-    return _detail(request, order, token=token)
 
 
 def _cancel(request: HttpRequest, order) -> None:
@@ -67,10 +78,172 @@ def order_cancel(request: HttpRequest, number: str) -> HttpResponse:
     return redirect("orders:detail", number=number)
 
 
+# --- guest orders (placed without an account) ----------------------------------------------
+#
+# /orders/guest/?t=<token>     the link in e-mails: checks the token, grants this session the
+#                              order and answers 303 (it never renders a page, so the token is in
+#                              no page, Referer header or error log record)
+# /orders/guest/<number>/      the order, for a session holding a valid grant
+# /orders/guest/<number>/cancel/   cancelling asks for the order's e-mail address again
+# /orders/guest/link/<problem>/    why a link did not open the order, and what to do
+# /orders/guest/resend/        a new link by e-mail, given the order number and e-mail address
+#
+# See selectors (guest links) for the token and the grants.
+
+A = selectors.GuestAccess
+_PROBLEM_STATUS = {A.INVALID: 404, A.NO_ACCESS: 404, A.EXPIRED: 410, A.REVOKED: 410, A.ACCOUNT: 403}
+_ORDER_NUMBER = re.compile(r"^[A-Z0-9-]{1,20}$")
+RESEND_PER_ADDRESS = (10, 60 * 60)  # requests of one client per hour
+RESEND_PER_ORDER = (3, 60 * 60)  # e-mails about one order per hour (more are not sent)
+CANCEL_EMAIL_TRIES = (10, 60 * 60)  # wrong e-mail addresses when cancelling one order per hour
+
+
+def _private(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Guest pages are never stored by a browser or proxy cache (``no-store``) and never tell the
+    next site where the visitor came from (``no-referrer``)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    return wrapper
+
+
+def _see_other(url: str) -> HttpResponseRedirect:
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+def _problem(request: HttpRequest, access: selectors.GuestAccess, *, number: str = "") -> HttpResponse:
+    context = {"problem": access.value, "link_days": settings.GUEST_LINK_MAX_AGE_DAYS}
+    if access == A.ACCOUNT:
+        target = reverse("orders:detail", kwargs={"number": number}) if _ORDER_NUMBER.match(number) else reverse(
+            "orders:list"
+        )
+        context["sign_in_url"] = reverse("accounts:login") + "?" + urlencode({"next": target})
+    return render(request, "orders/guest_link_problem.html", context, status=_PROBLEM_STATUS[access])
+
+
+def _count(key: str, *, add: bool, window: int) -> int:
+    """Attempts counted under ``key`` (after adding one when ``add``). 0 when the cache is down:
+    these limits fail open, a guest is never locked out by a cache outage."""
+    try:
+        if add:
+            cache.add(key, 0, window)
+            value = cache.incr(key)
+        else:
+            value = cache.get(key, 0)
+    except ValueError:  # the counter expired between add and incr
+        return 1 if add else 0
+    except Exception:  # noqa: BLE001 - any cache failure means no throttling, never an error
+        logger.warning("guest link throttle: cache unavailable, not counting", exc_info=True)
+        return 0
+    return value if isinstance(value, int) else 0
+
+
+def _throttle_key(kind: str, ident: str) -> str:
+    return f"orders:guest:{kind}:{vcache.digest(ident)}"
+
+
+@_private
+@require_safe
+def guest_order_open(request: HttpRequest) -> HttpResponse:
+    """The link in a guest's e-mail. Always answers 303: to the order, or to why it did not open."""
+    link = selectors.guest_link_check(token=request.GET.get("t", ""))
+    if link.access == A.OK:
+        services.order_guest_access_grant(session=request.session, order=link.order, issued_at=link.issued_at)
+        return _see_other(reverse("orders:guest_detail", kwargs={"number": link.order.number}))
+    if link.access == A.ACCOUNT:
+        if request.user.is_authenticated and request.user.pk == link.order.user_id:
+            return _see_other(reverse("orders:detail", kwargs={"number": link.order.number}))
+        url = reverse("orders:guest_problem", kwargs={"problem": A.ACCOUNT.value})
+        return _see_other(url + "?" + urlencode({"order": link.order.number}))
+    return _see_other(reverse("orders:guest_problem", kwargs={"problem": link.access.value}))
+
+
+@_private
+@require_safe
+def guest_link_problem(request: HttpRequest, problem: str) -> HttpResponse:
+    """Why a guest link did not open an order (it reveals nothing about any order: anyone may
+    open these pages with any values)."""
+    try:
+        access = A(problem)
+    except ValueError:
+        access = A.INVALID
+    if access == A.OK:
+        access = A.INVALID
+    return _problem(request, access, number=str(request.GET.get("order", ""))[:20])
+
+
+def _guest_order(request: HttpRequest, number: str) -> tuple[object | None, HttpResponse | None]:
+    """The order this session may see as a guest, or the page that says why not."""
+    link = selectors.order_for_guest_session(session=request.session, number=number)
+    if link.access == A.OK:
+        return link.order, None
+    if request.user.is_authenticated and selectors.order_for_user(user=request.user, number=number) is not None:
+        return None, _see_other(reverse("orders:detail", kwargs={"number": number}))
+    return None, _problem(request, link.access)
+
+
+@_private
+@require_safe
+def guest_order_detail(request: HttpRequest, number: str) -> HttpResponse:
+    order, refusal = _guest_order(request, number)
+    return refusal or _detail(request, order, guest=True)
+
+
+@_private
 @require_POST
-def guest_order_cancel(request: HttpRequest, token: str) -> HttpResponse:
-    order = selectors.order_by_guest_token(token=token)
-    if order is None:
-        raise Http404(_("This link is not valid."))
+def guest_order_cancel(request: HttpRequest, number: str) -> HttpResponse:
+    """Cancelling a guest order asks for its e-mail address again: a forwarded or leaked link
+    alone shows the order but cannot cancel it."""
+    order, refusal = _guest_order(request, number)
+    if refusal:
+        return refusal
+    form = GuestCancelForm(request.POST)
+    tries_key = _throttle_key("cancel", order.number)
+    limit, window = CANCEL_EMAIL_TRIES
+    if _count(tries_key, add=False, window=window) >= limit:
+        form.is_valid()
+        form.add_error(None, _("Too many tries with a wrong e-mail address. Please try again in an hour."))
+        return _detail(request, order, guest=True, cancel_form=form, status=429)
+    if not form.is_valid():
+        return _detail(request, order, guest=True, cancel_form=form, status=400)
+    if not selectors.order_email_matches(order=order, email=form.cleaned_data["email"]):
+        _count(tries_key, add=True, window=window)
+        form.add_error("email", _("This is not the e-mail address of this order. Nothing was cancelled."))
+        return _detail(request, order, guest=True, cancel_form=form, status=400)
     _cancel(request, order)
-    return redirect("orders:guest_detail", token=token)
+    return _see_other(reverse("orders:guest_detail", kwargs={"number": order.number}))
+
+
+@_private
+def guest_link_resend(request: HttpRequest) -> HttpResponse:
+    """A new link by e-mail, to the order's address, when the number and address match a guest
+    order. The answer is the same whatever was typed, so it tells nobody which orders exist."""
+    form = GuestLinkRequestForm(request.POST if request.method == "POST" else None)
+    if request.method != "POST":
+        return render(request, "orders/guest_link_resend.html", {"form": form})
+    limit, window = RESEND_PER_ADDRESS
+    if _count(_throttle_key("resend-ip", client_ip(request) or "-"), add=True, window=window) > limit:
+        form.is_valid()
+        form.add_error(None, _("Too many requests from your connection. Please try again in an hour."))
+        return render(request, "orders/guest_link_resend.html", {"form": form}, status=429)
+    if not form.is_valid():
+        return render(request, "orders/guest_link_resend.html", {"form": form}, status=400)
+    number, email = form.cleaned_data["number"], form.cleaned_data["email"]
+    limit, window = RESEND_PER_ORDER
+    within_limit = _count(_throttle_key("resend-order", number), add=True, window=window) <= limit
+    order = selectors.guest_order_for_link_request(number=number, email=email)
+    if order is not None and within_limit:
+        services.order_guest_link_send(order=order)
+    messages.success(
+        request,
+        _("If %(number)s is an order placed without an account with that e-mail address, we have sent a new "
+          "link to it. It can take a few minutes to arrive.") % {"number": number},
+    )
+    return _see_other(reverse("orders:guest_resend"))

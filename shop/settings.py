@@ -284,6 +284,8 @@ SHOP_NAME = env.str("SHOP_NAME", default="Bazaar")
 # Absolute base of links in e-mails (they are sent by workers, outside any request), password-reset
 # links included: never the request's Host header. Required in production.
 SITE_URL = env.str("SITE_URL") if PRODUCTION else env.str("SITE_URL", default="http://127.0.0.1:8000")
+# A guest's order link (in their e-mails) opens the order for this many days after it was sent.
+GUEST_LINK_MAX_AGE_DAYS = env.int("GUEST_LINK_MAX_AGE_DAYS", default=90)
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="USD")
 # Shown prices include tax (EU style) or tax is added at checkout (US style).
 PRICES_INCLUDE_TAX = env.bool("PRICES_INCLUDE_TAX", default=False)

@@ -55,17 +55,19 @@ def test_confirmation_email_has_text_html_and_a_working_guest_link(client, offer
     assert "Blue Kettle" in message.body
     assert "$29.99" in message.body  # 25.00 + 4.99 shipping
     assert message.alternatives[0][1] == "text/html"
-    link = re.search(r"http://\S+/orders/guest/(\S+)/", message.body).group(0)
-    page = client.get(link.replace("http://127.0.0.1:8000", ""))
+    link = re.search(r"http://\S+/orders/guest/\?t=\S+", message.body).group(0)
+    page = client.get(link.replace("http://127.0.0.1:8000", ""), follow=True)
     assert page.status_code == 200
+    assert page.redirect_chain == [(f"/orders/guest/{order.number}/", 303)]
     assert order.number in page.content.decode()
 
 
 def test_guest_cancels_before_shipping_stock_returns_and_payment_is_released(client, offers):
     order = buy(offers)
-    token = re.search(r"/orders/guest/(\S+)/", mail.outbox[0].body).group(1)
+    link = re.search(r"/orders/guest/\?t=\S+", mail.outbox[0].body).group(0)
+    assert client.get(link).status_code == 303
     assert reserved(offers[0]) == 1
-    response = client.post(f"/orders/guest/{token}/cancel/", follow=True)
+    response = client.post(f"/orders/guest/{order.number}/cancel/", {"email": "ADA@example.com"}, follow=True)
     assert "Your order is cancelled" in response.content.decode()
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELLED
@@ -74,7 +76,7 @@ def test_guest_cancels_before_shipping_stock_returns_and_payment_is_released(cli
     assert Payment.objects.get(reference=order.number).status == PaymentStatus.CANCELLED
     assert "cancelled" in mail.outbox[-1].subject
     # cancelling twice is refused with a message, nothing changes
-    response = client.post(f"/orders/guest/{token}/cancel/", follow=True)
+    response = client.post(f"/orders/guest/{order.number}/cancel/", {"email": "ada@example.com"}, follow=True)
     assert "can no longer be cancelled" in response.content.decode()
 
 
@@ -103,9 +105,14 @@ def test_customers_see_their_orders_and_never_anothers(client, offers):
 
 
 def test_forged_guest_links_are_refused(client, offers):
-    buy(offers)
+    order = buy(offers)
+    assert client.get("/orders/guest/?t=not-a-token", follow=True).status_code == 404
     assert client.get("/orders/guest/not-a-token/").status_code == 404
     assert client.post("/orders/guest/not-a-token/cancel/").status_code == 404
+    # the order's number alone (no link opened in this browser) shows nothing and cancels nothing
+    assert client.get(f"/orders/guest/{order.number}/").status_code == 404
+    assert client.post(f"/orders/guest/{order.number}/cancel/", {"email": "ada@example.com"}).status_code == 404
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
 
 
 def test_sellers_see_only_their_own_packages_and_lines_in_admin(client, offers):

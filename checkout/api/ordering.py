@@ -6,7 +6,6 @@ charges twice; clients make one key per order attempt (a UUID) and resend it on 
 
 from __future__ import annotations
 
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -153,8 +152,9 @@ class PlacedOrderOutputSerializer(OrderOutputSerializer):
                 "provider": placed.payment.provider}
 
     def get_guest_url(self, order) -> str:
-        """A signed link to the order page, for guests."""
-        return reverse("orders:guest_detail", kwargs={"token": orders_selectors.guest_token(order=order)})
+        """For an order placed without an account: a signed link that opens the order page in a
+        browser (it expires, see GUEST_LINK_MAX_AGE_DAYS). Empty for a customer's order."""
+        return orders_selectors.guest_link_path(order=order)
 
 
 def _cart_lines(request: Request) -> list[pricing.LineInput]:

@@ -144,10 +144,10 @@ def test_dockerfile_runs_gunicorn_as_a_non_root_user_with_static_files_built_in(
     assert "collectstatic --noinput" in dockerfile
     cmd = next(rest for word, rest in instructions if word == "CMD")
     assert "gunicorn" in cmd
-    assert "--config" in cmd
+    assert '"-c", "gunicorn.conf.py"' in cmd
     # Forwarded headers: gunicorn trusts only TRUSTED_PROXIES, never everyone.
     assert "forwarded-allow-ips" not in dockerfile
-    conf = (BASE_DIR / "shop" / "gunicorn_conf.py").read_text()
+    conf = (BASE_DIR / "gunicorn.conf.py").read_text()
     assert 'os.environ.get("TRUSTED_PROXIES"' in conf
 
 
@@ -155,9 +155,21 @@ def test_gunicorn_trusts_exactly_the_trusted_proxies(monkeypatch):
     import runpy
 
     monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.5, 10.1.0.0/16")
-    assert runpy.run_path(str(BASE_DIR / "shop" / "gunicorn_conf.py"))["forwarded_allow_ips"] == "10.0.0.5,10.1.0.0/16"
+    assert runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["forwarded_allow_ips"] == "10.0.0.5,10.1.0.0/16"
     monkeypatch.delenv("TRUSTED_PROXIES")
-    assert runpy.run_path(str(BASE_DIR / "shop" / "gunicorn_conf.py"))["forwarded_allow_ips"] == ""
+    assert runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["forwarded_allow_ips"] == ""
+
+
+def test_gunicorn_gives_requests_more_time_than_the_payment_provider_can_take(settings):
+    """A slow provider must make the shopper try again, never get their worker killed mid-payment."""
+    import runpy
+
+    from payments.providers.stripe import CONNECT_TIMEOUT
+
+    timeout = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["timeout"]
+    attempts = 1 + settings.PAYMENT_PROVIDER_RETRIES
+    worst = attempts * (CONNECT_TIMEOUT + settings.PAYMENT_PROVIDER_TIMEOUT) + 2 * attempts  # plus backoff
+    assert worst < timeout * 0.5
 
 
 # --- seed_demo --------------------------------------------------------------------------------

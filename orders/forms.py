@@ -1,0 +1,28 @@
+"""Forms of the guest order pages: the e-mail check before cancelling, and asking for a new link."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class GuestCancelForm(forms.Form):
+    email = forms.EmailField(
+        label=_("E-mail address used for this order"), max_length=254,
+        help_text=_("To cancel, confirm the e-mail address the order confirmation was sent to."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+
+class GuestLinkRequestForm(forms.Form):
+    number = forms.CharField(
+        label=_("Order number"), max_length=20, help_text=_("For example BZ-261123-7K3F9Q."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
+    email = forms.EmailField(
+        label=_("E-mail address used for the order"), max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    def clean_number(self) -> str:
+        return self.cleaned_data["number"].strip().upper()
