@@ -36,17 +36,32 @@ def _card_field(label) -> forms.CharField:
 
 
 class JoinForm(forms.Form):
+    """Billing and card. With a provider that takes the card in its own element in the browser
+    (Stripe), the card field is left out: the page saves the card with Stripe.js first."""
+
     interval = forms.ChoiceField(label=_("Billing"), choices=I.choices, initial=I.MONTH, widget=forms.RadioSelect)
     payment_method = _card_field(_("Card number"))
+    skip_trial = forms.BooleanField(
+        label=_("Join without the free trial: charge the first period now"), required=False,
+        help_text=_("One free trial per customer and per card."),
+    )
     join_key = forms.CharField(widget=forms.HiddenInput, max_length=80)
 
-    def __init__(self, *args, plan: Plan, **kwargs) -> None:
+    def __init__(self, *args, plan: Plan, card_in_browser: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["interval"].choices = interval_choices(plan)
+        if card_in_browser:
+            del self.fields["payment_method"]
 
 
 class CardForm(forms.Form):
     payment_method = _card_field(_("New card number"))
+    card_key = forms.CharField(widget=forms.HiddenInput, max_length=80, required=False)
+
+    def __init__(self, *args, card_in_browser: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if card_in_browser:
+            del self.fields["payment_method"]
 
 
 class IntervalForm(forms.Form):

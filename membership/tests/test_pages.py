@@ -78,14 +78,14 @@ def test_unknown_plan_is_404(signed_in, plan):
     assert signed_in.get(reverse("membership:join", args=["nope"])).status_code == 404
 
 
-@pytest.mark.parametrize(("card", "message"), [
-    (DECLINED_CARD, "Your card was declined. Nothing was charged; please try another card."),
-    (INVALID_CARD, "That card number is not valid."),
-    ("", "This field is required."),
+@pytest.mark.parametrize(("card", "message", "status"), [
+    (DECLINED_CARD, "Your card was declined. Nothing was charged; please try another card.", 402),
+    (INVALID_CARD, "That card number is not valid.", 400),
+    ("", "This field is required.", 400),
 ])
-def test_join_errors_are_shown_on_the_form(signed_in, plan, card, message):
+def test_join_errors_are_shown_on_the_form(signed_in, plan, card, message, status):
     response = signed_in.post(reverse("membership:join", args=["bazaar-plus"]), join_data(payment_method=card))
-    assert response.status_code == 200
+    assert response.status_code == status
     assert message in response.content.decode()
     assert 'class="error-summary"' in response.content.decode()
     assert 'value="4' not in response.content.decode()  # the card number is never written back
