@@ -408,17 +408,23 @@ def order_payment_refresh(*, order: Order) -> str:
 
 
 def order_abandon_unpaid(*, order: Order) -> str:
-    """Give up an unpaid order: its payment is voided at the provider first (so nothing can
-    authorize it later), then it is undone. If the payment went through meanwhile, the order is
-    paid instead. Raises PaymentUnavailable when the provider cannot be asked (nothing changes)."""
+    """Give up an unpaid order (the shopper changed it, or their browser reported the payment
+    failed): whatever its payment became meanwhile is voided at the provider first, so nothing can
+    take money for it later, then the order is undone. Raises PaymentUnavailable when the provider
+    cannot be asked (nothing changes; try again later)."""
+    if order.status != Order.Status.PLACED:
+        return NOTHING
     payment = payment_selectors.payment_latest_for_reference(reference=order.number)
     if payment is not None and payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
         payment = payment_services.payment_sync(payment=payment)
-        if payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
-            payment = payment_services.payment_cancel(payment=payment)
-    if payment is None:
-        return DISCARDED if _undo_unpaid(order) else NOTHING
-    return order_payment_settle(order=order, payment=payment)
+    if payment is not None and payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION,
+                                                  PaymentStatus.AUTHORIZED):
+        payment = payment_services.payment_cancel(payment=payment)
+    elif payment is not None and payment.status in _CAPTURED:
+        _give_back_late(payment, order.number)
+    if payment is not None and payment.status in (PaymentStatus.DECLINED, PaymentStatus.FAILED):
+        payment_services.payment_close(payment=payment)
+    return DISCARDED if _undo_unpaid(order) else NOTHING
 
 
 def settle_order_payment(*, payment_id: int) -> str:

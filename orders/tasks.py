@@ -98,11 +98,12 @@ def complete_delivered_orders() -> int:
 RETURN_PAYMENT_RETRIES = 8
 
 
-@shared_task(bind=True, acks_late=True, max_retries=RETURN_PAYMENT_RETRIES)
-def return_order_payment(self, order_id: int, reason: str) -> int:
-    """Release or refund the payment of a cancelled or refunded order, after its commit. Retried
-    with backoff while the provider is unreachable; when it refuses, or after the last retry, the
-    order is flagged for staff (a payment problem they see in admin) and the admins are e-mailed."""
+@shared_task(acks_late=True)
+def return_order_payment(order_id: int, reason: str, attempt: int = 0) -> int:
+    """Release or refund the payment of a cancelled or refunded order, after its commit. Tried again
+    with backoff (1, 2, 4... minutes, at most an hour apart) while the provider is unreachable; when
+    it refuses, or after the last try, the order is flagged for staff (a payment problem they see
+    in admin) and the admins are e-mailed."""
     from orders import services
 
     order = selectors.order_detail_by_id(order_id=order_id)
@@ -111,10 +112,12 @@ def return_order_payment(self, order_id: int, reason: str) -> int:
     try:
         return services.order_return_payment(order=order, reason=reason)
     except PaymentUnavailable as exc:
-        if self.request.retries < self.max_retries and not self.request.is_eager:
-            raise self.retry(exc=exc, countdown=min(60 * 2 ** self.request.retries, 3600))
+        if attempt < RETURN_PAYMENT_RETRIES:
+            return_order_payment.apply_async((order_id, reason), {"attempt": attempt + 1},
+                                             countdown=min(60 * 2 ** attempt, 3600))
+            return 0
         problem = str(exc.message)
-    except ApplicationError as exc:  # refused by the provider: retrying will not help
+    except ApplicationError as exc:  # refused by the provider: trying again will not help
         problem = str(exc.message)
     note = _("Could not give the money back (%(reason)s): %(problem)s") % {"reason": reason, "problem": problem}
     if services.order_payment_problem(order=order, problem=PaymentProblem.REFUND_FAILED, note=note):

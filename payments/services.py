@@ -467,7 +467,8 @@ def payment_sync(*, payment: Payment) -> Payment:
     """Ask the provider where an open payment stands and record it (a return page, a retry, the
     settle job). A payment whose first call never got an answer asks again with the same
     idempotency key, which the provider answers with the original outcome. Calls the provider:
-    never inside a transaction. A closed payment is returned as it is."""
+    never inside a transaction. A closed payment is returned as it is. Raises
+    :class:`PaymentUnavailable` when the provider still cannot be reached."""
     payment = Payment.objects.get(pk=payment.pk)
     if payment.status not in _OPEN:
         return payment
@@ -481,7 +482,7 @@ def payment_sync(*, payment: Payment) -> Payment:
             return _record(payment, ProviderResult(providers.FAILED, message="No payment method to try again."))
         try:
             return _authorize_at_provider(payment, gateway, payment.payment_method)
-        except (PaymentDeclined, PaymentUnavailable):
+        except PaymentDeclined:
             return Payment.objects.get(pk=payment.pk)
     try:
         result = gateway.retrieve(payment.provider_reference)

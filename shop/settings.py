@@ -278,6 +278,10 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Bazaar <shop@bazaar.localhost>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Who is told when money cannot be returned automatically (and of server errors): comma-separated
+# e-mail addresses. Orders with a payment problem are also flagged in admin.
+ADMINS = [("Bazaar operations", address) for address in env.list("ADMINS", default=[])]
 
 # --- Shop -------------------------------------------------------------------------------
 SHOP_NAME = env.str("SHOP_NAME", default="Bazaar")
