@@ -137,7 +137,7 @@ def shipping_method(*, channel: str, price: str, code: str | None = None, seller
 
 
 def seller_member(seller: Seller, *, email: str | None = None, role: str = "staff") -> User:
-    """A user who belongs to ``seller`` (staff in the "Seller staff" group), made by the service."""
+    """A user who belongs to ``seller`` with ``role`` (and so that role's group), made by the service."""
     user = UserFactory(email=email) if email else UserFactory()
     marketplace_services.seller_member_add(seller=seller, user=user, role=role)
     user.refresh_from_db()
