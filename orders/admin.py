@@ -6,10 +6,10 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyAdminMixin, ReadOnlyInline
+from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, requires_permission
 from core.exceptions import ApplicationError
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
-from orders import services
+from orders import selectors, services
 from orders.models import Order, OrderDiscount, OrderEvent, OrderLine, Package
 from payments import selectors as payment_selectors
 
@@ -84,22 +84,30 @@ class OrderAdmin(admin.ModelAdmin):
         if ok:
             self.message_user(request, _("%(n)s order(s): %(done)s.") % {"n": ok, "done": done}, messages.SUCCESS)
 
-    @admin.action(description=_("Cancel selected orders (release stock, release or refund payment)"))
+    # Each action moves money or stock: it needs its own permission, not just "change order".
+    has_cancel_order_permission = requires_permission("orders.cancel_order")
+    has_refund_order_permission = requires_permission("orders.refund_order")
+    has_complete_order_permission = requires_permission("orders.complete_order")
+
+    @admin.action(description=_("Cancel selected orders (release stock, release or refund payment)"),
+                  permissions=["cancel_order"])
     def cancel_orders(self, request, queryset):
         self._act(request, queryset, services.order_cancel, _("cancelled by staff"))
 
-    @admin.action(description=_("Refund selected orders in full"))
+    @admin.action(description=_("Refund selected orders in full"), permissions=["refund_order"])
     def refund_orders(self, request, queryset):
         self._act(request, queryset, services.order_refund, _("refunded by staff"))
 
-    @admin.action(description=_("Mark completed"), permissions=["change"])
+    @admin.action(description=_("Mark completed"), permissions=["complete_order"])
     def complete_orders(self, request, queryset):
         self._act(request, queryset, services.order_complete, _("completed by staff"))
 
 
 @admin.register(Package)
 class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
-    """The seller's view of what to ship: its own packages only."""
+    """The seller's view of what to ship: its own packages only. Shipping and delivering (stock
+    leaves, the payment is captured) need ``orders.ship_package``; a seller's members ship only the
+    packages their seller ships itself, Bazaar staff the ones Bazaar fulfils."""
 
     list_display = ("order", "seller_name", "fulfillment_channel", "shipping_method_name", "status",
                     "estimated_latest", "tracking_number", "shipped_at", "delivered_at")
@@ -117,6 +125,12 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
             return (*self.readonly_fields, "tracking_number")
         return self.readonly_fields
 
+    def has_change_permission(self, request, obj=None):
+        # The tracking number of a package Bazaar fulfils is Bazaar's to set.
+        if obj is not None and selectors.package_ship_refusal(package=obj, actor=request.user):
+            return False
+        return super().has_change_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
         if "tracking_number" in form.changed_data:
             try:
@@ -126,7 +140,11 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
 
     def _act(self, request, queryset, action, done: str) -> None:
         ok = 0
-        for package in queryset.select_related("order").order_by("pk"):
+        allowed = selectors.packages_shippable_by(actor=request.user, packages=queryset)
+        for package in queryset.exclude(pk__in=allowed.values("pk")).select_related("order").order_by("pk"):
+            refusal = selectors.package_ship_refusal(package=package, actor=request.user)
+            self.message_user(request, f"{package}: {refusal or _('not yours to ship')}", messages.ERROR)
+        for package in allowed.select_related("order").order_by("pk"):
             try:
                 action(package)
                 ok += 1
@@ -135,7 +153,9 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
         if ok:
             self.message_user(request, _("%(n)s package(s) %(done)s.") % {"n": ok, "done": done}, messages.SUCCESS)
 
-    @admin.action(description=_("Mark shipped"), permissions=["change"])
+    has_ship_package_permission = requires_permission("orders.ship_package")
+
+    @admin.action(description=_("Mark shipped"), permissions=["ship_package"])
     def ship_packages(self, request, queryset):
         self._act(
             request, queryset,
@@ -143,7 +163,7 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
             _("shipped"),
         )
 
-    @admin.action(description=_("Mark delivered"), permissions=["change"])
+    @admin.action(description=_("Mark delivered"), permissions=["ship_package"])
     def deliver_packages(self, request, queryset):
         self._act(request, queryset, lambda p: services.package_deliver(package=p, actor=request.user),
                   _("delivered"))
