@@ -33,6 +33,13 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
+    def get_readonly_fields(self, request, obj=None):
+        # Who holds which rights is for superusers to decide: someone who may edit users (support,
+        # say) must not make themselves or anyone else a superuser or hand out permissions.
+        if request.user.is_superuser or obj is None:
+            return super().get_readonly_fields(request, obj)
+        return (*super().get_readonly_fields(request, obj), "is_staff", "is_superuser", "groups", "user_permissions")
+
 
 # django-axes offers "Clean up expired attempts" to anyone who can see the sign-in attempts (its action
 # names no permission): here it deletes rows, so it needs the permission to delete them.

@@ -71,6 +71,14 @@ def test_roles_nest_and_none_holds_a_platform_only_right():
     assert not platform_only & roles.ROLE_PERMISSIONS[OWNER]
 
 
+def test_migrate_leaves_each_role_group_with_its_permissions():
+    """The post-migrate hook ran (after every app's permissions exist): nobody has been added yet."""
+    for role, name in roles.ROLE_GROUPS.items():
+        granted = {f"{a}.{c}" for a, c in Group.objects.get(name=name)
+                   .permissions.values_list("content_type__app_label", "codename")}
+        assert granted == roles.ROLE_PERMISSIONS[role], role
+
+
 @pytest.mark.parametrize("role", [OWNER, MANAGER, STAFF])
 def test_a_member_is_in_exactly_the_group_of_their_role(shop, role):
     user = seller_member(shop["seller"], role=role)
