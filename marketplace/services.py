@@ -60,6 +60,8 @@ def seller_groups_refresh() -> None:
         group = _role_group(role)
         should = {user_id for user_id, held in memberships if held == role}
         account_services.group_members_sync(group=group, members=should, among=members)
+
+
 # --- sellers ------------------------------------------------------------------------------
 
 
