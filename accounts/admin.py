@@ -1,3 +1,5 @@
+from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
@@ -30,3 +32,23 @@ class UserAdmin(BaseUserAdmin):
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Who holds which rights is for superusers to decide: someone who may edit users (support,
+        # say) must not make themselves or anyone else a superuser or hand out permissions.
+        if request.user.is_superuser or obj is None:
+            return super().get_readonly_fields(request, obj)
+        return (*super().get_readonly_fields(request, obj), "is_staff", "is_superuser", "groups", "user_permissions")
+
+
+# django-axes offers "Clean up expired attempts" to anyone who can see the sign-in attempts (its action
+# names no permission): here it deletes rows, so it needs the permission to delete them.
+if admin.site.is_registered(AccessAttempt):
+    admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(AxesAccessAttemptAdmin):
+    @admin.action(description=_("Clean up expired attempts"), permissions=["delete"])
+    def cleanup_expired_attempts(self, request, queryset):
+        return super().cleanup_expired_attempts(request, queryset)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.models import Group, Permission
@@ -10,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -144,12 +147,10 @@ def staff_group_ensure(*, name: str, permissions: list[tuple[str, str]]) -> Grou
     """A group holding exactly these ``(app_label, codename)`` permissions."""
     with transaction.atomic():
         group, _created = Group.objects.get_or_create(name=name)
-        perms = []
+        wanted = Q()
         for app_label, codename in permissions:
-            perm = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-            if perm is not None:
-                perms.append(perm)
-        group.permissions.set(perms)
+            wanted |= Q(content_type__app_label=app_label, codename=codename)
+        group.permissions.set(Permission.objects.filter(wanted) if permissions else [])
     return group
 
 
@@ -176,6 +177,20 @@ def user_revoke_staff_group(*, user: User, group_name: str) -> bool:
         user.is_staff = False
         user.save(update_fields=["is_staff"])
     return True
+
+
+def group_members_sync(*, group: Group, members: Iterable[int], among: Iterable[int]) -> None:
+    """Of the users ``among`` (ids), make exactly ``members`` belong to ``group``; users outside
+    ``among`` keep or lack the group as they do. In a few queries, whatever the number of users."""
+    wanted, among = set(members), set(among)
+    through = User.groups.through
+    with transaction.atomic():
+        have = set(through.objects.filter(group=group, user_id__in=among).values_list("user_id", flat=True))
+        through.objects.bulk_create(
+            [through(user_id=user_id, group_id=group.pk) for user_id in sorted(wanted - have)],
+            ignore_conflicts=True,
+        )
+        through.objects.filter(group=group, user_id__in=sorted(have - wanted)).delete()
 
 
 def superuser_ensure(*, email: str, password: str) -> tuple[User, bool]:

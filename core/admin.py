@@ -5,6 +5,21 @@ from __future__ import annotations
 from django.contrib import admin
 
 
+def requires_permission(perm: str):
+    """The ``has_<name>_permission`` method behind an admin action declared with
+    ``@admin.action(permissions=["<name>"])``: only users holding ``perm`` ("app_label.codename")
+    see the action, and Django refuses a forged POST naming it (the action is not in the list).
+
+        has_refund_order_permission = requires_permission("orders.refund_order")
+    """
+
+    def has_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(perm)
+
+    has_permission.__doc__ = f"Whether the user holds {perm}."
+    return has_permission
+
+
 class InvalidateAfterDeleteMixin:
     """Call ``after_delete()`` (e.g. a cache bump) after a row or a selection is deleted in admin.
 

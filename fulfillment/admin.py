@@ -2,8 +2,10 @@
 
 Stock is never typed in: a stock item's change form takes "adjust by" and a note, and the save
 calls :func:`fulfillment.services.stock_adjust` or :func:`~fulfillment.services.stock_receive`, which
-write the ledger row and refresh the buy box. The ledger itself is read-only. Seller members see
-only their sellers' rows (:mod:`marketplace.admin_scoping`).
+write the ledger row and refresh the buy box. Recording received units needs
+``fulfillment.receive_stock``, a correction ``fulfillment.adjust_stock``. The ledger itself is
+read-only. Seller members see only their sellers' rows (:mod:`marketplace.admin_scoping`) and never
+change stock in Bazaar's fulfilment centres (the services refuse it too).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from core.admin import ReadOnlyAdminMixin
 from core.exceptions import ApplicationError
 from fulfillment import services
 from fulfillment.models import ShippingMethod, StockItem, StockMovement, Warehouse
-from marketplace.admin_scoping import SellerScopedAdminMixin
+from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
 
 # --- warehouses and shipping ----------------------------------------------------------------------
 
@@ -67,7 +69,14 @@ class ShippingMethodAdmin(admin.ModelAdmin):
 # --- stock ------------------------------------------------------------------------------------------
 
 
+# Each kind of stock change needs its own permission (a view-only or plain "change" user gets neither).
+RECEIVE_PERMISSION, ADJUST_PERMISSION = "fulfillment.receive_stock", "fulfillment.adjust_stock"
+
+
 class StockItemAddForm(forms.ModelForm):
+    #: Movements this user may record ("receive", "adjust"); set per request by the admin.
+    allowed_movements: frozenset[str] = frozenset()
+
     quantity = forms.IntegerField(
         label=_("units received"), required=False, min_value=0, initial=0,
         help_text=_("Units already in the warehouse; recorded in the stock ledger as received."),
@@ -80,6 +89,8 @@ class StockItemAddForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("quantity") and StockItemChangeForm.RECEIVE not in self.allowed_movements:
+            self.add_error("quantity", _("You may not record received units."))
         offer, warehouse = cleaned.get("offer"), cleaned.get("warehouse")
         if offer is not None and warehouse is not None:
             try:
@@ -91,6 +102,8 @@ class StockItemAddForm(forms.ModelForm):
 
 class StockItemChangeForm(forms.ModelForm):
     RECEIVE, ADJUST = "receive", "adjust"
+    #: Movements this user may record; set per request by the admin.
+    allowed_movements: frozenset[str] = frozenset()
 
     movement = forms.ChoiceField(
         label=_("kind of change"), initial=ADJUST,
@@ -106,10 +119,20 @@ class StockItemChangeForm(forms.ModelForm):
         model = StockItem
         fields = ()
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        movement = self.fields["movement"]
+        movement.choices = [(value, label) for value, label in movement.choices if value in self.allowed_movements]
+        movement.required = bool(self.allowed_movements)
+        if self.ADJUST not in self.allowed_movements:
+            movement.initial = self.RECEIVE
+
     def clean(self):
         cleaned = super().clean()
         delta = cleaned.get("adjust_by") or 0
-        if cleaned.get("movement") == self.RECEIVE and delta < 0:
+        if delta and cleaned.get("movement") not in self.allowed_movements:
+            self.add_error("adjust_by", _("You may not make this kind of stock change."))
+        elif cleaned.get("movement") == self.RECEIVE and delta < 0:
             self.add_error("adjust_by", _("Received units are a positive number; use a correction to remove units."))
         elif delta < 0 and self.instance.on_hand + delta < self.instance.reserved:
             # The service refuses this too (and the database); saying it here keeps the form.
@@ -135,17 +158,33 @@ class StockItemAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.Mode
     ordering = ("-id",)
     autocomplete_fields = ("offer",)
 
+    @staticmethod
+    def allowed_movements(request) -> frozenset[str]:
+        held = {StockItemChangeForm.RECEIVE: RECEIVE_PERMISSION, StockItemChangeForm.ADJUST: ADJUST_PERMISSION}
+        return frozenset(movement for movement, perm in held.items() if request.user.has_perm(perm))
+
     def get_fields(self, request, obj=None):
+        allowed = self.allowed_movements(request)
         if obj is None:
-            return ("offer", "warehouse", "quantity", "note")
-        return ("offer", "warehouse", "on_hand", "reserved", "available", "movement", "adjust_by", "note")
+            received = ("quantity", "note") if StockItemChangeForm.RECEIVE in allowed else ()
+            return ("offer", "warehouse", *received)
+        changes = ("movement", "adjust_by", "note") if allowed else ()
+        return ("offer", "warehouse", "on_hand", "reserved", "available", *changes)
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else ("offer", "warehouse", "on_hand", "reserved", "available")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        kwargs["form"] = self.add_form if obj is None else self.form
+        base = self.add_form if obj is None else self.form
+        # The form refuses (even in a forged POST) the kinds of change this user holds no permission for.
+        kwargs["form"] = type(base.__name__, (base,), {"allowed_movements": self.allowed_movements(request)})
         return super().get_form(request, obj, change=change, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        # Stock in Bazaar's centres is Bazaar's to count: read-only for a seller's members.
+        if obj is not None and seller_scope(request) is not None and obj.warehouse.kind == Warehouse.Kind.PLATFORM:
+            return False
+        return super().has_change_permission(request, obj)
 
     @admin.display(description=_("seller"), ordering="offer__seller__name")
     def seller(self, obj: StockItem):
@@ -158,7 +197,7 @@ class StockItemAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.Mode
     def save_model(self, request, obj, form, change):
         note = form.cleaned_data.get("note") or ""
         if not change:
-            item = services.stock_item_ensure(offer=obj.offer, warehouse=obj.warehouse)
+            item = services.stock_item_ensure(offer=obj.offer, warehouse=obj.warehouse, actor=request.user)
             quantity = form.cleaned_data.get("quantity") or 0
             if quantity:
                 item = services.stock_receive(

@@ -60,6 +60,11 @@ class StockItem(models.Model):
     class Meta:
         verbose_name = _("stock item")
         verbose_name_plural = _("stock items")
+        # Changing stock moves money (what can be sold): each kind of change has its own permission.
+        permissions = [
+            ("receive_stock", _("Can record units received")),
+            ("adjust_stock", _("Can correct units on hand (count, damage, loss)")),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["offer", "warehouse"], name="stock_once_per_offer_warehouse"),
             models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_on_hand_not_negative"),

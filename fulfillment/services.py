@@ -16,7 +16,7 @@ from django.db.models import Case, F, IntegerField, Value, When
 from django.utils.translation import gettext as _
 
 from core import cache as vcache
-from core.exceptions import ApplicationError
+from core.exceptions import ApplicationError, PermissionDenied
 from fulfillment import selectors as fulfillment_selectors
 from fulfillment.models import ShippingMethod, StockItem, StockMovement, Warehouse
 from marketplace import selectors as marketplace_selectors
@@ -132,8 +132,34 @@ def check_warehouse_fits_offer(*, offer, warehouse: Warehouse) -> None:
         )
 
 
-def stock_item_ensure(*, offer, warehouse: Warehouse) -> StockItem:
+def _check_stock_actor(*, actor, perm: str, warehouse_kind: str, seller_id: int) -> None:
+    """A seller's member changes stock only in their own sellers' locations, and only where their
+    role grants ``perm``; Bazaar's fulfilment centres are for platform staff (DESIGN invariant 7).
+    ``actor`` None is the system itself; platform staff and superusers pass."""
+    if actor is None or marketplace_selectors.seller_scope_for_user(actor) is None:
+        return
+    if warehouse_kind == Warehouse.Kind.PLATFORM:
+        message = _("Only Bazaar staff receive or correct stock in a Bazaar fulfilment centre.")
+        raise PermissionDenied(message, code="platform_warehouse", fields={"warehouse": [message]})
+    if seller_id not in marketplace_selectors.seller_ids_with_permission(actor, perm):
+        raise PermissionDenied(_("Your role at this seller does not allow changing its stock."))
+
+
+def _check_stock_item_actor(*, actor, perm: str, stock_item: StockItem) -> None:
+    if actor is None:
+        return
+    kind, seller_id = StockItem.objects.filter(pk=stock_item.pk).values_list(
+        "warehouse__kind", "offer__seller_id"
+    ).get()
+    _check_stock_actor(actor=actor, perm=perm, warehouse_kind=kind, seller_id=seller_id)
+
+
+def stock_item_ensure(*, offer, warehouse: Warehouse, actor=None) -> StockItem:
+    """The stock row of ``offer`` in ``warehouse`` (made when missing). ``actor``: the user asking
+    (None for the system); a seller's member may not open rows in Bazaar's centres."""
     check_warehouse_fits_offer(offer=offer, warehouse=warehouse)
+    _check_stock_actor(actor=actor, perm="fulfillment.add_stockitem", warehouse_kind=warehouse.kind,
+                       seller_id=offer.seller_id)
     try:
         with transaction.atomic():
             item, _created = StockItem.objects.get_or_create(offer=offer, warehouse=warehouse)
@@ -158,8 +184,10 @@ def _refresh_products_of(offer_ids: Iterable[int]) -> None:
 
 
 def stock_receive(*, stock_item: StockItem, quantity, reference: str = "", note: str = "", actor=None) -> StockItem:
-    """Add units that arrived at the warehouse."""
+    """Add units that arrived at the warehouse. ``actor``: the user recording it (None for the
+    system); a seller's member only in their own locations."""
     qty = _positive(quantity)
+    _check_stock_item_actor(actor=actor, perm="fulfillment.receive_stock", stock_item=stock_item)
     with transaction.atomic():
         StockItem.objects.filter(pk=stock_item.pk).update(on_hand=F("on_hand") + qty)
         item = _record(stock_item.pk, StockMovement.Kind.RECEIVE, qty, 0, reference, note, actor)
@@ -168,13 +196,15 @@ def stock_receive(*, stock_item: StockItem, quantity, reference: str = "", note:
 
 
 def stock_adjust(*, stock_item: StockItem, delta, reference: str = "", note: str = "", actor=None) -> StockItem:
-    """Correct on-hand units (a count, damage, loss). Never below what is reserved."""
+    """Correct on-hand units (a count, damage, loss). Never below what is reserved. ``actor``: the
+    user correcting (None for the system); a seller's member only in their own locations."""
     try:
         delta = int(delta)
     except (TypeError, ValueError):
         raise ApplicationError(_("Enter a whole number."), fields={"delta": [_("Enter a whole number.")]}) from None
     if delta == 0:
         return stock_item
+    _check_stock_item_actor(actor=actor, perm="fulfillment.adjust_stock", stock_item=stock_item)
     with transaction.atomic():
         updated = StockItem.objects.filter(pk=stock_item.pk, on_hand__gte=F("reserved") - delta).update(
             on_hand=F("on_hand") + delta
@@ -285,7 +315,8 @@ def stock_ship(*, reservations: Iterable[Reservation], reference: str, actor=Non
 
     One conditional UPDATE per stock row (rows in id order, so concurrent shipments never
     deadlock) plus a SHIP ledger row each; refused as a whole if a row no longer holds that many
-    reserved units, so nothing ships twice and no count goes below zero.
+    reserved units, so nothing ships twice and no count goes below zero. A seller's member as
+    ``actor`` never ships units out of a Bazaar fulfilment centre.
     """
     wanted: dict[tuple[int, int], int] = {}
     for r in reservations:
@@ -293,6 +324,12 @@ def stock_ship(*, reservations: Iterable[Reservation], reference: str, actor=Non
         wanted[key] = wanted.get(key, 0) + _positive(r.quantity)
     if not wanted:
         return
+    if actor is not None and marketplace_selectors.seller_scope_for_user(actor) is not None:
+        item_ids = sorted({item_id for item_id, _offer_id in wanted})
+        if StockItem.objects.filter(pk__in=item_ids, warehouse__kind=Warehouse.Kind.PLATFORM).exists():
+            raise PermissionDenied(
+                _("Only Bazaar staff ship units from a Bazaar fulfilment centre."), code="platform_warehouse"
+            )
     with transaction.atomic():
         for (stock_item_id, _offer_id), qty in sorted(wanted.items()):
             updated = StockItem.objects.filter(pk=stock_item_id, reserved__gte=qty, on_hand__gte=qty).update(

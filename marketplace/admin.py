@@ -57,24 +57,14 @@ class SellerAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAd
         return False
 
 
-def _owned_seller_ids(request) -> frozenset[int]:
-    """Sellers ``request.user`` owns (cached per request); empty for superusers, who need no grant."""
-    cached = getattr(request, "_bazaar_owned_sellers", None)
-    if cached is None:
-        user = request.user
-        cached = frozenset()
-        if user.is_authenticated and user.is_active and user.is_staff and not user.is_superuser:
-            cached = selectors.seller_ids_owned_by(user)
-        request._bazaar_owned_sellers = cached
-    return cached
-
-
 @admin.register(SellerMember)
 class SellerMemberAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
     """Who works for which seller. Platform staff manage every seller's team; a seller's owners see,
-    re-role and remove their own sellers' members (adding needs the user directory: platform only).
-    Role changes and removals go through the services, which keep at least one owner per seller
-    and take admin access away from someone who no longer belongs to any seller."""
+    re-role and remove their own sellers' members (their role's group grants the permissions, the
+    scoping limits them to sellers they own; adding needs the user directory: platform only).
+    Role changes and removals go through the services, which keep at least one owner per seller,
+    move the member to the group of their new role, and take admin access away from someone who no
+    longer belongs to any seller."""
 
     list_display = ("user", "seller", "role", "created_at")
     list_filter = ("role", ("seller", admin.RelatedOnlyFieldListFilter))
@@ -85,27 +75,9 @@ class SellerMemberAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.M
     fields = ("seller", "user", "role", "created_at")
     actions = ["delete_selected"]
 
-    # --- who may do what --------------------------------------------------------------------------
-
-    def _owner_allows(self, request, obj) -> bool:
-        owned = _owned_seller_ids(request)
-        return bool(owned) and (obj is None or obj.seller_id in owned)
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)  # already limited to the user's sellers
-        if seller_scope(request) is not None and not super().has_view_permission(request):
-            # Here only as an owner: their owned sellers, not those where they are staff.
-            queryset = queryset.filter(seller_id__in=sorted(_owned_seller_ids(request)))
-        return queryset
-
-    def has_view_permission(self, request, obj=None):
-        return super().has_view_permission(request, obj) or self._owner_allows(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) or self._owner_allows(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) or self._owner_allows(request, obj)
+    def has_add_permission(self, request):
+        # Adding someone means picking from every user: platform staff only.
+        return seller_scope(request) is None and super().has_add_permission(request)
 
     def get_readonly_fields(self, request, obj=None):
         # A membership is one user at one seller: to move someone, remove and add again.
@@ -214,8 +186,14 @@ class OfferAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdm
     def buy_box_winner(self, obj: Offer) -> bool:
         return obj.is_buy_box_winner
 
+    def get_readonly_fields(self, request, obj=None):
+        # Whether Bazaar fulfils an offer is Bazaar's decision (the service refuses it from a seller too).
+        if seller_scope(request) is not None:
+            return (*self.readonly_fields, "fulfillment_channel")
+        return self.readonly_fields
+
     def save_model(self, request, obj, form, change):
-        services.offer_save(offer=obj)
+        services.offer_save(offer=obj, actor=request.user)
 
     def has_delete_permission(self, request, obj=None):
         # Deactivate instead: stock rows, the ledger and order lines refer to offers.
@@ -267,6 +245,6 @@ class ProductAdmin(CatalogProductAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is Offer:
             for offer in formset.save(commit=False):
-                services.offer_save(offer=offer)
+                services.offer_save(offer=offer, actor=request.user)
             return
         super().save_formset(request, form, formset, change)

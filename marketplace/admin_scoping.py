@@ -1,15 +1,19 @@
 """Seller isolation in admin (DESIGN invariant 7), written once and used by every seller-facing admin.
 
-A signed-in user who is not a superuser and belongs to a seller (a ``SellerMember`` row) or to the
-"Seller staff" group is *seller-scoped*. For them every admin using :class:`SellerScopedAdminMixin`
+A signed-in user who is not a superuser and belongs to a seller (a ``SellerMember`` row) or to one of
+the seller role groups is *seller-scoped*. Their Django permissions come from the group of their role
+(``marketplace.roles``); on top of that, for them every admin using :class:`SellerScopedAdminMixin`
 
-* lists only rows of their sellers (``get_queryset``, which Django also uses for the change,
-  delete and history pages and for autocompletes, so another seller's id in a URL is "not found");
-* refuses to show, change or delete another seller's row even when one is handed over directly
-  (``has_*_permission`` with an object);
-* offers only their sellers, and rows of their sellers, as foreign-key choices, so a tampered seller,
-  offer or warehouse id in a POST is an invalid choice, i.e. a form error and nothing saved; with
-  exactly one seller, the seller field is that seller.
+* lists only rows of their sellers where their role lets them see this model (``get_queryset``,
+  which Django also uses for the change, delete and history pages and for autocompletes, so another
+  seller's id in a URL is "not found");
+* refuses to show, change or delete a row of a seller where their role does not allow it, even when
+  the row is handed over directly (``has_*_permission`` with an object): an owner at one seller who
+  is staff at another changes offers at the first only;
+* offers as foreign-key choices only the sellers (and those sellers' rows) where their role lets them
+  add or change this model, never Bazaar's shared rows, so a tampered seller, offer or warehouse id
+  in a POST is an invalid choice, i.e. a form error and nothing saved; with exactly one such seller,
+  the seller field is that seller.
 
 Superusers and platform staff (staff who belong to no seller) see everything their permissions allow.
 """
@@ -19,11 +23,11 @@ from __future__ import annotations
 from django import forms
 from django.db.models import Q, QuerySet
 
-from marketplace import selectors
+from marketplace import roles, selectors
 from marketplace.models import Seller
-from marketplace.services import SELLER_GROUP
 
 _SCOPE_ATTR = "_bazaar_seller_scope"
+_ROLES_ATTR = "_bazaar_seller_roles"
 _UNSET = object()
 
 
@@ -32,15 +36,22 @@ def seller_scope(request) -> frozenset[int] | None:
     cached = getattr(request, _SCOPE_ATTR, _UNSET)
     if cached is not _UNSET:
         return cached
-    user = getattr(request, "user", None)
-    scope: frozenset[int] | None = None
-    if user is not None and user.is_authenticated and not user.is_superuser:
-        ids = selectors.seller_ids_for_user(user)
-        # A former member still in the seller group sees nothing rather than everything.
-        if ids or user.groups.filter(name=SELLER_GROUP).exists():
-            scope = frozenset(ids)
+    scope = selectors.seller_scope_for_user(getattr(request, "user", None))
     setattr(request, _SCOPE_ATTR, scope)
     return scope
+
+
+def seller_ids_allowed(request, perm: str) -> frozenset[int] | None:
+    """Sellers where ``request.user``'s role grants ``perm`` ("app_label.codename"), or None when the
+    user is not seller-scoped (their own permissions decide). Cached per request."""
+    scope = seller_scope(request)
+    if scope is None:
+        return None
+    held = getattr(request, _ROLES_ATTR, None)
+    if held is None:
+        held = selectors.seller_roles_for_user(request.user)
+        setattr(request, _ROLES_ATTR, held)
+    return frozenset(seller_id for seller_id in scope if roles.role_allows(held.get(seller_id), perm))
 
 
 class SellerScopedAdminMixin:
@@ -53,17 +64,24 @@ class SellerScopedAdminMixin:
 
     # --- which rows ---------------------------------------------------------------------------
 
-    def seller_scope_q(self, scope: frozenset[int]) -> Q:
-        q = Q(**{f"{self.seller_lookup}__in": sorted(scope)})
-        if self.seller_shared_rows:
+    def seller_perm(self, action: str) -> str:
+        """This model's Django permission for ``action`` (view, add, change, delete)."""
+        return f"{self.opts.app_label}.{action}_{self.opts.model_name}"
+
+    def seller_scope_q(self, seller_ids: frozenset[int], *, shared: bool | None = None) -> Q:
+        q = Q(**{f"{self.seller_lookup}__in": sorted(seller_ids)})
+        if self.seller_shared_rows if shared is None else shared:
             q |= Q(**{f"{self.seller_lookup}__isnull": True})
         return q
 
-    def scope_queryset(self, request, queryset: QuerySet) -> QuerySet:
-        scope = seller_scope(request)
-        if scope is None:
+    def scope_queryset(self, request, queryset: QuerySet, *, perm: str | None = None,
+                       shared: bool | None = None) -> QuerySet:
+        """``queryset`` limited to the sellers where the user's role grants ``perm`` (this model's view
+        permission by default); ``shared``: include Bazaar's shared rows (default: ``seller_shared_rows``)."""
+        allowed = seller_ids_allowed(request, perm or self.seller_perm("view"))
+        if allowed is None:
             return queryset
-        return queryset.filter(self.seller_scope_q(scope))
+        return queryset.filter(self.seller_scope_q(allowed, shared=shared))
 
     def get_queryset(self, request):
         return self.scope_queryset(request, super().get_queryset(request))
@@ -78,38 +96,49 @@ class SellerScopedAdminMixin:
                 return None
         return getattr(obj, f"{last}_id", None)
 
-    def _allows(self, request, obj, *, write: bool) -> bool:
+    def _allows(self, request, obj, action: str) -> bool:
         # Inlines are asked about their parent object: only rows of this model are judged here.
         if obj is None or not isinstance(obj, self.model):
             return True
-        scope = seller_scope(request)
-        if scope is None:
+        allowed = seller_ids_allowed(request, self.seller_perm(action))
+        if allowed is None:
             return True
         seller_id = self.seller_id_of(obj)
         if seller_id is None:
-            return self.seller_shared_rows and not write and obj.pk is not None
-        return seller_id in scope
+            return self.seller_shared_rows and action == "view" and obj.pk is not None
+        return seller_id in allowed
+
+    def seller_ids_writable(self, request) -> frozenset[int] | None:
+        """Sellers whose rows of this model the user may add or change (None: not seller-scoped)."""
+        add, change = seller_ids_allowed(request, self.seller_perm("add")), seller_ids_allowed(
+            request, self.seller_perm("change")
+        )
+        if add is None or change is None:
+            return None
+        return add | change
 
     # --- permissions ----------------------------------------------------------------------------
 
     def has_view_permission(self, request, obj=None):
-        return super().has_view_permission(request, obj) and self._allows(request, obj, write=False)
+        return super().has_view_permission(request, obj) and (
+            self._allows(request, obj, "view") or self._allows(request, obj, "change")
+        )
 
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and self._allows(request, obj, write=True)
+        return super().has_change_permission(request, obj) and self._allows(request, obj, "change")
 
     def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and self._allows(request, obj, write=True)
+        return super().has_delete_permission(request, obj) and self._allows(request, obj, "delete")
 
     # --- choices in forms ---------------------------------------------------------------------------
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        scope = seller_scope(request)
-        if scope is not None and "queryset" not in kwargs:
+        writable = self.seller_ids_writable(request)
+        if writable is not None and "queryset" not in kwargs:
             related = db_field.related_model
             if related is Seller:
-                kwargs["queryset"] = Seller.objects.filter(pk__in=sorted(scope))
-                if len(scope) == 1:
+                kwargs["queryset"] = Seller.objects.filter(pk__in=sorted(writable))
+                if len(writable) == 1:
                     # Their one seller, fixed: no empty choice, no search box.
                     kwargs["widget"] = forms.Select
                     kwargs["empty_label"] = None
@@ -118,12 +147,13 @@ class SellerScopedAdminMixin:
                     self.admin_site.get_model_admin(related) if self.admin_site.is_registered(related) else None
                 )
                 if isinstance(related_admin, SellerScopedAdminMixin):
-                    kwargs["queryset"] = related_admin.scope_queryset(request, related._default_manager.all())
+                    rows = related._default_manager.filter(related_admin.seller_scope_q(writable, shared=False))
+                    kwargs["queryset"] = rows
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        scope = seller_scope(request)
-        if scope is not None and len(scope) == 1 and self.seller_lookup == "seller":
-            initial.setdefault("seller", next(iter(scope)))
+        writable = self.seller_ids_writable(request)
+        if writable is not None and len(writable) == 1 and self.seller_lookup == "seller":
+            initial.setdefault("seller", next(iter(writable)))
         return initial

@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from catalog import selectors as catalog_selectors
 from catalog.models import Product
-from marketplace import buy_box
+from marketplace import buy_box, roles
 from marketplace.buy_box import BuyerBenefits, OfferFacts, ViewerBenefits
 from marketplace.models import HOUSE_SELLER_SLUG, BuyBox, Offer, Seller, SellerMember
 
@@ -23,18 +23,37 @@ def seller_list() -> QuerySet[Seller]:
 
 
 def seller_ids_for_user(user) -> list[int]:
-    """Sellers whose data ``user`` may see and change (empty for non-members)."""
+    """Sellers ``user`` belongs to, whatever their role (empty for non-members)."""
     if not getattr(user, "is_authenticated", False):
         return []
     return list(SellerMember.objects.filter(user=user).values_list("seller_id", flat=True))
 
 
-def seller_ids_owned_by(user) -> frozenset[int]:
-    """Sellers whose team ``user`` manages (as an owner)."""
+def seller_roles_for_user(user) -> dict[int, str]:
+    """``{seller id: role}`` for every seller ``user`` belongs to (empty for non-members)."""
     if not getattr(user, "is_authenticated", False):
-        return frozenset()
+        return {}
+    return dict(SellerMember.objects.filter(user=user).values_list("seller_id", "role"))
+
+
+def seller_scope_for_user(user) -> frozenset[int] | None:
+    """Ids of the sellers ``user`` is limited to, or None when not limited (DESIGN invariant 7).
+
+    Superusers and platform staff (who belong to no seller) are not limited. A member of a seller
+    is limited to their sellers; a former member still in a seller group, to nothing.
+    """
+    if not getattr(user, "is_authenticated", False) or user.is_superuser:
+        return None
+    ids = seller_ids_for_user(user)
+    if ids or user.groups.filter(name__in=roles.SELLER_GROUPS).exists():
+        return frozenset(ids)
+    return None
+
+
+def seller_ids_with_permission(user, perm: str) -> frozenset[int]:
+    """Sellers where ``user``'s role grants ``perm`` ("app_label.codename"); see ``marketplace.roles``."""
     return frozenset(
-        SellerMember.objects.filter(user=user, role=SellerMember.Role.OWNER).values_list("seller_id", flat=True)
+        seller_id for seller_id, role in seller_roles_for_user(user).items() if roles.role_allows(role, perm)
     )
 
 
@@ -196,7 +215,8 @@ def offer_views(*, offers) -> list[OfferView]:
 
 
 def offer_get_for_user(*, user, pk: int) -> Offer | None:
-    """An offer ``user`` may change, active or not: any for superusers, else their sellers' only."""
+    """An offer of ``user``'s sellers, active or not (any offer for superusers); whether their role
+    lets them change it is for the caller to ask (``seller_ids_with_permission``)."""
     if not getattr(user, "is_authenticated", False):
         return None
     qs = Offer.objects.select_related("seller", "product")
@@ -206,4 +226,6 @@ def offer_get_for_user(*, user, pk: int) -> Offer | None:
 
 
 __all__ = ["HOUSE_SELLER_SLUG", "OfferView", "ProductPage", "house_seller", "offer_list", "offers_with_buy_box_flag",
-           "product_offers", "offer_get_for_user", "offer_views", "product_page", "seller_ids_for_user", "seller_list"]
+           "product_offers", "offer_get_for_user", "offer_views", "product_page", "seller_ids_for_user",
+           "seller_ids_with_permission", "seller_list", "seller_roles_for_user",
+           "seller_scope_for_user"]

@@ -17,37 +17,49 @@ from django.utils.translation import gettext as _
 from accounts import services as account_services
 from catalog import services as catalog_services
 from core import events
-from core.exceptions import ApplicationError, NotFound
+from core.exceptions import ApplicationError, NotFound, PermissionDenied
 from core.money import quantize
-from marketplace import buy_box
+from marketplace import buy_box, roles, selectors
 from marketplace.models import BuyBox, Offer, Seller, SellerMember
 
 logger = logging.getLogger(__name__)
 
-SELLER_GROUP = "Seller staff"
 REFRESH_BATCH = 1000  # products per buy-box task
-# (app_label, codename) pairs seller members get in admin; higher apps add theirs at start-up.
-_seller_permissions: list[tuple[str, str]] = [
-    ("marketplace", "view_seller"),
-    ("marketplace", "view_offer"),
-    ("marketplace", "add_offer"),
-    ("marketplace", "change_offer"),
-    ("catalog", "view_product"),
-]
 
 
-def seller_permissions_register(permissions: Iterable[tuple[str, str]]) -> None:
-    for perm in permissions:
-        if perm not in _seller_permissions:
-            _seller_permissions.append(perm)
+# --- seller roles: one Django group per role (see marketplace.roles) ---------------------------------
 
 
-def seller_group_refresh() -> None:
-    """Bring an existing seller group's permissions up to date (no group yet: nothing to do)."""
-    from django.contrib.auth.models import Group
+def _role_group(role: str):
+    return account_services.staff_group_ensure(
+        name=roles.ROLE_GROUPS[role], permissions=roles.group_permissions(role)
+    )
 
-    if Group.objects.filter(name=SELLER_GROUP).exists():
-        account_services.staff_group_ensure(name=SELLER_GROUP, permissions=_seller_permissions)
+
+def _role_groups_sync(user) -> bool:
+    """Give ``user`` exactly the groups of the roles they hold now (at any seller). A user left in
+    no seller loses admin access too, unless something else makes them staff. Returns whether
+    ``is_staff`` was turned off. Call with the user's row locked."""
+    held = set(SellerMember.objects.filter(user_id=user.pk).values_list("role", flat=True))
+    for role in sorted(held):  # grant first, so dropping a group never takes admin access away
+        account_services.user_grant_staff_group(user=user, group=_role_group(role))
+    revoked = False
+    for role, name in roles.ROLE_GROUPS.items():
+        if role not in held:
+            revoked = account_services.user_revoke_staff_group(user=user, group_name=name) or revoked
+    return revoked
+
+
+def seller_groups_refresh() -> None:
+    """Bring the role groups up to date with ``marketplace.roles`` and every member's roles (run
+    after each migrate: a new permission reaches existing members, and members from before roles
+    had groups get the group of their role)."""
+    memberships = list(SellerMember.objects.values_list("user_id", "role"))
+    members = {user_id for user_id, _role in memberships}
+    for role in roles.ROLE_GROUPS:
+        group = _role_group(role)
+        should = {user_id for user_id, held in memberships if held == role}
+        account_services.group_members_sync(group=group, members=should, among=members)
 
 
 # --- sellers ------------------------------------------------------------------------------
@@ -79,7 +91,8 @@ def seller_save(*, seller: Seller) -> Seller:
 
 
 def seller_member_add(*, seller: Seller, user, role: str = SellerMember.Role.STAFF) -> SellerMember:
-    """Make ``user`` a member of ``seller``: they can sign in to admin and manage its offers."""
+    """Make ``user`` a member of ``seller`` with ``role``: they can sign in to admin with the rights of
+    that role (``marketplace.roles``), on that seller's rows only."""
     if role not in SellerMember.Role.values:
         raise ApplicationError(_("Unknown role."), fields={"role": [_("Choose owner, manager or staff.")]})
     with transaction.atomic():
@@ -88,8 +101,7 @@ def seller_member_add(*, seller: Seller, user, role: str = SellerMember.Role.STA
             member = seller_member_change_role(member=member, role=role)
         # the user row last, as seller_member_remove takes it: "which sellers is this user in" is serialised
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-        group = account_services.staff_group_ensure(name=SELLER_GROUP, permissions=_seller_permissions)
-        account_services.user_grant_staff_group(user=user, group=group)
+        _role_groups_sync(user)
     return member
 
 
@@ -117,7 +129,8 @@ def _refuse_last_owner(current: SellerMember, owner_ids: list[int]) -> None:
 
 
 def seller_member_remove(*, member: SellerMember, actor=None) -> None:
-    """End ``member``'s membership. A user left in no seller loses the seller group and admin access
+    """End ``member``'s membership. The user keeps only the groups of roles held elsewhere; one left in
+    no seller loses the seller groups and admin access
     (``accounts.services.user_revoke_staff_group``); admin checks ``is_staff`` on every request, so a session
     already signed in loses it at its next request. The last owner of a seller cannot be removed."""
     with transaction.atomic():
@@ -129,9 +142,7 @@ def seller_member_remove(*, member: SellerMember, actor=None) -> None:
         user = get_user_model().objects.select_for_update().get(pk=current.user_id)
         member_id, role = current.pk, current.role
         current.delete()
-        revoked = False
-        if not SellerMember.objects.filter(user_id=user.pk).exists():
-            revoked = account_services.user_revoke_staff_group(user=user, group_name=SELLER_GROUP)
+        revoked = _role_groups_sync(user)
         events.emit(
             "marketplace.seller_member_removed", member_id=member_id, seller_id=current.seller_id,
             user_id=user.pk, role=role, staff_revoked=revoked, actor_id=getattr(actor, "pk", None),
@@ -139,7 +150,8 @@ def seller_member_remove(*, member: SellerMember, actor=None) -> None:
 
 
 def seller_member_change_role(*, member: SellerMember, role: str, actor=None) -> SellerMember:
-    """Give ``member`` another role; the last owner of a seller cannot be demoted."""
+    """Give ``member`` another role, and with it that role's rights (its group); the last owner of a
+    seller cannot be demoted."""
     if role not in SellerMember.Role.values:
         raise ApplicationError(_("Unknown role."), fields={"role": [_("Choose owner, manager or staff.")]})
     with transaction.atomic():
@@ -150,6 +162,9 @@ def seller_member_change_role(*, member: SellerMember, role: str, actor=None) ->
         _refuse_last_owner(current, owner_ids)
         old_role, current.role = current.role, role
         current.save(update_fields=["role"])
+        # The group follows the role in this transaction: the new rights apply from the next request.
+        user = get_user_model().objects.select_for_update().get(pk=current.user_id)
+        _role_groups_sync(user)
         events.emit(
             "marketplace.seller_member_role_changed", member_id=current.pk, seller_id=current.seller_id,
             user_id=current.user_id, old_role=old_role, role=role, actor_id=getattr(actor, "pk", None),
@@ -178,11 +193,30 @@ def _check_member_price(price: Decimal, member_price: Decimal | None) -> None:
         )
 
 
+def _check_offer_actor(*, actor, perm: str, seller_ids: set[int], channel_from: str | None, channel_to: str) -> None:
+    """A seller's member writes only offers of sellers where their role grants ``perm``, and never
+    moves an offer onto or off fulfilment by Bazaar: that puts stock in (or takes it out of) Bazaar's
+    centres and Bazaar's packages, which only platform staff act on (DESIGN invariant 7).
+    ``actor`` None is the system itself (imports, demo data); platform staff and superusers pass."""
+    if actor is None or selectors.seller_scope_for_user(actor) is None:
+        return
+    if not seller_ids <= selectors.seller_ids_with_permission(actor, perm):
+        raise PermissionDenied(_("Your role at this seller does not allow changing its offers."))
+    platform = Offer.Channel.PLATFORM
+    if channel_to != channel_from and platform in (channel_from, channel_to):
+        message = _("Only Bazaar staff decide whether Bazaar fulfils an offer: send your stock to a Bazaar "
+                    "fulfilment centre and ask Bazaar to switch it.")
+        raise PermissionDenied(message, code="platform_fulfilment", fields={"fulfillment_channel": [message]})
+
+
 def offer_create(
     *, seller: Seller, product, sku: str, price, list_price=None, member_price=None,
     condition: str = Offer.Condition.NEW, fulfillment_channel: str = Offer.Channel.MERCHANT,
-    handling_days: int = 1, is_active: bool = True,
+    handling_days: int = 1, is_active: bool = True, actor=None,
 ) -> Offer:
+    """A new offer. ``actor`` (the user asking, None for the system): see :func:`_check_offer_actor`."""
+    _check_offer_actor(actor=actor, perm="marketplace.add_offer", seller_ids={seller.pk}, channel_from=None,
+                       channel_to=fulfillment_channel)
     price = _money(price, "price")
     list_price = _money(list_price, "list_price") if list_price not in (None, "") else None
     member_price = _money(member_price, "member_price") if member_price not in (None, "") else None
@@ -205,7 +239,7 @@ def offer_create(
     return offer
 
 
-def offer_update(*, offer: Offer, **fields) -> Offer:
+def offer_update(*, offer: Offer, actor=None, **fields) -> Offer:
     allowed = {
         "price", "list_price", "member_price", "condition", "fulfillment_channel", "handling_days", "is_active", "sku",
     }
@@ -221,17 +255,29 @@ def offer_update(*, offer: Offer, **fields) -> Offer:
             fields[name] = None
     for name, value in fields.items():
         setattr(offer, name, value)
-    return offer_save(offer=offer)
+    return offer_save(offer=offer, actor=actor)
 
 
-def offer_save(*, offer: Offer) -> Offer:
-    """Save an offer edited in admin or API and refresh its product's buy box after commit."""
+def offer_save(*, offer: Offer, actor=None) -> Offer:
+    """Save an offer edited in admin or API and refresh its product's buy box after commit.
+    ``actor`` (the user asking, None for the system): see :func:`_check_offer_actor`."""
     _check_member_price(offer.price, offer.member_price)
     previous_product = None
-    if offer.pk:
-        previous_product = Offer.objects.filter(pk=offer.pk).values_list("product_id", flat=True).first()
     try:
         with transaction.atomic():
+            previous = None
+            if offer.pk:  # locked: two saves of one offer cannot both judge the channel switch
+                previous = (
+                    Offer.objects.select_for_update().filter(pk=offer.pk)
+                    .values_list("product_id", "seller_id", "fulfillment_channel").first()
+                )
+            sellers = {offer.seller_id} | ({previous[1]} if previous else set())
+            _check_offer_actor(
+                actor=actor, perm="marketplace.change_offer" if previous else "marketplace.add_offer",
+                seller_ids=sellers, channel_from=previous[2] if previous else None,
+                channel_to=offer.fulfillment_channel,
+            )
+            previous_product = previous[0] if previous else None
             offer.save()
     except IntegrityError:
         raise ApplicationError(

@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from core import cache as vcache
-from core.admin import InvalidateAfterDeleteMixin, ReadOnlyAdminMixin, ReadOnlyInline
+from core.admin import InvalidateAfterDeleteMixin, ReadOnlyAdminMixin, ReadOnlyInline, requires_permission
 from core.exceptions import ApplicationError
 from membership import selectors, services
 from membership.models import Plan, Subscription, SubscriptionCharge, SubscriptionEvent
@@ -82,21 +82,25 @@ class SubscriptionAdmin(admin.ModelAdmin):
         if done:
             self.message_user(request, done_message % {"n": done}, messages.SUCCESS)
 
-    @admin.action(description=_("Cancel at period end"))
+    has_cancel_subscription_permission = requires_permission("membership.cancel_subscription")
+    has_expire_subscription_permission = requires_permission("membership.expire_subscription")
+    has_retry_renewal_permission = requires_permission("membership.retry_renewal")
+
+    @admin.action(description=_("Cancel at period end"), permissions=["cancel_subscription"])
     def cancel_at_period_end(self, request, queryset):
         def cancel(subscription):
             services.subscription_cancel(subscription=subscription, actor=request.user)
 
         self._each(request, queryset, cancel, _("%(n)d membership(s) cancelled."))
 
-    @admin.action(description=_("Expire now (benefits stop at once)"))
+    @admin.action(description=_("Expire now (benefits stop at once)"), permissions=["expire_subscription"])
     def expire_now(self, request, queryset):
         def expire(subscription):
             services.subscription_expire(subscription=subscription, actor=request.user)
 
         self._each(request, queryset, expire, _("%(n)d membership(s) expired."))
 
-    @admin.action(description=_("Retry the renewal payment now"))
+    @admin.action(description=_("Retry the renewal payment now (charges the card)"), permissions=["retry_renewal"])
     def retry_renewal_now(self, request, queryset):
         def retry(subscription):
             outcome = services.subscription_retry_now(subscription=subscription, actor=request.user)

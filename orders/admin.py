@@ -6,10 +6,10 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyAdminMixin, ReadOnlyInline
+from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, requires_permission
 from core.exceptions import ApplicationError
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
-from orders import services
+from orders import selectors, services
 from orders.models import Order, OrderDiscount, OrderEvent, OrderLine, Package
 from payments import selectors as payment_selectors
 
@@ -41,17 +41,19 @@ class OrderEventInline(ReadOnlyInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("number", "placed_at", "email", "status", "total", "currency")
-    list_filter = ("status", "placed_at")
+    list_display = ("number", "placed_at", "email", "status", "payment_problem", "total", "currency")
+    # "Payment problem" lists the orders whose money needs a person: an authorization that expired
+    # before shipping, a payment cancelled or failed at the provider, money that could not be returned.
+    list_filter = ("payment_problem", "status", "placed_at")
     search_fields = ("number", "email", "user__email")
     date_hierarchy = "placed_at"
     list_select_related = ("user",)
     readonly_fields = ("number", "user", "email", "status", "currency", "prices_include_tax", "subtotal",
                        "discount", "shipping", "tax", "total", "shipping_address", "billing_address", "placed_at",
-                       "payments")
+                       "payment_problem", "payment_problem_note", "payments")
     exclude = ("idempotency_key",)
     inlines = (PackageInline, OrderLineInline, OrderDiscountInline, OrderEventInline)
-    actions = ("cancel_orders", "refund_orders", "complete_orders", "revoke_guest_links")
+    actions = ("cancel_orders", "refund_orders", "complete_orders", "resolve_payment_problems", "revoke_guest_links")
 
     def has_module_permission(self, request):
         return seller_scope(request) is None and super().has_module_permission(request)
@@ -84,17 +86,33 @@ class OrderAdmin(admin.ModelAdmin):
         if ok:
             self.message_user(request, _("%(n)s order(s): %(done)s.") % {"n": ok, "done": done}, messages.SUCCESS)
 
-    @admin.action(description=_("Cancel selected orders (release stock, release or refund payment)"))
+    # Each action moves money or stock: it needs its own permission, not just "change order".
+    has_cancel_order_permission = requires_permission("orders.cancel_order")
+    has_refund_order_permission = requires_permission("orders.refund_order")
+    has_complete_order_permission = requires_permission("orders.complete_order")
+
+    @admin.action(description=_("Cancel selected orders (release stock, release or refund payment)"),
+                  permissions=["cancel_order"])
     def cancel_orders(self, request, queryset):
         self._act(request, queryset, services.order_cancel, _("cancelled by staff"))
 
-    @admin.action(description=_("Refund selected orders in full"))
+    @admin.action(description=_("Refund selected orders in full"), permissions=["refund_order"])
     def refund_orders(self, request, queryset):
         self._act(request, queryset, services.order_refund, _("refunded by staff"))
 
-    @admin.action(description=_("Mark completed"), permissions=["change"])
+    @admin.action(description=_("Mark completed"), permissions=["complete_order"])
     def complete_orders(self, request, queryset):
         self._act(request, queryset, services.order_complete, _("completed by staff"))
+
+    @admin.action(description=_("Payment problem resolved (after taking or returning the money by hand)"),
+                  permissions=["refund_order"])
+    def resolve_payment_problems(self, request, queryset):
+        done = sum(
+            services.order_payment_problem_clear(order=order, actor=request.user,
+                                                 message=_("Payment problem resolved by staff"))
+            for order in queryset.exclude(payment_problem="").order_by("pk")
+        )
+        self.message_user(request, _("%(n)s payment problem(s) resolved.") % {"n": done}, messages.SUCCESS)
 
     @admin.action(description=_("Revoke guest links (the links sent so far stop working)"), permissions=["change"])
     def revoke_guest_links(self, request, queryset):
@@ -112,7 +130,9 @@ class OrderAdmin(admin.ModelAdmin):
 
 @admin.register(Package)
 class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
-    """The seller's view of what to ship: its own packages only."""
+    """The seller's view of what to ship: its own packages only. Shipping and delivering (stock
+    leaves, the payment is captured) need ``orders.ship_package``; a seller's members ship only the
+    packages their seller ships itself, Bazaar staff the ones Bazaar fulfils."""
 
     list_display = ("order", "seller_name", "fulfillment_channel", "shipping_method_name", "status",
                     "estimated_latest", "tracking_number", "shipped_at", "delivered_at")
@@ -130,6 +150,12 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
             return (*self.readonly_fields, "tracking_number")
         return self.readonly_fields
 
+    def has_change_permission(self, request, obj=None):
+        # The tracking number of a package Bazaar fulfils is Bazaar's to set.
+        if obj is not None and selectors.package_ship_refusal(package=obj, actor=request.user):
+            return False
+        return super().has_change_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
         if "tracking_number" in form.changed_data:
             try:
@@ -139,7 +165,11 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
 
     def _act(self, request, queryset, action, done: str) -> None:
         ok = 0
-        for package in queryset.select_related("order").order_by("pk"):
+        allowed = selectors.packages_shippable_by(actor=request.user, packages=queryset)
+        for package in queryset.exclude(pk__in=allowed.values("pk")).select_related("order").order_by("pk"):
+            refusal = selectors.package_ship_refusal(package=package, actor=request.user)
+            self.message_user(request, f"{package}: {refusal or _('not yours to ship')}", messages.ERROR)
+        for package in allowed.select_related("order").order_by("pk"):
             try:
                 action(package)
                 ok += 1
@@ -148,7 +178,9 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
         if ok:
             self.message_user(request, _("%(n)s package(s) %(done)s.") % {"n": ok, "done": done}, messages.SUCCESS)
 
-    @admin.action(description=_("Mark shipped"), permissions=["change"])
+    has_ship_package_permission = requires_permission("orders.ship_package")
+
+    @admin.action(description=_("Mark shipped"), permissions=["ship_package"])
     def ship_packages(self, request, queryset):
         self._act(
             request, queryset,
@@ -156,7 +188,7 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
             _("shipped"),
         )
 
-    @admin.action(description=_("Mark delivered"), permissions=["change"])
+    @admin.action(description=_("Mark delivered"), permissions=["ship_package"])
     def deliver_packages(self, request, queryset):
         self._act(request, queryset, lambda p: services.package_deliver(package=p, actor=request.user),
                   _("delivered"))

@@ -7,12 +7,6 @@ class OrdersConfig(AppConfig):
     verbose_name = _("Orders")
 
     def ready(self) -> None:
-        from marketplace.services import seller_permissions_register
-
-        seller_permissions_register(
-            [("orders", "view_package"), ("orders", "view_orderline"), ("orders", "change_package")]
-        )
-
         # catalog marks reviews "verified purchase" through this (catalog cannot import orders)
         from catalog.services import register_purchase_verifier
         from orders.selectors import user_bought_product

@@ -13,11 +13,42 @@ from django.core import signing
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _
 
+from marketplace import selectors as marketplace_selectors
 from orders.models import Order, OrderLine, Package
 
 _GUEST_SALT = "orders.guest-link.v2"  # v2: the token names the order's guest nonce too
 _MAX_TOKEN_LENGTH = 400
+SHIP_PERMISSION = "orders.ship_package"
+MERCHANT = "merchant"  # a package the seller ships itself (marketplace's Offer.Channel.MERCHANT)
+
+
+# --- who ships what (DESIGN invariant 7) ------------------------------------------------------------
+
+
+def packages_shippable_by(*, actor, packages: QuerySet[Package]) -> QuerySet[Package]:
+    """The packages among ``packages`` that ``actor`` may mark shipped or delivered.
+
+    A seller's member: packages of their sellers (where their role grants ``orders.ship_package``)
+    that the seller ships itself; Bazaar ships the packages it fulfils. Platform staff and
+    superusers: every package (their own permission is checked by the admin); ``actor`` None is the
+    system (the carrier's tracking updates, tests)."""
+    if actor is None or marketplace_selectors.seller_scope_for_user(actor) is None:
+        return packages
+    sellers = marketplace_selectors.seller_ids_with_permission(actor, SHIP_PERMISSION)
+    return packages.filter(seller_id__in=sorted(sellers), fulfillment_channel=MERCHANT)
+
+
+def package_ship_refusal(*, package: Package, actor) -> str | None:
+    """Why ``actor`` may not mark ``package`` shipped or delivered, or None when they may."""
+    if actor is None or marketplace_selectors.seller_scope_for_user(actor) is None:
+        return None
+    if package.fulfillment_channel != MERCHANT:
+        return _("Bazaar ships the packages it fulfils: only Bazaar staff mark them shipped or delivered.")
+    if package.seller_id not in marketplace_selectors.seller_ids_with_permission(actor, SHIP_PERMISSION):
+        return _("Only your own seller's packages can be shipped or delivered by you.")
+    return None
 
 
 def order_by_idempotency_key(*, owner: str, key: str) -> Order | None:

@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import events
-from core.exceptions import ApplicationError, Conflict
+from core.exceptions import ApplicationError, Conflict, PermissionDenied
 from fulfillment import services as fulfillment_services
+from orders import selectors
 from orders.models import Order, OrderDiscount, OrderEvent, OrderLine, OrderReservation, Package, PaymentProblem
 from payments import selectors as payment_selectors
 from payments import services as payment_services
@@ -440,6 +441,8 @@ def package_ship(*, package: Package, tracking_number: str = "", actor=None) -> 
     tracking = (tracking_number or "").strip()[:64]
     with transaction.atomic():
         order, package = _locked(package)
+        if refusal := selectors.package_ship_refusal(package=package, actor=actor):
+            raise PermissionDenied(refusal)
         if package.status != P.PENDING:
             raise IllegalTransition(
                 _("This package cannot be shipped: it is %(status)s.")
@@ -514,6 +517,8 @@ def package_deliver(*, package: Package, actor=None, now=None) -> Package:
     """The carrier delivered the package; when every package has arrived the order is delivered."""
     with transaction.atomic():
         order, package = _locked(package)
+        if refusal := selectors.package_ship_refusal(package=package, actor=actor):
+            raise PermissionDenied(refusal)
         if package.status != P.SHIPPED:
             raise IllegalTransition(
                 _("Only a shipped package can be delivered; this one is %(status)s.")

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin, requires_permission
 from core.exceptions import ApplicationError
 from core.money import format_money
 from payments import services
@@ -61,14 +61,17 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if done:
             self.message_user(request, done_message(done), level=messages.SUCCESS)
 
-    @admin.action(description=_("Capture selected payments"))
+    has_capture_payment_permission = requires_permission("payments.capture_payment")
+    has_refund_payment_permission = requires_permission("payments.refund_payment")
+
+    @admin.action(description=_("Capture selected payments"), permissions=["capture_payment"])
     def capture(self, request, queryset):
         self._run(
             request, queryset, lambda p: services.payment_capture(payment=p),
             lambda n: ngettext("Captured %(n)d payment.", "Captured %(n)d payments.", n) % {"n": n},
         )
 
-    @admin.action(description=_("Refund selected payments in full"))
+    @admin.action(description=_("Refund selected payments in full"), permissions=["refund_payment"])
     def refund_in_full(self, request, queryset):
         def refund(payment: Payment) -> None:
             services.payment_refund(
@@ -82,10 +85,6 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             request, queryset, refund,
             lambda n: ngettext("Refunded %(n)d payment.", "Refunded %(n)d payments.", n) % {"n": n},
         )
-
-    def has_change_permission(self, request, obj=None):
-        # Nothing is editable, but the change list needs "change" to offer the actions.
-        return request.user.has_perm("payments.change_payment")
 
 
 @admin.register(WebhookEvent)

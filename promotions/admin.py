@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from catalog.admin import ServiceErrorsAdminMixin, money_column
-from core.admin import InvalidateAfterDeleteMixin, ReadOnlyAdminMixin
+from core.admin import InvalidateAfterDeleteMixin, ReadOnlyAdminMixin, requires_permission
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
 from promotions import engine, selectors, services
@@ -30,7 +30,9 @@ class VoucherAdmin(admin.ModelAdmin):
     autocomplete_fields = ("categories", "brands", "sellers", "products")
     actions = ("generate_single_use_codes",)
 
-    @admin.action(description=_("Generate 100 single-use codes like this one"))
+    has_generate_vouchers_permission = requires_permission("promotions.generate_vouchers")
+
+    @admin.action(description=_("Generate 100 single-use codes like this one"), permissions=["generate_vouchers"])
     def generate_single_use_codes(self, request, queryset):
         total = 0
         for voucher in queryset:

@@ -137,7 +137,7 @@ def shipping_method(*, channel: str, price: str, code: str | None = None, seller
 
 
 def seller_member(seller: Seller, *, email: str | None = None, role: str = "staff") -> User:
-    """A user who belongs to ``seller`` (staff in the "Seller staff" group), made by the service."""
+    """A user who belongs to ``seller`` with ``role`` (and so that role's group), made by the service."""
     user = UserFactory(email=email) if email else UserFactory()
     marketplace_services.seller_member_add(seller=seller, user=user, role=role)
     user.refresh_from_db()
@@ -168,3 +168,27 @@ def admin_form_data(response, **changes) -> dict:
                 data[key] = str(value)
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def staff_user(*perms: str, email: str | None = None) -> User:
+    """Platform staff (``is_staff``, member of no seller) holding exactly ``perms`` ("app_label.codename")."""
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(email=email) if email else UserFactory()
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    for perm in perms:
+        app_label, codename = perm.split(".", 1)
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return User.objects.get(pk=user.pk)  # fresh: no permission cache
+
+
+def admin_actions(response) -> set[str]:
+    """Names of the actions an admin change list offers (empty when it offers none)."""
+    form = response.context["action_form"]
+    return {name for name, _label in form.fields["action"].choices if name} if form is not None else set()
+
+
+def admin_action(client, url: str, action: str, *objects, follow: bool = False):
+    """POST an admin action on ``objects`` as the change list would (or as a forged request would)."""
+    return client.post(url, {"action": action, "_selected_action": [o.pk for o in objects]}, follow=follow)

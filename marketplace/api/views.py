@@ -232,9 +232,12 @@ class OfferListApi(PaginatedApiView):
         tags=[OFFERS],
         summary="List an offer",
         description=(
-            "Members of a seller list offers for their own seller (superusers for any seller). "
-            "Prices are in the shop currency. Stock, availability and the buy box are computed by "
-            "the shop and cannot be sent; unknown fields are a 400."
+            "Owners and managers of a seller list offers for their own seller (superusers for any "
+            "seller); a seller's staff may not (403). Offers are shipped by the seller "
+            "(`fulfillment_channel` `merchant`): only Bazaar staff put an offer on fulfilment by Bazaar, "
+            "so `platform` from a seller's member is a 403 `platform_fulfilment`. Prices are in the shop "
+            "currency. Stock, availability and the buy box are computed by the shop and cannot be sent; "
+            "unknown fields are a 400."
         ),
         request=s.OfferCreateInputSerializer,
         responses={201: s.OfferOutputSerializer, **error_responses(400, 401, 403, 415, 429)},
@@ -243,7 +246,7 @@ class OfferListApi(PaginatedApiView):
                 "New offer",
                 request_only=True,
                 value={"seller": "acme-outlet", "product": "steel-kettle", "sku": "KET-001", "price": "23.50",
-                       "condition": "new", "fulfillment_channel": "platform", "handling_days": 1},
+                       "condition": "new", "fulfillment_channel": "merchant", "handling_days": 1},
             ),
             OpenApiExample(
                 "Another seller's offer",
@@ -261,7 +264,7 @@ class OfferListApi(PaginatedApiView):
         seller = data.pop("seller", None) or self._only_seller(request.user)
         if not request.user.is_superuser and seller.pk not in selectors.seller_ids_for_user(request.user):
             raise PermissionDenied(_("You may only list offers for your own seller."))
-        offer = services.offer_create(seller=seller, **data)
+        offer = services.offer_create(seller=seller, actor=request.user, **data)
         return Response(_offer_output(offer), status=status.HTTP_201_CREATED)
 
     @staticmethod
@@ -296,8 +299,10 @@ class OfferDetailApi(APIView):
         tags=[OFFERS],
         summary="Change an offer",
         description=(
-            "Change the terms of one of your seller's offers (any offer for superusers); inactive ones "
-            "included, so they can be switched back on. Another seller's offer is a 404."
+            "Change the terms of one of your seller's offers as its owner or manager (any offer for "
+            "superusers); inactive ones included, so they can be switched back on. Another seller's offer "
+            "is a 404; a seller's staff get a 403, and so does a switch onto or off fulfilment by Bazaar "
+            "(`platform_fulfilment`), which only Bazaar staff make."
         ),
         request=s.OfferUpdateInputSerializer,
         responses={200: s.OfferOutputSerializer, **error_responses(400, 401, 403, 404, 415, 429)},
@@ -312,5 +317,5 @@ class OfferDetailApi(APIView):
             raise NotFound(_("No such offer among yours."))
         body = s.OfferUpdateInputSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        offer = services.offer_update(offer=offer, **body.validated_data)
+        offer = services.offer_update(offer=offer, actor=request.user, **body.validated_data)
         return Response(_offer_output(offer))

@@ -15,7 +15,7 @@ from catalog.models import Product
 from marketplace import services
 from marketplace.admin_scoping import seller_scope
 from marketplace.models import BuyBox, Offer, Seller, SellerMember
-from marketplace.services import SELLER_GROUP
+from marketplace.roles import ROLE_GROUPS, SELLER_GROUPS
 from tests.factories import (
     OfferFactory,
     ProductFactory,
@@ -52,7 +52,7 @@ def two_sellers():
 
 @pytest.fixture
 def member_client(client, two_sellers):
-    client.force_login(seller_member(two_sellers["mine"]))
+    client.force_login(seller_member(two_sellers["mine"], role="manager"))
     return client
 
 
@@ -88,7 +88,7 @@ class TestPagesOpen:
 
 
 class TestWrites:
-    def test_adding_a_member_makes_them_seller_staff(self, su_client, two_sellers):
+    def test_adding_a_member_gives_admin_access_with_the_group_of_their_role(self, su_client, two_sellers):
         user = UserFactory()
         response = su_client.post(
             _url("sellermember", "add"), {"seller": two_sellers["mine"].pk, "user": user.pk, "role": "manager"}
@@ -96,7 +96,7 @@ class TestWrites:
         assert response.status_code == 302
         user.refresh_from_db()
         assert user.is_staff
-        assert user.groups.filter(name=SELLER_GROUP).exists()
+        assert list(user.groups.values_list("name", flat=True)) == [ROLE_GROUPS["manager"]]
         assert SellerMember.objects.get(user=user).role == "manager"
 
     def test_changing_an_offer_refreshes_the_buy_box(self, su_client, two_sellers):
@@ -241,7 +241,7 @@ class TestSellerIsolation:
         assert member_client.get(_url("buybox", "changelist")).status_code == 403
 
     def test_permission_checks_refuse_other_sellers_rows(self, two_sellers):
-        user = seller_member(two_sellers["mine"])
+        user = seller_member(two_sellers["mine"], role="manager")
         request = RequestFactory().get("/")
         request.user = user
         offer_admin = django_admin.site.get_model_admin(Offer)
@@ -253,7 +253,7 @@ class TestSellerIsolation:
     def test_former_member_in_the_seller_group_sees_nothing(self, client, two_sellers):
         user = seller_member(two_sellers["mine"])
         SellerMember.objects.filter(user=user).delete()
-        assert user.groups.filter(name=SELLER_GROUP).exists()
+        assert user.groups.filter(name__in=SELLER_GROUPS).exists()
         client.force_login(user)
         response = client.get(_url("offer", "changelist"))
         assert response.status_code == 200
@@ -268,9 +268,9 @@ class TestSellerIsolation:
         assert seller_scope(request) is None
 
     def test_member_of_two_sellers_chooses_between_them(self, client, two_sellers):
-        user = seller_member(two_sellers["mine"])
+        user = seller_member(two_sellers["mine"], role="manager")
         third = SellerFactory(name="Third")
-        services.seller_member_add(seller=third, user=user)
+        services.seller_member_add(seller=third, user=user, role="owner")
         client.force_login(user)
         page = client.get(_url("offer", "add"))
         assert set(page.context["adminform"].form.fields["seller"].queryset) == {two_sellers["mine"], third}

@@ -371,8 +371,8 @@ def test_unknown_offer_is_404(client, shop):
 def sellers(shop):
     seller_a, seller_b = SellerFactory(name="Seller A"), SellerFactory(name="Seller B")
     user_a, user_b = UserFactory(), UserFactory()
-    services.seller_member_add(seller=seller_a, user=user_a)
-    services.seller_member_add(seller=seller_b, user=user_b)
+    services.seller_member_add(seller=seller_a, user=user_a, role="manager")
+    services.seller_member_add(seller=seller_b, user=user_b, role="manager")
     offer_b = OfferFactory(seller=seller_b, product=shop["products"]["glass-kettle"], price=Decimal("41.00"))
     return {"a": seller_a, "b": seller_b, "user_a": user_a, "user_b": user_b, "offer_b": offer_b}
 

@@ -18,7 +18,7 @@ from core import events
 from core.exceptions import ApplicationError, NotFound
 from marketplace import services
 from marketplace.models import SellerMember
-from marketplace.services import SELLER_GROUP
+from marketplace.roles import SELLER_GROUPS
 from tests.factories import SellerFactory, seller_member
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def _member(seller, user) -> SellerMember:
 
 
 def _in_seller_group(user) -> bool:
-    return user.groups.filter(name=SELLER_GROUP).exists()
+    return user.groups.filter(name__in=SELLER_GROUPS).exists()
 
 
 def _url(view: str, *args) -> str:

@@ -1,0 +1,71 @@
+"""What a seller's members may do, by role: the one table behind their admin groups and the checks
+in services and the API.
+
+A member gets the Django group of their role (``ROLE_GROUPS``), holding exactly the permissions
+below; every row they touch is further limited to their own sellers (``marketplace.admin_scoping``),
+and to the sellers where *their role there* grants the permission (someone can be owner at one
+seller and staff at another). Changing a member's role swaps the group in the same transaction,
+so their rights change at their next request.
+
+* **staff**: see the seller's offers, stock, ledger, packages and sold lines; set tracking numbers and
+  ship or deliver the seller's own packages (shipped by the seller; Bazaar ships the ones it fulfils).
+* **manager**: what staff do, plus list and edit offers (prices, member prices, activity) and receive
+  or correct stock in the seller's own locations.
+* **owner**: what managers do, plus manage the team (change roles, remove members; adding someone
+  needs the user directory and stays with platform staff).
+
+No role lets a seller switch an offer to fulfilment by Bazaar, touch stock in a Bazaar fulfilment
+centre, ship a package Bazaar fulfils, or change the seller's commission, rating or standing: those
+belong to platform staff (staff who belong to no seller), by their own permissions.
+
+Permissions are named by string ("app_label.codename"), also those of apps above this one; naming a
+permission imports nothing.
+"""
+
+from __future__ import annotations
+
+OWNER, MANAGER, STAFF = "owner", "manager", "staff"
+
+_STAFF = frozenset({
+    "marketplace.view_seller",
+    "marketplace.view_offer",
+    "catalog.view_product",
+    "fulfillment.view_warehouse",
+    "fulfillment.view_stockitem",
+    "fulfillment.view_stockmovement",
+    "orders.view_package",
+    "orders.view_orderline",
+    "orders.change_package",  # the tracking number, before the package ships
+    "orders.ship_package",  # ship and deliver (own packages, shipped by the seller)
+})
+
+_MANAGER = _STAFF | {
+    "marketplace.add_offer",
+    "marketplace.change_offer",
+    "fulfillment.add_stockitem",
+    "fulfillment.change_stockitem",
+    "fulfillment.receive_stock",
+    "fulfillment.adjust_stock",
+}
+
+_OWNER = _MANAGER | {
+    "marketplace.view_sellermember",
+    "marketplace.change_sellermember",
+    "marketplace.delete_sellermember",
+}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {OWNER: _OWNER, MANAGER: _MANAGER, STAFF: _STAFF}
+
+ROLE_GROUPS: dict[str, str] = {OWNER: "Seller owners", MANAGER: "Seller managers", STAFF: "Seller staff"}
+
+SELLER_GROUPS: tuple[str, ...] = tuple(ROLE_GROUPS.values())
+
+
+def role_allows(role: str | None, perm: str) -> bool:
+    """Whether a member with ``role`` at a seller may use ``perm`` ("app_label.codename") there."""
+    return perm in ROLE_PERMISSIONS.get(role or "", frozenset())
+
+
+def group_permissions(role: str) -> list[tuple[str, str]]:
+    """``(app_label, codename)`` pairs of the role's group, in a stable order."""
+    return sorted(tuple(perm.split(".", 1)) for perm in ROLE_PERMISSIONS[role])
