@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from accounts import selectors as account_selectors
 from checkout import ordering, pricing, selectors, services
 from core.exceptions import ApplicationError
+from core.ratelimit import rate_limited
 from orders import selectors as orders_selectors
 
 SESSION_KEY = "checkout"
@@ -153,6 +154,7 @@ def review(request: HttpRequest) -> HttpResponse:
     )
 
 
+@rate_limited("place_order")
 def place(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return redirect("checkout_flow:review")

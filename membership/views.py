@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
 from core.pagecache import cache_page_versioned
+from core.ratelimit import rate_limited
 from membership import selectors, services
 from membership.forms import CardForm, IntervalForm, JoinForm
 
@@ -47,6 +48,7 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
+@rate_limited("membership")
 @sensitive_post_parameters("payment_method")
 @require_http_methods(["GET", "POST"])
 def join(request: HttpRequest, slug: str) -> HttpResponse:
@@ -145,6 +147,7 @@ def resume(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
+@rate_limited("membership")
 @sensitive_post_parameters("payment_method")
 @require_http_methods(["GET", "POST"])
 def card(request: HttpRequest) -> HttpResponse:
