@@ -102,7 +102,12 @@ def _guard(request: HttpRequest, *, need_address: bool = True):
     if need_address and not _state(request).get("address"):
         messages.info(request, _("Please enter your delivery address."))
         return None, None, None, redirect("checkout_flow:address")
-    return cart, view, _price(request, cart), None
+    try:
+        priced = _price(request, cart)
+    except pricing.OrderTooLarge as exc:  # the cart page says so too, and offers no checkout
+        messages.error(request, exc.message)
+        return None, None, None, redirect("checkout:cart")
+    return cart, view, priced, None
 
 
 def address(request: HttpRequest) -> HttpResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,7 +18,7 @@ from accounts import services as account_services
 from catalog import services as catalog_services
 from core import events
 from core.exceptions import ApplicationError, NotFound
-from core.money import quantize
+from core.money import validate_price
 from marketplace import buy_box
 from marketplace.models import BuyBox, Offer, Seller, SellerMember
 
@@ -160,14 +160,14 @@ def seller_member_change_role(*, member: SellerMember, role: str, actor=None) ->
 # --- offers -------------------------------------------------------------------------------
 
 
+PRICE_FIELDS = ("price", "list_price", "member_price")
+
+
 def _money(value, field: str) -> Decimal:
-    try:
-        amount = quantize(Decimal(str(value)), settings.SHOP_CURRENCY)
-    except (InvalidOperation, ValueError, TypeError):
-        raise ApplicationError(_("Enter a valid amount."), fields={field: [_("Enter a valid amount.")]}) from None
-    if amount <= 0:
-        raise ApplicationError(_("Prices must be above zero."), fields={field: [_("Must be above zero.")]})
-    return amount
+    """A price typed by a seller or staff: a number above zero, at most ``MAX_PRICE``."""
+    if isinstance(value, float):  # e.g. a JSON number parsed elsewhere: go through its text
+        value = str(value)
+    return validate_price(value, field=field, currency=settings.SHOP_CURRENCY)
 
 
 def _check_member_price(price: Decimal, member_price: Decimal | None) -> None:
@@ -226,10 +226,17 @@ def offer_update(*, offer: Offer, **fields) -> Offer:
 
 def offer_save(*, offer: Offer) -> Offer:
     """Save an offer edited in admin or API and refresh its product's buy box after commit."""
-    _check_member_price(offer.price, offer.member_price)
-    previous_product = None
+    previous = {}
     if offer.pk:
-        previous_product = Offer.objects.filter(pk=offer.pk).values_list("product_id", flat=True).first()
+        previous = Offer.objects.filter(pk=offer.pk).values("product_id", *PRICE_FIELDS).first() or {}
+    for name in PRICE_FIELDS:
+        # A price set now must be sane; one stored before MAX_PRICE existed does not block other changes
+        # (deactivating the offer, say): pricing refuses an order it would make too large.
+        value = getattr(offer, name)
+        if value is not None and (not previous or previous[name] != value):
+            setattr(offer, name, _money(value, name))
+    _check_member_price(offer.price, offer.member_price)
+    previous_product = previous.get("product_id")
     try:
         with transaction.atomic():
             offer.save()
