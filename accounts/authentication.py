@@ -8,8 +8,6 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
-from accounts import selectors
-
 
 class TokenRefused(exceptions.APIException):
     """A token that does not (or no longer) open the API. Always 401 with ``WWW-Authenticate``:
@@ -30,6 +28,10 @@ class ExpiringTokenAuthentication(TokenAuthentication):
             raise TokenRefused(exc.detail) from None
 
     def authenticate_credentials(self, key: str):
+        # Imported here: DRF loads this class while its views module is imported, which may be
+        # before the app registry is ready (selectors import the Token model).
+        from accounts import selectors
+
         token = selectors.api_token_get(key=key)
         if token is None:
             raise TokenRefused(_("This API token is not valid (it may have been replaced after a password change). "

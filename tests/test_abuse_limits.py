@@ -248,3 +248,31 @@ def test_reset_emails_are_limited_per_client_across_addresses(low_rates, clock):
     assert Client(REMOTE_ADDR="10.4.4.4").post("/account/password/reset/",
                                                {"email": "user3@example.com"}).status_code == 302
     assert len(mail.outbox) == 4  # another client is not affected
+
+
+# --- one generic voucher refusal for guests ---------------------------------------------------
+
+GENERIC = "This code cannot be used for this order."
+
+
+def test_a_guest_learns_nothing_about_codes_on_any_endpoint_a_customer_learns_why(offer):
+    Voucher.objects.create(code="OLD", kind="percent", value=10, ends_at=timezone.now() - timedelta(days=1))
+    Voucher.objects.create(code="BIG", kind="percent", value=10, minimum_spend=Decimal("500"))
+    guest = api_cart(offer)
+    page = Client()
+    page.post("/cart/add/", {"offer": offer.pk, "quantity": 1})
+    for code in ("NO-SUCH", "OLD", "BIG"):
+        error = guest.post("/api/v1/cart/voucher/", {"code": code}, format="json").json()["error"]
+        assert error["message"] == GENERIC
+        quote = guest.post("/api/v1/checkout/quote/", {"voucher_code": code}, format="json").json()
+        assert quote["voucher_error"] == GENERIC
+        placed = guest.post("/api/v1/checkout/orders/", order_body(voucher_code=code), format="json",
+                            HTTP_IDEMPOTENCY_KEY=f"g-{code}")
+        assert placed.json()["error"]["message"] == GENERIC
+        assert f"does not apply: {GENERIC}" in plain(page.post("/cart/voucher/", {"code": code}, follow=True))
+    customer = api_cart(offer, user=UserFactory())
+    reasons = [customer.post("/api/v1/checkout/quote/", {"voucher_code": code}, format="json").json()["voucher_error"]
+               for code in ("NO-SUCH", "OLD", "BIG")]
+    assert reasons == ["This code is not valid. Check it and try again.", "This code has expired.",
+                       "Spend $485.00 more to use this code."]
+    assert not Order.objects.exists()
