@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from accounts.forms import UserChangeAdminForm, UserCreateAdminForm
+from accounts.forms import AdminPasswordChangeForm, UserChangeAdminForm, UserCreateAdminForm
 from accounts.models import Address, User
 
 
@@ -20,6 +20,7 @@ class AddressInline(admin.StackedInline):
 class UserAdmin(BaseUserAdmin):
     form = UserChangeAdminForm
     add_form = UserCreateAdminForm
+    change_password_form = AdminPasswordChangeForm  # also revokes the user's API tokens
     ordering = ("email",)
     list_display = ("email", "full_name", "is_staff", "is_active", "date_joined")
     list_filter = ("is_staff", "is_superuser", "is_active", "groups")

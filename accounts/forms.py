@@ -6,10 +6,12 @@ They parse and check input only; the views hand the cleaned data to ``accounts.s
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AdminUserCreationForm, AuthenticationForm, UserChangeForm
 from django.utils.translation import gettext_lazy as _
 
+from accounts import services
 from accounts.models import Address, User
 
 
@@ -23,6 +25,27 @@ class UserChangeAdminForm(UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
+
+
+class _SavesPasswordThroughService:
+    """Django's set-password forms, saving through :func:`accounts.services.user_password_save`,
+    which also revokes the user's API tokens (old tokens stop working with the old password)."""
+
+    def set_password_and_save(self, user, *args, commit=True, **kwargs):
+        user = super().set_password_and_save(user, *args, commit=False, **kwargs)
+        return services.user_password_save(user=user) if commit else user
+
+
+class PasswordChangeForm(_SavesPasswordThroughService, auth_forms.PasswordChangeForm):
+    """The signed-in user's password change (old password, new one twice)."""
+
+
+class SetPasswordForm(_SavesPasswordThroughService, auth_forms.SetPasswordForm):
+    """The new password of a password reset."""
+
+
+class AdminPasswordChangeForm(_SavesPasswordThroughService, auth_forms.AdminPasswordChangeForm):
+    """Admin's "set password" page (also for making a password unusable)."""
 
 
 EMAIL_ATTRS = {"autocomplete": "email", "autocapitalize": "none", "spellcheck": "false"}

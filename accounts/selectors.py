@@ -1,8 +1,14 @@
-"""Reads for accounts: a user's address book. A user only ever sees their own addresses."""
+"""Reads for accounts: a user's address book (a user only ever sees their own addresses) and
+API tokens."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from accounts.models import Address, User
 
@@ -23,3 +29,22 @@ def address_get(*, user: User, address_id: int | str) -> Address | None:
 
 def address_default(*, user: User) -> Address | None:
     return Address.objects.filter(user_id=user.pk, is_default=True).first()
+
+
+# --- API tokens ----------------------------------------------------------------------------
+
+
+def api_token_get(*, key: str) -> Token | None:
+    """The token with this key and its user; None when there is none (never issued, or revoked)."""
+    if not isinstance(key, str) or not key or len(key) > 40:
+        return None
+    return Token.objects.select_related("user").filter(key=key).first()
+
+
+def api_token_expires_at(*, token: Token) -> datetime:
+    """When ``token`` stops working: ``API_TOKEN_TTL_DAYS`` after it was issued."""
+    return token.created + timedelta(days=settings.API_TOKEN_TTL_DAYS)
+
+
+def api_token_expired(*, token: Token, now: datetime | None = None) -> bool:
+    return (now or timezone.now()) >= api_token_expires_at(token=token)

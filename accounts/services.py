@@ -21,6 +21,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
+from accounts import selectors
 from accounts.exceptions import AccountLockedOut, InvalidCredentials
 from accounts.lockout import lockout_message
 from accounts.models import Address, User
@@ -106,14 +107,45 @@ def user_authenticate(*, request: HttpRequest, email: str, password: str) -> Use
     return user
 
 
-def user_api_token_ensure(*, user: User) -> str:
-    """The user's API token key, created on first use."""
-    try:
-        with transaction.atomic():
-            token, _created = Token.objects.get_or_create(user=user)
-    except IntegrityError:  # created by a concurrent call
-        token = Token.objects.get(user=user)
-    return token.key
+def user_api_token_ensure(*, user: User) -> Token:
+    """The user's API token, created on first use; an expired one is replaced by a fresh one
+    (its key stops working). A valid token is returned as it is, so every client of the user
+    keeps working until it expires or the password changes."""
+    with transaction.atomic():
+        token = Token.objects.select_for_update().filter(user=user).first()
+        if token is not None and selectors.api_token_expired(token=token):
+            token.delete()
+            token = None
+        if token is None:
+            try:
+                with transaction.atomic():
+                    token = Token.objects.create(user=user)
+            except IntegrityError:  # created by a concurrent call
+                token = Token.objects.get(user=user)
+    return token
+
+
+def user_api_tokens_revoke(*, user: User) -> int:
+    """Delete every API token of ``user``: a client holding one gets 401 and must ask for a new
+    one with the (new) password. Returns how many were deleted."""
+    deleted, _by_model = Token.objects.filter(user_id=user.pk).delete()
+    return deleted
+
+
+def user_password_save(*, user: User) -> User:
+    """Store the password just set on ``user`` (``set_password`` or ``set_unusable_password``) and
+    revoke the user's API tokens in the same transaction. Every way a password changes goes
+    through here: the change and reset pages, admin's set-password page (``accounts.forms``)."""
+    with transaction.atomic():
+        user.save(update_fields=["password"])
+        user_api_tokens_revoke(user=user)
+    return user
+
+
+def user_password_set(*, user: User, password: str) -> User:
+    """Give ``user`` a new password (already validated by the caller's form) and revoke their API tokens."""
+    user.set_password(password)
+    return user_password_save(user=user)
 
 
 def password_reset_request(*, email: str) -> None:

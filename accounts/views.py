@@ -11,7 +11,6 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -23,7 +22,16 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
-from accounts.forms import AddressForm, PasswordResetRequestForm, ProfileForm, SignInForm, SignUpForm
+from accounts.forms import (
+    AddressForm,
+    PasswordChangeForm,
+    PasswordResetRequestForm,
+    ProfileForm,
+    SetPasswordForm,
+    SignInForm,
+    SignUpForm,
+)
+from core import ratelimit
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
 
@@ -86,7 +94,23 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return response
 
 
+def _reset_email_key(request: HttpRequest) -> str | None:
+    email = str(request.POST.get("email") or "").strip().lower()
+    return f"email:{email}" if email else None
+
+
+def _reset_refused_quietly(request: HttpRequest, verdict: ratelimit.Verdict) -> HttpResponse:
+    """Over a reset limit (too many for this address, or from this client): the same answer as
+    when the link is sent, so nobody learns whether the account exists, but no e-mail goes out."""
+    form = PasswordResetRequestForm(request.POST)
+    if form.is_valid():
+        return redirect("accounts:password_reset_done")
+    return render(request, "accounts/password_reset.html", {"form": form})
+
+
 @never_cache
+@ratelimit.rate_limited("password_reset_client", key=ratelimit.client_key, on_limited=_reset_refused_quietly)
+@ratelimit.rate_limited("password_reset_email", key=_reset_email_key, on_limited=_reset_refused_quietly)
 @require_http_methods(["GET", "POST"])
 def password_reset(request: HttpRequest) -> HttpResponse:
     """Ask for a reset link. The answer is the same whether or not the e-mail has an account."""

@@ -34,6 +34,7 @@ from django.views.decorators.http import require_POST
 from accounts import selectors as account_selectors
 from checkout import ordering, pricing, selectors, services
 from core.exceptions import ApplicationError, IdempotencyKeyReused
+from core.ratelimit import rate_limited, too_many_requests_json
 from orders import selectors as orders_selectors
 from orders import services as orders_services
 from orders.models import Order
@@ -183,7 +184,12 @@ def _guard(request: HttpRequest, *, need_address: bool = True):
     if need_address and not _state(request).get("address"):
         messages.info(request, _("Please enter your delivery address."))
         return None, None, None, redirect("checkout_flow:address")
-    return cart, view, _price(request, cart), None
+    try:
+        priced = _price(request, cart)
+    except pricing.OrderTooLarge as exc:  # the cart page says so too, and offers no checkout
+        messages.error(request, exc.message)
+        return None, None, None, redirect("checkout:cart")
+    return cart, view, priced, None
 
 
 def address(request: HttpRequest) -> HttpResponse:
@@ -246,6 +252,7 @@ def _render_review(request: HttpRequest, cart, view, priced, form, *, status: in
     )
 
 
+@rate_limited("place_order")
 def place(request: HttpRequest) -> HttpResponse:
     """The card form's POST (the test provider; also Stripe's saved-card-less fallback never posts
     here: its page confirms in the browser through :func:`pay`)."""
@@ -299,6 +306,7 @@ def _json_error(exc: ApplicationError) -> JsonResponse:
                         status=exc.status_code)
 
 
+@rate_limited("place_order", on_limited=too_many_requests_json)
 @require_POST
 def pay(request: HttpRequest) -> JsonResponse:
     """For the Payment Element's script: place the order (or find it: same key) and hand back its

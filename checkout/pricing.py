@@ -26,12 +26,28 @@ from checkout.models import TaxRate
 from checkout.services import TAX_RATES_NAMESPACE
 from core import cache as vcache
 from core.exceptions import ApplicationError
-from core.money import Money, allocate
+from core.money import AMOUNT_COLUMN_MAX, Money, allocate, format_money
 from fulfillment import selectors as fulfillment_selectors
 from marketplace import selectors as marketplace_selectors
 from membership import selectors as membership_selectors
 from membership.selectors import MemberBenefits
 from promotions import services as promotions_services
+
+
+class OrderTooLarge(ApplicationError):
+    """The cart's figures would not fit the amount columns of an order or a payment (an offer priced
+    before ``MAX_PRICE`` existed, many lines of expensive items): a 400, never a database error."""
+
+    code = "order_too_large"
+
+
+def _check_fits(amount: Money) -> None:
+    if amount.amount > AMOUNT_COLUMN_MAX:
+        raise OrderTooLarge(
+            _("This order is too large: its total would be above %(max)s. Please lower the quantities or place "
+              "several smaller orders.") % {"max": format_money(AMOUNT_COLUMN_MAX, amount.currency)},
+            fields={"quantity": [_("Lower the quantities.")]},
+        )
 
 
 @dataclass(frozen=True)
@@ -191,7 +207,10 @@ def price_cart(
 ) -> PricedCart:
     """Price these lines for this context. A constant number of queries, whatever the size.
     ``offers`` (offer id -> Offer with seller and product) saves loading them again when the caller
-    has them; only the sellable ones (active offer, seller and product) are priced."""
+    has them; only the sellable ones (active offer, seller and product) are priced.
+
+    Raises :class:`OrderTooLarge` when a figure of the order would not fit its amount columns, so
+    no caller (cart, quote, place order) ever reaches the database with one."""
     context = context or PricingContext()
     benefits = member_benefits(context)
     currency = settings.SHOP_CURRENCY
@@ -230,6 +249,8 @@ def price_cart(
                 regular_unit_price=regular if member_price else None,
             )
         )
+
+    _check_fits(sum((line.subtotal for line in priced), zero))  # before any discount works on it
 
     # 2. discounts (each split over lines so the parts always sum to the discount)
     discounts: list[Discount] = []
@@ -305,6 +326,7 @@ def price_cart(
     shipping = sum((p.shipping for p in packages.values()), zero)
     tax = sum((line.tax for line in priced), zero) + sum((p.shipping_tax for p in packages.values()), zero)
     total = subtotal - discount + shipping + (zero if included else tax)
+    _check_fits(subtotal + shipping + tax)  # the largest figure stored: every line, package and total is below it
     return PricedCart(
         currency=currency, prices_include_tax=included, lines=priced, packages=list(packages.values()),
         discounts=discounts, subtotal=subtotal, discount=discount, shipping=shipping, tax=tax, total=total,

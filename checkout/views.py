@@ -13,10 +13,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from checkout import pricing, selectors, services
 from checkout.flow import VOUCHER_SESSION_KEY
+from core import ratelimit
 from core.exceptions import ApplicationError
 from promotions import services as promotions_services
 
@@ -38,7 +40,10 @@ def _priced_context(request: HttpRequest, view: selectors.CartView) -> dict:
         return {"view": view, "voucher_code": code}
     context = pricing.PricingContext(user=request.user, voucher_code=code)
     offers = {v.line.offer_id: v.line.offer for v in view.lines if v.sellable}
-    priced = pricing.price_cart(lines=lines, context=context, offers=offers)
+    try:
+        priced = pricing.price_cart(lines=lines, context=context, offers=offers)
+    except pricing.OrderTooLarge as exc:  # shown on the cart, which then offers no checkout
+        return {"view": view, "voucher_code": code, "pricing_error": exc.message}
     result = {
         "view": selectors.cart_view_priced(view=view, priced=priced), "priced": priced, "voucher_code": code,
         "voucher": priced.voucher, "voucher_error": priced.voucher_error,
@@ -49,7 +54,32 @@ def _priced_context(request: HttpRequest, view: selectors.CartView) -> dict:
     return result
 
 
+def _voucher_check_key(request: HttpRequest) -> str | None:
+    """Who a code check counts for (removing the code is not a check)."""
+    return None if "remove" in request.POST else ratelimit.caller_key(request)
+
+
+def _voucher_limited(request: HttpRequest, verdict: ratelimit.Verdict) -> HttpResponse:
+    """Too many codes tried: the cart with a message saying so (429; 200 for htmx, which swaps only
+    successful answers), and the code is neither checked nor kept."""
+    minutes = max(1, -(-verdict.retry_after // 60))
+    error = ngettext(
+        "You have tried too many voucher codes. Please wait %(n)d minute and try again.",
+        "You have tried too many voucher codes. Please wait %(n)d minutes and try again.", minutes,
+    ) % {"n": minutes}
+    cart = services.cart_for_session(session=request.session, user=request.user)
+    view = selectors.cart_view(cart=cart)
+    context = {"error": error, "cart_item_count": view.item_count, **_priced_context(request, view)}
+    if _is_htmx(request):
+        response = render(request, "checkout/_cart_body.html", {**context, "oob": True})
+    else:
+        response = render(request, "checkout/cart.html", context, status=429)
+    response["Retry-After"] = str(verdict.retry_after)
+    return response
+
+
 @require_POST
+@ratelimit.rate_limited("voucher", key=_voucher_check_key, on_limited=_voucher_limited)
 def cart_voucher(request: HttpRequest) -> HttpResponse:
     """Apply a voucher code to the cart (kept in the session) or remove it."""
     error = notice = None

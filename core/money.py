@@ -9,10 +9,18 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.utils.translation import gettext as _
+
+from core.exceptions import ApplicationError
 
 # Minor units per ISO 4217 for the currencies we expect; anything else has 2.
 _MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "JOD": 3}
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}
+
+
+# The largest amount the money columns (``DecimalField(max_digits=12, decimal_places=2)``) hold.
+AMOUNT_COLUMN_MAX = Decimal("9999999999.99")
 
 
 class CurrencyMismatch(ValueError):
@@ -126,3 +134,71 @@ def allocate(total: Decimal, weights: list[Decimal], currency: str | None = None
     for i in order[: abs(remainder)]:
         floors[i] += 1 if remainder > 0 else -1
     return [Decimal(f) * unit for f in floors]
+
+
+# --- prices people type --------------------------------------------------------------------
+
+
+def max_price() -> Decimal:
+    """The highest price anyone may set (``settings.MAX_PRICE``), never above what a column holds."""
+    try:
+        configured = Decimal(str(getattr(settings, "MAX_PRICE", AMOUNT_COLUMN_MAX)))
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"MAX_PRICE is not an amount: {settings.MAX_PRICE!r}") from None
+    if not configured.is_finite() or configured <= 0:
+        raise ImproperlyConfigured(f"MAX_PRICE must be an amount above zero, not {settings.MAX_PRICE!r}")
+    return min(configured, AMOUNT_COLUMN_MAX)
+
+
+def price_problem(amount: object, *, allow_zero: bool = False) -> str | None:
+    """Why ``amount`` is not an acceptable price, or None: a finite number (not a float), above
+    zero (or zero when ``allow_zero``), at most :func:`max_price`."""
+    if isinstance(amount, float | bool):
+        return _("Enter a valid amount.")
+    try:
+        value = Decimal(str(amount).strip()) if isinstance(amount, str) else Decimal(amount)
+    except (InvalidOperation, TypeError, ValueError):
+        return _("Enter a valid amount.")
+    if not value.is_finite():
+        return _("Enter a valid amount.")
+    if value < 0 or (value == 0 and not allow_zero):
+        return _("Must be zero or more.") if allow_zero else _("Must be above zero.")
+    limit = max_price()
+    if value > limit:
+        return _("Must be at most %(max)s.") % {"max": format_money(limit)}
+    return None
+
+
+def validate_price(amount: object, *, field: str = "price", allow_zero: bool = False,
+                   currency: str | None = None) -> Decimal:
+    """A price a person typed, checked (see :func:`price_problem`) and quantized to the currency
+    (so 0.001 is zero, refused unless ``allow_zero``). A bad one raises :class:`ApplicationError`
+    naming ``field`` (a 400 in the API)."""
+    problem = price_problem(amount, allow_zero=allow_zero)
+    value = None
+    if problem is None:
+        value = quantize(amount.strip() if isinstance(amount, str) else amount, currency or default_currency())
+        if value == 0 and not allow_zero:
+            problem = _("Must be above zero.")
+    if problem is None:
+        return value
+    label = field.replace("_", " ").capitalize()
+    raise ApplicationError(
+        _("%(field)s: %(problem)s") % {"field": label, "problem": problem[:1].lower() + problem[1:]},
+        code="invalid_price", fields={field: [problem]},
+    )
+
+
+def clean_prices(values: dict[str, object]) -> None:
+    """For a model's ``clean()`` (admin forms, services that ``full_clean``): a ValidationError by
+    field for each of these prices that is not a number, negative or above :func:`max_price`.
+    Empty values are left to the field's own validation, zero to the model's constraints."""
+    errors = {}
+    for name, value in values.items():
+        if value is None or value == "":
+            continue
+        problem = price_problem(value, allow_zero=True)
+        if problem is not None:
+            errors[name] = [problem]
+    if errors:
+        raise ValidationError(errors)

@@ -11,6 +11,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.money import clean_prices
+
 
 class Warehouse(models.Model):
     class Kind(models.TextChoices):
@@ -150,3 +152,7 @@ class ShippingMethod(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        clean_prices({"price": self.price})

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from core import cache as vcache
 from core.exceptions import ApplicationError, PermissionDenied
+from core.money import validate_price
 from fulfillment import selectors as fulfillment_selectors
 from fulfillment.models import ShippingMethod, StockItem, StockMovement, Warehouse
 from marketplace import selectors as marketplace_selectors
@@ -89,6 +90,7 @@ def shipping_method_create(
 
 def shipping_method_save(*, method: ShippingMethod) -> ShippingMethod:
     """Save a shipping method; the buy boxes it can affect (landed prices) are refreshed."""
+    method.price = validate_price(method.price, field="price", allow_zero=True)
     previous = None
     if method.pk:
         previous = ShippingMethod.objects.filter(pk=method.pk).values_list("channel", "seller_id").first()

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from catalog.models import Product
 from core import bulk
-from core.money import quantize
+from core.money import price_problem, quantize
 from marketplace import services
 from marketplace.models import BuyBox, Offer, Seller
 
@@ -73,6 +73,10 @@ def offers_bulk_create(*, rows: Sequence[OfferRow]) -> list[int]:
         member_price = quantize(row.member_price, currency) if row.member_price is not None else None
         if price <= 0 or (list_price is not None and list_price <= 0):
             raise ValueError(f"Offer {row.sku}: prices must be above zero")
+        for name, value in (("price", price), ("list price", list_price), ("member price", member_price)):
+            problem = price_problem(value) if value is not None else None
+            if problem:
+                raise ValueError(f"Offer {row.sku}: {name}: {problem}")
         if member_price is not None and not 0 < member_price < price:
             raise ValueError(f"Offer {row.sku}: the member price must be above zero and below the price")
         if row.condition not in Offer.Condition.values or row.fulfillment_channel not in Offer.Channel.values:

@@ -11,6 +11,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.money import clean_prices
+
 HOUSE_SELLER_SLUG = "bazaar"
 
 
@@ -135,6 +137,7 @@ class Offer(models.Model):
 
     def clean(self) -> None:
         super().clean()
+        clean_prices({"price": self.price, "list_price": self.list_price, "member_price": self.member_price})
         if self.member_price is not None and self.price is not None and self.member_price >= self.price:
             raise ValidationError({"member_price": _("The member price must be below the price.")})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,7 +18,7 @@ from accounts import services as account_services
 from catalog import services as catalog_services
 from core import events
 from core.exceptions import ApplicationError, NotFound, PermissionDenied
-from core.money import quantize
+from core.money import validate_price
 from marketplace import buy_box, roles, selectors
 from marketplace.models import BuyBox, Offer, Seller, SellerMember
 
@@ -175,14 +175,14 @@ def seller_member_change_role(*, member: SellerMember, role: str, actor=None) ->
 # --- offers -------------------------------------------------------------------------------
 
 
+PRICE_FIELDS = ("price", "list_price", "member_price")
+
+
 def _money(value, field: str) -> Decimal:
-    try:
-        amount = quantize(Decimal(str(value)), settings.SHOP_CURRENCY)
-    except (InvalidOperation, ValueError, TypeError):
-        raise ApplicationError(_("Enter a valid amount."), fields={field: [_("Enter a valid amount.")]}) from None
-    if amount <= 0:
-        raise ApplicationError(_("Prices must be above zero."), fields={field: [_("Must be above zero.")]})
-    return amount
+    """A price typed by a seller or staff: a number above zero, at most ``MAX_PRICE``."""
+    if isinstance(value, float):  # e.g. a JSON number parsed elsewhere: go through its text
+        value = str(value)
+    return validate_price(value, field=field, currency=settings.SHOP_CURRENCY)
 
 
 def _check_member_price(price: Decimal, member_price: Decimal | None) -> None:
@@ -261,6 +261,15 @@ def offer_update(*, offer: Offer, actor=None, **fields) -> Offer:
 def offer_save(*, offer: Offer, actor=None) -> Offer:
     """Save an offer edited in admin or API and refresh its product's buy box after commit.
     ``actor`` (the user asking, None for the system): see :func:`_check_offer_actor`."""
+    stored = {}
+    if offer.pk:
+        stored = Offer.objects.filter(pk=offer.pk).values(*PRICE_FIELDS).first() or {}
+    for name in PRICE_FIELDS:
+        # A price set now must be sane; one stored before MAX_PRICE existed does not block other changes
+        # (deactivating the offer, say): pricing refuses an order it would make too large.
+        value = getattr(offer, name)
+        if value is not None and (not stored or stored[name] != value):
+            setattr(offer, name, _money(value, name))
     _check_member_price(offer.price, offer.member_price)
     previous_product = None
     try:

@@ -11,6 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.money import clean_prices
+
 
 class Plan(models.Model):
     """What a member pays (monthly or yearly) and what it gives."""
@@ -47,6 +49,10 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        clean_prices({"monthly_price": self.monthly_price, "annual_price": self.annual_price})
 
     def price_for(self, interval: str) -> Decimal:
         """What one period of ``interval`` ("month" or "year") costs."""

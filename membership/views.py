@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
 from core.pagecache import cache_page_versioned
+from core.ratelimit import rate_limited, too_many_requests_json
 from membership import selectors, services
 from membership.forms import CardForm, IntervalForm, JoinForm
 from payments import selectors as payment_selectors
@@ -106,6 +107,7 @@ def _join_outcome(request: HttpRequest, plan, *, params: dict, form=None, **card
 
 @never_cache
 @login_required
+@rate_limited("membership")
 @sensitive_post_parameters("payment_method")
 @require_http_methods(["GET", "POST"])
 def join(request: HttpRequest, slug: str) -> HttpResponse:
@@ -126,6 +128,7 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+@rate_limited("membership", on_limited=too_many_requests_json)
 @require_POST
 def join_setup(request: HttpRequest, slug: str) -> JsonResponse:
     """For the Payment Element's script: a card-saving intent (Stripe SetupIntent) for this join,
@@ -254,6 +257,7 @@ def _card_page(request: HttpRequest, subscription, form, *, status: int = 200) -
 
 @never_cache
 @login_required
+@rate_limited("membership")
 @sensitive_post_parameters("payment_method")
 @require_http_methods(["GET", "POST"])
 def card(request: HttpRequest) -> HttpResponse:
@@ -270,6 +274,7 @@ def card(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@rate_limited("membership", on_limited=too_many_requests_json)
 @require_POST
 def card_setup(request: HttpRequest) -> JsonResponse:
     """For the Payment Element's script: a card-saving intent for the member's new card."""

@@ -12,6 +12,8 @@ from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.money import clean_prices
+
 
 class Voucher(models.Model):
     class Kind(models.TextChoices):
@@ -59,6 +61,11 @@ class Voucher(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.code = (self.code or "").strip().upper()
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        clean_prices({"minimum_spend": self.minimum_spend,
+                      **({"value": self.value} if self.kind == self.Kind.FIXED else {})})
 
 
 class VoucherRedemption(models.Model):
@@ -138,6 +145,11 @@ class Promotion(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        super().clean()
+        money_value = self.benefit in (self.Benefit.FIXED_OFF, self.Benefit.FIXED_PRICE)
+        clean_prices({"min_spend": self.min_spend, **({"value": self.value} if money_value else {})})
+
 
 class Deal(models.Model):
     """A lightning deal: a price on one offer for a short time, for a limited number of units.
@@ -182,6 +194,10 @@ class Deal(models.Model):
 
     def __str__(self) -> str:
         return self.label or f"{_('Deal')} #{self.pk}"
+
+    def clean(self) -> None:
+        super().clean()
+        clean_prices({"deal_price": self.deal_price})
 
     @property
     def remaining(self) -> int:

@@ -82,6 +82,15 @@ class VoucherResult:
     per_line: dict[int, Money]
 
 
+def _refusal_for(exc: VoucherRefused, user) -> VoucherRefused:
+    """What a caller learns when a code does not apply. A signed-in customer gets the exact reason
+    (expired, used up, spend more...); anyone else gets one generic refusal, so that nobody can
+    probe which codes exist, which have expired or are used up, or what they require."""
+    if getattr(user, "is_authenticated", False):
+        return exc
+    return VoucherRefused(_("This code cannot be used for this order."), code="voucher_refused")
+
+
 def normalize_code(code: object) -> str:
     return str(code or "").strip().upper()
 
@@ -169,7 +178,14 @@ def _describe(voucher: Voucher, currency: str) -> str:
 
 def voucher_check(*, code: object, lines: Sequence[PromoLine], user=None, email: str = "") -> VoucherResult:
     """The voucher's discount on these lines, split over the qualifying ones, or VoucherRefused
-    with the reason a shopper can act on."""
+    with the reason a signed-in shopper can act on (one generic reason for anyone else)."""
+    try:
+        return _voucher_check(code=code, lines=lines, user=user, email=email)
+    except VoucherRefused as exc:
+        raise _refusal_for(exc, user) from None
+
+
+def _voucher_check(*, code: object, lines: Sequence[PromoLine], user, email: str) -> VoucherResult:
     voucher = _voucher_get(code)
     _check_dates_and_state(voucher)
     if voucher.max_uses is not None and voucher.times_used >= voucher.max_uses:
@@ -261,7 +277,15 @@ def voucher_save(*, voucher: Voucher, **m2m) -> Voucher:
 
 def voucher_redeem(*, code: object, order_number: str, user, email: str, amount: Decimal) -> VoucherRedemption:
     """Count one use of the voucher for this order. Call inside the order's transaction: a refusal
-    raises VoucherRefused and the caller's transaction (the whole order) rolls back."""
+    raises VoucherRefused (generic for a guest, as in :func:`voucher_check`) and the caller's
+    transaction (the whole order) rolls back."""
+    try:
+        return _voucher_redeem(code=code, order_number=order_number, user=user, email=email, amount=amount)
+    except VoucherRefused as exc:
+        raise _refusal_for(exc, user) from None
+
+
+def _voucher_redeem(*, code: object, order_number: str, user, email: str, amount: Decimal) -> VoucherRedemption:
     with transaction.atomic():
         voucher = _voucher_get(code, lock=True)  # the row lock serializes the per-customer check
         _check_dates_and_state(voucher)

@@ -332,7 +332,8 @@ MEMBERSHIP_CARD_CHECK_AMOUNT = env.str("MEMBERSHIP_CARD_CHECK_AMOUNT", default="
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's token scheme, but a token stops working API_TOKEN_TTL_DAYS after it was issued.
+        "accounts.authentication.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "core.api.StrictPageNumberPagination",
@@ -340,6 +341,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
+        # Opt-in per view (``throttle_scope``, ``throttle_field_scopes``), at the RATE_LIMITS rates.
+        "core.throttling.ScopedRateLimit",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="1200/min"),
@@ -352,6 +355,27 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
 }
+# An API token works for this many days after it is issued (then 401; the token endpoint gives a
+# new one). Changing or resetting the password deletes the user's tokens at once.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=30)
+
+# --- Abuse limits -----------------------------------------------------------------------
+# Per scope, "<count>/<period>" (period: s, min, hour, day, or e.g. "15min"); empty turns a limit off.
+# Counted per signed-in user, else per client address (TRUSTED_PROXY_COUNT applies), in the cache;
+# the same counters serve the pages and the API. When the cache is unreachable nothing is limited.
+RATE_LIMITS = {
+    "place_order": env.str("RATE_LIMIT_PLACE_ORDER", default="20/min"),
+    "membership": env.str("RATE_LIMIT_MEMBERSHIP", default="10/min"),  # joining, changing the card
+    "voucher": env.str("RATE_LIMIT_VOUCHER", default="30/min"),  # voucher codes checked
+    "password_reset_email": env.str("RATE_LIMIT_PASSWORD_RESET_EMAIL", default="5/hour"),  # e-mails per address
+    "password_reset_client": env.str("RATE_LIMIT_PASSWORD_RESET_CLIENT", default="20/hour"),  # requests per client
+}
+# How a client's address is read (shared with the sign-in lockout above).
+CLIENT_IP_CALLABLE = AXES_CLIENT_IP_CALLABLE
+# The highest price anyone may type (offers, deals, promotions, vouchers, plans, shipping); the
+# amount columns hold up to 9,999,999,999.99, and an order whose totals would not fit is refused.
+MAX_PRICE = env.str("MAX_PRICE", default="1000000.00")
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Bazaar API",
     "DESCRIPTION": "Storefront and marketplace API: catalog, sellers, offers and the buy box.",

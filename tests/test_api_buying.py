@@ -157,10 +157,15 @@ def test_apply_voucher_refusals_keep_nothing(offer, save5, payload, field, needl
 
 
 def test_apply_voucher_says_why_when_the_minimum_is_not_met(offer, save5):
-    client = with_cart(offer, quantity=1)  # 12.00 < 20.00
+    client = with_cart(offer, user=UserFactory(), quantity=1)  # 12.00 < 20.00
     error = client.post("/api/v1/cart/voucher/", {"code": "save5"}, format="json").json()["error"]
     assert error["code"] == "voucher"
     assert "8.00 more" in error["message"]
+    # a guest is refused without the reason, exactly as for a code that does not exist
+    guest = with_cart(offer, quantity=1)
+    for code in ("save5", "NO-SUCH-CODE"):
+        error = guest.post("/api/v1/cart/voucher/", {"code": code}, format="json").json()["error"]
+        assert (error["code"], error["message"]) == ("voucher", "This code cannot be used for this order.")
 
 
 def test_apply_voucher_to_an_empty_cart_is_refused(save5):

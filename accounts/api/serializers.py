@@ -59,3 +59,6 @@ class TokenInputSerializer(serializers.Serializer):
 
 class TokenOutputSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
+    expires_at = serializers.DateTimeField(
+        help_text="When the token stops working (then 401 `token_expired`: ask for a new one here)."
+    )

@@ -154,9 +154,12 @@ class TokenApi(APIView):
         tags=["auth"],
         summary="Get an API token",
         description=(
-            "Exchange your e-mail and password for a token (the same token on every call). Send it as "
-            "`Authorization: Token <token>`. After 5 failed attempts for one e-mail from one address, "
-            "the endpoint answers 429 `locked_out` for 15 minutes, even with the right password."
+            "Exchange your e-mail and password for a token. Send it as `Authorization: Token <token>`. "
+            "The same token is returned until it expires (`expires_at`, `API_TOKEN_TTL_DAYS` after it was "
+            "issued); then this endpoint issues a new one. Changing or resetting your password revokes "
+            "your tokens at once. An expired or revoked token is answered 401 (`token_expired`, "
+            "`invalid_token`). After 5 failed attempts for one e-mail from one address, the endpoint "
+            "answers 429 `locked_out` for 15 minutes, even with the right password."
         ),
         request=TokenInputSerializer,
         responses={200: TokenOutputSerializer, **error_responses(400, 429)},
@@ -179,4 +182,7 @@ class TokenApi(APIView):
             email=serializer.validated_data["email"],
             password=serializer.validated_data["password"],
         )
-        return Response({"token": services.user_api_token_ensure(user=user)})
+        token = services.user_api_token_ensure(user=user)
+        return Response(TokenOutputSerializer(
+            {"token": token.key, "expires_at": selectors.api_token_expires_at(token=token)}
+        ).data)

@@ -172,6 +172,7 @@ def _voucher_code(request: Request, data: dict) -> str:
 
 
 class QuoteApi(CartApiView):
+    throttle_field_scopes = {"voucher_code": "voucher"}  # a quote that checks a code counts as a voucher check
 
     @extend_schema(operation_id="checkout_quote", tags=[CHECKOUT], request=QuoteInputSerializer,
                    summary="Price your cart for a destination: packages, shipping options, tax, total",
@@ -192,6 +193,9 @@ class QuoteApi(CartApiView):
 
 class PlaceOrderApi(CartApiView):
     """Guests with a session cookie send the CSRF token, as for the cart (see CartApiView)."""
+
+    throttle_scope = "place_order"
+    throttle_field_scopes = {"voucher_code": "voucher"}
 
     @extend_schema(
         operation_id="checkout_place_order", tags=[CHECKOUT], request=PlaceOrderInputSerializer,

@@ -41,7 +41,9 @@ class CartLineUpdateInputSerializer(StrictInputSerializer):
 
 
 def _amount(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True, **kwargs)
+    # No digit limit on output: a cart is not an order, and one too large to order (which the quote
+    # and place-order endpoints refuse) must still be shown, never a 500.
+    return serializers.DecimalField(max_digits=None, decimal_places=2, read_only=True, **kwargs)
 
 
 class CartLineOutputSerializer(serializers.Serializer):

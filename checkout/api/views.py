@@ -191,6 +191,8 @@ class CartVoucherApi(CartApiView):
     """The voucher of the shopper's cart, kept in the session like the cart page's form does; the
     quote and place-order endpoints use it when their body names no ``voucher_code``."""
 
+    throttle_scope = "voucher"
+
     @extend_schema(
         operation_id="cart_voucher_apply", tags=[CART], request=CartVoucherInputSerializer,
         summary="Apply a voucher code to the cart",

@@ -37,6 +37,7 @@ class PlanListApi(APIView):
 class MembershipApi(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser]
+    throttle_scope = "membership"  # joining (POST) counts; reading does not
 
     @extend_schema(
         operation_id="membership_retrieve", tags=[TAG], summary="Your membership",
@@ -112,6 +113,7 @@ class ResumeApi(APIView):
 class CardApi(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser]
+    throttle_scope = "membership"
 
     @extend_schema(
         operation_id="membership_card_update", tags=[TAG], request=s.CardInputSerializer,

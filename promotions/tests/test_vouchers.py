@@ -1,4 +1,5 @@
-"""Vouchers: every refusal says why, amounts are exact, restrictions and limits hold."""
+"""Vouchers: every refusal says why (to a signed-in customer; a guest gets one generic refusal),
+amounts are exact, restrictions and limits hold."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from core.money import Money
@@ -27,6 +29,9 @@ def lines(*amounts, product_id=1, seller_id=1) -> list[services.PromoLine]:
 
 def check(code="SAVE10", promo_lines=None, **kwargs):
     return services.voucher_check(code=code, lines=promo_lines or lines("50.00"), **kwargs)
+
+
+GENERIC = "This code cannot be used for this order."
 
 
 def test_percent_off_is_split_over_the_lines():
@@ -65,7 +70,7 @@ def test_codes_are_case_insensitive(code):
 def test_unknown_or_malformed_codes_are_refused_as_unknown(code):
     voucher()
     with pytest.raises(services.VoucherRefused, match="This code is not valid") as err:
-        check(code)
+        check(code, user=UserFactory())
     assert err.value.code == "voucher_unknown"
 
 
@@ -82,8 +87,28 @@ def test_unknown_or_malformed_codes_are_refused_as_unknown(code):
 def test_each_refusal_says_why(fields, message, error_code):
     voucher(**fields)
     with pytest.raises(services.VoucherRefused, match=message) as err:
-        check()
+        check(user=UserFactory())
     assert err.value.code == error_code
+
+
+@pytest.mark.parametrize(
+    ("code", "fields"),
+    [
+        ("NOPE", {}),
+        ("SAVE10", {"active": False}),
+        ("SAVE10", {"starts_at": timezone.now() + timedelta(days=1)}),
+        ("SAVE10", {"ends_at": timezone.now() - timedelta(minutes=1)}),
+        ("SAVE10", {"minimum_spend": Decimal("75.00")}),
+        ("SAVE10", {"max_uses": 3, "times_used": 3}),
+    ],
+)
+def test_a_guest_gets_one_generic_refusal_whatever_the_reason(code, fields):
+    """Nobody signed in can probe which codes exist, have expired, are used up or need a bigger cart."""
+    voucher(**fields)
+    for who in ({}, {"user": None}, {"user": AnonymousUser()}, {"email": "guest@example.com"}):
+        with pytest.raises(services.VoucherRefused) as err:
+            check(code, **who)
+        assert (err.value.message, err.value.code) == (GENERIC, "voucher_refused")
 
 
 def test_your_limit_is_per_user_and_per_email():
@@ -93,8 +118,8 @@ def test_your_limit_is_per_user_and_per_email():
     with pytest.raises(services.VoucherRefused, match="already used this code") as err:
         check(user=user)
     assert err.value.code == "voucher_customer_limit_used"
-    with pytest.raises(services.VoucherRefused, match="already used this code"):
-        check(email=user.email.upper())  # a guest with the same e-mail
+    with pytest.raises(services.VoucherRefused, match=GENERIC):
+        check(email=user.email.upper())  # a guest with the same e-mail (refused, without saying why)
     assert check(user=UserFactory(), email="other@example.com").amount == Money("5.00", "USD")
 
 
@@ -112,7 +137,7 @@ def test_restricted_to_a_category_and_its_subcategories():
     result = check(promo_lines=mixed)
     assert result.per_line == {1: Money("4.00", "USD")}
     with pytest.raises(services.VoucherRefused, match="not valid for the items in your cart") as err:
-        check(promo_lines=mixed[:1])
+        check(promo_lines=mixed[:1], user=UserFactory())
     assert err.value.code == "voucher_not_applicable"
 
 
@@ -131,7 +156,10 @@ def test_redeem_counts_once_per_order_and_refuses_past_the_limit():
     v.refresh_from_db()
     assert v.times_used == 1
     with pytest.raises(services.VoucherRefused, match="maximum number of times"):
-        services.voucher_redeem(code="SAVE10", order_number="N2", user=None, email="b@example.com", amount=1)
+        services.voucher_redeem(code="SAVE10", order_number="N2", user=UserFactory(), email="b@example.com",
+                                amount=1)
+    with pytest.raises(services.VoucherRefused, match=GENERIC):  # a guest is not told why
+        services.voucher_redeem(code="SAVE10", order_number="N3", user=None, email="c@example.com", amount=1)
     services.voucher_release(order_number="N1")
     v.refresh_from_db()
     assert v.times_used == 0
