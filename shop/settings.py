@@ -202,10 +202,18 @@ CELERY_TASK_ROUTES = {
     "catalog.tasks.*": {"queue": "media"},
     "*.send_*": {"queue": "email"},
 }
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A broker that vanished without closing the connection (frozen, partitioned) fails a publish
+# after this many seconds instead of hanging the request; the task waits in the outbox (core.outbox).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0),
+    "socket_connect_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0),
+}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
+    # Publish tasks whose first send failed (broker down) or whose sender died (see core.outbox).
+    "sweep-outbox": {"task": "core.tasks.sweep_outbox", "schedule": 60, "options": {"expires": 55}},
     "settle-unpaid-orders": {"task": "orders.tasks.settle_unpaid_orders", "schedule": 10 * 60},
     "complete-delivered-orders": {"task": "orders.tasks.complete_delivered_orders", "schedule": 60 * 60},
     # Product and deals pages show a lightning deal from its start to its end (idempotent; see promotions).
