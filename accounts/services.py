@@ -21,6 +21,7 @@ from rest_framework.authtoken.models import Token
 from accounts.exceptions import AccountLockedOut, InvalidCredentials
 from accounts.lockout import lockout_message
 from accounts.models import Address, User
+from core import outbox
 from core.exceptions import ApplicationError
 
 ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "region", "country", "phone")
@@ -131,9 +132,7 @@ def password_reset_request(*, email: str, domain: str, use_https: bool) -> None:
             if u.has_usable_password()
         ]
         for user_id in user_ids:
-            transaction.on_commit(
-                lambda uid=user_id: send_password_reset_email.delay(uid, domain=domain, use_https=use_https)
-            )
+            outbox.enqueue(send_password_reset_email, user_id, domain=domain, use_https=use_https)
 
 
 # --- staff -------------------------------------------------------------------------------

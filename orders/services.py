@@ -14,7 +14,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import events
+from core import events, outbox
 from core.exceptions import ApplicationError, Conflict
 from fulfillment import services as fulfillment_services
 from orders.models import Order, OrderDiscount, OrderEvent, OrderLine, OrderReservation, Package
@@ -224,9 +224,9 @@ def _send_email_on_commit(order: Order, kind: str, package_id: int | None = None
     from orders.tasks import send_order_email  # tasks import services
 
     if package_id is None:
-        transaction.on_commit(lambda: send_order_email.delay(order.pk, kind))
+        outbox.enqueue(send_order_email, order.pk, kind)
     else:
-        transaction.on_commit(lambda: send_order_email.delay(order.pk, kind, package_id))
+        outbox.enqueue(send_order_email, order.pk, kind, package_id)
 
 
 def order_mark_paid(*, order: Order, message: str = "") -> Order:
@@ -403,7 +403,7 @@ def package_ship(*, package: Package, tracking_number: str = "", actor=None) -> 
             from orders.tasks import capture_order_payment  # tasks import services
 
             order_id = order.pk
-            transaction.on_commit(lambda: capture_order_payment.delay(order_id))
+            outbox.enqueue(capture_order_payment, order_id)
     events.emit("orders.package_shipped", order_id=order.pk, package_id=package.pk, seller_id=package.seller_id)
     return package
 
