@@ -186,9 +186,11 @@ else:
         }
     }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
-# Sessions are read from the cache and written through to the database, so a Redis outage
-# never signs anyone out or loses a session.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions live in the database only (one primary-key read per request that carries a session
+# cookie). A copy in Redis (cached_db) would outlive a sign-out made while Redis was unreachable
+# and sign the old cookie in again once Redis is back; the database is the one place a deletion
+# always reaches. A Redis outage never signs anyone out or loses a session either.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "cache+memory://")
