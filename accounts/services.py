@@ -25,6 +25,7 @@ from accounts import selectors
 from accounts.exceptions import AccountLockedOut, InvalidCredentials
 from accounts.lockout import lockout_message
 from accounts.models import Address, User
+from core import outbox
 from core.exceptions import ApplicationError
 
 ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "region", "country", "phone")
@@ -167,9 +168,7 @@ def password_reset_request(*, email: str) -> None:
             if u.has_usable_password()
         ]
         for user_id in user_ids:
-            transaction.on_commit(
-                lambda uid=user_id: send_password_reset_email.delay(uid)
-            )
+            outbox.enqueue(send_password_reset_email, user_id)
 
 
 # --- staff -------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from catalog.models import (
 )
 from catalog.search import dictionary_words
 from core import cache as vcache
-from core import events
+from core import events, outbox
 from core.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ def product_image_add(
         obj = ProductImage(product=product, alt_text=alt_text or product.title, position=position)
         obj.image.save(getattr(image, "name", None) or f"{product.slug}.jpg", image, save=False)
         obj.save()
-        transaction.on_commit(lambda: make_thumbnail.delay(obj.pk))
+        outbox.enqueue(make_thumbnail, obj.pk)
     vcache.bump_on_commit(cache_keys.product(product.slug), cache_keys.LISTING)
     return obj
 
@@ -224,7 +224,7 @@ def product_image_saved(*, image: ProductImage) -> None:
     """Called after an image was saved elsewhere (admin): make its thumbnail, refresh pages."""
     from catalog.tasks import make_thumbnail
 
-    transaction.on_commit(lambda: make_thumbnail.delay(image.pk))
+    outbox.enqueue(make_thumbnail, image.pk)
     vcache.bump_on_commit(cache_keys.product(image.product.slug), cache_keys.LISTING)
 
 

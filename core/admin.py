@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from core.models import OutboxMessage
 
 
 def requires_permission(perm: str):
@@ -57,3 +60,20 @@ class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     extra = 0
     can_delete = False
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Celery tasks handed over after their transaction committed: waiting ones (the broker was
+    down) and, for the retention period, sent ones. Only looked at; the sweeper sends them."""
+
+    list_display = ("id", "task_name", "created_at", "sent_at", "attempts", "last_error_short")
+    list_filter = (("sent_at", admin.EmptyFieldListFilter), "task_name")
+    search_fields = ("task_name",)
+    date_hierarchy = "created_at"
+    fields = ("task_name", "args", "kwargs", "created_at", "available_at", "sent_at", "attempts", "last_error")
+    show_full_result_count = False
+
+    @admin.display(description=_("last error"))
+    def last_error_short(self, obj: OutboxMessage) -> str:
+        return obj.last_error[:80]

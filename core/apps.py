@@ -8,6 +8,14 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(check_limits_configured)
+        checks.register(check_event_consumers)
+
+
+def check_event_consumers(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """A domain event's consumer that does not exist fails at start-up, never at the first event."""
+    from core.outbox import check_event_consumers as problems
+
+    return [checks.Error(problem, id="core.E003") for problem in problems()]
 
 
 def check_limits_configured(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

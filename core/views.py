@@ -1,4 +1,11 @@
-"""Health endpoints: /healthz says the process is alive, /readyz that its dependencies answer."""
+"""Health endpoints: /healthz says the process is alive, /readyz whether it can serve.
+
+Only the database decides readiness: without it nothing works, while a Redis or broker outage
+degrades the shop (cache misses read the database, sessions live in the database, tasks wait in
+the outbox) without stopping it. So /readyz answers 503 only when the database does not answer;
+cache and broker health are reported beside it ("degraded") so monitoring sees them, and a load
+balancer does not take every node out at once because Redis blinked.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+
+from core import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -38,26 +47,49 @@ def _check_cache() -> dict:
 
 
 def _check_broker() -> dict:
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if current_app.conf.task_always_eager:
         return {"ok": True, "mode": "eager"}
     with current_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
     return {"ok": True, "mode": "broker"}
 
 
+def _check_outbox() -> dict:
+    """Tasks waiting to be published (the broker was down, or the sweeper is not running)."""
+    return {"ok": True, "pending": outbox.pending_count()}
+
+
+# name, check, whether the node is unready without it
+CHECKS = (
+    ("database", _check_database, True),
+    ("cache", _check_cache, False),
+    ("broker", _check_broker, False),
+)
+
+
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {}
-    for name, check in (("database", _check_database), ("cache", _check_cache), ("broker", _check_broker)):
+    checks: dict[str, dict] = {}
+    for name, check, critical in CHECKS:
         started = time.perf_counter()
         try:
             checks[name] = check()
         except Exception as exc:  # noqa: BLE001 - a readiness probe reports, it does not raise
             logger.warning("readyz: %s failed: %s", name, exc)
             checks[name] = {"ok": False, "error": exc.__class__.__name__}
+        checks[name]["critical"] = critical
         checks[name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
-    ready = all(c["ok"] for c in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+    if checks["database"]["ok"]:
+        try:
+            checks["outbox"] = {**_check_outbox(), "critical": False}
+        except Exception as exc:  # noqa: BLE001 - reported only
+            checks["outbox"] = {"ok": False, "error": exc.__class__.__name__, "critical": False}
+    ready = all(c["ok"] for c in checks.values() if c["critical"])
+    degraded = sorted(name for name, c in checks.items() if not c["ok"] and not c["critical"])
+    status = "unavailable" if not ready else "degraded" if degraded else "ok"
+    return JsonResponse(
+        {"status": status, "ready": ready, "degraded": degraded, "checks": checks}, status=200 if ready else 503
+    )
 
 
 def hello(request: HttpRequest) -> HttpResponse:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from accounts import services as account_services
 from catalog import services as catalog_services
-from core import events
+from core import events, outbox
 from core.exceptions import ApplicationError, NotFound, PermissionDenied
 from core.money import validate_price
 from marketplace import buy_box, roles, selectors
@@ -308,7 +308,7 @@ def buy_box_request_refresh(*, product_ids: Iterable[int]) -> None:
     ids = sorted({int(i) for i in product_ids})
     for start in range(0, len(ids), REFRESH_BATCH):
         batch = ids[start : start + REFRESH_BATCH]
-        transaction.on_commit(lambda batch=batch: refresh_buy_boxes.delay(batch))
+        outbox.enqueue(refresh_buy_boxes, batch)
 
 
 def buy_box_refresh(*, product_ids: Iterable[int]) -> dict[int, int | None]:

@@ -34,7 +34,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from core import cache as vcache
-from core import events
+from core import events, outbox
 from core.exceptions import ApplicationError, Conflict, NotFound
 from core.money import format_money
 from membership import selectors
@@ -104,7 +104,7 @@ def _email_on_commit(subscription: Subscription, kind: str, charge_id: int | Non
     from membership.tasks import send_membership_email  # tasks import services
 
     subscription_id = subscription.pk
-    transaction.on_commit(lambda: send_membership_email.delay(subscription_id, kind, charge_id))
+    outbox.enqueue(send_membership_email, subscription_id, kind, charge_id)
 
 
 def add_interval(anchor: datetime, count: int, interval: str) -> datetime:
@@ -471,7 +471,7 @@ def membership_update_card(*, user, payment_method: str = "", setup_reference: s
             from membership.tasks import renew_subscription  # tasks import services
 
             subscription_id = subscription.pk
-            transaction.on_commit(lambda: renew_subscription.delay(subscription_id))
+            outbox.enqueue(renew_subscription, subscription_id)
     subscription.refresh_from_db()
     return subscription
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core import outbox
 from membership import selectors
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def renew_due_subscriptions(batch_size: int = 500) -> int:
         if not ids:
             return queued
         for subscription_id in ids:
-            renew_subscription.delay(subscription_id)
+            outbox.enqueue(renew_subscription, subscription_id)
         queued += len(ids)
         after = ids[-1]
 

@@ -15,7 +15,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import events
+from core import events, outbox
 from core.exceptions import ApplicationError, Conflict, PermissionDenied
 from fulfillment import services as fulfillment_services
 from orders import selectors
@@ -253,9 +253,9 @@ def _send_email_on_commit(order: Order, kind: str, package_id: int | None = None
     from orders.tasks import send_order_email  # tasks import services
 
     if package_id is None:
-        transaction.on_commit(lambda: send_order_email.delay(order.pk, kind))
+        outbox.enqueue(send_order_email, order.pk, kind)
     else:
-        transaction.on_commit(lambda: send_order_email.delay(order.pk, kind, package_id))
+        outbox.enqueue(send_order_email, order.pk, kind, package_id)
 
 
 def order_mark_paid(*, order: Order, message: str = "") -> Order:
@@ -273,7 +273,7 @@ def _return_money_on_commit(order: Order, reason: str) -> None:
     from orders.tasks import return_order_payment  # tasks import services
 
     order_id = order.pk
-    transaction.on_commit(lambda: return_order_payment.delay(order_id, reason))
+    outbox.enqueue(return_order_payment, order_id, reason)
 
 
 def order_cancel(*, order: Order, actor=None, reason: str = "") -> Order:
@@ -497,7 +497,7 @@ def package_ship(*, package: Package, tracking_number: str = "", actor=None) -> 
             from orders.tasks import capture_order_payment  # tasks import services
 
             order_id = order.pk
-            transaction.on_commit(lambda: capture_order_payment.delay(order_id))
+            outbox.enqueue(capture_order_payment, order_id)
     events.emit("orders.package_shipped", order_id=order.pk, package_id=package.pk, seller_id=package.seller_id)
     return package
 
@@ -607,4 +607,4 @@ def order_guest_link_send(*, order: Order) -> None:
     from orders.tasks import send_guest_link_email  # tasks import services
 
     order_id = order.pk
-    transaction.on_commit(lambda: send_guest_link_email.delay(order_id))
+    outbox.enqueue(send_guest_link_email, order_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mail_admins
@@ -10,6 +12,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from core import outbox
 from core.exceptions import ApplicationError
 from orders import selectors
 from orders.models import PaymentProblem
@@ -113,8 +116,8 @@ def return_order_payment(order_id: int, reason: str, attempt: int = 0) -> int:
         return services.order_return_payment(order=order, reason=reason)
     except PaymentUnavailable as exc:
         if attempt < RETURN_PAYMENT_RETRIES:
-            return_order_payment.apply_async((order_id, reason), {"attempt": attempt + 1},
-                                             countdown=min(60 * 2 ** attempt, 3600))
+            outbox.enqueue_later(return_order_payment, timedelta(seconds=min(60 * 2 ** attempt, 3600)),
+                                 order_id, reason, attempt=attempt + 1)
             return 0
         problem = str(exc.message)
     except ApplicationError as exc:  # refused by the provider: trying again will not help

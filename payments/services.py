@@ -24,6 +24,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import outbox
 from core.events import emit
 from core.exceptions import ApplicationError, Conflict, IdempotencyKeyReused
 from core.money import format_money, quantize
@@ -599,6 +600,24 @@ def payment_close(*, payment: Payment) -> None:
         logger.warning("could not cancel the intent of declined payment %s: %s", payment.pk, exc)
 
 
+def payment_void_at_provider(*, payment: Payment) -> bool:
+    """Release at the provider an authorization of a payment we already closed (a late one).
+    Idempotent; raises PaymentUnavailable while the provider cannot be reached."""
+    payment = Payment.objects.get(pk=payment.pk)
+    if not payment.provider_reference or payment.status not in (
+        PaymentStatus.CANCELLED, PaymentStatus.DECLINED, PaymentStatus.FAILED
+    ):
+        return False
+    gateway = providers.get_provider(payment.provider)
+    try:
+        result = _call_provider(lambda: gateway.cancel(payment.provider_reference,
+                                                       f"{payment.idempotency_key}:late-cancel"))
+    except providers.ProviderRefused as exc:  # already cancelled or expired there: nothing is held
+        logger.info("late authorization of payment %s: %s", payment.pk, exc.message)
+        return False
+    return result.status == providers.CANCELLED
+
+
 def _record_capture(payment: Payment) -> None:
     with transaction.atomic():
         updated = Payment.objects.filter(pk=payment.pk, status__in=(PaymentStatus.AUTHORIZED, *_OPEN)).update(
@@ -718,24 +737,32 @@ def webhook_receive(*, provider: str, body: bytes, headers: Mapping[str, str]) -
         )
         stored = WebhookEvent.objects.select_for_update().get(pk=stored.pk)
         if stored.processed_at is None:
-            _apply_event(provider, event)
+            payment = _apply_event(provider, event)
             stored.processed_at = timezone.now()
             stored.save(update_fields=["processed_at"])
+            if payment is not None:
+                # Durable, in this transaction: whoever the payment was for learns it (an order is
+                # paid or undone, see EVENT_CONSUMERS), even if the broker is down right now.
+                outbox.publish("payments.payment_updated", payment_id=payment.pk, status=str(payment.status))
     return stored
 
 
-def _apply_event(provider: str, event: ProviderEvent) -> None:
+def _apply_event(provider: str, event: ProviderEvent) -> Payment | None:
+    """Apply the event to its payment; returns the payment if the event changed it."""
     handler = _EVENT_HANDLERS.get(event.type)
     if handler is None or not event.reference:
-        return
+        return None
     payment = (
         Payment.objects.select_for_update()
         .filter(provider=provider, provider_reference=event.reference)
         .order_by("id")
         .first()
     )
-    if payment is not None:
-        handler(payment, event.data)
+    if payment is None:
+        return None
+    before = (payment.status, payment.refunded_amount)
+    handler(payment, event.data)
+    return payment if (payment.status, payment.refunded_amount) != before else None
 
 
 def _set_status(payment: Payment, status: str, *, event: str | None = None, **fields: Any) -> None:
@@ -756,6 +783,12 @@ def _on_authorized(payment: Payment, data: dict) -> None:
         now = timezone.now()
         _set_status(payment, PaymentStatus.AUTHORIZED, locked_until=None, authorized_at=now,
                     authorization_expires_at=now + authorization_validity(), client_secret="")
+    elif payment.status in (PaymentStatus.CANCELLED, PaymentStatus.DECLINED, PaymentStatus.FAILED):
+        # Authorized at the provider after we gave it up (a page confirmed a cancelled intent):
+        # release that hold too, after the commit.
+        from payments.tasks import void_late_authorization  # tasks import services
+
+        outbox.enqueue(void_late_authorization, payment.pk)
 
 
 def _on_succeeded(payment: Payment, data: dict) -> None:

@@ -204,9 +204,11 @@ else:
         }
     }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
-# Sessions are read from the cache and written through to the database, so a Redis outage
-# never signs anyone out or loses a session.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions live in the database only (one primary-key read per request that carries a session
+# cookie). A copy in Redis (cached_db) would outlive a sign-out made while Redis was unreachable
+# and sign the old cookie in again once Redis is back; the database is the one place a deletion
+# always reaches. A Redis outage never signs anyone out or loses a session either.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "cache+memory://")
@@ -220,10 +222,18 @@ CELERY_TASK_ROUTES = {
     "catalog.tasks.*": {"queue": "media"},
     "*.send_*": {"queue": "email"},
 }
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A broker that vanished without closing the connection (frozen, partitioned) fails a publish
+# after this many seconds instead of hanging the request; the task waits in the outbox (core.outbox).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0),
+    "socket_connect_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0),
+}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
+    # Publish tasks whose first send failed (broker down) or whose sender died (see core.outbox).
+    "sweep-outbox": {"task": "core.tasks.sweep_outbox", "schedule": 60, "options": {"expires": 55}},
     # Walk every unpaid order: ask the provider, mark paid, or undo after UNPAID_ORDER_MAX_AGE_MINUTES.
     "settle-unpaid-orders": {"task": "checkout.tasks.settle_unpaid_orders", "schedule": 10 * 60},
     # Capture card authorizations that would lapse before their order ships (or flag it for staff).
@@ -318,6 +328,16 @@ PAYMENT_PROVIDER_RETRIES = env.int("PAYMENT_PROVIDER_RETRIES", default=1)
 UNPAID_ORDER_MAX_AGE_MINUTES = env.int("UNPAID_ORDER_MAX_AGE_MINUTES", default=60)
 # A card authorization holds this long when the provider does not say (7 days at Stripe).
 PAYMENT_AUTHORIZATION_DAYS = env.int("PAYMENT_AUTHORIZATION_DAYS", default=7)
+
+# --- Domain events (the composition point) ---------------------------------------------
+# Who is told what happened, durably (core.outbox.publish): event -> Celery tasks run with the
+# event's payload, at least once, after the commit that produced it. A name that is not a task
+# stops `manage.py check` (core.E003).
+EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
+    # A provider's webhook changed a payment: the order it pays for becomes paid, or is undone
+    # (whichever of the webhook and the shopper's return page comes first; once).
+    "payments.payment_updated": ("checkout.tasks.settle_order_payment",),
+}
 
 # --- Membership -------------------------------------------------------------------------
 # A declined renewal is retried this many days after the renewal date (one retry per entry),

@@ -346,8 +346,8 @@ def test_query_count_is_constant(client, product, django_assert_max_num_queries,
         response = client.get(url(product, stars=1 if size == 30 else 2, page=2))
     assert response.status_code == 200
     client.force_login(UserFactory())
-    # + session and user
-    with django_assert_max_num_queries(6):
+    # + session (sessions live in the database only) and user, membership and cart badge
+    with django_assert_max_num_queries(7):
         response = client.get(url(product, sort="newest"))
     assert len(titles(response)) == min(size, 10)
 

@@ -581,3 +581,69 @@ def test_stock_is_reserved_once_whatever_the_number_of_retries(methods, flaky):
     place(cart, key="same")
     assert reserved(item) == 2
     assert StockItem.objects.aggregate(n=Sum("reserved"))["n"] == 2
+
+
+# --- webhooks reach the order, durably -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+class TestWebhookSettlesTheOrder:
+    def _waiting(self, offer):
+        """An order whose payment waits for the customer (a browser-confirmed intent)."""
+        order = place(cart_with((offer, 1))).order
+        Order.objects.filter(pk=order.pk).update(status=Order.Status.PLACED)
+        Payment.objects.filter(reference=order.number).update(status=PaymentStatus.REQUIRES_ACTION,
+                                                              client_secret="pi_secret")
+        return Order.objects.get(pk=order.pk), Payment.objects.get(reference=order.number)
+
+    def _webhook(self, event_id, type_, payment, **data):
+        import json
+
+        from payments.providers.test import sign
+
+        body = json.dumps({"id": event_id, "type": type_,
+                           "data": {"reference": payment.provider_reference, **data}}).encode()
+        return payment_services.webhook_receive(provider="test", body=body, headers=sign(body))
+
+    def test_an_authorization_webhook_pays_the_order_once_through_the_outbox(self, methods):
+        from core.models import OutboxMessage
+
+        offer = OfferFactory()
+        stock(offer, 5)
+        order, payment = self._waiting(offer)
+        mail.outbox.clear()
+        self._webhook("evt_1", "payment_intent.amount_capturable_updated", payment)
+        order.refresh_from_db()
+        assert order.status == Order.Status.PAID
+        assert list(OutboxMessage.objects.filter(task_name="checkout.tasks.settle_order_payment")
+                    .values_list("kwargs", flat=True)) == [{"payment_id": payment.pk, "status": "authorized"}]
+        self._webhook("evt_1", "payment_intent.amount_capturable_updated", payment)  # replayed: nothing new
+        self._webhook("evt_2", "payment_intent.amount_capturable_updated", payment)  # a twin: nothing new
+        assert OutboxMessage.objects.filter(task_name="checkout.tasks.settle_order_payment").count() == 1
+        assert len([m for m in mail.outbox if order.number in m.subject]) == 1
+
+    def test_a_failure_webhook_undoes_the_order(self, methods):
+        offer = OfferFactory()
+        item = stock(offer, 5)
+        order, payment = self._waiting(offer)
+        self._webhook("evt_f", "payment_intent.payment_failed", payment, decline_code="card_declined")
+        assert not Order.objects.filter(pk=order.pk).exists()
+        assert reserved(item) == 0
+
+    def test_an_authorization_after_the_payment_was_given_up_is_released_at_the_provider(self, methods, flaky):
+        offer = OfferFactory()
+        stock(offer, 5)
+        order, payment = self._waiting(offer)
+        Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.CANCELLED)
+        flaky.calls.clear()
+        self._webhook("evt_late", "payment_intent.amount_capturable_updated", payment)
+        assert [c[0] for c in flaky.calls] == ["cancel"]
+        assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.CANCELLED
+
+    def test_an_unknown_consumer_stops_the_start(self, settings):
+        from django.core import checks
+
+        settings.EVENT_CONSUMERS = {"payments.payment_updated": ("checkout.tasks.no_such_task",)}
+        errors = [e for e in checks.run_checks() if e.id == "core.E003"]
+        assert errors
+        assert "no_such_task" in errors[0].msg

@@ -1,0 +1,260 @@
+"""The outbox: a task is written in the caller's transaction, sent after commit, kept when the
+broker is down (the request still succeeds) and sent later by the sweeper, exactly once even
+when two sweepers run at once."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+import redis
+import time_machine
+from celery import shared_task
+from celery.exceptions import NotRegistered
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from core import outbox
+from core.models import OutboxMessage
+from tests.factories import UserFactory
+from tests.redis_server import DEAD_BROKER, celery_broker
+
+pytestmark = pytest.mark.django_db
+
+RUNS: list[tuple] = []
+_RUNS_LOCK = threading.Lock()
+
+
+@shared_task(name="core.tests.record")
+def record(*args, **kwargs) -> None:
+    with _RUNS_LOCK:
+        RUNS.append((args, kwargs))
+
+
+@shared_task(name="core.tests.explode")
+def explode() -> None:
+    raise RuntimeError("the task itself failed")
+
+
+@pytest.fixture(autouse=True)
+def _no_runs():
+    RUNS.clear()
+    yield
+    RUNS.clear()
+
+
+def broker_redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def published_ids(queue: str = "default") -> list[str]:
+    """Celery task ids of the messages waiting in a Redis queue (newest first)."""
+    return [json.loads(raw)["headers"]["id"] for raw in broker_redis().lrange(queue, 0, -1)]
+
+
+def test_the_row_is_written_in_the_transaction_and_the_task_runs_after_commit():
+    with transaction.atomic():
+        outbox.enqueue(record, 7, note="after commit")
+        message = OutboxMessage.objects.get()
+        assert (message.task_name, message.args, message.kwargs) == ("core.tests.record", [7], {"note": "after commit"})
+        assert message.sent_at is None
+        assert RUNS == []  # not before the commit
+    assert RUNS == [((7,), {"note": "after commit"})]
+    message.refresh_from_db()
+    assert message.sent_at is not None
+    assert message.attempts == 0
+
+
+def _enqueue_then_fail():
+    with transaction.atomic():
+        outbox.enqueue(record, 1)
+        outbox.enqueue("core.tests.record", 2)  # by name works too
+        raise ZeroDivisionError  # the caller's transaction fails after enqueueing
+
+
+def test_a_rollback_takes_the_row_away_and_nothing_runs():
+    with pytest.raises(ZeroDivisionError):
+        _enqueue_then_fail()
+    assert OutboxMessage.objects.count() == 0
+    assert RUNS == []
+
+
+def test_an_unknown_task_fails_in_the_callers_transaction():
+    with pytest.raises(NotRegistered), transaction.atomic():
+        outbox.enqueue("core.tests.no_such_task", 1)
+    assert OutboxMessage.objects.count() == 0
+
+
+def test_in_eager_mode_a_task_error_propagates_as_before():
+    with pytest.raises(RuntimeError, match="the task itself failed"):
+        outbox.enqueue(explode)
+    # It was handed over (and ran): the sweeper does not run it again.
+    assert OutboxMessage.objects.get().sent_at is not None
+    assert outbox.sweep().sent == 0
+
+
+def test_a_broker_failure_leaves_the_row_for_the_sweeper_and_the_caller_goes_on():
+    with celery_broker(DEAD_BROKER), transaction.atomic():
+        outbox.enqueue(record, 1)
+    message = OutboxMessage.objects.get()
+    assert message.sent_at is None
+    assert message.attempts == 1
+    assert "OperationalError" in message.last_error
+    assert message.available_at <= timezone.now()  # due at the next sweep
+
+    # The broker is still down: the sweep tries, keeps it, and says so.
+    with celery_broker(DEAD_BROKER):
+        report = outbox.sweep()
+    assert report.broker_down
+    message.refresh_from_db()
+    assert (message.sent_at, message.attempts) == (None, 2)
+
+    # The broker is back: the sweep publishes it once, later sweeps leave it alone.
+    broker_redis().delete("default")
+    with celery_broker(settings.REDIS_URL):
+        assert outbox.sweep().sent == 1
+        assert outbox.sweep().sent == 0
+    message.refresh_from_db()
+    assert message.sent_at is not None
+    assert published_ids() == [f"outbox-{message.pk}"]
+
+
+def test_a_request_succeeds_while_the_broker_is_down_and_its_email_is_sent_later(client, mailoutbox):
+    user = UserFactory(email="ann@example.com")
+    with celery_broker(DEAD_BROKER):
+        response = client.post(reverse("accounts:password_reset"), {"email": "ann@example.com"})
+    assert response.status_code == 302
+    message = OutboxMessage.objects.get()
+    assert (message.task_name, message.args, message.sent_at) == ("accounts.tasks.send_password_reset_email",
+                                                                   [user.pk], None)
+    assert mailoutbox == []
+
+    call_command("outbox_sweep")  # eager again here: the sweeper runs the task inline
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == ["ann@example.com"]
+    call_command("outbox_sweep")
+    assert len(mailoutbox) == 1
+
+
+def test_a_fresh_row_is_left_to_its_writer_for_a_few_seconds():
+    OutboxMessage.objects.create(task_name="core.tests.record", args=[1],
+                                 available_at=timezone.now() + outbox.SEND_GRACE)
+    assert outbox.sweep().sent == 0
+    with time_machine.travel(timezone.now() + outbox.SEND_GRACE + timedelta(seconds=1)):
+        assert outbox.sweep().sent == 1
+    assert RUNS == [((1,), {})]
+
+
+def test_a_row_whose_task_is_gone_backs_off_and_does_not_block_the_others():
+    gone = OutboxMessage.objects.create(task_name="core.tests.removed_since", available_at=timezone.now())
+    OutboxMessage.objects.create(task_name="core.tests.record", args=[2], available_at=timezone.now())
+    report = outbox.sweep()
+    assert (report.sent, report.failed) == (1, 1)
+    assert RUNS == [((2,), {})]
+    gone.refresh_from_db()
+    assert gone.sent_at is None
+    assert gone.attempts == 1
+    assert "NotRegistered" in gone.last_error
+    assert gone.available_at > timezone.now() + timedelta(seconds=20)
+    assert outbox.sweep().failed == 0  # not retried before its back-off ran out
+
+
+def test_sent_rows_are_deleted_after_the_retention_period_unsent_ones_never():
+    now = timezone.now()
+    old_sent = OutboxMessage.objects.create(task_name="core.tests.record", sent_at=now - timedelta(days=8))
+    recent_sent = OutboxMessage.objects.create(task_name="core.tests.record", sent_at=now - timedelta(days=6))
+    old_unsent = OutboxMessage.objects.create(task_name="core.tests.removed_since", created_at=now - timedelta(days=30),
+                                              available_at=now + timedelta(hours=1))
+    assert outbox.sweep().deleted == 1
+    assert set(OutboxMessage.objects.values_list("pk", flat=True)) == {recent_sent.pk, old_unsent.pk}
+    assert not OutboxMessage.objects.filter(pk=old_sent.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweepers_at_once_publish_each_row_once():
+    past = timezone.now() - timedelta(minutes=1)
+    rows = OutboxMessage.objects.bulk_create(
+        OutboxMessage(task_name="core.tests.record", args=[i], available_at=past) for i in range(60)
+    )
+    broker_redis().delete("default")
+    start = threading.Barrier(2)
+    reports, errors = [], []
+
+    def sweeper():
+        try:
+            start.wait()
+            reports.append(outbox.sweep(batch_size=7))
+        except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with celery_broker(settings.REDIS_URL):
+        threads = [threading.Thread(target=sweeper) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert errors == []
+    assert sum(r.sent for r in reports) == 60
+    assert all(r.sent for r in reports), "both sweepers took a share"
+    ids = published_ids()
+    assert sorted(ids) == sorted(f"outbox-{row.pk}" for row in rows)  # each row once, none twice
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_a_sweeper_took_first_is_not_sent_again_by_its_writer():
+    """A transaction that outlasts the grace period: at its commit a sweeper may already see
+    the row as due. Whoever claims it first sends it; the other one does not."""
+
+    def sweeper_gets_there_first():
+        with time_machine.travel(timezone.now() + outbox.SEND_GRACE + timedelta(seconds=1)):
+            result = []
+            thread = threading.Thread(target=lambda: (result.append(outbox.sweep()), connection.close()))
+            thread.start()
+            thread.join(30)
+        assert result[0].sent == 1
+
+    with transaction.atomic():
+        transaction.on_commit(sweeper_gets_there_first)  # runs before the writer's own hook
+        outbox.enqueue(record, "once")
+    assert RUNS == [(("once",), {})]
+    assert OutboxMessage.objects.get().sent_at is not None
+
+
+def test_the_beat_task_and_the_command_sweep():
+    from core.tasks import sweep_outbox
+
+    OutboxMessage.objects.create(task_name="core.tests.record", args=[1], available_at=timezone.now())
+    assert sweep_outbox.delay().get() == {"sent": 1, "failed": 0, "deleted": 0, "broker_down": False}
+    assert settings.CELERY_BEAT_SCHEDULE["sweep-outbox"]["task"] == "core.tasks.sweep_outbox"
+    OutboxMessage.objects.create(task_name="core.tests.record", args=[2], available_at=timezone.now())
+    call_command("outbox_sweep")
+    assert RUNS == [((1,), {}), ((2,), {})]
+
+
+def test_publishing_to_a_frozen_broker_gives_up_quickly():
+    """A broker that hangs (no reply, connection open) must not hang the request: the socket
+    timeout of the broker transport bounds the wait and the task waits in the outbox."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # accepts connections (the kernel does) but never answers
+    try:
+        started = time.monotonic()
+        with celery_broker(f"redis://127.0.0.1:{listener.getsockname()[1]}/0"):
+            outbox.enqueue(record, 1)
+        assert time.monotonic() - started < 10
+    finally:
+        listener.close()
+    message = OutboxMessage.objects.get()
+    assert message.sent_at is None
+    assert message.attempts == 1
