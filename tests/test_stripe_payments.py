@@ -458,6 +458,77 @@ def test_the_return_page_and_the_webhook_at_the_same_moment_pay_once(fake_stripe
     assert outcomes[1] == f"/orders/guest/{order.number}/"
 
 
+# --- after paying: capture, refund, cancel, and what Stripe says about them ---------------------------
+
+
+def paid_order(client, fake_stripe, offer) -> tuple[Order, Payment]:
+    fields, _element = to_review(client, offer)
+    started = start(client, fields)
+    fake_stripe.confirm(started["client_secret"], GOOD_CARD)
+    come_back(client, started)
+    return Order.objects.get(status=Order.Status.PAID), Payment.objects.get(status=PaymentStatus.AUTHORIZED)
+
+
+def test_shipping_captures_at_stripe_and_refunds_are_counted_once(client, fake_stripe, offer):
+    from orders import services as orders_services
+    from payments import services as payment_services
+
+    order, payment = paid_order(client, fake_stripe, offer)
+    orders_services.package_ship(package=order.packages.get(), tracking_number="TRACK1")
+    payment.refresh_from_db()
+    assert (payment.status, payment.captured_amount) == (PaymentStatus.CAPTURED, Decimal("30.00"))
+    intent = fake_stripe.intent(payment.provider_reference)
+    assert (intent["status"], intent["amount_received"]) == ("succeeded", 3000)
+    fake_stripe.send("payment_intent.succeeded", payment.provider_reference)
+    checkout_tasks.settle_order_payment(payment.pk)
+    payment.refresh_from_db()
+    assert (payment.status, payment.captured_amount) == (PaymentStatus.CAPTURED, Decimal("30.00"))
+
+    payment_services.payment_refund(payment=payment, amount=Decimal("10.00"), reason="one pair back",
+                                    idempotency_key="refund-1")
+    payment_services.payment_refund(payment=payment, amount=Decimal("10.00"), reason="one pair back",
+                                    idempotency_key="refund-1")  # sent twice: refunded once
+    assert [r["amount"] for r in fake_stripe.refunds.values()] == [1000]
+    fake_stripe.send("charge.refunded", payment.provider_reference)  # Stripe tells us about our own refund
+    payment.refresh_from_db()
+    assert (payment.status, payment.refunded_amount) == (PaymentStatus.PARTIALLY_REFUNDED, Decimal("10.00"))
+
+
+def test_cancelling_a_paid_order_releases_the_authorization_at_stripe(client, fake_stripe, offer):
+    from orders import services as orders_services
+
+    order, payment = paid_order(client, fake_stripe, offer)
+    orders_services.order_cancel(order=order, reason="changed my mind")
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.CANCELLED
+    assert fake_stripe.intent(payment.provider_reference)["status"] == "canceled"
+    assert reserved(offer) == 0
+    fake_stripe.send("payment_intent.canceled", payment.provider_reference)
+    assert checkout_tasks.settle_order_payment(payment.pk) == ordering.NOTHING
+    order.refresh_from_db()
+    assert (order.status, order.payment_problem) == (Order.Status.CANCELLED, "")
+    assert not fake_stripe.refunds
+
+
+def test_an_authorization_cancelled_at_stripe_flags_the_paid_order_and_stops_shipping(client, fake_stripe, offer):
+    """Somebody cancels the payment in Stripe's dashboard (or it lapses): the webhook tells us, the
+    order is flagged for staff, and it cannot ship without a live payment."""
+    from orders import services as orders_services
+    from orders.models import PaymentProblem
+
+    order, payment = paid_order(client, fake_stripe, offer)
+    fake_stripe.cancel_in_dashboard(payment.provider_reference)
+    fake_stripe.send("payment_intent.canceled", payment.provider_reference, client=client)
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.CANCELLED
+    assert checkout_tasks.settle_order_payment(payment.pk) == ordering.FLAGGED
+    order.refresh_from_db()
+    assert (order.status, order.payment_problem) == (Order.Status.PAID, PaymentProblem.PAYMENT_CANCELLED)
+    with pytest.raises(orders_services.IllegalTransition):
+        orders_services.package_ship(package=order.packages.get())
+    assert fake_stripe.intent(payment.provider_reference)["amount_received"] == 0
+
+
 # --- the order API --------------------------------------------------------------------------------
 
 

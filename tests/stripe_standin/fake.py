@@ -655,6 +655,11 @@ class FakeStripe:
                 method["customer"] = customer
             return method["id"]
 
+    def cancel_in_dashboard(self, ident: str) -> dict:
+        """Somebody cancels the PaymentIntent in Stripe's dashboard (not through our server)."""
+        with self.lock:
+            return self._intent_cancel(ident, {"cancellation_reason": "requested_by_customer"}, [])
+
     def intent(self, ident: str) -> dict:
         with self.lock:
             return copy.deepcopy(self._intent(ident))
