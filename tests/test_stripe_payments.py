@@ -805,6 +805,24 @@ def test_joining_without_a_trial_when_the_bank_wants_the_first_charge_confirmed(
     assert SubscriptionCharge.objects.count() == 1
 
 
+def test_a_declined_first_charge_is_a_message_and_the_page_can_try_another_card(client, fake_stripe, plan, member):
+    fields, _element = join_page(client, plan)
+    started = setup_for_join(client, plan, fields, skip_trial="on")
+    assert fake_stripe.confirm(started["client_secret"], NO_FUNDS_CARD)["intent"]["status"] == "succeeded"  # saved
+    response = return_from_setup(client, started)
+    assert response.status_code == 402
+    html = response.content.decode()
+    assert "Insufficient funds. Nothing was charged; please try another card." in html
+    assert not Subscription.objects.exists()
+    assert [i["status"] for i in fake_stripe.intents.values()] == ["requires_payment_method"]  # declined
+    # the page shown again saves another card with a new SetupIntent, and that one pays
+    again = setup_for_join(client, plan, hidden_fields(html), skip_trial="on")
+    assert again["client_secret"] != started["client_secret"]
+    assert fake_stripe.confirm(again["client_secret"], GOOD_CARD)["intent"]["status"] == "succeeded"
+    assert return_from_setup(client, again).status_code == 302
+    assert Subscription.objects.get(user=member).status == Subscription.Status.ACTIVE
+
+
 def test_renewals_charge_a_set_up_card_off_session_without_the_bank(client, fake_stripe, plan, member):
     """The card that wanted 3-D Secure when it was saved is charged off-session later, as at Stripe."""
     setup = _confirmed_setup(client, fake_stripe, plan, card=SETUP_THREE_D_SECURE_CARD)
