@@ -180,6 +180,8 @@ def place_order(
         raise ApplicationError(_("Enter a valid e-mail address."), fields={"email": [_("Not an e-mail address.")]})
     shipping = clean_address(shipping_address, field="shipping_address")
     billing = clean_address(billing_address, field="billing_address") if billing_address else shipping
+    if payment_method:  # somebody else's saved card is refused before any stock is held for it
+        payment_services.payment_method_check_owner(payment_method=payment_method, owner=owner)
 
     cart_lines = list(CartLine.objects.filter(cart=cart).values_list("offer_id", "quantity"))
     priced = pricing.price_cart(

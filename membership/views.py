@@ -81,7 +81,9 @@ def _join_params(data) -> dict:
 def _join_outcome(request: HttpRequest, plan, *, params: dict, form=None, **card) -> HttpResponse:
     """Join with the card given (a number on our form, or a card the shopper saved in the browser)
     and answer with the right page for every outcome."""
-    form = form or JoinForm(initial={**params}, plan=plan, card_in_browser=True)
+    # Shown again after a refusal, the page starts a new attempt: a new key, so the browser gets a
+    # new SetupIntent (the one just used has succeeded and cannot be confirmed again).
+    form = form or JoinForm(initial={**params, "join_key": uuid.uuid4().hex}, plan=plan, card_in_browser=True)
     try:
         subscription = services.membership_join(
             user=request.user, plan=plan, interval=params["interval"], join_key=params["join_key"],
@@ -98,8 +100,9 @@ def _join_outcome(request: HttpRequest, plan, *, params: dict, form=None, **card
             "element": payment_selectors.element_options(amount=exc.payment.amount, currency=exc.payment.currency),
             "continue_url": request.path}, status=402)
     except ApplicationError as exc:
-        add_service_errors(form, exc)
-        if "payment_method" not in form.fields:
+        if form.is_bound:  # an unbound form (back from the browser) takes no errors: say it as a message
+            add_service_errors(form, exc)
+        if not form.is_bound or "payment_method" not in form.fields:
             messages.error(request, exc.message)
         return _join_page(request, plan, form, status=exc.status_code)
     return _welcome(request, plan, subscription)
@@ -237,8 +240,9 @@ def _card_outcome(request: HttpRequest, subscription, form, **card) -> HttpRespo
             "element": payment_selectors.element_options(amount=exc.payment.amount, currency=exc.payment.currency),
             "continue_url": request.path}, status=402)
     except ApplicationError as exc:
-        add_service_errors(form, exc)
-        if "payment_method" not in form.fields:
+        if form.is_bound:  # an unbound form (back from the browser) takes no errors: say it as a message
+            add_service_errors(form, exc)
+        if not form.is_bound or "payment_method" not in form.fields:
             messages.error(request, exc.message)
         return _card_page(request, subscription, form, status=exc.status_code)
     messages.success(request, _("Your card is saved for your renewals."))

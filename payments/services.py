@@ -195,6 +195,13 @@ def _check_owner(*, payment_method: str, owner: str, provider: str) -> None:
         raise ApplicationError(message, code="payment_method_not_yours", fields={"payment_method": [message]})
 
 
+def payment_method_check_owner(*, payment_method: str, owner: str, provider: str | None = None) -> None:
+    """Refuse (400 ``payment_method_not_yours``) a saved card that is not ``owner``'s, before anything
+    is reserved or charged for it; anything else passes (the provider judges it when paying)."""
+    _check_owner(payment_method=str(payment_method or "").strip(), owner=owner,
+                 provider=provider or providers.default_provider_code())
+
+
 def _stored_method(gateway: PaymentProvider, payment_method: str) -> str:
     """What to keep of the payment method on the Payment: a provider id or token as it is; a card
     number typed into the test provider's form becomes its token (never stored as a number)."""
