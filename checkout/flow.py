@@ -337,10 +337,10 @@ def payment_failed(request: HttpRequest) -> JsonResponse:
     message = str(request.POST.get("message") or "")[:300] or _("Your payment did not go through.")
     if order is not None and order.status == Order.Status.PLACED:
         try:
-            outcome = ordering.order_abandon_unpaid(order=order)
+            outcome = ordering.order_abandon_unpaid(order=order, keep_if_paid=True)
         except ApplicationError as exc:
             return _json_error(exc)
-        if outcome == ordering.PAID:  # it went through after all (a webhook got there first)
+        if outcome == ordering.PAID:  # it went through after all: the provider says so, not the page
             return JsonResponse({"redirect": _after_placing(request, order).url})
     elif order is not None:
         return JsonResponse({"redirect": _after_placing(request, order).url})
@@ -353,10 +353,15 @@ def payment_return(request: HttpRequest) -> HttpResponse:
     this checkout is settled from the provider's answer; the webhook may have done it already."""
     cart = _cart(request)
     order = _open_order(request, cart)
-    if order is None:
-        messages.error(request, _("We could not find that payment. If you were charged, you will receive an "
-                                  "e-mail with your order."))
-        return redirect("checkout:cart")
+    if order is None:  # a reload or Back after the attempt ended: the intent names the order, if it is ours
+        owner = ordering.idempotency_owner(user=request.user, cart=cart)
+        payment = payment_selectors.payment_for_owner(
+            provider_reference=str(request.GET.get("payment_intent") or "")[:255], owner=owner)
+        order = orders_selectors.order_by_number(number=payment.reference) if payment is not None else None
+        if order is None or order.idempotency_owner != owner:
+            messages.error(request, _("We could not find that payment. If you were charged, you will receive an "
+                                      "e-mail with your order."))
+            return redirect("checkout:cart")
     if order.status == Order.Status.PLACED:
         try:
             outcome = ordering.order_payment_refresh(order=order)

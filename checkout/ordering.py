@@ -182,6 +182,9 @@ def place_order(
     billing = clean_address(billing_address, field="billing_address") if billing_address else shipping
     if payment_method:  # somebody else's saved card is refused before any stock is held for it
         payment_services.payment_method_check_owner(payment_method=payment_method, owner=owner)
+    elif not payment_services.provider_confirms_in_browser():  # nothing to pay with: no order either
+        raise ApplicationError(_("Enter a card number."), code="payment_method_required",
+                               fields={"payment_method": [_("Required.")]})
 
     cart_lines = list(CartLine.objects.filter(cart=cart).values_list("offer_id", "quantity"))
     priced = pricing.price_cart(
@@ -409,16 +412,19 @@ def order_payment_refresh(*, order: Order) -> str:
     return order_payment_settle(order=order, payment=payment)
 
 
-def order_abandon_unpaid(*, order: Order) -> str:
-    """Give up an unpaid order (the shopper changed it, or their browser reported the payment
-    failed): whatever its payment became meanwhile is voided at the provider first, so nothing can
-    take money for it later, then the order is undone. Raises PaymentUnavailable when the provider
-    cannot be asked (nothing changes; try again later)."""
+def order_abandon_unpaid(*, order: Order, keep_if_paid: bool = False) -> str:
+    """Give up an unpaid order: whatever its payment became meanwhile is voided at the provider
+    first, so nothing can take money for it later, then the order is undone. ``keep_if_paid``
+    (the shopper's page reported a failure): the provider is asked first, and a payment that went
+    through after all pays the order instead. Raises PaymentUnavailable when the provider cannot
+    be asked (nothing changes; try again later)."""
     if order.status != Order.Status.PLACED:
         return NOTHING
     payment = payment_selectors.payment_latest_for_reference(reference=order.number)
     if payment is not None and payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
         payment = payment_services.payment_sync(payment=payment)
+    if keep_if_paid and payment is not None and payment.status in (PaymentStatus.AUTHORIZED, *_CAPTURED):
+        return order_payment_settle(order=order, payment=payment)
     if payment is not None and payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION,
                                                   PaymentStatus.AUTHORIZED):
         payment = payment_services.payment_cancel(payment=payment)

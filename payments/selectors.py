@@ -32,6 +32,14 @@ def authorizations_expiring(*, before) -> list[str]:
     )
 
 
+def payment_for_owner(*, provider_reference: str, owner: str) -> Payment | None:
+    """The payment with this provider reference if ``owner`` made it; None otherwise (a return URL
+    carrying somebody else's intent finds nothing)."""
+    if not provider_reference or not owner:
+        return None
+    return Payment.objects.filter(provider_reference=provider_reference, owner=owner).first()
+
+
 def payment_latest_for_reference(*, reference: str) -> Payment | None:
     return Payment.objects.filter(reference=reference).order_by("-id").first()
 

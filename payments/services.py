@@ -504,14 +504,6 @@ def payment_sync(*, payment: Payment) -> Payment:
     return _record(payment, result)
 
 
-def payment_get_for_customer(*, reference: str, provider_reference: str, owner: str) -> Payment | None:
-    """The payment of ``reference`` (an order number) with this provider reference, if ``owner``
-    made it; None otherwise (a return URL with somebody else's intent finds nothing)."""
-    if not provider_reference or not owner:
-        return None
-    return Payment.objects.filter(reference=reference, provider_reference=provider_reference, owner=owner).first()
-
-
 # --- capture, cancel ---------------------------------------------------------------------------
 
 

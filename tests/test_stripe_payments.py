@@ -10,8 +10,9 @@ and what Stripe.js would do in the browser (confirm, 3-D Secure) is done on the 
 * membership: joining and a new card with SetupIntents, a first charge the bank wants confirmed,
   one free trial per card.
 
-Webhook -> order: until the outbox wires it, tests call ``checkout.tasks.settle_order_payment``
-after ``webhook_receive`` themselves (what the outbox will enqueue).
+Webhook -> order: ``webhook_receive`` publishes ``payments.payment_updated`` through the outbox,
+whose consumer (``checkout.tasks.settle_order_payment``) runs after the commit (eagerly in tests);
+calling it again shows the outcome was applied once (``nothing`` left to do).
 """
 
 from __future__ import annotations
@@ -185,6 +186,11 @@ def test_pay_then_return_pays_the_order_once(client, fake_stripe, offer, mailout
     assert checkout_tasks.settle_order_payment(payment.pk) == ordering.NOTHING
     assert len(mailoutbox) == 1
     assert paid_transitions(order.pk) == 1
+
+    # A reload of the return page (or Back) after the attempt ended still finds this browser's order.
+    reload = come_back(client, started)
+    assert (reload.status_code, reload["Location"]) == (302, f"/orders/guest/{order.number}/")
+    assert paid_transitions(order.pk) == 1
     assert reserved(offer) == 2
     assert len(fake_stripe.intents) == 1
     assert fake_stripe.calls("POST", r"/v1/payment_intents/.+/(capture|cancel)") == []
@@ -202,8 +208,9 @@ def test_the_webhook_first_then_the_return_page_pays_the_order_once(client, fake
     assert response.status_code == 200, response.content
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.AUTHORIZED
-    assert checkout_tasks.settle_order_payment(payment.pk) == ordering.PAID
     order = Order.objects.get()
+    assert order.status == Order.Status.PAID  # the webhook's consumer settled it
+    assert checkout_tasks.settle_order_payment(payment.pk) == ordering.NOTHING
     assert order.status == Order.Status.PAID
     assert not CartLine.objects.exists()
     assert len(mailoutbox) == 1
@@ -271,8 +278,8 @@ def test_the_decline_webhook_can_come_before_the_page_says_so(client, fake_strip
     fake_stripe.send("payment_intent.payment_failed", payment.provider_reference)
     payment.refresh_from_db()
     assert (payment.status, payment.decline_code) == (PaymentStatus.DECLINED, "insufficient_funds")
-    assert checkout_tasks.settle_order_payment(payment.pk) == ordering.DISCARDED
-    assert not Order.objects.exists()
+    assert not Order.objects.exists()  # the webhook's consumer undid it
+    assert checkout_tasks.settle_order_payment(payment.pk) == ordering.NOTHING
     assert reserved(offer) == 0
     assert fake_stripe.intent(payment.provider_reference)["status"] == "canceled"
 
@@ -521,7 +528,7 @@ def test_an_authorization_cancelled_at_stripe_flags_the_paid_order_and_stops_shi
     fake_stripe.send("payment_intent.canceled", payment.provider_reference, client=client)
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED
-    assert checkout_tasks.settle_order_payment(payment.pk) == ordering.FLAGGED
+    assert checkout_tasks.settle_order_payment(payment.pk) == ordering.NOTHING  # flagged by the webhook already
     order.refresh_from_db()
     assert (order.status, order.payment_problem) == (Order.Status.PAID, PaymentProblem.PAYMENT_CANCELLED)
     with pytest.raises(orders_services.IllegalTransition):

@@ -513,6 +513,23 @@ class TestKeysBelongToTheirOwner:
         assert paid.status_code == 200
         assert paid.json()["number"] == victim_order.number
 
+    def test_an_api_order_with_nothing_to_pay_with_is_refused_before_anything_is_held(self, methods):
+        offer = OfferFactory()
+        item = stock(offer, 5)
+        client = self._api()
+        self._fill(client, offer)
+        body = {"email": "a@example.com", "shipping_address": ADDRESS}
+        response = client.post("/api/v1/checkout/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="k0")
+        assert response.status_code == 400
+        assert response.json()["error"]["fields"] == {"payment_method": ["Required."]}
+        assert not Order.objects.exists()
+        assert not Payment.objects.exists()
+        assert reserved(item) == 0
+        # The same key with a card is then simply the first order under it.
+        paid = client.post("/api/v1/checkout/orders/", {**body, "payment_method": GOOD_CARD}, format="json",
+                           HTTP_IDEMPOTENCY_KEY="k0")
+        assert paid.status_code == 201
+
     def test_the_same_key_with_another_body_is_a_422(self, methods):
         offer = OfferFactory()
         stock(offer, 5)
