@@ -73,6 +73,25 @@ def _join_page(request: HttpRequest, plan, form, *, status: int = 200, offer_ski
     }, status=status)
 
 
+def _confirm_with_bank(request: HttpRequest, exc: PaymentActionRequired, *, plan, params: dict,
+                       card: dict) -> HttpResponse:
+    """The bank wants the customer to confirm a charge: a page whose script does it with Stripe.js,
+    then sends the same request again (same keys) to finish it."""
+    return render(request, "membership/confirm_payment.html", {
+        "plan": plan, "client_secret": exc.payment.client_secret, "params": params, "card": card,
+        "element": payment_selectors.element_options(amount=exc.payment.amount, currency=exc.payment.currency),
+        "continue_url": request.path}, status=402)
+
+
+def _show_refusal(request: HttpRequest, form, exc: ApplicationError) -> None:
+    """On the form's fields when it was posted; as a message when the card came back from the
+    browser (an unbound form takes no errors) or the form has no card field."""
+    if form.is_bound:
+        add_service_errors(form, exc)
+    if not form.is_bound or "payment_method" not in form.fields:
+        messages.error(request, exc.message)
+
+
 def _join_params(data) -> dict:
     return {"interval": str(data.get("interval") or ""), "join_key": str(data.get("join_key") or "")[:80],
             "skip_trial": str(data.get("skip_trial") or "") in ("on", "true", "1", "True")}
@@ -95,15 +114,9 @@ def _join_outcome(request: HttpRequest, plan, *, params: dict, form=None, **card
         messages.error(request, exc.message)
         return _join_page(request, plan, form, status=409, offer_skip=True)
     except PaymentActionRequired as exc:
-        return render(request, "membership/confirm_payment.html", {
-            "plan": plan, "client_secret": exc.payment.client_secret, "params": params, "card": card,
-            "element": payment_selectors.element_options(amount=exc.payment.amount, currency=exc.payment.currency),
-            "continue_url": request.path}, status=402)
+        return _confirm_with_bank(request, exc, plan=plan, params=params, card=card)
     except ApplicationError as exc:
-        if form.is_bound:  # an unbound form (back from the browser) takes no errors: say it as a message
-            add_service_errors(form, exc)
-        if not form.is_bound or "payment_method" not in form.fields:
-            messages.error(request, exc.message)
+        _show_refusal(request, form, exc)
         return _join_page(request, plan, form, status=exc.status_code)
     return _welcome(request, plan, subscription)
 
@@ -234,16 +247,10 @@ def _card_outcome(request: HttpRequest, subscription, form, **card) -> HttpRespo
     try:
         services.membership_update_card(user=request.user, **card)
     except PaymentActionRequired as exc:
-        return render(request, "membership/confirm_payment.html", {
-            "plan": subscription.plan, "client_secret": exc.payment.client_secret, "card": card,
-            "params": {"card_key": card.get("card_key", "")},
-            "element": payment_selectors.element_options(amount=exc.payment.amount, currency=exc.payment.currency),
-            "continue_url": request.path}, status=402)
+        return _confirm_with_bank(request, exc, plan=subscription.plan, card=card,
+                                  params={"card_key": card.get("card_key", "")})
     except ApplicationError as exc:
-        if form.is_bound:  # an unbound form (back from the browser) takes no errors: say it as a message
-            add_service_errors(form, exc)
-        if not form.is_bound or "payment_method" not in form.fields:
-            messages.error(request, exc.message)
+        _show_refusal(request, form, exc)
         return _card_page(request, subscription, form, status=exc.status_code)
     messages.success(request, _("Your card is saved for your renewals."))
     return redirect("membership:account")
