@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog import cache_keys, selectors, services
-from catalog.forms import ProductFilterForm, ReviewForm, ReviewListForm
+from catalog.forms import ATTRIBUTE_PREFIX, ProductFilterForm, ReviewForm, ReviewListForm
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
 from core.pagecache import cache_page_versioned
@@ -24,6 +24,15 @@ from core.pagecache import cache_page_versioned
 
 def _listing_namespaces(request, *args, **kwargs):
     return [cache_keys.CATALOG, cache_keys.LISTING]
+
+
+# The query parameters of category and search pages (ProductFilterForm, the page number), plus
+# one ``a_<code>`` per attribute of the catalog; any other parameter is ignored by the page cache.
+LISTING_PARAMS = ("q", "sort", "brand", "min_price", "max_price", "in_stock", "page")
+
+
+def _listing_params(request, *args, **kwargs) -> list[str]:
+    return [*LISTING_PARAMS, *(f"{ATTRIBUTE_PREFIX}{a['code']}" for a in selectors.attribute_list())]
 
 
 @cache_page_versioned(_listing_namespaces)
@@ -71,7 +80,7 @@ def _listing(request: HttpRequest, *, category=None, template: str, extra: dict)
     return render(request, template, context)
 
 
-@cache_page_versioned(_listing_namespaces)
+@cache_page_versioned(_listing_namespaces, params=_listing_params)
 def category(request: HttpRequest, slug: str) -> HttpResponse:
     tree = selectors.category_tree()
     node = tree.get(slug)
@@ -89,7 +98,7 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-@cache_page_versioned(_listing_namespaces)
+@cache_page_versioned(_listing_namespaces, params=_listing_params)
 def search(request: HttpRequest) -> HttpResponse:
     return _listing(request, template="catalog/search.html", extra={"query": request.GET.get("q", "")[:200]})
 
@@ -102,7 +111,7 @@ def _product_namespaces(request, slug: str, *args, **kwargs):
     return [cache_keys.CATALOG, cache_keys.product(slug)]
 
 
-@cache_page_versioned(_product_namespaces)
+@cache_page_versioned(_product_namespaces, params=("sort", "stars", "page"))
 def reviews(request: HttpRequest, slug: str) -> HttpResponse:
     """Every review of a product: rating histogram, sort, star filter, pages of ten."""
     form = ReviewListForm(request.GET)

@@ -70,7 +70,6 @@ class OutboxMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "task_name", "created_at", "sent_at", "attempts", "last_error_short")
     list_filter = (("sent_at", admin.EmptyFieldListFilter), "task_name")
     search_fields = ("task_name",)
-    date_hierarchy = "created_at"
     fields = ("task_name", "args", "kwargs", "created_at", "available_at", "sent_at", "attempts", "last_error")
     show_full_result_count = False
 

@@ -145,7 +145,7 @@ def sweep(*, batch_size: int = BATCH_SIZE) -> SweepReport:
         if not batch:
             break
         for index, message in enumerate(batch):
-            outcome = _deliver(message)
+            outcome = _deliver(message, reconnect=True)
             if outcome is Outcome.SENT:
                 sent += 1
             elif outcome is Outcome.FAILED:
@@ -237,7 +237,12 @@ def _give_back(pks: list[int]) -> None:
         OutboxMessage.objects.filter(pk__in=pks, sent_at__isnull=True).update(available_at=timezone.now())
 
 
-def _deliver(message: OutboxMessage, *, already_marked: bool = False) -> Outcome:
+# The sweeper (a worker, nobody waits on it) tries a fresh connection once: after a broker
+# restart the pooled one may be dead. A request does not: the row is its retry.
+SWEEPER_PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+
+
+def _deliver(message: OutboxMessage, *, already_marked: bool = False, reconnect: bool = False) -> Outcome:
     """Hand one claimed row to Celery. Eager: mark it sent, then run it inline (its exceptions
     propagate). Otherwise: publish it, then mark it sent; a failure is recorded on the row."""
     try:
@@ -252,10 +257,9 @@ def _deliver(message: OutboxMessage, *, already_marked: bool = False) -> Outcome
             OutboxMessage.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=timezone.now())
         task.apply_async(message.args, message.kwargs, **options)
         return Outcome.SENT
+    retry = {"retry": True, "retry_policy": SWEEPER_PUBLISH_RETRY} if reconnect else {"retry": False}
     try:
-        # No publish retries here: the row is the retry. A dead pooled connection is replaced
-        # on the next attempt, so a broker that came back is used at once.
-        task.apply_async(message.args, message.kwargs, retry=False, **options)
+        task.apply_async(message.args, message.kwargs, **retry, **options)
     except _broker_errors() as exc:
         logger.warning("outbox: broker unavailable, %s #%s waits for the sweeper: %r", message.task_name,
                        message.pk, exc)

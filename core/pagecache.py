@@ -3,31 +3,55 @@
 Rendered pages are stored under versioned keys (see :mod:`core.cache`). Per-request values
 (today the CSRF token of forms) are stored as a placeholder and filled in on every hit, so a
 cached page is safe to serve to anyone.
+
+The key is the path plus only the query parameters the page reads (each view names them), in a
+fixed order. Anything else in the query string (``utm_source``, junk) is dropped from the request
+before the view runs, so it can neither make a new key nor end up in a cached page (links built
+from ``request.GET``). Only 200 responses are stored, with a time to live, so a made-up product
+or category (a 404) writes nothing.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 
 from core import cache as vcache
 from core.csrf import get_token
 
 CSRF_HOLE = "__bazaar_csrf_hole__"
 
+Params = Collection[str] | Callable[..., Collection[str]]
 
-def cache_page_versioned(
-    namespaces: Callable[..., Iterable[str]],
-) -> Callable:
+
+def keep_only_params(request: HttpRequest, allowed: Collection[str] | Callable[[str], bool]) -> str:
+    """Drop from ``request`` every query parameter not ``allowed`` (a set of names or a test on
+    a name) and put the rest in name order, in ``request.GET`` and in the query string alike (so
+    ``get_full_path()`` and ``build_absolute_uri()`` agree). Returns that query string."""
+    keep = allowed if callable(allowed) else allowed.__contains__
+    query = QueryDict(mutable=True, encoding=request.encoding)
+    for name, values in sorted(request.GET.lists()):
+        if keep(name):
+            query.setlist(name, values)
+    query._mutable = False
+    normalized = query.urlencode()
+    request.GET = query
+    request.META["QUERY_STRING"] = normalized
+    return normalized
+
+
+def cache_page_versioned(namespaces: Callable[..., Iterable[str]], params: Params = ()) -> Callable:
     """Cache a view's 200 responses for anonymous users without a session.
 
-    ``namespaces(request, *args, **kwargs)`` names what the page depends on. Templates render
-    ``{% csrf_token %}`` as usual: :func:`core.context_processors.shop` hands them the token
-    this wrapper replaces with a placeholder before storing the page.
+    ``namespaces(request, *args, **kwargs)`` names what the page depends on. ``params`` names
+    the query parameters the page reads (or ``params(request, *args, **kwargs)`` returns them);
+    the others are dropped before the view runs. Templates render ``{% csrf_token %}`` as usual:
+    :func:`core.context_processors.shop` hands them the token this wrapper replaces with a
+    placeholder before storing the page.
     """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -42,9 +66,9 @@ def cache_page_versioned(
             )
             if not cacheable:
                 return view(request, *args, **kwargs)
-            key = ":".join(
-                ["page", request.get_full_path(), getattr(request, "LANGUAGE_CODE", "")]
-            )
+            allowed = params(request, *args, **kwargs) if callable(params) else params
+            query = keep_only_params(request, frozenset(allowed))
+            key = "\n".join(["page", request.path, query, getattr(request, "LANGUAGE_CODE", "")])
             key = "page:" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
             hit, seen = vcache.get_checked(key, namespaces(request, *args, **kwargs))
             if hit is not None:

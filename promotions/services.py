@@ -554,5 +554,5 @@ def deals_bump_boundaries(*, now: datetime | None = None) -> int:
         deals.bump_now(*slugs)
         # the deal price starts or stops ranking its offer in the stored buy box
         marketplace_services.buy_box_request_refresh(product_ids={pid for _slug, pid in crossed})
-    vcache.safe_set(BOUNDARY_CHECKED_KEY, now, None)
+    vcache.safe_set(BOUNDARY_CHECKED_KEY, now, 24 * 60 * 60)  # once gone, the last PAGE_CACHE_TIMEOUT is checked
     return len(slugs)

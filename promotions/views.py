@@ -16,7 +16,7 @@ def _namespaces(request: HttpRequest):
     return [cache_keys.CATALOG, cache_keys.LISTING, deals.NAMESPACE]
 
 
-@cache_page_versioned(_namespaces)
+@cache_page_versioned(_namespaces, params=("page",))
 def deal_list(request: HttpRequest) -> HttpResponse:
     page = selectors.deals_page(page_number=request.GET.get("page") or 1)
     return render(request, "promotions/deals.html", {

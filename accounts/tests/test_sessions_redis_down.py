@@ -1,4 +1,4 @@
-"""A sign-out (or a password change) sticks even when Redis was unreachable at that moment.
+"""A sign-out (or a password change or reset) sticks even when Redis was unreachable at that moment.
 
 Each test starts its own redis-server, uses it as the cache, signs in, makes Redis unreachable
 while keeping its data (SIGSTOP: like a network partition), signs out, brings Redis back and
@@ -7,6 +7,7 @@ replays the old session cookie: it must not sign anyone in.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -108,3 +109,25 @@ def test_sessions_work_while_redis_is_down(redis_cache):
     assert is_signed_in(client)  # nothing was lost while Redis was away
     client.post(reverse("accounts:logout"))
     assert not is_signed_in(client)
+
+
+def test_a_password_reset_while_redis_is_unreachable_signs_out_every_session(redis_cache, mailoutbox):
+    user = UserFactory(email="ann@example.com")
+    signed_in = signed_in_client(user)
+    cookie = signed_in.cookies[settings.SESSION_COOKIE_NAME].value
+
+    redis_cache.freeze()
+    try:
+        resetting = Client()
+        assert resetting.post(reverse("accounts:password_reset"), {"email": user.email}).status_code == 302
+        link = re.search(r"https?://[^\s\"<]+/account/password/reset/[^\s\"<]+/", mailoutbox[0].body).group(0)
+        form = resetting.get(link, follow=True)
+        assert form.context["validlink"] is True
+        done = resetting.post(form.redirect_chain[-1][0],
+                              {"new_password1": "a fresh Phrase 2026", "new_password2": "a fresh Phrase 2026"})
+        assert done.status_code == 302
+    finally:
+        redis_cache.thaw()
+
+    assert not is_signed_in(signed_in)
+    assert not is_signed_in(replay(cookie))

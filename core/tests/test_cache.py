@@ -90,3 +90,48 @@ def test_value_computed_before_a_bump_is_never_served_after_it():
     vcache.bump("ns")  # a write commits while the page renders
     vcache.set_checked("k2", "stale body", seen)
     assert vcache.get_checked("k2", ["ns"])[0] is None
+
+
+def test_a_lookup_that_misses_writes_nothing():
+    """A page of something that does not exist looks its namespace up and stores nothing: no
+    version is created for it (only storing a value creates one)."""
+    assert vcache.get_checked("page:missing", ["product:made-up"]) == (None, {"product:made-up": None})
+    assert cache.get("ver:product:made-up") is None
+
+
+def test_an_expired_version_makes_a_miss_and_comes_back_new():
+    calls = []
+
+    def produce():
+        calls.append(1)
+        return f"value {len(calls)}"
+
+    assert vcache.cached_in("ns:exp", "k:exp", produce) == "value 1"
+    assert vcache.cached_in("ns:exp", "k:exp", produce) == "value 1"
+    old_version = cache.get("ver:ns:exp")
+    cache.delete("ver:ns:exp")  # what expiry (or eviction) does
+    assert vcache.cached_in("ns:exp", "k:exp", produce) == "value 2"  # not the value of the old version
+    assert cache.get("ver:ns:exp") not in (None, old_version)
+    assert vcache.cached_in("ns:exp", "k:exp", produce) == "value 2"
+
+
+def test_a_version_another_reader_created_meanwhile_is_used():
+    _, seen = vcache.get_checked("k3", ["ns:race"])
+    vcache.versions(["ns:race"])  # another request creates the version while this one renders
+    vcache.set_checked("k3", "body", seen)
+    assert vcache.get_checked("k3", ["ns:race"])[0] == "body"
+
+
+def test_every_write_has_a_time_to_live():
+    if not hasattr(cache, "ttl"):
+        pytest.skip("needs django-redis")
+    vcache.safe_set("plain", 1)  # no timeout given: the cache's default, never "forever"
+    vcache.safe_set("explicit-none", 1, None)
+    vcache.get_or_set("produced", lambda: 1)
+    vcache.versions(["ns:ttl1"])
+    vcache.bump("ns:ttl2")
+    vcache.cached_in("ns:ttl3", "in-ns", lambda: 1)
+    for key in ["plain", "explicit-none", "produced", "ver:ns:ttl1", "ver:ns:ttl2", "ver:ns:ttl3", "in-ns"]:
+        ttl = cache.ttl(key)  # None: no expiry; 0: no such key
+        assert ttl is not None, key
+        assert 0 < ttl <= vcache.VERSION_TIMEOUT, key

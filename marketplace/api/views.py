@@ -23,6 +23,7 @@ from catalog import selectors as catalog_selectors
 from core import cache as vcache
 from core.api import StrictPageNumberPagination, error_responses
 from core.exceptions import NotFound, PermissionDenied
+from core.pagecache import keep_only_params
 from marketplace import selectors, services
 from marketplace.api import serializers as s
 
@@ -123,8 +124,16 @@ class ProductListApi(PaginatedApiView):
         params = s.ProductFilterInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         # The listing is the same for every client: cache the body under the catalog versions
-        # (invalidated on commit, like the pages; a cache outage only costs speed).
-        key = "api:products:" + hashlib.blake2b(request.build_absolute_uri().encode(), digest_size=16).hexdigest()
+        # (invalidated on commit, like the pages; a cache outage only costs speed). Only the
+        # parameters the listing reads make the key (and the page links); others are dropped.
+        reads = {*params.fields, "page", StrictPageNumberPagination.page_size_query_param}
+        query = keep_only_params(
+            request._request,
+            # a_<code>: attribute filters, all known here (an unknown one was refused above)
+            lambda name: name in reads or name.startswith(s.ATTRIBUTE_PREFIX),
+        )
+        uri = request._request.build_absolute_uri(request.path)
+        key = "api:products:" + hashlib.blake2b(f"{uri}?{query}".encode(), digest_size=16).hexdigest()
         cached, seen = vcache.get_checked(key, [cache_keys.CATALOG, cache_keys.LISTING])
         if cached is not None:
             return Response(cached)
