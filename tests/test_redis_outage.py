@@ -134,12 +134,9 @@ def test_an_order_placed_while_redis_is_down_is_paid_and_its_email_sent_once_aft
 
     server.stop()  # Redis goes down: cache, broker and the worker's connection with it
 
-    placed = buyer.post(
-        "/api/v1/checkout/orders/",
-        {"email": "rita@example.com", "shipping_address": ADDRESS, "payment_method": "4242 4242 4242 4242",
-         "expected_total": "60.00"},
-        format="json", HTTP_IDEMPOTENCY_KEY="outage-1",
-    )
+    body = {"email": "rita@example.com", "shipping_address": ADDRESS, "payment_method": "4242 4242 4242 4242",
+            "expected_total": "60.00"}
+    placed = buyer.post("/api/v1/checkout/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="outage-1")
     assert placed.status_code == 201, placed.content
     assert placed.json()["status"] == "paid"
     order = Order.objects.get(number=placed.json()["number"])
@@ -163,11 +160,7 @@ def test_an_order_placed_while_redis_is_down_is_paid_and_its_email_sent_once_aft
 
     # A second sweep and the same Idempotency-Key again change nothing.
     call_command("outbox_sweep")
-    replay = buyer.post(
-        "/api/v1/checkout/orders/",
-        {"email": "rita@example.com", "shipping_address": ADDRESS, "payment_method": "4242 4242 4242 4242"},
-        format="json", HTTP_IDEMPOTENCY_KEY="outage-1",
-    )
+    replay = buyer.post("/api/v1/checkout/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="outage-1")
     assert replay.status_code == 200, replay.content
     assert replay.json()["number"] == order.number
     time.sleep(2)  # give the worker time to do anything it was (wrongly) given twice
