@@ -371,6 +371,7 @@ def _place_order_queries(pool: list[int]) -> dict[int, tuple[int, int]]:
     from checkout import ordering
     from checkout import services as checkout_services
     from checkout.models import Cart
+    from shop.strategy import for_job
 
     stamp = uuid.uuid4().hex[:8]
     result: dict[int, tuple[int, int]] = {}
@@ -385,6 +386,7 @@ def _place_order_queries(pool: list[int]) -> dict[int, tuple[int, int]]:
                 placed = ordering.place_order(
                     cart=cart, user=AnonymousUser(), email="bench@example.com", shipping_address=ORDER_ADDRESS,
                     payment_method=PAYING_CARD, idempotency_key=f"bench-q-{stamp}-{size}-{attempt}",
+                    buyer=for_job(),
                 )
             counts.append((len(captured.captured_queries), placed.order.packages.count()))
             cart.delete()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -345,27 +346,14 @@ def product_listing_update(*, rows: Iterable[ListingRow]) -> int:
 REVIEW_TITLE_MAX = 120
 REVIEW_BODY_MAX = 5000
 
-# Who bought what belongs to orders, a higher layer. catalog never imports it: orders registers
-# a *purchase verifier* at start-up (see ``orders.apps``), fn(user_id, product_id) -> bool.
-# Without one, no review counts as a verified purchase.
-PurchaseVerifier = Callable[[int, int], bool]
+@runtime_checkable
+class PurchaseFacts(Protocol):
+    """Who bought what belongs to orders, a higher layer: review pages ask the shop's strategy
+    (``request.strategy``) and pass the answer in; catalog never looks it up itself."""
 
-
-def _nobody_bought(user_id: int, product_id: int) -> bool:
-    return False
-
-
-_purchase_verifier: PurchaseVerifier = _nobody_bought
-
-
-def register_purchase_verifier(fn: PurchaseVerifier | None) -> None:
-    """Set the process-wide purchase verifier (None restores the default: never verified)."""
-    global _purchase_verifier  # noqa: PLW0603 - a process-wide strategy, set once at start-up
-    _purchase_verifier = fn or _nobody_bought
-
-
-def purchase_verified(*, user_id: int, product_id: int) -> bool:
-    return bool(_purchase_verifier(user_id, product_id))
+    def has_bought(self, product_id: int) -> bool:
+        """Whether the shopper asking has a paid (or later) order with this product."""
+        ...
 
 
 def _review_clean(*, rating, title: str, body: str) -> tuple[int, str, str]:
@@ -392,14 +380,12 @@ def _review_clean(*, rating, title: str, body: str) -> tuple[int, str, str]:
 
 
 def review_create(
-    *, product: Product, user, rating: int, title: str, body: str = "", verified_purchase: bool | None = None
+    *, product: Product, user, rating: int, title: str, body: str = "", verified_purchase: bool
 ) -> Review:
-    """Write a shopper's one review of a product. ``verified_purchase`` comes from the registered
-    purchase verifier unless given (data loads). A second review is refused (``duplicate_review``):
-    callers edit the existing one with :func:`review_update`."""
+    """Write a shopper's one review of a product. ``verified_purchase``: whether they bought it
+    (the page asks ``PurchaseFacts``). A second review is refused (``duplicate_review``): callers
+    edit the existing one with :func:`review_update`."""
     rating, title, body = _review_clean(rating=rating, title=title, body=body)
-    if verified_purchase is None:
-        verified_purchase = purchase_verified(user_id=user.pk, product_id=product.pk)
     duplicate = ApplicationError(_("You have already reviewed this product."), code="duplicate_review")
     with transaction.atomic():
         if Review.objects.filter(product=product, user=user).exists():
@@ -416,11 +402,11 @@ def review_create(
     return review
 
 
-def review_update(*, review: Review, rating: int, title: str, body: str = "") -> Review:
-    """Edit a review in place (its author writing again). Verified purchase is checked again."""
+def review_update(*, review: Review, rating: int, title: str, body: str = "", verified_purchase: bool) -> Review:
+    """Edit a review in place (its author writing again); ``verified_purchase`` as asked again."""
     rating, title, body = _review_clean(rating=rating, title=title, body=body)
     review.rating, review.title, review.body = rating, title, body
-    review.verified_purchase = purchase_verified(user_id=review.user_id, product_id=review.product_id)
+    review.verified_purchase = verified_purchase
     with transaction.atomic():
         review.save(update_fields=["rating", "title", "body", "verified_purchase"])
         product_ratings_refresh(product_ids=[review.product_id])

@@ -151,12 +151,13 @@ def review_write(request: HttpRequest, slug: str) -> HttpResponse:
         form = ReviewForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
+            bought = request.strategy.has_bought(product.pk)  # the shop's strategy (orders knows)
             try:
                 if review is None:
                     try:
                         services.review_create(
                             product=product, user=request.user, rating=data["rating"], title=data["title"],
-                            body=data["body"],
+                            body=data["body"], verified_purchase=bought,
                         )
                     except ApplicationError as exc:
                         if exc.code != "duplicate_review":
@@ -164,7 +165,8 @@ def review_write(request: HttpRequest, slug: str) -> HttpResponse:
                         # written meanwhile (another tab): edit that one instead of a second review
                         review = selectors.review_of_user(product_id=product.pk, user=request.user)
                 if review is not None:
-                    services.review_update(review=review, rating=data["rating"], title=data["title"], body=data["body"])
+                    services.review_update(review=review, rating=data["rating"], title=data["title"],
+                                           body=data["body"], verified_purchase=bought)
             except ApplicationError as exc:
                 add_service_errors(form, exc)
             else:

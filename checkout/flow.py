@@ -95,13 +95,11 @@ def _cart(request: HttpRequest):
 def _pricing_input(request: HttpRequest, cart) -> tuple[list[pricing.LineInput], pricing.PricingContext]:
     state = _state(request)
     address = state.get("address") or {}
-    lines = [pricing.LineInput(line.offer_id, line.quantity) for line in cart.lines.all()]
-    context = pricing.PricingContext(
-        country=address.get("country") or "US", region=address.get("region") or "",
-        shipping_choices=state.get("shipping") or {}, user=request.user,
+    return selectors.cart_pricing_input(
+        buyer=request.strategy, user=request.user, cart=cart, country=address.get("country") or "US",
+        region=address.get("region") or "", shipping_choices=state.get("shipping") or {},
         voucher_code=_voucher_code(request), email=state.get("email") or "",
     )
-    return lines, context
 
 
 def _price(request: HttpRequest, cart) -> pricing.PricedCart:
@@ -158,7 +156,7 @@ def _place(request: HttpRequest, cart, *, payment_method: str, expected: Decimal
             cart=cart, user=request.user, email=state.get("email", ""), shipping_address=state.get("address"),
             shipping_choices=state.get("shipping") or {}, payment_method=payment_method,
             idempotency_key=_order_key(request), expected_total=expected, voucher_code=_voucher_code(request),
-            digest=_digest(request),
+            digest=_digest(request), buyer=request.strategy,
         )
 
     try:
@@ -238,7 +236,8 @@ def review(request: HttpRequest) -> HttpResponse:
 def _render_review(request: HttpRequest, cart, view, priced, form, *, status: int = 200) -> HttpResponse:
     state = _state(request)
     lines, context = _pricing_input(request, cart)
-    savings = pricing.member_savings(lines=lines, context=context, priced=priced)
+    savings = pricing.member_savings(lines=lines, context=context, priced=priced,
+                                     preview=request.strategy.preview_benefits)
     pending = _open_order(request, cart)
     pending = pending if pending is not None and pending.status == Order.Status.PLACED else None
     browser = payment_services.provider_confirms_in_browser()

@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from checkout import pricing
+from checkout import selectors as checkout_selectors
 from checkout.models import Cart, CartLine
 from core.exceptions import ApplicationError, Conflict, IdempotencyKeyReused
 from core.money import Money
@@ -153,14 +154,15 @@ class PlacedOrder:
 def place_order(
     *, cart: Cart, user, email: str, shipping_address: Mapping, billing_address: Mapping | None = None,
     shipping_choices: Mapping[str, str] | None = None, payment_method: str = "", idempotency_key: str,
-    expected_total: Decimal | None = None, voucher_code: str = "", digest: str = "",
+    expected_total: Decimal | None = None, voucher_code: str = "", digest: str = "", buyer: pricing.PricingInputs,
 ) -> PlacedOrder:
     """Place the cart's order under ``idempotency_key`` and pay for it (see the module doc).
 
     ``payment_method``: a card number (test provider), a ``pm_...`` id or one of the buyer's saved
     cards; empty with a provider that confirms in the browser starts an intent for the page.
     ``digest`` (:func:`request_digest` of the request): the same key with another digest raises
-    :class:`~core.exceptions.IdempotencyKeyReused`.
+    :class:`~core.exceptions.IdempotencyKeyReused`. ``buyer``: the shop's strategy for this buyer
+    (their membership benefits price the order).
     Raises ApplicationError subclasses for everything a shopper can cause: PaymentDeclined (402,
     nothing left), PaymentUnavailable (503, retry with the same key), PaymentInProgress (409),
     PriceChanged, deal sold out, out of stock (409), bad input (400).
@@ -186,14 +188,11 @@ def place_order(
         raise ApplicationError(_("Enter a card number."), code="payment_method_required",
                                fields={"payment_method": [_("Required.")]})
 
-    cart_lines = list(CartLine.objects.filter(cart=cart).values_list("offer_id", "quantity"))
-    priced = pricing.price_cart(
-        lines=[pricing.LineInput(offer_id, quantity) for offer_id, quantity in cart_lines],
-        context=pricing.PricingContext(
-            country=shipping["country"], region=shipping["region"], shipping_choices=dict(shipping_choices or {}),
-            user=user, voucher_code=voucher_code or "", email=email,
-        ),
+    lines, context = checkout_selectors.cart_pricing_input(
+        buyer=buyer, user=user, cart=cart, country=shipping["country"], region=shipping["region"],
+        shipping_choices=shipping_choices, voucher_code=voucher_code, email=email,
     )
+    priced = pricing.price_cart(lines=lines, context=context)
     if priced.unavailable:
         raise ApplicationError(
             _("Some items in your cart can no longer be bought; remove them to continue."), code="unavailable"

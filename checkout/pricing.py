@@ -13,10 +13,11 @@ added on top.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
 from django.conf import settings
 from django.utils import timezone
@@ -28,9 +29,9 @@ from core import cache as vcache
 from core.exceptions import ApplicationError
 from core.money import AMOUNT_COLUMN_MAX, Money, allocate, format_money
 from fulfillment import selectors as fulfillment_selectors
+from marketplace import benefits as rules
 from marketplace import selectors as marketplace_selectors
-from membership import selectors as membership_selectors
-from membership.selectors import MemberBenefits
+from marketplace.benefits import Benefits
 from promotions import services as promotions_services
 
 
@@ -66,9 +67,21 @@ class PricingContext:
     today: date | None = None
     voucher_code: str = ""
     email: str = ""  # the buyer's e-mail, for a voucher's per-customer limit (guests)
-    # membership benefits: None = the user's own (if a member); True = as if joining the featured
-    # plan (to show a non-member what they would save); False = none
-    member: bool | None = None
+    # the buyer's membership benefits, from the shop's strategy (``PricingInputs.benefits``); a
+    # preview's to show a non-member what they would save
+    benefits: Benefits | None = None
+
+
+@runtime_checkable
+class PricingInputs(Protocol):
+    """What pricing needs to know about the buyer from outside checkout's own data (the shop's
+    per-request strategy): their benefits, and what joining would give them."""
+
+    @property
+    def benefits(self) -> Benefits | None: ...
+
+    @property
+    def preview_benefits(self) -> Benefits | None: ...
 
 
 @dataclass
@@ -152,16 +165,6 @@ class PricedCart:
         return not self.lines
 
 
-DiscountStep = Callable[[list[PricedLine], PricingContext], list[Discount]]
-_discount_steps: list[DiscountStep] = []
-
-
-def register_discount_step(step: DiscountStep) -> None:
-    """Promotions (a higher layer) plug their discounts in here at start-up."""
-    if step not in _discount_steps:
-        _discount_steps.append(step)
-
-
 def add_business_days(start: date, days: int) -> date:
     current = start
     while days > 0:
@@ -173,15 +176,6 @@ def add_business_days(start: date, days: int) -> date:
 
 def package_key(seller_id: int, channel: str) -> str:
     return f"{seller_id}:{channel}"
-
-
-def member_benefits(context: PricingContext) -> MemberBenefits | None:
-    """The membership benefits that price this cart (see ``PricingContext.member``)."""
-    if context.member is False:
-        return None
-    if context.member is True:  # asked for what joining would give (the caller knows they are no member)
-        return membership_selectors.benefits_preview()
-    return membership_selectors.benefits_for(context.user)
 
 
 def _tax_rate(country: str, region: str) -> TaxRate | None:
@@ -212,7 +206,7 @@ def price_cart(
     Raises :class:`OrderTooLarge` when a figure of the order would not fit its amount columns, so
     no caller (cart, quote, place order) ever reaches the database with one."""
     context = context or PricingContext()
-    benefits = member_benefits(context)
+    benefits = context.benefits
     currency = settings.SHOP_CURRENCY
     included = settings.PRICES_INCLUDE_TAX
     zero = Money.zero(currency)
@@ -238,7 +232,7 @@ def price_cart(
         if offer is None or quantity <= 0:
             continue
         regular = Money(offer.price, offer.currency)
-        member_price = benefits is not None and benefits.member_prices and offer.member_price is not None
+        member_price = rules.member_price_applies(offer.member_price, benefits)
         unit = Money(offer.member_price, offer.currency) if member_price else regular
         priced.append(
             PricedLine(
@@ -255,15 +249,15 @@ def price_cart(
     # 2. discounts (each split over lines so the parts always sum to the discount)
     discounts: list[Discount] = []
     free_shipping: set[int] = set()  # indexes of lines whose packages ship free (a promotion)
-    is_member = benefits is not None and benefits.member_deals
-    for step in [*_discount_steps, _promotions_step]:
-        for discount in step(priced, replace(context, member=is_member)):
+    is_member = rules.member_deals(benefits)
+    for step in (_promotions_step,):
+        for discount in step(priced, is_member, context):
             for index, part in discount.per_line.items():
                 line = priced[index]
                 line.discount = min(line.discount + part, line.subtotal)
             discounts.append(discount)
             free_shipping.update(getattr(discount, "free_shipping_line_indexes", ()))
-    voucher, voucher_error = _voucher_step(priced, replace(context, member=is_member))
+    voucher, voucher_error = _voucher_step(priced, is_member, context)
     if voucher is not None:
         for index, part in voucher.per_line.items():
             priced[index].discount += part
@@ -293,12 +287,10 @@ def price_cart(
         handling = max(line.handling_days for line in package.lines)
         applicable = fulfillment_selectors.shipping_methods_for(
             seller_id=package.seller_id, channel=package.channel, methods=methods,
-            members=benefits is not None and benefits.fast_shipping,
+            members=rules.fast_shipping(benefits),
         )
         # a plan with free shipping makes every option of a platform-fulfilled package free
-        package.member_free_shipping = bool(
-            benefits is not None and benefits.free_shipping and package.channel == "platform"
-        )
+        package.member_free_shipping = rules.ships_free(channel=package.channel, benefits=benefits)
         package.options = [
             ShippingOption(
                 code=m.code, name=m.name,
@@ -344,12 +336,11 @@ def _promo_lines(priced: list[PricedLine]) -> list:
     ]
 
 
-def _promotions_step(priced: list[PricedLine], context: PricingContext) -> list[Discount]:
+def _promotions_step(priced: list[PricedLine], is_member: bool, context: PricingContext) -> list[Discount]:
     """The automatic promotions, each its own explained discount, on what is left of each line."""
     if not priced:
         return []
-    applied = promotions_services.discounts_for(_promo_lines(priced), user=context.user,
-                                                is_member=bool(context.member))
+    applied = promotions_services.discounts_for(_promo_lines(priced), user=context.user, is_member=is_member)
     return [
         Discount(code=a.code, label=a.label, amount=a.amount, per_line=dict(a.per_line),
                  free_shipping_line_indexes=a.free_shipping_line_indexes, claims=tuple(getattr(a, "claims", ())))
@@ -357,7 +348,7 @@ def _promotions_step(priced: list[PricedLine], context: PricingContext) -> list[
     ]
 
 
-def _voucher_step(priced: list[PricedLine], context: PricingContext) -> tuple[Discount | None, str]:
+def _voucher_step(priced: list[PricedLine], is_member: bool, context: PricingContext) -> tuple[Discount | None, str]:
     """Ask promotions for the voucher's discount on what is left of each line after the other
     discounts; a code that does not apply gives its reason instead."""
     if not promotions_services.normalize_code(context.voucher_code) or not priced:
@@ -365,7 +356,7 @@ def _voucher_step(priced: list[PricedLine], context: PricingContext) -> tuple[Di
     try:
         applied = promotions_services.discounts_for(
             _promo_lines(priced), user=context.user, voucher_code=context.voucher_code, email=context.email,
-            is_member=bool(context.member), automatic=False,
+            is_member=is_member, automatic=False,
         )
     except ApplicationError as exc:
         return None, exc.message
@@ -391,13 +382,15 @@ class MemberSavings:
 
 
 def member_savings(
-    *, lines: Sequence[LineInput], context: PricingContext, priced: PricedCart, offers: Mapping | None = None
+    *, lines: Sequence[LineInput], context: PricingContext, priced: PricedCart, preview: Benefits | None,
+    offers: Mapping | None = None,
 ) -> MemberSavings | None:
-    """For a shopper who is not a member: how much less ``priced`` would cost with the featured
-    plan (member prices, free shipping, members-only promotions). None for members or no saving."""
-    if priced.member_plan or not priced.lines:
+    """For a shopper who is not a member: how much less ``priced`` would cost with ``preview``,
+    the featured plan's benefits (member prices, free shipping, members-only promotions). None for
+    members, without a plan on sale, or with no saving."""
+    if priced.member_plan or not priced.lines or preview is None:
         return None
-    as_member = price_cart(lines=lines, context=replace(context, member=True), offers=offers)
+    as_member = price_cart(lines=lines, context=replace(context, benefits=preview), offers=offers)
     saved = priced.total - as_member.total
     if not as_member.member_plan or saved.amount <= 0:
         return None

@@ -160,3 +160,21 @@ def cart_item_count(*, session, user) -> int:
             return 0
         lines = lines.filter(cart_id=cart_id, cart__user__isnull=True)
     return lines.aggregate(n=Sum("quantity"))["n"] or 0
+
+
+def cart_pricing_input(
+    *, buyer, user, cart: Cart | None = None, lines: list | None = None, voucher_code: str = "",
+    country: str = "US", region: str = "", shipping_choices: dict | None = None, email: str = "",
+):
+    """The one way to turn a cart into what ``pricing.price_cart`` takes: its lines (or ``lines``
+    already chosen, e.g. the sellable ones) and the pricing context for this buyer (``buyer``: the
+    shop's strategy, ``pricing.PricingInputs``; ``user`` for per-customer voucher limits)."""
+    from checkout import pricing  # pricing reads checkout's models and services; selectors stay light
+
+    if lines is None:
+        lines = [pricing.LineInput(line.offer_id, line.quantity) for line in cart.lines.all()] if cart else []
+    context = pricing.PricingContext(
+        country=(country or "US").upper(), region=region or "", shipping_choices=dict(shipping_choices or {}),
+        user=user, voucher_code=voucher_code or "", email=email or "", benefits=buyer.benefits,
+    )
+    return lines, context

@@ -38,7 +38,8 @@ def _priced_context(request: HttpRequest, view: selectors.CartView) -> dict:
     lines = [pricing.LineInput(v.line.offer_id, v.quantity) for v in view.lines if v.sellable]
     if not lines:
         return {"view": view, "voucher_code": code}
-    context = pricing.PricingContext(user=request.user, voucher_code=code)
+    lines, context = selectors.cart_pricing_input(buyer=request.strategy, user=request.user, lines=lines,
+                                                  voucher_code=code)
     offers = {v.line.offer_id: v.line.offer for v in view.lines if v.sellable}
     try:
         priced = pricing.price_cart(lines=lines, context=context, offers=offers)
@@ -47,7 +48,8 @@ def _priced_context(request: HttpRequest, view: selectors.CartView) -> dict:
     result = {
         "view": selectors.cart_view_priced(view=view, priced=priced), "priced": priced, "voucher_code": code,
         "voucher": priced.voucher, "voucher_error": priced.voucher_error,
-        "member_savings": pricing.member_savings(lines=lines, context=context, priced=priced, offers=offers),
+        "member_savings": pricing.member_savings(lines=lines, context=context, priced=priced, offers=offers,
+                                                 preview=request.strategy.preview_benefits),
     }
     if priced.discounts:
         result["discounted_subtotal"] = priced.subtotal - priced.discount

@@ -107,12 +107,13 @@ def product_ids_without_buy_box() -> list[int]:
     return list(Product.objects.filter(buy_box__isnull=True).order_by("pk").values_list("pk", flat=True))
 
 
-def buy_boxes_refresh_all(*, product_ids: Iterable[int], batch_size: int = 1000) -> int:
-    """Compute the buy box of many products, ``batch_size`` per transaction. Returns winners."""
+def buy_boxes_refresh_all(*, product_ids: Iterable[int], inputs, batch_size: int = 1000) -> int:
+    """Compute the buy box of many products, ``batch_size`` per transaction, with ``inputs`` (the
+    strategy of a job: ``buy_box.BuyBoxInputs``). Returns winners."""
     ids = sorted(set(product_ids))
     winners = 0
     for start in range(0, len(ids), batch_size):
-        result = services.buy_box_refresh(product_ids=ids[start : start + batch_size])
+        result = services.buy_box_refresh(product_ids=ids[start : start + batch_size], inputs=inputs)
         winners += sum(1 for offer_id in result.values() if offer_id is not None)
     return winners
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
 from django.db.models import Exists, OuterRef, QuerySet
 
 from catalog import selectors as catalog_selectors
 from catalog.models import Product
 from marketplace import buy_box, roles
-from marketplace.buy_box import BuyerBenefits, OfferFacts, ViewerBenefits
+from marketplace.benefits import Benefits
+from marketplace.buy_box import BuyBoxInputs, OfferFacts
 from marketplace.models import HOUSE_SELLER_SLUG, BuyBox, Offer, Seller, SellerMember
 
 
@@ -57,6 +59,16 @@ def seller_ids_with_permission(user, perm: str) -> frozenset[int]:
     )
 
 
+@runtime_checkable
+class ProductPageInputs(BuyBoxInputs, Protocol):
+    """What a product page needs from outside marketplace (the shop's per-request strategy)."""
+
+    @property
+    def preview_benefits(self) -> Benefits | None:
+        """For a guest or non-member: what joining the featured plan would give (None for members)."""
+        ...
+
+
 @dataclass(frozen=True)
 class OfferView:
     """An offer as one viewer sees it: with stock and shipping facts, and the viewer's benefits
@@ -64,8 +76,8 @@ class OfferView:
 
     offer: Offer
     facts: OfferFacts | None
-    benefits: BuyerBenefits | None = None
-    preview: BuyerBenefits | None = None
+    benefits: Benefits | None = None
+    preview: Benefits | None = None
 
     @property
     def available(self) -> int:
@@ -126,18 +138,11 @@ class OfferView:
         return self.price + self.shipping if self.facts else self.price
 
 
-def product_offers(*, product: Product, viewer: ViewerBenefits | None = None) -> list[OfferView]:
+def product_offers(*, product: Product, inputs: ProductPageInputs) -> list[OfferView]:
     """Every active offer of ``product``, in buy-box order for this viewer, with stock and shipping facts."""
-    viewer = viewer or ViewerBenefits()
-    offers = list(
-        Offer.objects.filter(product=product, is_active=True, seller__is_active=True).select_related("seller")
-    )
-    facts = buy_box.offer_facts(offers)
-    deals = buy_box.deal_prices(offers, benefits=viewer.active)
-    return [
-        OfferView(o, facts.get(o.pk), viewer.active, viewer.preview)
-        for o in buy_box.rank_offers(offers, facts, viewer.active, deals)
-    ]
+    offers = Offer.objects.filter(product=product, is_active=True, seller__is_active=True).select_related("seller")
+    ranked, facts = buy_box.rank_for(offers, inputs)
+    return [OfferView(o, facts.get(o.pk), inputs.benefits, inputs.preview_benefits) for o in ranked]
 
 
 @dataclass(frozen=True)
@@ -148,19 +153,19 @@ class ProductPage:
     others: list[OfferView]
     other_min_price: object
     reviews: list
-    viewer: ViewerBenefits = ViewerBenefits()
+    benefits: Benefits | None = None  # the viewer's own (a member)
+    preview: Benefits | None = None  # what joining would give (everyone else)
 
 
-def product_page(*, slug: str, viewer: ViewerBenefits | None = None) -> ProductPage | None:
+def product_page(*, slug: str, inputs: ProductPageInputs) -> ProductPage | None:
     """Everything the product page shows, in a constant number of queries. A member's buy box is
     ranked with their benefits; everyone else sees the stored one."""
-    viewer = viewer or ViewerBenefits()
     product = catalog_selectors.product_detail(slug=slug)
     if product is None:
         return None
-    offers = product_offers(product=product, viewer=viewer)
+    offers = product_offers(product=product, inputs=inputs)
     winner = None
-    if viewer.active is None:
+    if inputs.benefits is None:
         stored = BuyBox.objects.filter(product=product).values_list("offer_id", flat=True).first()
         # The stored buy box decides; if it is stale (winner gone), the best sellable offer shows.
         winner = next((v for v in offers if v.offer.pk == stored and v.in_stock), None)
@@ -176,7 +181,7 @@ def product_page(*, slug: str, viewer: ViewerBenefits | None = None) -> ProductP
         others=others,
         other_min_price=min(sellable_others) if sellable_others else None,
         reviews=catalog_selectors.product_reviews(product_id=product.pk, limit=5),
-        viewer=viewer,
+        benefits=inputs.benefits, preview=inputs.preview_benefits,
     )
 
 
@@ -207,10 +212,10 @@ def offer_list(*, seller_slug: str = "", product_slug: str = "") -> QuerySet[Off
     return qs.order_by("pk")
 
 
-def offer_views(*, offers) -> list[OfferView]:
+def offer_views(*, offers, inputs: BuyBoxInputs) -> list[OfferView]:
     """These offers with their stock and shipping facts, fetched in one batch."""
     offers = list(offers)
-    facts = buy_box.offer_facts(offers)
+    facts = inputs.offer_facts(offers) if offers else {}
     return [OfferView(o, facts.get(o.pk)) for o in offers]
 
 
@@ -225,7 +230,8 @@ def offer_get_for_user(*, user, pk: int) -> Offer | None:
     return qs.filter(pk=pk).first()
 
 
-__all__ = ["HOUSE_SELLER_SLUG", "OfferView", "ProductPage", "house_seller", "offer_list", "offers_with_buy_box_flag",
+__all__ = ["HOUSE_SELLER_SLUG", "OfferView", "ProductPage", "ProductPageInputs", "house_seller", "offer_list",
+           "offers_with_buy_box_flag",
            "product_offers", "offer_get_for_user", "offer_views", "product_page", "seller_ids_for_user",
            "seller_ids_with_permission", "seller_list", "seller_roles_for_user",
            "seller_scope_for_user"]

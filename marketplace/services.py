@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -20,6 +19,7 @@ from core import events, outbox
 from core.exceptions import ApplicationError, NotFound, PermissionDenied
 from core.money import validate_price
 from marketplace import buy_box, roles, selectors
+from marketplace import events as marketplace_events
 from marketplace.models import BuyBox, Offer, Seller, SellerMember
 
 logger = logging.getLogger(__name__)
@@ -302,17 +302,18 @@ def offer_save(*, offer: Offer, actor=None) -> Offer:
 
 
 def buy_box_request_refresh(*, product_ids: Iterable[int]) -> None:
-    """Recompute these products' buy boxes in a worker once the current transaction commits."""
-    from marketplace.tasks import refresh_buy_boxes  # tasks import services
-
+    """These products' buy boxes may have changed: say so with a durable event (written in the
+    current transaction, one per batch of products), which the composition point hands to a worker
+    that refreshes them with the shop's strategy (``EVENT_CONSUMERS``). Nothing is computed here,
+    so a request that changes stock or offers never waits for a refresh."""
     ids = sorted({int(i) for i in product_ids})
     for start in range(0, len(ids), REFRESH_BATCH):
-        batch = ids[start : start + REFRESH_BATCH]
-        outbox.enqueue(refresh_buy_boxes, batch)
+        outbox.publish(marketplace_events.BUY_BOX_STALE, product_ids=ids[start : start + REFRESH_BATCH])
 
 
-def buy_box_refresh(*, product_ids: Iterable[int]) -> dict[int, int | None]:
-    """Choose and store the winning offer of each product; returns product id -> offer id.
+def buy_box_refresh(*, product_ids: Iterable[int], inputs: buy_box.BuyBoxInputs) -> dict[int, int | None]:
+    """Choose and store the winning offer of each product for everyone (``inputs``: the strategy
+    of a background job, no member benefits); returns product id -> offer id.
 
     A constant number of queries per batch, whatever the number of products or offers.
     """
@@ -323,21 +324,19 @@ def buy_box_refresh(*, product_ids: Iterable[int]) -> dict[int, int | None]:
         # Serialise refreshes of the same products so an older snapshot never overwrites a
         # newer one; reads below then see everything committed before the lock was granted.
         locked = catalog_services.products_lock(product_ids=ids)
-        return _buy_box_compute_and_store(locked)
+        return _buy_box_compute_and_store(locked, inputs)
 
 
-def _buy_box_compute_and_store(ids: list[int]) -> dict[int, int | None]:
-    offers_by_product: dict[int, list[Offer]] = defaultdict(list)
-    offers = list(Offer.objects.filter(product_id__in=ids).select_related("seller").order_by("pk"))
-    for offer in offers:
+def _buy_box_compute_and_store(ids: list[int], inputs: buy_box.BuyBoxInputs) -> dict[int, int | None]:
+    offers_by_product: dict[int, list[Offer]] = {pid: [] for pid in ids}
+    for offer in Offer.objects.filter(product_id__in=ids).select_related("seller").order_by("pk"):
         offers_by_product[offer.product_id].append(offer)
-    facts = buy_box.offer_facts(offers)
-    deals = buy_box.deal_prices(offers)
+    chosen, facts = buy_box.winners_for(offers_by_product, inputs)
     now = timezone.now()
     boxes, listing, winners = [], [], {}
     for pid in ids:
         candidates = offers_by_product.get(pid, [])
-        winner = buy_box.choose_winner(candidates, facts, None, deals)
+        winner = chosen.get(pid)
         eligible = sum(1 for o in candidates if buy_box.is_eligible(o, facts.get(o.pk)))
         winners[pid] = winner.pk if winner else None
         shipping = facts[winner.pk].shipping if winner else None

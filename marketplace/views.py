@@ -8,16 +8,16 @@ from django.utils.translation import gettext as _
 
 from catalog import cache_keys
 from core.pagecache import cache_page_versioned
-from marketplace import buy_box, selectors
+from marketplace import selectors
 
 
 def _product_namespaces(request, slug: str):
-    return [cache_keys.CATALOG, cache_keys.product(slug), *buy_box.viewer_benefits_namespaces()]
+    return [cache_keys.CATALOG, cache_keys.product(slug), *request.strategy.cache_namespaces]
 
 
 @cache_page_versioned(_product_namespaces)
 def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    page = selectors.product_page(slug=slug, viewer=buy_box.viewer_benefits(request.user))
+    page = selectors.product_page(slug=slug, inputs=request.strategy)
     if page is None:
         raise Http404(_("No such product."))
     return render(request, "marketplace/product_detail.html", {"page": page, "product": page.product})

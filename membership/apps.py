@@ -5,8 +5,3 @@ from django.utils.translation import gettext_lazy as _
 class MembershipConfig(AppConfig):
     name = "membership"
     verbose_name = _("Membership")
-
-    def ready(self) -> None:
-        from membership import wiring
-
-        wiring.register()

@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core import cache as vcache
+from marketplace.benefits import Benefits
 from membership.models import Plan, Subscription, SubscriptionCharge, SubscriptionEvent
 
 S = Subscription.Status
@@ -24,20 +25,10 @@ def user_namespace(user_id: int) -> str:
     return f"membership:user:{user_id}"
 
 
-@dataclass(frozen=True)
-class MemberBenefits:
-    """What a plan gives, as pricing and the buy box need it (plain values, cheap to cache)."""
-
-    plan_name: str
-    free_shipping: bool  # every option of a package fulfilled by the platform is free
-    fast_shipping: bool  # members-only shipping methods are offered
-    member_prices: bool  # offers with a member price sell at it
-    member_deals: bool  # members-only promotions and deals apply
-
-    @classmethod
-    def of(cls, plan: Plan) -> MemberBenefits:
-        return cls(plan_name=plan.name, free_shipping=plan.free_shipping, fast_shipping=plan.fast_shipping,
-                   member_prices=plan.member_prices, member_deals=plan.member_deals)
+def benefits_of(plan: Plan) -> Benefits:
+    """What a plan gives, as pricing, the buy box and pages read it (one value: marketplace's)."""
+    return Benefits(plan_name=plan.name, free_shipping=plan.free_shipping, fast_shipping=plan.fast_shipping,
+                    member_prices=plan.member_prices, member_deals=plan.member_deals)
 
 
 def live_subscription(user) -> Subscription | None:
@@ -48,7 +39,7 @@ def live_subscription(user) -> Subscription | None:
             .filter(user=user).exclude(status=Subscription.Status.EXPIRED).first())
 
 
-def benefits_for(user) -> MemberBenefits | None:
+def benefits_for(user) -> Benefits | None:
     """The benefits this user has now; None for guests and non-members.
 
     At most one query, and none on a cache hit: the benefits are cached per customer together
@@ -63,7 +54,7 @@ def benefits_for(user) -> MemberBenefits | None:
     if entry is None:
         subscription = live_subscription(user)
         until = subscription.benefits_until if subscription else None
-        entry = (MemberBenefits.of(subscription.plan), until) if until else (None, None)
+        entry = (benefits_of(subscription.plan), until) if until else (None, None)
         vcache.set_checked(key, entry, seen, BENEFITS_TIMEOUT)
     benefits, until = entry
     return benefits if benefits is not None and timezone.now() < until else None
@@ -74,13 +65,13 @@ def featured_plan() -> Plan | None:
     return Plan.objects.filter(is_active=True).order_by("monthly_price", "id").first()
 
 
-def benefits_preview() -> MemberBenefits | None:
+def benefits_preview() -> Benefits | None:
     """What a guest or non-member would get by joining the featured plan (read on every cart and
     product page: cached until a plan is saved; False stands for "no plan" in the cache)."""
 
     def load():
         plan = featured_plan()
-        return MemberBenefits.of(plan) if plan else False
+        return benefits_of(plan) if plan else False
 
     return vcache.cached_in(PLANS_NAMESPACE, "membership:benefits-preview", load) or None
 

@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.strategy: what this buyer can buy, at what price, when it arrives (shop.strategy)
+    "shop.middleware.StrategyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -105,7 +107,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "core.context_processors.shop",
                 "checkout.context_processors.cart",
-                "membership.context_processors.membership",
+                "shop.context_processors.strategy",
             ],
         },
     },
@@ -337,6 +339,9 @@ EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
     # A provider's webhook changed a payment: the order it pays for becomes paid, or is undone
     # (whichever of the webhook and the shopper's return page comes first; once).
     "payments.payment_updated": ("checkout.tasks.settle_order_payment",),
+    # Offers, stock, sellers, shipping or deals changed: the stored buy boxes are refreshed in a
+    # worker with the shop's strategy (stock, deals), never inside the request that changed them.
+    "marketplace.buy_box_stale": ("shop.tasks.refresh_buy_boxes",),
 }
 
 # --- Membership -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from checkout.models import Cart, CartLine
 from fulfillment.models import StockItem
 from orders.models import Order
 from payments.models import Payment, PaymentStatus
+from shop.strategy import Strategy
 from tests.factories import OfferFactory, UserFactory, seller_member, shipping_method, stock
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,7 @@ def buy(offers, user=None, email="ada@example.com"):
         CartLine.objects.create(cart=cart, offer=offer, quantity=1, price_when_added=offer.price)
     return ordering.place_order(
         cart=cart, user=user, email=email, shipping_address=ADDRESS, payment_method="4242424242424242",
-        idempotency_key=uuid.uuid4().hex,
+        idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=user),
     ).order
 
 

@@ -54,7 +54,7 @@ def test_worker_refreshes_the_buy_box_through_redis(redis_worker):
 
 
 def test_task_result_travels_through_redis(redis_worker):
-    from marketplace.tasks import refresh_buy_boxes
+    from shop.tasks import refresh_buy_boxes
 
     product = ProductFactory()
     offer = OfferFactory(product=product)

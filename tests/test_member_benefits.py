@@ -17,12 +17,11 @@ from core.exceptions import ApplicationError
 from core.money import Money
 from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
-from marketplace.buy_box import ViewerBenefits
 from marketplace.models import Offer
-from membership import wiring
 from membership.models import Plan, Subscription
 from promotions import services as promotions_services
 from promotions.models import Promotion
+from shop.strategy import Strategy
 from tests.factories import OfferFactory, ProductFactory, SellerFactory, UserFactory, shipping_method, stock
 
 pytestmark = pytest.mark.django_db
@@ -75,8 +74,13 @@ def kettle(methods):
     return {"product": product, "merchant": merchant, "platform": platform}
 
 
-def viewer_of(user) -> ViewerBenefits:
-    return wiring.viewer_benefits(user)
+def viewer_of(user) -> Strategy:
+    return Strategy(user=user)
+
+
+def context_of(user, **fields) -> pricing.PricingContext:
+    """The pricing context the pages build for this shopper (their strategy's benefits)."""
+    return pricing.PricingContext(user=user, benefits=Strategy(user=user).benefits, **fields)
 
 
 # --- the buy box ---------------------------------------------------------------------------
@@ -84,14 +88,14 @@ def viewer_of(user) -> ViewerBenefits:
 
 def test_stored_buy_box_is_for_non_members_and_a_member_is_ranked_with_their_benefits(kettle, member, plan):
     product = kettle["product"]
-    marketplace_services.buy_box_refresh(product_ids=[product.pk])
+    marketplace_services.buy_box_refresh(product_ids=[product.pk], inputs=Strategy())
     product.buy_box.refresh_from_db()
     # non-members: merchant 20 + 5 = 25 beats platform 21 + 5 = 26
     assert product.buy_box.offer_id == kettle["merchant"].pk
-    guest = marketplace_selectors.product_page(slug=product.slug, viewer=viewer_of(UserFactory()))
+    guest = marketplace_selectors.product_page(slug=product.slug, inputs=viewer_of(UserFactory()))
     assert guest.winner.offer == kettle["merchant"]
     # a member: platform at the member price with free shipping (19 + 0) beats merchant 20 + 5
-    page = marketplace_selectors.product_page(slug=product.slug, viewer=viewer_of(member))
+    page = marketplace_selectors.product_page(slug=product.slug, inputs=viewer_of(member))
     assert page.winner.offer == kettle["platform"]
     assert page.winner.price == Decimal("19.00")
     assert page.winner.member_price_applies
@@ -104,7 +108,7 @@ def test_stored_buy_box_is_for_non_members_and_a_member_is_ranked_with_their_ben
 def test_a_plan_without_member_prices_ranks_on_shipping_only(kettle, plan):
     plan.member_prices = False
     plan.save()
-    page = marketplace_selectors.product_page(slug=kettle["product"].slug, viewer=viewer_of(make_member(plan)))
+    page = marketplace_selectors.product_page(slug=kettle["product"].slug, inputs=viewer_of(make_member(plan)))
     # platform 21 + 0 still beats merchant 20 + 5
     assert page.winner.offer == kettle["platform"]
     assert page.winner.price == Decimal("21.00")
@@ -112,8 +116,8 @@ def test_a_plan_without_member_prices_ranks_on_shipping_only(kettle, plan):
 
 def test_expired_members_have_no_benefits(kettle, plan):
     user = make_member(plan, status=Subscription.Status.EXPIRED)
-    assert viewer_of(user).active is None
-    assert viewer_of(user).preview is not None  # they are shown what joining again gives
+    assert viewer_of(user).benefits is None
+    assert viewer_of(user).preview_benefits is not None  # they are shown what joining again gives
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -150,13 +154,13 @@ def test_product_page_without_any_plan_shows_no_member_lines(client, kettle):
 
 def test_member_prices_and_free_fast_shipping_flow_into_totals(kettle, member):
     lines = [pricing.LineInput(kettle["platform"].pk, 2), pricing.LineInput(kettle["merchant"].pk, 1)]
-    guest = pricing.price_cart(lines=lines, context=pricing.PricingContext(user=UserFactory()))
+    guest = pricing.price_cart(lines=lines, context=context_of(UserFactory()))
     assert guest.subtotal == usd("62.00")  # 2 x 21 + 20
     assert guest.shipping == usd("10.00")  # 5 platform + 5 merchant
     assert not guest.member_plan
     assert "one-day" not in {o.code for p in guest.packages for o in p.options}
 
-    priced = pricing.price_cart(lines=lines, context=pricing.PricingContext(user=member))
+    priced = pricing.price_cart(lines=lines, context=context_of(member))
     assert priced.member_plan == "Bazaar Plus"
     line = next(li for li in priced.lines if li.offer_id == kettle["platform"].pk)
     assert line.unit_price == usd("19.00")
@@ -179,8 +183,8 @@ def test_members_only_promotions_apply_to_members_only(kettle, member):
         members_only=True, active=True,
     ))
     lines = [pricing.LineInput(kettle["merchant"].pk, 1)]
-    assert not pricing.price_cart(lines=lines, context=pricing.PricingContext(user=UserFactory())).discounts
-    priced = pricing.price_cart(lines=lines, context=pricing.PricingContext(user=member))
+    assert not pricing.price_cart(lines=lines, context=context_of(UserFactory())).discounts
+    priced = pricing.price_cart(lines=lines, context=context_of(member))
     assert [d.label for d in priced.discounts] == ["Members save 10%"]
     assert priced.discount == usd("2.00")
 
@@ -189,12 +193,14 @@ def test_guests_are_told_what_they_would_save(kettle, plan):
     lines = [pricing.LineInput(kettle["platform"].pk, 2)]
     context = pricing.PricingContext()
     priced = pricing.price_cart(lines=lines, context=context)
-    savings = pricing.member_savings(lines=lines, context=context, priced=priced)
+    savings = pricing.member_savings(lines=lines, context=context, priced=priced,
+                                     preview=Strategy().preview_benefits)
     # 2 x (21 - 19) member price + 5.00 shipping
     assert savings.amount == usd("9.00")
     assert savings.plan_name == "Bazaar Plus"
-    member_priced = pricing.price_cart(lines=lines, context=pricing.PricingContext(user=make_member(plan)))
-    assert pricing.member_savings(lines=lines, context=context, priced=member_priced) is None
+    member_priced = pricing.price_cart(lines=lines, context=context_of(make_member(plan)))
+    assert pricing.member_savings(lines=lines, context=context, priced=member_priced,
+                                  preview=Strategy().preview_benefits) is None
 
 
 def test_cart_page_for_guest_and_member(client, kettle, member):
@@ -214,7 +220,7 @@ def test_a_member_order_keeps_member_prices_and_free_shipping(kettle, member):
     CartLine.objects.create(cart=cart, offer=kettle["platform"], quantity=1, price_when_added=Decimal("21.00"))
     placed = ordering.place_order(
         cart=cart, user=member, email=member.email, shipping_address=ADDRESS, payment_method="4242424242424242",
-        idempotency_key=uuid.uuid4().hex,
+        idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=member),
     )
     order = placed.order
     assert order.total == Decimal("19.00")
@@ -266,7 +272,7 @@ def test_tax_rate_saved_in_admin_applies_at_once(admin_client, kettle):
 def test_listing_cards_show_member_price_and_member_delivery(client, methods, plan):
     product = ProductFactory(title="Teapot")
     stock(OfferFactory(product=product, price=Decimal("30.00"), member_price=Decimal("27.00")), 5)
-    marketplace_services.buy_box_refresh(product_ids=[product.pk])
+    marketplace_services.buy_box_refresh(product_ids=[product.pk], inputs=Strategy())
     product.refresh_from_db()
     assert (product.listing_member_price, product.listing_member_delivery) == (Decimal("27.00"), True)
     html = client.get(f"/c/{product.category.slug}/").content.decode()

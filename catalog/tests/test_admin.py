@@ -58,7 +58,8 @@ def catalog_data():
     child = CategoryFactory(name="Headphones", parent=root)
     brand = BrandFactory(name="Acme")
     product = ProductFactory(title="Acme One", category=child, brand=brand, attributes={"colour": "black"})
-    review = services.review_create(product=product, user=UserFactory(), rating=4, title="Good")
+    review = services.review_create(product=product, user=UserFactory(), rating=4, title="Good",
+        verified_purchase=False)
     return {"root": root, "child": child, "brand": brand, "product": product, "review": review}
 
 
@@ -247,7 +248,7 @@ def _products(n: int) -> None:
     for _i in range(n):
         product = ProductFactory(category=category, brand=brand)
         stock(OfferFactory(product=product, seller=seller), 2)
-        services.review_create(product=product, user=UserFactory(), rating=5, title="Yes")
+        services.review_create(product=product, user=UserFactory(), rating=5, title="Yes", verified_purchase=False)
 
 
 @pytest.mark.parametrize(

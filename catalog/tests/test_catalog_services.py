@@ -91,15 +91,18 @@ class TestRatings:
     def test_average_and_count_follow_reviews(self):
         product = ProductFactory()
         for rating in (5, 4, 4):
-            services.review_create(product=product, user=UserFactory(), rating=rating, title="ok")
+            services.review_create(product=product, user=UserFactory(), rating=rating, title="ok",
+                verified_purchase=False)
         product = Product.objects.get(pk=product.pk)
         assert (product.rating_avg, product.rating_count) == (Decimal("4.33"), 3)
 
     def test_one_review_per_customer_and_rating_in_range(self):
         product, user = ProductFactory(), UserFactory()
-        services.review_create(product=product, user=user, rating=5, title="great")
+        services.review_create(product=product, user=user, rating=5, title="great", verified_purchase=False)
         with pytest.raises(ApplicationError, match="already reviewed"):
-            services.review_create(product=product, user=user, rating=1, title="changed my mind")
+            services.review_create(product=product, user=user, rating=1, title="changed my mind",
+                verified_purchase=False)
         with pytest.raises(ApplicationError):
-            services.review_create(product=product, user=UserFactory(), rating=6, title="too good")
+            services.review_create(product=product, user=UserFactory(), rating=6, title="too good",
+                verified_purchase=False)
         assert Product.objects.get(pk=product.pk).rating_count == 1

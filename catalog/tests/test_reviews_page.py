@@ -35,7 +35,8 @@ def add_reviews(product, specs) -> list[Review]:
     now = timezone.now()
     made = []
     for title, rating, votes, days in specs:
-        review = services.review_create(product=product, user=UserFactory(), rating=rating, title=title)
+        review = services.review_create(product=product, user=UserFactory(), rating=rating, title=title,
+            verified_purchase=False)
         for _ in range(votes):
             services.review_vote_helpful(review=review, user=UserFactory())
         Review.objects.filter(pk=review.pk).update(created_at=now - timedelta(days=days))
@@ -242,7 +243,7 @@ def test_each_review_shows_stars_author_date_badge_body_and_votes(client, produc
     services.review_vote_helpful(review=review, user=UserFactory())
     services.review_vote_helpful(review=review, user=UserFactory())
     anonymous_author = UserFactory(full_name="")
-    services.review_create(product=product, user=anonymous_author, rating=2, title="Meh")
+    services.review_create(product=product, user=anonymous_author, rating=2, title="Meh", verified_purchase=False)
     response = client.get(url(product))
     html = response.content.decode()
     page = plain(response)
@@ -309,7 +310,7 @@ def test_anonymous_vote_from_the_page_signs_in_then_returns_there(client, produc
 
 def test_own_review_has_no_vote_button(client, product):
     author = UserFactory()
-    mine = services.review_create(product=product, user=author, rating=5, title="Mine")
+    mine = services.review_create(product=product, user=author, rating=5, title="Mine", verified_purchase=False)
     theirs = add_reviews(product, [("Theirs", 3, 0, 1)])[0]
     client.force_login(author)
     html = client.get(url(product)).content.decode()
@@ -355,7 +356,8 @@ def test_query_count_is_constant(client, product, django_assert_max_num_queries,
 def test_anonymous_page_is_cached_and_refreshed_by_new_reviews_and_votes(client, product, four):
     assert client.get(url(product))["X-Page-Cache"] == "miss"
     assert client.get(url(product))["X-Page-Cache"] == "hit"
-    newcomer = services.review_create(product=product, user=UserFactory(), rating=2, title="Fresh review")
+    newcomer = services.review_create(product=product, user=UserFactory(), rating=2, title="Fresh review",
+        verified_purchase=False)
     response = client.get(url(product))
     assert response["X-Page-Cache"] == "miss"
     assert "Fresh review" in titles(response)

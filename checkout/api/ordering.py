@@ -13,7 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from checkout import ordering, pricing, services
+from checkout import ordering, pricing, selectors, services
 from checkout.api.views import CartApiView
 from checkout.flow import VOUCHER_SESSION_KEY
 from core.api import error_responses
@@ -157,13 +157,6 @@ class PlacedOrderOutputSerializer(OrderOutputSerializer):
         return orders_selectors.guest_link_path(order=order)
 
 
-def _cart_lines(request: Request) -> list[pricing.LineInput]:
-    cart = services.cart_for_session(session=request.session, user=request.user)
-    if cart is None:
-        return []
-    return [pricing.LineInput(line.offer_id, line.quantity) for line in cart.lines.all()]
-
-
 def _voucher_code(request: Request, data: dict) -> str:
     """The body's voucher code, else the one applied to the cart (kept in the session)."""
     if "voucher_code" in data:
@@ -180,14 +173,16 @@ class QuoteApi(CartApiView):
     def post(self, request: Request) -> Response:
         data = QuoteInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        lines = _cart_lines(request)
-        context = pricing.PricingContext(
-            country=data.validated_data["country"].upper(), region=data.validated_data["region"],
-            shipping_choices=data.validated_data["shipping_choices"], user=request.user,
-            voucher_code=_voucher_code(request, data.validated_data),
+        v = data.validated_data
+        lines, context = selectors.cart_pricing_input(
+            buyer=request.strategy, user=request.user,
+            cart=services.cart_for_session(session=request.session, user=request.user),
+            country=v["country"], region=v["region"], shipping_choices=v["shipping_choices"],
+            voucher_code=_voucher_code(request, v),
         )
         priced = pricing.price_cart(lines=lines, context=context)
-        savings = pricing.member_savings(lines=lines, context=context, priced=priced)
+        savings = pricing.member_savings(lines=lines, context=context, priced=priced,
+                                         preview=request.strategy.preview_benefits)
         return Response(QuoteOutputSerializer(priced, context={"member_savings": savings}).data)
 
 
@@ -233,7 +228,7 @@ class PlaceOrderApi(CartApiView):
             cart=cart, user=request.user, email=v["email"], shipping_address=v["shipping_address"],
             billing_address=v.get("billing_address"), shipping_choices=v["shipping_choices"],
             payment_method=v.get("payment_method", ""), idempotency_key=key, expected_total=v.get("expected_total"),
-            voucher_code=_voucher_code(request, v), digest=ordering.request_digest(body=v),
+            voucher_code=_voucher_code(request, v), digest=ordering.request_digest(body=v), buyer=request.strategy,
         )
         if placed.created:
             request.session.pop(VOUCHER_SESSION_KEY, None)  # used by this order

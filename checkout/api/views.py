@@ -215,11 +215,11 @@ class CartVoucherApi(CartApiView):
         code = promotions_services.normalize_code(data.validated_data["code"])
         if not code:
             raise ApplicationError(_("Enter a voucher code."), code="voucher", fields={"code": [_("Enter a code.")]})
-        cart = self.cart(request)
-        lines = [pricing.LineInput(line.offer_id, line.quantity) for line in cart.lines.all()] if cart else []
+        lines, context = selectors.cart_pricing_input(buyer=request.strategy, user=request.user,
+                                                      cart=self.cart(request), voucher_code=code)
         if not lines:
             raise ApplicationError(_("Your cart is empty."), code="empty_cart")
-        priced = pricing.price_cart(lines=lines, context=pricing.PricingContext(user=request.user, voucher_code=code))
+        priced = pricing.price_cart(lines=lines, context=context)
         if priced.voucher is None:
             reason = priced.voucher_error or _("This code does not apply to your cart.")
             raise ApplicationError(reason, code="voucher", fields={"code": [reason]})

@@ -28,6 +28,7 @@ from payments.exceptions import PaymentDeclined, PaymentInProgress, PaymentUnava
 from payments.models import Payment, PaymentStatus
 from payments.providers import base as providers
 from payments.providers.test import TestProvider
+from shop.strategy import Strategy
 from tests.concurrency import race
 from tests.factories import OfferFactory, UserFactory, shipping_method, stock
 
@@ -85,8 +86,9 @@ def cart_with(*pairs, user=None) -> Cart:
 
 
 def place(cart, key=None, card=GOOD_CARD, **kwargs):
+    user = kwargs.pop("user", None)
     return ordering.place_order(
-        cart=cart, user=kwargs.pop("user", None), email=kwargs.pop("email", "ada@example.com"),
+        cart=cart, user=user, email=kwargs.pop("email", "ada@example.com"), buyer=Strategy(user=user),
         shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
         idempotency_key=key or uuid.uuid4().hex, **kwargs,
     )

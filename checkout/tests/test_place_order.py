@@ -15,6 +15,7 @@ from fulfillment.models import StockItem
 from orders.models import Order
 from payments.exceptions import PaymentInProgress
 from payments.models import Payment
+from shop.strategy import Strategy
 from tests.factories import OfferFactory, UserFactory, shipping_method, stock
 
 GOOD_CARD = "4242424242424242"
@@ -31,8 +32,9 @@ def cart_with(*pairs) -> Cart:
 
 
 def place(cart, key=None, card=GOOD_CARD, **kwargs):
+    user = kwargs.pop("user", None)
     return ordering.place_order(
-        cart=cart, user=kwargs.pop("user", None), email=kwargs.pop("email", "ada@example.com"),
+        cart=cart, user=user, email=kwargs.pop("email", "ada@example.com"), buyer=Strategy(user=user),
         shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
         idempotency_key=key or uuid.uuid4().hex, **kwargs,
     )

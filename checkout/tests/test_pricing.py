@@ -107,13 +107,13 @@ def test_a_regional_rate_wins_over_the_country_rate(cart):
     assert (ca.tax, ny.tax) == (usd("2.40"), usd("1.20"))
 
 
-def test_discount_steps_are_split_over_lines_and_sum_exactly(cart, monkeypatch):
-    def ten_off(priced_lines, context):
+def test_discounts_are_split_over_lines_and_sum_exactly(cart, monkeypatch):
+    def ten_off(priced_lines, is_member, context):
         amount = usd("10.00")
         indexes = list(range(len(priced_lines)))
         return [pricing.Discount("TEN", "Ten off", amount, pricing.split_discount(amount, priced_lines, indexes))]
 
-    monkeypatch.setattr(pricing, "_discount_steps", [ten_off])
+    monkeypatch.setattr(pricing, "_promotions_step", ten_off)
     priced = pricing.price_cart(lines=lines(cart, platform=1, merchant=1, other=1))
     assert priced.discount == usd("10.00")
     assert sum((line.discount for line in priced.lines), usd("0")) == usd("10.00")

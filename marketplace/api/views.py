@@ -169,7 +169,7 @@ class ProductDetailApi(APIView):
         responses={200: s.ProductDetailOutputSerializer, **error_responses(404, 429)},
     )
     def get(self, request: Request, slug: str) -> Response:
-        page = selectors.product_page(slug=slug)
+        page = selectors.product_page(slug=slug, inputs=request.strategy)
         if page is None:
             raise NotFound(_("No such product."))
         context = {"request": request, "tree": catalog_selectors.category_tree(), "page": page}
@@ -209,8 +209,8 @@ class SellerDetailApi(APIView):
 # --- offers -------------------------------------------------------------------------------
 
 
-def _offer_output(offer) -> dict:
-    return s.OfferOutputSerializer(selectors.offer_views(offers=[offer])[0]).data
+def _offer_output(request: Request, offer) -> dict:
+    return s.OfferOutputSerializer(selectors.offer_views(offers=[offer], inputs=request.strategy)[0]).data
 
 
 class OfferListApi(PaginatedApiView):
@@ -233,7 +233,7 @@ class OfferListApi(PaginatedApiView):
             seller_slug=params.validated_data.get("seller", ""),
             product_slug=params.validated_data.get("product", ""),
         )
-        views = selectors.offer_views(offers=self.paginate(request, offers))
+        views = selectors.offer_views(offers=self.paginate(request, offers), inputs=request.strategy)
         return self.paginated_response(s.OfferOutputSerializer(views, many=True).data)
 
     @extend_schema(
@@ -274,7 +274,7 @@ class OfferListApi(PaginatedApiView):
         if not request.user.is_superuser and seller.pk not in selectors.seller_ids_for_user(request.user):
             raise PermissionDenied(_("You may only list offers for your own seller."))
         offer = services.offer_create(seller=seller, actor=request.user, **data)
-        return Response(_offer_output(offer), status=status.HTTP_201_CREATED)
+        return Response(_offer_output(request, offer), status=status.HTTP_201_CREATED)
 
     @staticmethod
     def _only_seller(user):
@@ -301,7 +301,7 @@ class OfferDetailApi(APIView):
         offer = selectors.offer_list().filter(pk=pk).first()
         if offer is None:
             raise NotFound(_("No such offer."))
-        return Response(_offer_output(offer))
+        return Response(_offer_output(request, offer))
 
     @extend_schema(
         operation_id="offers_partial_update",
@@ -327,4 +327,4 @@ class OfferDetailApi(APIView):
         body = s.OfferUpdateInputSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         offer = services.offer_update(offer=offer, actor=request.user, **body.validated_data)
-        return Response(_offer_output(offer))
+        return Response(_offer_output(request, offer))

@@ -45,7 +45,8 @@ def _image() -> ContentFile:
 
 def _rate(product, *stars):
     for n in stars:
-        catalog_services.review_create(product=product, user=UserFactory(), rating=n, title="ok")
+        catalog_services.review_create(product=product, user=UserFactory(), rating=n, title="ok",
+            verified_purchase=False)
 
 
 @pytest.fixture

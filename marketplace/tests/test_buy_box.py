@@ -9,6 +9,7 @@ from catalog.models import Product
 from fulfillment import services as fulfillment_services
 from marketplace import services
 from marketplace.models import BuyBox, Offer
+from shop.strategy import for_job
 from tests.factories import OfferFactory, ProductFactory, SellerFactory, shipping_method, stock
 
 pytestmark = pytest.mark.django_db
@@ -103,12 +104,12 @@ def test_refresh_of_many_products_takes_constant_queries(shipping, django_assert
     for p in products:
         stock(OfferFactory(product=p), 2)
     with django_assert_max_num_queries(12):
-        services.buy_box_refresh(product_ids=[p.pk for p in products])
+        services.buy_box_refresh(product_ids=[p.pk for p in products], inputs=for_job())
     more = [ProductFactory() for _ in range(12)]
     for p in more:
         stock(OfferFactory(product=p), 2)
     with django_assert_max_num_queries(12):
-        services.buy_box_refresh(product_ids=[p.pk for p in products + more])
+        services.buy_box_refresh(product_ids=[p.pk for p in products + more], inputs=for_job())
 
 
 def test_changing_a_shipping_price_refreshes_the_buy_box(shipping):

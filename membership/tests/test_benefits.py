@@ -8,15 +8,15 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 
+from marketplace.benefits import Benefits
 from membership import selectors, services
 from membership.models import Subscription
-from membership.selectors import MemberBenefits
 from membership.tests.conftest import join, make_plan, reload
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 S = Subscription.Status
-PLUS = MemberBenefits(plan_name="Bazaar Plus", free_shipping=True, fast_shipping=True, member_prices=True,
+PLUS = Benefits(plan_name="Bazaar Plus", free_shipping=True, fast_shipping=True, member_prices=True,
                       member_deals=True)
 
 
@@ -88,7 +88,8 @@ def test_editing_a_plan_changes_every_members_benefits(user, plan):
     assert selectors.benefits_for(user).member_deals
     plan.member_deals = False
     services.plan_save(plan=plan)
-    assert selectors.benefits_for(user) == MemberBenefits("Bazaar Plus", True, True, True, False)
+    assert selectors.benefits_for(user) == Benefits(plan_name="Bazaar Plus", free_shipping=True, fast_shipping=True,
+                                                   member_prices=True, member_deals=False)
 
 
 def test_without_the_cache_it_still_answers_from_the_database(user, plan, settings):

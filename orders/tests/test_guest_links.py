@@ -27,6 +27,7 @@ from fulfillment.models import StockItem
 from orders import selectors, services
 from orders.models import Order, OrderEvent
 from payments.models import Payment, PaymentStatus
+from shop.strategy import Strategy
 from tests.factories import OfferFactory, UserFactory, shipping_method, stock
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +50,7 @@ def buy(offer, *, user=None, email="ada@example.com") -> Order:
     CartLine.objects.create(cart=cart, offer=offer, quantity=1, price_when_added=offer.price)
     return ordering.place_order(
         cart=cart, user=user, email=email, shipping_address=ADDRESS, payment_method="4242424242424242",
-        idempotency_key=uuid.uuid4().hex,
+        idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=user),
     ).order
 
 

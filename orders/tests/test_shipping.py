@@ -17,6 +17,7 @@ from fulfillment.models import StockItem, StockMovement
 from orders import services, tasks
 from orders.models import Order, OrderEvent, OrderReservation, Package
 from payments.models import Payment, PaymentStatus
+from shop.strategy import Strategy
 from tests.factories import OfferFactory, UserFactory, seller_member, shipping_method, stock
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +44,7 @@ def buy(offers, quantity=2):
         CartLine.objects.create(cart=cart, offer=offer, quantity=quantity, price_when_added=offer.price)
     return ordering.place_order(
         cart=cart, user=None, email="ada@example.com", shipping_address=ADDRESS, payment_method="4242424242424242",
-        idempotency_key=uuid.uuid4().hex,
+        idempotency_key=uuid.uuid4().hex, buyer=Strategy(),
     ).order
 
 
@@ -284,7 +285,7 @@ def test_a_customer_account_order_is_shipped_too(offers):
     CartLine.objects.create(cart=cart, offer=offers[0], quantity=1, price_when_added=offers[0].price)
     order = ordering.place_order(
         cart=cart, user=user, email=user.email, shipping_address=ADDRESS, payment_method="4242424242424242",
-        idempotency_key=uuid.uuid4().hex,
+        idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=user),
     ).order
     services.package_ship(package=order.packages.get())
     assert Order.objects.get(pk=order.pk).status == S.SHIPPED

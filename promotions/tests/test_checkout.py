@@ -13,6 +13,7 @@ from checkout.models import Cart, CartLine
 from core.exceptions import ApplicationError
 from orders.models import Order, OrderEvent
 from promotions.models import Voucher, VoucherRedemption
+from shop.strategy import Strategy
 from tests.concurrency import race
 from tests.factories import OfferFactory, ProductFactory, UserFactory, shipping_method, stock
 
@@ -35,7 +36,7 @@ def cart_with(offer, quantity=1) -> Cart:
 
 def place(cart, *, email="ada@example.com", card=GOOD_CARD, voucher_code="SAVE10", user=None):
     return ordering.place_order(cart=cart, user=user, email=email, shipping_address=ADDRESS, payment_method=card,
-                                idempotency_key=uuid.uuid4().hex, voucher_code=voucher_code)
+                                idempotency_key=uuid.uuid4().hex, voucher_code=voucher_code, buyer=Strategy(user=user))
 
 
 GENERIC = "This code cannot be used for this order."

@@ -283,12 +283,14 @@ def test_pages_are_bumped_when_a_deal_starts_and_ends(kettle):
 
 
 def test_a_members_only_deal_applies_when_checkout_prices_for_a_member(kettle):
+    from membership import selectors as membership_selectors
     from membership import services as membership_services
 
-    membership_services.plan_ensure_demo()  # a plan whose benefits include members-only deals
+    plan = membership_services.plan_ensure_demo()  # a plan whose benefits include members-only deals
     make_deal(kettle, price="15.00", members_only=True)
     assert labels(price((kettle, 2))) == []
-    assert labels(price((kettle, 2), member=True)) == [("Lightning deal: 2 × Kettle at $15.00", D("10.00"))]
+    member = membership_selectors.benefits_of(plan)
+    assert labels(price((kettle, 2), benefits=member)) == [("Lightning deal: 2 × Kettle at $15.00", D("10.00"))]
 
 
 def test_a_live_deal_price_wins_the_buy_box_and_gives_it_back_when_sold_out_or_ended():
@@ -312,11 +314,14 @@ def test_a_live_deal_price_wins_the_buy_box_and_gives_it_back_when_sold_out_or_e
     members_only = make_deal(cheap, price="10.00", starts_in=-30, ends_in=90, members_only=True)
     assert winner() == dear.pk  # a members-only deal does not rank the stored (everyone's) buy box
     from marketplace import selectors as marketplace_selectors
-    from marketplace.buy_box import BuyerBenefits, ViewerBenefits
+    from marketplace.benefits import Benefits
+    from shop.strategy import Strategy
 
-    member = ViewerBenefits(active=BuyerBenefits(label="Plus", member_deals=True))
-    assert marketplace_selectors.product_page(slug=product.slug, viewer=member).winner.offer == cheap
-    assert marketplace_selectors.product_page(slug=product.slug).winner.offer == dear
+    class Member(Strategy):
+        benefits = Benefits(plan_name="Plus", member_deals=True)
+
+    assert marketplace_selectors.product_page(slug=product.slug, inputs=Member()).winner.offer == cheap
+    assert marketplace_selectors.product_page(slug=product.slug, inputs=Strategy()).winner.offer == dear
     services.deals_claim(order_number="BZ-1", claims=[(deal.pk, 2)])  # sells it out
     assert winner() == cheap.pk
     services.deals_release(order_number="BZ-1")
@@ -326,7 +331,7 @@ def test_a_live_deal_price_wins_the_buy_box_and_gives_it_back_when_sold_out_or_e
     services.deals_bump_boundaries()
     assert winner() == cheap.pk
     assert members_only.pk  # (kept live to show it does not count)
-    marketplace_services.buy_box_refresh(product_ids=[product.pk])
+    marketplace_services.buy_box_refresh(product_ids=[product.pk], inputs=Strategy())
     assert winner() == cheap.pk
 
 

@@ -20,6 +20,7 @@ from payments.exceptions import PaymentUnavailable
 from promotions import services
 from promotions.models import Deal, DealClaim, Voucher, VoucherRedemption
 from promotions.tests.deal_helpers import ADDRESS, DECLINED_CARD, GOOD_CARD, D, cart_with, make_deal, plain
+from shop.strategy import Strategy
 from tests.concurrency import race
 from tests.factories import OfferFactory, ProductFactory, shipping_method, stock
 
@@ -32,7 +33,7 @@ def methods():
 def place(cart, *, card=GOOD_CARD, expected_total=None, voucher_code="", email="ada@example.com"):
     return ordering.place_order(cart=cart, user=None, email=email, shipping_address=ADDRESS, payment_method=card,
                                 idempotency_key=uuid.uuid4().hex, expected_total=expected_total,
-                                voucher_code=voucher_code)
+                                voucher_code=voucher_code, buyer=Strategy())
 
 
 def claim_elsewhere(deal, units):

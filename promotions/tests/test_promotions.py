@@ -16,6 +16,7 @@ from checkout.models import Cart, CartLine
 from orders.models import OrderEvent
 from promotions import services
 from promotions.models import Promotion
+from shop.strategy import Strategy
 from tests.factories import CategoryFactory, OfferFactory, ProductFactory, SellerFactory, shipping_method, stock
 
 D = Decimal
@@ -223,7 +224,7 @@ def test_order_history_note_keeps_the_promotions():
     cart = Cart.objects.create()
     CartLine.objects.create(cart=cart, offer=offer, quantity=1, price_when_added=offer.price)
     placed = ordering.place_order(
-        cart=cart, user=None, email="ada@example.com", payment_method="4242424242424242",
+        cart=cart, user=None, email="ada@example.com", payment_method="4242424242424242", buyer=Strategy(),
         shipping_address={"full_name": "Ada", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345",
                           "country": "US"},
         idempotency_key=uuid.uuid4().hex,
@@ -251,6 +252,7 @@ def test_the_order_keeps_each_explained_discount_for_its_page_e_mail_and_api(cli
     CartLine.objects.create(cart=cart, offer=offer, quantity=2, price_when_added=offer.price)
     placed = ordering.place_order(
         cart=cart, user=user, email=user.email, payment_method="4242424242424242", voucher_code="take2",
+        buyer=Strategy(user=user),
         shipping_address={"full_name": "Ada", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345",
                           "country": "US"},
         idempotency_key=uuid.uuid4().hex,

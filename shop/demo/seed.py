@@ -34,6 +34,7 @@ from promotions import services as promotions_services
 from promotions.models import Deal, Promotion, Voucher
 from shop.demo import data, images
 from shop.demo.generate import DEFAULT_SEED, ProductPlan, product_plan, when
+from shop.strategy import for_job
 
 CUSTOMERS = 200
 CUSTOMER_PASSWORD = "bazaar-demo-customer"  # noqa: S105 - published demo credentials
@@ -257,7 +258,8 @@ def seed_demo(
         t = step("vacuum and analyze offers and stock", t)
     to_refresh = set(new_ids) | set(marketplace_bulk.product_ids_without_buy_box())
     if to_refresh:
-        winners = marketplace_bulk.buy_boxes_refresh_all(product_ids=to_refresh, batch_size=BUY_BOX_BATCH)
+        winners = marketplace_bulk.buy_boxes_refresh_all(product_ids=to_refresh, inputs=for_job(),
+                                                         batch_size=BUY_BOX_BATCH)
         log(f"buy boxes computed for {len(to_refresh)} products ({winners} with a winner)")
     t = step("buy boxes", t)
     if to_refresh:

@@ -1,0 +1,82 @@
+"""The composition point: what a buyer can buy, at what price and when it arrives, answered in one place.
+
+Lower contexts never look upward and hold no registries: each one that needs something owned by a
+higher context says what it needs as a small protocol next to its own code, and takes it as a
+parameter:
+
+* ``marketplace.buy_box.BuyBoxInputs``: stock and shipping facts (fulfillment), live deal prices
+  (promotions) and the buyer's membership benefits (membership), to rank offers;
+* ``marketplace.selectors.ProductPageInputs``: the same plus what joining would give (a guest's
+  "members pay" lines);
+* ``catalog.services.PurchaseFacts``: whether this shopper bought a product (orders), for
+  "verified purchase" on reviews;
+* ``checkout.pricing``: the buyer's benefits (member prices, free and faster shipping).
+
+:class:`Strategy` answers all of them, for one buyer. One is built per request by
+:class:`shop.middleware.StrategyMiddleware` (``request.strategy``, lazily) and one per background
+job (:func:`for_job`: no buyer, the stored buy box for everyone). A system check
+(``shop.checks``) refuses to start when the strategy no longer satisfies a protocol or the
+middleware is missing, so nothing falls back silently at request time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from functools import cached_property
+
+from fulfillment import selectors as fulfillment_selectors
+from marketplace.benefits import Benefits
+from marketplace.buy_box import OfferFacts
+from membership import selectors as membership_selectors
+from orders import selectors as orders_selectors
+from promotions import deals as promotions_deals
+
+
+class Strategy:
+    """Everything that decides price, availability and delivery for one buyer (or for everyone,
+    ``user=None``). Cheap to make; each answer is computed at most once."""
+
+    def __init__(self, *, user=None) -> None:
+        self.user = user if getattr(user, "is_authenticated", False) else None
+
+    # --- who is buying -------------------------------------------------------------------------
+
+    @cached_property
+    def benefits(self) -> Benefits | None:
+        """The buyer's own membership benefits (None: guest, non-member, or everyone)."""
+        return membership_selectors.benefits_for(self.user) if self.user is not None else None
+
+    @cached_property
+    def preview_benefits(self) -> Benefits | None:
+        """What joining the featured plan would give this buyer (None for members)."""
+        return None if self.benefits is not None else membership_selectors.benefits_preview()
+
+    # Cached pages that show benefits depend on these cache namespaces (a plan edited).
+    cache_namespaces: tuple[str, ...] = (membership_selectors.PLANS_NAMESPACE,)
+
+    # --- what can be sold, at what price, and when it arrives ---------------------------------
+
+    def offer_facts(self, offers: Sequence) -> dict[int, OfferFacts]:
+        """Stock and shipping facts per offer (fulfillment; two queries per batch)."""
+        return fulfillment_selectors.offer_facts(offers)
+
+    def deal_prices(self, offers: Sequence) -> Mapping[int, Decimal]:
+        """Live lightning-deal prices (promotions' cached index); members-only deals for members."""
+        members = self.benefits is not None and self.benefits.member_deals
+        return promotions_deals.deal_prices(offers, members) if offers else {}
+
+    # --- what the buyer did ---------------------------------------------------------------------
+
+    def has_bought(self, product_id: int) -> bool:
+        """Whether this shopper has a paid (or later) order with this product (orders)."""
+        return self.user is not None and orders_selectors.user_bought_product(self.user.pk, product_id)
+
+
+def for_request(request) -> Strategy:
+    return Strategy(user=getattr(request, "user", None))
+
+
+def for_job() -> Strategy:
+    """The strategy of a background job: no buyer (the stored buy box, prices for everyone)."""
+    return Strategy()
