@@ -5,7 +5,6 @@ from accounts import views
 app_name = "accounts"
 
 urlpatterns = [
-    path("", views.account, name="account"),
     path("sign-up/", views.sign_up, name="sign_up"),
     path("sign-in/", views.SignInView.as_view(), name="login"),
     path("sign-out/", views.SignOutView.as_view(), name="logout"),

@@ -86,7 +86,7 @@ class SignOutView(auth_views.LogoutView):
 class PasswordChangeView(auth_views.PasswordChangeView):
     form_class = PasswordChangeForm
     template_name = "accounts/password_change.html"
-    success_url = reverse_lazy("accounts:account")
+    success_url = reverse_lazy("storefront:account")
 
     def form_valid(self, form):
         response = super().form_valid(form)  # keeps the session signed in (update_session_auth_hash)
@@ -137,15 +137,6 @@ def password_reset_complete(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def account(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "accounts/account.html",
-        {"default_address": selectors.address_default(user=request.user)},
-    )
-
-
-@login_required
 @sensitive_post_parameters("current_password")
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
@@ -162,7 +153,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             add_service_errors(form, exc)
         else:
             messages.success(request, _("Your profile has been saved."))
-            return redirect("accounts:account")
+            return redirect("storefront:account")
     return render(request, "accounts/profile.html", {"form": form})
 
 

@@ -124,7 +124,7 @@ class Product(models.Model):
         return self.title
 
     def get_absolute_url(self) -> str:
-        return reverse("marketplace:product", kwargs={"slug": self.slug})
+        return reverse("storefront:product", kwargs={"slug": self.slug})
 
 
 class ProductAttributeValue(models.Model):

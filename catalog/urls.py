@@ -5,7 +5,6 @@ from catalog import views
 app_name = "catalog"
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("c/<slug:slug>/", views.category, name="category"),
     path("search/", views.search, name="search"),
     path("p/<slug:slug>/reviews/", views.reviews, name="reviews"),

@@ -35,17 +35,6 @@ def _listing_params(request, *args, **kwargs) -> list[str]:
     return [*LISTING_PARAMS, *(f"{ATTRIBUTE_PREFIX}{a['code']}" for a in selectors.attribute_list())]
 
 
-@cache_page_versioned(_listing_namespaces)
-def home(request: HttpRequest) -> HttpResponse:
-    tree = selectors.category_tree()
-    sections = selectors.product_home_sections()
-    return render(
-        request,
-        "catalog/home.html",
-        {"top_categories": tree.children_of(None), **sections},
-    )
-
-
 def _page_notice(requested: str, page) -> str:
     """Why another page than the one asked for is shown (not a number, or past the last page)."""
     if requested and requested != str(page.number):

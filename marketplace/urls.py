@@ -5,6 +5,5 @@ from marketplace import views
 app_name = "marketplace"
 
 urlpatterns = [
-    path("p/<slug:slug>/", views.product_detail, name="product"),
     path("sellers/<slug:slug>/", views.seller_detail, name="seller"),
 ]

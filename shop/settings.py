@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "promotions",
     "membership",
     "checkout",
+    "storefront",
     "shop",
 ]
 
@@ -130,8 +131,8 @@ USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "accounts:account"
-LOGOUT_REDIRECT_URL = "catalog:home"
+LOGIN_REDIRECT_URL = "storefront:account"
+LOGOUT_REDIRECT_URL = "storefront:home"
 
 # Argon2 hashes new passwords; the others still verify (and upgrade) older hashes.
 PASSWORD_HASHERS = [

@@ -33,6 +33,8 @@ urlpatterns = [
     path("cart/", include("checkout.urls")),
     path("checkout/", include("checkout.flow_urls")),
     path("payments/", include("payments.urls")),
+    # Pages that show several contexts (home, product page, account overview) come first.
+    path("", include("storefront.urls")),
     path("account/", include("accounts.urls")),
     path("orders/", include("orders.urls")),
     path("deals/", include("promotions.urls")),

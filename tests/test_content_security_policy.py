@@ -87,7 +87,7 @@ def test_every_kind_of_page_carries_the_policy(client, shop_data):
 @pytest.mark.django_db
 def test_signed_in_account_pages_and_admin_carry_the_policy(client):
     client.force_login(UserFactory(email="ann@example.com"))
-    for url in (reverse("accounts:account"), reverse("accounts:profile"), reverse("accounts:addresses"), "/orders/"):
+    for url in (reverse("storefront:account"), reverse("accounts:profile"), reverse("accounts:addresses"), "/orders/"):
         response = client.get(url)
         assert response.status_code == 200, url
         assert_strict(response)

@@ -27,12 +27,12 @@ def sign_up_data(**changes) -> dict:
 def test_sign_up_creates_the_user_and_signs_in(client):
     response = client.post(reverse("accounts:sign_up"), sign_up_data(email="Ann@Example.COM"))
     assert response.status_code == 302
-    assert response.url == reverse("accounts:account")
+    assert response.url == reverse("storefront:account")
     user = User.objects.get()
     assert user.email == "ann@example.com"
     assert user.full_name == "Ann Example"
     assert user.check_password("a long Secret phrase 42")
-    page = client.get(reverse("accounts:account"))
+    page = client.get(reverse("storefront:account"))
     assert page.status_code == 200
     assert page.wsgi_request.user == user
     assert "You have no orders yet" in page.content.decode()
@@ -70,8 +70,8 @@ def test_sign_in_with_email_in_any_case_then_sign_out(client):
     user = UserFactory(email="bob@example.com")
     response = client.post(reverse("accounts:login"), {"username": "BOB@example.com", "password": PASSWORD})
     assert response.status_code == 302
-    assert response.url == reverse("accounts:account")
-    home = client.get(reverse("catalog:home"))
+    assert response.url == reverse("storefront:account")
+    home = client.get(reverse("storefront:home"))
     body = home.content.decode()
     assert "Your account" in body
     assert "Sign out" in body
@@ -80,7 +80,7 @@ def test_sign_in_with_email_in_any_case_then_sign_out(client):
     assert client.get(reverse("accounts:logout")).status_code == 405  # never on GET
     response = client.post(reverse("accounts:logout"))
     assert response.status_code == 302
-    assert client.get(reverse("accounts:account")).status_code == 302  # signed out: back to sign-in
+    assert client.get(reverse("storefront:account")).status_code == 302  # signed out: back to sign-in
 
 
 def test_wrong_password_is_a_form_error(client):
@@ -112,26 +112,26 @@ def test_next_to_another_site_is_ignored(client, target):
         reverse("accounts:login"), {"username": "bob@example.com", "password": PASSWORD, "next": target}
     )
     assert response.status_code == 302
-    assert response.url == reverse("accounts:account")
+    assert response.url == reverse("storefront:account")
 
     client.post(reverse("accounts:logout"))
     response = client.post(f"{reverse('accounts:sign_up')}?next={target}", sign_up_data())
     assert response.status_code == 302
-    assert response.url == reverse("accounts:account")
+    assert response.url == reverse("storefront:account")
 
 
 def test_header_for_anonymous_visitors_shows_sign_in_only(client):
-    body = client.get(reverse("catalog:home")).content.decode()
+    body = client.get(reverse("storefront:home")).content.decode()
     assert "Sign in" in body
     assert "Your account" not in body.replace('aria-label="Your account"', "")
     assert "Sign out" not in body
 
 
 def test_signed_in_users_never_get_a_cached_anonymous_page(client):
-    client.get(reverse("catalog:home"))  # fills the anonymous page cache
-    assert client.get(reverse("catalog:home"))["X-Page-Cache"] == "hit"
+    client.get(reverse("storefront:home"))  # fills the anonymous page cache
+    assert client.get(reverse("storefront:home"))["X-Page-Cache"] == "hit"
     client.force_login(UserFactory())
-    response = client.get(reverse("catalog:home"))
+    response = client.get(reverse("storefront:home"))
     assert "X-Page-Cache" not in response
     assert "Sign out" in response.content.decode()
 
@@ -196,7 +196,7 @@ def test_password_change_keeps_the_session(client):
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.check_password("a brand new Phrase 7")
-    assert client.get(reverse("accounts:account")).status_code == 200
+    assert client.get(reverse("storefront:account")).status_code == 200
 
 
 def test_password_change_with_wrong_old_password_is_a_form_error(client):

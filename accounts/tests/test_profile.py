@@ -43,7 +43,7 @@ def test_change_email_needs_the_current_password(client, user):
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.email == "new@example.com"
-    assert client.get(reverse("accounts:account")).status_code == 200  # still signed in
+    assert client.get(reverse("storefront:account")).status_code == 200  # still signed in
 
 
 def test_change_email_to_a_taken_one_is_refused(client, user):
@@ -62,6 +62,6 @@ def test_account_page_shows_name_email_and_default_address(client, user):
     from accounts import services
 
     services.address_create(user=user, full_name="Ann", line1="1 Main St", city="Springfield", country="US")
-    body = client.get(reverse("accounts:account")).content.decode()
+    body = client.get(reverse("storefront:account")).content.decode()
     for text in ("Ann", "ann@example.com", "1 Main St", "United States", "Your orders", "You have no orders yet"):
         assert text in body

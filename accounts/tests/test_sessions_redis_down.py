@@ -42,7 +42,7 @@ def signed_in_client(user) -> Client:
     client = Client()
     response = client.post(reverse("accounts:login"), {"username": user.email, "password": PASSWORD})
     assert response.status_code == 302
-    assert client.get(reverse("accounts:account")).status_code == 200
+    assert client.get(reverse("storefront:account")).status_code == 200
     return client
 
 
@@ -53,7 +53,7 @@ def replay(cookie: str) -> Client:
 
 
 def is_signed_in(client: Client) -> bool:
-    response = client.get(reverse("accounts:account"))
+    response = client.get(reverse("storefront:account"))
     assert response.status_code in (200, 302)
     return response.status_code == 200 and response.wsgi_request.user.is_authenticated
 

@@ -7,13 +7,11 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
-from django.template import Context, Template
 from django.urls import reverse
 
 from membership import services
 from membership.models import Subscription
 from membership.tests.conftest import DECLINED_CARD, INVALID_CARD, join, reload
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 S = Subscription.Status
@@ -197,16 +195,3 @@ def test_change_billing(signed_in, user, plan):
     assert any("already billed yearly" in m for m in messages_of(response))
     response = signed_in.post(reverse("membership:interval"), {"interval": "daily"}, follow=True)
     assert "Choose monthly or yearly billing." in messages_of(response)
-
-
-def test_account_summary_tag(user, plan):
-    template = Template("{% load membership_tags %}{% membership_summary user %}")
-    html = template.render(Context({"user": user}))
-    assert "Start your free trial" in html
-    join(user, plan)
-    html = template.render(Context({"user": user}))
-    assert "Free trial" in html
-    assert "Manage your membership" in html
-    assert reverse("membership:account") in html
-    assert "Start your free trial" in Template("{% load membership_tags %}{% membership_summary u %}").render(
-        Context({"u": UserFactory()}))
