@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from PIL import Image
 
 from catalog import cache_keys
+from catalog import events as catalog_events
 from catalog.models import (
     Attribute,
     Brand,
@@ -171,7 +172,8 @@ def product_create(
         if attributes:
             product_attributes_set(product=product, values=attributes)
         search_terms_add(texts=[product.title])
-        events.emit("catalog.product_created", product_id=product.pk)
+        events.record(catalog_events.PRODUCT_CREATED, aggregate=catalog_events.AGGREGATE, aggregate_id=product.pk,
+                      product_id=product.pk)
     vcache.bump_on_commit(cache_keys.LISTING)
     return product
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from core.models import OutboxMessage
+from core.models import DomainEvent, OutboxMessage
 
 
 def requires_permission(perm: str):
@@ -60,6 +60,18 @@ class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     extra = 0
     can_delete = False
+
+
+@admin.register(DomainEvent)
+class DomainEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The event log: what happened to which aggregate, in order (read only; kept
+    EVENT_RETENTION_DAYS; ``manage.py events_replay`` hands events to their consumers again)."""
+
+    list_display = ("id", "name", "aggregate", "aggregate_id", "occurred_at")
+    list_filter = ("name", "aggregate")
+    search_fields = ("=aggregate_id", "name")
+    fields = ("name", "aggregate", "aggregate_id", "payload", "occurred_at")
+    show_full_result_count = False
 
 
 @admin.register(OutboxMessage)

@@ -1,50 +1,79 @@
-"""Domain events: named facts, dispatched to subscribers after the transaction commits.
+"""Durable domain events: what happened, recorded in the transaction that made it happen.
 
-Services call :func:`emit`; subscribers register with :func:`subscribe` from their app's
-``AppConfig.ready``. Nothing runs inside the writing transaction, so a failing subscriber
-never rolls back the write that produced the event. (Insights will persist every event.)
+A service that must tell others what happened calls :func:`record` inside its transaction. The
+event is written to the event log (:class:`core.models.DomainEvent`) and, in the same transaction,
+one outbox task per consumer that the composition point declared for it (``EVENT_CONSUMERS`` in
+settings: event name -> Celery task names). After the commit each consumer runs at least once
+with ``event_id`` and the payload as keyword arguments; consumers are idempotent. A rolled-back
+transaction leaves neither the event nor its tasks; a broker outage only delays them (the outbox
+sweeper). There is no in-process bus: nothing waits on, or silently loses, an event.
+
+Each context names its events and payloads in its own ``events.py``. Payloads are JSON values
+(ids, strings, decimals as strings). :func:`replay` hands stored events to their consumers again
+(``manage.py events_replay``); :func:`prune` deletes events older than ``EVENT_RETENTION_DAYS``.
 """
 
 from __future__ import annotations
 
-import logging
-from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
 from django.utils import timezone
 
-logger = logging.getLogger(__name__)
+from core import outbox
+from core.models import DomainEvent
 
 
-@dataclass(frozen=True)
-class Event:
-    name: str
-    payload: dict[str, Any]
-    occurred_at: Any = field(default_factory=timezone.now)
+def consumers(name: str) -> tuple[str, ...]:
+    return tuple(getattr(settings, "EVENT_CONSUMERS", {}).get(name, ()))
 
 
-Handler = Callable[[Event], None]
-_subscribers: dict[str, list[Handler]] = defaultdict(list)
-
-
-def subscribe(name: str, handler: Handler) -> None:
-    """Call ``handler(event)`` after commit for every event called ``name`` ("*" for all)."""
-    if handler not in _subscribers[name]:
-        _subscribers[name].append(handler)
-
-
-def emit(name: str, **payload: Any) -> Event:
-    event = Event(name=name, payload=payload)
-    transaction.on_commit(lambda: _dispatch(event))
+def record(name: str, *, aggregate: str, aggregate_id: Any = "", **payload: Any) -> DomainEvent:
+    """Record that ``name`` happened to ``aggregate`` ``aggregate_id``, in the caller's transaction,
+    and hand it to its consumers after the commit (at least once)."""
+    event = DomainEvent.objects.create(
+        name=name, aggregate=aggregate, aggregate_id=str(aggregate_id), payload=payload, occurred_at=timezone.now()
+    )
+    _hand_out(event, consumers(name))
     return event
 
 
-def _dispatch(event: Event) -> None:
-    for handler in [*_subscribers.get(event.name, []), *_subscribers.get("*", [])]:
-        try:
-            handler(event)
-        except Exception:
-            logger.exception("event handler %r failed for %s", handler, event.name)
+def _hand_out(event: DomainEvent, names: Iterable[str]) -> int:
+    count = 0
+    for task in names:
+        outbox.enqueue(task, event_id=event.pk, **event.payload)
+        count += 1
+    return count
+
+
+def events_for(*, aggregate: str, aggregate_id: Any) -> list[DomainEvent]:
+    """One aggregate's history, oldest first."""
+    return list(DomainEvent.objects.filter(aggregate=aggregate, aggregate_id=str(aggregate_id)).order_by("id"))
+
+
+def replay(*, since_id: int = 0, names: Iterable[str] = (), only: Iterable[str] = (), limit: int = 10_000) -> int:
+    """Hand stored events (id > ``since_id``, of ``names`` if given) to their consumers again (only
+    the consumer tasks in ``only``, if given), oldest first. Consumers are idempotent, so a replay
+    repairs what a lost or buggy consumer missed. Returns how many tasks were enqueued."""
+    queryset = DomainEvent.objects.filter(pk__gt=since_id).order_by("id")
+    names, only = set(names), set(only)
+    if names:
+        queryset = queryset.filter(name__in=names)
+    count = 0
+    for event in queryset[:limit]:
+        count += _hand_out(event, [c for c in consumers(event.name) if not only or c in only])
+    return count
+
+
+def prune(*, before: datetime | None = None, chunk: int = 5000) -> int:
+    """Delete events older than the retention period (``EVENT_RETENTION_DAYS``, 90 by default)."""
+    before = before or timezone.now() - timedelta(days=int(getattr(settings, "EVENT_RETENTION_DAYS", 90)))
+    deleted = 0
+    while True:
+        old = DomainEvent.objects.filter(occurred_at__lt=before).order_by("id")
+        ids = list(old.values_list("pk", flat=True)[:chunk])
+        if not ids:
+            return deleted
+        deleted += DomainEvent.objects.filter(pk__in=ids).delete()[0]

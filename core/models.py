@@ -39,3 +39,30 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} #{self.pk}"
+
+
+class DomainEvent(models.Model):
+    """A fact a context recorded about one of its aggregates (an order placed, a payment
+    authorized), written in the same transaction as the change it describes, so it exists
+    exactly when the change was committed (see :mod:`core.events`).
+
+    The log is what consumers, analytics and outbound webhooks read: ordered (the id is the global
+    order; within one aggregate it is the order of its changes, which their writers serialise with
+    the aggregate's row lock or conditional update), replayable (``manage.py events_replay``), and
+    kept ``EVENT_RETENTION_DAYS``.
+    """
+
+    name = models.CharField(_("event"), max_length=100, db_index=True)
+    aggregate = models.CharField(_("aggregate"), max_length=40)
+    aggregate_id = models.CharField(_("aggregate id"), max_length=64, blank=True)
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    occurred_at = models.DateTimeField(_("occurred"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("domain event")
+        verbose_name_plural = _("domain events")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["aggregate", "aggregate_id", "id"], name="core_event_per_aggregate")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.aggregate}:{self.aggregate_id} #{self.pk}"

@@ -91,20 +91,6 @@ def enqueue(task: Any, *args: Any, **kwargs: Any) -> None:
     transaction.on_commit(partial(_send_after_commit, message))
 
 
-def publish(event: str, **payload: Any) -> int:
-    """A durable domain event: what happened, told to every consumer the composition point
-    declared for it (``settings.EVENT_CONSUMERS``: event name -> Celery task names, in the top
-    layer, so a lower context never names a higher one). One outbox row per consumer, written in
-    the caller's transaction, each run as ``task(**payload)`` at least once after the commit;
-    consumers are idempotent. Returns how many consumers were told."""
-    from django.conf import settings
-
-    consumers = tuple(getattr(settings, "EVENT_CONSUMERS", {}).get(event, ()))
-    for name in consumers:
-        enqueue(name, **payload)
-    return len(consumers)
-
-
 def check_event_consumers() -> list[str]:
     """Every consumer named in ``EVENT_CONSUMERS`` is a registered task (a system check)."""
     from django.conf import settings

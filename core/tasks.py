@@ -14,3 +14,11 @@ def sweep_outbox() -> dict[str, int | bool]:
     SELECT ... FOR UPDATE SKIP LOCKED)."""
     report = outbox.sweep()
     return {"sent": report.sent, "failed": report.failed, "deleted": report.deleted, "broker_down": report.broker_down}
+
+
+@shared_task(acks_late=True)
+def prune_events() -> int:
+    """Delete domain events older than EVENT_RETENTION_DAYS (daily)."""
+    from core import events
+
+    return events.prune()

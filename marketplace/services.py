@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from accounts import services as account_services
 from catalog import services as catalog_services
-from core import events, outbox
+from core import events
 from core.exceptions import ApplicationError, NotFound, PermissionDenied
 from core.money import validate_price
 from marketplace import buy_box, roles, selectors
@@ -73,7 +73,7 @@ def seller_create(
         name=name, slug=slug or slugify(name), email=email, country=country, description=description,
         rating=rating, rating_count=rating_count, commission_rate=commission_rate,
     )
-    events.emit("marketplace.seller_created", seller_id=seller.pk)
+    events.record(marketplace_events.SELLER_CREATED, aggregate="seller", aggregate_id=seller.pk, seller_id=seller.pk)
     return seller
 
 
@@ -143,8 +143,9 @@ def seller_member_remove(*, member: SellerMember, actor=None) -> None:
         member_id, role = current.pk, current.role
         current.delete()
         revoked = _role_groups_sync(user)
-        events.emit(
-            "marketplace.seller_member_removed", member_id=member_id, seller_id=current.seller_id,
+        events.record(
+            marketplace_events.SELLER_MEMBER_REMOVED, aggregate="seller", aggregate_id=current.seller_id,
+            member_id=member_id, seller_id=current.seller_id,
             user_id=user.pk, role=role, staff_revoked=revoked, actor_id=getattr(actor, "pk", None),
         )
 
@@ -165,8 +166,9 @@ def seller_member_change_role(*, member: SellerMember, role: str, actor=None) ->
         # The group follows the role in this transaction: the new rights apply from the next request.
         user = get_user_model().objects.select_for_update().get(pk=current.user_id)
         _role_groups_sync(user)
-        events.emit(
-            "marketplace.seller_member_role_changed", member_id=current.pk, seller_id=current.seller_id,
+        events.record(
+            marketplace_events.SELLER_MEMBER_ROLE_CHANGED, aggregate="seller", aggregate_id=current.seller_id,
+            member_id=current.pk, seller_id=current.seller_id,
             user_id=current.user_id, old_role=old_role, role=role, actor_id=getattr(actor, "pk", None),
         )
     return current
@@ -234,7 +236,8 @@ def offer_create(
             _("This seller already has that SKU, or an offer for this product in this condition."),
             code="duplicate_offer",
         ) from None
-    events.emit("marketplace.offer_created", offer_id=offer.pk, product_id=product.pk, seller_id=seller.pk)
+    events.record(marketplace_events.OFFER_CREATED, aggregate="offer", aggregate_id=offer.pk, offer_id=offer.pk,
+                  product_id=product.pk, seller_id=seller.pk)
     buy_box_request_refresh(product_ids=[product.pk])
     return offer
 
@@ -293,7 +296,8 @@ def offer_save(*, offer: Offer, actor=None) -> Offer:
             _("This seller already has that SKU, or an offer for this product in this condition."),
             code="duplicate_offer",
         ) from None
-    events.emit("marketplace.offer_changed", offer_id=offer.pk, product_id=offer.product_id)
+    events.record(marketplace_events.OFFER_CHANGED, aggregate="offer", aggregate_id=offer.pk, offer_id=offer.pk,
+                  product_id=offer.product_id)
     buy_box_request_refresh(product_ids={offer.product_id, previous_product} - {None})
     return offer
 
@@ -308,7 +312,8 @@ def buy_box_request_refresh(*, product_ids: Iterable[int]) -> None:
     so a request that changes stock or offers never waits for a refresh."""
     ids = sorted({int(i) for i in product_ids})
     for start in range(0, len(ids), REFRESH_BATCH):
-        outbox.publish(marketplace_events.BUY_BOX_STALE, product_ids=ids[start : start + REFRESH_BATCH])
+        events.record(marketplace_events.BUY_BOX_STALE, aggregate="buy_box",
+                      product_ids=ids[start : start + REFRESH_BATCH])
 
 
 def buy_box_refresh(*, product_ids: Iterable[int], inputs: buy_box.BuyBoxInputs) -> dict[int, int | None]:

@@ -37,6 +37,7 @@ from core import cache as vcache
 from core import events, outbox
 from core.exceptions import ApplicationError, Conflict, NotFound
 from core.money import format_money
+from membership import events as membership_events
 from membership import selectors
 from membership.models import Plan, Subscription, SubscriptionCharge, SubscriptionEvent
 from payments import services as payment_services
@@ -174,7 +175,8 @@ def subscription_transition(
             subscription=subscription, from_status=current, to_status=to, note=note[:300],
             actor=actor if getattr(actor, "pk", None) else None,
         )
-        events.emit("membership.status_changed", subscription_id=subscription.pk, user_id=subscription.user_id,
+        events.record(membership_events.STATUS_CHANGED, aggregate=membership_events.AGGREGATE,
+                      aggregate_id=subscription.pk, subscription_id=subscription.pk, user_id=subscription.user_id,
                      from_status=current, to_status=to)
         _bump(subscription)
     subscription.status = to
@@ -380,8 +382,9 @@ def membership_join(
                     currency=plan.currency, status=SubscriptionCharge.Status.PAID, payment=payment,
                     idempotency_key=payment.idempotency_key,
                 )
-            events.emit("membership.joined", subscription_id=subscription.pk, user_id=user.pk, plan=plan.slug,
-                         interval=interval, status=status)
+            events.record(membership_events.JOINED, aggregate=membership_events.AGGREGATE,
+                          aggregate_id=subscription.pk, subscription_id=subscription.pk, user_id=user.pk,
+                          plan=plan.slug, interval=interval, status=status)
             _bump(subscription)
             _email_on_commit(subscription, "welcome", charge.pk if charge else None)
     except IntegrityError:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from core import events, outbox
 from core.exceptions import ApplicationError, Conflict, PermissionDenied
 from fulfillment import services as fulfillment_services
+from orders import events as order_events
 from orders import selectors
 from orders.models import Order, OrderDiscount, OrderEvent, OrderLine, OrderReservation, Package, PaymentProblem
 from payments import selectors as payment_selectors
@@ -174,7 +175,8 @@ def order_create(
     )
     message = _("Order placed") + (f" ({draft.note})" if draft.note else "")
     OrderEvent.objects.create(order=order, to_status=order.status, message=message[:300])
-    events.emit("orders.order_placed", order_id=order.pk, total=str(order.total), currency=order.currency)
+    events.record(order_events.ORDER_PLACED, aggregate=order_events.AGGREGATE, aggregate_id=order.pk, order_id=order.pk,
+                  total=str(order.total), currency=order.currency)
     return order
 
 
@@ -199,7 +201,8 @@ def order_transition(*, order: Order, to: str, actor=None, message: str = "") ->
             order=order, from_status=order.status, to_status=to, message=message[:300],
             actor=actor if getattr(actor, "pk", None) else None,
         )
-        events.emit("orders.status_changed", order_id=order.pk, from_status=order.status, to_status=to)
+        events.record(order_events.STATUS_CHANGED, aggregate=order_events.AGGREGATE, aggregate_id=order.pk,
+                      order_id=order.pk, from_status=order.status, to_status=to)
     order.status = to
     return order
 
@@ -242,7 +245,8 @@ def order_discard_unpaid(*, order: Order) -> bool:
     Returns False if it was no longer unpaid (paid or cancelled meanwhile): nothing is removed."""
     deleted, _rows = Order.objects.filter(pk=order.pk, status=S.PLACED).delete()
     if deleted:
-        events.emit("orders.order_discarded", order_number=order.number)
+        events.record(order_events.ORDER_DISCARDED, aggregate=order_events.AGGREGATE, aggregate_id=order.pk,
+                      order_id=order.pk, order_number=order.number)
     return bool(deleted)
 
 
@@ -345,7 +349,8 @@ def order_payment_problem(*, order: Order, problem: str, note: str = "") -> bool
         if flagged:
             _note(order, _("Payment problem: %(problem)s. %(note)s")
                   % {"problem": PaymentProblem(problem).label, "note": note})
-            events.emit("orders.payment_problem", order_id=order.pk, problem=problem)
+            events.record(order_events.PAYMENT_PROBLEM, aggregate=order_events.AGGREGATE, aggregate_id=order.pk,
+                          order_id=order.pk, problem=str(problem))
     order.payment_problem = problem if flagged else order.payment_problem
     return bool(flagged)
 
@@ -498,7 +503,8 @@ def package_ship(*, package: Package, tracking_number: str = "", actor=None) -> 
 
             order_id = order.pk
             outbox.enqueue(capture_order_payment, order_id)
-    events.emit("orders.package_shipped", order_id=order.pk, package_id=package.pk, seller_id=package.seller_id)
+    events.record(order_events.PACKAGE_SHIPPED, aggregate=order_events.AGGREGATE, aggregate_id=order.pk,
+                      order_id=order.pk, package_id=package.pk, seller_id=package.seller_id)
     return package
 
 
@@ -533,7 +539,8 @@ def package_deliver(*, package: Package, actor=None, now=None) -> Package:
             order_transition(order=order, to=S.DELIVERED, actor=actor, message=message)
         else:
             _note(order, message, actor)
-    events.emit("orders.package_delivered", order_id=order.pk, package_id=package.pk)
+    events.record(order_events.PACKAGE_DELIVERED, aggregate=order_events.AGGREGATE, aggregate_id=order.pk,
+                      order_id=order.pk, package_id=package.pk)
     return package
 
 

@@ -24,10 +24,10 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import outbox
-from core.events import emit
+from core import events, outbox
 from core.exceptions import ApplicationError, Conflict, IdempotencyKeyReused
 from core.money import format_money, quantize
+from payments import events as payment_events
 from payments.exceptions import PaymentDeclined, PaymentInProgress, PaymentUnavailable, RefundFailed
 from payments.models import Payment, PaymentStatus, ProviderCustomer, Refund, RefundStatus, WebhookEvent
 from payments.providers import base as providers
@@ -71,8 +71,9 @@ def _money(amount: Any, currency: str) -> Decimal:
 
 
 def _emit_status(payment: Payment, name: str, **extra: Any) -> None:
-    emit(
-        f"payments.payment_{str(name)}",
+    """Record that the payment reached a status (in the caller's transaction)."""
+    events.record(
+        payment_events.status_event(str(name)), aggregate=payment_events.AGGREGATE, aggregate_id=payment.pk,
         payment_id=payment.pk,
         reference=payment.reference,
         status=str(payment.status),
@@ -742,7 +743,8 @@ def webhook_receive(*, provider: str, body: bytes, headers: Mapping[str, str]) -
             if payment is not None:
                 # Durable, in this transaction: whoever the payment was for learns it (an order is
                 # paid or undone, see EVENT_CONSUMERS), even if the broker is down right now.
-                outbox.publish("payments.payment_updated", payment_id=payment.pk, status=str(payment.status))
+                events.record(payment_events.PAYMENT_UPDATED, aggregate=payment_events.AGGREGATE,
+                              aggregate_id=payment.pk, payment_id=payment.pk, status=str(payment.status))
     return stored
 
 

@@ -237,6 +237,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     # Publish tasks whose first send failed (broker down) or whose sender died (see core.outbox).
     "sweep-outbox": {"task": "core.tasks.sweep_outbox", "schedule": 60, "options": {"expires": 55}},
+    # Domain events are kept EVENT_RETENTION_DAYS, then deleted (core.events.prune).
+    "prune-events": {"task": "core.tasks.prune_events", "schedule": 24 * 60 * 60},
     # Walk every unpaid order: ask the provider, mark paid, or undo after UNPAID_ORDER_MAX_AGE_MINUTES.
     "settle-unpaid-orders": {"task": "checkout.tasks.settle_unpaid_orders", "schedule": 10 * 60},
     # Capture card authorizations that would lapse before their order ships (or flag it for staff).
@@ -333,9 +335,11 @@ UNPAID_ORDER_MAX_AGE_MINUTES = env.int("UNPAID_ORDER_MAX_AGE_MINUTES", default=6
 PAYMENT_AUTHORIZATION_DAYS = env.int("PAYMENT_AUTHORIZATION_DAYS", default=7)
 
 # --- Domain events (the composition point) ---------------------------------------------
-# Who is told what happened, durably (core.outbox.publish): event -> Celery tasks run with the
+# Who is told what happened, durably (core.events.record): event -> Celery tasks run with the
 # event's payload, at least once, after the commit that produced it. A name that is not a task
 # stops `manage.py check` (core.E003).
+# How long the event log keeps domain events (analytics and webhooks read them meanwhile).
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=90)
 EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
     # A provider's webhook changed a payment: the order it pays for becomes paid, or is undone
     # (whichever of the webhook and the shopper's return page comes first; once).

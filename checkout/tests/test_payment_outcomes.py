@@ -625,7 +625,7 @@ class TestWebhookSettlesTheOrder:
         return payment_services.webhook_receive(provider="test", body=body, headers=sign(body))
 
     def test_an_authorization_webhook_pays_the_order_once_through_the_outbox(self, methods):
-        from core.models import OutboxMessage
+        from core.models import DomainEvent, OutboxMessage
 
         offer = OfferFactory()
         stock(offer, 5)
@@ -634,8 +634,11 @@ class TestWebhookSettlesTheOrder:
         self._webhook("evt_1", "payment_intent.amount_capturable_updated", payment)
         order.refresh_from_db()
         assert order.status == Order.Status.PAID
-        assert list(OutboxMessage.objects.filter(task_name="checkout.tasks.settle_order_payment")
-                    .values_list("kwargs", flat=True)) == [{"payment_id": payment.pk, "status": "authorized"}]
+        handed = list(OutboxMessage.objects.filter(task_name="checkout.tasks.settle_order_payment")
+                      .values_list("kwargs", flat=True))
+        assert [{k: v for k, v in kw.items() if k != "event_id"} for kw in handed] == [
+            {"payment_id": payment.pk, "status": "authorized"}]
+        assert DomainEvent.objects.get(pk=handed[0]["event_id"]).name == "payments.payment_updated"
         self._webhook("evt_1", "payment_intent.amount_capturable_updated", payment)  # replayed: nothing new
         self._webhook("evt_2", "payment_intent.amount_capturable_updated", payment)  # a twin: nothing new
         assert OutboxMessage.objects.filter(task_name="checkout.tasks.settle_order_payment").count() == 1

@@ -14,11 +14,11 @@ from django.contrib.auth.models import Group, Permission
 from django.db import close_old_connections, connection
 from django.urls import reverse
 
-from core import events
 from core.exceptions import ApplicationError, NotFound
 from marketplace import services
 from marketplace.models import SellerMember
 from marketplace.roles import SELLER_GROUPS
+from tests.events import RecordedEvents
 from tests.factories import SellerFactory, seller_member
 
 pytestmark = pytest.mark.django_db
@@ -43,11 +43,8 @@ def _messages(response) -> list[str]:
 
 
 @pytest.fixture
-def seen():
-    got = []
-    events.subscribe("*", got.append)
-    yield got
-    events._subscribers["*"].remove(got.append)
+def seen(db):
+    return RecordedEvents()
 
 
 @pytest.fixture

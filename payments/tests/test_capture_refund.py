@@ -4,20 +4,17 @@ from decimal import Decimal
 
 import pytest
 
-from core import events
 from core.exceptions import ApplicationError, Conflict
 from payments import services
 from payments.models import Payment, PaymentStatus, Refund, RefundStatus
+from tests.events import RecordedEvents
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def seen():
-    got = []
-    events.subscribe("*", got.append)
-    yield got
-    events._subscribers["*"].remove(got.append)
+def seen(db):
+    return RecordedEvents()
 
 
 def authorized(key="order-1", amount="100.00", provider=None):
