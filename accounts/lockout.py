@@ -10,8 +10,8 @@ import ipaddress
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils.translation import gettext as _
 
+from accounts.exceptions import cooloff_minutes, lockout_message
 from core.api import error_body
 from core.middleware import is_trusted_proxy
 
@@ -49,18 +49,6 @@ def username_from_credentials(request: HttpRequest, credentials: dict | None) ->
     if not isinstance(value, str):
         return None
     return value.strip().lower() or None
-
-
-def cooloff_minutes() -> int:
-    cooloff = settings.AXES_COOLOFF_TIME
-    return max(1, int(cooloff.total_seconds() // 60)) if cooloff else 0
-
-
-def lockout_message() -> str:
-    return _(
-        "Too many failed sign-in attempts. For your security, signing in is paused for %(minutes)d "
-        "minutes. You can reset your password in the meantime."
-    ) % {"minutes": cooloff_minutes()}
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:

@@ -22,8 +22,7 @@ from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 from accounts import selectors
-from accounts.exceptions import AccountLockedOut, InvalidCredentials
-from accounts.lockout import lockout_message
+from accounts.exceptions import AccountLockedOut, InvalidCredentials, lockout_message
 from accounts.models import Address, User
 from core import outbox
 from core.exceptions import ApplicationError

@@ -8,10 +8,9 @@ catalog; catalog never imports marketplace).
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -26,35 +25,8 @@ from catalog.models import (
     Review,
     ReviewVote,
 )
-from core.admin import InvalidateAfterDeleteMixin, ReadOnlyAdminMixin
-from core.exceptions import ApplicationError
+from core.admin import InvalidateAfterDeleteMixin, ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
 from core.forms import add_service_errors
-from core.money import format_money
-
-# --- helpers shared by every admin of the shop ---------------------------------------------
-
-
-def service_error_message(exc: ApplicationError | ValidationError) -> str:
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return exc.message
-
-
-class ServiceErrorsAdminMixin:
-    """Forms check what they can; a service that still refuses (a race, say) rolls the whole save
-    back and shows its message on the form page again instead of a server error."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except (ApplicationError, ValidationError) as exc:
-            self.message_user(request, service_error_message(exc), level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-
-def money_column(amount, currency: str | None = None) -> str:
-    return format_money(amount, currency) if amount is not None else "-"
-
 
 # --- categories ------------------------------------------------------------------------------
 

@@ -481,3 +481,9 @@ def review_get(*, pk: int) -> Review | None:
 
 def products_by_ids(*, ids: list[int]) -> dict[int, Product]:
     return {p.pk: p for p in Product.objects.filter(pk__in=ids).select_related("brand")}
+
+
+def products_all() -> QuerySet[Product]:
+    """Every product, active or not, unordered and with nothing joined: for batch jobs of other
+    contexts that narrow it by their own relations (marketplace: the products without a buy box)."""
+    return Product.objects.all()

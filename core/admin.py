@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
+from core.exceptions import ApplicationError
 from core.models import DomainEvent, OutboxMessage
+from core.money import format_money
 
 
 def requires_permission(perm: str):
@@ -21,6 +25,30 @@ def requires_permission(perm: str):
 
     has_permission.__doc__ = f"Whether the user holds {perm}."
     return has_permission
+
+
+def service_error_message(exc: ApplicationError | ValidationError) -> str:
+    """What a refusing service said, as one line for an admin message."""
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return exc.message
+
+
+class ServiceErrorsAdminMixin:
+    """Forms check what they can; a service that still refuses (a race, say) rolls the whole save
+    back and shows its message on the form page again instead of a server error."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ApplicationError, ValidationError) as exc:
+            self.message_user(request, service_error_message(exc), level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+def money_column(amount, currency: str | None = None) -> str:
+    """An amount in a change list: formatted with its currency, or "-" when there is none."""
+    return format_money(amount, currency) if amount is not None else "-"
 
 
 class InvalidateAfterDeleteMixin:

@@ -1,25 +1,32 @@
-"""REST API plumbing shared by every app: one error shape and strict pagination.
+"""REST API plumbing shared by every app: one error shape, strict pagination, and the input
+serializer and fields every app's input serializers build on.
 
-Errors always look like ``{"error": {"code": ..., "message": ..., "fields": {...}}}``.
+Errors always look like ``{"error": {"code": ..., "message": ..., "fields": {...}}}``. Input
+serializers that take a JSON body subclass :class:`StrictInputSerializer`, which refuses fields it
+does not know (and says so in the schema).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import InvalidPage
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.exceptions import ApplicationError
+from core.money import AMOUNT_COLUMN_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +135,84 @@ def api_not_found(request, *args, **kwargs) -> JsonResponse:
     return JsonResponse(error_body("not_found", str(_("No such endpoint or object."))), status=404)
 
 
+# --- input: the strict serializer and its fields ------------------------------------------
+
+
+class RepeatedParamField(serializers.ListField):
+    """A repeatable query parameter (``?brand=a&brand=b``) whose errors stay a flat list."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if isinstance(exc.detail, Mapping):  # per-item errors: {0: [...], 3: [...]}
+                messages = sorted({str(m) for msgs in exc.detail.values() for m in msgs})
+                raise serializers.ValidationError(messages) from None
+            raise
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^\d{1,10}(?:\.\d{1,2})?$", "example": "19.99"}
+)
+class AmountInputField(serializers.DecimalField):
+    """A money amount or price bound as input: digits with up to two decimals, never more than an
+    amount column holds (services check the configured ``MAX_PRICE`` on top)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("max_value", AMOUNT_COLUMN_MAX)
+        super().__init__(**kwargs)
+
+    def validate_empty_values(self, data):
+        if isinstance(data, str) and not data.strip():  # "" is not "no price": send null for that
+            self.fail("invalid")
+        return super().validate_empty_values(data)
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^(?:\d{1,10}(?:\.\d{1,2})?)?$", "example": "25"}
+)
+class PriceBoundInputField(AmountInputField):
+    """A price filter bound in a query string; empty means no bound."""
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """A boolean in a JSON body: ``true`` or ``false`` only, not 0, 1 or strings."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """An input serializer that refuses body fields it does not know, so a client cannot believe it
+    set a computed value (the buy box, stock, currency) that the server would ignore."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [gettext("Unknown field; it cannot be set.")] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class StrictInputSchema(OpenApiSerializerExtension):
+    """Tell API clients that a strict serializer takes no other fields (``additionalProperties``).
+    Defined beside the serializer, so it is registered whenever the serializer can be used."""
+
+    target_class = StrictInputSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema["additionalProperties"] = False
+        return schema
+
+
 # --- schema of the error shape (for drf-spectacular) -------------------------------------
 
 
@@ -171,7 +256,12 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
 
 
 __all__ = [
+    "AmountInputField",
     "ErrorSerializer",
+    "JsonBooleanField",
+    "PriceBoundInputField",
+    "RepeatedParamField",
+    "StrictInputSerializer",
     "StrictPageNumberPagination",
     "api_not_found",
     "error_body",

@@ -14,9 +14,9 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from catalog.admin import ServiceErrorsAdminMixin, add_service_errors, money_column
-from core.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
 from core.exceptions import ApplicationError
+from core.forms import add_service_errors
 from fulfillment import services
 from fulfillment.models import ShippingMethod, StockItem, StockMovement, Warehouse
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope

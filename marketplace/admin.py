@@ -15,9 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from catalog.admin import ProductAdmin as CatalogProductAdmin
-from catalog.admin import ServiceErrorsAdminMixin, money_column
 from catalog.models import Product
-from core.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
 from core.exceptions import ApplicationError
 from marketplace import selectors, services
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.models import Product
+from catalog import selectors as catalog_selectors
 from core import bulk
 from core.money import price_problem, quantize
 from marketplace import services
@@ -104,7 +104,9 @@ def offers_bulk_loaded() -> None:
 
 def product_ids_without_buy_box() -> list[int]:
     """Products whose buy box was never computed (e.g. a load stopped half-way)."""
-    return list(Product.objects.filter(buy_box__isnull=True).order_by("pk").values_list("pk", flat=True))
+    return list(
+        catalog_selectors.products_all().filter(buy_box__isnull=True).order_by("pk").values_list("pk", flat=True)
+    )
 
 
 def buy_boxes_refresh_all(*, product_ids: Iterable[int], inputs, batch_size: int = 1000) -> int:

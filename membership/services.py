@@ -40,9 +40,11 @@ from core.money import format_money
 from membership import events as membership_events
 from membership import selectors
 from membership.models import Plan, Subscription, SubscriptionCharge, SubscriptionEvent
+from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.exceptions import PaymentActionRequired, PaymentDeclined, PaymentInProgress
-from payments.models import Payment, PaymentStatus
+from payments.models import Payment  # type hints only (an exception in the models contract)
+from payments.selectors import PaymentStatus
 
 logger = logging.getLogger(__name__)
 
@@ -290,7 +292,7 @@ def _charge_now(*, saved: payment_services.SavedPaymentMethod, amount: Decimal, 
 
 def _give_back(payment: Payment, *, reason: str) -> None:
     """Refund a captured payment that bought nothing (a lost race, an ended membership)."""
-    payment = Payment.objects.get(pk=payment.pk)
+    payment = payment_selectors.payment_get(pk=payment.pk)
     if payment.status == PaymentStatus.AUTHORIZED:
         payment_services.payment_cancel(payment=payment)
     elif payment.refundable_amount > 0:

@@ -17,6 +17,12 @@ from django.utils.translation import gettext as _
 
 from marketplace import selectors as marketplace_selectors
 from orders.models import Order, OrderLine, Package
+from orders.models import PaymentProblem as PaymentProblem
+
+# Other contexts compare ``order.status`` with ``orders.selectors.OrderStatus`` (and name a
+# ``PaymentProblem``): the values are part of what orders publishes; its models are not (an
+# import-linter contract).
+OrderStatus = Order.Status
 
 _GUEST_SALT = "orders.guest-link.v2"  # v2: the token names the order's guest nonce too
 _MAX_TOKEN_LENGTH = 400

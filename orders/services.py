@@ -23,7 +23,7 @@ from orders import selectors
 from orders.models import Order, OrderDiscount, OrderEvent, OrderLine, OrderReservation, Package, PaymentProblem
 from payments import selectors as payment_selectors
 from payments import services as payment_services
-from payments.models import PaymentStatus
+from payments.selectors import PaymentStatus
 
 logger = logging.getLogger(__name__)
 S = Order.Status

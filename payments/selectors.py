@@ -11,6 +11,9 @@ from django.db.models import QuerySet
 from core.money import minor_units, quantize
 from payments.models import Payment, PaymentStatus, WebhookEvent
 
+# Other contexts compare ``payment.status`` with ``payments.selectors.PaymentStatus``: the values
+# are part of what payments publishes; its models are not (an import-linter contract).
+
 
 def payment_get(*, pk: int) -> Payment | None:
     return Payment.objects.filter(pk=pk).first()

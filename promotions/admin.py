@@ -12,8 +12,13 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from catalog.admin import ServiceErrorsAdminMixin, money_column
-from core.admin import InvalidateAfterDeleteMixin, ReadOnlyAdminMixin, requires_permission
+from core.admin import (
+    InvalidateAfterDeleteMixin,
+    ReadOnlyAdminMixin,
+    ServiceErrorsAdminMixin,
+    money_column,
+    requires_permission,
+)
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
 from promotions import engine, selectors, services

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from checkout import selectors
 from checkout.models import MAX_LINE_QUANTITY
-from marketplace.api.serializers import StrictInputSerializer
+from core.api import StrictInputSerializer
 
 MAX_ID = 2**63 - 1
 

@@ -7,25 +7,29 @@ brand and images, offers with seller and product, offer facts in one batch per p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog import selectors as catalog_selectors
 from catalog.search import MAX_QUERY_LENGTH
+from core.api import (
+    AmountInputField,
+    JsonBooleanField,
+    PriceBoundInputField,
+    RepeatedParamField,
+    StrictInputSerializer,
+)
 from marketplace import selectors
 from marketplace.models import Offer
 
 ATTRIBUTE_PREFIX = "a_"
 MAX_REPEATS = 50
 MAX_ATTRIBUTE_VALUE_LENGTH = 100
-MAX_PRICE = Decimal("9999999999.99")
 
 
 def _absolute(request, path: str) -> str:
@@ -33,79 +37,6 @@ def _absolute(request, path: str) -> str:
 
 
 # --- input --------------------------------------------------------------------------------
-
-
-class RepeatedParamField(serializers.ListField):
-    """A repeatable query parameter (``?brand=a&brand=b``) whose errors stay a flat list."""
-
-    def to_internal_value(self, data):
-        try:
-            return super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if isinstance(exc.detail, Mapping):  # per-item errors: {0: [...], 3: [...]}
-                messages = sorted({str(m) for msgs in exc.detail.values() for m in msgs})
-                raise serializers.ValidationError(messages) from None
-            raise
-
-
-@extend_schema_field(
-    {"type": "string", "format": "decimal", "pattern": r"^\d{1,10}(?:\.\d{1,2})?$", "example": "19.99"}
-)
-class AmountInputField(serializers.DecimalField):
-    """A money amount or price bound as input: digits with up to two decimals, never negative."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_digits", 12)
-        kwargs.setdefault("decimal_places", 2)
-        kwargs.setdefault("max_value", MAX_PRICE)
-        super().__init__(**kwargs)
-
-    def validate_empty_values(self, data):
-        if isinstance(data, str) and not data.strip():  # "" is not "no price": send null for that
-            self.fail("invalid")
-        return super().validate_empty_values(data)
-
-
-@extend_schema_field(
-    {"type": "string", "format": "decimal", "pattern": r"^(?:\d{1,10}(?:\.\d{1,2})?)?$", "example": "25"}
-)
-class PriceBoundInputField(AmountInputField):
-    """A price filter bound in a query string; empty means no bound."""
-
-
-class JsonBooleanField(serializers.BooleanField):
-    """A boolean in a JSON body: ``true`` or ``false`` only, not 0, 1 or strings."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool):
-            return data
-        self.fail("invalid", input=data)
-
-
-class StrictInputSerializer(serializers.Serializer):
-    # Refuses body fields it does not know, so a client cannot believe it set a computed value
-    # (the buy box, stock, currency) that the server would ignore.
-
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: [_("Unknown field; it cannot be set.")] for name in unknown}
-                )
-        return super().to_internal_value(data)
-
-
-class StrictInputSchema(OpenApiSerializerExtension):
-    """Tell API clients that a strict serializer takes no other fields (``additionalProperties``)."""
-
-    target_class = StrictInputSerializer
-    match_subclasses = True
-
-    def map_serializer(self, auto_schema, direction):
-        schema = auto_schema._map_basic_serializer(self.target, direction)
-        schema["additionalProperties"] = False
-        return schema
 
 
 class ProductFilterInputSerializer(serializers.Serializer):
