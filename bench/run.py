@@ -46,6 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PYTHON = sys.executable
+ORDER_QUERY_BASE, ORDER_QUERY_PER_LINE = 20, 3  # place_order: at most 20 + 3 per cart line
 HELLO_BUDGET = 0.50  # product page (warm cache) req/s must be at least half of hello's
 SEARCH_P95_BUDGET_MS = 100.0
 SEARCH_WORDS = [
@@ -364,6 +365,7 @@ def _place_order_queries(pool: list[int]) -> dict[int, tuple[int, int]]:
     Each size is measured twice (fresh carts of distinct offers) and the smaller count kept, so a
     first-call warm-up (content types, settings rows) is not counted.
     """
+    from celery import current_app
     from django.contrib.auth.models import AnonymousUser
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -382,12 +384,18 @@ def _place_order_queries(pool: list[int]) -> dict[int, tuple[int, int]]:
             start = (attempt * size) % max(len(pool) - size, 1)
             for offer_id in pool[start : start + size]:
                 checkout_services.cart_add(cart=cart, offer_id=offer_id, quantity=1)
-            with CaptureQueriesContext(connection) as captured:
-                placed = ordering.place_order(
-                    cart=cart, user=AnonymousUser(), email="bench@example.com", shipping_address=ORDER_ADDRESS,
-                    payment_method=PAYING_CARD, idempotency_key=f"bench-q-{stamp}-{size}-{attempt}",
-                    buyer=for_job(),
-                )
+            # As in a web process: the work after the commit (buy-box refresh, e-mails) is handed to
+            # the broker through the outbox and done by a worker, not counted here.
+            current_app.conf.task_always_eager = False
+            try:
+                with CaptureQueriesContext(connection) as captured:
+                    placed = ordering.place_order(
+                        cart=cart, user=AnonymousUser(), email="bench@example.com", shipping_address=ORDER_ADDRESS,
+                        payment_method=PAYING_CARD, idempotency_key=f"bench-q-{stamp}-{size}-{attempt}",
+                        buyer=for_job(),
+                    )
+            finally:
+                current_app.conf.task_always_eager = True
             counts.append((len(captured.captured_queries), placed.order.packages.count()))
             cart.delete()
         result[size] = min(counts)
@@ -705,12 +713,17 @@ def _report(
     sizes = sorted(order_queries)
     lines += [
         "",
-        "SQL queries per `place_order` (in-process, paid, buy-box refresh run eagerly included):",
+        "SQL queries per `place_order` (in-process, paid; every statement counted, BEGIN and COMMIT included; the "
+        "buy-box refresh and the e-mail are handed to a worker through the outbox), beside the budget of "
+        f"{ORDER_QUERY_BASE} + {ORDER_QUERY_PER_LINE} per line:",
         "",
-        "| cart lines | packages | SQL queries |",
-        "| ---: | ---: | ---: |",
+        "| cart lines | packages | SQL queries | budget | |",
+        "| ---: | ---: | ---: | ---: | --- |",
     ]
-    lines += [f"| {n} | {order_queries[n][1]} | {order_queries[n][0]} |" for n in sizes]
+    for n in sizes:
+        budget = ORDER_QUERY_BASE + ORDER_QUERY_PER_LINE * n
+        verdict = "met" if order_queries[n][0] <= budget else "NOT met"
+        lines.append(f"| {n} | {order_queries[n][1]} | {order_queries[n][0]} | {budget} | {verdict} |")
     if len(sizes) > 1:
         first, last = sizes[0], sizes[-1]
         per_line = (order_queries[last][0] - order_queries[first][0]) / (last - first)

@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 from checkout import pricing
 from checkout import selectors as checkout_selectors
 from checkout.models import Cart, CartLine
+from core import outbox
 from core.exceptions import ApplicationError, Conflict, IdempotencyKeyReused
 from core.money import Money
 from fulfillment import services as fulfillment_services
@@ -151,6 +152,7 @@ class PlacedOrder:
         return self.payment.client_secret if self.needs_action else ""
 
 
+@outbox.sends_together  # the tasks it hands to workers (buy-box refresh, e-mail) go to the broker at once
 def place_order(
     *, cart: Cart, user, email: str, shipping_address: Mapping, billing_address: Mapping | None = None,
     shipping_choices: Mapping[str, str] | None = None, payment_method: str = "", idempotency_key: str,
@@ -188,11 +190,12 @@ def place_order(
         raise ApplicationError(_("Enter a card number."), code="payment_method_required",
                                fields={"payment_method": [_("Required.")]})
 
+    lines, offers = checkout_selectors.cart_lines_with_offers(cart=cart)  # one query for both
     lines, context = checkout_selectors.cart_pricing_input(
-        buyer=buyer, user=user, cart=cart, country=shipping["country"], region=shipping["region"],
+        buyer=buyer, user=user, lines=lines, country=shipping["country"], region=shipping["region"],
         shipping_choices=shipping_choices, voucher_code=voucher_code, email=email,
     )
-    priced = pricing.price_cart(lines=lines, context=context)
+    priced = pricing.price_cart(lines=lines, context=context, offers=offers)
     if priced.unavailable:
         raise ApplicationError(
             _("Some items in your cart can no longer be bought; remove them to continue."), code="unavailable"
@@ -221,8 +224,11 @@ def place_order(
         draft = replace(draft, note="; ".join(notes)[:280])  # the history message holds 300
     try:
         with transaction.atomic():
+            # The buy boxes of these offers are refreshed by a worker when the order's own event
+            # (orders.order_placed, EVENT_CONSUMERS) arrives: one refresh per order, not per reservation.
             reservations = fulfillment_services.stock_reserve(
-                lines=[(line.offer_id, line.quantity) for line in priced.lines], reference=f"order:{key}"
+                lines=[(line.offer_id, line.quantity) for line in priced.lines], reference=f"order:{key}",
+                announce=False,
             )
             order = orders_services.order_create(
                 draft=draft, idempotency_key=key, idempotency_owner=owner, request_digest=digest,
@@ -243,8 +249,8 @@ def place_order(
     except IntegrityError:
         # The same key won a race in another request: our reservation was rolled back.
         existing = orders_selectors.order_by_idempotency_key(owner=owner, key=key)
-        if existing is None:
-            raise
+        if existing is None:  # the once-in-billions order number clash: nothing was kept
+            raise Conflict(_("Your order could not be placed just now; please place it again."), code="try_again")
         _same_request(existing, digest)
         return _resume(existing, payment_method=payment_method)
     return _pay(order, payment_method=payment_method, created=True)
@@ -269,11 +275,18 @@ def _pay(order: Order, *, payment_method: str, created: bool) -> PlacedOrder:
         return PlacedOrder(order, created=created)
     if order.total <= 0:
         return _settled(order, None, created=created)
+    paid_now: list[bool] = []
+
+    def mark_paid(_payment: Payment) -> None:  # in the transaction that records the authorization
+        if orders_services.order_mark_paid(order=order):
+            _empty_cart(order)
+            paid_now.append(True)
+
     try:
         if payment_method or not payment_services.provider_confirms_in_browser():
             payment = payment_services.payment_authorize(
                 amount=order.total, currency=order.currency, payment_method=payment_method, reference=order.number,
-                idempotency_key=_payment_key(order), owner=order.idempotency_owner,
+                idempotency_key=_payment_key(order), owner=order.idempotency_owner, on_paid=mark_paid,
             )
         else:
             payment = payment_services.payment_start(
@@ -285,6 +298,8 @@ def _pay(order: Order, *, payment_method: str, created: bool) -> PlacedOrder:
         raise
     # PaymentUnavailable, PaymentInProgress and IdempotencyKeyReused propagate: the order and its
     # stock wait for a retry with the key (or for the settle job).
+    if paid_now:
+        return PlacedOrder(order, created=created)
     return _settled(order, payment, created=created)
 
 
@@ -303,7 +318,8 @@ def _resume(order: Order, *, payment_method: str) -> PlacedOrder:
 def _settled(order: Order, payment: Payment | None, *, created: bool) -> PlacedOrder:
     """Apply the payment's outcome and answer: the order (paid, or waiting for the customer with the
     payment that needs them); a decline raises, and leaves no order."""
-    order_payment_settle(order=order, payment=payment)
+    if order_payment_settle(order=order, payment=payment) == PAID:
+        return PlacedOrder(order, created=created)  # marked paid just now: nothing to look up
     current = orders_selectors.order_get(pk=order.pk)
     failed = payment is not None and payment.status in (PaymentStatus.DECLINED, PaymentStatus.FAILED,
                                                         PaymentStatus.CANCELLED)
@@ -343,11 +359,10 @@ def order_payment_settle(*, order: Order | None, payment: Payment | None, order_
             return VOIDED
         if order.status != Order.Status.PLACED:
             return NOTHING
-        try:
-            orders_services.order_mark_paid(order=order)
-        except (Conflict, orders_services.IllegalTransition):
-            return NOTHING  # another caller marked it paid (or it changed) first
-        _empty_cart(order)
+        with transaction.atomic():  # paid and out of the cart together
+            if not orders_services.order_mark_paid(order=order):
+                return NOTHING  # another caller marked it paid (or it changed) first
+            _empty_cart(order)
         return PAID
     if status in (PaymentStatus.DECLINED, PaymentStatus.FAILED, PaymentStatus.CANCELLED):
         if order is None:
@@ -386,8 +401,7 @@ def _empty_cart(order: Order) -> None:
     if not ident.isdigit():
         return
     carts = Cart.objects.filter(user_id=int(ident)) if kind == "user" else Cart.objects.filter(pk=int(ident))
-    offer_ids = [i for i in order.lines.values_list("offer_id", flat=True) if i is not None]
-    CartLine.objects.filter(cart__in=carts, offer_id__in=offer_ids).delete()
+    CartLine.objects.filter(cart__in=carts, offer_id__in=orders_selectors.order_offer_ids(order=order)).delete()
 
 
 def _undo_unpaid(order: Order) -> bool:

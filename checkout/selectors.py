@@ -162,6 +162,17 @@ def cart_item_count(*, session, user) -> int:
     return lines.aggregate(n=Sum("quantity"))["n"] or 0
 
 
+def cart_lines_with_offers(*, cart: Cart | None) -> tuple[list, dict]:
+    """The cart's lines as pricing input, and their offers (with seller and product) for
+    ``pricing.price_cart(offers=...)``, in one query."""
+    from checkout import pricing
+
+    if cart is None:
+        return [], {}
+    rows = list(CartLine.objects.filter(cart=cart).select_related("offer__seller", "offer__product"))
+    return [pricing.LineInput(r.offer_id, r.quantity) for r in rows], {r.offer_id: r.offer for r in rows}
+
+
 def cart_pricing_input(
     *, buyer, user, cart: Cart | None = None, lines: list | None = None, voucher_code: str = "",
     country: str = "US", region: str = "", shipping_choices: dict | None = None, email: str = "",

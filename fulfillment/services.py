@@ -181,8 +181,8 @@ def _record(item_id: int, kind: str, d_on_hand: int, d_reserved: int, reference:
 
 
 def _refresh_products_of(offer_ids: Iterable[int]) -> None:
-    product_ids = marketplace_selectors.offer_product_ids(offer_ids=offer_ids)
-    marketplace_services.buy_box_request_refresh(product_ids=product_ids)
+    """The buy boxes of these offers' products may have changed (the worker finds the products)."""
+    marketplace_services.buy_box_request_refresh(offer_ids=offer_ids)
 
 
 def stock_receive(*, stock_item: StockItem, quantity, reference: str = "", note: str = "", actor=None) -> StockItem:
@@ -242,20 +242,26 @@ class Reservation:
     quantity: int
 
 
-def stock_reserve(*, lines: Sequence[tuple[int, int]], reference: str) -> list[Reservation]:
+def stock_reserve(*, lines: Sequence[tuple[int, int]], reference: str, announce: bool = True) -> list[Reservation]:
     """Reserve ``quantity`` units of each ``(offer_id, quantity)``, or nothing at all.
 
     All the offers' stock rows (active warehouses) are locked with one ``SELECT ... FOR UPDATE``
     in primary-key order, so concurrent buyers never deadlock; each offer takes from its rows in
     id order; then one UPDATE reserves the units and one INSERT writes the ledger rows. A constant
     number of queries, whatever the number of lines. If any line cannot be met, nothing is
-    written and :class:`InsufficientStock` says how many are left.
+    written and :class:`InsufficientStock` says how many are left. ``announce``: ask for a refresh
+    of these offers' buy boxes (False when the caller's own event asks for it, as placing an
+    order does).
     """
     wanted: dict[int, int] = {}
     for offer_id, quantity in lines:
         wanted[int(offer_id)] = wanted.get(int(offer_id), 0) + _positive(quantity)
     reservations: list[Reservation] = []
-    with transaction.atomic():
+    # No savepoint: a shortage is raised after the block, having written nothing (a caller's
+    # transaction stays usable), and a database error aborts the caller's transaction as a whole
+    # (placing an order reserves and creates it together).
+    shortage: InsufficientStock | None = None
+    with transaction.atomic(savepoint=False):
         rows = list(
             StockItem.objects.select_for_update(of=("self",))
             .filter(offer_id__in=list(wanted), warehouse__is_active=True)
@@ -284,8 +290,9 @@ def stock_reserve(*, lines: Sequence[tuple[int, int]], reference: str) -> list[R
                     break
             if remaining:
                 available = wanted[offer_id] - remaining
-                raise InsufficientStock(offer_id=offer_id, requested=wanted[offer_id], available=available)
-        if reservations:
+                shortage = InsufficientStock(offer_id=offer_id, requested=wanted[offer_id], available=available)
+                break
+        if reservations and shortage is None:
             # The rows are locked: the figures read above are current. The CHECK constraints
             # (reserved <= on_hand) still guard the update.
             StockItem.objects.filter(pk__in=[r.stock_item_id for r in reservations]).update(
@@ -294,7 +301,10 @@ def stock_reserve(*, lines: Sequence[tuple[int, int]], reference: str) -> list[R
                        output_field=IntegerField())
             )
             StockMovement.objects.bulk_create(movements)
-        _refresh_products_of(wanted)
+            if announce:
+                _refresh_products_of(wanted)
+    if shortage is not None:
+        raise shortage
     return reservations
 
 

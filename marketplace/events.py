@@ -9,5 +9,6 @@ SELLER_MEMBER_ROLE_CHANGED = "marketplace.seller_member_role_changed"  # seller:
 OFFER_CREATED = "marketplace.offer_created"  # aggregate offer: offer_id, product_id, seller_id
 OFFER_CHANGED = "marketplace.offer_changed"  # offer: offer_id, product_id
 # These products' buy boxes may have changed (an offer, its stock, a seller, a shipping method or a
-# deal changed). Aggregate buy_box (no id). Payload: ``product_ids`` (at most REFRESH_BATCH).
+# deal changed). Aggregate buy_box (no id). Payload: ``product_ids`` or ``offer_ids`` (at most
+# REFRESH_BATCH; offers stand for their products).
 BUY_BOX_STALE = "marketplace.buy_box_stale"

@@ -305,15 +305,16 @@ def offer_save(*, offer: Offer, actor=None) -> Offer:
 # --- buy box ------------------------------------------------------------------------------
 
 
-def buy_box_request_refresh(*, product_ids: Iterable[int]) -> None:
-    """These products' buy boxes may have changed: say so with a durable event (written in the
-    current transaction, one per batch of products), which the composition point hands to a worker
-    that refreshes them with the shop's strategy (``EVENT_CONSUMERS``). Nothing is computed here,
-    so a request that changes stock or offers never waits for a refresh."""
-    ids = sorted({int(i) for i in product_ids})
-    for start in range(0, len(ids), REFRESH_BATCH):
-        events.record(marketplace_events.BUY_BOX_STALE, aggregate="buy_box",
-                      product_ids=ids[start : start + REFRESH_BATCH])
+def buy_box_request_refresh(*, product_ids: Iterable[int] = (), offer_ids: Iterable[int] = ()) -> None:
+    """These products' (or these offers' products') buy boxes may have changed: say so with a
+    durable event (written in the current transaction, one per batch), which the composition point
+    hands to a worker that refreshes them with the shop's strategy (``EVENT_CONSUMERS``). Nothing
+    is computed or even looked up here, so a request that changes stock never waits for it."""
+    for key, values in (("product_ids", product_ids), ("offer_ids", offer_ids)):
+        ids = sorted({int(i) for i in values})
+        for start in range(0, len(ids), REFRESH_BATCH):
+            events.record(marketplace_events.BUY_BOX_STALE, aggregate="buy_box",
+                          **{key: ids[start : start + REFRESH_BATCH]})
 
 
 def buy_box_refresh(*, product_ids: Iterable[int], inputs: buy_box.BuyBoxInputs) -> dict[int, int | None]:

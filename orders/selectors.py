@@ -68,6 +68,11 @@ def order_get(*, pk: int) -> Order | None:
     return Order.objects.filter(pk=pk).first()
 
 
+def order_offer_ids(*, order: Order) -> QuerySet:
+    """The offers the order's lines were for, as a subquery (``offer_id__in=...``)."""
+    return OrderLine.objects.filter(order_id=order.pk, offer_id__isnull=False).values("offer_id")
+
+
 def order_by_number(*, number: str) -> Order | None:
     return Order.objects.filter(number=number).first() if number else None
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -114,8 +114,9 @@ class ReservationRecord:
 
 
 def order_number_new() -> str:
-    """e.g. ``BZ-261123-7K3F9Q``: the date it was placed and six random characters."""
-    suffix = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(6))
+    """e.g. ``BZ-261123-7K3F9QXA``: the date it was placed and eight random characters (31^8: a clash
+    is a once-in-billions IntegrityError, answered "try again")."""
+    suffix = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(8))
     return f"BZ-{timezone.localdate():%y%m%d}-{suffix}"
 
 
@@ -129,24 +130,15 @@ def order_create(
     if not draft.packages or not any(p.lines for p in draft.packages):
         raise ApplicationError(_("An order needs at least one item."), code="empty_order")
     user = draft.user if getattr(draft.user, "is_authenticated", False) else None
-    for _attempt in range(5):
-        try:
-            with transaction.atomic():
-                order = Order.objects.create(
-                    number=order_number_new(), user=user, email=draft.email, currency=draft.currency,
-                    prices_include_tax=draft.prices_include_tax, subtotal=draft.subtotal, discount=draft.discount,
-                    shipping=draft.shipping, tax=draft.tax, total=draft.total,
-                    shipping_address=draft.shipping_address, billing_address=draft.billing_address,
-                    idempotency_key=idempotency_key, idempotency_owner=idempotency_owner,
-                    request_digest=request_digest,
-                )
-            break
-        except IntegrityError:
-            if Order.objects.filter(idempotency_owner=idempotency_owner, idempotency_key=idempotency_key).exists():
-                raise
-            continue  # an order number clash: draw another
-    else:  # pragma: no cover - five clashes of 31^6 numbers in one day
-        raise Conflict(_("Could not number the order; please try again."))
+    # One INSERT, no savepoint: a clash of the idempotency key (or, once in billions, of the
+    # random number) raises IntegrityError and the caller's transaction rolls back as a whole.
+    order = Order.objects.create(
+        number=order_number_new(), user=user, email=draft.email, currency=draft.currency,
+        prices_include_tax=draft.prices_include_tax, subtotal=draft.subtotal, discount=draft.discount,
+        shipping=draft.shipping, tax=draft.tax, total=draft.total,
+        shipping_address=draft.shipping_address, billing_address=draft.billing_address,
+        idempotency_key=idempotency_key, idempotency_owner=idempotency_owner, request_digest=request_digest,
+    )
     lines = []
     for pd in draft.packages:
         package = Package.objects.create(
@@ -262,12 +254,21 @@ def _send_email_on_commit(order: Order, kind: str, package_id: int | None = None
         outbox.enqueue(send_order_email, order.pk, kind, package_id)
 
 
-def order_mark_paid(*, order: Order, message: str = "") -> Order:
-    """The payment is authorized: the order is paid and the customer gets a confirmation."""
-    with transaction.atomic():
-        order_transition(order=order, to=S.PAID, message=message or _("Payment authorized"))
+def order_mark_paid(*, order: Order, message: str = "") -> bool:
+    """The payment is authorized: a placed order becomes paid (one conditional UPDATE, so a return
+    page and a webhook racing mark it once) and the customer gets a confirmation. False, and
+    nothing changed, if the order was no longer placed. Joins the caller's transaction (no
+    savepoint: nothing in it can fail half-way)."""
+    with transaction.atomic(savepoint=False):
+        if not Order.objects.filter(pk=order.pk, status=S.PLACED).update(status=S.PAID, updated_at=timezone.now()):
+            return False
+        OrderEvent.objects.create(order=order, from_status=S.PLACED, to_status=S.PAID,
+                                  message=(message or _("Payment authorized"))[:300])
+        events.record(order_events.STATUS_CHANGED, aggregate=order_events.AGGREGATE, aggregate_id=order.pk,
+                      order_id=order.pk, from_status=S.PLACED, to_status=S.PAID)
         _send_email_on_commit(order, "confirmation")
-    return order
+    order.status = S.PAID
+    return True
 
 
 CANCELLABLE = frozenset({S.PLACED, S.PAID})

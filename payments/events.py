@@ -2,8 +2,11 @@
 
 # The payment reached a status: ``payments.payment_<status>`` with payment_id, reference (an order
 # number, a membership charge...), status, amount, currency (and captured_amount, refund_id,
-# refunded where they apply). <status>: authorized, captured, declined, failed, cancelled, refunded.
+# refunded where they apply). Recorded for the statuses that move money or end a payment:
+# captured, refunded, cancelled, declined, failed. An authorization moves no money; the payment row
+# keeps when it happened, and the order it paid records its own event (placed -> paid).
 STATUS_PREFIX = "payments.payment_"
+RECORDED_STATUSES = frozenset({"captured", "refunded", "cancelled", "declined", "failed"})
 # A provider's webhook changed the payment: whoever it pays for settles it. payment_id, status.
 PAYMENT_UPDATED = "payments.payment_updated"
 AGGREGATE = "payment"

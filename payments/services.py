@@ -71,7 +71,10 @@ def _money(amount: Any, currency: str) -> Decimal:
 
 
 def _emit_status(payment: Payment, name: str, **extra: Any) -> None:
-    """Record that the payment reached a status (in the caller's transaction)."""
+    """Record that the payment reached a status (in the caller's transaction), for the statuses
+    that move money or end it (``payments.events.RECORDED_STATUSES``)."""
+    if str(name) not in payment_events.RECORDED_STATUSES:
+        return
     events.record(
         payment_events.status_event(str(name)), aggregate=payment_events.AGGREGATE, aggregate_id=payment.pk,
         payment_id=payment.pk,
@@ -95,10 +98,15 @@ def _call_provider(fn: Callable[[], ProviderResult]) -> ProviderResult:
 _OPEN = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
 
 
-def _record(payment: Payment, result: ProviderResult, *, off_session: bool = False) -> Payment:
+OnPaid = Callable[[Payment], None]
+
+
+def _record(payment: Payment, result: ProviderResult, *, off_session: bool = False,
+            on_paid: OnPaid | None = None) -> Payment:
     """Store the provider's answer on an open payment (pending, or waiting for the customer) with one
     conditional UPDATE, so a webhook, a return page and a retry that race record it once; returns
-    the payment as stored."""
+    the payment as stored. ``on_paid(payment)`` runs in the same transaction when this call
+    recorded an authorization or capture (the caller's reaction commits with it, or neither does)."""
     status = _RESULT_TO_STATUS.get(result.status, PaymentStatus.FAILED)
     decline_code, message = result.decline_code[:64], result.message
     if status == PaymentStatus.REQUIRES_ACTION and off_session:
@@ -124,9 +132,15 @@ def _record(payment: Payment, result: ProviderResult, *, off_session: bool = Fal
         fields["captured_amount"] = payment.amount
     with transaction.atomic():
         updated = Payment.objects.filter(pk=payment.pk, status__in=_OPEN).update(**fields)
-        payment.refresh_from_db()
+        if updated:  # what we wrote is what is stored: no need to read it back
+            for name, value in fields.items():
+                setattr(payment, name, value)
+        else:  # somebody (a webhook, a twin request) recorded it first: theirs stands
+            payment.refresh_from_db()
         if updated and status not in _OPEN:
             _emit_status(payment, status)
+        if updated and on_paid is not None and status in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED):
+            on_paid(payment)
     return payment
 
 
@@ -307,6 +321,17 @@ def _validate(amount: Any, currency: str, idempotency_key: str) -> tuple[Decimal
     return amount, currency
 
 
+def _create_or_get(*, idempotency_key: str, **fields: Any) -> tuple[Payment, bool]:
+    """The payment recorded under this key: a new one (one INSERT, no transaction of its own) or the
+    existing one when the key was used before (the unique key decides, also for two at once)."""
+    if transaction.get_connection().in_atomic_block:
+        return Payment.objects.get_or_create(idempotency_key=idempotency_key, defaults=fields)
+    try:
+        return Payment.objects.create(idempotency_key=idempotency_key, **fields), True
+    except IntegrityError:
+        return Payment.objects.get(idempotency_key=idempotency_key), False
+
+
 def _claim(payment: Payment) -> bool:
     """Take the lease on a pending payment (nobody else is talking to the provider about it)."""
     now = timezone.now()
@@ -327,10 +352,12 @@ def payment_authorize(
     provider: str | None = None,
     off_session: bool = False,
     owner: str = "",
+    on_paid: OnPaid | None = None,
 ) -> Payment:
     """Authorize ``amount`` on ``payment_method``, confirmed here on the server (capture later with
     :func:`payment_capture`). ``off_session``: the customer is not there (a membership renewal).
-    ``owner`` ("user:<id>") may pay with their own saved cards only.
+    ``owner`` ("user:<id>") may pay with their own saved cards only. ``on_paid(payment)``: the
+    caller's reaction to an authorization this call records, run in the transaction that records it.
 
     Returns the Payment: authorized, or (on-session) *requires action* with a client secret when
     the bank asks for 3-D Secure, which the customer's app or page completes. Idempotent: the same
@@ -347,12 +374,9 @@ def payment_authorize(
     method = _stored_method(gateway, payment_method)
     _check_owner(payment_method=method, owner=owner, provider=code)
 
-    payment, created = Payment.objects.get_or_create(
-        idempotency_key=idempotency_key,
-        defaults={
-            "provider": code, "amount": amount, "currency": currency, "reference": reference,
-            "payment_method": method, "owner": owner[:64], "locked_until": timezone.now() + PROVIDER_LEASE,
-        },
+    payment, created = _create_or_get(
+        idempotency_key=idempotency_key, provider=code, amount=amount, currency=currency, reference=reference,
+        payment_method=method, owner=owner[:64], locked_until=timezone.now() + PROVIDER_LEASE,
     )
     if not created:
         if (payment.provider, payment.amount, payment.currency, payment.reference) != (
@@ -376,11 +400,12 @@ def payment_authorize(
     if not payment_method:
         Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(locked_until=None)
         raise ApplicationError(_("Enter a card number."), fields={"payment_method": [_("Required.")]})
-    return _authorize_at_provider(payment, gateway, payment_method, off_session=off_session)
+    return _authorize_at_provider(payment, gateway, payment_method, off_session=off_session, on_paid=on_paid)
 
 
 def _authorize_at_provider(
-    payment: Payment, gateway: PaymentProvider, payment_method: str, *, off_session: bool = False
+    payment: Payment, gateway: PaymentProvider, payment_method: str, *, off_session: bool = False,
+    on_paid: OnPaid | None = None,
 ) -> Payment:
     metadata = {"reference": payment.reference, "payment_id": str(payment.pk)}
     if off_session:
@@ -391,7 +416,7 @@ def _authorize_at_provider(
         raise _unknown(payment, exc)
     except providers.ProviderRefused as exc:
         return _authorization_outcome(_refused(payment, exc))
-    return _authorization_outcome(_record(payment, result, off_session=off_session))
+    return _authorization_outcome(_record(payment, result, off_session=off_session, on_paid=on_paid))
 
 
 def provider_confirms_in_browser(provider: str | None = None) -> bool:

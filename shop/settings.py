@@ -347,6 +347,8 @@ EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
     # Offers, stock, sellers, shipping or deals changed: the stored buy boxes are refreshed in a
     # worker with the shop's strategy (stock, deals), never inside the request that changed them.
     "marketplace.buy_box_stale": ("shop.tasks.refresh_buy_boxes",),
+    # An order reserved stock: its products' buy boxes are refreshed once, in a worker.
+    "orders.order_placed": ("shop.tasks.refresh_buy_boxes_for_order",),
 }
 
 # --- Membership -------------------------------------------------------------------------

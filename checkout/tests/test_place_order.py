@@ -189,3 +189,38 @@ def test_the_same_key_sent_twice_at_once_gives_one_order_and_one_charge(methods)
     assert Order.objects.count() == 1
     assert Payment.objects.count() == 1
     assert StockItem.objects.get(offer=offer).reserved == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("lines", "budget"), [(1, 23), (5, 35)])
+def test_placing_an_order_does_no_hidden_work(methods, lines, budget):
+    """SQL statements per place_order, as a web process runs it (work after the commit goes to a
+    worker through the outbox): at most 20 + 3 per line, BEGIN and COMMIT counted. The buy-box
+    refresh is one task per order, sent with the e-mail in one go at the end."""
+    from celery import current_app
+    from django.test.utils import CaptureQueriesContext
+
+    from core.models import DomainEvent, OutboxMessage
+
+    offers = [OfferFactory(price=Decimal("8.00")) for _ in range(lines)]
+    for offer in offers:
+        stock(offer, 5)
+    counts = []
+    events_before = DomainEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    current_app.conf.task_always_eager = False
+    try:
+        for _ in range(2):  # the second with warm caches, as in a running shop
+            cart = cart_with(*[(offer, 1) for offer in offers])
+            with CaptureQueriesContext(connection) as captured:
+                placed = place(cart)
+            counts.append(len(captured.captured_queries))
+            last_queries = [q["sql"][:90] for q in captured.captured_queries]
+    finally:
+        current_app.conf.task_always_eager = True
+    assert placed.order.status == Order.Status.PAID
+    assert counts[-1] <= budget, (counts, last_queries)
+    order_tasks = OutboxMessage.objects.filter(kwargs__order_id=placed.order.pk)
+    assert sorted(order_tasks.values_list("task_name", flat=True)) == ["shop.tasks.refresh_buy_boxes_for_order"]
+    # Placing asks for no refresh per line: the one order task does it, after the commit.
+    assert not DomainEvent.objects.filter(pk__gt=events_before, name="marketplace.buy_box_stale").exists()
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()

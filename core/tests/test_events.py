@@ -45,6 +45,30 @@ def test_an_event_is_written_with_the_change_and_its_consumers_run_after_the_com
     assert consumed == [{"event_id": event.pk, "order_id": 7, "total": "9.50"}]
 
 
+@shared_task(name="tests.consume_happened_too")
+def consume_happened_too(**payload) -> bool:
+    CONSUMED.append({"too": True, **payload})
+    return True
+
+
+def test_every_consumer_gets_its_own_row_in_the_declared_order(consumed, settings):
+    settings.EVENT_CONSUMERS = {"test.happened": ("tests.consume_happened", "tests.consume_happened_too")}
+    with transaction.atomic():
+        event = events.record("test.happened", aggregate="cart", aggregate_id="c1", sku="A-1")
+    rows = list(OutboxMessage.objects.order_by("pk").values_list("task_name", "kwargs"))
+    assert rows == [("tests.consume_happened", {"sku": "A-1", "event_id": event.pk}),
+                    ("tests.consume_happened_too", {"sku": "A-1", "event_id": event.pk})]
+    assert consumed == [{"event_id": event.pk, "sku": "A-1"}, {"too": True, "event_id": event.pk, "sku": "A-1"}]
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_a_consumer_that_is_not_a_task_is_refused_in_the_transaction(settings):
+    settings.EVENT_CONSUMERS = {"test.happened": ("tests.no_such_task",)}
+    with pytest.raises(KeyError), transaction.atomic():
+        events.record("test.happened", aggregate="cart", aggregate_id="c1")
+    assert not DomainEvent.objects.exists()
+
+
 def test_a_rolled_back_change_leaves_no_event_and_no_task(consumed):
     def change_that_fails():
         with transaction.atomic():
@@ -95,13 +119,16 @@ def test_old_events_are_pruned_after_the_retention_period(settings):
 
 
 def test_a_money_path_records_its_events_in_its_transaction():
-    """Placing and paying leave the order's history in the log (no in-process bus)."""
+    """Moving money leaves the payment's history in the log (no in-process bus)."""
     from decimal import Decimal
 
     from payments import services as payment_services
 
-    payment_services.payment_authorize(amount=Decimal("5.00"), currency="USD", payment_method="4242424242424242",
-                                       reference="B-1", idempotency_key="k")
-    assert [e.name for e in events.events_for(aggregate="payment", aggregate_id=DomainEvent.objects.get().aggregate_id)
-            ] == ["payments.payment_authorized"]
+    payment = payment_services.payment_authorize(amount=Decimal("5.00"), currency="USD",
+                                                 payment_method="4242424242424242", reference="B-1",
+                                                 idempotency_key="k")
+    payment_services.payment_capture(payment=payment)
+    history = events.events_for(aggregate="payment", aggregate_id=payment.pk)
+    assert [e.name for e in history] == ["payments.payment_captured"]
+    assert history[0].payload["captured_amount"] == "5.00"
     assert not hasattr(events, "subscribe")
