@@ -1,8 +1,9 @@
 """The pricing pipeline: one function that prices a cart for the cart page, checkout, the order,
 its e-mails and the API alike.
 
-    line subtotals -> discounts (registered steps; promotions adds them) -> shipping per
-    package (seller x fulfilment channel) -> tax (by destination country) -> total
+    1. line subtotals (member prices) -> 2. discounts (deals and promotions, then a voucher)
+    -> 3. tax per line (by destination) -> 4. packages (seller x fulfilment channel) and their
+    shipping -> 5. totals
 
 Every figure is Money (Decimal, quantized to the currency's minor unit) computed on the server
 from the database; the caller passes only offer ids, quantities, a destination country and the
@@ -206,26 +207,40 @@ def price_cart(
     Raises :class:`OrderTooLarge` when a figure of the order would not fit its amount columns, so
     no caller (cart, quote, place order) ever reaches the database with one."""
     context = context or PricingContext()
-    benefits = context.benefits
     currency = settings.SHOP_CURRENCY
     included = settings.PRICES_INCLUDE_TAX
-    zero = Money.zero(currency)
-    today = context.today or timezone.localdate()
-
-    wanted = {}
+    wanted: dict[int, int] = {}
     for line in lines:
         wanted[line.offer_id] = wanted.get(line.offer_id, 0) + int(line.quantity)
-    if offers is None:
-        offers = {
-            o.pk: o
-            for o in marketplace_selectors.offer_list().filter(pk__in=list(wanted), product__is_active=True)
-        }
-    else:
-        offers = {pk: o for pk, o in offers.items()
-                  if o.is_active and o.seller.is_active and o.product.is_active}
-    unavailable = [oid for oid in wanted if oid not in offers]
+    offers = _sellable_offers(wanted, offers)
 
-    # 1. line subtotals, from the database prices
+    priced = _line_subtotals(wanted, offers, context.benefits, currency)  # 1.
+    _check_fits(sum((line.subtotal for line in priced), Money.zero(currency)))  # before any discount works on it
+    discounts, voucher, voucher_error, free_shipping = _discounts(priced, context)  # 2.
+    tax_rate = _tax_rate(context.country, context.region)  # 3.
+    _line_taxes(priced, tax_rate, included=included)
+    packages = _packages(priced, context, tax_rate, free_shipping, currency=currency, included=included)  # 4.
+    return _totals(  # 5.
+        priced, packages, discounts, tax_rate, currency=currency, included=included, unavailable=[
+            offer_id for offer_id in wanted if offer_id not in offers
+        ], voucher=voucher, voucher_error=voucher_error, benefits=context.benefits,
+    )
+
+
+def _sellable_offers(wanted: Mapping[int, int], offers: Mapping | None) -> dict:
+    """The offers of these ids that can be sold now (offer, seller and product active), loaded
+    with their seller and product unless the caller has them."""
+    if offers is None:
+        sellable = marketplace_selectors.offer_list().filter(pk__in=list(wanted), product__is_active=True)
+        return {o.pk: o for o in sellable}
+    return {pk: o for pk, o in offers.items() if o.is_active and o.seller.is_active and o.product.is_active}
+
+
+def _line_subtotals(wanted: Mapping[int, int], offers: Mapping, benefits: Benefits | None,
+                    currency: str) -> list[PricedLine]:
+    """1. A line per sellable offer: its unit price from the database (the member price where the
+    buyer's benefits include it) times the quantity."""
+    zero = Money.zero(currency)
     priced: list[PricedLine] = []
     for offer_id, quantity in wanted.items():
         offer = offers.get(offer_id)
@@ -243,35 +258,51 @@ def price_cart(
                 regular_unit_price=regular if member_price else None,
             )
         )
+    return priced
 
-    _check_fits(sum((line.subtotal for line in priced), zero))  # before any discount works on it
 
-    # 2. discounts (each split over lines so the parts always sum to the discount)
+def _discounts(priced: list[PricedLine], context: PricingContext
+               ) -> tuple[list[Discount], Discount | None, str, set[int]]:
+    """2. Deals and automatic promotions, then the voucher on what they left; each discount is
+    split over the lines (the parts always sum to it) and added to their ``discount``. Returns the
+    discounts, the voucher's (or None and why its code does not apply) and the indexes of lines
+    whose packages a promotion ships free."""
+    is_member = rules.member_deals(context.benefits)
     discounts: list[Discount] = []
-    free_shipping: set[int] = set()  # indexes of lines whose packages ship free (a promotion)
-    is_member = rules.member_deals(benefits)
-    for step in (_promotions_step,):
-        for discount in step(priced, is_member, context):
-            for index, part in discount.per_line.items():
-                line = priced[index]
-                line.discount = min(line.discount + part, line.subtotal)
-            discounts.append(discount)
-            free_shipping.update(getattr(discount, "free_shipping_line_indexes", ()))
+    free_shipping: set[int] = set()
+    for discount in _promotions_step(priced, is_member, context):
+        for index, part in discount.per_line.items():
+            line = priced[index]
+            line.discount = min(line.discount + part, line.subtotal)
+        discounts.append(discount)
+        free_shipping.update(discount.free_shipping_line_indexes)
     voucher, voucher_error = _voucher_step(priced, is_member, context)
     if voucher is not None:
         for index, part in voucher.per_line.items():
             priced[index].discount += part
         discounts.append(voucher)
+    return discounts, voucher, voucher_error, free_shipping
 
-    # 3. tax rate for the destination
-    tax_rate = _tax_rate(context.country, context.region)
+
+def _line_taxes(priced: list[PricedLine], tax_rate: TaxRate | None, *, included: bool) -> None:
+    """3. Each line's total after discounts and the tax in it (or on top of it) at the destination's rate."""
     rate = tax_rate.rate if tax_rate else Decimal(0)
     for line in priced:
         line.tax_rate = rate
         line.total = line.subtotal - line.discount
         line.tax = _tax_part(line.total, rate, included=included)
 
-    # 4. shipping per package (seller x channel); cheapest unless the shopper chose another
+
+def _packages(priced: list[PricedLine], context: PricingContext, tax_rate: TaxRate | None,
+              free_shipping: set[int], *, currency: str, included: bool) -> list[Package]:
+    """4. One package per seller and fulfilment channel, with the shipping options it can have
+    (free for a member where the plan says so, members-only methods for members) and the one it
+    ships with: the shopper's choice, else the cheapest (and among equally priced, the fastest)."""
+    zero = Money.zero(currency)
+    today = context.today or timezone.localdate()
+    benefits = context.benefits
+    rate = tax_rate.rate if tax_rate else Decimal(0)
+    taxes_shipping = tax_rate is not None and tax_rate.applies_to_shipping
     methods = fulfillment_selectors.active_shipping_methods()
     packages: dict[str, Package] = {}
     free_keys = {package_key(priced[i].seller_id, priced[i].channel) for i in free_shipping}
@@ -289,7 +320,6 @@ def price_cart(
             seller_id=package.seller_id, channel=package.channel, methods=methods,
             members=rules.fast_shipping(benefits),
         )
-        # a plan with free shipping makes every option of a platform-fulfilled package free
         package.member_free_shipping = rules.ships_free(channel=package.channel, benefits=benefits)
         package.options = [
             ShippingOption(
@@ -303,24 +333,27 @@ def price_cart(
             for m in applicable
         ]
         chosen_code = context.shipping_choices.get(package.key)
-        # the cheapest unless the shopper chose another; among equally priced (all free for a
-        # member), the fastest
         package.chosen = next((o for o in package.options if o.code == chosen_code), None) or min(
             package.options, key=lambda o: (o.price.amount, o.latest), default=None
         )
         package.shipping = package.chosen.price if package.chosen and package.key not in free_keys else zero
-        taxes_shipping = tax_rate is not None and tax_rate.applies_to_shipping
         package.shipping_tax = _tax_part(package.shipping, rate, included=included) if taxes_shipping else zero
+    return list(packages.values())
 
-    # 5. totals
+
+def _totals(priced: list[PricedLine], packages: list[Package], discounts: list[Discount],
+            tax_rate: TaxRate | None, *, currency: str, included: bool, unavailable: list[int],
+            voucher: Discount | None, voucher_error: str, benefits: Benefits | None) -> PricedCart:
+    """5. The cart's figures: sums of its lines and packages (tax added on top unless prices include it)."""
+    zero = Money.zero(currency)
     subtotal = sum((line.subtotal for line in priced), zero)
     discount = sum((line.discount for line in priced), zero)
-    shipping = sum((p.shipping for p in packages.values()), zero)
-    tax = sum((line.tax for line in priced), zero) + sum((p.shipping_tax for p in packages.values()), zero)
+    shipping = sum((p.shipping for p in packages), zero)
+    tax = sum((line.tax for line in priced), zero) + sum((p.shipping_tax for p in packages), zero)
     total = subtotal - discount + shipping + (zero if included else tax)
     _check_fits(subtotal + shipping + tax)  # the largest figure stored: every line, package and total is below it
     return PricedCart(
-        currency=currency, prices_include_tax=included, lines=priced, packages=list(packages.values()),
+        currency=currency, prices_include_tax=included, lines=priced, packages=packages,
         discounts=discounts, subtotal=subtotal, discount=discount, shipping=shipping, tax=tax, total=total,
         tax_name=tax_rate.name if tax_rate else _("Tax"), unavailable=unavailable,
         voucher=voucher, voucher_error=voucher_error, member_plan=benefits.plan_name if benefits else "",
