@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from core import outbox
 from core.models import OutboxMessage
+from tests.commit import committed
 from tests.factories import UserFactory
 from tests.redis_server import DEAD_BROKER, celery_broker
 
@@ -58,6 +59,7 @@ def published_ids(queue: str = "default") -> list[str]:
     return [json.loads(raw)["headers"]["id"] for raw in broker_redis().lrange(queue, 0, -1)]
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_row_is_written_in_the_transaction_and_the_task_runs_after_commit():
     with transaction.atomic():
         outbox.enqueue(record, 7, note="after commit")
@@ -79,8 +81,9 @@ def _enqueue_then_fail():
 
 
 def test_a_rollback_takes_the_row_away_and_nothing_runs():
-    with pytest.raises(ZeroDivisionError):
+    with committed() as ran, pytest.raises(ZeroDivisionError):
         _enqueue_then_fail()
+    assert ran == []
     assert OutboxMessage.objects.count() == 0
     assert RUNS == []
 
@@ -92,7 +95,7 @@ def test_an_unknown_task_fails_in_the_callers_transaction():
 
 
 def test_in_eager_mode_a_task_error_propagates_as_before():
-    with pytest.raises(RuntimeError, match="the task itself failed"):
+    with pytest.raises(RuntimeError, match="the task itself failed"), committed():
         outbox.enqueue(explode)
     # It was handed over (and ran): the sweeper does not run it again.
     assert OutboxMessage.objects.get().sent_at is not None
@@ -100,7 +103,7 @@ def test_in_eager_mode_a_task_error_propagates_as_before():
 
 
 def test_a_broker_failure_leaves_the_row_for_the_sweeper_and_the_caller_goes_on():
-    with celery_broker(DEAD_BROKER), transaction.atomic():
+    with celery_broker(DEAD_BROKER), committed(), transaction.atomic():
         outbox.enqueue(record, 1)
     message = OutboxMessage.objects.get()
     assert message.sent_at is None
@@ -127,7 +130,7 @@ def test_a_broker_failure_leaves_the_row_for_the_sweeper_and_the_caller_goes_on(
 
 def test_a_request_succeeds_while_the_broker_is_down_and_its_email_is_sent_later(client, mailoutbox):
     user = UserFactory(email="ann@example.com")
-    with celery_broker(DEAD_BROKER):
+    with celery_broker(DEAD_BROKER), committed():
         response = client.post(reverse("accounts:password_reset"), {"email": "ann@example.com"})
     assert response.status_code == 302
     message = OutboxMessage.objects.get()
@@ -250,7 +253,7 @@ def test_publishing_to_a_frozen_broker_gives_up_quickly():
     listener.listen(16)  # accepts connections (the kernel does) but never answers
     try:
         started = time.monotonic()
-        with celery_broker(f"redis://127.0.0.1:{listener.getsockname()[1]}/0"):
+        with celery_broker(f"redis://127.0.0.1:{listener.getsockname()[1]}/0"), committed():
             outbox.enqueue(record, 1)
         assert time.monotonic() - started < 10
     finally:

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from catalog import services as catalog_services
 from marketplace import services
 from marketplace.models import Offer
+from tests.commit import committed
 from tests.factories import (
     BrandFactory,
     CategoryFactory,
@@ -421,7 +422,8 @@ def test_member_edits_own_offer_and_the_buy_box_follows(client, sellers, shop):
     client.force_authenticate(sellers["user_b"])
     offer = sellers["offer_b"]
     stock(offer, 2)
-    response = client.patch(f"{OFFERS}{offer.pk}/", {"price": "39.00", "handling_days": 3}, format="json")
+    with committed():
+        response = client.patch(f"{OFFERS}{offer.pk}/", {"price": "39.00", "handling_days": 3}, format="json")
     assert response.status_code == 200, response.content
     offer.refresh_from_db()
     assert (offer.price, offer.handling_days) == (Decimal("39.00"), 3)

@@ -19,6 +19,7 @@ from core.exceptions import ApplicationError, NotFound
 from marketplace import services
 from marketplace.models import SellerMember
 from marketplace.roles import SELLER_GROUPS
+from tests.commit import committed
 from tests.factories import SellerFactory, seller_member
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +77,8 @@ class TestRemove:
         member = _member(shop["seller"], staff)
         actor = shop["owner"]
 
-        services.seller_member_remove(member=member, actor=actor)
+        with committed():
+            services.seller_member_remove(member=member, actor=actor)
 
         staff.refresh_from_db()
         assert not SellerMember.objects.filter(pk=member.pk).exists()
@@ -140,7 +142,7 @@ class TestRemove:
         owner = shop["owner"]
         member = _member(shop["seller"], owner)
 
-        with pytest.raises(ApplicationError, match="A seller needs at least one owner.") as caught:
+        with committed(), pytest.raises(ApplicationError, match="A seller needs at least one owner.") as caught:
             services.seller_member_remove(member=member)
 
         assert caught.value.code == "last_owner"
@@ -169,7 +171,7 @@ class TestRemove:
 class TestChangeRole:
     def test_the_last_owner_cannot_be_demoted(self, shop, seen):
         member = _member(shop["seller"], shop["owner"])
-        with pytest.raises(ApplicationError, match="A seller needs at least one owner."):
+        with committed(), pytest.raises(ApplicationError, match="A seller needs at least one owner."):
             services.seller_member_change_role(member=member, role=MANAGER)
         member.refresh_from_db()
         assert member.role == OWNER
@@ -178,8 +180,9 @@ class TestChangeRole:
     def test_promote_then_demote_the_former_owner(self, shop, seen):
         staff = _member(shop["seller"], shop["staff"])
         owner = _member(shop["seller"], shop["owner"])
-        services.seller_member_change_role(member=staff, role=OWNER, actor=shop["owner"])
-        services.seller_member_change_role(member=owner, role=STAFF)
+        with committed():
+            services.seller_member_change_role(member=staff, role=OWNER, actor=shop["owner"])
+            services.seller_member_change_role(member=owner, role=STAFF)
 
         assert dict(shop["seller"].members.values_list("user_id", "role")) == {
             shop["staff"].pk: OWNER, shop["owner"].pk: STAFF,
@@ -191,7 +194,8 @@ class TestChangeRole:
         assert changes[0]["actor_id"] == shop["owner"].pk
 
     def test_the_same_role_changes_nothing(self, shop, seen):
-        services.seller_member_change_role(member=_member(shop["seller"], shop["owner"]), role=OWNER)
+        with committed():
+            services.seller_member_change_role(member=_member(shop["seller"], shop["owner"]), role=OWNER)
         assert not [e for e in seen if e.name == "marketplace.seller_member_role_changed"]
 
     def test_an_unknown_role_is_refused(self, shop):
@@ -286,7 +290,8 @@ class TestAdminDelete:
 
     def test_role_change_in_admin_goes_through_the_service(self, su_client, shop, seen):
         member = _member(shop["seller"], shop["staff"])
-        response = su_client.post(_url("change", member.pk), {"role": MANAGER})
+        with committed():
+            response = su_client.post(_url("change", member.pk), {"role": MANAGER})
         assert response.status_code == 302
         member.refresh_from_db()
         assert member.role == MANAGER
