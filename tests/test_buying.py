@@ -14,6 +14,7 @@ from checkout.models import Cart, CartLine
 from fulfillment.models import StockItem
 from orders.models import Order
 from payments.models import Payment, PaymentStatus
+from tests.commit import committed
 from tests.factories import OfferFactory, UserFactory, seller_member, shipping_method, stock
 
 pytestmark = pytest.mark.django_db
@@ -37,10 +38,11 @@ def buy(offers, user=None, email="ada@example.com"):
     cart = Cart.objects.create(user=user)
     for offer in offers:
         CartLine.objects.create(cart=cart, offer=offer, quantity=1, price_when_added=offer.price)
-    return ordering.place_order(
-        cart=cart, user=user, email=email, shipping_address=ADDRESS, payment_method="4242424242424242",
-        idempotency_key=uuid.uuid4().hex,
-    ).order
+    with committed():  # a checkout request: its after-commit work has run when it returns
+        return ordering.place_order(
+            cart=cart, user=user, email=email, shipping_address=ADDRESS, payment_method="4242424242424242",
+            idempotency_key=uuid.uuid4().hex,
+        ).order
 
 
 def reserved(offer) -> int:

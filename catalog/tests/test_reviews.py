@@ -33,10 +33,11 @@ def plain(response) -> str:
 def buy(offer, user):
     cart = Cart.objects.create(user=user)
     CartLine.objects.create(cart=cart, offer=offer, quantity=1, price_when_added=offer.price)
-    return ordering.place_order(
-        cart=cart, user=user, email=user.email, shipping_address=ADDRESS, payment_method="4242424242424242",
-        idempotency_key=uuid.uuid4().hex,
-    ).order
+    with committed():  # a checkout request: its after-commit work has run when it returns
+        return ordering.place_order(
+            cart=cart, user=user, email=user.email, shipping_address=ADDRESS, payment_method="4242424242424242",
+            idempotency_key=uuid.uuid4().hex,
+        ).order
 
 
 @pytest.fixture

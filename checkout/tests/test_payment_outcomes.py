@@ -28,6 +28,7 @@ from payments.exceptions import PaymentDeclined, PaymentInProgress, PaymentUnava
 from payments.models import Payment, PaymentStatus
 from payments.providers import base as providers
 from payments.providers.test import TestProvider
+from tests.commit import committed
 from tests.concurrency import race
 from tests.factories import OfferFactory, UserFactory, shipping_method, stock
 
@@ -85,11 +86,12 @@ def cart_with(*pairs, user=None) -> Cart:
 
 
 def place(cart, key=None, card=GOOD_CARD, **kwargs):
-    return ordering.place_order(
-        cart=cart, user=kwargs.pop("user", None), email=kwargs.pop("email", "ada@example.com"),
-        shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
-        idempotency_key=key or uuid.uuid4().hex, **kwargs,
-    )
+    with committed():  # a checkout request: its after-commit work has run when it returns
+        return ordering.place_order(
+            cart=cart, user=kwargs.pop("user", None), email=kwargs.pop("email", "ada@example.com"),
+            shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
+            idempotency_key=key or uuid.uuid4().hex, **kwargs,
+        )
 
 
 def reserved(item: StockItem) -> int:

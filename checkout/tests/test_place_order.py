@@ -15,6 +15,7 @@ from fulfillment.models import StockItem
 from orders.models import Order
 from payments.exceptions import PaymentInProgress
 from payments.models import Payment
+from tests.commit import committed
 from tests.factories import OfferFactory, UserFactory, shipping_method, stock
 
 GOOD_CARD = "4242424242424242"
@@ -31,11 +32,12 @@ def cart_with(*pairs) -> Cart:
 
 
 def place(cart, key=None, card=GOOD_CARD, **kwargs):
-    return ordering.place_order(
-        cart=cart, user=kwargs.pop("user", None), email=kwargs.pop("email", "ada@example.com"),
-        shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
-        idempotency_key=key or uuid.uuid4().hex, **kwargs,
-    )
+    with committed():  # a checkout request: its after-commit work has run when it returns
+        return ordering.place_order(
+            cart=cart, user=kwargs.pop("user", None), email=kwargs.pop("email", "ada@example.com"),
+            shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
+            idempotency_key=key or uuid.uuid4().hex, **kwargs,
+        )
 
 
 def reserved(offer) -> int:

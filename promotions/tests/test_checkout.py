@@ -13,6 +13,7 @@ from checkout.models import Cart, CartLine
 from core.exceptions import ApplicationError
 from orders.models import Order, OrderEvent
 from promotions.models import Voucher, VoucherRedemption
+from tests.commit import committed
 from tests.concurrency import race
 from tests.factories import OfferFactory, ProductFactory, UserFactory, shipping_method, stock
 
@@ -34,8 +35,9 @@ def cart_with(offer, quantity=1) -> Cart:
 
 
 def place(cart, *, email="ada@example.com", card=GOOD_CARD, voucher_code="SAVE10", user=None):
-    return ordering.place_order(cart=cart, user=user, email=email, shipping_address=ADDRESS, payment_method=card,
-                                idempotency_key=uuid.uuid4().hex, voucher_code=voucher_code)
+    with committed():  # a checkout request: its after-commit work has run when it returns
+        return ordering.place_order(cart=cart, user=user, email=email, shipping_address=ADDRESS, payment_method=card,
+                                    idempotency_key=uuid.uuid4().hex, voucher_code=voucher_code)
 
 
 GENERIC = "This code cannot be used for this order."
