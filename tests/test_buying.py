@@ -69,7 +69,8 @@ def test_guest_cancels_before_shipping_stock_returns_and_payment_is_released(cli
     link = re.search(r"/orders/guest/\?t=\S+", mail.outbox[0].body).group(0)
     assert client.get(link).status_code == 303
     assert reserved(offers[0]) == 1
-    response = client.post(f"/orders/guest/{order.number}/cancel/", {"email": "ADA@example.com"}, follow=True)
+    with committed():
+        response = client.post(f"/orders/guest/{order.number}/cancel/", {"email": "ADA@example.com"}, follow=True)
     assert "Your order is cancelled" in response.content.decode()
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELLED
