@@ -201,5 +201,7 @@ def admin_actions(response) -> set[str]:
 
 
 def admin_action(client, url: str, action: str, *objects, follow: bool = False):
-    """POST an admin action on ``objects`` as the change list would (or as a forged request would)."""
-    return client.post(url, {"action": action, "_selected_action": [o.pk for o in objects]}, follow=follow)
+    """POST an admin action on ``objects`` as the change list would (or as a forged request would).
+    The request commits: what the action set off after the commit has run when this returns."""
+    with committed():
+        return client.post(url, {"action": action, "_selected_action": [o.pk for o in objects]}, follow=follow)

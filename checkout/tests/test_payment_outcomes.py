@@ -296,7 +296,8 @@ class TestSettleJob:
         offer = OfferFactory()
         stock(offer, 5)
         order = self._unpaid(offer, age=timedelta(0))
-        orders_services.order_cancel(order=order, reason="changed my mind")
+        with committed():
+            orders_services.order_cancel(order=order, reason="changed my mind")
         late = payment_services.payment_authorize(
             amount=order.total, currency="USD", payment_method=GOOD_CARD, reference=order.number,
             idempotency_key=f"order:{order.idempotency_owner}:{order.idempotency_key}",
