@@ -16,13 +16,14 @@ from celery import shared_task
 from celery.exceptions import NotRegistered
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from core import outbox
 from core.models import OutboxMessage
 from tests.commit import committed
+from tests.concurrency import race
 from tests.factories import UserFactory
 from tests.redis_server import DEAD_BROKER, celery_broker
 
@@ -186,25 +187,9 @@ def test_two_sweepers_at_once_publish_each_row_once():
         OutboxMessage(task_name="core.tests.record", args=[i], available_at=past) for i in range(60)
     )
     broker_redis().delete("default")
-    start = threading.Barrier(2)
-    reports, errors = [], []
-
-    def sweeper():
-        try:
-            start.wait()
-            reports.append(outbox.sweep(batch_size=7))
-        except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
     with celery_broker(settings.REDIS_URL):
-        threads = [threading.Thread(target=sweeper) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-    assert errors == []
+        reports = race(lambda: outbox.sweep(batch_size=7), [()] * 2)
+    assert not [r for r in reports if isinstance(r, Exception)], reports
     assert sum(r.sent for r in reports) == 60
     assert all(r.sent for r in reports), "both sweepers took a share"
     ids = published_ids()
@@ -219,11 +204,8 @@ def test_a_row_a_sweeper_took_first_is_not_sent_again_by_its_writer():
 
     def sweeper_gets_there_first():
         with time_machine.travel(timezone.now() + outbox.SEND_GRACE + timedelta(seconds=1)):
-            result = []
-            thread = threading.Thread(target=lambda: (result.append(outbox.sweep()), connection.close()))
-            thread.start()
-            thread.join(30)
-        assert result[0].sent == 1
+            [report] = race(outbox.sweep, [()])  # another process, on its own connection
+        assert report.sent == 1
 
     with transaction.atomic():
         transaction.on_commit(sweeper_gets_there_first)  # runs before the writer's own hook

@@ -6,12 +6,9 @@ only), then concurrency against real PostgreSQL transactions.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Group, Permission
-from django.db import close_old_connections, connection
 from django.urls import reverse
 
 from core import events
@@ -20,6 +17,7 @@ from marketplace import services
 from marketplace.models import SellerMember
 from marketplace.roles import SELLER_GROUPS
 from tests.commit import committed
+from tests.concurrency import race
 from tests.factories import SellerFactory, seller_member
 
 pytestmark = pytest.mark.django_db
@@ -403,26 +401,8 @@ def test_owner_member_changelist_query_count(client, django_assert_max_num_queri
 
 
 def _at_once(*targets):
-    barrier = threading.Barrier(len(targets))
-    results = []
-
-    def run(target):
-        close_old_connections()
-        try:
-            barrier.wait()
-            target()
-            results.append("ok")
-        except ApplicationError as exc:
-            results.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(t,)) for t in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+    """Each target at the same moment; "ok" or the exception it raised, in order."""
+    return [r if isinstance(r, Exception) else "ok" for r in race(lambda target: target(), [(t,) for t in targets])]
 
 
 @pytest.mark.django_db(transaction=True)

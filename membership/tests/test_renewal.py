@@ -3,19 +3,18 @@ period, expiry, cancelled memberships, and never charging twice (reruns, concurr
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.db import connection
 
 from membership import selectors, services, tasks
 from membership.models import Subscription, SubscriptionCharge, SubscriptionEvent
 from membership.tests.conftest import START, beat, card_now_declines, card_number, join, make_plan, reload, renew
 from payments.models import Payment, PaymentStatus
 from tests.commit import committed
+from tests.concurrency import race
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -300,21 +299,7 @@ def test_two_renewal_runs_at_once_charge_once(provider, travel):
     travel(TRIAL_END + DAY)
     provider.calls.clear()
     provider.delay = 0.3
-    barrier = threading.Barrier(3)
-    results: list[str] = []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(services.subscription_renew(subscription_id=subscription.pk))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race(lambda: services.subscription_renew(subscription_id=subscription.pk), [()] * 3)
     assert results.count(services.PAID) == 1
     assert set(results) - {services.PAID} <= {services.IN_PROGRESS, services.NOT_DUE}  # the twins: left alone
     assert provider.count("authorize") == 1
@@ -330,20 +315,8 @@ def test_two_beat_runs_at_once_charge_each_member_once(provider, travel):
     travel(TRIAL_END + DAY)
     provider.calls.clear()
     provider.delay = 0.05
-    barrier = threading.Barrier(2)
-
-    def run():
-        try:
-            barrier.wait()
-            tasks.renew_due_subscriptions(batch_size=3)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    handed_over = race(lambda: tasks.renew_due_subscriptions(batch_size=3), [()] * 2)
+    assert all(isinstance(n, int) for n in handed_over), handed_over  # neither run failed
     assert provider.count("authorize") == 4
     assert provider.charged() == [Decimal("12.99")] * 4
     assert set(Subscription.objects.values_list("status", flat=True)) == {S.ACTIVE}
