@@ -1,5 +1,7 @@
 """Factories shared by every app's tests. They go through services where a service exists,
-so test data obeys the same rules as real data (paths, ledger rows, buy boxes)."""
+so test data obeys the same rules as real data (paths, ledger rows, buy boxes). Data is made as
+if committed: the service's after-commit work (buy-box refresh, cache bumps) has run when a
+factory returns (see tests/commit.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from fulfillment import services as fulfillment_services
 from fulfillment.models import ShippingMethod, StockItem, Warehouse
 from marketplace import services as marketplace_services
 from marketplace.models import Offer, Seller
+from tests.commit import committed
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -41,7 +44,8 @@ class CategoryFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class, name, parent=None, **kwargs):
-        return catalog_services.category_create(name=name, parent=parent, **kwargs)
+        with committed():
+            return catalog_services.category_create(name=name, parent=parent, **kwargs)
 
 
 class BrandFactory(factory.django.DjangoModelFactory):
@@ -65,7 +69,8 @@ class ProductFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class, **kwargs):
-        return catalog_services.product_create(**kwargs)
+        with committed():
+            return catalog_services.product_create(**kwargs)
 
 
 class SellerFactory(factory.Factory):
@@ -77,7 +82,8 @@ class SellerFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class, **kwargs):
-        return marketplace_services.seller_create(**kwargs)
+        with committed():
+            return marketplace_services.seller_create(**kwargs)
 
 
 def house_seller() -> Seller:
@@ -95,7 +101,8 @@ class WarehouseFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class, **kwargs):
-        return fulfillment_services.warehouse_create(**kwargs)
+        with committed():
+            return fulfillment_services.warehouse_create(**kwargs)
 
 
 class OfferFactory(factory.Factory):
@@ -110,7 +117,8 @@ class OfferFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class, **kwargs):
-        return marketplace_services.offer_create(**kwargs)
+        with committed():
+            return marketplace_services.offer_create(**kwargs)
 
 
 def stock(offer: Offer, quantity: int, warehouse: Warehouse | None = None) -> StockItem:
@@ -122,24 +130,27 @@ def stock(offer: Offer, quantity: int, warehouse: Warehouse | None = None) -> St
             warehouse = Warehouse.objects.filter(seller=offer.seller).first() or WarehouseFactory(
                 kind=Warehouse.Kind.SELLER, seller=offer.seller
             )
-    item = fulfillment_services.stock_item_ensure(offer=offer, warehouse=warehouse)
-    if quantity:
-        item = fulfillment_services.stock_receive(stock_item=item, quantity=quantity, reference="test")
+    with committed():
+        item = fulfillment_services.stock_item_ensure(offer=offer, warehouse=warehouse)
+        if quantity:
+            item = fulfillment_services.stock_receive(stock_item=item, quantity=quantity, reference="test")
     return item
 
 
 def shipping_method(*, channel: str, price: str, code: str | None = None, seller: Seller | None = None,
                     min_days: int = 2, max_days: int = 5, members_only: bool = False) -> ShippingMethod:
-    return fulfillment_services.shipping_method_create(
-        code=code or f"{channel}-{price}".replace(".", "-"), name=f"{channel} {price}", channel=channel,
-        price=Decimal(price), min_days=min_days, max_days=max_days, seller=seller, members_only=members_only,
-    )
+    with committed():
+        return fulfillment_services.shipping_method_create(
+            code=code or f"{channel}-{price}".replace(".", "-"), name=f"{channel} {price}", channel=channel,
+            price=Decimal(price), min_days=min_days, max_days=max_days, seller=seller, members_only=members_only,
+        )
 
 
 def seller_member(seller: Seller, *, email: str | None = None, role: str = "staff") -> User:
     """A user who belongs to ``seller`` with ``role`` (and so that role's group), made by the service."""
     user = UserFactory(email=email) if email else UserFactory()
-    marketplace_services.seller_member_add(seller=seller, user=user, role=role)
+    with committed():
+        marketplace_services.seller_member_add(seller=seller, user=user, role=role)
     user.refresh_from_db()
     return user
 
@@ -190,5 +201,7 @@ def admin_actions(response) -> set[str]:
 
 
 def admin_action(client, url: str, action: str, *objects, follow: bool = False):
-    """POST an admin action on ``objects`` as the change list would (or as a forged request would)."""
-    return client.post(url, {"action": action, "_selected_action": [o.pk for o in objects]}, follow=follow)
+    """POST an admin action on ``objects`` as the change list would (or as a forged request would).
+    The request commits: what the action set off after the commit has run when this returns."""
+    with committed():
+        return client.post(url, {"action": action, "_selected_action": [o.pk for o in objects]}, follow=follow)

@@ -22,6 +22,7 @@ from membership.models import Plan, Subscription
 from promotions import services as promotions_services
 from promotions.models import Promotion
 from shop.strategy import Strategy
+from tests.commit import committed
 from tests.factories import OfferFactory, ProductFactory, SellerFactory, UserFactory, shipping_method, stock
 
 pytestmark = pytest.mark.django_db
@@ -251,7 +252,8 @@ def test_a_plan_change_refreshes_cached_product_pages(client, kettle, plan):
     url = f"/p/{kettle['product'].slug}/"
     assert "Free for members" in client.get(url).content.decode()
     plan.free_shipping = False
-    membership_services.plan_save(plan=plan)
+    with committed():
+        membership_services.plan_save(plan=plan)
     assert "Free for members" not in client.get(url).content.decode()
 
 

@@ -37,6 +37,7 @@ from membership import services as membership_services
 from membership.models import Plan, Subscription, SubscriptionCharge
 from orders.models import Order, OrderEvent
 from payments.models import Payment, PaymentStatus, ProviderCustomer, WebhookEvent
+from tests.commit import committed
 from tests.concurrency import race
 from tests.factories import OfferFactory, UserFactory, shipping_method, stock
 from tests.stripe_standin.fake import (
@@ -112,8 +113,9 @@ def to_review(client, offer, quantity: int = 2) -> tuple[dict, dict]:
 
 
 def start(client, fields: dict) -> dict:
-    """What payments.js does on submit: POST the form to the intent URL."""
-    response = client.post("/checkout/pay/", fields)
+    """What payments.js does on submit: POST the form to the intent URL (committed)."""
+    with committed():
+        response = client.post("/checkout/pay/", fields)
     assert response.status_code == 200, response.content
     data = response.json()
     assert data["client_secret"], data
@@ -125,7 +127,8 @@ def come_back(client, started: dict, *, status: str = "succeeded"):
     intent_id = started["client_secret"].partition("_secret_")[0]
     query = urlencode({"payment_intent": intent_id, "payment_intent_client_secret": started["client_secret"],
                        "redirect_status": status})
-    return client.get(f"{urlsplit(started['return_url']).path}?{query}")
+    with committed():
+        return client.get(f"{urlsplit(started['return_url']).path}?{query}")
 
 
 def test_the_review_page_mounts_the_payment_element_and_never_asks_for_a_card_number(client, fake_stripe, offer):
@@ -234,7 +237,8 @@ def test_a_declined_card_leaves_no_order_and_a_new_attempt_pays_a_new_order(clie
     assert declined["error"]["code"] == "card_declined"
 
     # payments.js tells the server the attempt failed
-    response = client.post("/checkout/payment-failed/", {**fields, "message": declined["error"]["message"]})
+    with committed():
+        response = client.post("/checkout/payment-failed/", {**fields, "message": declined["error"]["message"]})
     assert response.status_code == 200
     assert response.json() == {"message": "Your card was declined."}
     assert not Order.objects.exists()
@@ -283,7 +287,8 @@ def test_the_decline_webhook_can_come_before_the_page_says_so(client, fake_strip
     assert reserved(offer) == 0
     assert fake_stripe.intent(payment.provider_reference)["status"] == "canceled"
 
-    response = client.post("/checkout/payment-failed/", {**fields, "message": "Your card has insufficient funds."})
+    with committed():
+        response = client.post("/checkout/payment-failed/", {**fields, "message": "Your card has insufficient funds."})
     assert response.json() == {"message": "Your card has insufficient funds."}
     assert reserved(offer) == 0  # released once
     assert CartLine.objects.get().quantity == 2
@@ -314,7 +319,8 @@ def test_3d_secure_failed_leaves_no_order(client, fake_stripe, offer):
     fake_stripe.confirm(started["client_secret"], THREE_D_SECURE_CARD)
     failed = fake_stripe.authenticate(started["client_secret"], complete=False)
     assert failed["error"]["code"] == "payment_intent_authentication_failure"
-    response = client.post("/checkout/payment-failed/", {**fields, "message": failed["error"]["message"]})
+    with committed():
+        response = client.post("/checkout/payment-failed/", {**fields, "message": failed["error"]["message"]})
     assert "unable to authenticate" in response.json()["message"]
     assert not Order.objects.exists()
     assert reserved(offer) == 0
@@ -415,7 +421,8 @@ def test_saying_failed_after_paying_cannot_undo_a_paid_checkout(client, fake_str
     fields, _element = to_review(client, offer)
     started = start(client, fields)
     fake_stripe.confirm(started["client_secret"], GOOD_CARD)
-    response = client.post("/checkout/payment-failed/", {**fields, "message": "Your card was declined."})
+    with committed():
+        response = client.post("/checkout/payment-failed/", {**fields, "message": "Your card was declined."})
     order = Order.objects.get()
     assert response.json() == {"redirect": f"/orders/guest/{order.number}/"}
     assert order.status == Order.Status.PAID
@@ -481,7 +488,8 @@ def test_shipping_captures_at_stripe_and_refunds_are_counted_once(client, fake_s
     from payments import services as payment_services
 
     order, payment = paid_order(client, fake_stripe, offer)
-    orders_services.package_ship(package=order.packages.get(), tracking_number="TRACK1")
+    with committed():  # the payment is captured after the commit
+        orders_services.package_ship(package=order.packages.get(), tracking_number="TRACK1")
     payment.refresh_from_db()
     assert (payment.status, payment.captured_amount) == (PaymentStatus.CAPTURED, Decimal("30.00"))
     intent = fake_stripe.intent(payment.provider_reference)
@@ -505,7 +513,8 @@ def test_cancelling_a_paid_order_releases_the_authorization_at_stripe(client, fa
     from orders import services as orders_services
 
     order, payment = paid_order(client, fake_stripe, offer)
-    orders_services.order_cancel(order=order, reason="changed my mind")
+    with committed():  # the authorization is released after the commit
+        orders_services.order_cancel(order=order, reason="changed my mind")
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED
     assert fake_stripe.intent(payment.provider_reference)["status"] == "canceled"
@@ -554,7 +563,8 @@ def order_body(**changes) -> dict:
 
 
 def place(client, key: str, **changes):
-    return client.post("/api/v1/checkout/orders/", order_body(**changes), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    with committed():
+        return client.post("/api/v1/checkout/orders/", order_body(**changes), format="json", HTTP_IDEMPOTENCY_KEY=key)
 
 
 def test_api_without_a_payment_method_gets_a_client_secret_then_the_same_request_finds_it_paid(fake_stripe, offer,

@@ -11,6 +11,7 @@ from PIL import Image
 from catalog import selectors, services
 from catalog.models import Category, Product, ProductImage
 from core.exceptions import ApplicationError
+from tests.commit import committed
 from tests.factories import CategoryFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +63,8 @@ class TestCategoryTree:
 class TestImages:
     def test_thumbnail_is_made_by_the_task(self):
         product = ProductFactory()
-        image = services.product_image_add(product=product, image=ContentFile(png_bytes(), name="red.png"))
+        with committed():
+            image = services.product_image_add(product=product, image=ContentFile(png_bytes(), name="red.png"))
         image.refresh_from_db()
         assert image.thumbnail.name
         with Image.open(image.thumbnail.path) as thumb:

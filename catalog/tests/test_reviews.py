@@ -18,6 +18,7 @@ from checkout.models import Cart, CartLine
 from core.exceptions import ApplicationError
 from orders import services as orders_services
 from shop.strategy import Strategy
+from tests.commit import committed
 from tests.factories import OfferFactory, ProductFactory, UserFactory, shipping_method, stock
 
 pytestmark = pytest.mark.django_db
@@ -33,10 +34,11 @@ def plain(response) -> str:
 def buy(offer, user):
     cart = Cart.objects.create(user=user)
     CartLine.objects.create(cart=cart, offer=offer, quantity=1, price_when_added=offer.price)
-    return ordering.place_order(
-        cart=cart, user=user, email=user.email, shipping_address=ADDRESS, payment_method="4242424242424242",
-        idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=user),
-    ).order
+    with committed():  # a checkout request: its after-commit work has run when it returns
+        return ordering.place_order(
+            cart=cart, user=user, email=user.email, shipping_address=ADDRESS, payment_method="4242424242424242",
+            idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=user),
+        ).order
 
 
 @pytest.fixture
@@ -268,14 +270,16 @@ def test_product_page_cache_shows_a_new_review(client, product, ada):
     first = client.get(product.get_absolute_url())
     assert first["X-Page-Cache"] == "miss"
     assert client.get(product.get_absolute_url())["X-Page-Cache"] == "hit"
-    services.review_create(product=product, user=ada, rating=5, title="Fresh review", verified_purchase=False)
+    with committed():
+        services.review_create(product=product, user=ada, rating=5, title="Fresh review", verified_purchase=False)
     response = client.get(product.get_absolute_url())
     assert response["X-Page-Cache"] == "miss"
     assert "Fresh review" in plain(response)
     assert "1 rating" in plain(response)
     # a helpful vote also refreshes the cached page
     assert client.get(product.get_absolute_url())["X-Page-Cache"] == "hit"
-    services.review_vote_helpful(review=Review.objects.get(user=ada), user=UserFactory())
+    with committed():
+        services.review_vote_helpful(review=Review.objects.get(user=ada), user=UserFactory())
     again = client.get(product.get_absolute_url())
     assert again["X-Page-Cache"] == "miss"
     assert "1 person found this helpful" in plain(again)

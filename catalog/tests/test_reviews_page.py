@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from catalog import selectors, services
 from catalog.models import Review, ReviewVote
+from tests.commit import committed
 from tests.factories import CategoryFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,16 +32,18 @@ def titles(response) -> list[str]:
 
 
 def add_reviews(product, specs) -> list[Review]:
-    """specs: (title, rating, helpful votes, days old) each; through the services, like shoppers."""
+    """specs: (title, rating, helpful votes, days old) each; through the services, like shoppers
+    (committed: the cached pages they change are invalidated when this returns)."""
     now = timezone.now()
     made = []
-    for title, rating, votes, days in specs:
-        review = services.review_create(product=product, user=UserFactory(), rating=rating, title=title,
-            verified_purchase=False)
-        for _ in range(votes):
-            services.review_vote_helpful(review=review, user=UserFactory())
-        Review.objects.filter(pk=review.pk).update(created_at=now - timedelta(days=days))
-        made.append(review)
+    with committed():
+        for title, rating, votes, days in specs:
+            review = services.review_create(product=product, user=UserFactory(), rating=rating, title=title,
+                                             verified_purchase=False)
+            for _ in range(votes):
+                services.review_vote_helpful(review=review, user=UserFactory())
+            Review.objects.filter(pk=review.pk).update(created_at=now - timedelta(days=days))
+            made.append(review)
     return made
 
 
@@ -356,19 +359,22 @@ def test_query_count_is_constant(client, product, django_assert_max_num_queries,
 def test_anonymous_page_is_cached_and_refreshed_by_new_reviews_and_votes(client, product, four):
     assert client.get(url(product))["X-Page-Cache"] == "miss"
     assert client.get(url(product))["X-Page-Cache"] == "hit"
-    newcomer = services.review_create(product=product, user=UserFactory(), rating=2, title="Fresh review",
-        verified_purchase=False)
+    with committed():
+        newcomer = services.review_create(product=product, user=UserFactory(), rating=2, title="Fresh review",
+                                           verified_purchase=False)
     response = client.get(url(product))
     assert response["X-Page-Cache"] == "miss"
     assert "Fresh review" in titles(response)
     assert "5 ratings" in plain(response)
     assert client.get(url(product))["X-Page-Cache"] == "hit"
-    services.review_vote_helpful(review=newcomer, user=UserFactory())
+    with committed():
+        services.review_vote_helpful(review=newcomer, user=UserFactory())
     again = client.get(url(product))
     assert again["X-Page-Cache"] == "miss"
     assert "1 person found this helpful" in plain(again)
     # a moderator's deletion too
-    services.reviews_delete(reviews=[newcomer])
+    with committed():
+        services.reviews_delete(reviews=[newcomer])
     gone = client.get(url(product))
     assert gone["X-Page-Cache"] == "miss"
     assert "Fresh review" not in titles(gone)

@@ -29,6 +29,7 @@ from payments.models import Payment, PaymentStatus
 from payments.providers import base as providers
 from payments.providers.test import TestProvider
 from shop.strategy import Strategy
+from tests.commit import committed
 from tests.concurrency import race
 from tests.factories import OfferFactory, UserFactory, shipping_method, stock
 
@@ -87,11 +88,12 @@ def cart_with(*pairs, user=None) -> Cart:
 
 def place(cart, key=None, card=GOOD_CARD, **kwargs):
     user = kwargs.pop("user", None)
-    return ordering.place_order(
-        cart=cart, user=user, email=kwargs.pop("email", "ada@example.com"), buyer=Strategy(user=user),
-        shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
-        idempotency_key=key or uuid.uuid4().hex, **kwargs,
-    )
+    with committed():  # a checkout request: its after-commit work has run when it returns
+        return ordering.place_order(
+            cart=cart, user=user, email=kwargs.pop("email", "ada@example.com"), buyer=Strategy(user=user),
+            shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
+            idempotency_key=key or uuid.uuid4().hex, **kwargs,
+        )
 
 
 def reserved(item: StockItem) -> int:
@@ -296,7 +298,8 @@ class TestSettleJob:
         offer = OfferFactory()
         stock(offer, 5)
         order = self._unpaid(offer, age=timedelta(0))
-        orders_services.order_cancel(order=order, reason="changed my mind")
+        with committed():
+            orders_services.order_cancel(order=order, reason="changed my mind")
         late = payment_services.payment_authorize(
             amount=order.total, currency="USD", payment_method=GOOD_CARD, reference=order.number,
             idempotency_key=f"order:{order.idempotency_owner}:{order.idempotency_key}",
@@ -385,7 +388,8 @@ class TestReleaseOnce:
         order = place(cart_with((offer, 3))).order
         other = place(cart_with((offer, 2))).order
         assert reserved(item) == 5
-        orders_services.order_refund(order=order, reason="duplicate")
+        with committed():  # the payment goes back by a task after the commit
+            orders_services.order_refund(order=order, reason="duplicate")
         assert reserved(item) == 2  # the other order's units stay held
         assert release_movements(item, order.number) == 1
         assert not OrderReservation.objects.filter(order=order, released=False).exists()
@@ -403,7 +407,8 @@ class TestReleaseOnce:
         stock(offer, 5)
         order = place(cart_with((offer, 1))).order
         flaky.cancel_down = True
-        orders_services.order_cancel(order=order, reason="changed my mind")  # the task runs (and retries) eagerly
+        with committed():  # after the commit, the task runs (and retries) eagerly
+            orders_services.order_cancel(order=order, reason="changed my mind")
         order.refresh_from_db()
         assert order.status == Order.Status.CANCELLED
         assert len([c for c in flaky.calls if c[0] == "cancel"]) == orders_tasks.RETURN_PAYMENT_RETRIES + 1
@@ -412,7 +417,8 @@ class TestReleaseOnce:
         assert Payment.objects.get(reference=order.number).status == PaymentStatus.AUTHORIZED
         # The provider is back: the next run gives the money back and clears the problem.
         flaky.cancel_down = False
-        orders_tasks.return_order_payment.delay(order.pk, "cancelled")
+        with committed():
+            orders_tasks.return_order_payment.delay(order.pk, "cancelled")
         order.refresh_from_db()
         assert order.payment_problem == ""
         assert Payment.objects.get(reference=order.number).status == PaymentStatus.CANCELLED
@@ -622,7 +628,8 @@ class TestWebhookSettlesTheOrder:
 
         body = json.dumps({"id": event_id, "type": type_,
                            "data": {"reference": payment.provider_reference, **data}}).encode()
-        return payment_services.webhook_receive(provider="test", body=body, headers=sign(body))
+        with committed():  # the provider's request: the settle task has run when this returns
+            return payment_services.webhook_receive(provider="test", body=body, headers=sign(body))
 
     def test_an_authorization_webhook_pays_the_order_once_through_the_outbox(self, methods):
         from core.models import DomainEvent, OutboxMessage

@@ -1,11 +1,10 @@
 """place_order: atomic, idempotent, never oversold, never charged twice; a decline leaves no order."""
 
-import threading
 import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.db.models import Sum
 
 from checkout import ordering
@@ -16,6 +15,8 @@ from orders.models import Order
 from payments.exceptions import PaymentInProgress
 from payments.models import Payment
 from shop.strategy import Strategy
+from tests.commit import committed
+from tests.concurrency import race
 from tests.factories import OfferFactory, UserFactory, shipping_method, stock
 
 GOOD_CARD = "4242424242424242"
@@ -33,11 +34,12 @@ def cart_with(*pairs) -> Cart:
 
 def place(cart, key=None, card=GOOD_CARD, **kwargs):
     user = kwargs.pop("user", None)
-    return ordering.place_order(
-        cart=cart, user=user, email=kwargs.pop("email", "ada@example.com"), buyer=Strategy(user=user),
-        shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
-        idempotency_key=key or uuid.uuid4().hex, **kwargs,
-    )
+    with committed():  # a checkout request: its after-commit work has run when it returns
+        return ordering.place_order(
+            cart=cart, user=user, email=kwargs.pop("email", "ada@example.com"), buyer=Strategy(user=user),
+            shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
+            idempotency_key=key or uuid.uuid4().hex, **kwargs,
+        )
 
 
 def reserved(offer) -> int:
@@ -133,34 +135,12 @@ class TestPlaceOrder:
         assert order.user_id == user.pk
 
 
-def _run_threads(n, target):
-    barrier = threading.Barrier(n)
-    results = []
-
-    def run(i):
-        close_old_connections()
-        try:
-            barrier.wait()
-            results.append(target(i))
-        except ApplicationError as exc:
-            results.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 def test_fifty_buyers_of_the_last_ten_units(methods):
     offer = OfferFactory(price=Decimal("8.00"))
     stock(offer, 10)
     carts = [cart_with((offer, 1)) for _ in range(50)]
-    results = _run_threads(50, lambda i: place(carts[i]))
+    results = race(place, [(cart,) for cart in carts], catch=(ApplicationError,))
     orders = [r for r in results if isinstance(r, ordering.PlacedOrder)]
     errors = [r for r in results if isinstance(r, ApplicationError)]
     assert len(orders) == 10
@@ -177,7 +157,7 @@ def test_the_same_key_sent_twice_at_once_gives_one_order_and_one_charge(methods)
     offer = OfferFactory()
     stock(offer, 10)
     cart = cart_with((offer, 1))
-    results = _run_threads(2, lambda i: place(cart, key="same-key-at-once"))
+    results = race(place, [(cart, "same-key-at-once")] * 2, catch=(ApplicationError,))
     placed = [r for r in results if isinstance(r, ordering.PlacedOrder)]
     # The twin either finds the order paid, or is told the payment is being processed (409): it is
     # never handed the order as placed while it is still unpaid.

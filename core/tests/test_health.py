@@ -4,6 +4,7 @@ from django.test import override_settings
 
 from core import outbox
 from core.tests.test_cache import DOWN_REDIS
+from tests.commit import committed
 from tests.redis_server import DEAD_BROKER, celery_broker
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,8 @@ def test_a_broken_cache_is_reported_without_taking_the_node_out(client):
 
 def test_a_broker_outage_is_reported_with_the_waiting_tasks_without_taking_the_node_out(client):
     with celery_broker(DEAD_BROKER):
-        outbox.enqueue("core.tasks.sweep_outbox")  # cannot be published: it waits in the outbox
+        with committed():
+            outbox.enqueue("core.tasks.sweep_outbox")  # cannot be published: it waits in the outbox
         response = client.get("/readyz")
     assert response.status_code == 200
     body = response.json()

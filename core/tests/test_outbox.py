@@ -16,12 +16,14 @@ from celery import shared_task
 from celery.exceptions import NotRegistered
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from core import outbox
 from core.models import OutboxMessage
+from tests.commit import committed
+from tests.concurrency import race
 from tests.factories import UserFactory
 from tests.redis_server import DEAD_BROKER, celery_broker
 
@@ -58,6 +60,7 @@ def published_ids(queue: str = "default") -> list[str]:
     return [json.loads(raw)["headers"]["id"] for raw in broker_redis().lrange(queue, 0, -1)]
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_row_is_written_in_the_transaction_and_the_task_runs_after_commit():
     with transaction.atomic():
         outbox.enqueue(record, 7, note="after commit")
@@ -79,8 +82,9 @@ def _enqueue_then_fail():
 
 
 def test_a_rollback_takes_the_row_away_and_nothing_runs():
-    with pytest.raises(ZeroDivisionError):
+    with committed() as ran, pytest.raises(ZeroDivisionError):
         _enqueue_then_fail()
+    assert ran == []
     assert OutboxMessage.objects.count() == 0
     assert RUNS == []
 
@@ -92,7 +96,7 @@ def test_an_unknown_task_fails_in_the_callers_transaction():
 
 
 def test_in_eager_mode_a_task_error_propagates_as_before():
-    with pytest.raises(RuntimeError, match="the task itself failed"):
+    with pytest.raises(RuntimeError, match="the task itself failed"), committed():
         outbox.enqueue(explode)
     # It was handed over (and ran): the sweeper does not run it again.
     assert OutboxMessage.objects.get().sent_at is not None
@@ -100,7 +104,7 @@ def test_in_eager_mode_a_task_error_propagates_as_before():
 
 
 def test_a_broker_failure_leaves_the_row_for_the_sweeper_and_the_caller_goes_on():
-    with celery_broker(DEAD_BROKER), transaction.atomic():
+    with celery_broker(DEAD_BROKER), committed(), transaction.atomic():
         outbox.enqueue(record, 1)
     message = OutboxMessage.objects.get()
     assert message.sent_at is None
@@ -127,7 +131,7 @@ def test_a_broker_failure_leaves_the_row_for_the_sweeper_and_the_caller_goes_on(
 
 def test_a_request_succeeds_while_the_broker_is_down_and_its_email_is_sent_later(client, mailoutbox):
     user = UserFactory(email="ann@example.com")
-    with celery_broker(DEAD_BROKER):
+    with celery_broker(DEAD_BROKER), committed():
         response = client.post(reverse("accounts:password_reset"), {"email": "ann@example.com"})
     assert response.status_code == 302
     message = OutboxMessage.objects.get()
@@ -183,25 +187,9 @@ def test_two_sweepers_at_once_publish_each_row_once():
         OutboxMessage(task_name="core.tests.record", args=[i], available_at=past) for i in range(60)
     )
     broker_redis().delete("default")
-    start = threading.Barrier(2)
-    reports, errors = [], []
-
-    def sweeper():
-        try:
-            start.wait()
-            reports.append(outbox.sweep(batch_size=7))
-        except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
     with celery_broker(settings.REDIS_URL):
-        threads = [threading.Thread(target=sweeper) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-    assert errors == []
+        reports = race(lambda: outbox.sweep(batch_size=7), [()] * 2)
+    assert not [r for r in reports if isinstance(r, Exception)], reports
     assert sum(r.sent for r in reports) == 60
     assert all(r.sent for r in reports), "both sweepers took a share"
     ids = published_ids()
@@ -216,11 +204,8 @@ def test_a_row_a_sweeper_took_first_is_not_sent_again_by_its_writer():
 
     def sweeper_gets_there_first():
         with time_machine.travel(timezone.now() + outbox.SEND_GRACE + timedelta(seconds=1)):
-            result = []
-            thread = threading.Thread(target=lambda: (result.append(outbox.sweep()), connection.close()))
-            thread.start()
-            thread.join(30)
-        assert result[0].sent == 1
+            [report] = race(outbox.sweep, [()])  # another process, on its own connection
+        assert report.sent == 1
 
     with transaction.atomic():
         transaction.on_commit(sweeper_gets_there_first)  # runs before the writer's own hook
@@ -250,7 +235,7 @@ def test_publishing_to_a_frozen_broker_gives_up_quickly():
     listener.listen(16)  # accepts connections (the kernel does) but never answers
     try:
         started = time.monotonic()
-        with celery_broker(f"redis://127.0.0.1:{listener.getsockname()[1]}/0"):
+        with celery_broker(f"redis://127.0.0.1:{listener.getsockname()[1]}/0"), committed():
             outbox.enqueue(record, 1)
         assert time.monotonic() - started < 10
     finally:

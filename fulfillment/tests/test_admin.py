@@ -11,6 +11,7 @@ from fulfillment import services
 from fulfillment.models import StockItem, StockMovement, Warehouse
 from marketplace.models import BuyBox, Offer
 from marketplace.roles import ROLE_GROUPS
+from tests.commit import committed
 from tests.factories import (
     OfferFactory,
     SellerFactory,
@@ -93,7 +94,8 @@ class TestStockChanges:
     def test_adjust_writes_a_ledger_row_and_updates_the_buy_box(self, su_client, world):
         item, offer = world["my_stock"], world["my_offer"]
         assert BuyBox.objects.get(product=world["product"]).offer_id == world["their_offer"].pk
-        response = _adjust(su_client, item, adjust_by="5", note="found in aisle 3")
+        with committed():
+            response = _adjust(su_client, item, adjust_by="5", note="found in aisle 3")
         assert response.status_code == 302
         item.refresh_from_db()
         assert item.on_hand == 5
@@ -146,9 +148,10 @@ class TestStockChanges:
 
     def test_new_stock_item_goes_through_the_service(self, su_client, world):
         offer = OfferFactory(seller=world["mine"], sku="MINE-2")
-        response = su_client.post(_url("stockitem", "add"), {
-            "offer": offer.pk, "warehouse": world["centre"].pk, "quantity": "6", "note": "first delivery",
-        })
+        with committed():
+            response = su_client.post(_url("stockitem", "add"), {
+                "offer": offer.pk, "warehouse": world["centre"].pk, "quantity": "6", "note": "first delivery",
+            })
         assert response.status_code == 302
         item = StockItem.objects.get(offer=offer)
         assert item.on_hand == 6
@@ -165,12 +168,14 @@ class TestStockChanges:
         assert not StockItem.objects.filter(offer=offer).exists()
 
     def test_closing_a_warehouse_refreshes_buy_boxes(self, su_client, world):
-        services.stock_receive(stock_item=world["my_stock"], quantity=2)
+        with committed():
+            services.stock_receive(stock_item=world["my_stock"], quantity=2)
         assert BuyBox.objects.get(product=world["product"]).offer_id == world["my_offer"].pk
         page = su_client.get(_url("warehouse", "change", world["centre"].pk))
         data = admin_form_data(page)
         data.pop("is_active")
-        assert su_client.post(_url("warehouse", "change", world["centre"].pk), data).status_code == 302
+        with committed():
+            assert su_client.post(_url("warehouse", "change", world["centre"].pk), data).status_code == 302
         assert BuyBox.objects.get(product=world["product"]).offer_id == world["their_offer"].pk
 
 

@@ -1,17 +1,17 @@
 """Stock invariants: never negative, reserved within on hand (CHECK constraints), a ledger row for
 every change, all-or-nothing reservations, and exactly the available units sold under concurrency."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 
 from core.exceptions import ApplicationError
 from fulfillment import services
 from fulfillment.models import StockItem, StockMovement, Warehouse
 from marketplace.models import Offer
+from tests.concurrency import race
 from tests.factories import OfferFactory, SellerFactory, WarehouseFactory, stock
 
 
@@ -124,25 +124,10 @@ def test_concurrent_buyers_of_the_last_units_never_oversell():
     offer = OfferFactory(price=Decimal("5.00"))
     stock(offer, 6, WarehouseFactory())
     stock(offer, 4, WarehouseFactory())
-    results: list[str] = []
-    barrier = threading.Barrier(20)
-
-    def buy(n: int) -> None:
-        close_old_connections()
-        try:
-            barrier.wait()
-            services.stock_reserve(lines=[(offer.pk, 1)], reference=f"buyer-{n}")
-            results.append("ok")
-        except services.InsufficientStock as exc:
-            results.append(exc.message)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=buy, args=(n,)) for n in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = race(lambda n: services.stock_reserve(lines=[(offer.pk, 1)], reference=f"buyer-{n}"),
+                    [(n,) for n in range(20)])
+    results = [r.message if isinstance(r, services.InsufficientStock) else repr(r) if isinstance(r, Exception)
+               else "ok" for r in outcomes]
     assert results.count("ok") == 10
     assert len(results) == 20
     assert all("out of stock" in r or "left" in r for r in results if r != "ok")

@@ -16,6 +16,7 @@ from marketplace import services
 from marketplace.admin_scoping import seller_scope
 from marketplace.models import BuyBox, Offer, Seller, SellerMember
 from marketplace.roles import ROLE_GROUPS, SELLER_GROUPS
+from tests.commit import committed
 from tests.factories import (
     OfferFactory,
     ProductFactory,
@@ -102,7 +103,8 @@ class TestWrites:
     def test_changing_an_offer_refreshes_the_buy_box(self, su_client, two_sellers):
         offer = two_sellers["my_offer"]
         page = su_client.get(_url("offer", "change", offer.pk))
-        response = su_client.post(_url("offer", "change", offer.pk), admin_form_data(page, price="15.00"))
+        with committed():
+            response = su_client.post(_url("offer", "change", offer.pk), admin_form_data(page, price="15.00"))
         assert response.status_code == 302
         box = BuyBox.objects.get(product=two_sellers["product"])
         assert (box.offer_id, box.price) == (offer.pk, Decimal("15.00"))
@@ -114,7 +116,8 @@ class TestWrites:
         data = admin_form_data(page)
         index = next(i for i in range(2) if data[f"offers-{i}-id"] == str(offer.pk))
         data[f"offers-{index}-price"] = "12.50"
-        response = su_client.post(url, data)
+        with committed():
+            response = su_client.post(url, data)
         assert response.status_code == 302, response.context and response.context["errors"]
         box = BuyBox.objects.get(product=product)
         assert (box.offer_id, box.price) == (offer.pk, Decimal("12.50"))
@@ -141,7 +144,8 @@ class TestWrites:
         page = su_client.get(_url("seller", "change", theirs.pk))
         data = admin_form_data(page)
         data.pop("is_active")
-        assert su_client.post(_url("seller", "change", theirs.pk), data).status_code == 302
+        with committed():
+            assert su_client.post(_url("seller", "change", theirs.pk), data).status_code == 302
         assert BuyBox.objects.get(product=two_sellers["product"]).offer_id == two_sellers["my_offer"].pk
 
 
@@ -192,7 +196,8 @@ class TestSellerIsolation:
         offer = two_sellers["my_offer"]
         page = member_client.get(_url("offer", "change", offer.pk))
         assert page.status_code == 200
-        response = member_client.post(_url("offer", "change", offer.pk), admin_form_data(page, price="17.00"))
+        with committed():
+            response = member_client.post(_url("offer", "change", offer.pk), admin_form_data(page, price="17.00"))
         assert response.status_code == 302
         assert Offer.objects.get(pk=offer.pk).price == Decimal("17.00")
         assert BuyBox.objects.get(product=offer.product).offer_id == offer.pk

@@ -14,6 +14,7 @@ from PIL import Image
 from catalog import services as catalog_services
 from marketplace import services as marketplace_services
 from marketplace.models import Offer
+from tests.commit import committed
 from tests.factories import (
     BrandFactory,
     CategoryFactory,
@@ -177,8 +178,9 @@ def test_reviews_show_stars_title_badge_and_date(client, kettle):
 
 def test_gallery_shows_the_main_image_and_thumbnails_as_links(client, kettle):
     stock(OfferFactory(product=kettle), 5)
-    catalog_services.product_image_add(product=kettle, image=png("red"), alt_text="Red kettle, front")
-    catalog_services.product_image_add(product=kettle, image=png("blue"), alt_text="", position=1)
+    with committed():  # thumbnails are made by a task after the commit
+        catalog_services.product_image_add(product=kettle, image=png("red"), alt_text="Red kettle, front")
+        catalog_services.product_image_add(product=kettle, image=png("blue"), alt_text="", position=1)
     page = text(client.get(kettle.get_absolute_url()))
     assert 'id="gallery-main"' in page
     assert 'alt="Red kettle, front"' in page
@@ -234,7 +236,8 @@ def test_product_page_takes_constant_queries_then_comes_from_the_cache(
         catalog_services.review_create(product=kettle, user=UserFactory(), rating=1 + i % 5, title=f"Review {i}",
             verified_purchase=False)
     for i in range(min(size, 4)):
-        catalog_services.product_image_add(product=kettle, image=png(["red", "blue", "green", "white"][i]))
+        with committed():  # the thumbnail is made after the commit
+            catalog_services.product_image_add(product=kettle, image=png(["red", "blue", "green", "white"][i]))
     cache.clear()
     # + the live deals of the buy-box offer and the featured membership plan (both cached when warm)
     with django_assert_max_num_queries(12):
@@ -252,7 +255,8 @@ def test_cached_page_changes_when_the_offer_is_withdrawn(client, kettle):
     stock(offer, 1)
     assert "Only 1 left in stock" in plain(client.get(kettle.get_absolute_url()))
     assert client.get(kettle.get_absolute_url())["X-Page-Cache"] == "hit"
-    marketplace_services.offer_update(offer=offer, is_active=False)
+    with committed():
+        marketplace_services.offer_update(offer=offer, is_active=False)
     response = client.get(kettle.get_absolute_url())
     assert response["X-Page-Cache"] == "miss"
     assert "Currently unavailable" in plain(response)

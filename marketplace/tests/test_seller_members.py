@@ -6,18 +6,17 @@ only), then concurrency against real PostgreSQL transactions.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Group, Permission
-from django.db import close_old_connections, connection
 from django.urls import reverse
 
 from core.exceptions import ApplicationError, NotFound
 from marketplace import services
 from marketplace.models import SellerMember
 from marketplace.roles import SELLER_GROUPS
+from tests.commit import committed
+from tests.concurrency import race
 from tests.events import RecordedEvents
 from tests.factories import SellerFactory, seller_member
 
@@ -73,7 +72,8 @@ class TestRemove:
         member = _member(shop["seller"], staff)
         actor = shop["owner"]
 
-        services.seller_member_remove(member=member, actor=actor)
+        with committed():
+            services.seller_member_remove(member=member, actor=actor)
 
         staff.refresh_from_db()
         assert not SellerMember.objects.filter(pk=member.pk).exists()
@@ -137,7 +137,7 @@ class TestRemove:
         owner = shop["owner"]
         member = _member(shop["seller"], owner)
 
-        with pytest.raises(ApplicationError, match="A seller needs at least one owner.") as caught:
+        with committed(), pytest.raises(ApplicationError, match="A seller needs at least one owner.") as caught:
             services.seller_member_remove(member=member)
 
         assert caught.value.code == "last_owner"
@@ -166,7 +166,7 @@ class TestRemove:
 class TestChangeRole:
     def test_the_last_owner_cannot_be_demoted(self, shop, seen):
         member = _member(shop["seller"], shop["owner"])
-        with pytest.raises(ApplicationError, match="A seller needs at least one owner."):
+        with committed(), pytest.raises(ApplicationError, match="A seller needs at least one owner."):
             services.seller_member_change_role(member=member, role=MANAGER)
         member.refresh_from_db()
         assert member.role == OWNER
@@ -175,8 +175,9 @@ class TestChangeRole:
     def test_promote_then_demote_the_former_owner(self, shop, seen):
         staff = _member(shop["seller"], shop["staff"])
         owner = _member(shop["seller"], shop["owner"])
-        services.seller_member_change_role(member=staff, role=OWNER, actor=shop["owner"])
-        services.seller_member_change_role(member=owner, role=STAFF)
+        with committed():
+            services.seller_member_change_role(member=staff, role=OWNER, actor=shop["owner"])
+            services.seller_member_change_role(member=owner, role=STAFF)
 
         assert dict(shop["seller"].members.values_list("user_id", "role")) == {
             shop["staff"].pk: OWNER, shop["owner"].pk: STAFF,
@@ -188,7 +189,8 @@ class TestChangeRole:
         assert changes[0]["actor_id"] == shop["owner"].pk
 
     def test_the_same_role_changes_nothing(self, shop, seen):
-        services.seller_member_change_role(member=_member(shop["seller"], shop["owner"]), role=OWNER)
+        with committed():
+            services.seller_member_change_role(member=_member(shop["seller"], shop["owner"]), role=OWNER)
         assert not [e for e in seen if e.name == "marketplace.seller_member_role_changed"]
 
     def test_an_unknown_role_is_refused(self, shop):
@@ -283,7 +285,8 @@ class TestAdminDelete:
 
     def test_role_change_in_admin_goes_through_the_service(self, su_client, shop, seen):
         member = _member(shop["seller"], shop["staff"])
-        response = su_client.post(_url("change", member.pk), {"role": MANAGER})
+        with committed():
+            response = su_client.post(_url("change", member.pk), {"role": MANAGER})
         assert response.status_code == 302
         member.refresh_from_db()
         assert member.role == MANAGER
@@ -395,26 +398,8 @@ def test_owner_member_changelist_query_count(client, django_assert_max_num_queri
 
 
 def _at_once(*targets):
-    barrier = threading.Barrier(len(targets))
-    results = []
-
-    def run(target):
-        close_old_connections()
-        try:
-            barrier.wait()
-            target()
-            results.append("ok")
-        except ApplicationError as exc:
-            results.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(t,)) for t in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+    """Each target at the same moment; "ok" or the exception it raised, in order."""
+    return [r if isinstance(r, Exception) else "ok" for r in race(lambda target: target(), [(t,) for t in targets])]
 
 
 @pytest.mark.django_db(transaction=True)

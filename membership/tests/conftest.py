@@ -11,10 +11,11 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from membership import services
+from membership import services, tasks
 from membership.models import Plan, Subscription
 from payments.providers import base as providers
 from payments.providers.test import TestProvider
+from tests.commit import committed
 from tests.factories import UserFactory
 
 GOOD_CARD = "4242 4242 4242 4242"
@@ -99,7 +100,8 @@ def make_plan(**overrides) -> Plan:
     values = {"name": "Bazaar Plus", "slug": "bazaar-plus", "monthly_price": Decimal("12.99"),
               "annual_price": Decimal("119.00"), "currency": "USD", "trial_days": 30}
     values.update(overrides)
-    return services.plan_save(plan=Plan(**values))
+    with committed():  # saved by staff: cached plans are refreshed when this returns
+        return services.plan_save(plan=Plan(**values))
 
 
 @pytest.fixture
@@ -129,7 +131,9 @@ def card_number(n: int) -> str:
 
 
 def join(user, plan, *, card=GOOD_CARD, interval="month", **kwargs) -> Subscription:
-    return services.membership_join(user=user, plan=plan, interval=interval, payment_method=card, **kwargs)
+    """Join as the join page does (committed: the welcome e-mail has gone when this returns)."""
+    with committed():
+        return services.membership_join(user=user, plan=plan, interval=interval, payment_method=card, **kwargs)
 
 
 def card_now_declines(subscription: Subscription, card: str = "pm_test_card_declined_0002") -> None:
@@ -137,8 +141,17 @@ def card_now_declines(subscription: Subscription, card: str = "pm_test_card_decl
     Subscription.objects.filter(pk=subscription.pk).update(payment_method=card)
 
 
+def beat(**kwargs) -> int:
+    """The beat's renewal run and the renewals it hands to the worker (committed: they have run,
+    with their e-mails, when this returns). Returns how many it handed over."""
+    with committed():
+        return tasks.renew_due_subscriptions(**kwargs)
+
+
 def renew(subscription: Subscription) -> str:
-    return services.subscription_renew(subscription_id=subscription.pk)
+    """One renewal run, as the worker does it (committed: receipts and dunning e-mails have gone)."""
+    with committed():
+        return services.subscription_renew(subscription_id=subscription.pk)
 
 
 def reload(subscription: Subscription) -> Subscription:

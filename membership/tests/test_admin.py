@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from membership import selectors
 from membership.models import Plan, Subscription, SubscriptionEvent
 from membership.tests.conftest import card_now_declines, join, reload
+from tests.commit import committed
 from tests.factories import admin_form_data
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +49,8 @@ def test_plan_edits_go_through_the_service(staff, user, plan):
     url = f"/admin/membership/plan/{plan.pk}/change/"
     data = admin_form_data(staff.get(url))
     data.pop("member_deals", None)  # untick
-    response = staff.post(url, data)
+    with committed():
+        response = staff.post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert not Plan.objects.get().member_deals
     assert not selectors.benefits_for(user).member_deals  # the cached benefits followed

@@ -12,6 +12,7 @@ from marketplace.benefits import Benefits
 from membership import selectors, services
 from membership.models import Subscription
 from membership.tests.conftest import join, make_plan, reload
+from tests.commit import committed
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +77,8 @@ def test_a_cache_hit_costs_no_query_and_every_change_is_seen(user, plan, django_
     selectors.benefits_for(user)
     with django_assert_num_queries(0):
         assert selectors.benefits_for(user) == PLUS
-    services.subscription_expire(subscription=selectors.live_subscription(user))
+    with committed():
+        services.subscription_expire(subscription=selectors.live_subscription(user))
     with django_assert_num_queries(1):
         assert selectors.benefits_for(user) is None
     join(user, plan)
@@ -87,7 +89,8 @@ def test_editing_a_plan_changes_every_members_benefits(user, plan):
     join(user, plan)
     assert selectors.benefits_for(user).member_deals
     plan.member_deals = False
-    services.plan_save(plan=plan)
+    with committed():
+        services.plan_save(plan=plan)
     assert selectors.benefits_for(user) == Benefits(plan_name="Bazaar Plus", free_shipping=True, fast_shipping=True,
                                                    member_prices=True, member_deals=False)
 

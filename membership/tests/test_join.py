@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.db import connection
 
 from core.exceptions import ApplicationError
 from membership import services
@@ -25,6 +23,7 @@ from membership.tests.conftest import (
 from payments.exceptions import PaymentDeclined
 from payments.models import Payment, PaymentStatus
 from payments.providers.test import customer_for
+from tests.concurrency import race
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -173,23 +172,9 @@ def test_two_joins_at_once_make_one_membership_and_keep_no_extra_money(provider,
     plan = make_plan(trial_days=30 if trial else 0)
     user = UserFactory()
     provider.delay = 0.3  # both pass the "already a member?" check before either commits
-    barrier = threading.Barrier(2)
-    outcomes: list = []
-
-    def worker(key):
-        try:
-            barrier.wait()
-            outcomes.append(join(user, plan, join_key=key).pk)
-        except services.AlreadyMember as exc:
-            outcomes.append(exc.message)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(f"tab-{n}",)) for n in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race(lambda key: join(user, plan, join_key=key), [("tab-0",), ("tab-1",)],
+                   catch=(services.AlreadyMember,))
+    outcomes = [r.message if isinstance(r, services.AlreadyMember) else r.pk for r in results]
     assert Subscription.objects.count() == 1
     winner = Subscription.objects.get()
     refusal = services.already_member_error(winner).message

@@ -13,6 +13,7 @@ from membership import services
 from membership.models import Subscription, SubscriptionEvent
 from membership.tests.conftest import DECLINED_CARD, INVALID_CARD, START, join, reload
 from payments.exceptions import PaymentDeclined
+from tests.commit import committed
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +24,8 @@ def test_cancel_keeps_benefits_until_period_end_and_tells_the_member(user, plan,
     subscription = join(user, plan)
     mail.outbox.clear()
     travel(START + timedelta(days=3))
-    cancelled = services.membership_cancel(user=user)
+    with committed():
+        cancelled = services.membership_cancel(user=user)
     sub = reload(subscription)
     assert cancelled.status == sub.status == S.CANCELLED
     assert sub.cancelled_at == START + timedelta(days=3)
@@ -37,11 +39,12 @@ def test_cancel_keeps_benefits_until_period_end_and_tells_the_member(user, plan,
 
 def test_cancelling_twice_is_a_clear_conflict_and_nothing_is_lost(user, plan, travel):
     subscription = join(user, plan)
-    services.membership_cancel(user=user)
+    with committed():
+        services.membership_cancel(user=user)
     before = Subscription.objects.filter(pk=subscription.pk).values()[0]
     events = SubscriptionEvent.objects.count()
     mails = len(mail.outbox)
-    with pytest.raises(Conflict) as exc:
+    with committed(), pytest.raises(Conflict) as exc:
         services.membership_cancel(user=user)
     assert exc.value.code == "already_cancelled"
     assert exc.value.message == "Your membership is already cancelled; your benefits last until Feb. 14, 2026."
@@ -58,7 +61,8 @@ def test_cancelling_without_a_membership_is_not_found():
 def test_cancelling_while_past_due_ends_the_membership_at_once(user, plan):
     subscription = join(user, plan)
     services.subscription_transition(subscription=subscription, to=S.PAST_DUE)
-    services.membership_cancel(user=user)
+    with committed():
+        services.membership_cancel(user=user)
     sub = reload(subscription)
     assert sub.status == S.EXPIRED
     assert not sub.has_benefits

@@ -3,18 +3,18 @@ period, expiry, cancelled memberships, and never charging twice (reruns, concurr
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.db import connection
 
 from membership import selectors, services, tasks
 from membership.models import Subscription, SubscriptionCharge, SubscriptionEvent
-from membership.tests.conftest import START, card_now_declines, card_number, join, make_plan, reload, renew
+from membership.tests.conftest import START, beat, card_now_declines, card_number, join, make_plan, reload, renew
 from payments.models import Payment, PaymentStatus
+from tests.commit import committed
+from tests.concurrency import race
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,14 +40,14 @@ def subjects() -> list[str]:
 def test_nothing_happens_before_the_trial_ends(member, provider, travel):
     travel(TRIAL_END - timedelta(minutes=1))
     assert renew(member) == services.NOT_DUE
-    assert tasks.renew_due_subscriptions() == 0
+    assert beat() == 0
     assert provider.calls == []
     assert reload(member).status == S.TRIALING
 
 
 def test_trial_end_charges_the_first_month_and_the_member_becomes_active(member, provider, travel):
     travel(TRIAL_END + timedelta(minutes=5))
-    assert tasks.renew_due_subscriptions() == 1
+    assert beat() == 1
     sub = reload(member)
     assert sub.status == S.ACTIVE
     assert (sub.current_period_start, sub.current_period_end) == (TRIAL_END, TRIAL_END.replace(month=3))
@@ -101,8 +101,9 @@ def test_a_renewal_run_twice_charges_once(member, provider, travel):
     travel(TRIAL_END + DAY)
     assert renew(member) == services.PAID
     assert renew(member) == services.NOT_DUE
-    tasks.renew_due_subscriptions()
-    tasks.renew_subscription(member.pk)
+    beat()
+    with committed():
+        tasks.renew_subscription(member.pk)
     assert provider.count("authorize") == 1
     assert Payment.objects.filter(reference=f"membership:{member.pk}").count() == 1
     assert SubscriptionCharge.objects.count() == 1
@@ -118,7 +119,7 @@ def test_a_charge_left_pending_by_a_crashed_worker_is_finished_with_the_same_key
     assert reload(member).status == S.TRIALING  # not a decline: nothing changes for the member
     provider.down = False
     travel(TRIAL_END + DAY + timedelta(minutes=15))
-    assert tasks.renew_due_subscriptions() == 1
+    assert beat() == 1
     charge.refresh_from_db()
     assert charge.status == C.PAID
     assert {key for name, key, _amount in provider.calls if name == "authorize"} == {charge.idempotency_key}
@@ -139,7 +140,7 @@ def test_decline_makes_the_member_past_due_retries_with_backoff_and_dunning(memb
     card_now_declines(member)
     due = TRIAL_END
     travel(due + timedelta(minutes=5))
-    assert tasks.renew_due_subscriptions() == 1
+    assert beat() == 1
     sub = reload(member)
     assert sub.status == S.PAST_DUE
     assert sub.failed_attempts == 1
@@ -158,12 +159,12 @@ def test_decline_makes_the_member_past_due_retries_with_backoff_and_dunning(memb
 
     # Not again before the retry date, however often the beat runs.
     travel(due + DAY - timedelta(minutes=1))
-    assert tasks.renew_due_subscriptions() == 0
+    assert beat() == 0
     assert renew(member) == services.NOT_DUE
     # Retries on day 1, 3 and 5 after the renewal date, each with its own e-mail.
     for attempt, (day, next_day) in enumerate([(1, 3), (3, 5), (5, None)], start=2):
         travel(due + day * DAY + timedelta(minutes=1))
-        assert tasks.renew_due_subscriptions() == 1
+        assert beat() == 1
         sub = reload(member)
         assert (sub.status, sub.failed_attempts) == (S.PAST_DUE, attempt)
         assert sub.next_attempt_at == (due + next_day * DAY if next_day else None)
@@ -177,17 +178,17 @@ def test_decline_makes_the_member_past_due_retries_with_backoff_and_dunning(memb
 
     # Grace over: expired, benefits gone, told so; nothing is charged any more.
     travel(due + 7 * DAY - timedelta(minutes=1))
-    assert tasks.renew_due_subscriptions() == 0
+    assert beat() == 0
     assert selectors.benefits_for(member.user) is not None
     travel(due + 7 * DAY)
     assert selectors.benefits_for(member.user) is None  # at once, before any worker ran
-    assert tasks.renew_due_subscriptions() == 1
+    assert beat() == 1
     sub = reload(member)
     assert sub.status == S.EXPIRED
     assert sub.ended_at == due + 7 * DAY
     assert mail.outbox[-1].subject == "Your Bazaar Plus membership has ended"
     travel(due + 40 * DAY)
-    assert tasks.renew_due_subscriptions() == 0
+    assert beat() == 0
     assert provider.count("authorize") == 4
 
 
@@ -216,7 +217,8 @@ def test_a_new_card_retries_an_overdue_payment_at_once(member, provider, travel)
     travel(TRIAL_END + timedelta(hours=2))
     renew(member)
     assert reload(member).status == S.PAST_DUE
-    services.membership_update_card(user=member.user, payment_method="5555 5555 5555 4444")
+    with committed():
+        services.membership_update_card(user=member.user, payment_method="5555 5555 5555 4444")
     sub = reload(member)
     assert sub.status == S.ACTIVE
     assert sub.card_label == "Card ending 4444"
@@ -225,14 +227,15 @@ def test_a_new_card_retries_an_overdue_payment_at_once(member, provider, travel)
 
 def test_a_cancelled_membership_expires_at_period_end_without_a_charge(member, provider, travel):
     travel(START + 10 * DAY)
-    services.membership_cancel(user=member.user)
+    with committed():
+        services.membership_cancel(user=member.user)
     provider.calls.clear()
     travel(TRIAL_END - timedelta(minutes=1))
-    assert tasks.renew_due_subscriptions() == 0
+    assert beat() == 0
     assert selectors.benefits_for(member.user) is not None
     travel(TRIAL_END)
     assert selectors.benefits_for(member.user) is None
-    assert tasks.renew_due_subscriptions() == 1
+    assert beat() == 1
     sub = reload(member)
     assert (sub.status, sub.ended_at) == (S.EXPIRED, TRIAL_END)
     assert provider.calls == []
@@ -296,21 +299,7 @@ def test_two_renewal_runs_at_once_charge_once(provider, travel):
     travel(TRIAL_END + DAY)
     provider.calls.clear()
     provider.delay = 0.3
-    barrier = threading.Barrier(3)
-    results: list[str] = []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(services.subscription_renew(subscription_id=subscription.pk))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race(lambda: services.subscription_renew(subscription_id=subscription.pk), [()] * 3)
     assert results.count(services.PAID) == 1
     assert set(results) - {services.PAID} <= {services.IN_PROGRESS, services.NOT_DUE}  # the twins: left alone
     assert provider.count("authorize") == 1
@@ -326,20 +315,8 @@ def test_two_beat_runs_at_once_charge_each_member_once(provider, travel):
     travel(TRIAL_END + DAY)
     provider.calls.clear()
     provider.delay = 0.05
-    barrier = threading.Barrier(2)
-
-    def run():
-        try:
-            barrier.wait()
-            tasks.renew_due_subscriptions(batch_size=3)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    handed_over = race(lambda: tasks.renew_due_subscriptions(batch_size=3), [()] * 2)
+    assert all(isinstance(n, int) for n in handed_over), handed_over  # neither run failed
     assert provider.count("authorize") == 4
     assert provider.charged() == [Decimal("12.99")] * 4
     assert set(Subscription.objects.values_list("status", flat=True)) == {S.ACTIVE}

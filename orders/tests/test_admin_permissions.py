@@ -14,6 +14,7 @@ from orders import services
 from orders.models import Order, OrderEvent, Package
 from orders.tests.test_shipping import buy, counts, package_of, payment
 from payments.models import PaymentStatus
+from tests.commit import committed
 from tests.factories import (
     OfferFactory,
     admin_action,
@@ -42,10 +43,11 @@ def offers():
 
 
 def _delivered(order, offer_list) -> Order:
-    for offer in offer_list:
-        package = package_of(order, offer)
-        services.package_ship(package=package)
-        services.package_deliver(package=package)
+    with committed():  # shipping captures the payment after the commit
+        for offer in offer_list:
+            package = package_of(order, offer)
+            services.package_ship(package=package)
+            services.package_deliver(package=package)
     return Order.objects.get(pk=order.pk)
 
 

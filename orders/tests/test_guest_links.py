@@ -28,6 +28,7 @@ from orders import selectors, services
 from orders.models import Order, OrderEvent
 from payments.models import Payment, PaymentStatus
 from shop.strategy import Strategy
+from tests.commit import committed
 from tests.factories import OfferFactory, UserFactory, shipping_method, stock
 
 pytestmark = pytest.mark.django_db
@@ -48,10 +49,11 @@ def kettle():
 def buy(offer, *, user=None, email="ada@example.com") -> Order:
     cart = Cart.objects.create(user=user)
     CartLine.objects.create(cart=cart, offer=offer, quantity=1, price_when_added=offer.price)
-    return ordering.place_order(
-        cart=cart, user=user, email=email, shipping_address=ADDRESS, payment_method="4242424242424242",
-        idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=user),
-    ).order
+    with committed():  # a checkout request: its after-commit work has run when it returns
+        return ordering.place_order(
+            cart=cart, user=user, email=email, shipping_address=ADDRESS, payment_method="4242424242424242",
+            idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=user),
+        ).order
 
 
 def link_of(order) -> str:
@@ -224,7 +226,8 @@ def test_cancelling_with_a_wrong_or_missing_e_mail_changes_nothing_and_the_right
     events = OrderEvent.objects.filter(order=order).count()
     sent = len(mail.outbox)
     for data in ({"email": "eve@example.com"}, {}, {"email": "not an address"}, {"email": "ada@example.co"}):
-        response = client.post(f"/orders/guest/{order.number}/cancel/", data)
+        with committed():
+            response = client.post(f"/orders/guest/{order.number}/cancel/", data)
         assert response.status_code == 400, data
         assert "There is a problem" in response.content.decode()
         assert_private(response)
@@ -238,7 +241,9 @@ def test_cancelling_with_a_wrong_or_missing_e_mail_changes_nothing_and_the_right
     assert OrderEvent.objects.filter(order=order).count() == events
     assert len(mail.outbox) == sent
 
-    response = client.post(f"/orders/guest/{order.number}/cancel/", {"email": "  Ada@Example.COM "}, follow=True)
+    with committed():
+        response = client.post(f"/orders/guest/{order.number}/cancel/", {"email": "  Ada@Example.COM "},
+                               follow=True)
     assert response.redirect_chain == [(f"/orders/guest/{order.number}/", 303)]
     assert "Your order is cancelled" in response.content.decode()
     order.refresh_from_db()
@@ -401,7 +406,8 @@ def test_the_problem_pages_reveal_nothing_about_orders(client, kettle):
 
 
 def _answer(client, number, email):
-    response = client.post("/orders/guest/resend/", {"number": number, "email": email})
+    with committed():
+        response = client.post("/orders/guest/resend/", {"number": number, "email": email})
     page = client.get(response["Location"])
     text = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page.content.decode()).replace(number.upper(), "N")
     return response.status_code, response["Location"], text
@@ -452,7 +458,8 @@ def test_a_new_link_is_still_sent_when_the_cache_is_down(client, kettle):
     order = buy(kettle)
     before = len(mail.outbox)
     for _ in range(12):  # no limit applies: the limits fail open
-        response = client.post("/orders/guest/resend/", {"number": order.number, "email": order.email})
+        with committed():
+            response = client.post("/orders/guest/resend/", {"number": order.number, "email": order.email})
         assert response.status_code == 303
     assert len(mail.outbox) == before + 12
     client.get(link_of(order))
@@ -460,7 +467,8 @@ def test_a_new_link_is_still_sent_when_the_cache_is_down(client, kettle):
 
 
 def test_the_resend_form_explains_its_mistakes(client):
-    response = client.post("/orders/guest/resend/", {"number": "", "email": "nope"})
+    with committed():
+        response = client.post("/orders/guest/resend/", {"number": "", "email": "nope"})
     assert response.status_code == 400
     html = response.content.decode()
     assert "There is a problem" in html

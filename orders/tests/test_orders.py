@@ -1,16 +1,16 @@
 """Orders: snapshot lines, human-friendly numbers, the status machine, guest links."""
 
 import re
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, transaction
 
 from core.exceptions import ApplicationError, Conflict
 from marketplace import services as marketplace_services
 from orders import selectors, services
 from orders.models import Order, OrderEvent
+from tests.concurrency import race
 from tests.factories import OfferFactory
 
 S = Order.Status
@@ -104,29 +104,13 @@ def test_a_stale_order_object_cannot_transition():
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_transitions_only_one_wins():
     order = services.order_create(draft=draft_for(OfferFactory()), idempotency_key="race")
-    results = []
-    barrier = threading.Barrier(2)
-
-    def move(to):
-        close_old_connections()
-        try:
-            # both load the order while it is still placed, then race: each believes the move is
-            # legal, and only the conditional UPDATE on the status can refuse one
-            mine = Order.objects.get(pk=order.pk)
-            barrier.wait()
-            services.order_transition(order=mine, to=to)
-            results.append(to)
-        except (Conflict, services.IllegalTransition):
-            results.append("refused")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=move, args=(to,)) for to in (S.PAID, S.CANCELLED)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results.count("refused") == 1
+    # both load the order while it is still placed, then race: each believes the move is legal,
+    # and only the conditional UPDATE on the status can refuse one
+    moves = [(Order.objects.get(pk=order.pk), to) for to in (S.PAID, S.CANCELLED)]
+    results = race(lambda mine, to: services.order_transition(order=mine, to=to), moves)
+    refused = [r for r in results if isinstance(r, Conflict | services.IllegalTransition)]
+    assert len(refused) == 1
+    assert not [r for r in results if isinstance(r, Exception) and r not in refused], results
     assert Order.objects.get(pk=order.pk).status in {S.PAID, S.CANCELLED}
     assert OrderEvent.objects.filter(order=order).count() == 2
 

@@ -18,6 +18,7 @@ from orders import services, tasks
 from orders.models import Order, OrderEvent, OrderReservation, Package
 from payments.models import Payment, PaymentStatus
 from shop.strategy import Strategy
+from tests.commit import committed
 from tests.factories import OfferFactory, UserFactory, seller_member, shipping_method, stock
 
 pytestmark = pytest.mark.django_db
@@ -42,10 +43,11 @@ def buy(offers, quantity=2):
     cart = Cart.objects.create()
     for offer in offers:
         CartLine.objects.create(cart=cart, offer=offer, quantity=quantity, price_when_added=offer.price)
-    return ordering.place_order(
-        cart=cart, user=None, email="ada@example.com", shipping_address=ADDRESS, payment_method="4242424242424242",
-        idempotency_key=uuid.uuid4().hex, buyer=Strategy(),
-    ).order
+    with committed():  # a checkout request: its after-commit work has run when it returns
+        return ordering.place_order(
+            cart=cart, user=None, email="ada@example.com", shipping_address=ADDRESS, payment_method="4242424242424242",
+            idempotency_key=uuid.uuid4().hex, buyer=Strategy(),
+        ).order
 
 
 def counts(offer) -> tuple[int, int]:
@@ -68,7 +70,8 @@ def test_an_order_goes_from_paid_to_completed(offers):
     assert counts(kettle) == (5, 2)
     first, second = package_of(order, kettle), package_of(order, towel)
 
-    services.package_ship(package=first, tracking_number=" 1Z999 ")
+    with committed():  # the payment is captured and the customer told after the commit
+        services.package_ship(package=first, tracking_number=" 1Z999 ")
     order.refresh_from_db()
     first.refresh_from_db()
     assert order.status == S.PARTIALLY_SHIPPED
@@ -89,7 +92,8 @@ def test_an_order_goes_from_paid_to_completed(offers):
     assert "1Z999" in shipped_mail.body
     assert "1Z999" in shipped_mail.alternatives[0][0]
 
-    services.package_ship(package=second)
+    with committed():
+        services.package_ship(package=second)
     order.refresh_from_db()
     assert order.status == S.SHIPPED
     assert counts(towel) == (3, 0)
@@ -116,7 +120,8 @@ def test_an_order_goes_from_paid_to_completed(offers):
 
 def test_capture_happens_once_even_if_run_again(offers):
     order = buy(offers)
-    services.package_ship(package=package_of(order, offers[0]))
+    with committed():
+        services.package_ship(package=package_of(order, offers[0]))
     assert services.order_capture_payment(order=order) == 0
     assert tasks.capture_order_payment.delay(order.pk).get() == 0
     assert payment(order).status == PaymentStatus.CAPTURED

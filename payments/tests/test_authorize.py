@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from core.exceptions import ApplicationError, Conflict
 from payments import services
 from payments.exceptions import PaymentDeclined, PaymentInProgress, PaymentUnavailable
 from payments.models import Payment, PaymentStatus
 from payments.providers.test import luhn_valid
+from tests.concurrency import race
 
 pytestmark = pytest.mark.django_db
 
@@ -123,23 +122,9 @@ def test_unknown_provider_is_refused():
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_same_key_makes_one_payment_and_one_provider_call(recorder):
     recorder.delay = 0.3
-    barrier = threading.Barrier(5)
-    results, errors = [], []
-
-    def worker():
-        try:
-            barrier.wait()
-            results.append(authorize(provider="recording").pk)
-        except PaymentInProgress as exc:
-            errors.append(exc.payment.pk)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = race(lambda: authorize(provider="recording"), [()] * 5, catch=(PaymentInProgress,))
+    results = [r.pk for r in outcomes if isinstance(r, Payment)]
+    errors = [r.payment.pk for r in outcomes if isinstance(r, PaymentInProgress)]
     assert Payment.objects.count() == 1
     assert recorder.count("authorize") == 1
     assert len(results) + len(errors) == 5

@@ -7,6 +7,7 @@ import pytest
 from core.exceptions import ApplicationError, Conflict
 from payments import services
 from payments.models import Payment, PaymentStatus, Refund, RefundStatus
+from tests.commit import committed
 from tests.events import RecordedEvents
 
 pytestmark = pytest.mark.django_db
@@ -25,10 +26,12 @@ def authorized(key="order-1", amount="100.00", provider=None):
 
 
 def test_capture_in_full_and_again_is_a_no_op(recorder, seen):
-    payment = authorized(provider="recording")
-    captured = services.payment_capture(payment=payment)
+    with committed():
+        payment = authorized(provider="recording")
+        captured = services.payment_capture(payment=payment)
     assert (captured.status, captured.captured_amount) == (PaymentStatus.CAPTURED, Decimal("100.00"))
-    services.payment_capture(payment=payment)
+    with committed():
+        services.payment_capture(payment=payment)
     assert recorder.count("capture") == 1
     names = [e.name for e in seen]
     assert names == ["payments.payment_captured"]  # an authorization moves no money: no event of its own

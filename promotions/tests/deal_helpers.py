@@ -13,6 +13,7 @@ from checkout import pricing
 from checkout.models import Cart, CartLine
 from promotions import services
 from promotions.models import Deal
+from tests.commit import committed
 
 D = Decimal
 GOOD_CARD = "4242424242424242"
@@ -22,12 +23,14 @@ ADDRESS = {"full_name": "Ada Buyer", "line1": "1 Main St", "city": "Springfield"
 
 
 def make_deal(offer, *, price="15.00", cap=10, starts_in=-60, ends_in=60, **fields) -> Deal:
-    """A deal through the service; ``starts_in``/``ends_in`` in minutes from now."""
+    """A deal through the service, committed (the pages and buy box it changes are refreshed when
+    this returns); ``starts_in``/``ends_in`` in minutes from now."""
     now = timezone.now()
-    return services.deal_save(deal=Deal(
-        offer=offer, deal_price=D(price), quantity_cap=cap, starts_at=now + timedelta(minutes=starts_in),
-        ends_at=now + timedelta(minutes=ends_in), **fields,
-    ))
+    with committed():
+        return services.deal_save(deal=Deal(
+            offer=offer, deal_price=D(price), quantity_cap=cap, starts_at=now + timedelta(minutes=starts_in),
+            ends_at=now + timedelta(minutes=ends_in), **fields,
+        ))
 
 
 def price(*pairs, **context) -> pricing.PricedCart:

@@ -14,6 +14,7 @@ from core.exceptions import ApplicationError
 from orders.models import Order, OrderEvent
 from promotions.models import Voucher, VoucherRedemption
 from shop.strategy import Strategy
+from tests.commit import committed
 from tests.concurrency import race
 from tests.factories import OfferFactory, ProductFactory, UserFactory, shipping_method, stock
 
@@ -35,8 +36,10 @@ def cart_with(offer, quantity=1) -> Cart:
 
 
 def place(cart, *, email="ada@example.com", card=GOOD_CARD, voucher_code="SAVE10", user=None):
-    return ordering.place_order(cart=cart, user=user, email=email, shipping_address=ADDRESS, payment_method=card,
-                                idempotency_key=uuid.uuid4().hex, voucher_code=voucher_code, buyer=Strategy(user=user))
+    with committed():  # a checkout request: its after-commit work has run when it returns
+        return ordering.place_order(cart=cart, user=user, email=email, shipping_address=ADDRESS, payment_method=card,
+                                    idempotency_key=uuid.uuid4().hex, voucher_code=voucher_code,
+                                    buyer=Strategy(user=user))
 
 
 GENERIC = "This code cannot be used for this order."

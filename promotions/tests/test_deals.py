@@ -17,6 +17,7 @@ from core.money import Money
 from promotions import deals, services
 from promotions.models import Deal, DealClaim, Promotion
 from promotions.tests.deal_helpers import D, labels, make_deal, price
+from tests.commit import committed
 from tests.factories import OfferFactory, ProductFactory, shipping_method
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,8 @@ def test_the_deal_price_applies_to_every_unit_with_a_clear_label(kettle):
 
 def test_units_are_capped_by_what_is_left_and_by_the_limit_per_order(kettle):
     deal = make_deal(kettle, price="15.00", cap=10)
-    services.deals_claim(order_number="EARLIER", claims=[(deal.pk, 8)])
+    with committed():  # another order's claim
+        services.deals_claim(order_number="EARLIER", claims=[(deal.pk, 8)])
     priced = price((kettle, 5))
     assert labels(priced) == [("Lightning deal: 2 × Kettle at $15.00", D("10.00"))]  # 2 left of 10
     assert priced.discounts[0].claims == ((deal.pk, 2),)
@@ -66,7 +68,8 @@ def test_units_are_capped_by_what_is_left_and_by_the_limit_per_order(kettle):
 
 def test_a_sold_out_deal_gives_nothing(kettle):
     deal = make_deal(kettle, cap=2)
-    services.deals_claim(order_number="ALL", claims=[(deal.pk, 2)])
+    with committed():
+        services.deals_claim(order_number="ALL", claims=[(deal.pk, 2)])
     assert labels(price((kettle, 1))) == []
 
 
@@ -188,23 +191,25 @@ def test_a_claim_bumps_the_product_page_and_the_deals_on_commit(kettle):
     deal = make_deal(kettle, cap=5)
     namespaces = [deals.NAMESPACE, cache_keys.product(kettle.product.slug)]
     before = vcache.versions(namespaces)
-    with transaction.atomic():
+    with committed(), transaction.atomic():
         services.deals_claim(order_number="D1", claims=[(deal.pk, 1)])
         assert vcache.versions(namespaces) == before  # not before the commit
     after = vcache.versions(namespaces)
     assert all(after[ns] != before[ns] for ns in namespaces)
     rule = deals.live_for_offer(kettle.pk)
     assert (rule.claimed, rule.percent_claimed) == (1, 20)
-    services.deals_release(order_number="D1")
+    with committed():
+        services.deals_release(order_number="D1")
     assert vcache.versions(namespaces) != after
     assert deals.live_for_offer(kettle.pk).claimed == 0
 
 
 def test_a_failed_claim_bumps_nothing_and_claims_nothing(kettle):
     deal = make_deal(kettle, cap=1)
-    services.deals_claim(order_number="E1", claims=[(deal.pk, 1)])
+    with committed():
+        services.deals_claim(order_number="E1", claims=[(deal.pk, 1)])
     before = vcache.versions([deals.NAMESPACE])
-    with pytest.raises(services.DealUnavailable), transaction.atomic():
+    with committed(), pytest.raises(services.DealUnavailable), transaction.atomic():
         services.deals_claim(order_number="E2", claims=[(deal.pk, 1)])
     assert vcache.versions([deals.NAMESPACE]) == before
     assert list(DealClaim.objects.values_list("order_number", flat=True)) == ["E1"]
@@ -252,7 +257,8 @@ def test_saving_bumps_the_old_and_the_new_product_pages(kettle):
     namespaces = [cache_keys.product(kettle.product.slug), cache_keys.product(toaster.product.slug)]
     before = vcache.versions(namespaces)
     deal.offer = toaster
-    services.deal_save(deal=deal)
+    with committed():
+        services.deal_save(deal=deal)
     after = vcache.versions(namespaces)
     assert all(after[ns] != before[ns] for ns in namespaces)
     assert deals.live_for_offer(toaster.pk).id == deal.pk
@@ -322,13 +328,16 @@ def test_a_live_deal_price_wins_the_buy_box_and_gives_it_back_when_sold_out_or_e
 
     assert marketplace_selectors.product_page(slug=product.slug, inputs=Member()).winner.offer == cheap
     assert marketplace_selectors.product_page(slug=product.slug, inputs=Strategy()).winner.offer == dear
-    services.deals_claim(order_number="BZ-1", claims=[(deal.pk, 2)])  # sells it out
+    with committed():
+        services.deals_claim(order_number="BZ-1", claims=[(deal.pk, 2)])  # sells it out
     assert winner() == cheap.pk
-    services.deals_release(order_number="BZ-1")
+    with committed():
+        services.deals_release(order_number="BZ-1")
     assert winner() == dear.pk
     Deal.objects.filter(pk=deal.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
     vcache.safe_set(services.BOUNDARY_CHECKED_KEY, timezone.now() - timedelta(minutes=2), None)
-    services.deals_bump_boundaries()
+    with committed():
+        services.deals_bump_boundaries()
     assert winner() == cheap.pk
     assert members_only.pk  # (kept live to show it does not count)
     marketplace_services.buy_box_refresh(product_ids=[product.pk], inputs=Strategy())

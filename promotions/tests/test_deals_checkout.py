@@ -21,6 +21,7 @@ from promotions import services
 from promotions.models import Deal, DealClaim, Voucher, VoucherRedemption
 from promotions.tests.deal_helpers import ADDRESS, DECLINED_CARD, GOOD_CARD, D, cart_with, make_deal, plain
 from shop.strategy import Strategy
+from tests.commit import committed
 from tests.concurrency import race
 from tests.factories import OfferFactory, ProductFactory, shipping_method, stock
 
@@ -31,14 +32,16 @@ def methods():
 
 
 def place(cart, *, card=GOOD_CARD, expected_total=None, voucher_code="", email="ada@example.com"):
-    return ordering.place_order(cart=cart, user=None, email=email, shipping_address=ADDRESS, payment_method=card,
-                                idempotency_key=uuid.uuid4().hex, expected_total=expected_total,
-                                voucher_code=voucher_code, buyer=Strategy())
+    with committed():  # a checkout request: its after-commit work has run when it returns
+        return ordering.place_order(cart=cart, user=None, email=email, shipping_address=ADDRESS, payment_method=card,
+                                    idempotency_key=uuid.uuid4().hex, expected_total=expected_total,
+                                    voucher_code=voucher_code, buyer=Strategy())
 
 
 def claim_elsewhere(deal, units):
-    """Another shopper's order claims these units (between our review and our order)."""
-    services.deals_claim(order_number=f"OTHER{uuid.uuid4().hex[:8]}", claims=[(deal.pk, units)])
+    """Another shopper's order claims these units (between our review and our order), committed."""
+    with committed():
+        services.deals_claim(order_number=f"OTHER{uuid.uuid4().hex[:8]}", claims=[(deal.pk, units)])
 
 
 @pytest.mark.django_db
@@ -231,7 +234,8 @@ def test_the_api_answers_409_with_the_reason(client, methods, monkeypatch):
     assert error["message"].startswith("The lightning deal on “Kettle” has just sold out or ended")
     assert error["fields"] == {"expected_total": ["20.00"]}
 
-    services.deals_release(order_number=DealClaim.objects.get().order_number)
+    with committed():
+        services.deals_release(order_number=DealClaim.objects.get().order_number)
     real_price_cart = pricing.price_cart
 
     def price_then_sell_out(**kwargs):

@@ -721,14 +721,17 @@ class FakeStripe:
 
     def deliver(self, event: dict, *, client=None):
         """Send a webhook: to ``payments.services.webhook_receive`` (returns the WebhookEvent), or
-        with ``client`` through ``POST /payments/webhooks/stripe/`` (returns the response)."""
-        body, headers = self.signed(event)
-        if client is not None:
-            return client.post("/payments/webhooks/stripe/", data=body, content_type="application/json",
-                               headers=headers)
+        with ``client`` through ``POST /payments/webhooks/stripe/`` (returns the response). Stripe's
+        request commits: what the webhook set off after the commit has run when this returns."""
         from payments import services
+        from tests.commit import committed
 
-        return services.webhook_receive(provider="stripe", body=body, headers=headers)
+        body, headers = self.signed(event)
+        with committed():
+            if client is not None:
+                return client.post("/payments/webhooks/stripe/", data=body, content_type="application/json",
+                                   headers=headers)
+            return services.webhook_receive(provider="stripe", body=body, headers=headers)
 
     def send(self, type_: str, ident: str, *, client=None):
         """Deliver the last ``type_`` event Stripe recorded about ``ident`` (see :meth:`deliver`)."""
