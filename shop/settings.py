@@ -315,7 +315,12 @@ PAGE_CACHE_ENABLED = env.bool("PAGE_CACHE_ENABLED", default=True)
 SEARCH_BACKEND = env.str("SEARCH_BACKEND", default="")
 
 # --- Payments ---------------------------------------------------------------------------
-# "test" (built-in, no network; see README "Payments") or "stripe".
+# The providers the shop can use (code -> provider class) and the one it uses: "test" (built-in,
+# no network; see README "Payments") or "stripe". A code missing here stops start-up (payments.E001).
+PAYMENT_PROVIDERS = {
+    "test": "payments.providers.test.TestProvider",
+    "stripe": "payments.providers.stripe.StripeProvider",
+}
 PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="test")
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")

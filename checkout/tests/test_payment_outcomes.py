@@ -32,6 +32,7 @@ from shop.strategy import Strategy
 from tests.commit import committed
 from tests.concurrency import race
 from tests.factories import OfferFactory, UserFactory, shipping_method, stock
+from tests.providers import payment_provider
 
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
@@ -68,9 +69,8 @@ class FlakyProvider(TestProvider):
 def flaky():
     FlakyProvider.down = FlakyProvider.cancel_down = False
     FlakyProvider.calls = []
-    previous = providers.register_provider("test", FlakyProvider)
-    yield FlakyProvider
-    providers.unregister_provider("test", previous)
+    with payment_provider("test", FlakyProvider):
+        yield FlakyProvider
 
 
 @pytest.fixture
@@ -197,12 +197,8 @@ class TestProviderRefusals:
         offer = OfferFactory()
         item = stock(offer, 5)
         cart = cart_with((offer, 2))
-        previous = providers.register_provider("test", Refusing)
-        try:
-            with pytest.raises(PaymentDeclined) as exc:
-                place(cart)
-        finally:
-            providers.unregister_provider("test", previous)
+        with payment_provider("test", Refusing), pytest.raises(PaymentDeclined) as exc:
+            place(cart)
         assert exc.value.code == "payment_failed"
         assert "nothing was charged" in exc.value.message
         assert exc.value.status_code == 402  # a failure, never "provider unreachable" (503)
@@ -344,14 +340,11 @@ class TestAuthorizationExpiry:
         item = stock(offer, 5)
         order, payment = self._paid(offer)
         Payment.objects.filter(pk=payment.pk).update(authorization_expires_at=timezone.now() - timedelta(hours=1))
-        previous = providers.register_provider("test", NoCapture)
-        try:
+        with payment_provider("test", NoCapture):
             assert orders_services.order_secure_expiring_payments() == {"captured": 0, "flagged": 1}
             order.refresh_from_db()
             assert order.payment_problem == PaymentProblem.AUTHORIZATION_EXPIRED
             assert orders_services.order_secure_expiring_payments()["flagged"] == 0  # staff are told once
-        finally:
-            providers.unregister_provider("test", previous)
         package = order.packages.get()
         with pytest.raises(orders_services.IllegalTransition) as exc:
             orders_services.package_ship(package=package, tracking_number="1Z")

@@ -17,6 +17,7 @@ from payments.providers import base as providers
 from payments.providers.test import TestProvider
 from tests.commit import committed
 from tests.factories import UserFactory
+from tests.providers import payment_provider
 
 GOOD_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
@@ -72,10 +73,9 @@ class Box:
 def provider(settings):
     """Every payment of the test goes to a counting copy of the test provider."""
     box = Box()
-    previous = providers.register_provider("counting", lambda: CountingProvider(box))
-    settings.PAYMENT_PROVIDER = "counting"
-    yield box
-    providers.unregister_provider("counting", previous)
+    with payment_provider("counting", lambda: CountingProvider(box)):
+        settings.PAYMENT_PROVIDER = "counting"
+        yield box
 
 
 @pytest.fixture

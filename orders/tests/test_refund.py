@@ -23,6 +23,7 @@ from payments.providers.test import TestProvider
 from tests.commit import committed
 from tests.concurrency import race
 from tests.factories import OfferFactory, admin_action, seller_member, shipping_method, staff_user, stock
+from tests.providers import payment_provider
 
 pytestmark = pytest.mark.django_db
 S = Order.Status
@@ -62,9 +63,8 @@ class CountingProvider(TestProvider):
 @pytest.fixture
 def provider():
     CountingProvider.calls, CountingProvider.refuse_refunds = [], False
-    previous = providers.register_provider("test", CountingProvider)
-    yield CountingProvider
-    providers.unregister_provider("test", previous)
+    with payment_provider("test", CountingProvider):
+        yield CountingProvider
 
 
 def delivered(order: Order, offer_list) -> Order:

@@ -8,7 +8,6 @@ from payments.providers.base import (
     ProviderResult,
     UnknownProvider,
     get_provider,
-    register_provider,
 )
 
 __all__ = [
@@ -19,5 +18,4 @@ __all__ = [
     "ProviderResult",
     "UnknownProvider",
     "get_provider",
-    "register_provider",
 ]

@@ -1,4 +1,4 @@
-"""The interface every payment provider implements, and the registry that picks one by code.
+"""The interface every payment provider implements, and how one is picked by code (a setting).
 
 A provider speaks Decimal amounts in a currency (it converts to minor units itself), returns a
 :class:`ProviderResult` for every operation that reached the provider (a decline is a result, not an
@@ -10,13 +10,14 @@ idempotency key that the provider forwards, so retrying a call is safe.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from core.exceptions import ApplicationError
@@ -179,21 +180,10 @@ class PaymentProvider(Protocol):
     def retrieve_setup(self, reference: str) -> SetupResult: ...
 
 
-_factories: dict[str, Callable[[], PaymentProvider]] = {}
-
-
-def register_provider(code: str, factory: Callable[[], PaymentProvider]) -> Callable[[], PaymentProvider] | None:
-    """Register (or replace) the provider for ``code``; returns the factory it replaced, if any."""
-    previous = _factories.get(code)
-    _factories[code] = factory
-    return previous
-
-
-def unregister_provider(code: str, previous: Callable[[], PaymentProvider] | None = None) -> None:
-    if previous is None:
-        _factories.pop(code, None)
-    else:
-        _factories[code] = previous
+def _factories() -> Mapping[str, Any]:
+    """``PAYMENT_PROVIDERS``: code -> dotted path of a provider class (or any callable that makes
+    one, which tests use to put a fake in). No registry is filled at run time."""
+    return getattr(settings, "PAYMENT_PROVIDERS", {})
 
 
 def default_provider_code() -> str:
@@ -202,20 +192,23 @@ def default_provider_code() -> str:
 
 def get_provider(code: str | None = None) -> PaymentProvider:
     code = code or default_provider_code()
-    _register_builtins()
     try:
-        factory = _factories[code]
+        factory = _factories()[code]
     except KeyError:
         raise UnknownProvider(_("Unknown payment provider."))
-    return factory()
+    return (import_string(factory) if isinstance(factory, str) else factory)()
 
 
-def _register_builtins() -> None:
-    if "test" not in _factories:
-        from payments.providers.test import TestProvider
-
-        _factories["test"] = TestProvider
-    if "stripe" not in _factories:
-        from payments.providers.stripe import StripeProvider
-
-        _factories["stripe"] = StripeProvider
+def check_providers() -> list[str]:
+    """What is wrong with the provider settings (a system check: refused at start-up)."""
+    problems = []
+    for code, factory in _factories().items():
+        if isinstance(factory, str):
+            try:
+                import_string(factory)
+            except ImportError as exc:
+                problems.append(f"PAYMENT_PROVIDERS[{code!r}] = {factory!r} cannot be imported: {exc}")
+    if default_provider_code() not in _factories():
+        problems.append(f"PAYMENT_PROVIDER is {default_provider_code()!r}, which PAYMENT_PROVIDERS does not name "
+                        f"(it has {', '.join(sorted(_factories())) or 'none'}).")
+    return problems

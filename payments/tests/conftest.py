@@ -7,6 +7,7 @@ import pytest
 
 from payments.providers import base as providers
 from payments.providers.test import TestProvider
+from tests.providers import payment_provider
 
 
 class RecordingProvider(TestProvider):
@@ -48,8 +49,5 @@ class Recorder:
 @pytest.fixture
 def recorder():
     rec = Recorder()
-    previous = providers.register_provider(
-        "recording", lambda: RecordingProvider(rec.calls, delay=rec.delay, fail=rec.fail)
-    )
-    yield rec
-    providers.unregister_provider("recording", previous)
+    with payment_provider("recording", lambda: RecordingProvider(rec.calls, delay=rec.delay, fail=rec.fail)):
+        yield rec

@@ -18,6 +18,7 @@ from payments.models import PaymentStatus
 from payments.providers import base as providers
 from payments.providers.base import AUTHORIZED, CAPTURED, DECLINED, REFUNDED, InvalidSignature
 from payments.providers.stripe import StripeProvider
+from tests.providers import payment_provider
 
 WHSEC = "whsec_test_secret"
 
@@ -113,8 +114,7 @@ def test_capture_refund_cancel_pass_idempotency_keys():
 def test_services_with_stripe_record_declines(settings):
     error = {"type": "card_error", "code": "card_declined", "decline_code": "generic_decline", "message": "No."}
     gw, _http = provider([(200, intent()), (402, {"error": error})])
-    previous = providers.register_provider("stripe", lambda: gw)
-    try:
+    with payment_provider("stripe", lambda: gw):
         ok = services.payment_authorize(
             amount=Decimal("25.50"), currency="USD", payment_method="pm_card_visa", reference="B-1",
             idempotency_key="s1", provider="stripe",
@@ -126,8 +126,6 @@ def test_services_with_stripe_record_declines(settings):
                 idempotency_key="s2", provider="stripe",
             )
         assert exc.value.message == "Your card was declined."
-    finally:
-        providers.unregister_provider("stripe", previous)
 
 
 def webhook_body(event_id="evt_1", type_="charge.refunded", obj=None) -> bytes:

@@ -13,6 +13,7 @@ from payments.models import Payment, PaymentStatus, ProviderCustomer
 from payments.providers import base as providers
 from payments.providers.stripe import StripeProvider
 from payments.providers.test import TestProvider, customer_for
+from tests.providers import payment_provider
 
 pytestmark = pytest.mark.django_db
 OWNER = "user:42"
@@ -123,12 +124,8 @@ def test_provider_down_while_tokenizing_is_unavailable():
         def tokenize(self, payment_method, customer):
             raise providers.ProviderError("timeout")
 
-    previous = providers.register_provider("down", Down)
-    try:
-        with pytest.raises(PaymentUnavailable):
-            services.payment_method_tokenize(payment_method="4242424242424242", provider="down", owner=OWNER)
-    finally:
-        providers.unregister_provider("down", previous)
+    with payment_provider("down", Down), pytest.raises(PaymentUnavailable):
+        services.payment_method_tokenize(payment_method="4242424242424242", provider="down", owner=OWNER)
 
 
 def test_stripe_keeps_a_saved_card_and_refuses_anything_but_a_payment_method_without_a_call():

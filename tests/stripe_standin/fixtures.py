@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from payments.providers import base as providers
 from payments.providers.stripe import StripeProvider
+from tests.providers import payment_provider
 from tests.stripe_standin import urls
 from tests.stripe_standin.fake import FakeStripe
 
@@ -23,7 +23,6 @@ def fake_stripe(settings):
     settings.STRIPE_WEBHOOK_SECRET = fake.webhook_secret
     settings.STRIPE_JS_URL = urls.JS_URL
     settings.ROOT_URLCONF = urls.urlconf(fake)
-    previous = providers.register_provider("stripe", lambda: StripeProvider(
-        secret_key=fake.secret_key, webhook_secret=fake.webhook_secret, http_client=fake.http_client))
-    yield fake
-    providers.unregister_provider("stripe", previous)
+    with payment_provider("stripe", lambda: StripeProvider(
+            secret_key=fake.secret_key, webhook_secret=fake.webhook_secret, http_client=fake.http_client)):
+        yield fake
