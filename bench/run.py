@@ -6,7 +6,7 @@ when already seeded), count SQL queries per page with a cold cache (in-process, 
 client), serve the app with gunicorn on 127.0.0.1, warm the page cache, load each page with
 ``wrk`` for a fixed time rotating over many URLs, time the search endpoint on page-cache
 misses, place orders through the API (orders/s with 8 and 32 concurrent clients, a Python load
-driver) and count SQL queries per ``place_order`` for carts of 1, 5 and 20 lines (in-process),
+driver) and count SQL queries per ``order_place`` for carts of 1, 5 and 20 lines (in-process),
 print a table and write it to ``bench/results/latest.md``. gunicorn is always stopped.
 
 Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/bazaar_bench), REDIS_URL
@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PYTHON = sys.executable
-ORDER_QUERY_BASE, ORDER_QUERY_PER_LINE = 20, 3  # place_order: at most 20 + 3 per cart line
+ORDER_QUERY_BASE, ORDER_QUERY_PER_LINE = 20, 3  # order_place: at most 20 + 3 per cart line
 HELLO_BUDGET = 0.50  # product page (warm cache) req/s must be at least half of hello's
 SEARCH_P95_BUDGET_MS = 100.0
 SEARCH_WORDS = [
@@ -311,7 +311,7 @@ def _search_latency(base: str, count: int, redis_url: str) -> dict[str, float]:
     }
 
 
-# --- placing orders: the pool of offers, queries per place_order, load through the API ------
+# --- placing orders: the pool of offers, queries per order_place, load through the API ------
 
 ORDER_ADDRESS = {"full_name": "Bench Buyer", "line1": "1 Load Lane", "city": "Austin", "postal_code": "73301",
                  "region": "TX", "country": "US"}
@@ -344,7 +344,7 @@ def _order_pool(size: int) -> list[int]:
     offer_ids = sorted(by_offer)
     step = max(len(offer_ids) // size, 1)
     chosen = offer_ids[::step][:size]
-    priced = pricing.price_cart(
+    priced = pricing.cart_price(
         lines=[pricing.LineInput(offer_id, 1) for offer_id in chosen],
         context=pricing.PricingContext(country=ORDER_ADDRESS["country"], region=ORDER_ADDRESS["region"],
                                        shipping_choices={}, user=None),
@@ -360,7 +360,7 @@ def _order_pool(size: int) -> list[int]:
 
 
 def _place_order_queries(pool: list[int]) -> dict[int, tuple[int, int]]:
-    """Cart size -> (SQL queries of one ``place_order``, packages), in-process, paid by the test card.
+    """Cart size -> (SQL queries of one ``order_place``, packages), in-process, paid by the test card.
 
     Each size is measured twice (fresh carts of distinct offers) and the smaller count kept, so a
     first-call warm-up (content types, settings rows) is not counted.
@@ -370,7 +370,6 @@ def _place_order_queries(pool: list[int]) -> dict[int, tuple[int, int]]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from checkout import ordering
     from checkout import services as checkout_services
     from checkout.models import Cart
     from shop.strategy import for_job
@@ -389,7 +388,7 @@ def _place_order_queries(pool: list[int]) -> dict[int, tuple[int, int]]:
             current_app.conf.task_always_eager = False
             try:
                 with CaptureQueriesContext(connection) as captured:
-                    placed = ordering.place_order(
+                    placed = checkout_services.order_place(
                         cart=cart, user=AnonymousUser(), email="bench@example.com", shipping_address=ORDER_ADDRESS,
                         payment_method=PAYING_CARD, idempotency_key=f"bench-q-{stamp}-{size}-{attempt}",
                         buyer=for_job(),
@@ -419,11 +418,11 @@ def _promotion_pricing(pool: list[int]) -> dict[str, float]:
     context = pricing.PricingContext(country=ORDER_ADDRESS["country"], region=ORDER_ADDRESS["region"])
 
     def median_ms() -> float:
-        pricing.price_cart(lines=lines, context=context)  # warm the caches
+        pricing.cart_price(lines=lines, context=context)  # warm the caches
         timings = []
         for _run in range(PROMOTION_RUNS):
             started = time.perf_counter()
-            pricing.price_cart(lines=lines, context=context)
+            pricing.cart_price(lines=lines, context=context)
             timings.append((time.perf_counter() - started) * 1000)
         return statistics.median(timings)
 
@@ -619,7 +618,7 @@ def main() -> int:
 
     targets = _targets(args.products)
     queries = _cold_queries(targets)
-    print("topping up stock and counting SQL queries per place_order")
+    print("topping up stock and counting SQL queries per order_place")
     pool = _order_pool(args.order_pool)
     order_queries = _place_order_queries(pool)
     print("timing pricing of a 20-line cart with 0 and 50 live promotions")
@@ -713,7 +712,7 @@ def _report(
     sizes = sorted(order_queries)
     lines += [
         "",
-        "SQL queries per `place_order` (in-process, paid; every statement counted, BEGIN and COMMIT included; the "
+        "SQL queries per `order_place` (in-process, paid; every statement counted, BEGIN and COMMIT included; the "
         "buy-box refresh and the e-mail are handed to a worker through the outbox), beside the budget of "
         f"{ORDER_QUERY_BASE} + {ORDER_QUERY_PER_LINE} per line:",
         "",
@@ -733,7 +732,7 @@ def _report(
         "",
         "## Pricing with automatic promotions",
         "",
-        f"Median of {PROMOTION_RUNS} in-process `price_cart` calls on a 20-line cart, warm caches: "
+        f"Median of {PROMOTION_RUNS} in-process `cart_price` calls on a 20-line cart, warm caches: "
         f"{promotion_timing['none_ms']:.1f} ms with no live promotion, {promotion_timing['fifty_ms']:.1f} ms with "
         f"50 (ratio {ratio:.2f}x, budget <= {PROMOTION_BUDGET:.0f}x: "
         f"{'met' if ratio <= PROMOTION_BUDGET else 'MISSED'}).",

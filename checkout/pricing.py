@@ -25,7 +25,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from checkout.models import TaxRate
-from checkout.services import TAX_RATES_NAMESPACE
 from core import cache as vcache
 from core.exceptions import ApplicationError
 from core.money import AMOUNT_COLUMN_MAX, Money, allocate, format_money
@@ -34,6 +33,8 @@ from marketplace import benefits as rules
 from marketplace import selectors as marketplace_selectors
 from marketplace.benefits import Benefits
 from promotions import services as promotions_services
+
+TAX_RATES_NAMESPACE = "tax-rates"  # cached tax table; bumped by checkout.services when a rate changes
 
 
 class OrderTooLarge(ApplicationError):
@@ -197,7 +198,7 @@ def _tax_part(amount: Money, rate: Decimal, *, included: bool) -> Money:
     return Money(amount.amount * rate, amount.currency)
 
 
-def price_cart(
+def cart_price(
     *, lines: Sequence[LineInput], context: PricingContext | None = None, offers: Mapping | None = None
 ) -> PricedCart:
     """Price these lines for this context. A constant number of queries, whatever the size.
@@ -423,7 +424,7 @@ def member_savings(
     members, without a plan on sale, or with no saving."""
     if priced.member_plan or not priced.lines or preview is None:
         return None
-    as_member = price_cart(lines=lines, context=replace(context, benefits=preview), offers=offers)
+    as_member = cart_price(lines=lines, context=replace(context, benefits=preview), offers=offers)
     saved = priced.total - as_member.total
     if not as_member.member_plan or saved.amount <= 0:
         return None

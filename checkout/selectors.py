@@ -8,9 +8,11 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from checkout.models import Cart, CartLine
-from checkout.services import SESSION_KEY
 from core.money import default_currency
 from fulfillment import selectors as fulfillment_selectors
+
+SESSION_KEY = "cart_id"  # the guest cart's id in the session
+VOUCHER_SESSION_KEY = "voucher_code"  # the voucher code the shopper applied (cart page or API)
 
 INACTIVE = "inactive"
 OUT_OF_STOCK = "out_of_stock"
@@ -164,7 +166,7 @@ def cart_item_count(*, session, user) -> int:
 
 def cart_lines_with_offers(*, cart: Cart | None) -> tuple[list, dict]:
     """The cart's lines as pricing input, and their offers (with seller and product) for
-    ``pricing.price_cart(offers=...)``, in one query."""
+    ``pricing.cart_price(offers=...)``, in one query."""
     from checkout import pricing
 
     if cart is None:
@@ -177,7 +179,7 @@ def cart_pricing_input(
     *, buyer, user, cart: Cart | None = None, lines: list | None = None, voucher_code: str = "",
     country: str = "US", region: str = "", shipping_choices: dict | None = None, email: str = "",
 ):
-    """The one way to turn a cart into what ``pricing.price_cart`` takes: its lines (or ``lines``
+    """The one way to turn a cart into what ``pricing.cart_price`` takes: its lines (or ``lines``
     already chosen, e.g. the sellable ones) and the pricing context for this buyer (``buyer``: the
     shop's strategy, ``pricing.PricingInputs``; ``user`` for per-customer voucher limits)."""
     from checkout import pricing  # pricing reads checkout's models and services; selectors stay light

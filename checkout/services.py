@@ -1,22 +1,78 @@
-"""Writes for the cart: find or start the shopper's cart, add, change and remove lines.
+"""Checkout's writes: the shopper's cart, and turning it into a paid order.
 
-Quantities and offer ids arrive as user input (form fields), so they are parsed here and every
-bad value becomes an :class:`~core.exceptions.ApplicationError` with a message fit to show.
+Cart: find or start the shopper's cart, add, change and remove lines, merge a guest's cart on
+sign-in. Quantities and offer ids arrive as user input (form fields), so they are parsed here and
+every bad value becomes an :class:`~core.exceptions.ApplicationError` with a message fit to show.
+
+Placing an order (:func:`order_place`), atomically and idempotently, and seeing its payment through:
+
+1. Price the cart with the pricing pipeline (:func:`checkout.pricing.cart_price`, never a
+   client's figures); if the total differs from the one the shopper confirmed, stop and say so.
+2. One transaction: reserve stock for every line (conditional UPDATEs, all or nothing) and
+   create the order with snapshot lines under the idempotency key, scoped to its owner (the
+   customer, or a guest's cart) and with a digest of what was asked for.
+3. After the commit, pay (a provider is never called inside a transaction or while rows are
+   locked): either authorize on the server (the test provider's card form, or a payment method a
+   client app collected), or start an intent the shopper confirms in the browser with the
+   provider's own element (Stripe's Payment Element; card numbers never reach us).
+4. The outcome is applied in one place, :func:`order_payment_settle`, whoever learns it first
+   (this request, the return page, the provider's webhook, a retry, the settle job): authorized
+   -> paid (once; the cart is emptied); declined or failed -> the stock, voucher and deal units
+   go back and no order is left (one function, :func:`_undo_unpaid`, for every path; the cart was
+   never touched); still waiting -> nothing yet.
+
+The same key from the same owner always finds the same order and never charges twice; with other
+details it is refused (422). A key of another owner never finds it. After "provider unreachable"
+the same key tries the payment again; an unpaid order is never reported as placed.
 """
 
 from __future__ import annotations
 
-from django.db import transaction
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from checkout import pricing, selectors
 from checkout.models import MAX_LINE_QUANTITY, Cart, CartLine, TaxRate
+from checkout.pricing import TAX_RATES_NAMESPACE
+from checkout.selectors import SESSION_KEY
 from core import cache as vcache
-from core.exceptions import ApplicationError, Conflict, NotFound
+from core import outbox
+from core.exceptions import ApplicationError, Conflict, IdempotencyKeyReused, NotFound
+from core.money import Money
 from fulfillment import selectors as fulfillment_selectors
+from fulfillment import services as fulfillment_services
 from marketplace import selectors as marketplace_selectors
+from orders import selectors as orders_selectors
+from orders import services as orders_services
+from orders.selectors import OrderStatus, PaymentProblem
+from payments import selectors as payment_selectors
+from payments import services as payment_services
+from payments.exceptions import PaymentDeclined, PaymentUnavailable
+from payments.selectors import PaymentStatus
+from promotions import services as promotions_services
 
-SESSION_KEY = "cart_id"
+if TYPE_CHECKING:  # type hints only: orders and payments are read through their selectors
+    from orders.models import Order
+    from payments.models import Payment
+
+logger = logging.getLogger(__name__)
+
+ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "region", "country", "phone")
+REQUIRED_ADDRESS_FIELDS = ("full_name", "line1", "city", "postal_code", "country")
 
 
 def cart_for_session(*, session, user, create: bool = False) -> Cart | None:
@@ -239,9 +295,6 @@ def cart_merge_on_sign_in(*, session, user) -> list[str]:
 
 # --- tax rates ----------------------------------------------------------------------------
 
-TAX_RATES_NAMESPACE = "tax-rates"
-
-
 def tax_rate_save(*, rate: TaxRate) -> TaxRate:
     """Save a tax rate (validated) and drop the cached table pricing reads."""
     rate.country = (rate.country or "").upper()
@@ -255,3 +308,448 @@ def tax_rate_save(*, rate: TaxRate) -> TaxRate:
 def tax_rates_changed() -> None:
     """Call after tax rates were deleted (admin) so pricing stops using them."""
     vcache.bump_now_and_on_commit(TAX_RATES_NAMESPACE)
+
+
+# --- placing an order ---------------------------------------------------------------------------
+
+logger = logging.getLogger(__name__)
+
+
+class PriceChanged(ApplicationError):
+    code = "price_changed"
+    status_code = 409
+
+
+def clean_address(address: Mapping | None, *, field: str) -> dict:
+    """Keep the known address fields as trimmed strings; refuse a missing required one."""
+    if not isinstance(address, Mapping):
+        raise ApplicationError(_("Enter an address."), fields={field: [_("Enter an address.")]})
+    cleaned = {name: str(address.get(name) or "").strip()[:200] for name in ADDRESS_FIELDS}
+    cleaned["country"] = cleaned["country"].upper()
+    missing = [name for name in REQUIRED_ADDRESS_FIELDS if not cleaned[name]]
+    if missing:
+        raise ApplicationError(
+            _("The address is missing: %(fields)s.") % {"fields": ", ".join(missing)},
+            fields={f"{field}.{name}": [_("This field is required.")] for name in missing},
+        )
+    if len(cleaned["country"]) != 2 or not cleaned["country"].isalpha():
+        raise ApplicationError(
+            _("Use a two-letter country code, e.g. US."), fields={f"{field}.country": [_("Not a country code.")]}
+        )
+    return cleaned
+
+
+def order_draft(*, priced: pricing.PricedCart, user, email: str, shipping_address: dict,
+                billing_address: dict) -> orders_services.OrderDraft:
+    """The order snapshot of a priced cart."""
+    packages = []
+    for package in priced.packages:
+        chosen = package.chosen
+        packages.append(
+            orders_services.PackageDraft(
+                seller_id=package.seller_id, seller_name=package.seller_name, channel=package.channel,
+                method_code=chosen.code if chosen else "", method_name=chosen.name if chosen else "",
+                shipping_price=package.shipping.amount, shipping_tax=package.shipping_tax.amount,
+                earliest=chosen.earliest if chosen else None, latest=chosen.latest if chosen else None,
+                lines=tuple(
+                    orders_services.LineDraft(
+                        offer_id=line.offer_id, product_id=line.product_id, seller_id=line.seller_id,
+                        seller_name=line.seller_name, product_title=line.product_title,
+                        product_slug=line.product_slug, sku=line.sku, quantity=line.quantity,
+                        unit_price=line.unit_price.amount, subtotal=line.subtotal.amount,
+                        discount=line.discount.amount, tax_rate=line.tax_rate, tax=line.tax.amount,
+                        total=line.total.amount,
+                    )
+                    for line in package.lines
+                ),
+            )
+        )
+    return orders_services.OrderDraft(
+        user=user, email=email, currency=priced.currency, prices_include_tax=priced.prices_include_tax,
+        subtotal=priced.subtotal.amount, discount=priced.discount.amount, shipping=priced.shipping.amount,
+        tax=priced.tax.amount, total=priced.total.amount, shipping_address=shipping_address,
+        billing_address=billing_address, packages=tuple(packages),
+        discounts=tuple(
+            orders_services.DiscountDraft(label=d.label, amount=d.amount.amount, code=d.code)
+            for d in priced.discounts
+        ),
+    )
+
+
+def idempotency_owner(*, user, cart: Cart | None) -> str:
+    """Whose keys these are: the signed-in customer, else the guest's cart. A key sent by another
+    owner never finds (or pays, or shows) this owner's order."""
+    if getattr(user, "is_authenticated", False):
+        return f"user:{user.pk}"
+    return f"cart:{cart.pk}" if cart is not None else ""
+
+
+def request_digest(**parts) -> str:
+    """A digest of what an order request asked for (addresses, e-mail, choices, voucher...), to
+    tell a retry of the same request from another request reusing its key."""
+    canonical = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order: Order
+    created: bool
+    # The order's payment while the customer must still act in the browser or app (enter the card
+    # in the provider's element, or confirm with their bank): its client secret finishes it.
+    payment: Payment | None = None
+
+    @property
+    def needs_action(self) -> bool:
+        return self.payment is not None and self.payment.status == PaymentStatus.REQUIRES_ACTION
+
+    @property
+    def client_secret(self) -> str:
+        return self.payment.client_secret if self.needs_action else ""
+
+
+@outbox.sends_together  # the tasks it hands to workers (buy-box refresh, e-mail) go to the broker at once
+def order_place(
+    *, cart: Cart, user, email: str, shipping_address: Mapping, billing_address: Mapping | None = None,
+    shipping_choices: Mapping[str, str] | None = None, payment_method: str = "", idempotency_key: str,
+    expected_total: Decimal | None = None, voucher_code: str = "", digest: str = "", buyer: pricing.PricingInputs,
+) -> PlacedOrder:
+    """Place the cart's order under ``idempotency_key`` and pay for it (see the module doc).
+
+    ``payment_method``: a card number (test provider), a ``pm_...`` id or one of the buyer's saved
+    cards; empty with a provider that confirms in the browser starts an intent for the page.
+    ``digest`` (:func:`request_digest` of the request): the same key with another digest raises
+    :class:`~core.exceptions.IdempotencyKeyReused`. ``buyer``: the shop's strategy for this buyer
+    (their membership benefits price the order).
+    Raises ApplicationError subclasses for everything a shopper can cause: PaymentDeclined (402,
+    nothing left), PaymentUnavailable (503, retry with the same key), PaymentInProgress (409),
+    PriceChanged, deal sold out, out of stock (409), bad input (400).
+    """
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 80:
+        raise ApplicationError(_("A request key of 1 to 80 characters is required."), code="idempotency_key")
+    owner = idempotency_owner(user=user, cart=cart)
+    existing = orders_selectors.order_by_idempotency_key(owner=owner, key=key)
+    if existing is not None:
+        _same_request(existing, digest)
+        return _resume(existing, payment_method=payment_method)
+
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ApplicationError(_("Enter a valid e-mail address."), fields={"email": [_("Not an e-mail address.")]})
+    shipping = clean_address(shipping_address, field="shipping_address")
+    billing = clean_address(billing_address, field="billing_address") if billing_address else shipping
+    if payment_method:  # somebody else's saved card is refused before any stock is held for it
+        payment_services.payment_method_check_owner(payment_method=payment_method, owner=owner)
+    elif not payment_services.provider_confirms_in_browser():  # nothing to pay with: no order either
+        raise ApplicationError(_("Enter a card number."), code="payment_method_required",
+                               fields={"payment_method": [_("Required.")]})
+
+    lines, offers = selectors.cart_lines_with_offers(cart=cart)  # one query for both
+    lines, context = selectors.cart_pricing_input(
+        buyer=buyer, user=user, lines=lines, country=shipping["country"], region=shipping["region"],
+        shipping_choices=shipping_choices, voucher_code=voucher_code, email=email,
+    )
+    priced = pricing.cart_price(lines=lines, context=context, offers=offers)
+    if priced.unavailable:
+        raise ApplicationError(
+            _("Some items in your cart can no longer be bought; remove them to continue."), code="unavailable"
+        )
+    if priced.is_empty:
+        raise ApplicationError(_("Your cart is empty."), code="empty_cart")
+    if priced.voucher_error:
+        raise ApplicationError(priced.voucher_error, code="voucher", fields={"voucher_code": [priced.voucher_error]})
+    if expected_total is not None and Money(expected_total, priced.currency) != priced.total:
+        # A lightning deal that sold out or ended since the review says so first.
+        missed = promotions_services.deals_missed(offer_ids=[line.offer_id for line in priced.lines])
+        raise PriceChanged(
+            " ".join([*missed, _("The total changed to %(total)s since you reviewed your order. Please check it "
+                                 "and confirm again.") % {"total": priced.total}]),
+            fields={"expected_total": [str(priced.total.amount)]},
+        )
+
+    draft = order_draft(priced=priced, user=user, email=email, shipping_address=shipping, billing_address=billing)
+    notes = [d.label for d in priced.discounts if d is not priced.voucher]  # automatic promotions and deals
+    if priced.member_plan:
+        notes.insert(0, _("%(plan)s member prices and shipping") % {"plan": priced.member_plan})
+    if priced.voucher is not None:
+        notes.append(_("voucher %(code)s, %(amount)s off")
+                     % {"code": priced.voucher.code, "amount": priced.voucher.amount})
+    if notes:
+        draft = replace(draft, note="; ".join(notes)[:280])  # the history message holds 300
+    try:
+        with transaction.atomic():
+            # The buy boxes of these offers are refreshed by a worker when the order's own event
+            # (orders.order_placed, EVENT_CONSUMERS) arrives: one refresh per order, not per reservation.
+            reservations = fulfillment_services.stock_reserve(
+                lines=[(line.offer_id, line.quantity) for line in priced.lines], reference=f"order:{key}",
+                announce=False,
+            )
+            order = orders_services.order_create(
+                draft=draft, idempotency_key=key, idempotency_owner=owner, request_digest=digest,
+                reservations=[
+                    orders_services.ReservationRecord(r.stock_item_id, r.offer_id, r.quantity) for r in reservations
+                ],
+            )
+            if priced.voucher is not None:
+                # Counted in the same transaction: a code used up meanwhile rolls the whole order back.
+                promotions_services.voucher_redeem(
+                    code=priced.voucher.code, order_number=order.number, user=user, email=email,
+                    amount=priced.voucher.amount.amount,
+                )
+            deal_claims = [claim for discount in priced.discounts for claim in discount.claims]
+            if deal_claims:
+                # Claimed in the same transaction: a deal sold out meanwhile rolls the whole order back.
+                promotions_services.deals_claim(order_number=order.number, claims=deal_claims)
+    except IntegrityError:
+        # The same key won a race in another request: our reservation was rolled back.
+        existing = orders_selectors.order_by_idempotency_key(owner=owner, key=key)
+        if existing is None:  # the once-in-billions order number clash: nothing was kept
+            raise Conflict(_("Your order could not be placed just now; please place it again."), code="try_again")
+        _same_request(existing, digest)
+        return _resume(existing, payment_method=payment_method)
+    return _pay(order, payment_method=payment_method, created=True)
+
+
+def _same_request(order: Order, digest: str) -> None:
+    if digest and order.request_digest and digest != order.request_digest:
+        raise IdempotencyKeyReused(
+            _("This request key was already used for order %(number)s with other details. Use a new key for a new "
+              "order.") % {"number": order.number}
+        )
+
+
+def _payment_key(order: Order) -> str:
+    return f"order:{order.idempotency_owner}:{order.idempotency_key}"
+
+
+def _pay(order: Order, *, payment_method: str, created: bool) -> PlacedOrder:
+    """Pay for a placed order (or go on paying: an order left unpaid because the provider was
+    unreachable is paid by the next request with the same key)."""
+    if order.status != OrderStatus.PLACED:
+        return PlacedOrder(order, created=created)
+    if order.total <= 0:
+        return _settled(order, None, created=created)
+    paid_now: list[bool] = []
+
+    def mark_paid(_payment: Payment) -> None:  # in the transaction that records the authorization
+        if orders_services.order_mark_paid(order=order):
+            _empty_cart(order)
+            paid_now.append(True)
+
+    try:
+        if payment_method or not payment_services.provider_confirms_in_browser():
+            payment = payment_services.payment_authorize(
+                amount=order.total, currency=order.currency, payment_method=payment_method, reference=order.number,
+                idempotency_key=_payment_key(order), owner=order.idempotency_owner, on_paid=mark_paid,
+            )
+        else:
+            payment = payment_services.payment_start(
+                amount=order.total, currency=order.currency, reference=order.number,
+                idempotency_key=_payment_key(order), owner=order.idempotency_owner,
+            )
+    except PaymentDeclined as exc:
+        order_payment_settle(order=order, payment=exc.payment)
+        raise
+    # PaymentUnavailable, PaymentInProgress and IdempotencyKeyReused propagate: the order and its
+    # stock wait for a retry with the key (or for the settle job).
+    if paid_now:
+        return PlacedOrder(order, created=created)
+    return _settled(order, payment, created=created)
+
+
+def _resume(order: Order, *, payment_method: str) -> PlacedOrder:
+    """The same key again: answer with the order as it stands, finishing what is open."""
+    if order.status != OrderStatus.PLACED:
+        return PlacedOrder(order, created=False)
+    payment = payment_selectors.payment_latest_for_reference(reference=order.number)
+    if payment is None or payment.status == PaymentStatus.PENDING:
+        return _pay(order, payment_method=payment_method, created=False)
+    if payment.status == PaymentStatus.REQUIRES_ACTION:
+        payment = payment_services.payment_sync(payment=payment)  # did the customer finish it meanwhile?
+    return _settled(order, payment, created=False)
+
+
+def _settled(order: Order, payment: Payment | None, *, created: bool) -> PlacedOrder:
+    """Apply the payment's outcome and answer: the order (paid, or waiting for the customer with the
+    payment that needs them); a decline raises, and leaves no order."""
+    if order_payment_settle(order=order, payment=payment) == PAID:
+        return PlacedOrder(order, created=created)  # marked paid just now: nothing to look up
+    current = orders_selectors.order_get(pk=order.pk)
+    failed = payment is not None and payment.status in (PaymentStatus.DECLINED, PaymentStatus.FAILED,
+                                                        PaymentStatus.CANCELLED)
+    if failed and (current is None or current.status == OrderStatus.PLACED):
+        payment_services.raise_outcome(payment=payment)
+    if current is None:
+        raise Conflict(_("This order was given up meanwhile; please place it again."), code="order_gone")
+    waiting = payment if payment is not None and payment.status == PaymentStatus.REQUIRES_ACTION else None
+    return PlacedOrder(current, created=created, payment=waiting)
+
+
+# --- applying a payment's outcome: one place, whoever learns it first ----------------------------
+
+PAID, DISCARDED, WAITING, VOIDED, FLAGGED, NOTHING = "paid", "discarded", "waiting", "voided", "flagged", "nothing"
+
+
+def order_payment_settle(*, order: Order | None, payment: Payment | None, order_number: str = "") -> str:
+    """Apply what the provider said about an order's payment, exactly once, whoever asks (this
+    request, the return page, a webhook, a retry, the settle job):
+
+    * authorized or captured: a placed order becomes paid (the confirmation goes out once) and its
+      lines leave the owner's cart; an order that is gone or cancelled has its money given back
+      (a late authorization is voided);
+    * declined, failed or cancelled: a placed order's stock, voucher and deal units go back and the
+      order is removed; a paid order is flagged for staff (its money is gone);
+    * still open: nothing yet.
+
+    A free order (no payment) is simply paid. Returns what happened. Calls the provider only to
+    void a late authorization, never inside a transaction.
+    """
+    status = payment.status if payment is not None else PaymentStatus.AUTHORIZED
+    number = order.number if order is not None else order_number
+    if status in (PaymentStatus.AUTHORIZED, *_CAPTURED):
+        if order is None or order.status == OrderStatus.CANCELLED:
+            if payment is not None:
+                _give_back_late(payment, number)
+            return VOIDED
+        if order.status != OrderStatus.PLACED:
+            return NOTHING
+        with transaction.atomic():  # paid and out of the cart together
+            if not orders_services.order_mark_paid(order=order):
+                return NOTHING  # another caller marked it paid (or it changed) first
+            _empty_cart(order)
+        return PAID
+    if status in (PaymentStatus.DECLINED, PaymentStatus.FAILED, PaymentStatus.CANCELLED):
+        if order is None:
+            return NOTHING
+        if order.status == OrderStatus.PLACED:
+            if payment is not None and status != PaymentStatus.CANCELLED:
+                payment_services.payment_close(payment=payment)  # an intent nobody may confirm later
+            return DISCARDED if _undo_unpaid(order) else NOTHING
+        if order.status in (OrderStatus.PAID,) and status in (PaymentStatus.CANCELLED, PaymentStatus.FAILED):
+            problem = PaymentProblem.PAYMENT_CANCELLED if status == PaymentStatus.CANCELLED \
+                else PaymentProblem.PAYMENT_FAILED
+            flagged = orders_services.order_payment_problem(
+                order=order, problem=problem, note=_("The provider reports the payment %(status)s.")
+                % {"status": PaymentStatus(status).label})
+            return FLAGGED if flagged else NOTHING
+        return NOTHING
+    return WAITING
+
+
+_CAPTURED = (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
+
+
+def _give_back_late(payment: Payment, number: str) -> None:
+    """A payment that came through for an order that is gone or cancelled: release or refund it."""
+    logger.warning("payment %s for %s came through after the order was given up: giving it back", payment.pk, number)
+    if payment.status == PaymentStatus.AUTHORIZED:
+        payment_services.payment_cancel(payment=payment)
+    elif payment.refundable_amount > 0:
+        payment_services.payment_refund(payment=payment, amount=payment.refundable_amount,
+                                        reason="order no longer exists", idempotency_key=f"late:{payment.pk}")
+
+
+def _empty_cart(order: Order) -> None:
+    """The paid lines leave the cart of the order's owner (the customer's cart, or the guest's)."""
+    kind, _sep, ident = order.idempotency_owner.partition(":")
+    if not ident.isdigit():
+        return
+    carts = Cart.objects.filter(user_id=int(ident)) if kind == "user" else Cart.objects.filter(pk=int(ident))
+    CartLine.objects.filter(cart__in=carts, offer_id__in=orders_selectors.order_offer_ids(order=order)).delete()
+
+
+def _undo_unpaid(order: Order) -> bool:
+    """Never paid: give back the stock (exactly once), the voucher use and the deal units, and
+    leave no order. The cart was never touched. False if it was no longer unpaid."""
+    with transaction.atomic():
+        locked = orders_services.order_lock(order_id=order.pk)
+        if locked is None or locked.status != OrderStatus.PLACED:
+            return False
+        orders_services.order_release_stock(order=locked, reference=f"unpaid:{locked.number}")
+        promotions_services.voucher_release(order_number=locked.number)
+        promotions_services.deals_release(order_number=locked.number)
+        return orders_services.order_discard_unpaid(order=locked)
+
+
+def order_payment_refresh(*, order: Order) -> str:
+    """Ask the provider about the order's open payment and apply the answer (the return page)."""
+    payment = payment_selectors.payment_latest_for_reference(reference=order.number)
+    if payment is not None and payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
+        payment = payment_services.payment_sync(payment=payment)
+    return order_payment_settle(order=order, payment=payment)
+
+
+def order_abandon_unpaid(*, order: Order, keep_if_paid: bool = False) -> str:
+    """Give up an unpaid order: whatever its payment became meanwhile is voided at the provider
+    first, so nothing can take money for it later, then the order is undone. ``keep_if_paid``
+    (the shopper's page reported a failure): the provider is asked first, and a payment that went
+    through after all pays the order instead. Raises PaymentUnavailable when the provider cannot
+    be asked (nothing changes; try again later)."""
+    if order.status != OrderStatus.PLACED:
+        return NOTHING
+    payment = payment_selectors.payment_latest_for_reference(reference=order.number)
+    if payment is not None and payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
+        payment = payment_services.payment_sync(payment=payment)
+    if keep_if_paid and payment is not None and payment.status in (PaymentStatus.AUTHORIZED, *_CAPTURED):
+        return order_payment_settle(order=order, payment=payment)
+    if payment is not None and payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION,
+                                                  PaymentStatus.AUTHORIZED):
+        payment = payment_services.payment_cancel(payment=payment)
+    elif payment is not None and payment.status in _CAPTURED:
+        _give_back_late(payment, order.number)
+    if payment is not None and payment.status in (PaymentStatus.DECLINED, PaymentStatus.FAILED):
+        payment_services.payment_close(payment=payment)
+    return DISCARDED if _undo_unpaid(order) else NOTHING
+
+
+def settle_order_payment(*, payment_id: int) -> str:
+    """A payment changed at the provider (a webhook): apply it to its order, if it paid for one."""
+    payment = payment_selectors.payment_get(pk=payment_id)
+    if payment is None or not payment.idempotency_key.startswith("order:"):
+        return NOTHING
+    order = orders_selectors.order_by_number(number=payment.reference)
+    return order_payment_settle(order=order, payment=payment, order_number=payment.reference)
+
+
+# --- orders nobody finished ---------------------------------------------------------------------------
+
+
+def settle_unpaid_orders(*, older_than: timedelta = timedelta(minutes=30), max_age: timedelta | None = None,
+                         now=None, batch: int = 200) -> dict[str, int]:
+    """Walk every order still unpaid after ``older_than`` (all of them, in id order, a batch at a
+    time: one stuck order never hides the others). For each, ask the provider about a payment
+    nobody is asking about (its lease expired), apply the answer, and give up on one still open
+    after ``max_age``: its intent is cancelled at the provider (so a late confirmation cannot
+    authorize it) and the order is undone. Safe to run again and again, and concurrently."""
+    now = now or timezone.now()
+    max_age = max_age or timedelta(minutes=int(getattr(settings, "UNPAID_ORDER_MAX_AGE_MINUTES", 60)))
+    result = {PAID: 0, DISCARDED: 0, WAITING: 0, VOIDED: 0, FLAGGED: 0, NOTHING: 0, "unavailable": 0}
+    cursor = 0
+    while True:
+        orders = list(orders_selectors.unpaid_orders(placed_before=now - older_than, after_id=cursor, limit=batch))
+        if not orders:
+            break
+        for order in orders:
+            cursor = order.pk
+            try:
+                result[_settle_one(order, now=now, max_age=max_age)] += 1
+            except PaymentUnavailable:
+                result["unavailable"] += 1
+            except ApplicationError as exc:
+                logger.warning("could not settle unpaid order %s: %s", order.number, exc.message)
+                result[NOTHING] += 1
+    return result
+
+
+def _settle_one(order: Order, *, now, max_age: timedelta) -> str:
+    payment = payment_selectors.payment_latest_for_reference(reference=order.number)
+    if payment is not None and payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
+        if payment.locked_until is None or payment.locked_until < now:
+            payment = payment_services.payment_sync(payment=payment)
+        if payment.status in (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION) and order.placed_at < now - max_age:
+            payment = payment_services.payment_cancel(payment=payment)  # may find it authorized meanwhile
+    if payment is None:
+        return DISCARDED if _undo_unpaid(order) else NOTHING
+    return order_payment_settle(order=order, payment=payment)

@@ -1,5 +1,5 @@
 """Checkout jobs: apply a payment's outcome to its order (after a provider webhook), and settle the
-orders nobody finished (beat). Both are idempotent: see :mod:`checkout.ordering`."""
+orders nobody finished (beat). Both are idempotent: see :mod:`checkout.services`."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from payments.exceptions import PaymentUnavailable
              acks_late=True)
 def settle_order_payment(payment_id: int, **_event) -> str:
     """A payment changed at the provider: the order it paid for becomes paid, or is undone."""
-    from checkout import ordering
+    from checkout import services
 
-    return ordering.settle_order_payment(payment_id=payment_id)
+    return services.settle_order_payment(payment_id=payment_id)
 
 
 @shared_task(acks_late=True)
 def settle_unpaid_orders() -> dict[str, int]:
     """Beat: orders still unpaid after 30 minutes are asked about, paid, or undone."""
-    from checkout import ordering
+    from checkout import services
 
-    return ordering.settle_unpaid_orders()
+    return services.settle_unpaid_orders()

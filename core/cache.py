@@ -13,7 +13,7 @@ A version is created only when something is stored under it (:func:`set_checked`
 lookup misses, so requests for things that do not exist (a made-up product slug) write nothing.
 
 Every call here swallows cache errors (logged): when Redis is down, callers see a miss and
-read the database instead (DESIGN invariant 6).
+read the database instead (invariant 6 in docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Durable hand-off of Celery tasks: the transactional outbox (DESIGN invariant 5).
+"""Durable hand-off of Celery tasks: the transactional outbox (invariant 5 in docs/architecture.md).
 
 :func:`enqueue` writes an :class:`~core.models.OutboxMessage` row in the caller's transaction,
 so the task exists exactly when the work that asked for it was committed (a rollback takes it

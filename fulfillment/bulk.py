@@ -1,7 +1,7 @@
 """Bulk writes for fulfillment: warehouses and shipping methods found or created, and the
 initial stock of many offers at once.
 
-Every stock row gets its ledger row in the same transaction (DESIGN invariant 2): a
+Every stock row gets its ledger row in the same transaction (invariant 2 in docs/architecture.md): a
 "receive" of the units, or a zero "adjust" (initial count) for an empty location.
 """
 

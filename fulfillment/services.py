@@ -136,7 +136,7 @@ def check_warehouse_fits_offer(*, offer, warehouse: Warehouse) -> None:
 
 def _check_stock_actor(*, actor, perm: str, warehouse_kind: str, seller_id: int) -> None:
     """A seller's member changes stock only in their own sellers' locations, and only where their
-    role grants ``perm``; Bazaar's fulfilment centres are for platform staff (DESIGN invariant 7).
+    role grants ``perm``; Bazaar's fulfilment centres are for platform staff (invariant 7 in docs/architecture.md).
     ``actor`` None is the system itself; platform staff and superusers pass."""
     if actor is None or marketplace_selectors.seller_scope_for_user(actor) is None:
         return

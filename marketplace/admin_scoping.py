@@ -1,4 +1,4 @@
-"""Seller isolation in admin (DESIGN invariant 7), written once and used by every seller-facing admin.
+"""Seller isolation in admin (invariant 7 in docs/architecture.md), written once and used by every seller-facing admin.
 
 A signed-in user who is not a superuser and belongs to a seller (a ``SellerMember`` row) or to one of
 the seller role groups is *seller-scoped*. Their Django permissions come from the group of their role

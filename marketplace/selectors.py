@@ -39,7 +39,7 @@ def seller_roles_for_user(user) -> dict[int, str]:
 
 
 def seller_scope_for_user(user) -> frozenset[int] | None:
-    """Ids of the sellers ``user`` is limited to, or None when not limited (DESIGN invariant 7).
+    """Ids of the sellers ``user`` is limited to, or None when not limited (invariant 7 in docs/architecture.md).
 
     Superusers and platform staff (who belong to no seller) are not limited. A member of a seller
     is limited to their sellers; a former member still in a seller group, to nothing.

@@ -198,7 +198,7 @@ def _check_member_price(price: Decimal, member_price: Decimal | None) -> None:
 def _check_offer_actor(*, actor, perm: str, seller_ids: set[int], channel_from: str | None, channel_to: str) -> None:
     """A seller's member writes only offers of sellers where their role grants ``perm``, and never
     moves an offer onto or off fulfilment by Bazaar: that puts stock in (or takes it out of) Bazaar's
-    centres and Bazaar's packages, which only platform staff act on (DESIGN invariant 7).
+    centres and Bazaar's packages, which only platform staff act on (invariant 7 in docs/architecture.md).
     ``actor`` None is the system itself (imports, demo data); platform staff and superusers pass."""
     if actor is None or selectors.seller_scope_for_user(actor) is None:
         return

@@ -3,7 +3,7 @@
 Status machine (``TRANSITIONS``): a change is one conditional UPDATE on the current status plus a
 history row, so two concurrent changes never both win.
 
-Money (STYLE.md "Data integrity"): the provider is never called inside a transaction or while a
+Money : the provider is never called inside a transaction or while a
 row is locked. A renewal records the charge attempt first (``SubscriptionCharge``, unique per
 subscription, period and attempt; its idempotency key is also the payment's), commits, charges,
 then records the outcome only if the attempt is still pending. Running a renewal twice, or twice

@@ -1,5 +1,5 @@
 """Orders in admin: platform staff see whole orders; a seller's members see only their own
-packages and order lines (DESIGN invariant 7, through the shared seller-scoping mixin)."""
+packages and order lines (invariant 7 in docs/architecture.md, through the shared seller-scoping mixin)."""
 
 from __future__ import annotations
 

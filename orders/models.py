@@ -1,6 +1,6 @@
 """Orders: what was bought (snapshots), in which packages, and what happened to it since.
 
-An order line keeps the title, seller, price and tax it was sold at (DESIGN invariant 8): later
+An order line keeps the title, seller, price and tax it was sold at (invariant 8 in docs/architecture.md): later
 edits to the catalog or the offer never change a past order.
 """
 
@@ -54,7 +54,7 @@ class Order(models.Model):
     shipping_address = models.JSONField(_("shipping address"))
     billing_address = models.JSONField(_("billing address"))
     # The same key from the same owner is the same order; keys of different owners never meet
-    # ("user:<id>" for a customer, "cart:<id>" for a guest). See checkout.ordering.
+    # ("user:<id>" for a customer, "cart:<id>" for a guest). See checkout.services.
     idempotency_owner = models.CharField(max_length=64, default="", editable=False)
     idempotency_key = models.CharField(max_length=100, editable=False)
     # A digest of what was asked for under the key; the same key with other details is refused.

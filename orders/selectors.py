@@ -30,7 +30,7 @@ SHIP_PERMISSION = "orders.ship_package"
 MERCHANT = "merchant"  # a package the seller ships itself (marketplace's Offer.Channel.MERCHANT)
 
 
-# --- who ships what (DESIGN invariant 7) ------------------------------------------------------------
+# --- who ships what (invariant 7 in docs/architecture.md) ------------------------------------------------------------
 
 
 def packages_shippable_by(*, actor, packages: QuerySet[Package]) -> QuerySet[Package]:

@@ -125,7 +125,7 @@ def order_create(
     reservations: Sequence[ReservationRecord] = (),
 ) -> Order:
     """Store the order with snapshot lines and packages. Runs inside the caller's transaction
-    (``place_order`` reserves stock in the same one); raises IntegrityError if the idempotency
+    (``order_place`` reserves stock in the same one); raises IntegrityError if the idempotency
     key was used by another order committed meanwhile, so the caller can return that one."""
     if not draft.packages or not any(p.lines for p in draft.packages):
         raise ApplicationError(_("An order needs at least one item."), code="empty_order")
@@ -232,7 +232,7 @@ def order_mark_reservations_released(*, order: Order) -> int:
 
 
 def order_discard_unpaid(*, order: Order) -> bool:
-    """Remove an order that was never paid (declined, failed, abandoned: DESIGN invariant 3, no
+    """Remove an order that was never paid (declined, failed, abandoned: invariant 3 in docs/architecture.md, no
     order is left). Its stock must have been released first (:func:`order_release_stock`).
     Returns False if it was no longer unpaid (paid or cancelled meanwhile): nothing is removed."""
     deleted, _rows = Order.objects.filter(pk=order.pk, status=S.PLACED).delete()

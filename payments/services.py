@@ -1,6 +1,6 @@
 """Payment services: authorize, capture, refund, cancel, and apply provider webhooks.
 
-The rule for every call to a provider (STYLE.md "Data integrity"): record the intent and commit,
+The rule for every call to a provider : record the intent and commit,
 call the provider outside any transaction or row lock, then record the outcome with a conditional
 UPDATE so that a retry, a concurrent request or a webhook that got there first is harmless.
 Callers must therefore not wrap these services in their own ``transaction.atomic()``.

@@ -1,11 +1,11 @@
 """Vouchers, automatic promotions and lightning deals: what they take off a cart, and the
 writes that go with placing an order.
 
-Promotions sits below checkout (DESIGN.md), so it never imports checkout: checkout's pricing
+Promotions sits below checkout (docs/architecture.md), so it never imports checkout: checkout's pricing
 pipeline calls ``discounts_for`` with plain ``PromoLine`` values and turns the answer into its
-own discount lines; ``place_order`` calls ``voucher_redeem`` and ``deals_claim`` in its
+own discount lines; ``checkout.services.order_place`` calls ``voucher_redeem`` and ``deals_claim`` in its
 reserve+create transaction, and ``voucher_release`` / ``deals_release`` when an order is never
-paid (declined, failed, or given up by the settle job: one path, ``checkout.ordering``).
+paid (declined, failed, or given up by the settle job: one path, ``checkout.services``).
 """
 
 from __future__ import annotations

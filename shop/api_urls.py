@@ -9,7 +9,6 @@ urlpatterns = [
     path("", include("marketplace.api.urls")),
     path("", include("accounts.api.urls")),
     path("", include("checkout.api.urls")),
-    path("", include("checkout.api.ordering_urls")),
     path("", include("orders.api.urls")),
     path("", include("promotions.api.urls")),
     path("", include("membership.api.urls")),

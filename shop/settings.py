@@ -1,6 +1,6 @@
 """Bazaar settings: everything comes from the environment (12-factor).
 
-Run modes (see ../shared/DESIGN.md):
+Run modes (see docs/architecture.md):
 
 * embedded default: nothing set -> SQLite under var/, local-memory cache, eager Celery;
 * services: DATABASE_URL and REDIS_URL set -> PostgreSQL, Redis (cache, sessions, broker),
@@ -53,7 +53,7 @@ INSTALLED_APPS = [
     "axes",
     "django_htmx",
     "csp",
-    # Bounded contexts, bottom layer first (see DESIGN.md).
+    # Bounded contexts, bottom layer first (see docs/architecture.md).
     "core",
     "accounts",
     "catalog",
@@ -191,7 +191,7 @@ if REDIS_URL:
             "TIMEOUT": 60 * 60,
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                # Cache errors degrade to a miss (DESIGN invariant 6): pages fall back to the DB.
+                # Cache errors degrade to a miss (invariant 6 in docs/architecture.md): pages fall back to the DB.
                 "IGNORE_EXCEPTIONS": True,
                 "SOCKET_CONNECT_TIMEOUT": 0.25,
                 "SOCKET_TIMEOUT": 0.25,

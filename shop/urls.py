@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from checkout import urls as checkout_urls
 from core import views as core_views
 
 # Redoc builds its search index in a worker made from a blob: URL and shows the Redocly logo from
@@ -30,8 +31,8 @@ urlpatterns = [
     # The split view serves its start-up script as a separate file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", redoc_view, name="api-redoc"),
-    path("cart/", include("checkout.urls")),
-    path("checkout/", include("checkout.flow_urls")),
+    path("cart/", include((checkout_urls.cart_patterns, "checkout"))),
+    path("checkout/", include((checkout_urls.checkout_patterns, "checkout_flow"))),
     path("payments/", include("payments.urls")),
     # Pages that show several contexts (home, product page, account overview) come first.
     path("", include("storefront.urls")),

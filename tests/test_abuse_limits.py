@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from checkout.flow import VOUCHER_SESSION_KEY
+from checkout.selectors import VOUCHER_SESSION_KEY
 from core.tests.test_cache import DOWN_REDIS
 from membership.models import Subscription
 from membership.tests.conftest import GOOD_CARD, make_plan

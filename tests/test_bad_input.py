@@ -269,13 +269,13 @@ def huge_cart():
 def test_pricing_refuses_an_order_that_would_not_fit(huge_cart):
     offer = Offer.objects.get()
     with pytest.raises(pricing.OrderTooLarge, match=TOO_LARGE) as err:
-        pricing.price_cart(lines=[pricing.LineInput(offer.pk, 2)])
+        pricing.cart_price(lines=[pricing.LineInput(offer.pk, 2)])
     assert err.value.status_code == 400
     assert err.value.code == "order_too_large"
-    assert pricing.price_cart(lines=[pricing.LineInput(offer.pk, 1)]).total.amount == Decimal("5000000000.00")
+    assert pricing.cart_price(lines=[pricing.LineInput(offer.pk, 1)]).total.amount == Decimal("5000000000.00")
     Offer.objects.filter(pk=offer.pk).update(price=AMOUNT_COLUMN_MAX)
     with pytest.raises(pricing.OrderTooLarge):  # an absurd price times the largest quantity
-        pricing.price_cart(lines=[pricing.LineInput(offer.pk, 99)])
+        pricing.cart_price(lines=[pricing.LineInput(offer.pk, 99)])
 
 
 def test_the_cart_api_shows_a_huge_cart_and_the_quote_and_order_refuse_it(huge_cart):

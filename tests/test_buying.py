@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 from django.db.models import Sum
 
-from checkout import ordering
+from checkout import services
 from checkout.models import Cart, CartLine
 from fulfillment.models import StockItem
 from orders.models import Order
@@ -40,7 +40,7 @@ def buy(offers, user=None, email="ada@example.com"):
     for offer in offers:
         CartLine.objects.create(cart=cart, offer=offer, quantity=1, price_when_added=offer.price)
     with committed():  # a checkout request: its after-commit work has run when it returns
-        return ordering.place_order(
+        return services.order_place(
             cart=cart, user=user, email=email, shipping_address=ADDRESS, payment_method="4242424242424242",
             idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=user),
         ).order

@@ -91,11 +91,11 @@ def test_every_module_is_domain_or_interface_in_the_domain_contract():
 def test_the_domain_contract_names_the_house_layout_and_each_apps_own_domain_modules():
     domain = _contract(DOMAIN_CONTRACT)["source_modules"]
     for module in ("catalog.models", "orders.services", "catalog.selectors", "orders.tasks", "core.events",
-                   "checkout.pricing", "checkout.ordering", "marketplace.buy_box", "promotions.engine",
+                   "checkout.pricing", "checkout.services", "marketplace.buy_box", "promotions.engine",
                    "promotions.deals", "catalog.bulk", "catalog.search", "payments.providers.stripe"):
         assert _matches(module, domain), module
     interface = _contract(DOMAIN_CONTRACT)["forbidden_modules"]
-    for module in ("catalog.views", "marketplace.api.serializers", "orders.admin", "checkout.flow",
+    for module in ("catalog.views", "marketplace.api.serializers", "orders.admin", "checkout.forms",
                    "membership.templatetags.membership_tags", "core.management.commands.outbox_sweep"):
         assert _matches(module, interface), module
         assert not _matches(module, domain), module

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from checkout import ordering, pricing
+from checkout import pricing, services
 from checkout.models import Cart, CartLine, TaxRate
 from core.exceptions import ApplicationError
 from core.money import Money
@@ -155,13 +155,13 @@ def test_product_page_without_any_plan_shows_no_member_lines(client, kettle):
 
 def test_member_prices_and_free_fast_shipping_flow_into_totals(kettle, member):
     lines = [pricing.LineInput(kettle["platform"].pk, 2), pricing.LineInput(kettle["merchant"].pk, 1)]
-    guest = pricing.price_cart(lines=lines, context=context_of(UserFactory()))
+    guest = pricing.cart_price(lines=lines, context=context_of(UserFactory()))
     assert guest.subtotal == usd("62.00")  # 2 x 21 + 20
     assert guest.shipping == usd("10.00")  # 5 platform + 5 merchant
     assert not guest.member_plan
     assert "one-day" not in {o.code for p in guest.packages for o in p.options}
 
-    priced = pricing.price_cart(lines=lines, context=context_of(member))
+    priced = pricing.cart_price(lines=lines, context=context_of(member))
     assert priced.member_plan == "Bazaar Plus"
     line = next(li for li in priced.lines if li.offer_id == kettle["platform"].pk)
     assert line.unit_price == usd("19.00")
@@ -184,8 +184,8 @@ def test_members_only_promotions_apply_to_members_only(kettle, member):
         members_only=True, active=True,
     ))
     lines = [pricing.LineInput(kettle["merchant"].pk, 1)]
-    assert not pricing.price_cart(lines=lines, context=context_of(UserFactory())).discounts
-    priced = pricing.price_cart(lines=lines, context=context_of(member))
+    assert not pricing.cart_price(lines=lines, context=context_of(UserFactory())).discounts
+    priced = pricing.cart_price(lines=lines, context=context_of(member))
     assert [d.label for d in priced.discounts] == ["Members save 10%"]
     assert priced.discount == usd("2.00")
 
@@ -193,13 +193,13 @@ def test_members_only_promotions_apply_to_members_only(kettle, member):
 def test_guests_are_told_what_they_would_save(kettle, plan):
     lines = [pricing.LineInput(kettle["platform"].pk, 2)]
     context = pricing.PricingContext()
-    priced = pricing.price_cart(lines=lines, context=context)
+    priced = pricing.cart_price(lines=lines, context=context)
     savings = pricing.member_savings(lines=lines, context=context, priced=priced,
                                      preview=Strategy().preview_benefits)
     # 2 x (21 - 19) member price + 5.00 shipping
     assert savings.amount == usd("9.00")
     assert savings.plan_name == "Bazaar Plus"
-    member_priced = pricing.price_cart(lines=lines, context=context_of(make_member(plan)))
+    member_priced = pricing.cart_price(lines=lines, context=context_of(make_member(plan)))
     assert pricing.member_savings(lines=lines, context=context, priced=member_priced,
                                   preview=Strategy().preview_benefits) is None
 
@@ -219,7 +219,7 @@ def test_cart_page_for_guest_and_member(client, kettle, member):
 def test_a_member_order_keeps_member_prices_and_free_shipping(kettle, member):
     cart = Cart.objects.create(user=member)
     CartLine.objects.create(cart=cart, offer=kettle["platform"], quantity=1, price_when_added=Decimal("21.00"))
-    placed = ordering.place_order(
+    placed = services.order_place(
         cart=cart, user=member, email=member.email, shipping_address=ADDRESS, payment_method="4242424242424242",
         idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=member),
     )
@@ -259,16 +259,16 @@ def test_a_plan_change_refreshes_cached_product_pages(client, kettle, plan):
 
 def test_tax_rate_saved_in_admin_applies_at_once(admin_client, kettle):
     lines = [pricing.LineInput(kettle["merchant"].pk, 1)]
-    assert pricing.price_cart(lines=lines).tax == usd("0")  # the (empty) table is now cached
+    assert pricing.cart_price(lines=lines).tax == usd("0")  # the (empty) table is now cached
     response = admin_client.post("/admin/checkout/taxrate/add/", {
         "country": "us", "region": "", "name": "Sales tax", "rate": "0.1000", "applies_to_shipping": "on",
     })
     assert response.status_code == 302, response.content
-    assert pricing.price_cart(lines=lines).tax == usd("2.50")  # 10% of 20.00 + 5.00 shipping
+    assert pricing.cart_price(lines=lines).tax == usd("2.50")  # 10% of 20.00 + 5.00 shipping
     rate = TaxRate.objects.get()
     assert rate.country == "US"
     admin_client.post(f"/admin/checkout/taxrate/{rate.pk}/delete/", {"post": "yes"})
-    assert pricing.price_cart(lines=lines).tax == usd("0")
+    assert pricing.cart_price(lines=lines).tax == usd("0")
 
 
 def test_listing_cards_show_member_price_and_member_delivery(client, methods, plan):

@@ -29,7 +29,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from checkout import ordering
+from checkout import services
 from checkout import tasks as checkout_tasks
 from checkout.models import CartLine
 from fulfillment.models import StockItem
@@ -186,7 +186,7 @@ def test_pay_then_return_pays_the_order_once(client, fake_stripe, offer, mailout
 
     # Stripe's webhook arrives afterwards: nothing changes, no second e-mail
     fake_stripe.send("payment_intent.amount_capturable_updated", payment.provider_reference)
-    assert checkout_tasks.settle_order_payment(payment.pk) == ordering.NOTHING
+    assert checkout_tasks.settle_order_payment(payment.pk) == services.NOTHING
     assert len(mailoutbox) == 1
     assert paid_transitions(order.pk) == 1
 
@@ -213,7 +213,7 @@ def test_the_webhook_first_then_the_return_page_pays_the_order_once(client, fake
     assert payment.status == PaymentStatus.AUTHORIZED
     order = Order.objects.get()
     assert order.status == Order.Status.PAID  # the webhook's consumer settled it
-    assert checkout_tasks.settle_order_payment(payment.pk) == ordering.NOTHING
+    assert checkout_tasks.settle_order_payment(payment.pk) == services.NOTHING
     assert order.status == Order.Status.PAID
     assert not CartLine.objects.exists()
     assert len(mailoutbox) == 1
@@ -283,7 +283,7 @@ def test_the_decline_webhook_can_come_before_the_page_says_so(client, fake_strip
     payment.refresh_from_db()
     assert (payment.status, payment.decline_code) == (PaymentStatus.DECLINED, "insufficient_funds")
     assert not Order.objects.exists()  # the webhook's consumer undid it
-    assert checkout_tasks.settle_order_payment(payment.pk) == ordering.NOTHING
+    assert checkout_tasks.settle_order_payment(payment.pk) == services.NOTHING
     assert reserved(offer) == 0
     assert fake_stripe.intent(payment.provider_reference)["status"] == "canceled"
 
@@ -301,7 +301,7 @@ def test_3d_secure_completed_pays(client, fake_stripe, offer, mailoutbox):
     assert confirmed["intent"]["status"] == "requires_action"
     # the shopper leaves the bank's window open and looks at the order: still waiting, not declined
     payment = Payment.objects.get()
-    assert ordering.order_payment_refresh(order=Order.objects.get()) == ordering.WAITING
+    assert services.order_payment_refresh(order=Order.objects.get()) == services.WAITING
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.REQUIRES_ACTION
 
@@ -351,12 +351,12 @@ def test_an_abandoned_checkout_is_given_up_and_its_intent_cancelled(client, fake
     max_age = settings.UNPAID_ORDER_MAX_AGE_MINUTES
 
     # before UNPAID_ORDER_MAX_AGE_MINUTES the shopper may still be typing: asked about, kept
-    kept = ordering.settle_unpaid_orders(now=timezone.now() + timedelta(minutes=max_age - 5))
+    kept = services.settle_unpaid_orders(now=timezone.now() + timedelta(minutes=max_age - 5))
     assert kept["waiting"] == 1
     assert Order.objects.filter(pk=order.pk, status=Order.Status.PLACED).exists()
     assert fake_stripe.intent(payment.provider_reference)["status"] == "requires_payment_method"
 
-    result = ordering.settle_unpaid_orders(now=timezone.now() + timedelta(minutes=max_age + 1))
+    result = services.settle_unpaid_orders(now=timezone.now() + timedelta(minutes=max_age + 1))
     assert result["discarded"] == 1
     assert not Order.objects.exists()
     assert reserved(offer) == 0
@@ -520,7 +520,7 @@ def test_cancelling_a_paid_order_releases_the_authorization_at_stripe(client, fa
     assert fake_stripe.intent(payment.provider_reference)["status"] == "canceled"
     assert reserved(offer) == 0
     fake_stripe.send("payment_intent.canceled", payment.provider_reference)
-    assert checkout_tasks.settle_order_payment(payment.pk) == ordering.NOTHING
+    assert checkout_tasks.settle_order_payment(payment.pk) == services.NOTHING
     order.refresh_from_db()
     assert (order.status, order.payment_problem) == (Order.Status.CANCELLED, "")
     assert not fake_stripe.refunds
@@ -537,7 +537,7 @@ def test_an_authorization_cancelled_at_stripe_flags_the_paid_order_and_stops_shi
     fake_stripe.send("payment_intent.canceled", payment.provider_reference, client=client)
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED
-    assert checkout_tasks.settle_order_payment(payment.pk) == ordering.NOTHING  # flagged by the webhook already
+    assert checkout_tasks.settle_order_payment(payment.pk) == services.NOTHING  # flagged by the webhook already
     order.refresh_from_db()
     assert (order.status, order.payment_problem) == (Order.Status.PAID, PaymentProblem.PAYMENT_CANCELLED)
     with pytest.raises(orders_services.IllegalTransition):

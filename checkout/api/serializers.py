@@ -1,4 +1,5 @@
-"""Cart API serializers: input (what a client may send) and output (the cart as the selectors see it).
+"""Cart and checkout API serializers: input (what a client may send) and output (the cart, a quote, a
+placed order, as the selectors and the pricing pipeline see them).
 
 Output serializers read only what :func:`checkout.selectors.cart_view` loaded: they never query.
 """
@@ -7,11 +8,14 @@ from __future__ import annotations
 
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from checkout import selectors
 from checkout.models import MAX_LINE_QUANTITY
 from core.api import StrictInputSerializer
+from orders import selectors as orders_selectors
+from orders.api.serializers import OrderOutputSerializer
 
 MAX_ID = 2**63 - 1
 
@@ -81,3 +85,157 @@ class CartOutputSerializer(serializers.Serializer):
     subtotal = _amount(help_text=_("Sum of the lines without a problem, at today's prices."))
     currency = serializers.CharField(read_only=True)
     has_problems = serializers.BooleanField(read_only=True)
+
+
+# --- voucher ----------------------------------------------------------------------------------------
+
+
+class CartVoucherInputSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=64, help_text=_("The voucher code (any case)."))
+
+
+class CartVoucherOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField(help_text=_("The discount line as the cart shows it."))
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, help_text=_("What it takes off."))
+    subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
+    discount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text=_("Every discount of the cart, this voucher's included.")
+    )
+    currency = serializers.CharField()
+
+
+# --- checkout: quote and place order -----------------------------------------------------------------
+
+
+class OrderAddressInputSerializer(serializers.Serializer):
+    full_name = serializers.CharField(max_length=120)
+    line1 = serializers.CharField(max_length=200)
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100)
+    postal_code = serializers.CharField(max_length=20)
+    region = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    country = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2)
+    phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
+
+
+class QuoteInputSerializer(serializers.Serializer):
+    country = serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2, default="US")
+    voucher_code = serializers.CharField(
+        max_length=64, required=False, allow_blank=True,
+        help_text="Shows the voucher discount, or why it does not apply. Left out: the cart's voucher "
+                  "(POST /api/v1/cart/voucher/); empty: none.")
+    region = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    shipping_choices = serializers.DictField(child=serializers.CharField(max_length=40), required=False, default=dict)
+
+
+class PlaceOrderInputSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    shipping_address = OrderAddressInputSerializer()
+    billing_address = OrderAddressInputSerializer(required=False)
+    shipping_choices = serializers.DictField(child=serializers.CharField(max_length=40), required=False, default=dict)
+    payment_method = serializers.CharField(
+        max_length=200, required=False, allow_blank=True,
+        help_text="A card number for the test provider (required there). With Stripe: a payment method id (pm_...) "
+                  "collected by Stripe's SDK, or one of your saved cards (cus_...|pm_...), confirmed here; or leave it "
+                  "out to get the order's PaymentIntent client secret (202) and confirm it with the SDK, then send "
+                  "the same request again (same Idempotency-Key) or wait for the order e-mail.")
+    expected_total = serializers.DecimalField(max_digits=12, decimal_places=2, required=False,
+                                              help_text="The total the shopper confirmed; a different one is 409.")
+    voucher_code = serializers.CharField(
+        max_length=64, required=False, allow_blank=True,
+        help_text="A voucher code; one that does not apply is a 400 saying why. Left out: the cart's voucher "
+                  "(POST /api/v1/cart/voucher/); empty: none.")
+
+
+class ShippingOptionOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, source="price.amount")
+    earliest = serializers.DateField()
+    latest = serializers.DateField()
+    members_only = serializers.BooleanField(help_text=_("Offered to members with faster shipping only."))
+
+
+class QuoteLineOutputSerializer(serializers.Serializer):
+    offer = serializers.IntegerField(source="offer_id")
+    product_title = serializers.CharField()
+    seller = serializers.CharField(source="seller_name")
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, source="unit_price.amount")
+    regular_unit_price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, source="regular_unit_price.amount", allow_null=True, default=None,
+        help_text=_("The non-member price, when your member price applies (else null)."),
+    )
+    discount = serializers.DecimalField(max_digits=12, decimal_places=2, source="discount.amount")
+    tax = serializers.DecimalField(max_digits=12, decimal_places=2, source="tax.amount")
+    total = serializers.DecimalField(max_digits=12, decimal_places=2, source="total.amount")
+
+
+class QuotePackageOutputSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    seller = serializers.CharField(source="seller_name")
+    channel = serializers.CharField()
+    lines = QuoteLineOutputSerializer(many=True)
+    options = ShippingOptionOutputSerializer(many=True)
+    chosen = serializers.CharField(source="chosen.code", allow_null=True)
+    shipping = serializers.DecimalField(max_digits=12, decimal_places=2, source="shipping.amount")
+    member_free_shipping = serializers.BooleanField(
+        help_text=_("Every option is free thanks to your membership.")
+    )
+
+
+class DiscountOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, source="amount.amount")
+
+
+class QuoteOutputSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    prices_include_tax = serializers.BooleanField()
+    packages = QuotePackageOutputSerializer(many=True)
+    subtotal = serializers.DecimalField(max_digits=12, decimal_places=2, source="subtotal.amount")
+    discount = serializers.DecimalField(max_digits=12, decimal_places=2, source="discount.amount")
+    shipping = serializers.DecimalField(max_digits=12, decimal_places=2, source="shipping.amount")
+    tax = serializers.DecimalField(max_digits=12, decimal_places=2, source="tax.amount")
+    total = serializers.DecimalField(max_digits=12, decimal_places=2, source="total.amount")
+    unavailable = serializers.ListField(child=serializers.IntegerField())
+    discounts = DiscountOutputSerializer(many=True)
+    voucher_error = serializers.CharField()
+    member_plan = serializers.CharField(help_text=_("The membership whose benefits priced this cart."))
+    member_savings = serializers.SerializerMethodField(
+        help_text=_("For a non-member: how much less this would cost with the featured membership.")
+    )
+
+    @extend_schema_field(serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True))
+    def get_member_savings(self, priced) -> str | None:
+        savings = self.context.get("member_savings")
+        return f"{savings.amount.amount:.2f}" if savings else None
+
+
+class OrderPaymentOutputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["paid", "requires_action"], help_text=_(
+        "requires_action: the customer must confirm the payment (enter the card, or 3-D Secure) with the "
+        "provider's SDK using client_secret; the order is not paid yet."))
+    client_secret = serializers.CharField(allow_blank=True)
+    provider = serializers.CharField()
+
+
+class PlacedOrderOutputSerializer(OrderOutputSerializer):
+    guest_url = serializers.SerializerMethodField()
+    payment = serializers.SerializerMethodField()
+
+    @extend_schema_field(OrderPaymentOutputSerializer(allow_null=True))
+    def get_payment(self, order) -> dict | None:
+        """Set while the customer must still act (202); null once the order is paid."""
+        placed = self.context.get("placed")
+        if placed is None or not placed.needs_action:
+            return None
+        return {"status": "requires_action", "client_secret": placed.client_secret,
+                "provider": placed.payment.provider}
+
+    def get_guest_url(self, order) -> str:
+        """For an order placed without an account: a signed link that opens the order page in a
+        browser (it expires, see GUEST_LINK_MAX_AGE_DAYS). Empty for a customer's order."""
+        return orders_selectors.guest_link_path(order=order)

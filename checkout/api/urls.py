@@ -7,4 +7,6 @@ urlpatterns = [
     path("cart/lines/", views.CartLineListApi.as_view(), name="api-cart-lines"),
     path("cart/voucher/", views.CartVoucherApi.as_view(), name="api-cart-voucher"),
     path("cart/lines/<int:line_id>/", views.CartLineDetailApi.as_view(), name="api-cart-line"),
+    path("checkout/quote/", views.QuoteApi.as_view(), name="api-checkout-quote"),
+    path("checkout/orders/", views.PlaceOrderApi.as_view(), name="api-checkout-place"),
 ]

@@ -1,4 +1,7 @@
-"""Cart API: the shopper's cart and its lines.
+"""Cart and checkout API: the shopper's cart and its lines, its voucher, a quote for an address, and
+placing the order with an Idempotency-Key (the same key always answers with the same order, 201 the
+first time and 200 after, and never charges twice; clients make one key per order attempt, a UUID,
+and resend it on retries).
 
 Whose cart: a signed-in user's (session or token) is theirs; a guest's is the one remembered in
 the session, like the pages. Line ids of any other cart are answered 404. Guests are identified
@@ -11,9 +14,8 @@ from __future__ import annotations
 
 from django.middleware.csrf import get_token
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
@@ -23,12 +25,14 @@ from rest_framework.views import APIView
 
 from checkout import pricing, selectors, services
 from checkout.api import serializers as s
-from checkout.flow import VOUCHER_SESSION_KEY
+from checkout.selectors import VOUCHER_SESSION_KEY
 from core.api import error_responses
 from core.exceptions import ApplicationError, NotFound
+from orders import selectors as orders_selectors
 from promotions import services as promotions_services
 
 CART = "cart"
+CHECKOUT = "checkout"
 
 _CART_EXAMPLE = OpenApiExample(
     "A cart with one line whose price went up",
@@ -172,21 +176,6 @@ class CartLineDetailApi(CartApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class CartVoucherInputSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=64, help_text=gettext_lazy("The voucher code (any case)."))
-
-
-class CartVoucherOutputSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    label = serializers.CharField(help_text=gettext_lazy("The discount line as the cart shows it."))
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, help_text=gettext_lazy("What it takes off."))
-    subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
-    discount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, help_text=gettext_lazy("Every discount of the cart, this voucher's included.")
-    )
-    currency = serializers.CharField()
-
-
 class CartVoucherApi(CartApiView):
     """The voucher of the shopper's cart, kept in the session like the cart page's form does; the
     quote and place-order endpoints use it when their body names no ``voucher_code``."""
@@ -194,7 +183,7 @@ class CartVoucherApi(CartApiView):
     throttle_scope = "voucher"
 
     @extend_schema(
-        operation_id="cart_voucher_apply", tags=[CART], request=CartVoucherInputSerializer,
+        operation_id="cart_voucher_apply", tags=[CART], request=s.CartVoucherInputSerializer,
         summary="Apply a voucher code to the cart",
         description=(
             "Checks the code against the cart as it is now. When it applies, it is kept for the cart and the "
@@ -202,7 +191,7 @@ class CartVoucherApi(CartApiView):
             "(unknown, expired, not started, minimum spend not met, limit used, not valid for these items) "
             "and nothing is kept. An empty cart is a 400 as well."
         ),
-        responses={200: CartVoucherOutputSerializer, **error_responses(400, 403, 415, 429)},
+        responses={200: s.CartVoucherOutputSerializer, **error_responses(400, 403, 415, 429)},
         examples=[OpenApiExample(
             "Minimum not met", response_only=True, status_codes=["400"],
             value={"error": {"code": "voucher", "message": "Spend $12.50 more to use this code.",
@@ -210,7 +199,7 @@ class CartVoucherApi(CartApiView):
         )],
     )
     def post(self, request: Request) -> Response:
-        data = CartVoucherInputSerializer(data=request.data)
+        data = s.CartVoucherInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         code = promotions_services.normalize_code(data.validated_data["code"])
         if not code:
@@ -219,12 +208,12 @@ class CartVoucherApi(CartApiView):
                                                       cart=self.cart(request), voucher_code=code)
         if not lines:
             raise ApplicationError(_("Your cart is empty."), code="empty_cart")
-        priced = pricing.price_cart(lines=lines, context=context)
+        priced = pricing.cart_price(lines=lines, context=context)
         if priced.voucher is None:
             reason = priced.voucher_error or _("This code does not apply to your cart.")
             raise ApplicationError(reason, code="voucher", fields={"code": [reason]})
         request.session[VOUCHER_SESSION_KEY] = code
-        return Response(CartVoucherOutputSerializer({
+        return Response(s.CartVoucherOutputSerializer({
             "code": code, "label": priced.voucher.label, "amount": priced.voucher.amount.amount,
             "subtotal": priced.subtotal.amount, "discount": priced.discount.amount, "currency": priced.currency,
         }).data)
@@ -234,3 +223,89 @@ class CartVoucherApi(CartApiView):
     def delete(self, request: Request) -> Response:
         request.session.pop(VOUCHER_SESSION_KEY, None)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- checkout ------------------------------------------------------------------------------------
+
+
+def _voucher_code(request: Request, data: dict) -> str:
+    """The body's voucher code, else the one applied to the cart (kept in the session)."""
+    if "voucher_code" in data:
+        return data["voucher_code"]
+    return str(request.session.get(VOUCHER_SESSION_KEY) or "")
+
+
+class QuoteApi(CartApiView):
+    throttle_field_scopes = {"voucher_code": "voucher"}  # a quote that checks a code counts as a voucher check
+
+    @extend_schema(operation_id="checkout_quote", tags=[CHECKOUT], request=s.QuoteInputSerializer,
+                   summary="Price your cart for a destination: packages, shipping options, tax, total",
+                   responses={200: s.QuoteOutputSerializer, **error_responses(400, 415, 429)})
+    def post(self, request: Request) -> Response:
+        data = s.QuoteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        lines, context = selectors.cart_pricing_input(
+            buyer=request.strategy, user=request.user,
+            cart=services.cart_for_session(session=request.session, user=request.user),
+            country=v["country"], region=v["region"], shipping_choices=v["shipping_choices"],
+            voucher_code=_voucher_code(request, v),
+        )
+        priced = pricing.cart_price(lines=lines, context=context)
+        savings = pricing.member_savings(lines=lines, context=context, priced=priced,
+                                         preview=request.strategy.preview_benefits)
+        return Response(s.QuoteOutputSerializer(priced, context={"member_savings": savings}).data)
+
+
+class PlaceOrderApi(CartApiView):
+    """Guests with a session cookie send the CSRF token, as for the cart (see CartApiView)."""
+
+    throttle_scope = "place_order"
+    throttle_field_scopes = {"voucher_code": "voucher"}
+
+    @extend_schema(
+        operation_id="checkout_place_order", tags=[CHECKOUT], request=s.PlaceOrderInputSerializer,
+        summary="Place the order for your cart (Idempotency-Key header required)",
+        description=(
+            "201: placed and paid. 200: the same request again (same key, same body) finds the same order. "
+            "202: placed, but the customer must confirm the payment with the provider's SDK (`payment.client_secret`: "
+            "an intent to confirm, or 3-D Secure); send the same request again afterwards, or wait for the e-mail. "
+            "An unpaid order is never answered as 201/200 with `payment: null`. 402: declined (no order is left; "
+            "the cart is kept). 409: the payment is being processed by another request, the total changed, or "
+            "stock/deals ran out. 422 `idempotency_key_reused`: the key was used with another body. 503: the payment "
+            "provider could not be reached; the order waits, and the same request (same key) tries the payment "
+            "again. Keys are scoped to their owner (your account, or your guest cart): another client's key never "
+            "finds your order."),
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
+                                     description="One key per order attempt (e.g. a UUID); resend it on retry.")],
+        responses={201: s.PlacedOrderOutputSerializer, 200: s.PlacedOrderOutputSerializer,
+                   202: s.PlacedOrderOutputSerializer, **error_responses(400, 402, 409, 415, 422, 429, 503)},
+    )
+    def post(self, request: Request) -> Response:
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key or len(key) > 80:
+            raise ApplicationError(
+                _("Send an Idempotency-Key header of 1 to 80 characters."),
+                fields={"Idempotency-Key": [_("Required, at most 80 characters.")]},
+            )
+        data = s.PlaceOrderInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        cart = services.cart_for_session(session=request.session, user=request.user)
+        owner = services.idempotency_owner(user=request.user, cart=cart)
+        if cart is None or not owner:
+            raise ApplicationError(_("Your cart is empty."), code="empty_cart")
+        placed = services.order_place(
+            cart=cart, user=request.user, email=v["email"], shipping_address=v["shipping_address"],
+            billing_address=v.get("billing_address"), shipping_choices=v["shipping_choices"],
+            payment_method=v.get("payment_method", ""), idempotency_key=key, expected_total=v.get("expected_total"),
+            voucher_code=_voucher_code(request, v), digest=services.request_digest(body=v), buyer=request.strategy,
+        )
+        if placed.created:
+            request.session.pop(VOUCHER_SESSION_KEY, None)  # used by this order
+        order = orders_selectors.order_detail(number=placed.order.number)
+        if placed.needs_action:
+            code = status.HTTP_202_ACCEPTED
+        else:
+            code = status.HTTP_201_CREATED if placed.created else status.HTTP_200_OK
+        return Response(s.PlacedOrderOutputSerializer(order, context={"placed": placed}).data, status=code)

@@ -16,7 +16,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from checkout import ordering
+from checkout import services
 from checkout.models import Cart, CartLine
 from core.exceptions import ApplicationError, IdempotencyKeyReused
 from fulfillment.models import StockItem, StockMovement
@@ -89,7 +89,7 @@ def cart_with(*pairs, user=None) -> Cart:
 def place(cart, key=None, card=GOOD_CARD, **kwargs):
     user = kwargs.pop("user", None)
     with committed():  # a checkout request: its after-commit work has run when it returns
-        return ordering.place_order(
+        return services.order_place(
             cart=cart, user=user, email=kwargs.pop("email", "ada@example.com"), buyer=Strategy(user=user),
             shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
             idempotency_key=key or uuid.uuid4().hex, **kwargs,
@@ -215,7 +215,7 @@ class TestSettleJob:
         """An order left unpaid ``age`` ago (the process stopped, or the provider never answered)."""
         cart = cart_with((offer, quantity))
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(ordering.payment_services, "payment_authorize",
+            patch.setattr(services.payment_services, "payment_authorize",
                           lambda **kw: (_ for _ in ()).throw(PaymentUnavailable("down")))
             with pytest.raises(PaymentUnavailable):
                 place(cart)
@@ -234,7 +234,7 @@ class TestSettleJob:
                                    locked_until=timezone.now() + timedelta(minutes=5))
             stuck.append(order)
         never_paid = self._unpaid(offer)  # newest: no payment at all
-        result = ordering.settle_unpaid_orders(batch=2)
+        result = services.settle_unpaid_orders(batch=2)
         assert result["discarded"] == 1
         assert result["waiting"] == 3
         assert not Order.objects.filter(pk=never_paid.pk).exists()
@@ -251,10 +251,10 @@ class TestSettleJob:
         order = Order.objects.get()
         Order.objects.filter(pk=order.pk).update(placed_at=timezone.now() - timedelta(hours=1))
         flaky.down = False
-        assert ordering.settle_unpaid_orders()["paid"] == 1
+        assert services.settle_unpaid_orders()["paid"] == 1
         assert Order.objects.get().status == Order.Status.PAID
         assert reserved(item) == 1
-        assert ordering.settle_unpaid_orders()["paid"] == 0  # nothing left to settle
+        assert services.settle_unpaid_orders()["paid"] == 0  # nothing left to settle
 
     def test_a_provider_still_down_leaves_the_order_for_the_next_run(self, methods, flaky):
         offer = OfferFactory()
@@ -263,7 +263,7 @@ class TestSettleJob:
         with pytest.raises(PaymentUnavailable):
             place(cart_with((offer, 1)))
         Order.objects.update(placed_at=timezone.now() - timedelta(hours=1))
-        result = ordering.settle_unpaid_orders()
+        result = services.settle_unpaid_orders()
         assert result["unavailable"] == 1
         assert Order.objects.get().status == Order.Status.PLACED
         assert Payment.objects.get().status == PaymentStatus.PENDING  # never given up while the outcome is unknown
@@ -272,21 +272,21 @@ class TestSettleJob:
         offer = OfferFactory()
         stock(offer, 5)
         self._unpaid(offer, age=timedelta(minutes=1))
-        assert ordering.settle_unpaid_orders()["discarded"] == 0
+        assert services.settle_unpaid_orders()["discarded"] == 0
         assert Order.objects.count() == 1
 
     def test_a_late_authorization_for_an_order_given_up_is_voided(self, methods, flaky):
         offer = OfferFactory()
         item = stock(offer, 5)
         order = self._unpaid(offer)
-        assert ordering.settle_unpaid_orders()["discarded"] == 1
+        assert services.settle_unpaid_orders()["discarded"] == 1
         assert reserved(item) == 0
         # ...and then the provider reports the payment went through after all (a late webhook).
         late = payment_services.payment_authorize(
             amount=order.total, currency="USD", payment_method=GOOD_CARD, reference=order.number,
             idempotency_key=f"order:{order.idempotency_owner}:{order.idempotency_key}",
         )
-        assert ordering.settle_order_payment(payment_id=late.pk) == ordering.VOIDED
+        assert services.settle_order_payment(payment_id=late.pk) == services.VOIDED
         assert Payment.objects.get(pk=late.pk).status == PaymentStatus.CANCELLED
         assert not Order.objects.exists()
 
@@ -300,14 +300,14 @@ class TestSettleJob:
             amount=order.total, currency="USD", payment_method=GOOD_CARD, reference=order.number,
             idempotency_key=f"order:{order.idempotency_owner}:{order.idempotency_key}",
         )
-        assert ordering.settle_order_payment(payment_id=late.pk) == ordering.VOIDED
+        assert services.settle_order_payment(payment_id=late.pk) == services.VOIDED
         assert Payment.objects.get(pk=late.pk).status == PaymentStatus.CANCELLED
         assert Order.objects.get().status == Order.Status.CANCELLED
 
     def test_a_payment_that_is_not_an_orders_is_left_alone(self):
         other = payment_services.payment_authorize(amount=Decimal("5"), currency="USD", payment_method=GOOD_CARD,
                                                    reference="membership:1", idempotency_key="membership:1:x")
-        assert ordering.settle_order_payment(payment_id=other.pk) == ordering.NOTHING
+        assert services.settle_order_payment(payment_id=other.pk) == services.NOTHING
         assert Payment.objects.get().status == PaymentStatus.AUTHORIZED
 
 
@@ -358,11 +358,11 @@ class TestAuthorizationExpiry:
         stock(offer, 5)
         order, payment = self._paid(offer)
         Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.CANCELLED)  # e.g. expired at Stripe
-        assert ordering.settle_order_payment(payment_id=payment.pk) == ordering.FLAGGED
+        assert services.settle_order_payment(payment_id=payment.pk) == services.FLAGGED
         order.refresh_from_db()
         assert (order.status, order.payment_problem) == (Order.Status.PAID, PaymentProblem.PAYMENT_CANCELLED)
         assert order.events.filter(message__contains="Payment problem").count() == 1
-        assert ordering.settle_order_payment(payment_id=payment.pk) == ordering.NOTHING  # told once
+        assert services.settle_order_payment(payment_id=payment.pk) == services.NOTHING  # told once
 
 
 # --- 3. Stock is released exactly once --------------------------------------------------------------
@@ -446,8 +446,8 @@ def test_cancel_racing_a_decline_or_the_settle_job_releases_the_stock_once(metho
     def other():
         if other_path == "decline":
             order = Order.objects.filter(pk=mine.pk).first()
-            return "undone" if order is not None and ordering._undo_unpaid(order) else "lost"
-        return "undone" if ordering.settle_unpaid_orders()["discarded"] else "lost"
+            return "undone" if order is not None and services._undo_unpaid(order) else "lost"
+        return "undone" if services.settle_unpaid_orders()["discarded"] else "lost"
 
     for _ in range(1):
         results = race(lambda f: f(), [(cancel,), (other,)])

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
-from checkout import ordering
+from checkout import services
 from checkout.models import Cart, CartLine
 from core.exceptions import ApplicationError
 from fulfillment.models import StockItem
@@ -35,7 +35,7 @@ def cart_with(*pairs) -> Cart:
 def place(cart, key=None, card=GOOD_CARD, **kwargs):
     user = kwargs.pop("user", None)
     with committed():  # a checkout request: its after-commit work has run when it returns
-        return ordering.place_order(
+        return services.order_place(
             cart=cart, user=user, email=kwargs.pop("email", "ada@example.com"), buyer=Strategy(user=user),
             shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
             idempotency_key=key or uuid.uuid4().hex, **kwargs,
@@ -96,7 +96,7 @@ class TestPlaceOrder:
     def test_a_changed_total_is_shown_before_paying(self, methods):
         offer = OfferFactory(price=Decimal("10.00"))
         stock(offer, 5)
-        with pytest.raises(ordering.PriceChanged, match="changed") as err:
+        with pytest.raises(services.PriceChanged, match="changed") as err:
             place(cart_with((offer, 1)), expected_total=Decimal("9.00"))
         assert err.value.fields == {"expected_total": ["10.00"]}
         assert Order.objects.count() == 0
@@ -141,7 +141,7 @@ def test_fifty_buyers_of_the_last_ten_units(methods):
     stock(offer, 10)
     carts = [cart_with((offer, 1)) for _ in range(50)]
     results = race(place, [(cart,) for cart in carts], catch=(ApplicationError,))
-    orders = [r for r in results if isinstance(r, ordering.PlacedOrder)]
+    orders = [r for r in results if isinstance(r, services.PlacedOrder)]
     errors = [r for r in results if isinstance(r, ApplicationError)]
     assert len(orders) == 10
     assert len(errors) == 40
@@ -158,10 +158,10 @@ def test_the_same_key_sent_twice_at_once_gives_one_order_and_one_charge(methods)
     stock(offer, 10)
     cart = cart_with((offer, 1))
     results = race(place, [(cart, "same-key-at-once")] * 2, catch=(ApplicationError,))
-    placed = [r for r in results if isinstance(r, ordering.PlacedOrder)]
+    placed = [r for r in results if isinstance(r, services.PlacedOrder)]
     # The twin either finds the order paid, or is told the payment is being processed (409): it is
     # never handed the order as placed while it is still unpaid.
-    others = [r for r in results if not isinstance(r, ordering.PlacedOrder)]
+    others = [r for r in results if not isinstance(r, services.PlacedOrder)]
     assert placed, results
     assert all(isinstance(r, PaymentInProgress) for r in others), results
     assert all(r.order.status == Order.Status.PAID for r in placed)

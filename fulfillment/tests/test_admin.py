@@ -1,5 +1,5 @@
 """Fulfilment admin: stock changes only through the services (a ledger row each, buy box refreshed),
-the ledger is read-only, and a seller's member sees only that seller's stock (DESIGN invariant 7)."""
+the ledger is read-only, and a seller's member sees only that seller's stock (invariant 7 in docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Least privilege for stock: recording received units needs ``fulfillment.receive_stock``, a
 correction ``fulfillment.adjust_stock`` (view-only or plain "change" staff can do neither, even with
 a forged POST), and a seller's members never receive, correct or ship stock in Bazaar's fulfilment
-centres, in admin or through the services (DESIGN invariant 7)."""
+centres, in admin or through the services (invariant 7 in docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Marketplace admin: sellers, members, offers (also inline on products), buy boxes, and seller
-isolation (DESIGN invariant 7): a seller's member sees and changes only that seller's offers."""
+isolation (invariant 7 in docs/architecture.md): a seller's member sees and changes only that seller's offers."""
 
 from __future__ import annotations
 

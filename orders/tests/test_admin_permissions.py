@@ -1,7 +1,7 @@
 """Least privilege in the orders admin: every action that moves money or stock needs its own
 permission (a view-only or "change order" staff member neither sees it nor runs it with a forged
-POST), and a seller's members ship or deliver only their own seller's merchant packages (DESIGN
-invariant 7), in admin and in the services."""
+POST), and a seller's members ship or deliver only their own seller's merchant packages
+(invariant 7), in admin and in the services."""
 
 from __future__ import annotations
 

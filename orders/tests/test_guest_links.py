@@ -19,8 +19,8 @@ from django.core import mail, signing
 from django.db.models import Sum
 from django.test import Client, override_settings
 
-from checkout import ordering
-from checkout.api.ordering import PlacedOrderOutputSerializer
+from checkout import services as checkout_services
+from checkout.api.serializers import PlacedOrderOutputSerializer
 from checkout.models import Cart, CartLine
 from core.tests.test_cache import DOWN_REDIS
 from fulfillment.models import StockItem
@@ -50,7 +50,7 @@ def buy(offer, *, user=None, email="ada@example.com") -> Order:
     cart = Cart.objects.create(user=user)
     CartLine.objects.create(cart=cart, offer=offer, quantity=1, price_when_added=offer.price)
     with committed():  # a checkout request: its after-commit work has run when it returns
-        return ordering.place_order(
+        return checkout_services.order_place(
             cart=cart, user=user, email=email, shipping_address=ADDRESS, payment_method="4242424242424242",
             idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=user),
         ).order

@@ -11,7 +11,7 @@ from django.core import mail
 from django.db.models import Sum
 from django.utils import timezone
 
-from checkout import ordering
+from checkout import services as checkout_services
 from checkout.models import Cart, CartLine
 from fulfillment.models import StockItem, StockMovement
 from orders import services, tasks
@@ -44,7 +44,7 @@ def buy(offers, quantity=2):
     for offer in offers:
         CartLine.objects.create(cart=cart, offer=offer, quantity=quantity, price_when_added=offer.price)
     with committed():  # a checkout request: its after-commit work has run when it returns
-        return ordering.place_order(
+        return checkout_services.order_place(
             cart=cart, user=None, email="ada@example.com", shipping_address=ADDRESS, payment_method="4242424242424242",
             idempotency_key=uuid.uuid4().hex, buyer=Strategy(),
         ).order
@@ -288,7 +288,7 @@ def test_a_customer_account_order_is_shipped_too(offers):
     user = UserFactory()
     cart = Cart.objects.create(user=user)
     CartLine.objects.create(cart=cart, offer=offers[0], quantity=1, price_when_added=offers[0].price)
-    order = ordering.place_order(
+    order = checkout_services.order_place(
         cart=cart, user=user, email=user.email, shipping_address=ADDRESS, payment_method="4242424242424242",
         idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=user),
     ).order

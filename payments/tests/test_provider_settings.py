@@ -31,4 +31,5 @@ def test_a_provider_code_nobody_configured_is_refused_at_start_up(settings):
 def test_a_provider_path_that_does_not_import_is_refused_at_start_up(settings):
     settings.PAYMENT_PROVIDERS = {**settings.PAYMENT_PROVIDERS, "typo": "payments.providers.tset.TestProvider"}
     errors = check_payment_providers()
-    assert len(errors) == 1 and "typo" in errors[0].msg
+    assert len(errors) == 1
+    assert "typo" in errors[0].msg

@@ -34,7 +34,7 @@ def make_deal(offer, *, price="15.00", cap=10, starts_in=-60, ends_in=60, **fiel
 
 
 def price(*pairs, **context) -> pricing.PricedCart:
-    return pricing.price_cart(lines=[pricing.LineInput(offer.pk, qty) for offer, qty in pairs],
+    return pricing.cart_price(lines=[pricing.LineInput(offer.pk, qty) for offer, qty in pairs],
                               context=pricing.PricingContext(**context))
 
 

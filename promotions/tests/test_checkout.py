@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from checkout import ordering, pricing
+from checkout import pricing, services
 from checkout.models import Cart, CartLine
 from core.exceptions import ApplicationError
 from orders.models import Order, OrderEvent
@@ -37,7 +37,7 @@ def cart_with(offer, quantity=1) -> Cart:
 
 def place(cart, *, email="ada@example.com", card=GOOD_CARD, voucher_code="SAVE10", user=None):
     with committed():  # a checkout request: its after-commit work has run when it returns
-        return ordering.place_order(cart=cart, user=user, email=email, shipping_address=ADDRESS, payment_method=card,
+        return services.order_place(cart=cart, user=user, email=email, shipping_address=ADDRESS, payment_method=card,
                                     idempotency_key=uuid.uuid4().hex, voucher_code=voucher_code,
                                     buyer=Strategy(user=user))
 
@@ -53,16 +53,16 @@ def plain(response) -> str:
 def test_pricing_adds_the_voucher_as_an_explained_discount(methods):
     Voucher.objects.create(code="SAVE10", kind="percent", value=10)
     offer = OfferFactory(price=Decimal("12.50"))
-    priced = pricing.price_cart(lines=[pricing.LineInput(offer.pk, 2)],
+    priced = pricing.cart_price(lines=[pricing.LineInput(offer.pk, 2)],
                                 context=pricing.PricingContext(voucher_code="save10"))
     assert [(d.label, d.amount.amount) for d in priced.discounts] == [("Code SAVE10: 10% off", Decimal("2.50"))]
     assert priced.discount.amount == Decimal("2.50")
     assert priced.total.amount == Decimal("22.50")
-    refused = pricing.price_cart(lines=[pricing.LineInput(offer.pk, 2)],
+    refused = pricing.cart_price(lines=[pricing.LineInput(offer.pk, 2)],
                                  context=pricing.PricingContext(voucher_code="NOPE", user=UserFactory()))
     assert refused.discount.amount == 0
     assert "not valid" in refused.voucher_error
-    as_guest = pricing.price_cart(lines=[pricing.LineInput(offer.pk, 2)],
+    as_guest = pricing.cart_price(lines=[pricing.LineInput(offer.pk, 2)],
                                   context=pricing.PricingContext(voucher_code="NOPE"))
     assert as_guest.voucher_error == GENERIC
 
@@ -113,7 +113,7 @@ def test_thirty_buyers_at_once_and_five_uses(methods):
     carts = [cart_with(offer) for _ in range(30)]
     results = race(lambda cart, email: place(cart, email=email),
                    [(cart, f"buyer{i}@example.com") for i, cart in enumerate(carts)], catch=(ApplicationError,))
-    placed = [r for r in results if isinstance(r, ordering.PlacedOrder)]
+    placed = [r for r in results if isinstance(r, services.PlacedOrder)]
     errors = [r for r in results if isinstance(r, ApplicationError)]
     assert len(placed) == 5, results
     assert len(errors) == 25

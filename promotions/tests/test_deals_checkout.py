@@ -11,7 +11,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from checkout import ordering, pricing
+from checkout import pricing
+from checkout import services as checkout_services
 from checkout.models import CartLine
 from core.exceptions import ApplicationError
 from fulfillment.models import StockItem
@@ -33,9 +34,11 @@ def methods():
 
 def place(cart, *, card=GOOD_CARD, expected_total=None, voucher_code="", email="ada@example.com"):
     with committed():  # a checkout request: its after-commit work has run when it returns
-        return ordering.place_order(cart=cart, user=None, email=email, shipping_address=ADDRESS, payment_method=card,
-                                    idempotency_key=uuid.uuid4().hex, expected_total=expected_total,
-                                    voucher_code=voucher_code, buyer=Strategy())
+        return checkout_services.order_place(
+            cart=cart, user=None, email=email, shipping_address=ADDRESS, payment_method=card,
+            idempotency_key=uuid.uuid4().hex, expected_total=expected_total, voucher_code=voucher_code,
+            buyer=Strategy(),
+        )
 
 
 def claim_elsewhere(deal, units):
@@ -77,8 +80,6 @@ def test_a_declined_payment_gives_the_units_back(methods):
 
 @pytest.mark.django_db
 def test_an_order_never_paid_gives_its_units_and_its_voucher_back_when_settled(methods, monkeypatch):
-    from checkout import ordering as ordering_module
-
     offer = OfferFactory(price=D("20.00"))
     stock(offer, 10)
     deal = make_deal(offer, price="15.00", cap=3)
@@ -87,13 +88,13 @@ def test_an_order_never_paid_gives_its_units_and_its_voucher_back_when_settled(m
     def unreachable(**kwargs):
         raise PaymentUnavailable("The provider is unreachable.")
 
-    monkeypatch.setattr(ordering_module.payment_services, "payment_authorize", unreachable)
+    monkeypatch.setattr(checkout_services.payment_services, "payment_authorize", unreachable)
     with pytest.raises(PaymentUnavailable):
         place(cart_with(offer, 3), voucher_code="SAVE1")
     order = Order.objects.get()
     assert Deal.objects.get(pk=deal.pk).claimed == 3  # the order waits for its payment with its units
     Order.objects.filter(pk=order.pk).update(placed_at=timezone.now() - timedelta(hours=1))
-    assert ordering_module.settle_unpaid_orders()["discarded"] == 1
+    assert checkout_services.settle_unpaid_orders()["discarded"] == 1
     assert Deal.objects.get(pk=deal.pk).claimed == 0
     assert DealClaim.objects.get().released_at is not None
     assert Voucher.objects.get().times_used == 0
@@ -106,11 +107,11 @@ def test_thirty_buyers_at_once_never_claim_more_than_ten(methods):
     item = stock(offer, 100)
     deal = make_deal(offer, price="6.00", cap=10)
     carts = [cart_with(offer) for _ in range(30)]
-    reviewed = pricing.price_cart(lines=[pricing.LineInput(offer.pk, 1)]).total.amount  # what every buyer saw
+    reviewed = pricing.cart_price(lines=[pricing.LineInput(offer.pk, 1)]).total.amount  # what every buyer saw
     assert reviewed == D("6.00")
     results = race(lambda cart, email: place(cart, email=email, expected_total=reviewed),
                    [(cart, f"buyer{i}@example.com") for i, cart in enumerate(carts)], catch=(ApplicationError,))
-    placed = [r for r in results if isinstance(r, ordering.PlacedOrder)]
+    placed = [r for r in results if isinstance(r, checkout_services.PlacedOrder)]
     errors = [r for r in results if isinstance(r, ApplicationError)]
     assert len(placed) == 10, results
     assert len(errors) == 20
@@ -137,14 +138,14 @@ def test_sold_out_between_pricing_and_claim_rolls_the_whole_order_back(methods, 
     item = stock(offer, 10)
     deal = make_deal(offer, price="15.00", cap=3)
     Voucher.objects.create(code="SAVE1", kind="fixed", value=1, max_uses=1)
-    real_price_cart = pricing.price_cart
+    real_cart_price = pricing.cart_price
 
     def price_then_sell_out(**kwargs):
-        priced = real_price_cart(**kwargs)
+        priced = real_cart_price(**kwargs)
         claim_elsewhere(deal, 2)
         return priced
 
-    monkeypatch.setattr(ordering.pricing, "price_cart", price_then_sell_out)
+    monkeypatch.setattr(checkout_services.pricing, "cart_price", price_then_sell_out)
     cart = cart_with(offer, 2)
     with pytest.raises(services.DealUnavailable) as refused:
         place(cart, expected_total=D("29.00"), voucher_code="SAVE1")
@@ -208,7 +209,7 @@ def test_the_checkout_page_shows_a_lost_race_at_the_claim(client, methods, monke
         real_claim(order_number="OTHER", claims=[(deal.pk, 2)])
         return real_claim(**kwargs)
 
-    monkeypatch.setattr(ordering.promotions_services, "deals_claim", others_first)
+    monkeypatch.setattr(checkout_services.promotions_services, "deals_claim", others_first)
     response = client.post("/checkout/place/", form, follow=True)
     assert "The lightning deal on “Kettle” has just sold out or ended; its price is now $20.00. Your order was " \
            "not placed" in plain(response)
@@ -236,14 +237,14 @@ def test_the_api_answers_409_with_the_reason(client, methods, monkeypatch):
 
     with committed():
         services.deals_release(order_number=DealClaim.objects.get().order_number)
-    real_price_cart = pricing.price_cart
+    real_cart_price = pricing.cart_price
 
     def price_then_sell_out(**kwargs):
-        priced = real_price_cart(**kwargs)
+        priced = real_cart_price(**kwargs)
         claim_elsewhere(deal, 4)
         return priced
 
-    monkeypatch.setattr(ordering.pricing, "price_cart", price_then_sell_out)
+    monkeypatch.setattr(checkout_services.pricing, "cart_price", price_then_sell_out)
     raced = client.post("/api/v1/checkout/orders/", body, content_type="application/json",
                         HTTP_IDEMPOTENCY_KEY="k2")
     assert raced.status_code == 409

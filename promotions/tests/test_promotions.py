@@ -11,7 +11,8 @@ from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from checkout import ordering, pricing
+from checkout import pricing
+from checkout import services as checkout_services
 from checkout.models import Cart, CartLine
 from orders.models import OrderEvent
 from promotions import services
@@ -30,7 +31,7 @@ def promo(*, name="Promo", m2m=None, **fields) -> Promotion:
 
 
 def price(*pairs, **context):
-    return pricing.price_cart(lines=[pricing.LineInput(offer.pk, qty) for offer, qty in pairs],
+    return pricing.cart_price(lines=[pricing.LineInput(offer.pk, qty) for offer, qty in pairs],
                               context=pricing.PricingContext(**context))
 
 
@@ -227,7 +228,7 @@ def test_order_history_note_keeps_the_promotions():
     promo(name="Spend $10, save 10%", benefit="percent_off", value=10, min_spend=10)
     cart = Cart.objects.create()
     CartLine.objects.create(cart=cart, offer=offer, quantity=1, price_when_added=offer.price)
-    placed = ordering.place_order(
+    placed = checkout_services.order_place(
         cart=cart, user=None, email="ada@example.com", payment_method="4242424242424242", buyer=Strategy(),
         shipping_address={"full_name": "Ada", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345",
                           "country": "US"},
@@ -255,7 +256,7 @@ def test_the_order_keeps_each_explained_discount_for_its_page_e_mail_and_api(cli
     cart = Cart.objects.create(user=user)
     CartLine.objects.create(cart=cart, offer=offer, quantity=2, price_when_added=offer.price)
     with committed():
-        placed = ordering.place_order(
+        placed = checkout_services.order_place(
             cart=cart, user=user, email=user.email, payment_method="4242424242424242", voucher_code="take2",
             shipping_address={"full_name": "Ada", "line1": "1 Main St", "city": "Springfield",
                               "postal_code": "12345", "country": "US"},
