@@ -1,5 +1,10 @@
 """Test settings shared by every test: PostgreSQL and Redis when the environment names them,
-eager Celery unless a test starts a real worker, a clean cache per test."""
+eager Celery unless a test starts a real worker, a clean cache per test.
+
+Ordinary tests run in a transaction that is rolled back, so on-commit work (e-mails, outbox
+hand-offs, cache bumps, buy-box refreshes) runs only where a test says its calls commit:
+``with committed():`` (tests/commit.py, Django's public ``captureOnCommitCallbacks``), or with real
+commits under ``@pytest.mark.django_db(transaction=True)``."""
 
 from __future__ import annotations
 
