@@ -12,6 +12,7 @@ from payments import services
 from payments.models import PaymentStatus
 from payments.providers import base as providers
 from payments.providers.test import TestProvider
+from tests.providers import payment_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -47,9 +48,8 @@ class StubbornProvider(TestProvider):
 def stubborn():
     StubbornProvider.capture_answer = StubbornProvider.cancel_answer = None
     StubbornProvider.held_status = providers.AUTHORIZED
-    previous = providers.register_provider("stubborn", StubbornProvider)
-    yield StubbornProvider
-    providers.unregister_provider("stubborn", previous)
+    with payment_provider("stubborn", StubbornProvider):
+        yield StubbornProvider
 
 
 def authorized():
