@@ -362,8 +362,10 @@ def _order_pool(size: int) -> list[int]:
 def _place_order_queries(pool: list[int]) -> dict[int, tuple[int, int]]:
     """Cart size -> (SQL queries of one ``order_place``, packages), in-process, paid by the test card.
 
-    Each size is measured twice (fresh carts of distinct offers) and the smaller count kept, so a
-    first-call warm-up (content types, settings rows) is not counted.
+    Carts hold offers without a lightning deal (claiming a deal's units is one more UPDATE and
+    INSERT, and makes the next pricing read the deals index again). One order is placed first to
+    warm the caches, as in a running shop; then each size is measured twice (fresh carts of
+    distinct offers) and the smaller count kept.
     """
     from celery import current_app
     from django.contrib.auth.models import AnonymousUser
@@ -372,11 +374,14 @@ def _place_order_queries(pool: list[int]) -> dict[int, tuple[int, int]]:
 
     from checkout import services as checkout_services
     from checkout.models import Cart
+    from promotions import deals
     from shop.strategy import for_job
 
+    with_deals = set(deals.index())
+    pool = [offer_id for offer_id in pool if offer_id not in with_deals]
     stamp = uuid.uuid4().hex[:8]
     result: dict[int, tuple[int, int]] = {}
-    for size in QUERY_CART_SIZES:
+    for run, size in enumerate((1, *QUERY_CART_SIZES)):  # the first, uncounted, warms the caches
         counts = []
         for attempt in range(2):
             cart = Cart.objects.create()
@@ -390,14 +395,15 @@ def _place_order_queries(pool: list[int]) -> dict[int, tuple[int, int]]:
                 with CaptureQueriesContext(connection) as captured:
                     placed = checkout_services.order_place(
                         cart=cart, user=AnonymousUser(), email="bench@example.com", shipping_address=ORDER_ADDRESS,
-                        payment_method=PAYING_CARD, idempotency_key=f"bench-q-{stamp}-{size}-{attempt}",
+                        payment_method=PAYING_CARD, idempotency_key=f"bench-q-{stamp}-{run}-{attempt}",
                         buyer=for_job(),
                     )
             finally:
                 current_app.conf.task_always_eager = True
             counts.append((len(captured.captured_queries), placed.order.packages.count()))
             cart.delete()
-        result[size] = min(counts)
+        if run:
+            result[size] = min(counts)
     return result
 
 

@@ -105,6 +105,7 @@ class PricedLine:
     tax: Money | None = None
     total: Money | None = None  # subtotal - discount (tax included or not, as prices are shown)
     regular_unit_price: Money | None = None  # the non-member price, when a member price applies
+    classification: tuple[int | None, int | None] | None = None  # the product's (category id, brand id)
 
 
 @dataclass(frozen=True)
@@ -257,6 +258,7 @@ def _line_subtotals(wanted: Mapping[int, int], offers: Mapping, benefits: Benefi
                 sku=offer.sku, channel=offer.fulfillment_channel, handling_days=offer.handling_days,
                 quantity=quantity, unit_price=unit, subtotal=unit * quantity, discount=zero,
                 regular_unit_price=regular if member_price else None,
+                classification=(offer.product.category_id, offer.product.brand_id),
             )
         )
     return priced
@@ -365,7 +367,8 @@ def _promo_lines(priced: list[PricedLine]) -> list:
     return [
         promotions_services.PromoLine(product_id=line.product_id, seller_id=line.seller_id,
                                       amount=line.subtotal - line.discount, quantity=line.quantity,
-                                      offer_id=line.offer_id, unit_price=line.unit_price)
+                                      offer_id=line.offer_id, unit_price=line.unit_price,
+                                      classification=line.classification)
         for line in priced
     ]
 

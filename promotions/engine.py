@@ -172,17 +172,23 @@ def apply_promotions(lines: Sequence[PromoLine], *, is_member: bool = False,
     return apply_rules([r for r in live_rules() if r.live(now) and (is_member or not r.members_only)], lines)
 
 
+def classification(lines: Sequence[PromoLine]) -> dict[int, tuple[int | None, int | None]]:
+    """Product id -> (category id, brand id) of the lines' products: from the lines where the caller
+    gave it, the others in one query."""
+    known = {line.product_id: line.classification for line in lines if line.classification is not None}
+    missing = [line.product_id for line in lines if line.product_id not in known]
+    if missing:
+        known.update({pk: (p.category_id, p.brand_id)
+                      for pk, p in catalog_selectors.products_by_ids(ids=missing).items()})
+    return known
+
+
 def apply_rules(rules: Sequence[Rule], lines: Sequence[PromoLine]) -> list[AppliedPromotion]:
     """Apply these rules (already chosen: live, for this shopper) in order to the lines."""
     if not rules or not lines:
         return []
     currency = lines[0].amount.currency
-    product_info: dict[int, tuple[int | None, int | None]] = {}
-    if any(r.categories or r.brands for r in rules):
-        product_info = {
-            pk: (p.category_id, p.brand_id)
-            for pk, p in catalog_selectors.products_by_ids(ids=[line.product_id for line in lines]).items()
-        }
+    product_info = classification(lines) if any(r.categories or r.brands for r in rules) else {}
     tree = catalog_selectors.category_tree() if any(r.categories for r in rules) else None
     descendants: dict[int, set[int]] = {}
     left = [line.amount.amount for line in lines]

@@ -60,6 +60,9 @@ class PromoLine:
     quantity: int = 1
     offer_id: int | None = None
     unit_price: Money | None = None  # the price per unit the shopper pays before discounts
+    # (category id, brand id) of the product, when the caller has it loaded (pricing does): the
+    # rules that name categories or brands then need no query; None: looked up.
+    classification: tuple[int | None, int | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -150,14 +153,15 @@ def _qualifying(voucher: Voucher, lines: Sequence[PromoLine]) -> list[int]:
     if categories:
         tree = catalog_selectors.category_tree()
         categories = {d for pk in categories if pk in tree.nodes for d in tree.descendant_ids(pk)}
-    info = catalog_selectors.products_by_ids(ids=[line.product_id for line in lines]) if categories or brands else {}
+    info = engine.classification(lines) if categories or brands else {}
     indexes = []
     for index, line in enumerate(lines):
-        product = info.get(line.product_id)
+        category_id, brand_id = info.get(line.product_id, (None, None))
         if (
             line.product_id in products
             or line.seller_id in sellers
-            or (product is not None and (product.category_id in categories or product.brand_id in brands))
+            or category_id in categories
+            or brand_id in brands
         ):
             indexes.append(index)
     return indexes

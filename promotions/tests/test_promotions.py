@@ -65,6 +65,20 @@ def test_category_set_includes_subcategories():
 
 
 @pytest.mark.django_db
+def test_category_and_brand_rules_read_the_products_pricing_already_loaded():
+    books = CategoryFactory(name="Books")
+    novel = OfferFactory(price=D("20.00"), product=ProductFactory(category=books))
+    promo(name="Books 10% off", benefit="percent_off", value=10, m2m={"categories": [books]})
+    promo(name="Brand 1 off", benefit="fixed_off", value=1, m2m={"brands": [novel.product.brand]})
+    price((novel, 1))  # warm the live promotions and the category tree
+    with CaptureQueriesContext(connection) as queries:
+        priced = price((novel, 1))
+    assert labels(priced) == [("Books 10% off", D("2.00")), ("Brand 1 off", D("1.00"))]
+    assert not [q for q in queries.captured_queries if 'FROM "catalog_product"' in q["sql"]
+                and "marketplace_offer" not in q["sql"]]
+
+
+@pytest.mark.django_db
 def test_min_quantity_counts_qualifying_units():
     offer = OfferFactory(price=D("10.00"))
     promo(name="Three or more: $5 off", benefit="fixed_off", value=5, min_quantity=3)
