@@ -6,7 +6,6 @@ Issue 9 points 2, 3 and 4 at the level of the services and the API, with the bui
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -17,7 +16,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from checkout import services
-from checkout.models import Cart, CartLine
+from checkout.models import CartLine
 from core.exceptions import ApplicationError, IdempotencyKeyReused
 from fulfillment.models import StockItem, StockMovement
 from orders import services as orders_services
@@ -28,16 +27,11 @@ from payments.exceptions import PaymentDeclined, PaymentInProgress, PaymentUnava
 from payments.models import Payment, PaymentStatus
 from payments.providers import base as providers
 from payments.providers.test import TestProvider
-from shop.strategy import Strategy
+from tests.buying import ADDRESS, GOOD_CARD, cart_with, place
 from tests.commit import committed
 from tests.concurrency import race
 from tests.factories import OfferFactory, UserFactory, shipping_method, stock
 from tests.providers import payment_provider
-
-GOOD_CARD = "4242424242424242"
-DECLINED_CARD = "4000000000000002"
-ADDRESS = {"full_name": "Ada Buyer", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345",
-           "country": "US"}
 
 
 class FlakyProvider(TestProvider):
@@ -77,23 +71,6 @@ def flaky():
 def methods():
     shipping_method(channel="platform", price="0.00", code="free")
     shipping_method(channel="merchant", price="4.99", code="standard")
-
-
-def cart_with(*pairs, user=None) -> Cart:
-    cart = Cart.objects.create(user=user)
-    for offer, quantity in pairs:
-        CartLine.objects.create(cart=cart, offer=offer, quantity=quantity, price_when_added=offer.price)
-    return cart
-
-
-def place(cart, key=None, card=GOOD_CARD, **kwargs):
-    user = kwargs.pop("user", None)
-    with committed():  # a checkout request: its after-commit work has run when it returns
-        return services.order_place(
-            cart=cart, user=user, email=kwargs.pop("email", "ada@example.com"), buyer=Strategy(user=user),
-            shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
-            idempotency_key=key or uuid.uuid4().hex, **kwargs,
-        )
 
 
 def reserved(item: StockItem) -> int:

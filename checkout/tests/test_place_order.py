@@ -1,6 +1,5 @@
 """place_order: atomic, idempotent, never oversold, never charged twice; a decline leaves no order."""
 
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -14,32 +13,9 @@ from fulfillment.models import StockItem
 from orders.models import Order
 from payments.exceptions import PaymentInProgress
 from payments.models import Payment
-from shop.strategy import Strategy
-from tests.commit import committed
+from tests.buying import ADDRESS, DECLINED_CARD, cart_with, place
 from tests.concurrency import race
 from tests.factories import OfferFactory, UserFactory, shipping_method, stock
-
-GOOD_CARD = "4242424242424242"
-DECLINED_CARD = "4000000000000002"
-ADDRESS = {"full_name": "Ada Buyer", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345",
-           "country": "US"}
-
-
-def cart_with(*pairs) -> Cart:
-    cart = Cart.objects.create()
-    for offer, quantity in pairs:
-        CartLine.objects.create(cart=cart, offer=offer, quantity=quantity, price_when_added=offer.price)
-    return cart
-
-
-def place(cart, key=None, card=GOOD_CARD, **kwargs):
-    user = kwargs.pop("user", None)
-    with committed():  # a checkout request: its after-commit work has run when it returns
-        return services.order_place(
-            cart=cart, user=user, email=kwargs.pop("email", "ada@example.com"), buyer=Strategy(user=user),
-            shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
-            idempotency_key=key or uuid.uuid4().hex, **kwargs,
-        )
 
 
 def reserved(offer) -> int:

@@ -5,8 +5,6 @@ POST), and a seller's members ship or deliver only their own seller's merchant p
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from core.exceptions import PermissionDenied
@@ -16,30 +14,15 @@ from orders.tests.test_shipping import buy, counts, package_of, payment
 from payments.models import PaymentStatus
 from tests.commit import committed
 from tests.factories import (
-    OfferFactory,
     admin_action,
     admin_actions,
     seller_member,
-    shipping_method,
     staff_user,
-    stock,
 )
 
 pytestmark = pytest.mark.django_db
 S = Order.Status
 ORDERS, PACKAGES = "/admin/orders/order/", "/admin/orders/package/"
-
-
-@pytest.fixture
-def offers():
-    """A kettle its seller has fulfilled by Bazaar, and a towel another seller ships itself."""
-    shipping_method(channel="platform", price="0.00", code="free")
-    shipping_method(channel="merchant", price="4.99", code="standard")
-    kettle = OfferFactory(price=Decimal("20.00"), product__title="Blue Kettle")
-    towel = OfferFactory(price=Decimal("5.00"), fulfillment_channel="merchant", product__title="Tea Towel")
-    stock(kettle, 5)
-    stock(towel, 5)
-    return kettle, towel
 
 
 def _delivered(order, offer_list) -> Order:

@@ -22,24 +22,12 @@ from payments.providers import base as providers
 from payments.providers.test import TestProvider
 from tests.commit import committed
 from tests.concurrency import race
-from tests.factories import OfferFactory, admin_action, seller_member, shipping_method, staff_user, stock
+from tests.factories import admin_action, seller_member, staff_user
 from tests.providers import payment_provider
 
 pytestmark = pytest.mark.django_db
 S = Order.Status
 ORDERS = "/admin/orders/order/"
-
-
-@pytest.fixture
-def offers():
-    """A kettle fulfilled by Bazaar and a towel its seller ships itself, five of each on the shelf."""
-    shipping_method(channel="platform", price="0.00", code="free")
-    shipping_method(channel="merchant", price="4.99", code="standard")
-    kettle = OfferFactory(price=Decimal("20.00"), product__title="Blue Kettle")
-    towel = OfferFactory(price=Decimal("5.00"), fulfillment_channel="merchant", product__title="Tea Towel")
-    stock(kettle, 5)
-    stock(towel, 5)
-    return kettle, towel
 
 
 class CountingProvider(TestProvider):

@@ -4,7 +4,6 @@ sellers shipping their own packages in admin; the beat task completing old deliv
 
 import uuid
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -19,24 +18,13 @@ from orders.models import Order, OrderEvent, OrderReservation, Package
 from payments.models import Payment, PaymentStatus
 from shop.strategy import Strategy
 from tests.commit import committed
-from tests.factories import OfferFactory, UserFactory, seller_member, shipping_method, stock
+from tests.factories import UserFactory, seller_member
 
 pytestmark = pytest.mark.django_db
 
 ADDRESS = {"full_name": "Ada Buyer", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345",
            "country": "US"}
 S = Order.Status
-
-
-@pytest.fixture
-def offers():
-    shipping_method(channel="platform", price="0.00", code="free")
-    shipping_method(channel="merchant", price="4.99", code="standard")
-    kettle = OfferFactory(price=Decimal("20.00"), product__title="Blue Kettle")
-    towel = OfferFactory(price=Decimal("5.00"), fulfillment_channel="merchant", product__title="Tea Towel")
-    stock(kettle, 5)
-    stock(towel, 5)
-    return kettle, towel
 
 
 def buy(offers, quantity=2):
