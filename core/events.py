@@ -47,6 +47,10 @@ def record(name: str, *, aggregate: str, aggregate_id: Any = "", **payload: Any)
         return event
     for task in tasks:
         outbox.check_task(task)  # an unknown consumer is a programming error: raised in the transaction
+    if not _one_statement():  # SQLite (the embedded default): the event, then a row per consumer
+        event.save(force_insert=True)
+        _hand_out(event, tasks)
+        return event
     created_at, available_at = outbox.fresh_row_times()
     with connection.cursor() as cursor:
         cursor.execute(_RECORD_WITH_CONSUMERS, [
@@ -61,6 +65,11 @@ def record(name: str, *, aggregate: str, aggregate_id: Any = "", **payload: Any)
         for _event_id, pk, task, kwargs in rows
     ])
     return event
+
+
+def _one_statement() -> bool:
+    """Whether the database writes an event and its outbox rows in one statement (PostgreSQL)."""
+    return connection.vendor == "postgresql"
 
 
 # The event, then one outbox row per consumer (in the order declared) whose keyword arguments are

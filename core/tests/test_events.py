@@ -63,6 +63,18 @@ def test_every_consumer_gets_its_own_row_in_the_declared_order(consumed, setting
     assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
 
 
+def test_without_the_one_statement_path_the_rows_and_the_deliveries_are_the_same(consumed, settings, monkeypatch):
+    """The embedded default (SQLite) writes the event and its rows one by one, with the same result."""
+    monkeypatch.setattr(events, "_one_statement", lambda: False)
+    settings.EVENT_CONSUMERS = {"test.happened": ("tests.consume_happened", "tests.consume_happened_too")}
+    with committed(), transaction.atomic():
+        event = events.record("test.happened", aggregate="cart", aggregate_id="c1", sku="A-1")
+    rows = list(OutboxMessage.objects.order_by("pk").values_list("task_name", "kwargs"))
+    assert rows == [("tests.consume_happened", {"sku": "A-1", "event_id": event.pk}),
+                    ("tests.consume_happened_too", {"sku": "A-1", "event_id": event.pk})]
+    assert consumed == [{"event_id": event.pk, "sku": "A-1"}, {"too": True, "event_id": event.pk, "sku": "A-1"}]
+
+
 def test_a_consumer_that_is_not_a_task_is_refused_in_the_transaction(settings):
     settings.EVENT_CONSUMERS = {"test.happened": ("tests.no_such_task",)}
     with pytest.raises(KeyError), transaction.atomic():
