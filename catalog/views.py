@@ -19,7 +19,7 @@ from catalog import cache_keys, selectors, services
 from catalog.forms import ATTRIBUTE_PREFIX, ProductFilterForm, ReviewForm, ReviewListForm
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
-from core.pagecache import cache_page_versioned
+from core.pagecache import cache_page_versioned, personal_for
 
 
 def _listing_namespaces(request, *args, **kwargs):
@@ -69,7 +69,7 @@ def _listing(request: HttpRequest, *, category=None, template: str, extra: dict)
     return render(request, template, context)
 
 
-@cache_page_versioned(_listing_namespaces, params=_listing_params)
+@cache_page_versioned(_listing_namespaces, params=_listing_params, shared=True)
 def category(request: HttpRequest, slug: str) -> HttpResponse:
     tree = selectors.category_tree()
     node = tree.get(slug)
@@ -87,7 +87,7 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-@cache_page_versioned(_listing_namespaces, params=_listing_params)
+@cache_page_versioned(_listing_namespaces, params=_listing_params, shared=True)
 def search(request: HttpRequest) -> HttpResponse:
     return _listing(request, template="catalog/search.html", extra={"query": request.GET.get("q", "")[:200]})
 
@@ -100,7 +100,7 @@ def _product_namespaces(request, slug: str, *args, **kwargs):
     return [cache_keys.CATALOG, cache_keys.product(slug)]
 
 
-@cache_page_versioned(_product_namespaces, params=("sort", "stars", "page"))
+@cache_page_versioned(_product_namespaces, params=("sort", "stars", "page"), shared=True)
 def reviews(request: HttpRequest, slug: str) -> HttpResponse:
     """Every review of a product: rating histogram, sort, star filter, pages of ten."""
     form = ReviewListForm(request.GET)
@@ -109,7 +109,7 @@ def reviews(request: HttpRequest, slug: str) -> HttpResponse:
     data = selectors.product_reviews_page(slug=slug, page=requested_page, **form.params())
     if data is None:
         raise Http404(_("No such product."))
-    return render(
+    response = render(
         request,
         "catalog/reviews.html",
         {
@@ -126,6 +126,8 @@ def reviews(request: HttpRequest, slug: str) -> HttpResponse:
             "page_notice": _page_notice(requested_page, data.page),
         },
     )
+    # Their own reviews get no "Helpful" button: the authors shown are served a page of their own.
+    return personal_for(response, (review.user_id for review in data.page.object_list))
 
 
 @login_required

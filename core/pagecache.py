@@ -1,8 +1,15 @@
-"""Whole-page HTML caching for anonymous GET requests, with per-request holes.
+"""Whole-page HTML caching for GET requests, with per-request holes.
 
-Rendered pages are stored under versioned keys (see :mod:`core.cache`). Per-request values
-(today the CSRF token of forms) are stored as a placeholder and filled in on every hit, so a
-cached page is safe to serve to anyone.
+Rendered pages are stored under versioned keys (see :mod:`core.cache`). What differs from one
+visitor to the next is never stored: the CSRF token of forms is stored as a placeholder, and the
+personal parts of the layout (account links, cart count, messages: ``{% personal %}`` in
+``base.html``) as markers; both are filled in on every hit, for that visitor. So one stored page
+serves every visitor who sees the same page: guests, and, for views that say so (``shared=True``),
+signed-in customers and guests with a cart too. A view whose page differs by kind of visitor (the
+product page shows members their prices) names that kind (``variant``), which becomes part of the
+key; a page that differs for a few named customers (the author of a review shown on it gets no
+"Helpful" button) lists them on the response (:func:`personal_for`): they are served a page
+rendered for them, which is not stored.
 
 The key is the path plus only the query parameters the page reads (each view names them), in a
 fixed order. Anything else in the query string (``utm_source``, junk) is dropped from the request
@@ -15,15 +22,21 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from collections.abc import Callable, Collection, Iterable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, QueryDict
+from django.template import engines
 
 from core import cache as vcache
 from core.csrf import get_token
 
 CSRF_HOLE = "__bazaar_csrf_hole__"
+# Where a personal part of the page goes: the template that renders it, for this visitor. Only
+# templates under ``personal/`` (HTML-escaped text can never form the marker anyway).
+PERSONAL_MARK = "<!--bazaar:personal:%s-->"
+_PERSONAL_RE = re.compile(r"<!--bazaar:personal:(personal/[a-z_]+\.html)-->")
 
 Params = Collection[str] | Callable[..., Collection[str]]
 
@@ -44,51 +57,124 @@ def keep_only_params(request: HttpRequest, allowed: Collection[str] | Callable[[
     return normalized
 
 
-def cache_page_versioned(namespaces: Callable[..., Iterable[str]], params: Params = ()) -> Callable:
-    """Cache a view's 200 responses for anonymous users without a session.
+def personal_for(response: HttpResponse, user_ids: Iterable[int | None]) -> HttpResponse:
+    """Mark ``response`` as different for these customers (e.g. the authors of the reviews it
+    shows): they are never served the stored page, and a page rendered for one of them is not
+    stored."""
+    response.page_cache_personal_for = frozenset(pk for pk in user_ids if pk is not None)
+    return response
+
+
+def rendering_shared_page(request: HttpRequest) -> bool:
+    """Whether the page being rendered will be stored: personal parts become markers
+    (``{% personal %}``, :mod:`core.templatetags.shop_tags`)."""
+    return getattr(request, "page_cache_holes", False)
+
+
+_BETWEEN = "<!--bazaar:between-personal-parts-->"
+
+
+@functools.lru_cache(maxsize=64)
+def _personal_parts(names: tuple[str, ...]):
+    """One template rendering all of a page's personal parts (so the context processors run once
+    per request, not once per part), each followed by a separator."""
+    return engines["django"].from_string("".join(f'{{% include "{name}" %}}{_BETWEEN}' for name in names))
+
+
+# The personal parts as a visitor without any state sees them (signed out, no cart, no messages)
+# are the same for all such visitors: rendered once per process and language, with the CSRF
+# token as a hole like the rest of the page.
+_STATELESS_PARTS: dict[tuple[tuple[str, ...], str], list[str]] = {}
+
+
+def _render_parts(request: HttpRequest, names: tuple[str, ...], token: str) -> list[str]:
+    if _visitor_has_personal_state(request):
+        return _personal_parts(names).render(request=request).split(_BETWEEN)
+    memo = (names, getattr(request, "LANGUAGE_CODE", ""))
+    parts = _STATELESS_PARTS.get(memo)
+    if parts is None:
+        rendered = _personal_parts(names).render(request=request)
+        parts = [part.replace(token, CSRF_HOLE) for part in rendered.split(_BETWEEN)]
+        if len(_STATELESS_PARTS) < 256:
+            _STATELESS_PARTS[memo] = parts
+    return parts
+
+
+def _fill(request: HttpRequest, body: str, token: str) -> str:
+    names = tuple(_PERSONAL_RE.findall(body))
+    if names:
+        parts = iter(_render_parts(request, names, token))
+        body = _PERSONAL_RE.sub(lambda _match: next(parts), body)
+    if CSRF_HOLE in body:
+        body = body.replace(CSRF_HOLE, token)
+    return body
+
+
+def _visitor_has_personal_state(request: HttpRequest) -> bool:
+    return bool(
+        request.user.is_authenticated
+        or request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        or request.COOKIES.get("messages")
+    )
+
+
+def cache_page_versioned(
+    namespaces: Callable[..., Iterable[str]], params: Params = (), *, shared: bool = False,
+    variant: Callable[..., str] | None = None,
+) -> Callable:
+    """Cache a view's 200 responses (GET only), with the visitor's personal parts as holes.
 
     ``namespaces(request, *args, **kwargs)`` names what the page depends on. ``params`` names
     the query parameters the page reads (or ``params(request, *args, **kwargs)`` returns them);
     the others are dropped before the view runs. Templates render ``{% csrf_token %}`` as usual:
     :func:`core.context_processors.shop` hands them the token this wrapper replaces with a
     placeholder before storing the page.
+
+    Without ``shared`` only guests without a session (and without pending messages) are served
+    from the cache and only their pages stored. With ``shared`` every visitor is: the view's
+    page must then depend on the visitor only through the layout's ``{% personal %}`` parts,
+    ``variant(request, *args, **kwargs)`` (a short string naming the kind of visitor, part of
+    the key) and :func:`personal_for`.
     """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            cacheable = (
-                settings.PAGE_CACHE_ENABLED
-                and request.method == "GET"
-                and not request.user.is_authenticated
-                and not request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-                and not request.COOKIES.get("messages")
-            )
-            if not cacheable:
+            if not settings.PAGE_CACHE_ENABLED or request.method != "GET":
+                return view(request, *args, **kwargs)
+            if not shared and _visitor_has_personal_state(request):
                 return view(request, *args, **kwargs)
             allowed = params(request, *args, **kwargs) if callable(params) else params
             query = keep_only_params(request, frozenset(allowed))
-            key = "\n".join(["page", request.path, query, getattr(request, "LANGUAGE_CODE", "")])
+            kind = variant(request, *args, **kwargs) if variant is not None else ""
+            key = "\n".join(["page", request.path, query, getattr(request, "LANGUAGE_CODE", ""), kind])
             key = "page:" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+            viewer = request.user.pk if request.user.is_authenticated else None
             hit, seen = vcache.get_checked(key, namespaces(request, *args, **kwargs))
-            if hit is not None:
-                status, content_type, body, has_hole = hit
-                if has_hole:
-                    body = body.replace(CSRF_HOLE, get_token(request))
-                response = HttpResponse(body, status=status, content_type=content_type)
+            token = get_token(request)
+            request.page_cache_csrf_token = token  # the personal parts' forms get the same token
+            if isinstance(hit, tuple) and len(hit) == 4 and viewer not in hit[3]:
+                status, content_type, body, _personal_for = hit
+                response = HttpResponse(_fill(request, body, token), status=status, content_type=content_type)
                 response["X-Page-Cache"] = "hit"
                 return response
-            token = get_token(request)
-            request.page_cache_csrf_token = token
-            response = view(request, *args, **kwargs)
-            if response.status_code == 200 and not getattr(response, "streaming", False):
+            request.page_cache_holes = True
+            try:
+                response = view(request, *args, **kwargs)
                 if hasattr(response, "render") and callable(response.render):
                     response.render()
-                body = response.content.decode(response.charset)
-                has_hole = token in body
-                stored = (response.status_code, response["Content-Type"], body.replace(token, CSRF_HOLE), has_hole)
-                vcache.set_checked(key, stored, seen, settings.PAGE_CACHE_TIMEOUT)
+            finally:
+                request.page_cache_holes = False  # error pages rendered after this are whole
+            if getattr(response, "streaming", False):
+                return response
+            body = response.content.decode(response.charset)
+            if response.status_code == 200:
+                excluded = getattr(response, "page_cache_personal_for", frozenset())
+                if viewer not in excluded:
+                    stored = (response.status_code, response["Content-Type"], body.replace(token, CSRF_HOLE), excluded)
+                    vcache.set_checked(key, stored, seen, settings.PAGE_CACHE_TIMEOUT)
                 response["X-Page-Cache"] = "miss"
+            response.content = _fill(request, body, token).encode(response.charset)
             return response
 
         return wrapper

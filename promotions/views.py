@@ -1,5 +1,5 @@
 """The deals page: lightning deals running now (with their countdown and share claimed) and the
-ones starting soon. Cached whole for anonymous visitors like the catalog pages; the cache is
+ones starting soon. Cached whole for every visitor like the catalog pages; the cache is
 bumped when units are claimed or released, a deal is saved, and a deal starts or ends."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ def _namespaces(request: HttpRequest):
     return [cache_keys.CATALOG, cache_keys.LISTING, deals.NAMESPACE]
 
 
-@cache_page_versioned(_namespaces, params=("page",))
+@cache_page_versioned(_namespaces, params=("page",), shared=True)
 def deal_list(request: HttpRequest) -> HttpResponse:
     page = selectors.deals_page(page_number=request.GET.get("page") or 1)
     return render(request, "promotions/deals.html", {

@@ -211,7 +211,8 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # cookie). A copy in Redis (cached_db) would outlive a sign-out made while Redis was unreachable
 # and sign the old cookie in again once Redis is back; the database is the one place a deletion
 # always reaches. A Redis outage never signs anyone out or loses a session either.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# core.sessions is Django's database store with a cheaper read (one prepared statement).
+SESSION_ENGINE = "core.sessions"
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "cache+memory://")

@@ -21,6 +21,7 @@ middleware is missing, so nothing falls back silently at request time.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from functools import cached_property
@@ -54,6 +55,16 @@ class Strategy:
 
     # Cached pages that show benefits depend on these cache namespaces (a plan edited).
     cache_namespaces: tuple[str, ...] = (membership_selectors.PLANS_NAMESPACE,)
+
+    @cached_property
+    def page_variant(self) -> str:
+        """Which version of a page that shows prices and delivery this buyer sees: the same for
+        every guest and non-member (``""``, with the featured plan's "members pay" lines), one per
+        set of member benefits. Part of the key of such pages in the page cache (core.pagecache),
+        so members of the same plan share their pages."""
+        if self.benefits is None:
+            return ""
+        return "member:" + hashlib.blake2b(repr(self.benefits).encode(), digest_size=8).hexdigest()
 
     # --- what can be sold, at what price, and when it arrives ---------------------------------
 

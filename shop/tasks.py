@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from fulfillment import selectors as fulfillment_selectors
 from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
 from orders import selectors as orders_selectors
@@ -23,10 +24,14 @@ def refresh_buy_boxes(product_ids: list[int] | None = None, offer_ids: list[int]
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_jitter=True, max_retries=5, acks_late=True)
 def refresh_buy_boxes_for_order(order_id: int, **_event) -> dict[str, int | None]:
     """``orders.order_placed``: its stock was reserved, so its products' buy boxes may have changed
-    (one refresh per order, however many lines). An order gone meanwhile (never paid) released its
-    stock, which asked for its own refresh."""
+    (one refresh per order, however many lines). The ranking reads stock only as "has some"
+    (``marketplace.buy_box``), and an order only takes stock away: unless one of its offers ran
+    out, no buy box changed, and checking that is one query instead of a refresh. An order gone
+    meanwhile (never paid) released its stock, which asked for its own refresh."""
     order = orders_selectors.order_get(pk=order_id)
     if order is None:
         return {}
     offer_ids = list(orders_selectors.order_offer_ids(order=order).values_list("offer_id", flat=True))
-    return refresh_buy_boxes(offer_ids=offer_ids)
+    available = fulfillment_selectors.available_by_offer(offer_ids=offer_ids)
+    ran_out = [offer_id for offer_id in offer_ids if available.get(offer_id, 0) <= 0]
+    return refresh_buy_boxes(offer_ids=ran_out) if ran_out else {}

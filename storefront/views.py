@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from accounts import selectors as account_selectors
 from catalog import cache_keys
 from catalog import selectors as catalog_selectors
-from core.pagecache import cache_page_versioned
+from core.pagecache import cache_page_versioned, personal_for
 from marketplace import selectors as marketplace_selectors
 from membership import selectors as membership_selectors
 from orders import selectors as orders_selectors
@@ -27,7 +27,7 @@ def _home_namespaces(request) -> list[str]:
     return [cache_keys.CATALOG, cache_keys.LISTING]
 
 
-@cache_page_versioned(_home_namespaces)
+@cache_page_versioned(_home_namespaces, shared=True)
 def home(request: HttpRequest) -> HttpResponse:
     tree = catalog_selectors.category_tree()
     sections = catalog_selectors.product_home_sections()
@@ -38,14 +38,20 @@ def _product_namespaces(request, slug: str) -> list[str]:
     return [cache_keys.CATALOG, cache_keys.product(slug), *request.strategy.cache_namespaces]
 
 
-@cache_page_versioned(_product_namespaces)
+def _page_variant(request, slug: str) -> str:
+    return request.strategy.page_variant
+
+
+@cache_page_versioned(_product_namespaces, shared=True, variant=_page_variant)
 def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """A product with its offers in buy-box order for this viewer (the shop's strategy: stock,
-    deals, their membership), reviews and what members pay."""
+    deals, their membership), reviews and what members pay. Members of a plan share one cached
+    page, everyone else another; the authors of the reviews shown get theirs rendered for them."""
     page = marketplace_selectors.product_page(slug=slug, inputs=request.strategy)
     if page is None:
         raise Http404(_("No such product."))
-    return render(request, "storefront/product_detail.html", {"page": page, "product": page.product})
+    response = render(request, "storefront/product_detail.html", {"page": page, "product": page.product})
+    return personal_for(response, (review.user_id for review in page.reviews))
 
 
 @login_required

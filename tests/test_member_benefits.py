@@ -144,6 +144,23 @@ def test_product_page_guest_sees_what_members_get_and_cache_never_leaks_a_member
     assert "Bazaar Plus price" not in client.get(url).content.decode()  # from the cache
 
 
+def test_members_of_a_plan_share_their_cached_product_page(client, kettle, plan):
+    url = f"/p/{kettle['product'].slug}/"
+    first, second = client.__class__(), client.__class__()
+    first.force_login(make_member(plan))
+    second.force_login(make_member(plan))
+    assert first.get(url)["X-Page-Cache"] == "miss"
+    page = second.get(url)
+    assert page["X-Page-Cache"] == "hit"  # the plan's page, stored by the first member
+    assert "Bazaar Plus price" in page.content.decode()
+    assert "Your faster delivery" in page.content.decode()
+    signed_in = client.__class__()
+    signed_in.force_login(UserFactory())  # not a member: the guests' page, with "Members pay" lines
+    html = signed_in.get(url).content.decode()
+    assert "Bazaar Plus price" not in html
+    assert "Members: $19.00" in html
+
+
 def test_product_page_without_any_plan_shows_no_member_lines(client, kettle):
     html = client.get(f"/p/{kettle['product'].slug}/").content.decode()
     for member_line in ("Members:", "Members pay", "Free for members", "Free delivery for members", "badge--member"):

@@ -1,18 +1,23 @@
 """Pages are cached in Redis under versioned keys, invalidated on commit when a product, offer or
-stock changes, and still render from the database when Redis is down."""
+stock changes, and still render from the database when Redis is down. One stored page serves
+guests and signed-in shoppers alike, with each visitor's own header, cart count and messages."""
 
+import re
 from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
+from catalog import services as catalog_services
+from checkout import services as checkout_services
+from checkout.models import Cart
 from core.tests.test_cache import DOWN_REDIS
 from fulfillment import services as fulfillment_services
 from marketplace import services as marketplace_services
 from tests.commit import committed
-from tests.factories import CategoryFactory, OfferFactory, ProductFactory, stock
+from tests.factories import CategoryFactory, OfferFactory, ProductFactory, UserFactory, stock
 
 pytestmark = pytest.mark.django_db
 
@@ -74,11 +79,95 @@ def test_cached_page_gets_a_fresh_csrf_token_per_visitor(client, product):
     assert "csrftoken" in hit.cookies
 
 
-def test_signed_in_users_are_not_served_cached_pages(client, product, admin_user):
+# --- one stored page for every visitor, their personal parts filled in ------------------------
+
+
+def cart_of(user, offer, quantity):
+    cart = Cart.objects.create(user=user)
+    checkout_services.cart_add(cart=cart, offer_id=offer.pk, quantity=quantity)
+    return cart
+
+
+def cart_count(response) -> str:
+    return re.search(r'data-cart-count aria-hidden="true">(\d+)<', response.content.decode()).group(1)
+
+
+def test_signed_in_shoppers_are_served_the_stored_page_with_their_own_header(client, product):
+    offer = OfferFactory(product=product)
+    stock(offer, 5)
+    url = product.get_absolute_url()
+    assert get(Client(), url)["X-Page-Cache"] == "miss"  # a guest stores it
+    ann, bob = UserFactory(full_name="Ann"), UserFactory()
+    cart_of(ann, offer, 2)
+    client.force_login(ann)
+    page = get(client, url)
+    assert page["X-Page-Cache"] == "hit"
+    html = page.content.decode()
+    assert "Sign out" in html
+    assert cart_count(page) == "2"
+    assert "bazaar:personal" not in html
+    assert "__bazaar_csrf_hole__" not in html
+    other = Client()
+    other.force_login(bob)
+    assert cart_count(get(other, url)) == "0"
+    guest = get(Client(), url)
+    assert guest["X-Page-Cache"] == "hit"
+    assert "Sign out" not in guest.content.decode()
+    assert cart_count(guest) == "0"
+
+
+def test_a_page_stored_by_a_signed_in_shopper_carries_nothing_of_theirs(client, product):
+    offer = OfferFactory(product=product)
+    stock(offer, 5)
+    ann = UserFactory(full_name="Ann Onymous", email="ann.private@example.com")
+    cart_of(ann, offer, 3)
+    client.force_login(ann)
+    assert get(client, "/c/kettles/")["X-Page-Cache"] == "miss"  # Ann's visit stores the page
+    guest = get(Client(), "/c/kettles/")
+    assert guest["X-Page-Cache"] == "hit"
+    html = guest.content.decode()
+    assert "Sign out" not in html
+    assert "ann.private" not in html
+    assert cart_count(guest) == "0"
+
+
+def test_a_review_author_is_served_a_page_of_their_own(client, product):
     stock(OfferFactory(product=product), 3)
-    client.force_login(admin_user)
+    author = UserFactory()
+    with committed():
+        catalog_services.review_create(product=product, user=author, rating=4, title="Solid kettle",
+                                       verified_purchase=False)
+    url = product.get_absolute_url()
+    client.force_login(author)
+    mine = get(client, url)
+    assert "Helpful</button>" not in mine.content.decode()  # no vote on your own review
+    assert "X-Page-Cache" not in mine or mine["X-Page-Cache"] == "miss"
+    guest = get(Client(), url)
+    assert guest["X-Page-Cache"] == "miss"  # the author's page was not stored
+    assert "Helpful</button>" in guest.content.decode()
+    again = get(client, url)  # and the stored one is not served to the author
+    assert "Helpful</button>" not in again.content.decode()
+
+
+def test_a_message_shows_once_on_a_stored_page(client, product):
+    offer = OfferFactory(product=product)
+    stock(offer, 5)
+    url = product.get_absolute_url()
+    get(Client(), url)
+    response = client.post("/cart/add/", {"offer": offer.pk, "quantity": 1}, follow=False)
+    assert response.status_code == 302
+    first = get(client, url)
+    assert first["X-Page-Cache"] == "hit"
+    assert 'class="message message--' in first.content.decode()
+    assert 'class="message message--' not in get(client, url).content.decode()
+
+
+def test_with_the_page_cache_off_nothing_is_stored_or_served(client, product, settings):
+    settings.PAGE_CACHE_ENABLED = False
+    stock(OfferFactory(product=product), 3)
+    client.force_login(UserFactory())
     assert "X-Page-Cache" not in get(client, product.get_absolute_url())
-    assert "X-Page-Cache" not in get(client, product.get_absolute_url())
+    assert "X-Page-Cache" not in get(Client(), product.get_absolute_url())
 
 
 @override_settings(CACHES=DOWN_REDIS)

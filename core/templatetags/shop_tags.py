@@ -1,4 +1,4 @@
-"""Template helpers used across the shop: money, stars, query-string editing."""
+"""Template helpers used across the shop: money, stars, query-string editing, personal parts."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from decimal import Decimal
 
 from django import template
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from core import pagecache
 from core.money import Money, format_money
 
 register = template.Library()
@@ -76,3 +78,16 @@ def toggle_query(context, key: str, value) -> str:
     params.pop("page", None)
     items = [(k, v) for k, vs in sorted(params.lists()) for v in vs if v != ""]
     return "?" + urlencode(items) if items else "?"
+
+
+@register.simple_tag(takes_context=True)
+def personal(context, template_name: str) -> str:
+    """``{% personal "personal/cart_count.html" %}``: a part of the layout that differs per visitor
+    (account links, cart count, messages). Rendered in place, except in a page being stored by
+    :mod:`core.pagecache`, where it becomes a marker filled in for each visitor served the page."""
+    request = context.get("request")
+    if request is not None and pagecache.rendering_shared_page(request):
+        return mark_safe(pagecache.PERSONAL_MARK % template_name)  # noqa: S308 - our own marker
+    template = context.template.engine.get_template(template_name)
+    with context.push():
+        return template.render(context)
