@@ -61,6 +61,7 @@ lint: $(STAMP)
 	$(PY) manage.py makemigrations --check --dry-run
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 worker: $(STAMP)

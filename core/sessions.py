@@ -16,14 +16,15 @@ from django.utils import timezone
 class SessionStore(db.SessionStore):
     def _get_session_from_db(self):
         model = self.model
-        table = model._meta.db_table
-        with connections[router.db_for_read(model)].cursor() as cursor:
+        connection = connections[router.db_for_read(model)]
+        now = connection.ops.adapt_datetimefield_value(timezone.now())  # as the ORM sends it (SQLite too)
+        with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT session_data, expire_date FROM {table} WHERE session_key = %s AND expire_date > %s",  # noqa: S608
-                [self.session_key, timezone.now()],
+                f"SELECT session_data FROM {model._meta.db_table} WHERE session_key = %s AND expire_date > %s",  # noqa: S608
+                [self.session_key, now],
             )
             row = cursor.fetchone()
         if row is None:
             self._session_key = None  # as Django does: an unknown or expired key starts a new session
             return None
-        return model(session_key=self.session_key, session_data=row[0], expire_date=row[1])
+        return model(session_key=self.session_key, session_data=row[0])  # load() reads only the data

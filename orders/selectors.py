@@ -89,19 +89,16 @@ def orders_for_user(*, user) -> QuerySet[Order]:
     return Order.objects.filter(user=user).prefetch_related("lines").order_by("-placed_at", "-id")
 
 
-def order_detail(*, number: str) -> Order | None:
-    """One order with packages, their lines and history: a constant number of queries."""
-    return (
-        Order.objects.filter(number=number)
-        .prefetch_related(
-            Prefetch("packages", queryset=Package.objects.order_by("id").prefetch_related(
-                Prefetch("lines", queryset=OrderLine.objects.order_by("id"))
-            )),
-            "events",
-            "discounts",
-        )
-        .first()
-    )
+def order_detail(*, number: str, history: bool = True) -> Order | None:
+    """One order with packages, their lines, discounts and (unless ``history`` is off: the API's
+    answers show no history) its history: a constant number of queries."""
+    related = [
+        Prefetch("packages", queryset=Package.objects.order_by("id").prefetch_related(
+            Prefetch("lines", queryset=OrderLine.objects.order_by("id"))
+        )),
+        "discounts",
+    ]
+    return Order.objects.filter(number=number).prefetch_related(*related, *(["events"] if history else [])).first()
 
 
 def order_for_user(*, user, number: str) -> Order | None:

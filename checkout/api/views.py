@@ -303,7 +303,7 @@ class PlaceOrderApi(CartApiView):
         )
         if placed.created:
             request.session.pop(VOUCHER_SESSION_KEY, None)  # used by this order
-        order = orders_selectors.order_detail(number=placed.order.number)
+        order = orders_selectors.order_detail(number=placed.order.number, history=False)
         if placed.needs_action:
             code = status.HTTP_202_ACCEPTED
         else:

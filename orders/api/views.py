@@ -53,4 +53,4 @@ class OrderCancelApi(APIView):
     def post(self, request: Request, number: str) -> Response:
         order = _own(request, number)
         services.order_cancel(order=order, actor=request.user, reason=_("Cancelled by the customer"))
-        return Response(s.OrderOutputSerializer(selectors.order_detail(number=number)).data)
+        return Response(s.OrderOutputSerializer(selectors.order_detail(number=number, history=False)).data)
