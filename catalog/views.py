@@ -19,7 +19,7 @@ from catalog import cache_keys, selectors, services
 from catalog.forms import ATTRIBUTE_PREFIX, ProductFilterForm, ReviewForm, ReviewListForm
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
-from core.pagecache import cache_page_versioned, personal_for
+from core.pagecache import cache_page_versioned, personal_for, render_fragments
 
 
 def _listing_namespaces(request, *args, **kwargs):
@@ -45,6 +45,24 @@ def _page_notice(requested: str, page) -> str:
     return ""
 
 
+def card_inputs(product) -> tuple:
+    """Everything ``partials/product_card.html`` shows of a product (brand and images loaded): the
+    key of its cached card, so a card changes exactly when one of these does."""
+    images = product.images.all()
+    image = images[0] if images else None
+    return (
+        product.pk, product.slug, product.title, product.brand.name if product.brand_id else None,
+        product.rating_count, str(product.rating_avg), product.in_stock, str(product.listing_price),
+        product.listing_currency, str(product.listing_member_price), product.listing_member_delivery,
+        product.offer_count, image.thumbnail_url if image else None, image.alt_text if image else None,
+    )
+
+
+def product_cards(products) -> list:
+    """The cards of these products, each rendered once for everyone (core.pagecache.render_fragments)."""
+    return render_fragments("partials/product_card.html", products, name="product", inputs=card_inputs)
+
+
 def _listing(request: HttpRequest, *, category=None, template: str, extra: dict) -> HttpResponse:
     form = ProductFilterForm(request.GET, category_id=category.id if category else None)
     form.is_valid()
@@ -60,6 +78,7 @@ def _listing(request: HttpRequest, *, category=None, template: str, extra: dict)
         "filters": filters,
         "page_obj": page,
         "products": page.object_list,
+        "cards": product_cards(page.object_list),
         "facets": facets,
         "sorts": [(k, v) for k, v in selectors.SORTS.items() if k != "relevance" or filters.query],
         "current_sort": filters.effective_sort,

@@ -78,6 +78,14 @@ def safe_set(key: str, value: Any, timeout: int | None = None) -> None:
         logger.warning("cache set failed; value not cached", exc_info=True)
 
 
+def safe_set_many(values: dict[str, Any], timeout: int | None = None) -> None:
+    """:func:`safe_set` for several keys in one round trip."""
+    try:
+        cache.set_many(values, DEFAULT_TIMEOUT if timeout is None else timeout)
+    except Exception:  # noqa: BLE001
+        logger.warning("cache set_many failed; values not cached", exc_info=True)
+
+
 def versions(namespaces: Iterable[str]) -> dict[str, str]:
     """Current version of each namespace (one round trip). Missing versions are created."""
     namespaces = list(namespaces)

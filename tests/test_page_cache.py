@@ -213,3 +213,17 @@ def test_api_product_list_is_cached_and_invalidated_on_commit(client, product):
     with committed():
         marketplace_services.offer_update(offer=offer, price="35.00")
     assert client.get(url).json()["results"][0]["price"] == "35.00"
+
+
+def test_product_cards_are_cached_by_what_they_show_so_a_change_shows_at_once(client, product, settings):
+    settings.PAGE_CACHE_ENABLED = False  # only the cards' own cache is left
+    offer = OfferFactory(product=product, price=Decimal("12.00"))
+    stock(offer, 3)
+    assert "$12.00" in get(client, "/c/kettles/").content.decode()
+    assert "$12.00" in get(client, "/search/?q=cached").content.decode()  # the same card, from the cache
+    with committed():
+        marketplace_services.offer_update(offer=offer, price="10.50")
+    for url in ("/c/kettles/", "/search/?q=cached"):
+        html = get(client, url).content.decode()
+        assert "$10.50" in html
+        assert "$12.00" not in html
