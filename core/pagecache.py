@@ -93,22 +93,22 @@ _STATELESS_PARTS: dict[tuple[tuple[str, ...], str], list[str]] = {}
 
 def _render_parts(request: HttpRequest, names: tuple[str, ...], token: str) -> list[str]:
     if _visitor_has_personal_state(request):
-        return _personal_parts(names).render(request=request).split(_BETWEEN)
+        return _personal_parts(names).render(request=request).split(_BETWEEN)[:-1]
     memo = (names, getattr(request, "LANGUAGE_CODE", ""))
     parts = _STATELESS_PARTS.get(memo)
     if parts is None:
         rendered = _personal_parts(names).render(request=request)
-        parts = [part.replace(token, CSRF_HOLE) for part in rendered.split(_BETWEEN)]
+        parts = [part.replace(token, CSRF_HOLE) for part in rendered.split(_BETWEEN)[:-1]]
         if len(_STATELESS_PARTS) < 256:
             _STATELESS_PARTS[memo] = parts
     return parts
 
 
-def _fill(request: HttpRequest, body: str, token: str) -> str:
-    names = tuple(_PERSONAL_RE.findall(body))
+def _fill(request: HttpRequest, body: str, token: str, names: tuple[str, ...]) -> str:
+    """``body`` with its personal parts (``names``, in page order) and CSRF token for this visitor."""
     if names:
-        parts = iter(_render_parts(request, names, token))
-        body = _PERSONAL_RE.sub(lambda _match: next(parts), body)
+        for name, part in zip(names, _render_parts(request, names, token), strict=True):
+            body = body.replace(PERSONAL_MARK % name, part, 1)  # in page order: the first one left
     if CSRF_HOLE in body:
         body = body.replace(CSRF_HOLE, token)
     return body
@@ -157,9 +157,9 @@ def cache_page_versioned(
             hit, seen = vcache.get_checked(key, namespaces(request, *args, **kwargs))
             token = get_token(request)
             request.page_cache_csrf_token = token  # the personal parts' forms get the same token
-            if isinstance(hit, tuple) and len(hit) == 4 and viewer not in hit[3]:
-                status, content_type, body, _personal_for = hit
-                response = HttpResponse(_fill(request, body, token), status=status, content_type=content_type)
+            if isinstance(hit, tuple) and len(hit) == 5 and viewer not in hit[3]:
+                status, content_type, body, _personal_for, names = hit
+                response = HttpResponse(_fill(request, body, token, names), status=status, content_type=content_type)
                 response["X-Page-Cache"] = "hit"
                 return response
             request.page_cache_holes = True
@@ -172,13 +172,15 @@ def cache_page_versioned(
             if getattr(response, "streaming", False):
                 return response
             body = response.content.decode(response.charset)
+            names = tuple(_PERSONAL_RE.findall(body))
             if response.status_code == 200:
                 excluded = getattr(response, "page_cache_personal_for", frozenset())
                 if viewer not in excluded:
-                    stored = (response.status_code, response["Content-Type"], body.replace(token, CSRF_HOLE), excluded)
+                    stored = (response.status_code, response["Content-Type"], body.replace(token, CSRF_HOLE), excluded,
+                              names)
                     vcache.set_checked(key, stored, seen, settings.PAGE_CACHE_TIMEOUT)
                 response["X-Page-Cache"] = "miss"
-            response.content = _fill(request, body, token).encode(response.charset)
+            response.content = _fill(request, body, token, names).encode(response.charset)
             return response
 
         return wrapper
