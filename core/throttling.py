@@ -47,3 +47,23 @@ class ScopedRateLimit(BaseThrottle):
 
     def wait(self) -> float | None:
         return self._wait or None
+
+
+class ApiRateLimit(BaseThrottle):
+    """Every API request counts against its caller's rate: ``api_user`` per signed-in user,
+    ``api_anon`` per client address (rates in ``settings.RATE_LIMITS``). One counter per window,
+    one cache round trip per request (DRF's own throttles keep and rewrite the timestamp of every
+    request of the last period on each request: a busy caller's list grows with its rate)."""
+
+    def __init__(self) -> None:
+        self._wait = 0
+
+    def allow_request(self, request, view) -> bool:
+        user = getattr(request, "user", None)
+        scope = "api_user" if getattr(user, "is_authenticated", False) else "api_anon"
+        verdict = ratelimit.hit(scope, ratelimit.caller_key(request))
+        self._wait = verdict.retry_after
+        return verdict.allowed
+
+    def wait(self) -> float | None:
+        return self._wait or None

@@ -377,15 +377,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.api.StrictPageNumberPagination",
     "PAGE_SIZE": 24,
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        # Every request, per user or client address, at the api_user / api_anon rates below.
+        "core.throttling.ApiRateLimit",
         # Opt-in per view (``throttle_scope``, ``throttle_field_scopes``), at the RATE_LIMITS rates.
         "core.throttling.ScopedRateLimit",
     ],
-    "DEFAULT_THROTTLE_RATES": {
-        "anon": env.str("API_THROTTLE_ANON", default="1200/min"),
-        "user": env.str("API_THROTTLE_USER", default="6000/min"),
-    },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
@@ -402,6 +398,8 @@ API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=30)
 # Counted per signed-in user, else per client address (TRUSTED_PROXY_COUNT applies), in the cache;
 # the same counters serve the pages and the API. When the cache is unreachable nothing is limited.
 RATE_LIMITS = {
+    "api_anon": env.str("API_THROTTLE_ANON", default="1200/min"),  # API requests per client address
+    "api_user": env.str("API_THROTTLE_USER", default="6000/min"),  # API requests per signed-in user
     "place_order": env.str("RATE_LIMIT_PLACE_ORDER", default="20/min"),
     "membership": env.str("RATE_LIMIT_MEMBERSHIP", default="10/min"),  # joining, changing the card
     "voucher": env.str("RATE_LIMIT_VOUCHER", default="30/min"),  # voucher codes checked

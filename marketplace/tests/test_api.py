@@ -574,16 +574,19 @@ def test_product_detail_uses_a_constant_number_of_queries(client, offers, django
 # --- throttling and schema ----------------------------------------------------------------
 
 
-def test_throttled_requests_get_429_in_the_error_shape(client, shop, monkeypatch):
-    from rest_framework.throttling import SimpleRateThrottle
-
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "2/min", "user": "2/min"})
+def test_throttled_requests_get_429_in_the_error_shape(client, shop, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "api_anon": "2/min", "api_user": "3/min"}
     for _ in range(2):
         assert client.get("/api/v1/brands/").status_code == 200
     response = client.get(PRODUCTS)
     error = assert_error(response, 429)
     assert error["code"] == "throttled"
     assert int(response["Retry-After"]) > 0
+    # a signed-in caller is counted on their own, at the user rate
+    client.force_login(UserFactory())
+    for _ in range(3):
+        assert client.get("/api/v1/brands/").status_code == 200
+    assert_error(client.get("/api/v1/brands/"), 429)
 
 
 def test_schema_endpoint_serves_a_valid_schema(client):
