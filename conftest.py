@@ -8,7 +8,45 @@ commits under ``@pytest.mark.django_db(transaction=True)``."""
 
 from __future__ import annotations
 
+import os
+from urllib.parse import urlsplit, urlunsplit
+
 import pytest
+
+
+def _redis_url_of_worker(url: str, index: int) -> str:
+    """``url`` moved ``index`` Redis databases on: redis://host:6379/1 -> redis://host:6379/2 for 1."""
+    parts = urlsplit(url)
+    db = int(parts.path.strip("/") or 0) + index
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+def pytest_configure(config):
+    """Each test process of a parallel run (pytest-xdist's gw0, gw1, ...) has a Redis database of its
+    own: the cache is flushed around every test and the real workers' queues must not be shared.
+    gw0 keeps REDIS_URL's database, gw1 takes the next one, and so on. (pytest-django likewise gives
+    each process a test database of its own: test_bazaar_gw0, test_bazaar_gw1, ...)"""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    from django.conf import settings
+
+    if not worker.startswith("gw") or not settings.REDIS_URL:
+        return
+    index = int(worker[2:])
+    if index == 0:
+        return
+    shared = settings.REDIS_URL
+    own = _redis_url_of_worker(shared, index)
+    settings.REDIS_URL = own
+    for cache in settings.CACHES.values():
+        if cache.get("LOCATION") == shared:
+            cache["LOCATION"] = own
+    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        if getattr(settings, name) == shared:
+            setattr(settings, name, own)
+    from celery import current_app
+
+    current_app.conf.broker_url = settings.CELERY_BROKER_URL  # in case Celery read its settings already
+    current_app.conf.result_backend = settings.CELERY_RESULT_BACKEND
 
 
 @pytest.fixture(autouse=True)
