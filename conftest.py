@@ -49,6 +49,36 @@ def pytest_configure(config):
     current_app.conf.result_backend = settings.CELERY_RESULT_BACKEND
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_listed_once():
+    """WhiteNoise lists the static files once per test process, not once per test client.
+
+    Every test client (and the live server) builds Django's middleware, and WhiteNoise, serving from
+    the finders outside production (WHITENOISE_USE_FINDERS), walks, stats and reads the headers of
+    every static file of every app each time: a tenth of the suite's time. The files do not change
+    during a run, so the entries the first listing made are kept and added again as they were, for as
+    long as the settings that shape them are the same."""
+    from django.conf import settings
+    from whitenoise.middleware import WhiteNoiseMiddleware
+
+    list_files = WhiteNoiseMiddleware.add_files_from_finders
+    listed: dict = {}
+
+    def add_files_from_finders(self):
+        names = ["DEBUG", "FORCE_SCRIPT_NAME", "STATIC_ROOT", "STATIC_URL", "STATICFILES_DIRS", "STATICFILES_FINDERS",
+                 "STORAGES", *sorted(name for name in dir(settings) if name.startswith("WHITENOISE_"))]
+        key = tuple(repr(getattr(settings, name, None)) for name in names)
+        if key not in listed:
+            before = dict(self.files)
+            list_files(self)
+            listed[key] = {url: entry for url, entry in self.files.items() if before.get(url) is not entry}
+        self.files.update(listed[key])
+
+    WhiteNoiseMiddleware.add_files_from_finders = add_files_from_finders
+    yield
+    WhiteNoiseMiddleware.add_files_from_finders = list_files
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     from celery import current_app
