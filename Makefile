@@ -13,6 +13,9 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 # `make test` measures line coverage of the apps ([tool.coverage.*] in pyproject.toml) and fails
 # below this floor; raise it as tests are added. A partial run: PYTEST_ARGS="--no-cov ...".
 COVERAGE_FLOOR ?= 94
+# Test processes (pytest-xdist; 0 = in this process). Each has its own test database (test_bazaar_gw0,
+# _gw1, ...) and its own Redis database (REDIS_URL's, then the next ones: conftest.py).
+TEST_PROCESSES ?= 2
 
 .PHONY: run install requirements test test-fast lint bench worker beat migrate seed clean
 
@@ -52,7 +55,7 @@ run: seed
 test: $(STAMP)
 	@bash scripts/ensure-chromium.sh
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-		$(VENV)/bin/pytest --create-db --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) \
+		$(VENV)/bin/pytest --create-db -n $(TEST_PROCESSES) --dist worksteal --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) \
 		$(PYTEST_ARGS)
 
 lint: $(STAMP)
