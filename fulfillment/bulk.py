@@ -77,8 +77,17 @@ class StockRow:
     on_hand: int
 
 
-def stock_bulk_receive(*, rows: Sequence[StockRow], reference: str = "initial stock") -> list[int]:
+def stock_ids_reserve(*, count: int) -> list[int]:
+    """Ids for ``count`` stock rows to be created later with :func:`stock_bulk_receive` (``ids=``)."""
+    return bulk.reserve_ids(StockItem, count)
+
+
+def stock_bulk_receive(
+    *, rows: Sequence[StockRow], reference: str = "initial stock", ids: Sequence[int] | None = None
+) -> list[int]:
     """Create stock rows (one per offer and warehouse, new ones only) with their ledger rows.
+
+    ``ids``: taken with :func:`stock_ids_reserve` (one per row); by default new ones.
 
     Each row must fit the offer like :func:`fulfillment.services.check_warehouse_fits_offer`:
     platform offers in Bazaar centres, merchant offers in the seller's own locations.
@@ -86,6 +95,8 @@ def stock_bulk_receive(*, rows: Sequence[StockRow], reference: str = "initial st
     """
     if not rows:
         return []
+    if ids is not None and len(ids) != len(rows):
+        raise ValueError(f"{len(ids)} ids for {len(rows)} stock rows")
     warehouses = {w.pk: w for w in Warehouse.objects.filter(pk__in={r.warehouse_id for r in rows})}
     for row in rows:
         warehouse = warehouses.get(row.warehouse_id)
@@ -102,7 +113,7 @@ def stock_bulk_receive(*, rows: Sequence[StockRow], reference: str = "initial st
             StockItem,
             ["offer_id", "warehouse_id", "on_hand", "reserved", "updated_at"],
             [(r.offer_id, r.warehouse_id, r.on_hand, 0, now) for r in rows],
-            with_ids=True,
+            with_ids=True, ids=ids,
         )
         bulk.insert_rows(
             StockMovement,
