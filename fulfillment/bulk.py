@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core import bulk
@@ -115,17 +115,38 @@ def stock_bulk_receive(
             [(r.offer_id, r.warehouse_id, r.on_hand, 0, now) for r in rows],
             with_ids=True, ids=ids,
         )
-        bulk.insert_rows(
-            StockMovement,
-            ["stock_item_id", "kind", "on_hand_delta", "reserved_delta", "on_hand_after", "reserved_after",
-             "reference", "note", "actor_id", "created_at"],
-            [
-                (pk, StockMovement.Kind.RECEIVE if r.on_hand else StockMovement.Kind.ADJUST, r.on_hand, 0, r.on_hand,
-                 0, reference[:100], "" if r.on_hand else "initial count: empty", None, now)
-                for pk, r in zip(ids, rows, strict=True)
-            ],
-        )
+        if bulk.is_postgres():
+            _ledger_from_stock_rows(ids, reference=reference[:100], now=now)
+        else:
+            bulk.insert_rows(
+                StockMovement, _LEDGER_FIELDS,
+                [
+                    (pk, StockMovement.Kind.RECEIVE if r.on_hand else StockMovement.Kind.ADJUST, r.on_hand, 0,
+                     r.on_hand, 0, reference[:100], "" if r.on_hand else _EMPTY_NOTE, None, now)
+                    for pk, r in zip(ids, rows, strict=True)
+                ],
+            )
     return ids
+
+
+_LEDGER_FIELDS = ["stock_item_id", "kind", "on_hand_delta", "reserved_delta", "on_hand_after", "reserved_after",
+                  "reference", "note", "actor_id", "created_at"]
+_EMPTY_NOTE = "initial count: empty"
+
+
+def _ledger_from_stock_rows(ids: Sequence[int], *, reference: str, now) -> None:
+    """The ledger row of each stock row just created, made from it in one statement (PostgreSQL):
+    a receive of its units, or a zero adjust (initial count) when it is empty; in id order."""
+    columns = ", ".join(connection.ops.quote_name(StockMovement._meta.get_field(f).column) for f in _LEDGER_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(StockMovement._meta.db_table)} ({columns}) "  # noqa: S608
+            "SELECT id, CASE WHEN on_hand > 0 THEN %s ELSE %s END, on_hand, 0, on_hand, 0, %s, "
+            "CASE WHEN on_hand > 0 THEN '' ELSE %s END, NULL, %s "
+            f"FROM {connection.ops.quote_name(StockItem._meta.db_table)} WHERE id = ANY(%s) ORDER BY id",
+            [StockMovement.Kind.RECEIVE.value, StockMovement.Kind.ADJUST.value, reference, _EMPTY_NOTE, now,
+             list(ids)],
+        )
 
 
 def stock_bulk_loaded() -> None:

@@ -107,6 +107,8 @@ def test_stock_loaded_in_bulk_is_explained_by_its_ledger(world):
         move = moves.get()
         assert move.kind == (StockMovement.Kind.RECEIVE if item.on_hand else StockMovement.Kind.ADJUST)
         assert (move.on_hand_after, move.reserved_after, move.reference) == (item.on_hand, 0, "load")
+        assert move.note == ("" if item.on_hand else "initial count: empty")
+        assert move.actor_id is None
         assert moves.aggregate(s=Sum("on_hand_delta"))["s"] == item.on_hand
     assert fulfillment_selectors.available_by_offer(offer_ids=offer_ids) == {offer_ids[0]: 5}
 
