@@ -113,14 +113,31 @@ def _rating_stats(reviews: Sequence[ReviewRow]) -> tuple[Decimal, int]:
     return Decimal(str(round(avg, 2))), len(reviews)
 
 
-def products_bulk_create(*, rows: Sequence[ProductRow]) -> list[int]:
+def product_ids_reserve(*, count: int) -> list[int]:
+    """Ids for ``count`` products to be created later in the current transaction with
+    :func:`products_bulk_create` (``ids=``), so a loader can write their offers, stock and buy
+    boxes first and create the products already listed."""
+    return bulk.reserve_ids(Product, count)
+
+
+def products_bulk_create(
+    *, rows: Sequence[ProductRow], ids: Sequence[int] | None = None,
+    listings: Iterable[services.ListingRow] = (),
+) -> list[int]:
     """Insert products with their attribute values, images and reviews; returns ids in order.
 
-    Ratings are stored from the reviews given. Products start unlisted (no price, not in
-    stock) until marketplace computes their buy box. Slugs must be new (unique constraint).
+    Ratings are stored from the reviews given. ``ids``: taken with :func:`product_ids_reserve`
+    (one per row). ``listings``: the buy-box copy of products whose buy box marketplace has
+    already computed (by product id); the others start unlisted (no price, not in stock) until
+    marketplace computes it. Slugs must be new (unique constraint).
     """
     if not rows:
         return []
+    if ids is not None and len(ids) != len(rows):
+        raise ValueError(f"{len(ids)} ids for {len(rows)} products")
+    listed = {row.product_id: row for row in listings}
+    if listed and (ids is None or not set(listed) <= set(ids)):
+        raise ValueError("Listings are for the products created here (their reserved ids)")
     now = timezone.now()
     currency = settings.SHOP_CURRENCY
     for row in rows:
@@ -129,21 +146,26 @@ def products_bulk_create(*, rows: Sequence[ProductRow]) -> list[int]:
         for review in row.reviews:
             if not 1 <= review.rating <= 5:
                 raise ValueError("A rating is from 1 to 5 stars")
+    unlisted = services.ListingRow(product_id=0, price=None, currency=currency, offer_id=None, in_stock=False,
+                                   offer_count=0)
     with transaction.atomic():
         product_values = []
-        for row in rows:
+        for pid, row in zip(ids if ids is not None else [0] * len(rows), rows, strict=True):
             rating_avg, rating_count = _rating_stats(row.reviews)
+            listing = listed.get(pid, unlisted)
             product_values.append((
                 row.title.strip()[:200], row.slug[:220], row.description, row.category_id, row.brand_id, True,
-                row.created_at or now, now, rating_avg, rating_count, None, currency, None, False, 0,
+                row.created_at or now, now, rating_avg, rating_count, listing.price, listing.currency,
+                listing.offer_id, listing.in_stock, listing.offer_count, listing.member_price,
+                listing.member_delivery,
             ))
         ids = bulk.insert_rows(
             Product,
             ["title", "slug", "description", "category_id", "brand_id", "is_active", "created_at", "updated_at",
              "rating_avg", "rating_count", "listing_price", "listing_currency", "listing_offer_id", "in_stock",
-             "offer_count"],
+             "offer_count", "listing_member_price", "listing_member_delivery"],
             product_values,
-            with_ids=True,
+            with_ids=True, ids=ids,
         )
         bulk.insert_rows(
             ProductAttributeValue,
@@ -164,6 +186,8 @@ def products_bulk_create(*, rows: Sequence[ProductRow]) -> list[int]:
               r.created_at or now)
              for pid, row in zip(ids, rows, strict=True) for r in row.reviews],
         )
+        if listed:
+            vcache.bump_on_commit(cache_keys.LISTING)  # listed products appear on listing pages
     return ids
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core import bulk
@@ -77,8 +77,17 @@ class StockRow:
     on_hand: int
 
 
-def stock_bulk_receive(*, rows: Sequence[StockRow], reference: str = "initial stock") -> list[int]:
+def stock_ids_reserve(*, count: int) -> list[int]:
+    """Ids for ``count`` stock rows to be created later with :func:`stock_bulk_receive` (``ids=``)."""
+    return bulk.reserve_ids(StockItem, count)
+
+
+def stock_bulk_receive(
+    *, rows: Sequence[StockRow], reference: str = "initial stock", ids: Sequence[int] | None = None
+) -> list[int]:
     """Create stock rows (one per offer and warehouse, new ones only) with their ledger rows.
+
+    ``ids``: taken with :func:`stock_ids_reserve` (one per row); by default new ones.
 
     Each row must fit the offer like :func:`fulfillment.services.check_warehouse_fits_offer`:
     platform offers in Bazaar centres, merchant offers in the seller's own locations.
@@ -86,6 +95,8 @@ def stock_bulk_receive(*, rows: Sequence[StockRow], reference: str = "initial st
     """
     if not rows:
         return []
+    if ids is not None and len(ids) != len(rows):
+        raise ValueError(f"{len(ids)} ids for {len(rows)} stock rows")
     warehouses = {w.pk: w for w in Warehouse.objects.filter(pk__in={r.warehouse_id for r in rows})}
     for row in rows:
         warehouse = warehouses.get(row.warehouse_id)
@@ -102,19 +113,40 @@ def stock_bulk_receive(*, rows: Sequence[StockRow], reference: str = "initial st
             StockItem,
             ["offer_id", "warehouse_id", "on_hand", "reserved", "updated_at"],
             [(r.offer_id, r.warehouse_id, r.on_hand, 0, now) for r in rows],
-            with_ids=True,
+            with_ids=True, ids=ids,
         )
-        bulk.insert_rows(
-            StockMovement,
-            ["stock_item_id", "kind", "on_hand_delta", "reserved_delta", "on_hand_after", "reserved_after",
-             "reference", "note", "actor_id", "created_at"],
-            [
-                (pk, StockMovement.Kind.RECEIVE if r.on_hand else StockMovement.Kind.ADJUST, r.on_hand, 0, r.on_hand,
-                 0, reference[:100], "" if r.on_hand else "initial count: empty", None, now)
-                for pk, r in zip(ids, rows, strict=True)
-            ],
-        )
+        if bulk.is_postgres():
+            _ledger_from_stock_rows(ids, reference=reference[:100], now=now)
+        else:
+            bulk.insert_rows(
+                StockMovement, _LEDGER_FIELDS,
+                [
+                    (pk, StockMovement.Kind.RECEIVE if r.on_hand else StockMovement.Kind.ADJUST, r.on_hand, 0,
+                     r.on_hand, 0, reference[:100], "" if r.on_hand else _EMPTY_NOTE, None, now)
+                    for pk, r in zip(ids, rows, strict=True)
+                ],
+            )
     return ids
+
+
+_LEDGER_FIELDS = ["stock_item_id", "kind", "on_hand_delta", "reserved_delta", "on_hand_after", "reserved_after",
+                  "reference", "note", "actor_id", "created_at"]
+_EMPTY_NOTE = "initial count: empty"
+
+
+def _ledger_from_stock_rows(ids: Sequence[int], *, reference: str, now) -> None:
+    """The ledger row of each stock row just created, made from it in one statement (PostgreSQL):
+    a receive of its units, or a zero adjust (initial count) when it is empty; in id order."""
+    columns = ", ".join(connection.ops.quote_name(StockMovement._meta.get_field(f).column) for f in _LEDGER_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(StockMovement._meta.db_table)} ({columns}) "  # noqa: S608
+            "SELECT id, CASE WHEN on_hand > 0 THEN %s ELSE %s END, on_hand, 0, on_hand, 0, %s, "
+            "CASE WHEN on_hand > 0 THEN '' ELSE %s END, NULL, %s "
+            f"FROM {connection.ops.quote_name(StockItem._meta.db_table)} WHERE id = ANY(%s) ORDER BY id",
+            [StockMovement.Kind.RECEIVE.value, StockMovement.Kind.ADJUST.value, reference, _EMPTY_NOTE, now,
+             list(ids)],
+        )
 
 
 def stock_bulk_loaded() -> None:

@@ -59,15 +59,19 @@ def offer_facts(offers: Sequence) -> dict[int, OfferFacts]:
     """The offer-facts strategy marketplace uses for the buy box: two queries per batch."""
     available = available_by_offer(offer_ids=[o.pk for o in offers])
     methods = active_shipping_methods()
+    options_of: dict[tuple[int, str], tuple] = {}  # the methods depend on seller and channel only
     facts = {}
     for offer in offers:
-        options = shipping_methods_for(seller_id=offer.seller_id, channel=offer.fulfillment_channel, methods=methods)
-        cheapest = min(options, key=lambda m: (m.price, m.min_days), default=None)
-        fastest = min(options, key=lambda m: (m.min_days, m.price), default=None)
-        member_options = shipping_methods_for(
-            seller_id=offer.seller_id, channel=offer.fulfillment_channel, methods=methods, members=True
-        )
-        member_fastest = min(member_options, key=lambda m: (m.max_days, m.min_days), default=None)
+        key = (offer.seller_id, offer.fulfillment_channel)
+        if key not in options_of:
+            options = shipping_methods_for(seller_id=key[0], channel=key[1], methods=methods)
+            member_options = shipping_methods_for(seller_id=key[0], channel=key[1], methods=methods, members=True)
+            options_of[key] = (
+                min(options, key=lambda m: (m.price, m.min_days), default=None),  # cheapest
+                min(options, key=lambda m: (m.min_days, m.price), default=None),  # fastest
+                min(member_options, key=lambda m: (m.max_days, m.min_days), default=None),  # members' fastest
+            )
+        cheapest, fastest, member_fastest = options_of[key]
         facts[offer.pk] = OfferFacts(
             available=max(available.get(offer.pk, 0), 0),
             shipping=cheapest.price if cheapest else Decimal(0),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -333,41 +334,77 @@ def buy_box_refresh(*, product_ids: Iterable[int], inputs: buy_box.BuyBoxInputs)
         return _buy_box_compute_and_store(locked, inputs)
 
 
-def _buy_box_compute_and_store(ids: list[int], inputs: buy_box.BuyBoxInputs) -> dict[int, int | None]:
-    offers_by_product: dict[int, list[Offer]] = {pid: [] for pid in ids}
-    for offer in Offer.objects.filter(product_id__in=ids).select_related("seller").order_by("pk"):
+@dataclass(frozen=True)
+class BuyBoxChoice:
+    """The buy box of one product as computed (not yet stored): its winner (None: nothing sells),
+    the winner's shipping and how many offers could sell."""
+
+    product_id: int
+    winner: Offer | None
+    shipping: Decimal | None
+    eligible_offer_count: int
+
+    @property
+    def price(self) -> Decimal | None:
+        return self.winner.price if self.winner else None
+
+    @property
+    def landed_price(self) -> Decimal | None:
+        return self.winner.price + self.shipping if self.winner else None
+
+    @property
+    def currency(self) -> str:
+        return self.winner.currency if self.winner else settings.SHOP_CURRENCY
+
+    def listing_row(self) -> catalog_services.ListingRow:
+        """The copy catalog keeps on the product (price, stock and offer count of its listing)."""
+        winner = self.winner
+        return catalog_services.ListingRow(
+            product_id=self.product_id, price=self.price, currency=self.currency,
+            offer_id=winner.pk if winner else None, in_stock=winner is not None,
+            offer_count=self.eligible_offer_count, member_price=winner.member_price if winner else None,
+            member_delivery=bool(winner and winner.fulfilled_by_platform),
+        )
+
+
+def buy_box_choose(
+    *, product_ids: Sequence[int], offers: Iterable[Offer], inputs: buy_box.BuyBoxInputs
+) -> list[BuyBoxChoice]:
+    """Rank ``offers`` (every offer of these products, each with its seller) with ``inputs`` and
+    return each product's buy box, in ``product_ids`` order. Stores nothing: callers store the
+    boxes and the listing rows (:func:`buy_box_refresh`, or a bulk loader for new products)."""
+    offers_by_product: dict[int, list[Offer]] = {pid: [] for pid in product_ids}
+    for offer in offers:
         offers_by_product[offer.product_id].append(offer)
     chosen, facts = buy_box.winners_for(offers_by_product, inputs)
-    now = timezone.now()
-    boxes, listing, winners = [], [], {}
-    for pid in ids:
-        candidates = offers_by_product.get(pid, [])
+    choices = []
+    for pid in product_ids:
         winner = chosen.get(pid)
-        eligible = sum(1 for o in candidates if buy_box.is_eligible(o, facts.get(o.pk)))
-        winners[pid] = winner.pk if winner else None
-        shipping = facts[winner.pk].shipping if winner else None
-        boxes.append(
-            BuyBox(
-                product_id=pid, offer=winner, price=winner.price if winner else None, shipping=shipping,
-                landed_price=(winner.price + shipping) if winner else None,
-                currency=winner.currency if winner else settings.SHOP_CURRENCY,
-                eligible_offer_count=eligible, refreshed_at=now,
-            )
-        )
-        listing.append(
-            catalog_services.ListingRow(
-                product_id=pid, price=winner.price if winner else None,
-                currency=winner.currency if winner else settings.SHOP_CURRENCY,
-                offer_id=winner.pk if winner else None, in_stock=winner is not None, offer_count=eligible,
-                member_price=winner.member_price if winner else None,
-                member_delivery=bool(winner and winner.fulfilled_by_platform),
-            )
-        )
+        eligible = sum(1 for o in offers_by_product[pid] if buy_box.is_eligible(o, facts.get(o.pk)))
+        choices.append(BuyBoxChoice(
+            product_id=pid, winner=winner, shipping=facts[winner.pk].shipping if winner else None,
+            eligible_offer_count=eligible,
+        ))
+    return choices
+
+
+def _buy_box_compute_and_store(ids: list[int], inputs: buy_box.BuyBoxInputs) -> dict[int, int | None]:
+    offers = Offer.objects.filter(product_id__in=ids).select_related("seller").order_by("pk")
+    choices = buy_box_choose(product_ids=ids, offers=offers, inputs=inputs)
+    now = timezone.now()
     BuyBox.objects.bulk_create(
-        boxes, update_conflicts=True, unique_fields=["product"],
+        [
+            BuyBox(
+                product_id=c.product_id, offer=c.winner, price=c.price, shipping=c.shipping,
+                landed_price=c.landed_price, currency=c.currency, eligible_offer_count=c.eligible_offer_count,
+                refreshed_at=now,
+            )
+            for c in choices
+        ],
+        update_conflicts=True, unique_fields=["product"],
         update_fields=["offer", "price", "shipping", "landed_price", "currency", "eligible_offer_count",
                        "refreshed_at"],
         batch_size=1000,
     )
-    catalog_services.product_listing_update(rows=listing)
-    return winners
+    catalog_services.product_listing_update(rows=[c.listing_row() for c in choices])
+    return {c.product_id: c.winner.pk if c.winner else None for c in choices}

@@ -136,3 +136,45 @@ def test_changing_a_shipping_price_refreshes_the_buy_box(shipping):
     with committed():
         fulfillment_services.shipping_method_delete(method=method)  # no merchant method: shipping 0
     assert winner_of(product) == merchant.pk
+
+
+def test_buy_boxes_of_loaded_products_match_a_refresh(shipping):
+    """A loader's first buy boxes (``bulk.buy_boxes_bulk_create``) rank exactly like a refresh."""
+    from django.db import IntegrityError, transaction
+
+    from marketplace import bulk
+
+    products = [ProductFactory() for _ in range(4)]
+    cheap_merchant = OfferFactory(product=products[0], price=Decimal("20.00"),
+                                  fulfillment_channel=Offer.Channel.MERCHANT)
+    stock(cheap_merchant, 5)
+    stock(OfferFactory(product=products[0], price=Decimal("24.00")), 5)  # 24 + 0 beats 20 + 5
+    stock(OfferFactory(product=products[1], price=Decimal("9.00")), 0)  # nothing sells
+    stock(OfferFactory(product=products[1], price=Decimal("12.00"), is_active=False), 3)
+    member = OfferFactory(product=products[2], price=Decimal("30.00"), member_price=Decimal("27.00"))
+    stock(member, 1)
+    ids = [p.pk for p in products]  # products[3] has no offer at all
+    expected = {
+        b.product_id: (b.offer_id, b.price, b.shipping, b.landed_price, b.currency, b.eligible_offer_count)
+        for b in BuyBox.objects.filter(product_id__in=ids)
+    }
+    listed = {p.pk: (p.listing_price, p.listing_offer_id, p.in_stock, p.offer_count, p.listing_member_price,
+                     p.listing_member_delivery) for p in Product.objects.filter(pk__in=ids)}
+    assert products[3].pk not in expected  # never refreshed: no offer ever changed
+    expected[products[3].pk] = (None, None, None, None, "USD", 0)
+    BuyBox.objects.filter(product_id__in=ids).delete()
+
+    rows = bulk.buy_boxes_bulk_create(product_ids=ids, inputs=for_job())
+
+    stored = {
+        b.product_id: (b.offer_id, b.price, b.shipping, b.landed_price, b.currency, b.eligible_offer_count)
+        for b in BuyBox.objects.filter(product_id__in=ids)
+    }
+    assert stored == expected
+    assert stored[products[2].pk][0] == member.pk
+    assert [r.product_id for r in rows] == ids
+    assert {r.product_id: (r.price, r.offer_id, r.in_stock, r.offer_count, r.member_price, r.member_delivery)
+            for r in rows} == listed
+    with pytest.raises(IntegrityError), transaction.atomic():  # only products without a buy box
+        bulk.buy_boxes_bulk_create(product_ids=ids[:1], inputs=for_job())
+    assert bulk.buy_boxes_bulk_create(product_ids=[], inputs=for_job()) == []

@@ -88,8 +88,20 @@ def _book_title(rng: random.Random, leaf: Leaf) -> tuple[str, str]:
     return title, author
 
 
-def product_plan(index: int, seed: int = DEFAULT_SEED, *, customers: int = 200) -> ProductPlan:
-    rng = random.Random(seed * 1_000_003 + index)
+@dataclass
+class _Head:
+    """What names a product: drawn first, so its slug is known without drawing the rest."""
+
+    leaf: Leaf
+    brand: str
+    attributes: dict[str, str]
+    noun: str
+    display: str
+    opener: str
+    slug: str
+
+
+def _head(rng: random.Random, index: int, seed: int) -> _Head:
     leaf = LEAVES[bisect.bisect_right(_CUMULATIVE_WEIGHTS, rng.random() * _total)]
     family = FAMILIES[leaf.family]
     brand = rng.choice(family.brands)
@@ -113,31 +125,51 @@ def product_plan(index: int, seed: int = DEFAULT_SEED, *, customers: int = 200) 
         if "colour" in attributes:
             display += f", {attributes['colour']}"
         opener = f"The {brand} {noun.lower()} is a {feature.lower()} choice for everyday use."
-    phrases = rng.sample(family.phrases, k=min(3, len(family.phrases)))
-    details = ", ".join(f"{code.replace('-', ' ')}: {value}" for code, value in attributes.items())
-    description = " ".join([opener, *phrases, f"Details: {details}."])
-
     suffix = f"{index + 1}" if seed == DEFAULT_SEED else f"s{seed}-{index + 1}"
     slug = f"{slugify(display)[:150].strip('-')}-{suffix}"
+    return _Head(leaf=leaf, brand=brand, attributes=attributes, noun=noun, display=display, opener=opener, slug=slug)
+
+
+def _rng(index: int, seed: int) -> random.Random:
+    return random.Random(seed * 1_000_003 + index)
+
+
+def product_slug(index: int, seed: int = DEFAULT_SEED) -> str:
+    """The slug of product ``index`` (a fraction of the cost of its whole plan)."""
+    return _head(_rng(index, seed), index, seed).slug
+
+
+def product_plan(index: int, seed: int = DEFAULT_SEED, *, customers: int = 200) -> ProductPlan:
+    rng = _rng(index, seed)
+    head = _head(rng, index, seed)
+    leaf, attributes = head.leaf, head.attributes
+    family = FAMILIES[leaf.family]
+    phrases = rng.sample(family.phrases, k=min(3, len(family.phrases)))
+    details = ", ".join(f"{code.replace('-', ' ')}: {value}" for code, value in attributes.items())
+    description = " ".join([head.opener, *phrases, f"Details: {details}."])
 
     base = rng.uniform(*leaf.price) if rng.random() < 0.5 else rng.uniform(leaf.price[0], sum(leaf.price) / 2)
     offers = _offer_plans(rng, base)
-    reviews = _review_plans(rng, noun.lower(), customers)
+    reviews = _review_plans(rng, head.noun.lower(), customers)
     return ProductPlan(
-        index=index, title=display, slug=slug, description=description, leaf=leaf, brand=brand,
+        index=index, title=head.display, slug=head.slug, description=description, leaf=leaf, brand=head.brand,
         attributes=attributes, days_old=rng.randint(0, 900), image_choices=rng.sample(range(8), k=rng.choice((1, 2))),
         offers=offers, reviews=reviews,
     )
 
 
+_SELLER_SLUGS = [s.slug for s in SELLERS]
+_SELLERS_BY_SLUG = {s.slug: s for s in SELLERS}
+
+
 def _offer_plans(rng: random.Random, base: float) -> list[OfferPlan]:
     count = rng.choices((1, 2, 3, 4, 5), weights=(35, 25, 20, 12, 8))[0]
     sellers = [""] if rng.random() < 0.55 else []
-    sellers += rng.sample([s.slug for s in SELLERS], k=count - len(sellers)) if count > len(sellers) else []
+    sellers += rng.sample(_SELLER_SLUGS, k=count - len(sellers)) if count > len(sellers) else []
     sold_out = rng.random() < 0.08  # no offer of this product has stock: "currently unavailable"
     plans = []
     for slug in sellers[:count]:
-        data = next((s for s in SELLERS if s.slug == slug), None)
+        data = _SELLERS_BY_SLUG.get(slug)
         if data is None:  # the house seller: new items, always in Bazaar's warehouses
             condition, channel, handling = "new", "platform", rng.choice((0, 1))
         else:

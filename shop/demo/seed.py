@@ -3,20 +3,28 @@
 Reference data (categories, brands, attributes, sellers, warehouses, shipping methods, demo
 customers, the demo seller account) is found or created; product ``i`` is generated the same
 way on every run (see :mod:`shop.demo.generate`) and skipped when its slug exists. Products are
-loaded in chunks, each chunk in one transaction (products, attributes, images, reviews, offers,
-stock and its ledger), so an interrupted run leaves whole chunks; buy boxes are then computed
-for new products (and any product that has none) in batches.
+loaded in chunks, each chunk in one transaction (offers, stock and its ledger, buy boxes, then
+the products already listed, with their attributes, images and reviews), so an interrupted run
+leaves whole chunks; any product left without a buy box (by an older version) is refreshed after.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
+from typing import TypeVar
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -33,7 +41,7 @@ from promotions import selectors as promotions_selectors
 from promotions import services as promotions_services
 from promotions.models import Deal, Promotion, Voucher
 from shop.demo import data, images
-from shop.demo.generate import DEFAULT_SEED, ProductPlan, product_plan, when
+from shop.demo.generate import DEFAULT_SEED, ProductPlan, product_plan, product_slug, when
 from shop.strategy import for_job
 
 CUSTOMERS = 200
@@ -42,6 +50,8 @@ SELLER_EMAIL = "seller@bazaar.localhost"
 SELLER_PASSWORD = "bazaar-demo-seller"  # noqa: S105 - published demo credentials
 SELLER_OF_MEMBER = "northwind-traders"
 BUY_BOX_BATCH = 1000
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -146,58 +156,241 @@ def _seller_account() -> str:
     return target.name
 
 
-def _load_chunk(ctx: _Context, plans: list[ProductPlan], timings: dict[str, float]) -> list[int]:
+@dataclass
+class _Chunk:
+    """One chunk of products ready to write: every row built, every id taken (in chunk order, so
+    ids do not depend on which writer gets there first)."""
+
+    products: list[catalog_bulk.ProductRow]
+    product_ids: list[int]
+    offers: list[marketplace_bulk.OfferRow]
+    offer_ids: list[int]
+    stock: list[fulfillment_bulk.StockRow]
+    stock_ids: list[int]
+    blank_thumbnails: set[str]  # pictures whose rows were built before their shared thumbnail existed
+
+
+def _prepare_chunk(ctx: _Context, plans: list[ProductPlan], timings: dict[str, float]) -> _Chunk:
     now = timezone.now()
     t = time.perf_counter()
-    rows = []
+    whens: dict[int, datetime] = {}  # days ago -> when (a few hundred values for thousands of rows)
+
+    def ago(days: int) -> datetime:
+        if days not in whens:
+            whens[days] = when(now, days)
+        return whens[days]
+
+    products, blank = [], set()
     for plan in plans:
         pictures = ctx.pool[plan.leaf.slug]
         image_rows = []
         for choice in plan.image_choices:
             name = pictures[choice % len(pictures)]
-            image_rows.append((name, ctx.thumbnails.get(name, ""), plan.title))
-        rows.append(catalog_bulk.ProductRow(
+            thumbnail = ctx.thumbnails.get(name, "")
+            if not thumbnail:
+                blank.add(name)
+            image_rows.append((name, thumbnail, plan.title))
+        products.append(catalog_bulk.ProductRow(
             title=plan.title, slug=plan.slug, category_id=ctx.category_ids[plan.leaf.slug],
-            brand_id=ctx.brand_ids[plan.brand], description=plan.description, created_at=when(now, plan.days_old),
+            brand_id=ctx.brand_ids[plan.brand], description=plan.description, created_at=ago(plan.days_old),
             attributes={ctx.attribute_ids[code]: value for code, value in plan.attributes.items()},
             images=list(dict.fromkeys(image_rows)),
             reviews=[
                 catalog_bulk.ReviewRow(
                     user_id=ctx.customer_ids[r.customer], rating=r.rating, title=r.title, body=r.body,
                     verified_purchase=r.verified, helpful_count=r.helpful,
-                    created_at=when(now, min(r.days_ago, plan.days_old)),
+                    created_at=ago(min(r.days_ago, plan.days_old)),
                 )
                 for r in plan.reviews
             ],
         ))
+    product_ids = catalog_bulk.product_ids_reserve(count=len(plans))
+    seller_ids = {slug: seller.pk for slug, seller in ctx.sellers.items()}
+    prefixes = {slug: _sku_prefix(slug) for slug in ctx.sellers}
+    offers, offer_plans = [], []
+    for pid, plan in zip(product_ids, plans, strict=True):
+        last = plan.slug.rsplit("-", 1)[-1]
+        suffix = (last if last.isdigit() else plan.slug[-12:]).zfill(6)
+        for offer in plan.offers:
+            seller_id = seller_ids[offer.seller_slug]
+            offers.append(marketplace_bulk.OfferRow(
+                seller_id=seller_id, product_id=pid,
+                sku=f"{prefixes[offer.seller_slug]}-{suffix}-{offer.condition[:4].upper()}",
+                price=offer.price, list_price=offer.list_price, member_price=offer.member_price,
+                condition=offer.condition,
+                fulfillment_channel=offer.channel, handling_days=offer.handling_days,
+            ))
+            offer_plans.append((seller_id, offer))
+    offer_ids = marketplace_bulk.offer_ids_reserve(count=len(offers))
+    stock = []
+    for offer_id, (seller_id, offer) in zip(offer_ids, offer_plans, strict=True):
+        for slot, units in offer.stock:
+            warehouse = ctx.platform_warehouses[slot] if slot >= 0 else ctx.seller_warehouses[seller_id]
+            stock.append(fulfillment_bulk.StockRow(offer_id, seller_id, offer.channel, warehouse, units))
+    chunk = _Chunk(
+        products=products, product_ids=product_ids, offers=offers, offer_ids=offer_ids, stock=stock,
+        stock_ids=fulfillment_bulk.stock_ids_reserve(count=len(stock)), blank_thumbnails=blank,
+    )
+    _tick(timings, "  rows and ids", t)
+    return chunk
+
+
+def _write_chunk(chunk: _Chunk) -> dict[str, float]:
+    """Write one chunk in one transaction: offers, stock and buy boxes first, then the products
+    already listed (no second write per product). Returns the time of each step."""
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
     with transaction.atomic():
-        t = _tick(timings, "  rows for catalog", t)
-        product_ids = catalog_bulk.products_bulk_create(rows=rows)
-        t = _tick(timings, "  catalog: products, attributes, images, reviews", t)
-        offer_rows, offer_plans = [], []
-        for pid, plan in zip(product_ids, plans, strict=True):
-            suffix = plan.slug.rsplit("-", 1)[-1] if plan.slug.rsplit("-", 1)[-1].isdigit() else plan.slug[-12:]
-            for offer in plan.offers:
-                seller = ctx.sellers[offer.seller_slug]
-                offer_rows.append(marketplace_bulk.OfferRow(
-                    seller_id=seller.pk, product_id=pid,
-                    sku=f"{_sku_prefix(offer.seller_slug)}-{suffix.zfill(6)}-{offer.condition[:4].upper()}",
-                    price=offer.price, list_price=offer.list_price, member_price=offer.member_price,
-                    condition=offer.condition,
-                    fulfillment_channel=offer.channel, handling_days=offer.handling_days,
-                ))
-                offer_plans.append((seller.pk, offer))
-        offer_ids = marketplace_bulk.offers_bulk_create(rows=offer_rows)
+        marketplace_bulk.offers_bulk_create(rows=chunk.offers, ids=chunk.offer_ids)
         t = _tick(timings, "  marketplace: offers", t)
-        stock_rows = []
-        for offer_id, (seller_id, offer) in zip(offer_ids, offer_plans, strict=True):
-            for slot, units in offer.stock:
-                warehouse = ctx.platform_warehouses[slot] if slot >= 0 else ctx.seller_warehouses[seller_id]
-                stock_rows.append(fulfillment_bulk.StockRow(offer_id, seller_id, offer.channel, warehouse, units))
-        fulfillment_bulk.stock_bulk_receive(rows=stock_rows, reference="demo: initial stock")
+        fulfillment_bulk.stock_bulk_receive(rows=chunk.stock, ids=chunk.stock_ids, reference="demo: initial stock")
         t = _tick(timings, "  fulfillment: stock and ledger", t)
+        listings = marketplace_bulk.buy_boxes_bulk_create(product_ids=chunk.product_ids, inputs=for_job())
+        t = _tick(timings, "  marketplace: buy boxes", t)
+        catalog_bulk.products_bulk_create(rows=chunk.products, ids=chunk.product_ids, listings=listings)
+        t = _tick(timings, "  catalog: products, attributes, images, reviews", t)
     _tick(timings, "  commit", t)
-    return product_ids
+    return timings
+
+
+class _Writers:
+    """Write chunks on ``count`` threads at once, each with a database connection of its own
+    (closed after each chunk), or in the calling thread when ``count`` is 0."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._pool = ThreadPoolExecutor(count, thread_name_prefix="seed-demo-writer") if count else None
+
+    def submit(self, fn: Callable[..., T], *args) -> Future[T]:
+        if self._pool is None:
+            done: Future[T] = Future()
+            done.set_result(fn(*args))
+            return done
+        return self._pool.submit(self._with_own_connection, fn, *args)
+
+    @staticmethod
+    def _with_own_connection(fn: Callable[..., T], *args) -> T:
+        try:
+            return fn(*args)
+        finally:
+            connections.close_all()  # this thread's connections
+
+    def __enter__(self) -> _Writers:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # a chunk being written is finished, whole
+
+
+def _missing_plans(
+    *, products: int, seed: int, customers: int, existing: set[str], chunk_size: int,
+) -> Iterator[tuple[list[ProductPlan], float]]:
+    """The plans of the first ``products`` demo products whose slug is not in ``existing``, in
+    chunks of ``chunk_size``, each with the seconds it took (a product already there costs only
+    its slug)."""
+    chunk: list[ProductPlan] = []
+    t = time.perf_counter()
+    for index in range(products):
+        if existing and product_slug(index, seed) in existing:
+            continue
+        chunk.append(product_plan(index, seed, customers=customers))
+        if len(chunk) >= chunk_size:
+            yield chunk, time.perf_counter() - t
+            chunk = []
+            t = time.perf_counter()
+    if chunk:
+        yield chunk, time.perf_counter() - t
+
+
+@contextmanager
+def _in_background(make: Callable[[], Iterator[T]], *, depth: int, process: bool) -> Iterator[Iterator[T]]:
+    """Iterate ``make()`` in the background, up to ``depth`` items ahead of the caller: in a
+    forked process of its own (``process``), else in a thread.
+
+    Generating plans is pure Python and touches no database, so it runs while the caller's
+    chunks are written. In a thread it shares the GIL with the caller (enough while one chunk is
+    written at a time: writing mostly waits for the database); a process does not, which matters
+    once several writer threads keep the GIL busy. An error there is raised in the caller;
+    leaving the block early stops the background work.
+    """
+    if process:
+        context = multiprocessing.get_context("fork")
+        handoff = context.Queue(maxsize=depth)
+        worker = context.Process(target=_produce_into, args=(make, handoff.put), name="seed-demo-plans", daemon=True)
+    else:
+        handoff = queue.Queue(maxsize=depth)
+        stop = threading.Event()
+
+        def put(item: object) -> None:
+            while not stop.is_set():
+                try:
+                    handoff.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+            raise _Stopped
+
+        worker = threading.Thread(target=_produce_into, args=(make, put), name="seed-demo-plans", daemon=True)
+
+    def consume() -> Iterator[T]:
+        while True:
+            try:
+                item = handoff.get(timeout=1)
+            except queue.Empty:
+                if worker.is_alive():
+                    continue
+                try:  # it may have put its last item just before it ended
+                    item = handoff.get(timeout=1)
+                except queue.Empty:
+                    raise RuntimeError("The background generation of demo data stopped unexpectedly.") from None
+            if isinstance(item, _End):
+                return
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+
+    worker.start()
+    try:
+        yield consume()
+    finally:
+        if process:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+            handoff.close()
+        else:
+            stop.set()
+            worker.join()
+
+
+def _produce_into(make: Callable[[], Iterator[object]], put: Callable[[object], None]) -> None:
+    try:
+        try:
+            for item in make():
+                put(item)
+        except _Stopped:
+            raise
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_Failure(exc))
+        else:
+            put(_End())
+    except _Stopped:
+        return
+
+
+class _Stopped(Exception):
+    """The consumer left: stop producing."""
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: BaseException
+
+
+@dataclass(frozen=True)
+class _End:
+    pass
 
 
 def _tick(timings: dict[str, float], name: str, since: float) -> float:
@@ -208,9 +401,13 @@ def _tick(timings: dict[str, float], name: str, since: float) -> float:
 
 def seed_demo(
     *, products: int = 500, seed: int = DEFAULT_SEED, log: Callable[[str], None] = lambda _msg: None,
-    chunk_size: int | None = None,
+    chunk_size: int | None = None, writers: int | None = None,
 ) -> SeedResult:
-    """Make sure the first ``products`` demo products (and everything around them) exist."""
+    """Make sure the first ``products`` demo products (and everything around them) exist.
+
+    ``writers``: chunks written at once, each by a thread with its own connection (0: one after
+    the other in this thread; default: 2 on PostgreSQL when not called inside a transaction).
+    """
     started = time.perf_counter()
     result = SeedResult(products_requested=products, products_created=0, seconds=0)
 
@@ -225,46 +422,59 @@ def seed_demo(
     membership_services.plan_ensure_demo()
     t = step("reference data and images", t)
 
-    existing = catalog_bulk.product_ids_by_slug()
-    chunk_size = chunk_size or (5000 if connection.vendor == "postgresql" else 1000)
+    existing = set(catalog_bulk.product_ids_by_slug())
+    postgres = connection.vendor == "postgresql"
+    chunk_size = chunk_size or (5000 if postgres else 1000)
+    if writers is None:
+        # Writers in threads of their own need PostgreSQL (SQLite writes one at a time) and a caller
+        # outside a transaction (their connections would not see its uncommitted rows).
+        writers = 2 if postgres and not connection.in_atomic_block else 0
     new_ids: list[int] = []
-    chunk: list[ProductPlan] = []
-    planning = 0.0
+    generating = 0.0
     phases: dict[str, float] = {}
-    for index in range(products):
-        p0 = time.perf_counter()
-        plan = product_plan(index, seed, customers=len(ctx.customer_ids))
-        planning += time.perf_counter() - p0
-        if plan.slug in existing:
-            continue
-        chunk.append(plan)
-        if len(chunk) >= chunk_size:
-            new_ids += _load_chunk(ctx, chunk, phases)
-            chunk = []
-            log(f"  {len(new_ids)} products loaded")
-            _share_missing_thumbnails(ctx, new_ids)
-    if chunk:
-        new_ids += _load_chunk(ctx, chunk, phases)
-        _share_missing_thumbnails(ctx, new_ids)
+    plans = partial(_missing_plans, products=products, seed=seed, customers=len(ctx.customer_ids),
+                    existing=existing, chunk_size=chunk_size)
+    written: deque[tuple[_Chunk, Future[dict[str, float]]]] = deque()
+
+    def finish_oldest() -> None:
+        chunk, future = written.popleft()
+        for name, seconds in future.result().items():
+            phases[name] = phases.get(name, 0.0) + seconds
+        new_ids.extend(chunk.product_ids)
+        log(f"  {len(new_ids)} products loaded")
+        _share_thumbnails(ctx, built_blank=chunk.blank_thumbnails)
+
+    # A process of its own generates the plans when writers share this one's GIL (forked before
+    # they start, and only where fork exists).
+    process = writers > 0 and "fork" in multiprocessing.get_all_start_methods()
+    with _in_background(plans, depth=2, process=process) as chunks, _Writers(writers) as pool:
+        for plans_chunk, seconds in chunks:
+            generating += seconds
+            chunk = _prepare_chunk(ctx, plans_chunk, phases)
+            written.append((chunk, pool.submit(_write_chunk, chunk)))
+            while len(written) >= max(pool.count, 1):
+                finish_oldest()
+        while written:
+            finish_oldest()
     result.products_created = len(new_ids)
-    result.timings.append(("generating product data", planning))
+    result.timings.append((f"generating product data (in a background {'process' if process else 'thread'})",
+                           generating))
     result.timings += list(phases.items())
-    t = step("products, offers, stock (incl. generating)", t)
+    t = step(f"products, offers, stock, buy boxes ({max(writers, 1)} writer(s))", t)
     log(f"{len(new_ids)} new products loaded")
 
-    if new_ids:
-        marketplace_bulk.offers_bulk_loaded()
-        fulfillment_bulk.stock_bulk_loaded()
-        t = step("vacuum and analyze offers and stock", t)
-    to_refresh = set(new_ids) | set(marketplace_bulk.product_ids_without_buy_box())
+    # Products a stopped load of an older version left without a buy box.
+    to_refresh = marketplace_bulk.product_ids_without_buy_box()
     if to_refresh:
         winners = marketplace_bulk.buy_boxes_refresh_all(product_ids=to_refresh, inputs=for_job(),
                                                          batch_size=BUY_BOX_BATCH)
         log(f"buy boxes computed for {len(to_refresh)} products ({winners} with a winner)")
-    t = step("buy boxes", t)
-    if to_refresh:
+        t = step("buy boxes of products loaded without one", t)
+    if new_ids or to_refresh:
+        marketplace_bulk.offers_bulk_loaded()
+        fulfillment_bulk.stock_bulk_loaded()
         catalog_bulk.catalog_bulk_loaded()
-        t = step("vacuum and analyze the catalog", t)
+        t = step("vacuum and analyze, search dictionary", t)
     made = _demo_promotions()
     if made:
         log(f"{made} promotions and vouchers created")
@@ -340,7 +550,9 @@ def _lightning_deals() -> int:
     return made
 
 
-def _share_missing_thumbnails(ctx: _Context, new_ids: list[int]) -> None:
-    missing = [name for names in ctx.pool.values() for name in names if name not in ctx.thumbnails]
-    if missing and new_ids:
-        ctx.thumbnails.update(catalog_bulk.product_images_share_thumbnails(image_names=missing))
+def _share_thumbnails(ctx: _Context, *, built_blank: set[str]) -> None:
+    """After a chunk is written: give every picture of the pool that has rows its shared
+    thumbnail, and the rows of ``built_blank`` (built before theirs existed) theirs."""
+    names = {name for names in ctx.pool.values() for name in names if name not in ctx.thumbnails} | built_blank
+    if names:
+        ctx.thumbnails.update(catalog_bulk.product_images_share_thumbnails(image_names=sorted(names)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from io import StringIO
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from catalog import services as catalog_services
 from catalog.models import Category, Product, ProductImage, Review
 from fulfillment import selectors as fulfillment_selectors
 from fulfillment.models import StockItem, StockMovement, Warehouse
-from marketplace.models import BuyBox, Offer, Seller, SellerMember
+from marketplace.models import HOUSE_SELLER_SLUG, BuyBox, Offer, Seller, SellerMember
 from shop.demo.seed import SELLER_EMAIL, SELLER_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -137,3 +138,75 @@ def test_larger_run_adds_only_the_missing_products(seeded):
     assert first <= set(Product.objects.values_list("pk", "slug"))
     assert BuyBox.objects.count() == SIZE + 10
     assert Seller.objects.count() == 8
+
+
+def test_a_slug_is_known_without_the_rest_of_the_plan():
+    from shop.demo.generate import product_plan, product_slug
+
+    for seed in (42, 7):
+        for index in range(200):
+            assert product_slug(index, seed) == product_plan(index, seed).slug
+
+
+def _content() -> dict[str, list]:
+    """What a seed made, by slug and SKU (not by id), and the order of the ids."""
+    skus = dict(Offer.objects.values_list("pk", "sku"))
+    return {
+        "products": [
+            (*row, skus.get(offer_id)) for *row, offer_id in Product.objects.order_by("pk").values_list(
+                "slug", "title", "listing_price", "in_stock", "offer_count", "rating_avg", "listing_offer_id")
+        ],
+        "offers": list(Offer.objects.order_by("pk").values_list("sku", "seller__slug", "product__slug", "price")),
+        "stock": list(StockItem.objects.order_by("pk").values_list("offer__sku", "warehouse__code", "on_hand")),
+        "boxes": sorted(BuyBox.objects.values_list("product__slug", "offer__sku", "landed_price",
+                                                   "eligible_offer_count"), key=str),
+        "reviews": sorted(Review.objects.values_list("product__slug", "user__email", "rating", "title")),
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writers_in_threads_load_the_same_shop(monkeypatch):
+    """On PostgreSQL, outside a transaction, chunks are written by two threads while another
+    process generates the next ones: the shop is the same, ids included, as one writer makes."""
+    from shop.demo.seed import seed_demo
+
+    seed_demo(products=30, chunk_size=7, writers=0)
+    alone = _content()
+    call_command("flush", "--no-input")
+    Seller.objects.create(is_house=True, name="Bazaar", slug=HOUSE_SELLER_SLUG, rating=Decimal("4.80"),
+                          commission_rate=0)  # from a data migration: the flush took it too
+    result = seed_demo(products=30, chunk_size=7)  # the default here: 2 writers
+    assert result.products_created == 30
+    assert any("2 writer(s)" in name for name, _seconds in result.timings)
+    assert any("background process" in name for name, _seconds in result.timings)
+    together = _content()
+    # the same rows in the same order (the ids themselves moved on: the flush keeps sequences)
+    assert together == alone
+    assert len(set(ProductImage.objects.values_list("thumbnail", flat=True))) == len(
+        set(ProductImage.objects.values_list("image", flat=True))
+    )  # one shared thumbnail per picture, made once
+    assert seed_demo(products=30, chunk_size=7).products_created == 0
+
+
+@pytest.mark.parametrize("transactional", [False, True])
+def test_an_interrupted_load_leaves_whole_chunks_and_a_rerun_completes(monkeypatch, request, transactional):
+    """A failure while generating (in a thread, or in a process beside writer threads) stops the
+    load after the chunks already written; running again adds the rest."""
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from shop.demo import seed as seed_module
+
+    real_plan = seed_module.product_plan
+
+    def failing_plan(index, *args, **kwargs):
+        if index == 17:
+            raise RuntimeError("generator broke")
+        return real_plan(index, *args, **kwargs)
+
+    monkeypatch.setattr(seed_module, "product_plan", failing_plan)
+    with pytest.raises(RuntimeError, match="generator broke"):
+        seed_module.seed_demo(products=30, chunk_size=7)
+    assert Product.objects.count() == 14  # chunks 0-6 and 7-13
+    assert BuyBox.objects.count() == 14
+    monkeypatch.setattr(seed_module, "product_plan", real_plan)
+    assert seed_module.seed_demo(products=30, chunk_size=7).products_created == 16
+    assert BuyBox.objects.count() == 30
