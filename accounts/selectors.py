@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connections, router
 from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -48,3 +49,23 @@ def api_token_expires_at(*, token: Token) -> datetime:
 
 def api_token_expired(*, token: Token, now: datetime | None = None) -> bool:
     return (now or timezone.now()) >= api_token_expires_at(token=token)
+
+
+def user_by_pk(pk) -> User | None:
+    """The user with this primary key (any form the session stores it in), or None.
+
+    Read on every request of a signed-in customer (the session names them), cached pages
+    included, so it is one prepared statement of the model's own columns rather than a queryset
+    built each time (building one cost more than serving the rest of a cached page).
+    """
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        return None
+    alias = router.db_for_read(User)
+    fields = User._meta.concrete_fields
+    columns = ", ".join(connections[alias].ops.quote_name(field.column) for field in fields)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM {User._meta.db_table} WHERE id = %s", [pk])  # noqa: S608 - names from the model
+        row = cursor.fetchone()
+    return None if row is None else User.from_db(alias, [field.attname for field in fields], row)

@@ -35,7 +35,7 @@ from core import ratelimit
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MODEL_BACKEND = "accounts.backends.EmailBackend"  # what a password sign-in records
 
 
 def _safe_next(request: HttpRequest) -> str:

@@ -185,7 +185,7 @@ def _member_cookie(pool: list[int]) -> str:
         for offer_id in pool[:2]:
             checkout_services.cart_add(cart=cart, offer_id=offer_id, quantity=1)
     client = Client()
-    client.force_login(user)
+    client.force_login(user, backend="accounts.backends.EmailBackend")  # as a password sign-in records it
     return f"sessionid={client.cookies['sessionid'].value}"
 
 

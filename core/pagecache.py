@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +31,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.template import engines
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.module_loading import import_string
 from django.utils.safestring import SafeString, mark_safe
 
 from core import cache as vcache
@@ -80,34 +81,64 @@ _BETWEEN = "<!--bazaar:between-personal-parts-->"
 
 @functools.lru_cache(maxsize=64)
 def _personal_parts(names: tuple[str, ...]):
-    """One template rendering all of a page's personal parts (so the context processors run once
-    per request, not once per part), each followed by a separator."""
+    """One template rendering all of a page's personal parts, each followed by a separator."""
     return engines["django"].from_string("".join(f'{{% include "{name}" %}}{_BETWEEN}' for name in names))
 
 
-# The personal parts as a visitor without any state sees them (signed out, no cart, no messages)
-# are the same for all such visitors: rendered once per process and language, with the CSRF
-# token as a hole like the rest of the page.
-_STATELESS_PARTS: dict[tuple[tuple[str, ...], str], list[str]] = {}
+@functools.cache
+def _personal_context_function() -> Callable[[HttpRequest, Mapping[str, Any]], dict[str, Hashable]]:
+    return import_string(settings.PERSONAL_PARTS_CONTEXT)
 
 
-def _render_parts(request: HttpRequest, names: tuple[str, ...], token: str) -> list[str]:
-    if _visitor_has_personal_state(request):
-        return _personal_parts(names).render(request=request).split(_BETWEEN)[:-1]
-    memo = (names, getattr(request, "LANGUAGE_CODE", ""))
-    parts = _STATELESS_PARTS.get(memo)
+def personal_context(request: HttpRequest | None, csrf_token: str = "", known: Mapping[str, Any] | None = None,
+                     ) -> dict[str, Any]:
+    """The whole context of the personal parts (templates under ``personal/``): the values
+    ``settings.PERSONAL_PARTS_CONTEXT(request, known)`` names (all hashable: they are the key of
+    the rendered parts, see :func:`_render_parts`), the visitor's pending messages and the CSRF
+    token. Nothing else about the visitor reaches those templates, so a part can never show
+    something the key does not hold. ``known``: the context of the page being rendered, where it
+    may already hold some of those values (the cart page knows its count)."""
+    context: dict[str, Any] = (
+        dict(_personal_context_function()(request, known or {})) if request is not None else {}
+    )
+    context["messages"] = _pending_messages(request)
+    context["csrf_token"] = csrf_token
+    return context
+
+
+def _pending_messages(request: HttpRequest | None):
+    """The request's message storage if it holds messages to show (they are shown, and so used,
+    when the parts are rendered), else ``()``."""
+    storage = getattr(request, "_messages", None)
+    return storage if storage is not None and len(storage) else ()
+
+
+# Rendered personal parts by everything they show (per process, bounded): the visitors in one
+# state (signed out with no cart; a member of one plan with two items in their cart...) see the
+# same parts, so each state is rendered once. Parts with messages are rendered every time.
+_PARTS_MEMO: dict[tuple, list[str]] = {}
+_PARTS_MEMO_SIZE = 1024
+
+
+def _render_parts(request: HttpRequest, names: tuple[str, ...]) -> list[str]:
+    context = personal_context(request, CSRF_HOLE)
+    if context["messages"]:
+        return _personal_parts(names).render(context).split(_BETWEEN)[:-1]
+    state = tuple(sorted((k, v) for k, v in context.items() if k not in ("messages", "csrf_token")))
+    memo = (names, translation.get_language() or "", state)
+    parts = _PARTS_MEMO.get(memo)
     if parts is None:
-        rendered = _personal_parts(names).render(request=request)
-        parts = [part.replace(token, CSRF_HOLE) for part in rendered.split(_BETWEEN)[:-1]]
-        if len(_STATELESS_PARTS) < 256:
-            _STATELESS_PARTS[memo] = parts
+        parts = _personal_parts(names).render(context).split(_BETWEEN)[:-1]
+        if len(_PARTS_MEMO) >= _PARTS_MEMO_SIZE:
+            _PARTS_MEMO.clear()
+        _PARTS_MEMO[memo] = parts
     return parts
 
 
 def _fill(request: HttpRequest, body: str, token: str, names: tuple[str, ...]) -> str:
     """``body`` with its personal parts (``names``, in page order) and CSRF token for this visitor."""
     if names:
-        for name, part in zip(names, _render_parts(request, names, token), strict=True):
+        for name, part in zip(names, _render_parts(request, names), strict=True):
             body = body.replace(PERSONAL_MARK % name, part, 1)  # in page order: the first one left
     if CSRF_HOLE in body:
         body = body.replace(CSRF_HOLE, token)

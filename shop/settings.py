@@ -108,7 +108,6 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "core.context_processors.shop",
                 "checkout.context_processors.cart",
-                "shop.context_processors.strategy",
             ],
         },
     },
@@ -145,7 +144,8 @@ PASSWORD_HASHERS = [
 # an e-mail + IP pair after repeated failures; ModelBackend then does the real check.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend with a cheaper read of each request's user (accounts.backends).
+    "accounts.backends.EmailBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
@@ -312,6 +312,9 @@ PRICES_INCLUDE_TAX = env.bool("PRICES_INCLUDE_TAX", default=False)
 CATALOG_PAGE_SIZE = env.int("CATALOG_PAGE_SIZE", default=24)
 PAGE_CACHE_TIMEOUT = env.int("PAGE_CACHE_TIMEOUT", default=15 * 60)
 PAGE_CACHE_ENABLED = env.bool("PAGE_CACHE_ENABLED", default=True)
+# What the layout's personal parts (templates/personal/) may show about the visitor: the only
+# context they are rendered with, on stored pages and on others alike (core.pagecache).
+PERSONAL_PARTS_CONTEXT = "shop.context_processors.personal_parts"
 # "postgres" or "simple"; empty picks by database vendor.
 SEARCH_BACKEND = env.str("SEARCH_BACKEND", default="")
 

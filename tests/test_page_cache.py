@@ -227,3 +227,48 @@ def test_product_cards_are_cached_by_what_they_show_so_a_change_shows_at_once(cl
         html = get(client, url).content.decode()
         assert "$10.50" in html
         assert "$12.00" not in html
+
+
+def test_personal_parts_are_rendered_once_per_state_and_follow_each_change(client, product):
+    offer = OfferFactory(product=product)
+    stock(offer, 9)
+    url = product.get_absolute_url()
+    get(Client(), url)
+    ann, bob = UserFactory(), UserFactory()
+    cart_of(ann, offer, 2)
+    cart_of(bob, offer, 2)
+    client.force_login(ann)
+    assert cart_count(get(client, url)) == "2"
+    other = Client()
+    other.force_login(bob)
+    from core import pagecache
+
+    states = len(pagecache._PARTS_MEMO)
+    page = get(other, url)  # the same state as Ann's: her rendered parts are reused
+    assert cart_count(page) == "2"
+    assert "Sign out" in page.content.decode()
+    assert len(pagecache._PARTS_MEMO) == states
+    with committed():
+        checkout_services.cart_add(cart=Cart.objects.get(user=ann), offer_id=offer.pk, quantity=1)
+    assert cart_count(get(client, url)) == "3"  # Ann's count changed: her parts follow at once
+    assert cart_count(get(other, url)) == "2"
+
+
+def test_personal_parts_see_only_the_personal_context(product, settings):
+    """A personal template that reached for something not in the personal context (here the
+    e-mail address) would get nothing, so parts shared between visitors in one state can never
+    carry one visitor's details."""
+    from core import pagecache
+
+    ann = UserFactory(email="ann.private@example.com")
+    client = Client()
+    client.force_login(ann)
+    template = pagecache._personal_parts(("personal/account_links.html",))
+    request = client.get(product.get_absolute_url()).wsgi_request
+    context = pagecache.personal_context(request, "tok")
+    assert set(context) == {"signed_in", "member_plan", "cart_item_count", "messages", "csrf_token"}
+    assert context["signed_in"] is True
+    assert context["cart_item_count"] == 0
+    html = template.render(context)
+    assert "Sign out" in html
+    assert "ann.private" not in html

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import template
+from django.template import Context
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -89,5 +90,6 @@ def personal(context, template_name: str) -> str:
     if request is not None and pagecache.rendering_shared_page(request):
         return mark_safe(pagecache.PERSONAL_MARK % template_name)  # noqa: S308 - our own marker
     template = context.template.engine.get_template(template_name)
-    with context.push():
-        return template.render(context)
+    # Only what the personal context holds, as on a stored page (pagecache.personal_context).
+    personal_context = pagecache.personal_context(request, context.get("csrf_token", ""), known=context)
+    return template.render(Context(personal_context, autoescape=context.autoescape))
