@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from catalog import cache_keys
@@ -100,8 +101,7 @@ def _build_tree() -> CategoryTree:
 
 
 def category_tree() -> CategoryTree:
-    key = vcache.versioned_key("tree", [cache_keys.CATALOG])
-    return vcache.get_or_set(key, _build_tree, 60 * 60)
+    return vcache.cached_in(cache_keys.CATALOG, "catalog:tree", _build_tree, 60 * 60)
 
 
 def category_get(*, slug: str) -> CategoryNode | None:
@@ -109,14 +109,15 @@ def category_get(*, slug: str) -> CategoryNode | None:
 
 
 def brand_list() -> list[dict]:
-    key = vcache.versioned_key("brands", [cache_keys.CATALOG])
-    return vcache.get_or_set(key, lambda: list(Brand.objects.values("id", "slug", "name")), 60 * 60)
+    return vcache.cached_in(
+        cache_keys.CATALOG, "catalog:brands", lambda: list(Brand.objects.values("id", "slug", "name")), 60 * 60
+    )
 
 
 def attribute_list() -> list[dict]:
-    key = vcache.versioned_key("attributes", [cache_keys.CATALOG])
-    return vcache.get_or_set(
-        key, lambda: list(Attribute.objects.filter(filterable=True).values("id", "code", "name")), 60 * 60
+    return vcache.cached_in(
+        cache_keys.CATALOG, "catalog:attributes",
+        lambda: list(Attribute.objects.filter(filterable=True).values("id", "code", "name")), 60 * 60,
     )
 
 
@@ -207,7 +208,37 @@ def product_list(*, filters: ProductFilter) -> QuerySet[Product]:
         qs = qs.order_by("-rating_avg", "-rating_count", "id")
     elif sort == "featured":
         qs = qs.order_by("-in_stock", "-rating_count", "id")
-    return qs.select_related("brand").prefetch_related(_images_prefetch())
+    # Listings never show the description, and the search vector is only matched: leaving both
+    # out of the rows spares the database carrying them through the sort of every match.
+    return qs.defer("description", "search_vector").select_related("brand").prefetch_related(_images_prefetch())
+
+
+class ListingPaginator(Paginator):
+    """Pages of a listing, counting at most ``cap`` products: a search that matches thousands
+    says "over 1,000 results" (counting them all would cost more than the page itself) and its
+    pages stop at the cap; refining the search or filters narrows it."""
+
+    def __init__(self, object_list: QuerySet, per_page: int, cap: int) -> None:
+        super().__init__(object_list, per_page)
+        self.cap = cap
+
+    @cached_property
+    def _bounded_count(self) -> int:
+        return self.object_list.order_by()[: self.cap + 1].count()
+
+    @cached_property
+    def count(self) -> int:
+        return min(self._bounded_count, self.cap)
+
+    @property
+    def capped(self) -> bool:
+        """Whether there are more products than the pages reach."""
+        return self._bounded_count > self.cap
+
+
+def listing_page(products: QuerySet[Product], number: str, *, per_page: int, cap: int) -> Page:
+    """The page ``number`` of ``products`` (the last one if past it, the first if not a number)."""
+    return ListingPaginator(products, per_page, cap).get_page(number)
 
 
 @dataclass

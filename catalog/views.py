@@ -7,7 +7,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -68,9 +67,9 @@ def _listing(request: HttpRequest, *, category=None, template: str, extra: dict)
     form.is_valid()
     filters = selectors.product_filter_prepare(form.to_filter())
     products = selectors.product_list(filters=filters)
-    paginator = Paginator(products, settings.CATALOG_PAGE_SIZE)
     requested_page = request.GET.get("page", "")
-    page = paginator.get_page(requested_page)
+    page = selectors.listing_page(products, requested_page, per_page=settings.CATALOG_PAGE_SIZE,
+                                  cap=settings.CATALOG_COUNT_CAP)
     page_notice = _page_notice(requested_page, page)
     facets = selectors.product_facets(filters=filters)
     context = {

@@ -41,12 +41,6 @@ def _version_key(namespace: str) -> str:
     return f"ver:{namespace}"
 
 
-def _digest(part: str) -> str:
-    if len(part) <= 80 and part.isascii() and " " not in part:
-        return part
-    return hashlib.blake2b(part.encode(), digest_size=12).hexdigest()
-
-
 def digest(text: str) -> str:
     """A short, stable key part for any text (e.g. a filter set's repr)."""
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
@@ -114,13 +108,6 @@ def _new_version(kind: str = CREATED) -> str:
     return f"{kind}{time.time_ns():x}{secrets.token_hex(3)}"
 
 
-def versioned_key(prefix: str, namespaces: Iterable[str], *parts: str) -> str:
-    """A key that changes whenever any of ``namespaces`` is bumped."""
-    vers = versions(namespaces)
-    version_part = ".".join(vers[ns] for ns in sorted(vers))
-    return ":".join([prefix, _digest(version_part), *(_digest(p) for p in parts)])
-
-
 def bump(*namespaces: str) -> None:
     """Invalidate every key built on these namespaces, now."""
     try:
@@ -139,8 +126,8 @@ def get_checked(key: str, namespaces: Iterable[str]) -> tuple[Any, dict[str, str
     namespaces still have the versions it was stored with (else None), and those versions
     (None for a namespace that has no version yet; nothing is written on a miss).
 
-    Unlike :func:`versioned_key`, the key itself carries no version, so a hit costs a single
-    ``get_many`` instead of two round trips (versions, then value).
+    The key itself carries no version, so a hit costs a single ``get_many`` (not one round trip
+    for the versions and another for the value).
     """
     names = sorted(set(namespaces))
     version_keys = [_version_key(ns) for ns in names]
@@ -175,14 +162,6 @@ def set_checked(key: str, value: Any, versions_seen: dict[str, str | None], time
         seen[ns] = version
     tag = tuple(str(seen[ns]) for ns in sorted(seen))
     safe_set(key, (tag, value), timeout)
-
-
-def get_or_set(key: str, producer: Callable[[], Any], timeout: int | None = None) -> Any:
-    value = safe_get(key, _MISSING)
-    if value is _MISSING:
-        value = producer()
-        safe_set(key, value, timeout)
-    return value
 
 
 def cached_in(namespace: str, key: str, producer: Callable[[], Any], timeout: int | None = None) -> Any:

@@ -108,8 +108,7 @@ def _load_index() -> dict[int, tuple[DealRule, ...]]:
 
 def index() -> dict[int, tuple[DealRule, ...]]:
     """Offer id -> its active deals that have not ended (upcoming included), soonest first."""
-    key = vcache.versioned_key("deals:index", [NAMESPACE])
-    return vcache.get_or_set(key, _load_index, INDEX_TIMEOUT)
+    return vcache.cached_in(NAMESPACE, "deals:index", _load_index, INDEX_TIMEOUT)
 
 
 def live_for_offer(offer_id: int | None, *, now: datetime | None = None,

@@ -92,8 +92,7 @@ def _load_rules() -> list[Rule]:
 
 def live_rules() -> list[Rule]:
     """Every active promotion (dates are checked at apply time), highest priority first."""
-    key = vcache.versioned_key("promotions:live", [NAMESPACE])
-    return vcache.get_or_set(key, _load_rules, LIVE_TIMEOUT)
+    return vcache.cached_in(NAMESPACE, "promotions:live", _load_rules, LIVE_TIMEOUT)
 
 
 def bump_on_commit() -> None:

@@ -310,6 +310,8 @@ SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="USD")
 # Shown prices include tax (EU style) or tax is added at checkout (US style).
 PRICES_INCLUDE_TAX = env.bool("PRICES_INCLUDE_TAX", default=False)
 CATALOG_PAGE_SIZE = env.int("CATALOG_PAGE_SIZE", default=24)
+# Category and search pages count at most this many products ("over 1,000 results"); their pages stop there.
+CATALOG_COUNT_CAP = env.int("CATALOG_COUNT_CAP", default=1000)
 PAGE_CACHE_TIMEOUT = env.int("PAGE_CACHE_TIMEOUT", default=15 * 60)
 PAGE_CACHE_ENABLED = env.bool("PAGE_CACHE_ENABLED", default=True)
 # What the layout's personal parts (templates/personal/) may show about the visitor: the only
