@@ -98,3 +98,27 @@ def test_search_page_says_what_it_searched_for(client, kitchen):
     body = client.get("/search/?q=kettel").content.decode()
     assert "Showing results for “kettle”" in body
     assert "Steel Electric Kettle 1.7 l" in body
+
+
+def test_a_broad_search_counts_up_to_the_cap_and_pages_stop_there(client, settings):
+    cat = CategoryFactory(name="Mugs")
+    for n in range(7):
+        ProductFactory(title=f"Stoneware mug {n}", category=cat)
+    settings.CATALOG_PAGE_SIZE = 2
+    settings.CATALOG_COUNT_CAP = 5
+    body = client.get("/search/?q=mug").content.decode()
+    assert "Over 5 results" in body
+    last = client.get("/search/?q=mug&page=9").content.decode()  # past the cap: its last page, said so
+    assert "There is no page 9; showing page 3." in last
+    settings.CATALOG_COUNT_CAP = 7
+    assert "7 results" in client.get("/search/?q=mug&page=4").content.decode()  # exactly the cap: counted
+    assert "Over" not in client.get("/search/?q=mug&sort=newest").content.decode()
+
+
+def test_listing_rows_leave_out_the_description(client, kitchen, django_assert_max_num_queries):
+    filters = selectors.product_filter_prepare(selectors.ProductFilter(query="kettle"))
+    products = list(selectors.product_list(filters=filters))
+    assert {"description", "search_vector"} <= products[0].get_deferred_fields()
+    client.get("/search/?q=kettle")  # warm the small caches
+    with django_assert_max_num_queries(10):  # no query per card for a deferred field
+        assert client.get("/search/?q=kettle&sort=price_asc").status_code == 200
