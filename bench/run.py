@@ -737,7 +737,7 @@ def _member_report(hello: float, loads: dict[str, Load], queries: dict[str, tupl
         "",
         "A member of the demo plan with two items in their cart (session cookie on every request): member "
         "prices and delivery, their account links and cart count. Same URLs, wrk settings and run as above; "
-        "the stored pages are shared by every member of the plan, the personal parts rendered per request.",
+        "the stored pages are shared by every member of the plan, the personal parts filled in per request.",
         "",
         "| page | req/s | share of hello | goal | | p50 ms | p99 ms | errors | SQL queries: all cold / miss / hit |",
         "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
