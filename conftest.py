@@ -100,8 +100,9 @@ def _clean_cache():
 
 
 @pytest.fixture(autouse=True)
-def _house_seller_exists(request):
-    """The house seller comes from a data migration; transactional tests flush it, so put it back."""
+def _migrated_data_exists(request):
+    """The house seller and the referral fee rule for every category and seller come from data
+    migrations; transactional tests flush them, so put them back."""
     marker = request.node.get_closest_marker("django_db")
     if marker is None:
         return
@@ -111,9 +112,14 @@ def _house_seller_exists(request):
 
     from marketplace.models import HOUSE_SELLER_SLUG, Seller
 
+    from finance.models import ReferralFeeRule
+
     Seller.objects.get_or_create(
         is_house=True,
-        defaults={"name": "Bazaar", "slug": HOUSE_SELLER_SLUG, "rating": Decimal("4.80"), "commission_rate": 0},
+        defaults={"name": "Bazaar", "slug": HOUSE_SELLER_SLUG, "rating": Decimal("4.80")},
+    )
+    ReferralFeeRule.objects.get_or_create(
+        category=None, seller=None, defaults={"percent": Decimal("15.00"), "minimum_per_unit": Decimal("0.30")}
     )
 
 

@@ -53,6 +53,7 @@ from core import cache as vcache
 from core import outbox
 from core.exceptions import ApplicationError, Conflict, IdempotencyKeyReused, NotFound
 from core.money import Money
+from finance import selectors as finance_selectors
 from fulfillment import selectors as fulfillment_selectors
 from fulfillment import services as fulfillment_services
 from marketplace import selectors as marketplace_selectors
@@ -339,9 +340,24 @@ def clean_address(address: Mapping | None, *, field: str) -> dict:
     return cleaned
 
 
+def _referral_fees(priced: pricing.PricedCart) -> dict[int, finance_selectors.ReferralFee]:
+    """The referral fee of each line (by offer), on what the buyer pays for it before tax."""
+    lines = [line for package in priced.packages for line in package.lines]
+    fee_lines = [
+        finance_selectors.FeeLine(
+            seller_id=line.seller_id, category_id=line.classification[0] if line.classification else None,
+            quantity=line.quantity, currency=priced.currency,
+            amount=line.total.amount - (line.tax.amount if priced.prices_include_tax else 0),
+        )
+        for line in lines
+    ]
+    return {line.offer_id: fee for line, fee in zip(lines, finance_selectors.referral_fees(fee_lines), strict=True)}
+
+
 def order_draft(*, priced: pricing.PricedCart, user, email: str, shipping_address: dict,
                 billing_address: dict) -> orders_services.OrderDraft:
-    """The order snapshot of a priced cart."""
+    """The order snapshot of a priced cart, with each line's referral fee as the rules say now."""
+    fees = _referral_fees(priced)
     packages = []
     for package in priced.packages:
         chosen = package.chosen
@@ -358,7 +374,8 @@ def order_draft(*, priced: pricing.PricedCart, user, email: str, shipping_addres
                         product_slug=line.product_slug, sku=line.sku, quantity=line.quantity,
                         unit_price=line.unit_price.amount, subtotal=line.subtotal.amount,
                         discount=line.discount.amount, tax_rate=line.tax_rate, tax=line.tax.amount,
-                        total=line.total.amount,
+                        total=line.total.amount, referral_fee_percent=fees[line.offer_id].percent,
+                        referral_fee=fees[line.offer_id].amount,
                     )
                     for line in package.lines
                 ),

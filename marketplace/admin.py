@@ -34,19 +34,15 @@ OFFER_FIELDS = (
 @admin.register(Seller)
 class SellerAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
     seller_lookup = "pk"
-    list_display = ("name", "slug", "is_house", "rating", "rating_count", "commission", "is_active", "created_at")
+    list_display = ("name", "slug", "is_house", "rating", "rating_count", "is_active", "created_at")
     list_filter = ("is_house", "is_active")
     search_fields = ("name", "slug", "email")
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ("is_house", "created_at")
     fields = (
         "name", "slug", "is_house", "is_active", "email", "country", "description", "rating", "rating_count",
-        "commission_rate", "created_at",
+        "created_at",
     )
-
-    @admin.display(description=_("commission"), ordering="commission_rate")
-    def commission(self, obj: Seller) -> str:
-        return f"{obj.commission_rate * 100:.2f}%"
 
     def save_model(self, request, obj, form, change):
         services.seller_save(seller=obj)

@@ -35,7 +35,6 @@ class SellerSpec:
     description: str = ""
     rating: Decimal = Decimal("4.50")
     rating_count: int = 0
-    commission_rate: Decimal = Decimal("0.15")
 
 
 def sellers_ensure(*, specs: Sequence[SellerSpec]) -> dict[str, Seller]:
@@ -46,7 +45,6 @@ def sellers_ensure(*, specs: Sequence[SellerSpec]) -> dict[str, Seller]:
             found[spec.slug] = services.seller_create(
                 name=spec.name, slug=spec.slug, email=spec.email, country=spec.country,
                 description=spec.description, rating=spec.rating, rating_count=spec.rating_count,
-                commission_rate=spec.commission_rate,
             )
     return found
 

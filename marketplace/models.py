@@ -28,10 +28,6 @@ class Seller(models.Model):
     description = models.TextField(_("about"), blank=True)
     rating = models.DecimalField(_("rating"), max_digits=3, decimal_places=2, default=Decimal("0"))
     rating_count = models.PositiveIntegerField(_("number of ratings"), default=0)
-    commission_rate = models.DecimalField(
-        _("commission rate"), max_digits=5, decimal_places=4, default=Decimal("0.1500"),
-        help_text=_("Share of each sale kept by the platform, e.g. 0.15 for 15%."),
-    )
     created_at = models.DateTimeField(_("joined"), default=timezone.now)
 
     class Meta:
@@ -40,9 +36,6 @@ class Seller(models.Model):
         ordering = ("name",)
         constraints = [
             models.UniqueConstraint(fields=["is_house"], condition=Q(is_house=True), name="one_house_seller"),
-            models.CheckConstraint(
-                condition=Q(commission_rate__gte=0, commission_rate__lte=1), name="seller_commission_0_to_1"
-            ),
             models.CheckConstraint(condition=Q(rating__gte=0, rating__lte=5), name="seller_rating_0_to_5"),
         ]
 

@@ -68,11 +68,11 @@ def seller_groups_refresh() -> None:
 
 def seller_create(
     *, name: str, slug: str = "", email: str = "", country: str = "US", description: str = "",
-    rating: Decimal = Decimal(0), rating_count: int = 0, commission_rate: Decimal = Decimal("0.15"),
+    rating: Decimal = Decimal(0), rating_count: int = 0,
 ) -> Seller:
     seller = Seller.objects.create(
         name=name, slug=slug or slugify(name), email=email, country=country, description=description,
-        rating=rating, rating_count=rating_count, commission_rate=commission_rate,
+        rating=rating, rating_count=rating_count,
     )
     events.record(marketplace_events.SELLER_CREATED, aggregate="seller", aggregate_id=seller.pk, seller_id=seller.pk)
     return seller

@@ -23,7 +23,8 @@ class PackageInline(ReadOnlyInline):
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = ("product_title", "sku", "seller_name", "quantity", "unit_price", "discount", "tax", "total")
+    fields = ("product_title", "sku", "seller_name", "quantity", "unit_price", "discount", "tax", "total",
+              "referral_fee_percent", "referral_fee")
     readonly_fields = fields
 
 
@@ -204,10 +205,11 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
 class OrderLineAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelAdmin):
     """The seller's sold items: its own order lines only."""
 
-    list_display = ("order", "product_title", "sku", "seller_name", "quantity", "unit_price", "total")
+    list_display = ("order", "product_title", "sku", "seller_name", "quantity", "unit_price", "total",
+                    "referral_fee")
     search_fields = ("order__number", "sku", "product_title")
     list_select_related = ("order",)
     readonly_fields = ("order", "package", "offer", "product", "seller", "seller_name", "product_title",
                        "product_slug", "sku", "quantity", "unit_price", "subtotal", "discount", "tax_rate", "tax",
-                       "total")
+                       "total", "referral_fee_percent", "referral_fee")
 

@@ -144,6 +144,10 @@ class OrderLine(models.Model):
     tax_rate = models.DecimalField(_("tax rate"), max_digits=6, decimal_places=4, default=0)
     tax = models.DecimalField(_("tax"), max_digits=12, decimal_places=2, default=0)
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
+    # The referral fee the seller pays for this line, at the rule in force when the order was
+    # placed (finance); later rule changes never touch it. Zero on the house seller's lines.
+    referral_fee_percent = models.DecimalField(_("referral fee %"), max_digits=5, decimal_places=2, default=0)
+    referral_fee = models.DecimalField(_("referral fee"), max_digits=12, decimal_places=2, default=0)
 
     class Meta:
         verbose_name = _("order line")
@@ -154,6 +158,8 @@ class OrderLine(models.Model):
             models.CheckConstraint(condition=Q(subtotal=F("unit_price") * F("quantity")),
                                    name="order_line_subtotal_is_price_times_quantity"),
             models.CheckConstraint(condition=Q(discount__lte=F("subtotal")), name="order_line_discount_within"),
+            models.CheckConstraint(condition=Q(referral_fee__gte=0, referral_fee_percent__gte=0,
+                                               referral_fee_percent__lte=100), name="order_line_referral_fee_valid"),
         ]
 
     def __str__(self) -> str:

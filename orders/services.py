@@ -65,6 +65,9 @@ class LineDraft:
     tax_rate: Decimal
     tax: Decimal
     total: Decimal
+    # What the platform charges the seller for the sale (finance's rules when the order is placed).
+    referral_fee_percent: Decimal = Decimal("0.00")
+    referral_fee: Decimal = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,7 @@ def order_create(
                 seller_id=ld.seller_id, seller_name=ld.seller_name, product_title=ld.product_title,
                 product_slug=ld.product_slug, sku=ld.sku, quantity=ld.quantity, unit_price=ld.unit_price,
                 subtotal=ld.subtotal, discount=ld.discount, tax_rate=ld.tax_rate, tax=ld.tax, total=ld.total,
+                referral_fee_percent=ld.referral_fee_percent, referral_fee=ld.referral_fee,
             )
             for ld in pd.lines
         ]

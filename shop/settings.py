@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "payments",
     "fulfillment",
     "orders",
+    "finance",
     "promotions",
     "membership",
     "checkout",

@@ -31,6 +31,8 @@ from django.utils.text import slugify
 from accounts import bulk as accounts_bulk
 from catalog import bulk as catalog_bulk
 from catalog import selectors as catalog_selectors
+from finance import selectors as finance_selectors
+from finance import services as finance_services
 from fulfillment import bulk as fulfillment_bulk
 from fulfillment import selectors as fulfillment_selectors
 from marketplace import bulk as marketplace_bulk
@@ -475,6 +477,7 @@ def seed_demo(
         fulfillment_bulk.stock_bulk_loaded()
         catalog_bulk.catalog_bulk_loaded()
         t = step("vacuum and analyze, search dictionary", t)
+    _demo_referral_fees()
     made = _demo_promotions()
     if made:
         log(f"{made} promotions and vouchers created")
@@ -490,6 +493,21 @@ def seed_demo(
     step("counting", t)
     result.seconds = time.perf_counter() - started
     return result
+
+
+# Referral fees by category (the rule for every category, 15%, comes from a migration).
+DEMO_REFERRAL_FEES = {"electronics": Decimal("8.00"), "computers": Decimal("6.00"), "clothing": Decimal("17.00")}
+
+
+def _demo_referral_fees() -> None:
+    """Once: a category that has a rule already (staff may have changed it) keeps it."""
+    tree = catalog_selectors.category_tree()
+    rules = finance_selectors.fee_schedule().rules
+    for slug, percent in DEMO_REFERRAL_FEES.items():
+        node = tree.get(slug)
+        if node is not None and (node.id, None) not in rules:
+            finance_services.referral_fee_rule_set(category_id=node.id, seller_id=None, percent=percent,
+                                                   minimum_per_unit=Decimal("0.30"))
 
 
 def _demo_promotions() -> int:

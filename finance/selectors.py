@@ -1,0 +1,107 @@
+"""Reads of finance: the referral fee a sale costs its seller.
+
+The fee schedule (every rule, and which seller is the house seller, who pays none) is cached
+until a rule is saved or deleted, so pricing an order's fees reads no table: one cache round
+trip for the schedule and one for the category tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from catalog import selectors as catalog_selectors
+from core import cache as vcache
+from core.money import minor_units
+from finance.models import ReferralFeeRule
+from marketplace import selectors as marketplace_selectors
+
+NAMESPACE = "finance:referral-fees"  # bumped on commit whenever a rule changes
+SCHEDULE_TIMEOUT = 60 * 60
+
+Rate = tuple[Decimal, Decimal]  # (percent, minimum per unit)
+
+
+@dataclass(frozen=True)
+class FeeSchedule:
+    rules: dict[tuple[int | None, int | None], Rate]  # (category id, seller id) -> rate; None: every
+    house_seller_id: int | None
+
+
+@dataclass(frozen=True)
+class FeeLine:
+    """A line of a sale as the fee sees it: who sold it, in which category, how many, and what
+    the buyer pays for them before tax (after discounts)."""
+
+    seller_id: int
+    category_id: int | None
+    quantity: int
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class ReferralFee:
+    percent: Decimal
+    amount: Decimal
+
+
+NO_FEE = ReferralFee(Decimal("0.00"), Decimal("0.00"))
+
+
+def _load_schedule() -> FeeSchedule:
+    rules = {
+        (r.category_id, r.seller_id): (r.percent, r.minimum_per_unit)
+        for r in ReferralFeeRule.objects.only("category_id", "seller_id", "percent", "minimum_per_unit")
+    }
+    house = marketplace_selectors.house_seller_id()
+    return FeeSchedule(rules=rules, house_seller_id=house)
+
+
+def fee_schedule() -> FeeSchedule:
+    return vcache.cached_in(NAMESPACE, "finance:fee-schedule", _load_schedule, SCHEDULE_TIMEOUT)
+
+
+def referral_fee_rule_list():
+    return ReferralFeeRule.objects.select_related("category", "seller")
+
+
+def rate_for(schedule: FeeSchedule, *, seller_id: int, categories: Sequence[int]) -> Rate | None:
+    """The rule that applies to a seller's sale in a category (``categories``: the product's
+    category and its ancestors, nearest first), most specific first; None when none does."""
+    rules = schedule.rules
+    for key in [*((c, seller_id) for c in categories), (None, seller_id), *((c, None) for c in categories),
+                (None, None)]:
+        if key in rules:
+            return rules[key]
+    return None
+
+
+def fee_of(rate: Rate | None, *, quantity: int, amount: Decimal, currency: str) -> ReferralFee:
+    """``percent`` of ``amount``, at least ``minimum`` per unit, rounded half up to the currency's
+    minor unit."""
+    if rate is None:
+        return NO_FEE
+    percent, minimum = rate
+    exponent = Decimal(1).scaleb(-minor_units(currency))
+    fee = max(amount * percent / 100, minimum * quantity)
+    return ReferralFee(percent, fee.quantize(exponent, rounding=ROUND_HALF_UP))
+
+
+def referral_fees(lines: Sequence[FeeLine]) -> list[ReferralFee]:
+    """The referral fee of each line, as it would be charged if sold now (the house seller pays
+    none). Read when an order is placed, and snapshotted on its lines."""
+    if not lines:
+        return []
+    schedule = fee_schedule()
+    tree = catalog_selectors.category_tree()
+    fees = []
+    for line in lines:
+        if line.seller_id == schedule.house_seller_id:
+            fees.append(NO_FEE)
+            continue
+        categories = [node.id for node in reversed(tree.ancestors(line.category_id))] if line.category_id else []
+        rate = rate_for(schedule, seller_id=line.seller_id, categories=categories)
+        fees.append(fee_of(rate, quantity=line.quantity, amount=line.amount, currency=line.currency))
+    return fees
