@@ -110,9 +110,8 @@ def _migrated_data_exists(request):
     request.getfixturevalue("transactional_db" if transactional else "db")
     from decimal import Decimal
 
-    from marketplace.models import HOUSE_SELLER_SLUG, Seller
-
     from finance.models import ReferralFeeRule
+    from marketplace.models import HOUSE_SELLER_SLUG, Seller
 
     Seller.objects.get_or_create(
         is_house=True,

@@ -1,5 +1,6 @@
-"""Finance admin: the referral fee rules, platform staff only (sellers' roles carry no finance
-permission), saved through the service so orders placed from then on use them."""
+"""Finance admin: the referral fee rules, platform staff only (sellers' roles carry no permission
+for them), saved through the service so orders placed from then on use them; the seller ledger,
+read-only, each seller's members seeing their own entries."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from core import cache as vcache
-from core.admin import InvalidateAfterDeleteMixin, ServiceErrorsAdminMixin
+from core.admin import InvalidateAfterDeleteMixin, ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
 from finance import selectors, services
-from finance.models import ReferralFeeRule
+from finance.models import LedgerEntry, ReferralFeeRule
+from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
 
 
 @admin.register(ReferralFeeRule)
@@ -34,3 +36,36 @@ class ReferralFeeRuleAdmin(ServiceErrorsAdminMixin, InvalidateAfterDeleteMixin, 
 
     def after_delete(self) -> None:
         vcache.bump(selectors.NAMESPACE)
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelAdmin):
+    """The seller ledger: every movement of a seller's money, read-only (sellers see their own)."""
+
+    seller_lookup = "seller"
+    list_display = ("created_at", "seller", "kind", "amount_column", "order_number", "description")
+    list_filter = ("kind", ("seller", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("order_number", "description")
+    date_hierarchy = "created_at"
+    list_select_related = ("seller",)
+    fields = ("created_at", "seller", "kind", "amount", "currency", "source_type", "source_id", "order_number",
+              "event_id", "description")
+    readonly_fields = fields
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_column(self, obj: LedgerEntry) -> str:
+        return money_column(obj.amount, obj.currency)
+
+    def changelist_view(self, request, extra_context=None):
+        """Above the list: the balance and reserve of the seller (one seller in scope, or filtered)."""
+        seller_id = request.GET.get("seller__id__exact")
+        scope = seller_scope(request)
+        if scope is not None and len(scope) == 1:
+            seller_id = next(iter(scope))
+        if seller_id and str(seller_id).isdigit() and (scope is None or int(seller_id) in scope):
+            balance = selectors.seller_balance(seller_id=int(seller_id))
+            extra_context = {**(extra_context or {}), "subtitle": _(
+                "Available %(available)s, reserved %(reserved)s") % {
+                "available": money_column(balance.available, balance.currency),
+                "reserved": money_column(balance.reserved, balance.currency)}}
+        return super().changelist_view(request, extra_context)

@@ -60,3 +60,61 @@ class ReferralFeeRule(models.Model):
             "category": self.category or _("every category"),
             "seller": self.seller or _("every seller"),
         }
+
+
+class LedgerEntry(models.Model):
+    """One movement of a seller's money (append-only: a balance is the sum of entries; a mistake
+    is corrected by another entry, never by editing one). Positive amounts are owed to the
+    seller, negative ones are charged to them.
+
+    Every entry points to its source (``source_type`` and ``source_id``: the order line, the
+    package, the refund...) and most to the domain event that caused it; an entry is unique per
+    kind and source, so a replayed or retried event posts nothing twice.
+    """
+
+    class Kind(models.TextChoices):
+        SALE = "sale", _("Sale")
+        SHIPPING_CREDIT = "shipping_credit", _("Shipping credit")
+        REFERRAL_FEE = "referral_fee", _("Referral fee")
+        REFUND = "refund", _("Refund")
+        REFERRAL_FEE_REFUND = "referral_fee_refund", _("Referral fee returned")
+        REFUND_ADMIN_FEE = "refund_admin_fee", _("Refund administration fee")
+        RESERVE_HOLD = "reserve_hold", _("Reserve held")
+        RESERVE_RELEASE = "reserve_release", _("Reserve released")
+
+    class Source(models.TextChoices):
+        ORDER_LINE = "order_line", _("order line")
+        PACKAGE = "package", _("package")
+
+    seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("seller"))
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    source_type = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    source_id = models.BigIntegerField(_("source id"))
+    order_number = models.CharField(_("order"), max_length=32, blank=True)
+    event_id = models.BigIntegerField(_("event"), null=True, blank=True)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("posted"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["seller", "created_at"], name="ledger_seller_created")]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "source_type", "source_id"],
+                                    name="ledger_one_entry_per_kind_and_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.currency}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("Ledger entries are never changed; post a correcting entry instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Ledger entries are never deleted.")

@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db.models import Q, Sum
+
 from catalog import selectors as catalog_selectors
 from core import cache as vcache
-from core.money import minor_units
-from finance.models import ReferralFeeRule
+from core.money import default_currency, minor_units
+from finance.models import LedgerEntry, ReferralFeeRule
 from marketplace import selectors as marketplace_selectors
 
 NAMESPACE = "finance:referral-fees"  # bumped on commit whenever a rule changes
@@ -105,3 +107,45 @@ def referral_fees(lines: Sequence[FeeLine]) -> list[ReferralFee]:
         rate = rate_for(schedule, seller_id=line.seller_id, categories=categories)
         fees.append(fee_of(rate, quantity=line.quantity, amount=line.amount, currency=line.currency))
     return fees
+
+
+# --- the seller ledger ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Balance:
+    available: Decimal  # the sum of every entry: what a payout would pay (negative: owed to Bazaar)
+    reserved: Decimal  # held until the packages have been delivered long enough
+    currency: str
+
+
+def seller_balance(*, seller_id: int, currency: str = "") -> Balance:
+    """The seller's balance, from the sum of their entries (two sums, one query)."""
+    K = LedgerEntry.Kind
+    totals = LedgerEntry.objects.filter(seller_id=seller_id).aggregate(
+        available=Sum("amount"), reserve=Sum("amount", filter=Q(kind__in=[K.RESERVE_HOLD, K.RESERVE_RELEASE])),
+    )
+    return Balance(available=totals["available"] or Decimal("0.00"), reserved=-(totals["reserve"] or Decimal("0.00")),
+                   currency=currency or default_currency())
+
+
+def ledger_entries(*, seller_id: int | None = None):
+    """Entries, newest first (one seller's, or everyone's for platform staff)."""
+    entries = LedgerEntry.objects.select_related("seller")
+    return entries.filter(seller_id=seller_id) if seller_id is not None else entries
+
+
+def entries_of_package(package) -> list[LedgerEntry]:
+    """What was posted for a package and its lines."""
+    line_ids = [line.pk for line in package.lines.all()]
+    S = LedgerEntry.Source
+    return list(LedgerEntry.objects.filter(Q(source_type=S.PACKAGE, source_id=package.pk)
+                                           | Q(source_type=S.ORDER_LINE, source_id__in=line_ids)))
+
+
+def packages_with_reserve_held() -> list[int]:
+    """Packages whose reserve is held and not yet released, oldest first."""
+    K, S = LedgerEntry.Kind, LedgerEntry.Source
+    released = LedgerEntry.objects.filter(kind=K.RESERVE_RELEASE, source_type=S.PACKAGE).values("source_id")
+    return list(LedgerEntry.objects.filter(kind=K.RESERVE_HOLD, source_type=S.PACKAGE)
+                .exclude(source_id__in=released).order_by("id").values_list("source_id", flat=True))

@@ -37,6 +37,7 @@ _STAFF = frozenset({
     "orders.view_orderline",
     "orders.change_package",  # the tracking number, before the package ships
     "orders.ship_package",  # ship and deliver (own packages, shipped by the seller)
+    "finance.view_ledgerentry",  # the seller's own ledger and balance
 })
 
 _MANAGER = _STAFF | {

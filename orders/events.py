@@ -6,4 +6,5 @@ ORDER_DISCARDED = "orders.order_discarded"  # order_id, order_number: never paid
 PAYMENT_PROBLEM = "orders.payment_problem"  # order_id, problem (PaymentProblem value)
 PACKAGE_SHIPPED = "orders.package_shipped"  # order_id, package_id, seller_id
 PACKAGE_DELIVERED = "orders.package_delivered"  # order_id, package_id
+ORDER_REFUNDED = "orders.order_refunded"  # order_id: refunded in full
 AGGREGATE = "order"

@@ -260,3 +260,24 @@ def user_bought_product(user_id: int, product_id: int) -> bool:
     return OrderLine.objects.filter(
         order__user_id=user_id, order__status__in=BOUGHT_STATUSES, product_id=product_id
     ).exists()
+
+
+# --- for finance (the seller ledger) ----------------------------------------------------------
+
+
+def package_with_lines(*, package_id: int) -> Package | None:
+    """A package with its order and lines (what the seller ledger posts when it ships)."""
+    return (Package.objects.select_related("order").prefetch_related("lines")
+            .filter(pk=package_id).first())
+
+
+def order_packages_with_lines(*, order_id: int) -> list[Package]:
+    """Every package of an order, with the order and lines (the ledger's refund postings)."""
+    return list(Package.objects.select_related("order").prefetch_related("lines").filter(order_id=order_id)
+                .order_by("id"))
+
+
+def packages_delivered_before(*, package_ids: list[int], before) -> list[int]:
+    """Which of these packages were delivered before ``before``."""
+    return list(Package.objects.filter(pk__in=package_ids, status=Package.Status.DELIVERED, delivered_at__lt=before)
+                .values_list("pk", flat=True))

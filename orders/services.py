@@ -317,6 +317,8 @@ def order_refund(*, order: Order, actor=None, reason: str = "") -> Order:
                 status=Package.Status.CANCELLED)
         _send_email_on_commit(locked, "refund")
         _return_money_on_commit(locked, "refunded")
+        events.record(order_events.ORDER_REFUNDED, aggregate=order_events.AGGREGATE, aggregate_id=locked.pk,
+                      order_id=locked.pk)
     order.status = locked.status
     return order
 

@@ -11,6 +11,7 @@ Run modes (see docs/architecture.md):
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -250,6 +251,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "bump-deal-boundaries": {"task": "promotions.tasks.bump_deal_boundaries", "schedule": 60},
     # Charge due renewals, retry declined ones, expire lapsed memberships (idempotent; see membership).
     "renew-due-subscriptions": {"task": "membership.tasks.renew_due_subscriptions", "schedule": 15 * 60},
+    # Sellers' reserves become available FINANCE_RESERVE_DAYS after delivery (idempotent; see finance).
+    "release-seller-reserves": {"task": "finance.tasks.release_reserves", "schedule": 60 * 60},
 }
 
 # --- i18n -------------------------------------------------------------------------------
@@ -361,7 +364,18 @@ EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
     "marketplace.buy_box_stale": ("shop.tasks.refresh_buy_boxes",),
     # An order reserved stock: its products' buy boxes are refreshed once, in a worker.
     "orders.order_placed": ("shop.tasks.refresh_buy_boxes_for_order",),
+    # The seller ledger (finance): a shipped package posts its sale, fees and reserve; a refund
+    # takes them back (each posting once per event, whatever the retries).
+    "orders.package_shipped": ("finance.tasks.post_package_shipped",),
+    "orders.order_refunded": ("finance.tasks.post_order_refunded",),
 }
+
+# --- Finance ----------------------------------------------------------------------------
+# Money from a package becomes available to its seller this many days after its delivery.
+FINANCE_RESERVE_DAYS = env.int("FINANCE_RESERVE_DAYS", default=7)
+# A refund returns the referral fee less the lesser of this share of it and this amount.
+FINANCE_REFUND_ADMIN_FEE_PERCENT = Decimal(env.str("FINANCE_REFUND_ADMIN_FEE_PERCENT", default="20"))
+FINANCE_REFUND_ADMIN_FEE_MAX = Decimal(env.str("FINANCE_REFUND_ADMIN_FEE_MAX", default="5.00"))
 
 # --- Membership -------------------------------------------------------------------------
 # A declined renewal is retried this many days after the renewal date (one retry per entry),
