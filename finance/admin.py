@@ -5,12 +5,14 @@ read-only, each seller's members seeing their own entries."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from core import cache as vcache
 from core.admin import InvalidateAfterDeleteMixin, ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
 from finance import selectors, services
-from finance.models import LedgerEntry, ReferralFeeRule
+from finance.models import LedgerEntry, Payout, ReferralFeeRule
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
 
 
@@ -64,8 +66,30 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelAd
             seller_id = next(iter(scope))
         if seller_id and str(seller_id).isdigit() and (scope is None or int(seller_id) in scope):
             balance = selectors.seller_balance(seller_id=int(seller_id))
+            pending = selectors.pending_payout_total(seller_id=int(seller_id))
+            expected = max(balance.available - pending, 0)
             extra_context = {**(extra_context or {}), "subtitle": _(
-                "Available %(available)s, reserved %(reserved)s") % {
+                "Available %(available)s, reserved %(reserved)s; next payout on %(date)s: %(expected)s") % {
                 "available": money_column(balance.available, balance.currency),
-                "reserved": money_column(balance.reserved, balance.currency)}}
+                "reserved": money_column(balance.reserved, balance.currency),
+                "date": date_format(services.next_settlement_date(timezone.localdate()), "DATE_FORMAT"),
+                "expected": money_column(expected, balance.currency)}}
         return super().changelist_view(request, extra_context)
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelAdmin):
+    """Payouts, read-only: created and sent by the payout run (sellers see their own)."""
+
+    seller_lookup = "seller"
+    list_display = ("settled_on", "seller", "amount_column", "status", "attempts", "provider_reference", "paid_at")
+    list_filter = ("status", ("seller", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("provider_reference",)
+    list_select_related = ("seller",)
+    fields = ("seller", "settled_on", "amount", "currency", "status", "provider", "provider_reference", "attempts",
+              "last_error", "created_at", "paid_at")
+    readonly_fields = fields
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_column(self, obj: Payout) -> str:
+        return money_column(obj.amount, obj.currency)

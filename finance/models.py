@@ -81,10 +81,12 @@ class LedgerEntry(models.Model):
         REFUND_ADMIN_FEE = "refund_admin_fee", _("Refund administration fee")
         RESERVE_HOLD = "reserve_hold", _("Reserve held")
         RESERVE_RELEASE = "reserve_release", _("Reserve released")
+        PAYOUT = "payout", _("Payout")
 
     class Source(models.TextChoices):
         ORDER_LINE = "order_line", _("order line")
         PACKAGE = "package", _("package")
+        PAYOUT = "payout", _("payout")
 
     seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="+",
                                verbose_name=_("seller"))
@@ -118,3 +120,38 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Ledger entries are never deleted.")
+
+
+class Payout(models.Model):
+    """A transfer of a seller's available balance for one settlement (every
+    ``FINANCE_PAYOUT_PERIOD_DAYS``): at most one per seller and settlement date. The ledger's payout
+    entry is posted when the transfer succeeds; until then the balance is untouched."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        PAID = "paid", _("Paid")
+
+    seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("seller"))
+    settled_on = models.DateField(_("settlement date"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    provider = models.CharField(_("provider"), max_length=40)
+    provider_reference = models.CharField(_("provider reference"), max_length=100, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("payout")
+        verbose_name_plural = _("payouts")
+        ordering = ("-settled_on", "seller_id")
+        constraints = [
+            models.UniqueConstraint(fields=["seller", "settled_on"], name="payout_one_per_seller_and_settlement"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seller} {self.settled_on}: {self.amount} {self.currency}"

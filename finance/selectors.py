@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Max, Q, Sum
 
 from catalog import selectors as catalog_selectors
 from core import cache as vcache
 from core.money import default_currency, minor_units
-from finance.models import LedgerEntry, ReferralFeeRule
+from finance.models import LedgerEntry, Payout, ReferralFeeRule
 from marketplace import selectors as marketplace_selectors
 
 NAMESPACE = "finance:referral-fees"  # bumped on commit whenever a rule changes
@@ -149,3 +149,37 @@ def packages_with_reserve_held() -> list[int]:
     released = LedgerEntry.objects.filter(kind=K.RESERVE_RELEASE, source_type=S.PACKAGE).values("source_id")
     return list(LedgerEntry.objects.filter(kind=K.RESERVE_HOLD, source_type=S.PACKAGE)
                 .exclude(source_id__in=released).order_by("id").values_list("source_id", flat=True))
+
+
+def payable_balances() -> dict[int, tuple[Decimal, str]]:
+    """Per seller with entries: the available balance less what pending payouts will take, and the
+    currency. Two queries, whatever the number of sellers and entries."""
+    available = {
+        row["seller_id"]: (row["total"], row["currency"])
+        for row in LedgerEntry.objects.values("seller_id").annotate(total=Sum("amount"), currency=Max("currency"))
+    }
+    pending = dict(Payout.objects.filter(status=Payout.Status.PENDING).values("seller_id")
+                   .annotate(total=Sum("amount")).values_list("seller_id", "total"))
+    return {
+        seller_id: (total - pending.get(seller_id, 0), currency) for seller_id, (total, currency) in available.items()
+    }
+
+
+def pending_payout_total(*, seller_id: int) -> Decimal:
+    """What the seller's pending payouts will take from their available balance."""
+    total = Payout.objects.filter(seller_id=seller_id, status=Payout.Status.PENDING).aggregate(t=Sum("amount"))["t"]
+    return total or Decimal("0.00")
+
+
+def sellers_paid_for(*, settled_on) -> set[int]:
+    """Sellers that have a payout (pending or paid) for this settlement date."""
+    return set(Payout.objects.filter(settled_on=settled_on).values_list("seller_id", flat=True))
+
+
+def pending_payout_ids() -> list[int]:
+    return list(Payout.objects.filter(status=Payout.Status.PENDING).order_by("id").values_list("pk", flat=True))
+
+
+def payout_list(*, seller_id: int | None = None):
+    payouts = Payout.objects.select_related("seller")
+    return payouts.filter(seller_id=seller_id) if seller_id is not None else payouts

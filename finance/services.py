@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core import cache as vcache
 from finance import selectors as finance_selectors
-from finance.models import LedgerEntry, ReferralFeeRule
+from finance.models import LedgerEntry, Payout, ReferralFeeRule
+from finance.providers import PayoutFailed, get_provider
 from finance.selectors import NAMESPACE
 from orders import selectors as orders_selectors
 
@@ -165,3 +168,84 @@ def ledger_post_order_refunded(*, order_id: int, event_id: int | None = None) ->
             entries.append(LedgerEntry(kind=E.REFUND, amount=-credit.amount, source_type=SRC.PACKAGE,
                                        source_id=package.pk, description="shipping", **common))
     return _post(entries)
+
+
+# --- payouts ---------------------------------------------------------------------------------------
+
+
+def settlement_date(today: date) -> date:
+    """The latest settlement date on or before ``today`` (every ``FINANCE_PAYOUT_PERIOD_DAYS`` from
+    ``FINANCE_PAYOUT_EPOCH``)."""
+    epoch = date.fromisoformat(settings.FINANCE_PAYOUT_EPOCH)
+    period = settings.FINANCE_PAYOUT_PERIOD_DAYS
+    return epoch + timedelta(days=(today - epoch).days // period * period)
+
+
+def next_settlement_date(today: date) -> date:
+    """The first settlement date after ``today``."""
+    return settlement_date(today) + timedelta(days=settings.FINANCE_PAYOUT_PERIOD_DAYS)
+
+
+@dataclass
+class PayoutRun:
+    settled_on: date
+    created: int = 0
+    paid: int = 0
+    failed: int = 0
+
+
+def payout_run(*, today: date | None = None) -> PayoutRun:
+    """Pay every seller their available balance for the latest settlement date, then send every
+    payout still pending (this one's and earlier failures).
+
+    At most one payout per seller and settlement date, whoever runs it and however often (the
+    database's unique constraint decides a concurrent run); a zero or negative balance pays
+    nothing and is carried forward; money that became available after a pending payout was
+    created waits for the next settlement. Three queries for the balances whatever the number of
+    sellers and entries, then one transfer per payout."""
+    run = PayoutRun(settled_on=settlement_date(today or timezone.localdate()))
+    provider = get_provider()
+    done = finance_selectors.sellers_paid_for(settled_on=run.settled_on)
+    payouts = [
+        Payout(seller_id=seller_id, settled_on=run.settled_on, amount=amount, currency=currency,
+               provider=provider.name)
+        for seller_id, (amount, currency) in finance_selectors.payable_balances().items()
+        if amount > 0 and seller_id not in done
+    ]
+    if payouts:  # a concurrent run's rows win the unique constraint; ours are then skipped
+        Payout.objects.bulk_create(payouts, ignore_conflicts=True)
+        run.created = len(payouts)
+    for payout_id in finance_selectors.pending_payout_ids():
+        if payout_send(payout_id=payout_id, provider=provider):
+            run.paid += 1
+        else:
+            run.failed += 1
+    return run
+
+
+def payout_send(*, payout_id: int, provider=None) -> bool:
+    """Transfer a pending payout and, once the money moved, post it to the ledger and mark it paid
+    (one transaction). The transfer's idempotency key is the payout's, so sending twice (a retry,
+    two workers) moves the money once; the ledger entry is unique per payout. A failed transfer
+    leaves the payout pending (retried by the next run) and the balance untouched."""
+    payout = Payout.objects.filter(pk=payout_id, status=Payout.Status.PENDING).first()
+    if payout is None:
+        return False
+    provider = provider or get_provider()
+    try:
+        transfer = provider.transfer(amount=payout.amount, currency=payout.currency, seller_id=payout.seller_id,
+                                     idempotency_key=f"payout:{payout.pk}")
+    except PayoutFailed as exc:
+        Payout.objects.filter(pk=payout.pk, status=Payout.Status.PENDING).update(
+            attempts=F("attempts") + 1, last_error=str(exc)[:300])
+        return False
+    with transaction.atomic():
+        locked = Payout.objects.select_for_update().get(pk=payout.pk)
+        if locked.status != Payout.Status.PENDING:
+            return False  # recorded by a concurrent send of the same transfer
+        _post([LedgerEntry(kind=E.PAYOUT, amount=-locked.amount, currency=locked.currency, seller_id=locked.seller_id,
+                           source_type=SRC.PAYOUT, source_id=locked.pk, description=transfer.reference[:200])])
+        locked.status, locked.provider_reference = Payout.Status.PAID, transfer.reference
+        locked.paid_at, locked.attempts = timezone.now(), locked.attempts + 1
+        locked.save(update_fields=["status", "provider_reference", "paid_at", "attempts"])
+    return True

@@ -26,3 +26,10 @@ def post_order_refunded(order_id: int, event_id: int | None = None, **_event) ->
 def release_reserves() -> int:
     """Beat: release the reserves of packages delivered long enough ago."""
     return services.ledger_release_reserves()
+
+
+@shared_task(**RETRY)
+def run_payouts() -> dict[str, int]:
+    """Beat: pay sellers for the latest settlement date and retry pending payouts (idempotent)."""
+    run = services.payout_run()
+    return {"created": run.created, "paid": run.paid, "failed": run.failed}

@@ -38,6 +38,7 @@ _STAFF = frozenset({
     "orders.change_package",  # the tracking number, before the package ships
     "orders.ship_package",  # ship and deliver (own packages, shipped by the seller)
     "finance.view_ledgerentry",  # the seller's own ledger and balance
+    "finance.view_payout",  # and their payouts
 })
 
 _MANAGER = _STAFF | {

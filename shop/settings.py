@@ -253,6 +253,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "renew-due-subscriptions": {"task": "membership.tasks.renew_due_subscriptions", "schedule": 15 * 60},
     # Sellers' reserves become available FINANCE_RESERVE_DAYS after delivery (idempotent; see finance).
     "release-seller-reserves": {"task": "finance.tasks.release_reserves", "schedule": 60 * 60},
+    # Pay sellers on each settlement date; retry payouts whose transfer failed (idempotent; see finance).
+    "run-seller-payouts": {"task": "finance.tasks.run_payouts", "schedule": 60 * 60},
 }
 
 # --- i18n -------------------------------------------------------------------------------
@@ -376,6 +378,11 @@ FINANCE_RESERVE_DAYS = env.int("FINANCE_RESERVE_DAYS", default=7)
 # A refund returns the referral fee less the lesser of this share of it and this amount.
 FINANCE_REFUND_ADMIN_FEE_PERCENT = Decimal(env.str("FINANCE_REFUND_ADMIN_FEE_PERCENT", default="20"))
 FINANCE_REFUND_ADMIN_FEE_MAX = Decimal(env.str("FINANCE_REFUND_ADMIN_FEE_MAX", default="5.00"))
+# Sellers are paid their available balance every this many days, counted from this date (a settlement date).
+FINANCE_PAYOUT_PERIOD_DAYS = env.int("FINANCE_PAYOUT_PERIOD_DAYS", default=14)
+FINANCE_PAYOUT_EPOCH = env.str("FINANCE_PAYOUT_EPOCH", default="2026-01-05")
+# How payouts are sent (a dotted path to a finance.providers.PayoutProvider).
+FINANCE_PAYOUT_PROVIDER = env.str("FINANCE_PAYOUT_PROVIDER", default="finance.providers.TestPayoutProvider")
 
 # --- Membership -------------------------------------------------------------------------
 # A declined renewal is retried this many days after the renewal date (one retry per entry),
