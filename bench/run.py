@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -54,6 +55,7 @@ MEMBER_QUERY_BUDGET = 10  # SQL queries per member page, cold or warm
 SEARCH_P95_BUDGET_MS = 50.0
 SEED_BUDGET_S = 180.0  # seed_demo --products 100000 into an empty database
 ORDER_BUDGET = 0.05  # orders/s placed by 32 API clients, as a share of hello's req/s
+PAYOUT_SELLERS, PAYOUT_ENTRIES = 1000, 200_000  # the payout run: sellers, ledger entries between them
 SEARCH_WORDS = [
     "kettle", "electric kettle", "headphones", "wireless earbuds", "laptop", "mechanical keyboard", "monitor",
     "coffee maker", "espresso", "frying pan", "table lamp", "throw pillow", "novel", "guide", "yoga mat",
@@ -823,6 +825,8 @@ def main() -> int:
     order_queries = _place_order_queries(pool)
     print("timing pricing of a 20-line cart with 0 and 50 live promotions")
     promotion_timing = _promotion_pricing(pool)
+    print(f"timing a payout run: {PAYOUT_SELLERS} sellers, {PAYOUT_ENTRIES} ledger entries (rolled back)")
+    payouts = _payout_run()
     connection.close()
     seed_fresh = None
     if args.seed_timing:
@@ -870,12 +874,73 @@ def main() -> int:
                      promotion_timing)
     report += "\n" + _member_report(loads["hello"].rps or 1.0, member_loads, member_queries, member_miss, seed_fresh,
                                      args.products)
+    report += (
+        "\n## Seller payouts\n\nOne payout run (`finance.services.payout_run`, test provider) for "
+        f"{payouts['sellers']:,} sellers with {payouts['entries']:,} ledger entries between them, in a "
+        "transaction rolled back afterwards: "
+        f"{payouts['seconds']:.2f} s, {payouts['paid']:,} payouts, {payouts['queries']:,} SQL queries "
+        f"({payouts['queries'] / max(payouts['sellers'], 1):.1f} per seller); with a tenth of the entries "
+        f"{payouts['queries_tenth']:,} queries (the same: queries follow sellers, not entries).\n"
+    )
     print()
     print(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.md").write_text(report + "\n", encoding="utf-8")
     print(f"written to {RESULTS / 'latest.md'}")
     return 0
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def _payout_run(sellers: int = PAYOUT_SELLERS, entries: int = PAYOUT_ENTRIES) -> dict[str, float]:
+    """One payout run for ``sellers`` sellers with ``entries`` ledger entries between them, in a
+    transaction rolled back afterwards (the bench database keeps nothing): seconds and SQL
+    queries, also with a tenth of the entries, to show the queries follow sellers, not entries."""
+    from django.db import connection, transaction
+
+    from finance import services as finance_services
+    from finance.models import LedgerEntry
+    from marketplace.models import Seller
+
+    def run(per_seller: int) -> tuple[float, int, int]:
+        result: list[tuple[float, int, int]] = []
+        try:
+            with transaction.atomic():
+                stamp = uuid.uuid4().hex[:8]
+                made = Seller.objects.bulk_create(
+                    [Seller(name=f"Payout bench {stamp} {n}", slug=f"payout-bench-{stamp}-{n}") for n in range(sellers)]
+                )
+                rows = (
+                    LedgerEntry(seller_id=seller.pk, kind=LedgerEntry.Kind.SALE, amount=Decimal("12.34"),
+                                currency="USD", source_type=LedgerEntry.Source.ORDER_LINE,
+                                source_id=-(index * per_seller + k + 1))  # negative: never a real line's id
+                    for index, seller in enumerate(made) for k in range(per_seller)
+                )
+                while batch := list(itertools.islice(rows, 10_000)):
+                    LedgerEntry.objects.bulk_create(batch)
+                statements = 0
+
+                def count(execute, sql, params, many, context):
+                    nonlocal statements
+                    statements += 1
+                    return execute(sql, params, many, context)
+
+                with connection.execute_wrapper(count):
+                    started = time.perf_counter()
+                    outcome = finance_services.payout_run()
+                    seconds = time.perf_counter() - started
+                result.append((seconds, statements, outcome.paid))
+                raise _RolledBack
+        except _RolledBack:
+            pass
+        return result[0]
+
+    seconds, queries, paid = run(entries // sellers)
+    _small_seconds, small_queries, _small_paid = run(max(entries // sellers // 10, 1))
+    return {"sellers": sellers, "entries": entries, "seconds": seconds, "queries": queries, "paid": paid,
+            "queries_tenth": small_queries}
 
 
 def _report(
