@@ -4,7 +4,11 @@ read-only, each seller's members seeing their own entries."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+import csv
+from decimal import Decimal
+
+from django.contrib import admin, messages
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -12,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from core import cache as vcache
 from core.admin import InvalidateAfterDeleteMixin, ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
 from finance import selectors, services
-from finance.models import LedgerEntry, Payout, ReferralFeeRule
+from finance.models import Adjustment, LedgerEntry, Payout, ReferralFeeRule
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
 
 
@@ -40,9 +44,37 @@ class ReferralFeeRuleAdmin(ServiceErrorsAdminMixin, InvalidateAfterDeleteMixin, 
         vcache.bump(selectors.NAMESPACE)
 
 
+def _csv(filename: str, entries) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(selectors.STATEMENT_COLUMNS)
+    for row in selectors.statement_rows(entries):
+        writer.writerow([_spreadsheet_safe(value) for value in row])
+    return response
+
+
+def _spreadsheet_safe(value):
+    """Text a spreadsheet would run as a formula is written as text (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return False
+    return True
+
+
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelAdmin):
-    """The seller ledger: every movement of a seller's money, read-only (sellers see their own)."""
+    """The seller ledger: every movement of a seller's money, read-only (sellers see their own).
+    A statement of any period: filter by date, select, and download as CSV."""
+
+    actions = ["download_csv"]
 
     seller_lookup = "seller"
     list_display = ("created_at", "seller", "kind", "amount_column", "order_number", "description")
@@ -57,6 +89,10 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelAd
     @admin.display(description=_("amount"), ordering="amount")
     def amount_column(self, obj: LedgerEntry) -> str:
         return money_column(obj.amount, obj.currency)
+
+    @admin.action(description=_("Download the selected entries as CSV (a statement)"), permissions=["view"])
+    def download_csv(self, request, queryset):
+        return _csv("ledger-statement.csv", queryset.select_related(None))
 
     def changelist_view(self, request, extra_context=None):
         """Above the list: the balance and reserve of the seller (one seller in scope, or filtered)."""
@@ -90,6 +126,41 @@ class PayoutAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelAdmin):
               "last_error", "created_at", "paid_at")
     readonly_fields = fields
 
+    actions = ["download_statement"]
+
     @admin.display(description=_("amount"), ordering="amount")
     def amount_column(self, obj: Payout) -> str:
         return money_column(obj.amount, obj.currency)
+
+    @admin.action(description=_("Download the statement of the selected payout (CSV)"), permissions=["view"])
+    def download_statement(self, request, queryset):
+        payouts = list(queryset[:2])
+        if len(payouts) != 1:
+            self.message_user(request, _("Select one payout."), level=messages.WARNING)
+            return None
+        payout = payouts[0]
+        return _csv(f"payout-{payout.seller_id}-{payout.settled_on}.csv", selectors.payout_statement(payout=payout))
+
+
+@admin.register(Adjustment)
+class AdjustmentAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
+    """Corrections of a seller's balance by platform staff, each with its reason; posted to the
+    ledger when saved and never changed or deleted afterwards (a mistake is another adjustment)."""
+
+    list_display = ("created_at", "seller", "amount", "reason", "created_by")
+    list_filter = (("seller", admin.RelatedOnlyFieldListFilter),)
+    search_fields = ("reason", "seller__name")
+    autocomplete_fields = ("seller",)
+    fields = ("seller", "amount", "reason")
+    list_select_related = ("seller", "created_by")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        saved = services.ledger_adjust(seller_id=obj.seller_id, amount=obj.amount, reason=obj.reason,
+                                       actor=request.user)
+        obj.pk = saved.pk

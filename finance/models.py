@@ -82,11 +82,13 @@ class LedgerEntry(models.Model):
         RESERVE_HOLD = "reserve_hold", _("Reserve held")
         RESERVE_RELEASE = "reserve_release", _("Reserve released")
         PAYOUT = "payout", _("Payout")
+        ADJUSTMENT = "adjustment", _("Adjustment")
 
     class Source(models.TextChoices):
         ORDER_LINE = "order_line", _("order line")
         PACKAGE = "package", _("package")
         PAYOUT = "payout", _("payout")
+        ADJUSTMENT = "adjustment", _("adjustment")
 
     seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="+",
                                verbose_name=_("seller"))
@@ -155,3 +157,26 @@ class Payout(models.Model):
 
     def __str__(self) -> str:
         return f"{self.seller} {self.settled_on}: {self.amount} {self.currency}"
+
+
+class Adjustment(models.Model):
+    """A correction of a seller's balance by platform staff, with the reason (the source of its
+    ledger entry)."""
+
+    seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("seller"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2,
+                                 help_text=_("Positive: owed to the seller; negative: charged to them."))
+    reason = models.CharField(_("reason"), max_length=200)
+    created_by = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("by"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("adjustment")
+        verbose_name_plural = _("adjustments")
+        ordering = ("-created_at", "-id")
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="adjustment_not_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.seller}: {self.amount} ({self.reason})"

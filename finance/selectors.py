@@ -183,3 +183,27 @@ def pending_payout_ids() -> list[int]:
 def payout_list(*, seller_id: int | None = None):
     payouts = Payout.objects.select_related("seller")
     return payouts.filter(seller_id=seller_id) if seller_id is not None else payouts
+
+
+STATEMENT_COLUMNS = ("posted", "kind", "order", "description", "amount", "currency", "source", "source id")
+
+
+def statement_rows(entries) -> list[tuple]:
+    """The rows of a statement (CSV): every entry with its order, oldest first."""
+    return [
+        (e.created_at.isoformat(timespec="seconds"), e.get_kind_display(), e.order_number, e.description,
+         f"{e.amount:.2f}", e.currency, e.source_type, e.source_id)
+        for e in sorted(entries, key=lambda e: (e.created_at, e.pk))
+    ]
+
+
+def payout_statement(*, payout: Payout) -> list[LedgerEntry]:
+    """What a paid payout paid: the seller's entries after their previous payout's entry, up to and
+    including this payout's own (none for a payout not paid yet)."""
+    K, S = LedgerEntry.Kind, LedgerEntry.Source
+    mine = LedgerEntry.objects.filter(kind=K.PAYOUT, source_type=S.PAYOUT, source_id=payout.pk).first()
+    if mine is None:
+        return []
+    previous = (LedgerEntry.objects.filter(seller_id=payout.seller_id, kind=K.PAYOUT, id__lt=mine.pk)
+                .order_by("-id").values_list("id", flat=True).first()) or 0
+    return list(LedgerEntry.objects.filter(seller_id=payout.seller_id, id__gt=previous, id__lte=mine.pk).order_by("id"))

@@ -10,10 +10,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core import cache as vcache
+from core.exceptions import ApplicationError
+from core.money import default_currency, max_price
 from finance import selectors as finance_selectors
-from finance.models import LedgerEntry, Payout, ReferralFeeRule
+from finance.models import Adjustment, LedgerEntry, Payout, ReferralFeeRule
 from finance.providers import PayoutFailed, get_provider
 from finance.selectors import NAMESPACE
 from orders import selectors as orders_selectors
@@ -249,3 +252,23 @@ def payout_send(*, payout_id: int, provider=None) -> bool:
         locked.paid_at, locked.attempts = timezone.now(), locked.attempts + 1
         locked.save(update_fields=["status", "provider_reference", "paid_at", "attempts"])
     return True
+
+
+# --- manual adjustments -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def ledger_adjust(*, seller_id: int, amount: Decimal, reason: str, actor=None) -> Adjustment:
+    """Correct a seller's balance (platform staff): the adjustment and its ledger entry, with the
+    reason, in one transaction. Refuses a zero amount, an amount with more than two decimals, and an
+    empty reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(_("Say why the balance is adjusted."), fields={"reason": [_("Required.")]})
+    if amount == 0 or amount != amount.quantize(Decimal("0.01")) or abs(amount) > max_price():
+        raise ApplicationError(_("Enter an amount other than zero, in cents."), fields={"amount": [_("Not valid.")]})
+    adjustment = Adjustment.objects.create(seller_id=seller_id, amount=amount, reason=reason[:200],
+                                           created_by=actor if getattr(actor, "pk", None) else None)
+    _post([LedgerEntry(kind=E.ADJUSTMENT, amount=amount, currency=default_currency(), seller_id=seller_id,
+                       source_type=SRC.ADJUSTMENT, source_id=adjustment.pk, description=reason[:200])])
+    return adjustment
