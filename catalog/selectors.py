@@ -518,3 +518,21 @@ def products_all() -> QuerySet[Product]:
     """Every product, active or not, unordered and with nothing joined: for batch jobs of other
     contexts that narrow it by their own relations (marketplace: the products without a buy box)."""
     return Product.objects.all()
+
+
+def categories_by_ids(*, ids: list[int]) -> QuerySet[Category]:
+    """The active categories among ``ids`` (unknown or inactive ones are left out)."""
+    return Category.objects.filter(pk__in=ids, is_active=True)
+
+
+def category_choices() -> list[tuple[int, str]]:
+    """Every visible category as (id, name indented by depth), in tree order, for forms."""
+    tree = category_tree()
+
+    def walk(ids, depth):
+        for pk in ids:
+            node = tree.nodes[pk]
+            yield node.id, ("— " * depth) + node.name
+            yield from walk(node.children, depth + 1)
+
+    return list(walk(tree.roots, 0))

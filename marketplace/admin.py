@@ -20,7 +20,7 @@ from core.admin import ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
 from core.exceptions import ApplicationError
 from marketplace import selectors, services
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
-from marketplace.models import BuyBox, Offer, Seller, SellerMember
+from marketplace.models import BuyBox, Offer, Seller, SellerApplication, SellerApplicationEvent, SellerMember
 
 OFFER_FIELDS = (
     "seller", "sku", "price", "list_price", "member_price", "condition", "fulfillment_channel", "handling_days",
@@ -243,3 +243,70 @@ class ProductAdmin(CatalogProductAdmin):
                 services.offer_save(offer=offer, actor=request.user)
             return
         super().save_formset(request, form, formset, change)
+
+
+class ApplicationEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = SellerApplicationEvent
+    fields = ("created_at", "from_status", "to_status", "message", "actor")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+DECISIONS = {"_approve": "approve", "_request_info": "request_info", "_reject": "reject"}
+
+
+@admin.register(SellerApplication)
+class SellerApplicationAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
+    """Applications to sell, reviewed by platform staff with the review permission: approve (the
+    seller and its owner's access are created), ask for more information, or reject with a reason.
+    The message field is what the applicant is told; nothing else is edited here."""
+
+    change_form_template = "admin/marketplace/sellerapplication/change_form.html"
+    list_display = ("created_at", "store_name", "legal_name", "country", "expected_volume", "status", "reviewed_by")
+    list_filter = ("status", "country", "expected_volume")
+    search_fields = ("store_name", "legal_name", "email", "tax_id", "applicant__email")
+    list_select_related = ("reviewed_by",)
+    inlines = [ApplicationEventInline]
+    fields = ("status", "applicant", "legal_name", "store_name", "contact_name", "email", "phone", "country",
+              "tax_id", "bank_account_holder", "bank_account", "bank_routing", "category_names", "expected_volume",
+              "terms_accepted_at", "created_at", "seller", "reviewed_by", "reviewed_at", "review_message")
+    readonly_fields = tuple(f for f in fields if f != "review_message")
+
+    @admin.display(description=_("categories"))
+    def category_names(self, obj: SellerApplication) -> str:
+        return ", ".join(c.name for c in obj.categories.all())
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("marketplace.review_sellerapplication") and seller_scope(request) is None
+
+    def has_view_permission(self, request, obj=None):
+        return seller_scope(request) is None and (
+            super().has_view_permission(request, obj) or self.has_change_permission(request, obj))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_decide"] = (obj is not None and obj.status == SellerApplication.Status.SUBMITTED
+                                 and self.has_change_permission(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request, obj, form, change):
+        decision = next((DECISIONS[key] for key in DECISIONS if key in request.POST), None)
+        if decision is None:
+            raise ApplicationError(_("Choose approve, ask for information or reject."))
+        message = form.cleaned_data.get("review_message", "")
+        current = SellerApplication.objects.get(pk=obj.pk)
+        if decision == "approve":
+            services.application_approve(application=current, actor=request.user, message=message)
+        elif decision == "request_info":
+            services.application_request_info(application=current, actor=request.user, message=message)
+        else:
+            services.application_reject(application=current, actor=request.user, reason=message)
+
+    def save_related(self, request, form, formsets, change):
+        """The categories are the applicant's; nothing related is saved from here."""

@@ -155,3 +155,82 @@ class BuyBox(models.Model):
 
     def __str__(self) -> str:
         return f"buy box of product {self.product_id}: offer {self.offer_id}"
+
+
+class SellerApplication(models.Model):
+    """A business asking to sell on Bazaar ("Sell on Bazaar"), reviewed by platform staff: approved
+    (the seller, with the applicant as its owner), rejected with a reason, or sent back for more
+    information. The applicant follows it on their account."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("Submitted, waiting for review")
+        NEEDS_INFO = "needs_info", _("More information needed")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    class Volume(models.TextChoices):
+        UNDER_100 = "under_100", _("Fewer than 100 units a month")
+        UP_TO_1000 = "100_1000", _("100 to 1,000 units a month")
+        UP_TO_10000 = "1000_10000", _("1,000 to 10,000 units a month")
+        OVER_10000 = "over_10000", _("More than 10,000 units a month")
+
+    OPEN = (Status.SUBMITTED, Status.NEEDS_INFO)
+
+    applicant = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                  verbose_name=_("applicant"))
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.SUBMITTED)
+    legal_name = models.CharField(_("legal name of the business"), max_length=200)
+    store_name = models.CharField(_("store name shoppers see"), max_length=120)
+    contact_name = models.CharField(_("contact person"), max_length=150)
+    email = models.EmailField(_("contact e-mail"))
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    country = models.CharField(_("country"), max_length=2)
+    tax_id = models.CharField(_("tax id"), max_length=20)
+    bank_account_holder = models.CharField(_("bank account holder"), max_length=150)
+    bank_account = models.CharField(_("bank account (IBAN, or account number)"), max_length=34)
+    bank_routing = models.CharField(_("routing number (US accounts)"), max_length=9, blank=True)
+    categories = models.ManyToManyField("catalog.Category", related_name="+", verbose_name=_("categories"))
+    expected_volume = models.CharField(_("expected volume"), max_length=12, choices=Volume.choices)
+    terms_accepted_at = models.DateTimeField(_("seller terms accepted"))
+    review_message = models.TextField(_("message to the applicant"), blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", verbose_name=_("reviewed by"))
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+    seller = models.ForeignKey(Seller, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                               verbose_name=_("seller"))
+    created_at = models.DateTimeField(_("submitted"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("seller application")
+        verbose_name_plural = _("seller applications")
+        ordering = ("-created_at", "-id")
+        permissions = [("review_sellerapplication", "Can approve, reject or query seller applications")]
+        constraints = [
+            models.UniqueConstraint(fields=["applicant"], condition=Q(status__in=["submitted", "needs_info"]),
+                                    name="one_open_seller_application_per_applicant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_name} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
+
+
+class SellerApplicationEvent(models.Model):
+    """The history of an application: each submission and each decision, with its message."""
+
+    application = models.ForeignKey(SellerApplication, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12)
+    message = models.TextField(blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} -> {self.to_status}"

@@ -13,7 +13,7 @@ from catalog.models import Product
 from marketplace import buy_box, roles
 from marketplace.benefits import Benefits
 from marketplace.buy_box import BuyBoxInputs, OfferFacts
-from marketplace.models import HOUSE_SELLER_SLUG, BuyBox, Offer, Seller, SellerMember
+from marketplace.models import HOUSE_SELLER_SLUG, BuyBox, Offer, Seller, SellerApplication, SellerMember
 
 
 def house_seller() -> Seller:
@@ -240,3 +240,18 @@ __all__ = ["HOUSE_SELLER_SLUG", "OfferView", "ProductPage", "ProductPageInputs",
            "product_offers", "offer_get_for_user", "offer_views", "product_page", "seller_ids_for_user",
            "seller_ids_with_permission", "seller_list", "seller_roles_for_user",
            "seller_scope_for_user"]
+
+
+# --- seller applications ------------------------------------------------------------------------
+
+
+def application_get(*, pk: int) -> SellerApplication | None:
+    return SellerApplication.objects.select_related("applicant", "seller").filter(pk=pk).first()
+
+
+def application_of(*, user) -> SellerApplication | None:
+    """The user's latest application (open or decided), or None."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return (SellerApplication.objects.filter(applicant=user).prefetch_related("categories", "events")
+            .order_by("-created_at", "-id").first())

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from accounts import services as account_services
+from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
-from core import events
-from core.exceptions import ApplicationError, NotFound, PermissionDenied
+from core import events, outbox
+from core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
 from core.money import validate_price
 from marketplace import buy_box, roles, selectors
 from marketplace import events as marketplace_events
-from marketplace.models import BuyBox, Offer, Seller, SellerMember
+from marketplace.models import BuyBox, Offer, Seller, SellerApplication, SellerApplicationEvent, SellerMember
 
 logger = logging.getLogger(__name__)
 
@@ -408,3 +412,178 @@ def _buy_box_compute_and_store(ids: list[int], inputs: buy_box.BuyBoxInputs) -> 
     )
     catalog_services.product_listing_update(rows=[c.listing_row() for c in choices])
     return {c.product_id: c.winner.pk if c.winner else None for c in choices}
+
+
+# --- selling on Bazaar: applications ---------------------------------------------------------------
+
+APPLICATION_FIELDS = ("legal_name", "store_name", "contact_name", "email", "phone", "country", "tax_id",
+                      "bank_account_holder", "bank_account", "bank_routing", "expected_volume")
+
+
+def _iban_valid(iban: str) -> bool:
+    """ISO 13616: two letters, two check digits, up to 30 letters and digits; mod 97 of the
+    rearranged number is 1."""
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", iban):
+        return False
+    digits = "".join(str(int(c, 36)) for c in iban[4:] + iban[:4])
+    return int(digits) % 97 == 1
+
+
+def _aba_valid(routing: str) -> bool:
+    """A US routing number: nine digits whose weighted sum (3, 7, 1, ...) is a multiple of 10."""
+    if not re.fullmatch(r"\d{9}", routing):
+        return False
+    return sum(int(d) * w for d, w in zip(routing, (3, 7, 1) * 3, strict=True)) % 10 == 0
+
+
+def _clean_application(data: dict) -> dict:
+    """The application's fields, normalised; every problem named by its field (ApplicationError)."""
+    clean = {name: str(data.get(name) or "").strip() for name in APPLICATION_FIELDS}
+    errors: dict[str, list[str]] = {}
+    for name in ("legal_name", "store_name", "contact_name", "email", "country", "tax_id", "bank_account_holder",
+                 "bank_account", "expected_volume"):
+        if not clean[name]:
+            errors.setdefault(name, []).append(_("Required."))
+    clean["country"] = clean["country"].upper()
+    if clean["country"] and not re.fullmatch(r"[A-Z]{2}", clean["country"]):
+        errors.setdefault("country", []).append(_("A two-letter country code, e.g. US or DE."))
+    tax_id = re.sub(r"[\s.]", "", clean["tax_id"]).upper()
+    if tax_id and not re.fullmatch(r"[A-Z0-9-]{5,20}", tax_id):
+        errors.setdefault("tax_id", []).append(_("5 to 20 letters, digits or dashes."))
+    elif clean["country"] == "US" and tax_id and not re.fullmatch(r"\d{2}-?\d{7}", tax_id):
+        errors.setdefault("tax_id", []).append(_("A US employer identification number: 12-3456789."))
+    clean["tax_id"] = tax_id
+    account = re.sub(r"\s", "", clean["bank_account"]).upper()
+    routing = re.sub(r"\s", "", clean["bank_routing"])
+    if account and clean["country"] == "US":
+        if not re.fullmatch(r"\d{4,17}", account):
+            errors.setdefault("bank_account", []).append(_("A US account number: 4 to 17 digits."))
+        if not _aba_valid(routing):
+            errors.setdefault("bank_routing", []).append(_("A nine-digit routing number (its check digit is wrong)."))
+    elif account:
+        if not _iban_valid(account):
+            errors.setdefault("bank_account", []).append(_("Not a valid IBAN (check the digits)."))
+        routing = ""
+    clean["bank_account"], clean["bank_routing"] = account, routing
+    if clean["expected_volume"] and clean["expected_volume"] not in SellerApplication.Volume.values:
+        errors.setdefault("expected_volume", []).append(_("Choose one of the ranges."))
+    if clean["email"]:
+        try:
+            validate_email(clean["email"])
+        except ValidationError:
+            errors.setdefault("email", []).append(_("Not an e-mail address."))
+    for name, limit in (("legal_name", 200), ("store_name", 120), ("contact_name", 150), ("phone", 30),
+                        ("bank_account_holder", 150)):
+        if len(clean[name]) > limit:
+            errors.setdefault(name, []).append(_("At most %(n)s characters.") % {"n": limit})
+    categories = [int(c) for c in data.get("categories") or [] if str(c).isdigit()]
+    if not categories:
+        errors.setdefault("categories", []).append(_("Choose at least one category."))
+    if not data.get("accept_terms"):
+        errors.setdefault("accept_terms", []).append(_("Accept the seller terms to apply."))
+    if errors:
+        raise ApplicationError(_("Some fields are not valid."), fields=errors)
+    clean["categories"] = categories
+    return clean
+
+
+def _application_event(application: SellerApplication, from_status: str, message: str = "", actor=None) -> None:
+    SellerApplicationEvent.objects.create(application=application, from_status=from_status,
+                                          to_status=application.status, message=message, actor=actor)
+    from marketplace.tasks import send_application_email  # tasks import services
+
+    outbox.enqueue(send_application_email, application.pk, application.status)
+
+
+def application_submit(*, applicant, data: dict) -> SellerApplication:
+    """Apply to sell (a signed-in customer; one open application at a time). Staff are asked to
+    review it and the applicant gets a confirmation by e-mail."""
+    clean = _clean_application(data)
+    categories = clean.pop("categories")
+    with transaction.atomic():
+        if SellerApplication.objects.filter(applicant=applicant, status__in=SellerApplication.OPEN).exists():
+            raise Conflict(_("You have an application under review already."), code="application_open")
+        application = SellerApplication(applicant=applicant, terms_accepted_at=timezone.now(), **clean)
+        try:
+            with transaction.atomic():
+                application.save()
+        except IntegrityError:  # the same applicant submitting twice at once
+            raise Conflict(_("You have an application under review already."), code="application_open")
+        application.categories.set(catalog_selectors.categories_by_ids(ids=categories))
+        _application_event(application, "", actor=applicant)
+    return application
+
+
+def application_resubmit(*, application: SellerApplication, applicant, data: dict) -> SellerApplication:
+    """The applicant answers a request for more information with a corrected application."""
+    clean = _clean_application(data)
+    categories = clean.pop("categories")
+    with transaction.atomic():
+        locked = SellerApplication.objects.select_for_update().get(pk=application.pk)
+        if locked.applicant_id != applicant.pk:
+            raise NotFound(_("No such application."))
+        if locked.status != SellerApplication.Status.NEEDS_INFO:
+            raise Conflict(_("This application cannot be changed now."), code="application_closed")
+        for name, value in clean.items():
+            setattr(locked, name, value)
+        locked.status, locked.updated_at, locked.terms_accepted_at = (
+            SellerApplication.Status.SUBMITTED, timezone.now(), timezone.now())
+        locked.save()
+        locked.categories.set(catalog_selectors.categories_by_ids(ids=categories))
+        _application_event(locked, SellerApplication.Status.NEEDS_INFO, actor=applicant)
+    return locked
+
+
+def _decide(application: SellerApplication, *, actor, to: str, message: str) -> tuple[SellerApplication, str]:
+    if not (getattr(actor, "is_superuser", False) or getattr(actor, "has_perm", lambda p: False)(
+            "marketplace.review_sellerapplication")) or selectors.seller_scope_for_user(actor) is not None:
+        raise PermissionDenied(_("Only platform staff review seller applications."))
+    locked = SellerApplication.objects.select_for_update().get(pk=application.pk)
+    if locked.status != SellerApplication.Status.SUBMITTED:
+        raise Conflict(_("This application was decided already (%(status)s).")
+                       % {"status": locked.get_status_display()}, code="application_decided")
+    previous = locked.status
+    locked.status, locked.review_message = to, message
+    locked.reviewed_by, locked.reviewed_at, locked.updated_at = actor, timezone.now(), timezone.now()
+    return locked, previous
+
+
+@transaction.atomic
+def application_approve(*, application: SellerApplication, actor, message: str = "") -> SellerApplication:
+    """Approve: the seller is created (inactive offers until they list some) with the applicant as
+    its owner, who can then sign in to admin, scoped to that seller."""
+    locked, previous = _decide(application, actor=actor, to=SellerApplication.Status.APPROVED, message=message)
+    slug = base = slugify(locked.store_name)[:120] or "seller"
+    n = 1
+    while Seller.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    seller = seller_create(name=locked.store_name, slug=slug, email=locked.email, country=locked.country)
+    seller_member_add(seller=seller, user=locked.applicant, role=SellerMember.Role.OWNER)
+    locked.seller = seller
+    locked.save()
+    _application_event(locked, previous, message, actor)
+    return locked
+
+
+@transaction.atomic
+def application_reject(*, application: SellerApplication, actor, reason: str) -> SellerApplication:
+    """Reject, with the reason the applicant is told."""
+    if not (reason or "").strip():
+        raise ApplicationError(_("Say why the application is rejected."), fields={"review_message": [_("Required.")]})
+    locked, previous = _decide(application, actor=actor, to=SellerApplication.Status.REJECTED, message=reason.strip())
+    locked.save()
+    _application_event(locked, previous, locked.review_message, actor)
+    return locked
+
+
+@transaction.atomic
+def application_request_info(*, application: SellerApplication, actor, message: str) -> SellerApplication:
+    """Send the application back to the applicant with what is missing; they correct and resubmit."""
+    if not (message or "").strip():
+        raise ApplicationError(_("Say what information is needed."), fields={"review_message": [_("Required.")]})
+    locked, previous = _decide(application, actor=actor, to=SellerApplication.Status.NEEDS_INFO,
+                               message=message.strip())
+    locked.save()
+    _application_event(locked, previous, locked.review_message, actor)
+    return locked
