@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import actions as admin_actions
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -20,7 +21,15 @@ from core.admin import ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
 from core.exceptions import ApplicationError
 from marketplace import selectors, services
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
-from marketplace.models import BuyBox, Offer, Seller, SellerApplication, SellerApplicationEvent, SellerMember
+from marketplace.models import (
+    BuyBox,
+    Offer,
+    Seller,
+    SellerApplication,
+    SellerApplicationEvent,
+    SellerMember,
+    SellerStandingEvent,
+)
 
 OFFER_FIELDS = (
     "seller", "sku", "price", "list_price", "member_price", "condition", "fulfillment_channel", "handling_days",
@@ -31,6 +40,14 @@ OFFER_FIELDS = (
 # --- sellers ------------------------------------------------------------------------------------
 
 
+class SellerStandingInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = SellerStandingEvent
+    fields = ("created_at", "action", "reason", "actor")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
 @admin.register(Seller)
 class SellerAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
     seller_lookup = "pk"
@@ -38,14 +55,55 @@ class SellerAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAd
     list_filter = ("is_house", "is_active")
     search_fields = ("name", "slug", "email")
     prepopulated_fields = {"slug": ("name",)}
-    readonly_fields = ("is_house", "created_at")
+    readonly_fields = ("is_house", "is_active", "created_at")
     fields = (
         "name", "slug", "is_house", "is_active", "email", "country", "description", "rating", "rating_count",
         "created_at",
     )
+    inlines = [SellerStandingInline]
+    actions = ["suspend", "reinstate"]
 
     def save_model(self, request, obj, form, change):
         services.seller_save(seller=obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if seller_scope(request) is not None or not request.user.has_perm("marketplace.change_seller"):
+            actions.pop("suspend", None)
+            actions.pop("reinstate", None)
+        return actions
+
+    def _standing(self, request, queryset, *, suspend: bool):
+        """A page asking for the reason, then the change for each selected seller."""
+        reason = request.POST.get("reason", "").strip()
+        if "apply" in request.POST and reason:
+            done = 0
+            for seller in queryset:
+                try:
+                    (services.seller_suspend if suspend else services.seller_reinstate)(
+                        seller=seller, reason=reason, actor=request.user)
+                    done += 1
+                except ApplicationError as exc:
+                    self.message_user(request, f"{seller}: {exc.message}", level=messages.WARNING)
+            if done:
+                self.message_user(request, (_("%(n)s seller(s) suspended.") if suspend
+                                            else _("%(n)s seller(s) reinstated.")) % {"n": done})
+            return None
+        return TemplateResponse(request, "admin/marketplace/seller/standing.html", {
+            **self.admin_site.each_context(request), "title": _("Suspend sellers") if suspend else _(
+                "Reinstate sellers"),
+            "sellers": queryset, "action": "suspend" if suspend else "reinstate", "suspend": suspend,
+            "missing_reason": "apply" in request.POST, "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        })
+
+    @admin.action(description=_("Suspend the selected sellers (their offers stop selling at once)"))
+    def suspend(self, request, queryset):
+        return self._standing(request, queryset, suspend=True)
+
+    @admin.action(description=_("Reinstate the selected sellers"))
+    def reinstate(self, request, queryset):
+        return self._standing(request, queryset, suspend=False)
 
     def has_delete_permission(self, request, obj=None):
         # Sellers are deactivated, never deleted: their offers and past orders keep pointing at them.

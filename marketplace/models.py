@@ -234,3 +234,26 @@ class SellerApplicationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or '-'} -> {self.to_status}"
+
+
+class SellerStandingEvent(models.Model):
+    """A seller suspended or reinstated by platform staff, with the reason: its history."""
+
+    class Action(models.TextChoices):
+        SUSPENDED = "suspended", _("Suspended")
+        REINSTATED = "reinstated", _("Reinstated")
+
+    seller = models.ForeignKey(Seller, on_delete=models.CASCADE, related_name="standing_events")
+    action = models.CharField(_("action"), max_length=12, choices=Action.choices)
+    reason = models.CharField(_("reason"), max_length=300)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
+                              verbose_name=_("by"))
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("standing change")
+        verbose_name_plural = _("standing changes")
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.seller}: {self.get_action_display()}"

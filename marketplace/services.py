@@ -25,7 +25,15 @@ from core.exceptions import ApplicationError, Conflict, NotFound, PermissionDeni
 from core.money import validate_price
 from marketplace import buy_box, roles, selectors
 from marketplace import events as marketplace_events
-from marketplace.models import BuyBox, Offer, Seller, SellerApplication, SellerApplicationEvent, SellerMember
+from marketplace.models import (
+    BuyBox,
+    Offer,
+    Seller,
+    SellerApplication,
+    SellerApplicationEvent,
+    SellerMember,
+    SellerStandingEvent,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -587,3 +595,43 @@ def application_request_info(*, application: SellerApplication, actor, message: 
     locked.save()
     _application_event(locked, previous, locked.review_message, actor)
     return locked
+
+
+# --- a seller's standing: suspended and reinstated by platform staff ---------------------------------
+
+
+def _set_standing(*, seller: Seller, active: bool, reason: str, actor) -> Seller:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(_("Give the reason (the seller's history keeps it)."),
+                               fields={"reason": [_("Required.")]})
+    if getattr(actor, "pk", None) and selectors.seller_scope_for_user(actor) is not None:
+        raise PermissionDenied(_("Only platform staff suspend or reinstate sellers."))
+    with transaction.atomic():
+        locked = Seller.objects.select_for_update().get(pk=seller.pk)
+        if locked.is_house:
+            raise ApplicationError(_("The house seller cannot be suspended."), code="house_seller")
+        if locked.is_active == active:
+            raise Conflict(_("This seller is already %(state)s.")
+                           % {"state": _("active") if active else _("suspended")}, code="standing_unchanged")
+        locked.is_active = active
+        locked.save(update_fields=["is_active"])
+        action = SellerStandingEvent.Action.REINSTATED if active else SellerStandingEvent.Action.SUSPENDED
+        SellerStandingEvent.objects.create(seller=locked, action=action, reason=reason[:300],
+                                           actor=actor if getattr(actor, "pk", None) else None)
+        product_ids = Offer.objects.filter(seller=locked).values_list("product_id", flat=True).distinct()
+        buy_box_request_refresh(product_ids=list(product_ids))
+        catalog_services.catalog_changed()  # every cached page showing its offers, at the commit (rare)
+    seller.is_active = active
+    return seller
+
+
+def seller_suspend(*, seller: Seller, reason: str, actor=None) -> Seller:
+    """Suspend a seller: its offers stop selling at once (pages, carts, checkout); orders already
+    placed continue (they ship and are paid out as usual). Kept in the seller's history."""
+    return _set_standing(seller=seller, active=False, reason=reason, actor=actor)
+
+
+def seller_reinstate(*, seller: Seller, reason: str, actor=None) -> Seller:
+    """Let a suspended seller sell again."""
+    return _set_standing(seller=seller, active=True, reason=reason, actor=actor)
