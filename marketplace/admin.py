@@ -55,7 +55,7 @@ class SellerAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAd
     list_filter = ("is_house", "is_active")
     search_fields = ("name", "slug", "email")
     prepopulated_fields = {"slug": ("name",)}
-    readonly_fields = ("is_house", "is_active", "created_at")
+    readonly_fields = ("is_house", "is_active", "rating", "rating_count", "created_at")  # rating: buyers' feedback
     fields = (
         "name", "slug", "is_house", "is_active", "email", "country", "description", "rating", "rating_count",
         "created_at",

@@ -635,3 +635,14 @@ def seller_suspend(*, seller: Seller, reason: str, actor=None) -> Seller:
 def seller_reinstate(*, seller: Seller, reason: str, actor=None) -> Seller:
     """Let a suspended seller sell again."""
     return _set_standing(seller=seller, active=True, reason=reason, actor=actor)
+
+
+def seller_rating_set(*, seller_id: int, rating: Decimal, count: int) -> None:
+    """The seller's rating as computed from buyers' feedback (orders); it ranks offers in the buy
+    box, so their products' buy boxes are refreshed."""
+    with transaction.atomic():
+        changed = Seller.objects.filter(pk=seller_id).exclude(rating=rating, rating_count=count).update(
+            rating=rating, rating_count=count)
+        if changed:
+            product_ids = Offer.objects.filter(seller_id=seller_id).values_list("product_id", flat=True).distinct()
+            buy_box_request_refresh(product_ids=list(product_ids))

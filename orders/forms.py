@@ -26,3 +26,10 @@ class GuestLinkRequestForm(forms.Form):
 
     def clean_number(self) -> str:
         return self.cleaned_data["number"].strip().upper()
+
+
+class SellerFeedbackForm(forms.Form):
+    rating = forms.TypedChoiceField(label=_("Your rating of the seller"), coerce=int,
+                                    choices=[(n, f"{n} / 5") for n in range(5, 0, -1)], widget=forms.RadioSelect)
+    comment = forms.CharField(label=_("Comment"), required=False, max_length=2000,
+                              widget=forms.Textarea(attrs={"rows": 4}))

@@ -223,3 +223,27 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status} -> {self.to_status}"
+
+
+class SellerFeedback(models.Model):
+    """A buyer's rating of a seller for one order (1-5, with a comment), once the seller's package
+    was delivered: once per order and seller. The seller's rating is computed from these."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="seller_feedback")
+    seller = models.ForeignKey("marketplace.Seller", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    rating = models.PositiveSmallIntegerField(_("rating"))
+    comment = models.TextField(_("comment"), blank=True, max_length=2000)
+    created_at = models.DateTimeField(_("rated"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("seller feedback")
+        verbose_name_plural = _("seller feedback")
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=["order", "seller"], name="seller_feedback_once_per_order_and_seller"),
+            models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="seller_feedback_rating_1_to_5"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seller_id}: {self.rating}/5"

@@ -16,7 +16,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
 from marketplace import selectors as marketplace_selectors
-from orders.models import Order, OrderLine, Package
+from orders.models import Order, OrderLine, Package, SellerFeedback
 from orders.models import PaymentProblem as PaymentProblem
 
 # Other contexts compare ``order.status`` with ``orders.selectors.OrderStatus`` (and name a
@@ -281,3 +281,15 @@ def packages_delivered_before(*, package_ids: list[int], before) -> list[int]:
     """Which of these packages were delivered before ``before``."""
     return list(Package.objects.filter(pk__in=package_ids, status=Package.Status.DELIVERED, delivered_at__lt=before)
                 .values_list("pk", flat=True))
+
+
+# --- feedback on sellers ------------------------------------------------------------------------------
+
+
+def sellers_rated(*, order: Order) -> set[int]:
+    """Sellers the buyer rated for this order."""
+    return set(SellerFeedback.objects.filter(order=order).values_list("seller_id", flat=True))
+
+
+def delivered_package_of(*, order: Order, seller_id: int) -> Package | None:
+    return Package.objects.filter(order=order, seller_id=seller_id, status=Package.Status.DELIVERED).first()

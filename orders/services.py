@@ -8,19 +8,29 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import transaction
-from django.db.models import Max
+from django.db import IntegrityError, transaction
+from django.db.models import Avg, Count, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import events, outbox
 from core.exceptions import ApplicationError, Conflict, PermissionDenied
 from fulfillment import services as fulfillment_services
+from marketplace import services as marketplace_services
 from orders import events as order_events
 from orders import selectors
-from orders.models import Order, OrderDiscount, OrderEvent, OrderLine, OrderReservation, Package, PaymentProblem
+from orders.models import (
+    Order,
+    OrderDiscount,
+    OrderEvent,
+    OrderLine,
+    OrderReservation,
+    Package,
+    PaymentProblem,
+    SellerFeedback,
+)
 from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.selectors import PaymentStatus
@@ -622,3 +632,33 @@ def order_guest_link_send(*, order: Order) -> None:
 
     order_id = order.pk
     outbox.enqueue(send_guest_link_email, order_id)
+
+
+# --- feedback on sellers ----------------------------------------------------------------------------
+
+
+def seller_feedback_leave(*, order: Order, seller_id: int, user, rating, comment: str = "") -> SellerFeedback:
+    """The buyer rates the seller of a delivered package of their order (1-5, a comment): once per
+    order and seller. The seller's rating becomes the average of all its feedback."""
+    try:
+        rating = int(str(rating).strip())
+    except (TypeError, ValueError):
+        rating = 0
+    if not 1 <= rating <= 5:
+        raise ApplicationError(_("Choose from 1 to 5 stars."), fields={"rating": [_("From 1 to 5.")]})
+    comment = (comment or "").strip()
+    if len(comment) > 2000:
+        raise ApplicationError(_("At most 2,000 characters."), fields={"comment": [_("Too long.")]})
+    if not Package.objects.filter(order=order, seller_id=seller_id, status=Package.Status.DELIVERED).exists():
+        raise ApplicationError(_("You can rate a seller once their package has been delivered."), code="not_delivered")
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                feedback = SellerFeedback.objects.create(order=order, seller_id=seller_id, user=user, rating=rating,
+                                                         comment=comment)
+        except IntegrityError:
+            raise Conflict(_("You rated this seller for this order already."), code="feedback_exists")
+        totals = SellerFeedback.objects.filter(seller_id=seller_id).aggregate(avg=Avg("rating"), n=Count("id"))
+        average = Decimal(totals["avg"]).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        marketplace_services.seller_rating_set(seller_id=seller_id, rating=average, count=totals["n"])
+    return feedback

@@ -13,4 +13,5 @@ urlpatterns = [
     path("guest/<str:number>/cancel/", views.guest_order_cancel, name="guest_cancel"),
     path("<str:number>/", views.order_detail, name="detail"),
     path("<str:number>/cancel/", views.order_cancel, name="cancel"),
+    path("<str:number>/rate/<int:seller_id>/", views.seller_feedback, name="seller_feedback"),
 ]

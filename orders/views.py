@@ -19,13 +19,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.lockout import client_ip
 from core import cache as vcache
 from core.exceptions import ApplicationError
+from core.forms import add_service_errors
 from orders import selectors, services
-from orders.forms import GuestCancelForm, GuestLinkRequestForm
+from orders.forms import GuestCancelForm, GuestLinkRequestForm, SellerFeedbackForm
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def _detail(request: HttpRequest, order, *, guest: bool = False, cancel_form=Non
             "cancel_form": cancel_form if cancel_form is not None else (GuestCancelForm() if guest else None),
             "can_cancel": selectors.order_can_cancel(order=order),
             "history": list(order.events.all()),
+            "rated_sellers": set() if guest else selectors.sellers_rated(order=order),
         },
         status=status,
     )
@@ -247,3 +249,24 @@ def guest_link_resend(request: HttpRequest) -> HttpResponse:
           "link to it. It can take a few minutes to arrive.") % {"number": number},
     )
     return _see_other(reverse("orders:guest_resend"))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def seller_feedback(request: HttpRequest, number: str, seller_id: int) -> HttpResponse:
+    """Rate the seller of a delivered package of your order (once)."""
+    order = selectors.order_for_user(user=request.user, number=number)
+    package = selectors.delivered_package_of(order=order, seller_id=seller_id) if order is not None else None
+    if package is None:
+        raise Http404(_("No delivered package from this seller in your order."))
+    form = SellerFeedbackForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.seller_feedback_leave(order=order, seller_id=seller_id, user=request.user,
+                                           rating=form.cleaned_data["rating"], comment=form.cleaned_data["comment"])
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Thank you for rating %(seller)s.") % {"seller": package.seller_name})
+            return redirect("orders:detail", number=number)
+    return render(request, "orders/seller_feedback.html", {"order": order, "package": package, "form": form})
