@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from core import cache as vcache
 from core.admin import InvalidateAfterDeleteMixin, ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
 from finance import selectors, services
-from finance.models import Adjustment, LedgerEntry, Payout, ReferralFeeRule
+from finance.models import Adjustment, LedgerEntry, Payout, ReferralFeeRule, SellerHealth
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
 
 
@@ -164,3 +164,15 @@ class AdjustmentAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
         saved = services.ledger_adjust(seller_id=obj.seller_id, amount=obj.amount, reason=obj.reason,
                                        actor=request.user)
         obj.pk = saved.pk
+
+
+@admin.register(SellerHealth)
+class SellerHealthAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelAdmin):
+    """Account health by day, each rate against its target (sellers see their own)."""
+
+    seller_lookup = "seller"
+    list_display = ("computed_on", "seller", "order_defect_rate", "cancel_rate", "late_shipment_rate",
+                    "valid_tracking_rate", "orders", "shipped", "eligible", "problems")
+    list_filter = ("eligible", ("seller", admin.RelatedOnlyFieldListFilter))
+    date_hierarchy = "computed_on"
+    list_select_related = ("seller",)

@@ -180,3 +180,29 @@ class Adjustment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.seller}: {self.amount} ({self.reason})"
+
+
+class SellerHealth(models.Model):
+    """A seller's account health on one day (computed daily): each rate over its window, against
+    its target; outside any target, the seller does not win buy boxes (marketplace is told)."""
+
+    seller = models.ForeignKey("marketplace.Seller", on_delete=models.CASCADE, related_name="+",
+                               verbose_name=_("seller"))
+    computed_on = models.DateField(_("day"))
+    order_defect_rate = models.DecimalField(_("order defect rate %"), max_digits=5, decimal_places=2)
+    cancel_rate = models.DecimalField(_("pre-fulfilment cancel rate %"), max_digits=5, decimal_places=2)
+    late_shipment_rate = models.DecimalField(_("late shipment rate %"), max_digits=5, decimal_places=2)
+    valid_tracking_rate = models.DecimalField(_("valid tracking rate %"), max_digits=5, decimal_places=2)
+    orders = models.PositiveIntegerField(_("orders (60 days)"), default=0)
+    shipped = models.PositiveIntegerField(_("packages shipped (30 days)"), default=0)
+    eligible = models.BooleanField(_("buy box eligible"))
+    problems = models.CharField(_("outside target"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("account health")
+        verbose_name_plural = _("account health")
+        ordering = ("-computed_on", "seller_id")
+        constraints = [models.UniqueConstraint(fields=["seller", "computed_on"], name="seller_health_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.seller} {self.computed_on}"

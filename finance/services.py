@@ -11,14 +11,17 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from core import cache as vcache
 from core.exceptions import ApplicationError
 from core.money import default_currency, max_price
 from finance import selectors as finance_selectors
-from finance.models import Adjustment, LedgerEntry, Payout, ReferralFeeRule
+from finance.models import Adjustment, LedgerEntry, Payout, ReferralFeeRule, SellerHealth
 from finance.providers import PayoutFailed, get_provider
 from finance.selectors import NAMESPACE
+from marketplace import selectors as marketplace_selectors
+from marketplace import services as marketplace_services
 from orders import selectors as orders_selectors
 
 MERCHANT = "merchant"  # a package the seller ships themselves (orders' fulfilment channel)
@@ -272,3 +275,67 @@ def ledger_adjust(*, seller_id: int, amount: Decimal, reason: str, actor=None) -
     _post([LedgerEntry(kind=E.ADJUSTMENT, amount=amount, currency=default_currency(), seller_id=seller_id,
                        source_type=SRC.ADJUSTMENT, source_id=adjustment.pk, description=reason[:200])])
     return adjustment
+
+
+# --- account health ---------------------------------------------------------------------------------
+
+HEALTH_LABELS = {
+    "order_defect_rate": _lazy("order defect rate"),
+    "cancel_rate": _lazy("pre-fulfilment cancel rate"),
+    "late_shipment_rate": _lazy("late shipment rate"),
+    "valid_tracking_rate": _lazy("valid tracking rate"),
+}
+
+
+def _percent(part: int, whole: int) -> Decimal:
+    return (Decimal(part) * 100 / whole).quantize(Decimal("0.01"), ROUND_HALF_UP) if whole else Decimal("0.00")
+
+
+def health_compute(*, today: date | None = None) -> int:
+    """Every seller's account health for ``today`` (one row per seller and day; a later run that day
+    brings it up to date), and
+    their buy-box eligibility: outside any target (with enough orders to judge), the seller does
+    not win buy boxes and is told which rate is out; back inside, they win again. Five queries for
+    the counts whatever the number of sellers; returns how many sellers changed eligibility."""
+    today = today or timezone.localdate()
+    now = timezone.now()
+    targets = settings.FINANCE_HEALTH_TARGETS
+    performance = orders_selectors.seller_performance(
+        defect_since=now - timedelta(days=targets["order_defect_rate"][1]),
+        cancel_since=now - timedelta(days=targets["cancel_rate"][1]),
+        shipping_since=now - timedelta(days=targets["late_shipment_rate"][1]),
+    )
+    minimum = settings.FINANCE_HEALTH_MIN_ORDERS
+    house = finance_selectors.fee_schedule().house_seller_id
+    rows, changed = [], 0
+    for seller_id in marketplace_selectors.seller_ids():
+        if seller_id == house:
+            continue
+        perf = performance.get(seller_id) or orders_selectors.SellerPerformance()
+        rates = {
+            "order_defect_rate": _percent(perf.defective_orders, perf.orders),
+            "cancel_rate": _percent(perf.cancelled, perf.packages),
+            "late_shipment_rate": _percent(perf.shipped_late, perf.shipped),
+            "valid_tracking_rate": _percent(perf.tracked, perf.shipped) if perf.shipped else Decimal("100.00"),
+        }
+        judged = {"order_defect_rate": perf.orders, "cancel_rate": perf.packages,
+                  "late_shipment_rate": perf.shipped, "valid_tracking_rate": perf.shipped}
+        problems = [
+            (_("%(metric)s %(rate)s%% (target: at least %(target)s%%)") if name == "valid_tracking_rate"
+             else _("%(metric)s %(rate)s%% (target: below %(target)s%%)"))
+            % {"metric": HEALTH_LABELS[name], "rate": rate, "target": targets[name][0]}
+            for name, rate in rates.items()
+            if judged[name] >= minimum and (rate < targets[name][0] if name == "valid_tracking_rate"
+                                             else rate >= targets[name][0])
+        ]
+        note = "; ".join(problems)[:300]
+        rows.append(SellerHealth(seller_id=seller_id, computed_on=today, orders=perf.orders, shipped=perf.shipped,
+                                 eligible=not problems, problems=note, **rates))
+        if marketplace_services.seller_buy_box_eligibility_set(seller_id=seller_id, eligible=not problems, note=note):
+            changed += 1
+    if rows:
+        SellerHealth.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["seller", "computed_on"],
+            update_fields=["order_defect_rate", "cancel_rate", "late_shipment_rate", "valid_tracking_rate", "orders",
+                           "shipped", "eligible", "problems"])
+    return changed

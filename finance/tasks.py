@@ -33,3 +33,9 @@ def run_payouts() -> dict[str, int]:
     """Beat: pay sellers for the latest settlement date and retry pending payouts (idempotent)."""
     run = services.payout_run()
     return {"created": run.created, "paid": run.paid, "failed": run.failed}
+
+
+@shared_task(**RETRY)
+def compute_health() -> int:
+    """Beat: every seller's account health for today and their buy-box eligibility (idempotent)."""
+    return services.health_compute()

@@ -55,10 +55,11 @@ class SellerAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAd
     list_filter = ("is_house", "is_active")
     search_fields = ("name", "slug", "email")
     prepopulated_fields = {"slug": ("name",)}
-    readonly_fields = ("is_house", "is_active", "rating", "rating_count", "created_at")  # rating: buyers' feedback
+    readonly_fields = ("is_house", "is_active", "rating", "rating_count", "buy_box_eligible", "buy_box_note",
+                       "created_at")  # rating: buyers' feedback; eligibility: finance's account health
     fields = (
         "name", "slug", "is_house", "is_active", "email", "country", "description", "rating", "rating_count",
-        "created_at",
+        "buy_box_eligible", "buy_box_note", "created_at",
     )
     inlines = [SellerStandingInline]
     actions = ["suspend", "reinstate"]

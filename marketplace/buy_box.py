@@ -79,7 +79,9 @@ def ranking_key(offer: Offer, facts: OfferFacts, benefits: Benefits | None = Non
     if deals and offer.pk in deals:
         price = min(price, deals[offer.pk])
     landed = price + effective_shipping(offer, facts, benefits)
-    return (landed, 0 if offer.fulfilled_by_platform else 1, -offer.seller.rating, offer.pk)
+    # A seller outside an account health target (finance) wins only where no eligible seller sells.
+    eligible = 0 if getattr(offer.seller, "buy_box_eligible", True) else 1
+    return (eligible, landed, 0 if offer.fulfilled_by_platform else 1, -offer.seller.rating, offer.pk)
 
 
 def choose_winner(

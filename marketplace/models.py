@@ -28,6 +28,10 @@ class Seller(models.Model):
     description = models.TextField(_("about"), blank=True)
     rating = models.DecimalField(_("rating"), max_digits=3, decimal_places=2, default=Decimal("0"))
     rating_count = models.PositiveIntegerField(_("number of ratings"), default=0)
+    # Set by finance's daily account health: a seller outside a target does not win buy boxes while
+    # an eligible seller's offer can sell (``buy_box_note`` says why).
+    buy_box_eligible = models.BooleanField(_("buy box eligible"), default=True)
+    buy_box_note = models.CharField(_("buy box eligibility"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("joined"), default=timezone.now)
 
     class Meta:

@@ -39,6 +39,7 @@ _STAFF = frozenset({
     "orders.ship_package",  # ship and deliver (own packages, shipped by the seller)
     "finance.view_ledgerentry",  # the seller's own ledger and balance
     "finance.view_payout",  # and their payouts
+    "finance.view_sellerhealth",  # and their account health
 })
 
 _MANAGER = _STAFF | {

@@ -20,6 +20,11 @@ def house_seller() -> Seller:
     return Seller.objects.get(is_house=True)
 
 
+def seller_ids() -> list[int]:
+    """Every seller's id (active or suspended)."""
+    return list(Seller.objects.order_by("pk").values_list("pk", flat=True))
+
+
 def house_seller_id() -> int | None:
     """The house seller's id (None before the data migration that creates it has run)."""
     return Seller.objects.filter(is_house=True).values_list("pk", flat=True).first()

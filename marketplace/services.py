@@ -646,3 +646,15 @@ def seller_rating_set(*, seller_id: int, rating: Decimal, count: int) -> None:
         if changed:
             product_ids = Offer.objects.filter(seller_id=seller_id).values_list("product_id", flat=True).distinct()
             buy_box_request_refresh(product_ids=list(product_ids))
+
+
+def seller_buy_box_eligibility_set(*, seller_id: int, eligible: bool, note: str = "") -> bool:
+    """Whether the seller may win buy boxes (finance's account health decides), and why not; its
+    products' buy boxes are refreshed when that changes. Returns whether it changed."""
+    with transaction.atomic():
+        changed = (Seller.objects.filter(pk=seller_id).exclude(buy_box_eligible=eligible, buy_box_note=note[:300])
+                   .update(buy_box_eligible=eligible, buy_box_note=note[:300]))
+        if changed:
+            product_ids = Offer.objects.filter(seller_id=seller_id).values_list("product_id", flat=True).distinct()
+            buy_box_request_refresh(product_ids=list(product_ids))
+    return bool(changed)

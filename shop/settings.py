@@ -255,6 +255,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "release-seller-reserves": {"task": "finance.tasks.release_reserves", "schedule": 60 * 60},
     # Pay sellers on each settlement date; retry payouts whose transfer failed (idempotent; see finance).
     "run-seller-payouts": {"task": "finance.tasks.run_payouts", "schedule": 60 * 60},
+    # Sellers' account health, once a day (idempotent per seller and day; decides buy-box eligibility).
+    "compute-seller-health": {"task": "finance.tasks.compute_health", "schedule": 6 * 60 * 60},
 }
 
 # --- i18n -------------------------------------------------------------------------------
@@ -381,6 +383,15 @@ FINANCE_REFUND_ADMIN_FEE_MAX = Decimal(env.str("FINANCE_REFUND_ADMIN_FEE_MAX", d
 # Sellers are paid their available balance every this many days, counted from this date (a settlement date).
 FINANCE_PAYOUT_PERIOD_DAYS = env.int("FINANCE_PAYOUT_PERIOD_DAYS", default=14)
 FINANCE_PAYOUT_EPOCH = env.str("FINANCE_PAYOUT_EPOCH", default="2026-01-05")
+# Account health targets (percent) and windows (days); a rate over fewer than FINANCE_HEALTH_MIN_ORDERS
+# orders (or shipped packages) is not judged yet. Outside a target, a seller does not win buy boxes.
+FINANCE_HEALTH_TARGETS = {
+    "order_defect_rate": (Decimal("1.00"), 60),  # below, over 60 days
+    "cancel_rate": (Decimal("2.50"), 7),  # below, over 7 days
+    "late_shipment_rate": (Decimal("4.00"), 30),  # below, over 30 days
+    "valid_tracking_rate": (Decimal("95.00"), 30),  # at least, over 30 days
+}
+FINANCE_HEALTH_MIN_ORDERS = env.int("FINANCE_HEALTH_MIN_ORDERS", default=10)
 # How payouts are sent (a dotted path to a finance.providers.PayoutProvider).
 FINANCE_PAYOUT_PROVIDER = env.str("FINANCE_PAYOUT_PROVIDER", default="finance.providers.TestPayoutProvider")
 
