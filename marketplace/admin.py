@@ -59,7 +59,7 @@ class SellerAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAd
                        "created_at")  # rating: buyers' feedback; eligibility: finance's account health
     fields = (
         "name", "slug", "is_house", "is_active", "email", "country", "description", "rating", "rating_count",
-        "buy_box_eligible", "buy_box_note", "created_at",
+        "buy_box_eligible", "buy_box_note", "stripe_account", "created_at",
     )
     inlines = [SellerStandingInline]
     actions = ["suspend", "reinstate"]

@@ -32,6 +32,10 @@ class Seller(models.Model):
     # an eligible seller's offer can sell (``buy_box_note`` says why).
     buy_box_eligible = models.BooleanField(_("buy box eligible"), default=True)
     buy_box_note = models.CharField(_("buy box eligibility"), max_length=300, blank=True)
+    stripe_account = models.CharField(
+        _("Stripe connected account"), max_length=64, blank=True,
+        help_text=_("Where Stripe Connect payouts go (acct_...); set by platform staff."),
+    )
     created_at = models.DateTimeField(_("joined"), default=timezone.now)
 
     class Meta:

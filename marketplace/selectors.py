@@ -25,6 +25,11 @@ def seller_ids() -> list[int]:
     return list(Seller.objects.order_by("pk").values_list("pk", flat=True))
 
 
+def seller_stripe_accounts(*, seller_ids: list[int]) -> dict[int, str]:
+    """Each seller's Stripe connected account ("" when none is set)."""
+    return dict(Seller.objects.filter(pk__in=seller_ids).values_list("pk", "stripe_account"))
+
+
 def house_seller_id() -> int | None:
     """The house seller's id (None before the data migration that creates it has run)."""
     return Seller.objects.filter(is_house=True).values_list("pk", flat=True).first()

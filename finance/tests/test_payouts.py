@@ -9,12 +9,23 @@ from django.urls import reverse
 
 from finance import selectors, services
 from finance.models import LedgerEntry, Payout
-from finance.providers import PayoutFailed, Transfer
+from finance.providers import PayoutFailed, StripeConnectPayoutProvider, Transfer
 from tests.concurrency import race
 from tests.factories import SellerFactory, seller_member
+from tests.stripe_standin.fake import FakeStripe
 
 K, SRC = LedgerEntry.Kind, LedgerEntry.Source
 SETTLEMENT = date(2026, 11, 23)  # a settlement date: 2026-01-05 plus 23 periods of 14 days
+
+
+_STRIPE: list[FakeStripe] = []  # the test's Stripe, for the provider the settings name
+
+
+class OfflineStripeConnect(StripeConnectPayoutProvider):
+    """The real Stripe Connect provider, its HTTP client answered by the test's in-memory Stripe."""
+
+    def __init__(self) -> None:
+        super().__init__(secret_key=_STRIPE[-1].secret_key, http_client=_STRIPE[-1].http_client)
 
 
 class FailingProvider:
@@ -112,3 +123,50 @@ def test_payout_runs_at_once_pay_each_seller_exactly_once():
     assert Payout.objects.count() == 3
     assert LedgerEntry.objects.filter(kind=K.PAYOUT).count() == 3
     assert all(available(seller) == Decimal("0.00") for seller in sellers)
+
+
+@pytest.mark.django_db
+class TestStripeConnect:
+    """Payouts through Stripe Connect, offline: the official library talks to the in-memory Stripe."""
+
+    @pytest.fixture
+    def stripe_payouts(self, settings):
+        fake = FakeStripe()
+        fake.connected_accounts.add("acct_kettleworks")
+        _STRIPE.append(fake)
+        settings.FINANCE_PAYOUT_PROVIDER = f"{__name__}.OfflineStripeConnect"
+        yield fake
+        _STRIPE.remove(fake)
+
+    def test_a_payout_is_a_transfer_to_the_connected_account_once(self, stripe_payouts):
+        seller = SellerFactory()
+        Seller = type(seller)
+        Seller.objects.filter(pk=seller.pk).update(stripe_account="acct_kettleworks")
+        credit(seller, "120.55", 1)
+        run = services.payout_run(today=SETTLEMENT)
+        assert run.paid == 1
+        [transfer] = stripe_payouts.transfers.values()
+        assert (transfer["amount"], transfer["currency"], transfer["destination"]) == (12055, "usd", "acct_kettleworks")
+        payout = Payout.objects.get()
+        assert payout.provider_reference == transfer["id"]
+        assert [r.idempotency_key for r in stripe_payouts.requests] == [f"payout:{payout.pk}"]
+        assert available(seller) == Decimal("0.00")
+
+    def test_stripe_down_or_no_account_leaves_the_payout_pending_and_the_balance(self, stripe_payouts):
+        seller = SellerFactory()
+        credit(seller, "40.00", 1)
+        services.payout_run(today=SETTLEMENT)  # no connected account yet
+        payout = Payout.objects.get()
+        assert (payout.status, "no Stripe connected account" in payout.last_error) == (Payout.Status.PENDING, True)
+        type(seller).objects.filter(pk=seller.pk).update(stripe_account="acct_kettleworks")
+        with stripe_payouts.down():
+            services.payout_run(today=SETTLEMENT)
+        payout.refresh_from_db()
+        assert (payout.status, payout.attempts) == (Payout.Status.PENDING, 2)
+        assert available(seller) == Decimal("40.00")
+        with stripe_payouts.down(drop_responses=True):  # Stripe moved the money, the answer was lost
+            services.payout_run(today=SETTLEMENT)
+        services.payout_run(today=SETTLEMENT)  # the retry with the same key is the same transfer
+        assert len(stripe_payouts.transfers) == 1
+        assert Payout.objects.get().status == Payout.Status.PAID
+        assert available(seller) == Decimal("0.00")

@@ -205,6 +205,8 @@ class FakeStripe:
     setups: dict[str, dict] = field(default_factory=dict)
     charges: dict[str, dict] = field(default_factory=dict)
     refunds: dict[str, dict] = field(default_factory=dict)
+    connected_accounts: set[str] = field(default_factory=set)  # Connect accounts transfers may go to
+    transfers: dict[str, dict] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
     requests: list[ApiRequest] = field(default_factory=list)
 
@@ -257,6 +259,7 @@ class FakeStripe:
             ("POST", r"/v1/payment_intents/(?P<id>[^/]+)/capture", lambda id: self._intent_capture(id, params, expand)),
             ("POST", r"/v1/payment_intents/(?P<id>[^/]+)/cancel", lambda id: self._intent_cancel(id, params, expand)),
             ("POST", r"/v1/refunds", lambda: self._refund_create(params)),
+            ("POST", r"/v1/transfers", lambda: self._transfer_create(params)),
             ("POST", r"/v1/payment_methods/(?P<id>[^/]+)/attach", lambda id: self._attach(id, params)),
             ("POST", r"/v1/setup_intents", lambda: self._setup_create(params)),
             ("GET", r"/v1/setup_intents/(?P<id>[^/]+)", lambda id: self._render_setup(self._setup(id), expand)),
@@ -495,6 +498,22 @@ class FakeStripe:
         charge["refunded"] = charge["amount_refunded"] == charge["amount_captured"]
         self._event("charge.refunded", charge)
         return copy.deepcopy(refund)
+
+    # --- Connect transfers -------------------------------------------------------------------------------
+
+    def _transfer_create(self, params: dict) -> dict:
+        destination = str(params.get("destination") or "")
+        if destination not in self.connected_accounts:
+            raise invalid_request(f"No such destination: '{destination}'", code="resource_missing",
+                                  param="destination")
+        amount = int(params.get("amount") or 0)
+        if amount < 1:
+            raise invalid_request("Amount must be at least 1 cent.", code="amount_too_small", param="amount")
+        transfer = {"id": _new_id("tr"), "object": "transfer", "amount": amount, "currency": params.get("currency"),
+                    "destination": destination, "metadata": params.get("metadata") or {},
+                    "created": int(time.time())}
+        self.transfers[transfer["id"]] = transfer
+        return copy.deepcopy(transfer)
 
     # --- SetupIntents ------------------------------------------------------------------------------------
 
