@@ -67,12 +67,9 @@ class SellerAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAd
     def save_model(self, request, obj, form, change):
         services.seller_save(seller=obj)
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if seller_scope(request) is not None or not request.user.has_perm("marketplace.change_seller"):
-            actions.pop("suspend", None)
-            actions.pop("reinstate", None)
-        return actions
+    def has_suspend_permission(self, request) -> bool:
+        """Platform staff with "can suspend and reinstate sellers" (never a seller's own members)."""
+        return seller_scope(request) is None and request.user.has_perm("marketplace.suspend_seller")
 
     def _standing(self, request, queryset, *, suspend: bool):
         """A page asking for the reason, then the change for each selected seller."""
@@ -98,11 +95,12 @@ class SellerAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAd
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         })
 
-    @admin.action(description=_("Suspend the selected sellers (their offers stop selling at once)"))
+    @admin.action(description=_("Suspend the selected sellers (their offers stop selling at once)"),
+                  permissions=["suspend"])
     def suspend(self, request, queryset):
         return self._standing(request, queryset, suspend=True)
 
-    @admin.action(description=_("Reinstate the selected sellers"))
+    @admin.action(description=_("Reinstate the selected sellers"), permissions=["suspend"])
     def reinstate(self, request, queryset):
         return self._standing(request, queryset, suspend=False)
 

@@ -42,6 +42,7 @@ class Seller(models.Model):
         verbose_name = _("seller")
         verbose_name_plural = _("sellers")
         ordering = ("name",)
+        permissions = [("suspend_seller", "Can suspend and reinstate sellers")]
         constraints = [
             models.UniqueConstraint(fields=["is_house"], condition=Q(is_house=True), name="one_house_seller"),
             models.CheckConstraint(condition=Q(rating__gte=0, rating__lte=5), name="seller_rating_0_to_5"),

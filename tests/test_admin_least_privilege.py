@@ -59,12 +59,19 @@ def test_every_admin_action_names_its_permissions():
 # Actions that move no money or stock, with the permission they need.
 ACCESS_ACTIONS = {
     ("orders", "order", "revoke_guest_links"): "orders.change_order",  # guest links stop working
+    ("marketplace", "seller", "suspend"): "marketplace.suspend_seller",  # its offers stop selling
+    ("marketplace", "seller", "reinstate"): "marketplace.suspend_seller",
+}
+# Actions that only read (a download of what the list shows): whoever may view the rows may use them.
+READ_ACTIONS = {
+    ("finance", "ledgerentry", "download_csv"),
+    ("finance", "payout", "download_statement"),
 }
 
 
 def test_every_other_action_is_a_delete_or_listed_as_moving_money():
     """A new action is either a plain delete or listed above with its own permission."""
-    listed = {(app, model, action) for app, model, action in (*MONEY_ACTIONS, *ACCESS_ACTIONS)}
+    listed = {(app, model, action) for app, model, action in (*MONEY_ACTIONS, *ACCESS_ACTIONS, *READ_ACTIONS)}
     unknown = []
     for model, model_admin in admin.site._registry.items():
         for _func, name, _description in model_admin._get_base_actions():
@@ -91,6 +98,13 @@ def test_access_actions_need_their_permission(app_label, model_name, action):
     assert action not in _actions(model_admin, staff_user(f"{app_label}.view_{model_name}"))
     assert action in _actions(model_admin, staff_user(f"{app_label}.view_{model_name}",
                                                       ACCESS_ACTIONS[(app_label, model_name, action)]))
+
+
+@pytest.mark.parametrize(("app_label", "model_name", "action"), sorted(READ_ACTIONS))
+def test_read_actions_need_only_the_view_permission(app_label, model_name, action):
+    model_admin = admin.site.get_model_admin(apps.get_model(app_label, model_name))
+    assert action in _actions(model_admin, staff_user(f"{app_label}.view_{model_name}"))
+    assert not any(_actions(model_admin, staff_user()))  # no permission: nothing at all
 
 
 def test_sign_in_attempts_are_cleaned_up_only_by_who_may_delete_them():

@@ -70,7 +70,7 @@ def test_suspension_needs_a_reason_staff_and_a_change(offer):
 
 def test_staff_suspend_in_admin_with_a_reason(client, offer):
     other = SellerFactory()
-    client.force_login(staff_user("marketplace.view_seller", "marketplace.change_seller"))
+    client.force_login(staff_user("marketplace.view_seller", "marketplace.suspend_seller"))
     url = reverse("admin:marketplace_seller_changelist")
     asked = client.post(url, {"action": "suspend", "_selected_action": [offer.seller.pk, other.pk]})
     assert asked.status_code == 200
@@ -89,5 +89,5 @@ def test_sellers_cannot_suspend_or_reinstate(client, offer):
     response = client.get(reverse("admin:marketplace_seller_changelist"))
     assert response.status_code == 200
     assert not {"suspend", "reinstate"} & admin_actions(response)
-    client.force_login(staff_user("marketplace.view_seller", "marketplace.change_seller"))
+    client.force_login(staff_user("marketplace.view_seller", "marketplace.suspend_seller"))
     assert {"suspend", "reinstate"} <= admin_actions(client.get(reverse("admin:marketplace_seller_changelist")))
