@@ -108,7 +108,7 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelAd
                 "Available %(available)s, reserved %(reserved)s; next payout on %(date)s: %(expected)s") % {
                 "available": money_column(balance.available, balance.currency),
                 "reserved": money_column(balance.reserved, balance.currency),
-                "date": date_format(services.next_settlement_date(timezone.localdate()), "DATE_FORMAT"),
+                "date": date_format(selectors.next_settlement_date(timezone.localdate()), "DATE_FORMAT"),
                 "expected": money_column(expected, balance.currency)}}
         return super().changelist_view(request, extra_context)
 

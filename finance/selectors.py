@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db.models import Max, Q, Sum
 
 from catalog import selectors as catalog_selectors
 from core import cache as vcache
 from core.money import default_currency, minor_units
-from finance.models import LedgerEntry, Payout, ReferralFeeRule
+from finance.models import LedgerEntry, Payout, ReferralFeeRule, SellerHealth
 from marketplace import selectors as marketplace_selectors
+from orders import selectors as orders_selectors
 
 NAMESPACE = "finance:referral-fees"  # bumped on commit whenever a rule changes
 SCHEDULE_TIMEOUT = 60 * 60
@@ -207,3 +210,47 @@ def payout_statement(*, payout: Payout) -> list[LedgerEntry]:
     previous = (LedgerEntry.objects.filter(seller_id=payout.seller_id, kind=K.PAYOUT, id__lt=mine.pk)
                 .order_by("-id").values_list("id", flat=True).first()) or 0
     return list(LedgerEntry.objects.filter(seller_id=payout.seller_id, id__gt=previous, id__lte=mine.pk).order_by("id"))
+
+
+def settlement_date(today: date) -> date:
+    """The latest settlement date on or before ``today`` (every ``FINANCE_PAYOUT_PERIOD_DAYS`` from
+    ``FINANCE_PAYOUT_EPOCH``)."""
+    epoch = date.fromisoformat(settings.FINANCE_PAYOUT_EPOCH)
+    period = settings.FINANCE_PAYOUT_PERIOD_DAYS
+    return epoch + timedelta(days=(today - epoch).days // period * period)
+
+
+def next_settlement_date(today: date) -> date:
+    """The first settlement date after ``today``."""
+    return settlement_date(today) + timedelta(days=settings.FINANCE_PAYOUT_PERIOD_DAYS)
+
+
+# --- the seller centre ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SellerCentre:
+    seller: object
+    sales: dict[str, tuple[Decimal, int]]  # "today", "7 days", "30 days" -> (amount, units)
+    to_ship: list  # packages waiting to ship, the most overdue first
+    health: SellerHealth | None
+    targets: dict
+    balance: Balance
+    next_payout_on: object
+    expected_payout: Decimal
+    losing_buy_box: list  # (offer, buy box) pairs
+
+
+def seller_centre(*, seller, today, now) -> SellerCentre:
+    """Everything a seller's home shows: a constant number of queries, whatever their history."""
+    start_of_today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    sales = orders_selectors.seller_sales(seller_id=seller.pk, windows={
+        "today": start_of_today, "7 days": now - timedelta(days=7), "30 days": now - timedelta(days=30)})
+    balance = seller_balance(seller_id=seller.pk)
+    expected = max(balance.available - pending_payout_total(seller_id=seller.pk), Decimal("0.00"))
+    return SellerCentre(
+        seller=seller, sales=sales, to_ship=orders_selectors.packages_to_ship(seller_id=seller.pk),
+        health=SellerHealth.objects.filter(seller=seller).order_by("-computed_on").first(),
+        targets=settings.FINANCE_HEALTH_TARGETS, balance=balance, next_payout_on=next_settlement_date(today),
+        expected_payout=expected, losing_buy_box=marketplace_selectors.offers_losing_buy_box(seller_id=seller.pk),
+    )

@@ -179,19 +179,6 @@ def ledger_post_order_refunded(*, order_id: int, event_id: int | None = None) ->
 # --- payouts ---------------------------------------------------------------------------------------
 
 
-def settlement_date(today: date) -> date:
-    """The latest settlement date on or before ``today`` (every ``FINANCE_PAYOUT_PERIOD_DAYS`` from
-    ``FINANCE_PAYOUT_EPOCH``)."""
-    epoch = date.fromisoformat(settings.FINANCE_PAYOUT_EPOCH)
-    period = settings.FINANCE_PAYOUT_PERIOD_DAYS
-    return epoch + timedelta(days=(today - epoch).days // period * period)
-
-
-def next_settlement_date(today: date) -> date:
-    """The first settlement date after ``today``."""
-    return settlement_date(today) + timedelta(days=settings.FINANCE_PAYOUT_PERIOD_DAYS)
-
-
 @dataclass
 class PayoutRun:
     settled_on: date
@@ -209,7 +196,7 @@ def payout_run(*, today: date | None = None) -> PayoutRun:
     nothing and is carried forward; money that became available after a pending payout was
     created waits for the next settlement. Three queries for the balances whatever the number of
     sellers and entries, then one transfer per payout."""
-    run = PayoutRun(settled_on=settlement_date(today or timezone.localdate()))
+    run = PayoutRun(settled_on=finance_selectors.settlement_date(today or timezone.localdate()))
     provider = get_provider()
     done = finance_selectors.sellers_paid_for(settled_on=run.settled_on)
     payouts = [

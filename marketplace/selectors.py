@@ -20,6 +20,14 @@ def house_seller() -> Seller:
     return Seller.objects.get(is_house=True)
 
 
+def seller_get(*, pk: int) -> Seller | None:
+    return Seller.objects.filter(pk=pk).first()
+
+
+def sellers_by_ids(*, ids) -> list[Seller]:
+    return list(Seller.objects.filter(pk__in=list(ids)).order_by("name"))
+
+
 def seller_ids() -> list[int]:
     """Every seller's id (active or suspended)."""
     return list(Seller.objects.order_by("pk").values_list("pk", flat=True))
@@ -265,3 +273,15 @@ def application_of(*, user) -> SellerApplication | None:
         return None
     return (SellerApplication.objects.filter(applicant=user).prefetch_related("categories", "events")
             .order_by("-created_at", "-id").first())
+
+
+def offers_losing_buy_box(*, seller_id: int, limit: int = 20) -> list[tuple[Offer, BuyBox]]:
+    """The seller's active offers whose product's buy box another offer holds, with that buy box
+    (its winning landed price)."""
+    boxes = (BuyBox.objects.filter(product__offers__seller_id=seller_id, product__offers__is_active=True,
+                                   offer__isnull=False).exclude(offer__seller_id=seller_id)
+             .select_related("product").distinct().order_by("product_id")[:limit])
+    boxes = list(boxes)
+    offers = {o.product_id: o for o in Offer.objects.filter(seller_id=seller_id, is_active=True,
+                                                             product_id__in=[b.product_id for b in boxes])}
+    return [(offers[b.product_id], b) for b in boxes if b.product_id in offers]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
@@ -343,3 +344,25 @@ def seller_performance(*, defect_since, cancel_since, shipping_since) -> dict[in
         perf = of(row["seller_id"])
         perf.shipped, perf.shipped_late, perf.tracked = row["n"], row["late"], row["tracked"]
     return result
+
+
+SOLD = (Order.Status.PAID, Order.Status.PARTIALLY_SHIPPED, Order.Status.SHIPPED, Order.Status.DELIVERED,
+        Order.Status.COMPLETED)
+
+
+def seller_sales(*, seller_id: int, windows: dict[str, object]) -> dict[str, tuple[Decimal, int]]:
+    """Per window (name -> since): the seller's sales (line totals before tax) and units in paid
+    orders placed since then. One query for every window."""
+    aggregates = {}
+    for i, since in enumerate(windows.values()):
+        aggregates[f"amount{i}"] = Sum("subtotal", filter=Q(order__placed_at__gte=since))
+        aggregates[f"units{i}"] = Sum("quantity", filter=Q(order__placed_at__gte=since))
+    row = OrderLine.objects.filter(seller_id=seller_id, order__status__in=SOLD).aggregate(**aggregates)
+    return {name: (row[f"amount{i}"] or Decimal("0.00"), row[f"units{i}"] or 0) for i, name in enumerate(windows)}
+
+
+def packages_to_ship(*, seller_id: int, limit: int = 20) -> list[Package]:
+    """The seller's packages waiting to ship in paid orders, the most overdue first."""
+    return list(Package.objects.filter(seller_id=seller_id, status=Package.Status.PENDING,
+                                       order__status__in=[Order.Status.PAID, Order.Status.PARTIALLY_SHIPPED])
+                .select_related("order").order_by(F("estimated_earliest").asc(nulls_last=True), "id")[:limit])

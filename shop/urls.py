@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from checkout import urls as checkout_urls
 from core import views as core_views
+from finance import views as finance_views
 
 # Redoc builds its search index in a worker made from a blob: URL and shows the Redocly logo from
 # its CDN: allowed on that page only (scripts stay this site's own files everywhere).
@@ -25,6 +26,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("bench/hello", core_views.hello, name="hello"),
+    path("admin/seller-centre/", finance_views.seller_centre, name="seller-centre"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("shop.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

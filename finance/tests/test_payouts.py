@@ -47,10 +47,10 @@ def available(seller) -> Decimal:
 @pytest.mark.django_db
 class TestPayoutRun:
     def test_settlement_dates_are_every_period_from_the_epoch(self):
-        assert services.settlement_date(SETTLEMENT) == SETTLEMENT
-        assert services.settlement_date(SETTLEMENT + timedelta(days=13)) == SETTLEMENT
-        assert services.settlement_date(SETTLEMENT + timedelta(days=14)) == SETTLEMENT + timedelta(days=14)
-        assert services.next_settlement_date(SETTLEMENT + timedelta(days=3)) == SETTLEMENT + timedelta(days=14)
+        assert selectors.settlement_date(SETTLEMENT) == SETTLEMENT
+        assert selectors.settlement_date(SETTLEMENT + timedelta(days=13)) == SETTLEMENT
+        assert selectors.settlement_date(SETTLEMENT + timedelta(days=14)) == SETTLEMENT + timedelta(days=14)
+        assert selectors.next_settlement_date(SETTLEMENT + timedelta(days=3)) == SETTLEMENT + timedelta(days=14)
 
     def test_the_available_balance_is_paid_once_per_settlement(self):
         seller, other = SellerFactory(), SellerFactory()

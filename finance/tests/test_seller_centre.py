@@ -1,0 +1,79 @@
+"""The seller centre: a seller's home with sales, orders to ship (the most overdue first), account
+health against targets, balance, reserve and the next payout, and offers that lost the buy box;
+each seller sees only their own, platform staff any."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from finance import services
+from orders import services as orders_services
+from orders.models import Package
+from tests.buying import cart_with, place
+from tests.commit import committed
+from tests.factories import (
+    OfferFactory,
+    ProductFactory,
+    SellerFactory,
+    seller_member,
+    shipping_method,
+    staff_user,
+    stock,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shop():
+    shipping_method(channel="merchant", price="0.00", code="standard")
+    product = ProductFactory(title="Copper kettle")
+    mine = OfferFactory(product=product, price=Decimal("30.00"), fulfillment_channel="merchant", sku="MINE-1")
+    rival = OfferFactory(product=product, price=Decimal("25.00"), fulfillment_channel="merchant")
+    stock(mine, 20)
+    stock(rival, 20)
+    return mine, rival
+
+
+def test_the_seller_centre_shows_a_sellers_business(client, shop):
+    mine, rival = shop
+    first = place(cart_with((mine, 2))).order
+    place(cart_with((mine, 1)))
+    with committed():
+        orders_services.package_ship(package=Package.objects.get(order=first), tracking_number="1Z")
+    services.health_compute()
+    client.force_login(seller_member(mine.seller, role="staff"))
+    assert "Seller centre" in client.get(reverse("admin:index")).content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("seller-centre"))
+    assert page.status_code == 200
+    centre = page.context["centre"]
+    assert centre.sales["today"] == (Decimal("90.00"), 3)
+    assert len(centre.to_ship) == 1  # the shipped one is not waiting
+    assert centre.balance.reserved == Decimal("51.00")  # 60.00 less the 15% referral fee (9.00), held
+    assert [offer.sku for offer, _box in centre.losing_buy_box] == ["MINE-1"]
+    html = page.content.decode()
+    assert "Copper kettle" in html
+    assert "$25.00" in html  # the winning landed price
+    assert "Valid tracking rate" in html
+    count = len(queries.captured_queries)
+    place(cart_with((mine, 1)))
+    with CaptureQueriesContext(connection) as again:
+        client.get(reverse("seller-centre"))
+    assert len(again.captured_queries) == count  # constant, whatever the history
+
+
+def test_each_seller_sees_only_their_own_centre(client, shop):
+    mine, rival = shop
+    client.force_login(seller_member(mine.seller, role="staff"))
+    assert client.get(reverse("seller-centre"), {"seller": rival.seller_id}).status_code == 404
+    client.force_login(staff_user("finance.view_ledgerentry"))
+    assert client.get(reverse("seller-centre"), {"seller": rival.seller_id}).context["centre"].seller == rival.seller
+    client.force_login(staff_user())
+    assert client.get(reverse("seller-centre")).status_code == 404
+    other = SellerFactory()
+    client.force_login(seller_member(other, role="owner"))
+    assert client.get(reverse("seller-centre")).context["centre"].seller == other

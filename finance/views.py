@@ -1,0 +1,55 @@
+"""The seller centre: a seller's home in the admin site (sales, orders to ship, account health,
+money and buy boxes lost), for the seller's members and for platform staff."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from finance import selectors
+from marketplace import selectors as marketplace_selectors
+from marketplace.admin_scoping import seller_scope
+
+
+@staff_member_required
+def seller_centre(request: HttpRequest) -> HttpResponse:
+    """A seller's members see their seller (``?seller=`` picks one when they belong to several);
+    platform staff who may read ledgers see any seller they name."""
+    scope = seller_scope(request)
+    requested = request.GET.get("seller", "")
+    if scope is None:
+        if not request.user.has_perm("finance.view_ledgerentry"):
+            raise Http404(_("No seller to show."))
+        allowed = None
+    else:
+        allowed = sorted(scope)
+    seller_id = int(requested) if requested.isdigit() else (allowed[0] if allowed else None)
+    if seller_id is None or (allowed is not None and seller_id not in allowed):
+        raise Http404(_("No seller to show."))
+    seller = marketplace_selectors.seller_get(pk=seller_id)
+    if seller is None:
+        raise Http404(_("No seller to show."))
+    centre = selectors.seller_centre(seller=seller, today=timezone.localdate(), now=timezone.now())
+    sellers = marketplace_selectors.sellers_by_ids(ids=allowed) if allowed and len(allowed) > 1 else []
+    return render(request, "finance/seller_centre.html", {
+        **admin.site.each_context(request), "title": _("Seller centre: %(seller)s") % {"seller": seller.name},
+        "centre": centre, "sellers": sellers, "health_rows": _health_rows(centre),
+    })
+
+
+def _health_rows(centre) -> list[dict]:
+    names = {"order_defect_rate": _("Order defect rate (60 days)"),
+             "cancel_rate": _("Pre-fulfilment cancel rate (7 days)"),
+             "late_shipment_rate": _("Late shipment rate (30 days)"),
+             "valid_tracking_rate": _("Valid tracking rate (30 days)")}
+    rows = []
+    for name, (target, _days) in centre.targets.items():
+        value = getattr(centre.health, name) if centre.health else None
+        at_least = name == "valid_tracking_rate"
+        ok = value is None or (value >= target if at_least else value < target)
+        rows.append({"label": names[name], "value": value, "target": target, "at_least": at_least, "ok": ok})
+    return rows
