@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from core import cache as vcache
+from core import outbox
 from core.exceptions import ApplicationError
 from core.money import default_currency, max_price
 from finance import selectors as finance_selectors
@@ -282,7 +283,8 @@ def health_compute(*, today: date | None = None) -> int:
     """Every seller's account health for ``today`` (one row per seller and day; a later run that day
     brings it up to date), and
     their buy-box eligibility: outside any target (with enough orders to judge), the seller does
-    not win buy boxes and is told which rate is out; back inside, they win again. Five queries for
+    not win buy boxes and is told which rate is out (an e-mail, and their seller centre); back
+    inside, they win again and are told so. Five queries for
     the counts whatever the number of sellers; returns how many sellers changed eligibility."""
     today = today or timezone.localdate()
     now = timezone.now()
@@ -320,6 +322,9 @@ def health_compute(*, today: date | None = None) -> int:
                                  eligible=not problems, problems=note, **rates))
         if marketplace_services.seller_buy_box_eligibility_set(seller_id=seller_id, eligible=not problems, note=note):
             changed += 1
+            from finance.tasks import send_health_email  # tasks import services
+
+            outbox.enqueue(send_health_email, seller_id, not problems, note)
     if rows:
         SellerHealth.objects.bulk_create(
             rows, update_conflicts=True, unique_fields=["seller", "computed_on"],

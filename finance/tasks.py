@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from finance import services
+from marketplace import selectors as marketplace_selectors
 
 RETRY = {"autoretry_for": (Exception,), "retry_backoff": True, "retry_jitter": True, "max_retries": 8,
          "acks_late": True}
@@ -39,3 +46,19 @@ def run_payouts() -> dict[str, int]:
 def compute_health() -> int:
     """Beat: every seller's account health for today and their buy-box eligibility (idempotent)."""
     return services.health_compute()
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, retry_jitter=True, max_retries=8, acks_late=True)
+def send_health_email(seller_id: int, eligible: bool, note: str = "") -> bool:
+    """Tell the seller their buy-box eligibility changed, and why."""
+    seller = marketplace_selectors.seller_get(pk=seller_id)
+    if seller is None or not seller.email:
+        return False
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {"seller": seller, "eligible": eligible, "note": note, "SHOP_NAME": settings.SHOP_NAME,
+                   "centre_link": settings.SITE_URL.rstrip("/") + reverse("seller-centre")}
+        subject = (_("Your offers can win the buy box again") if eligible
+                   else _("Action needed: your offers no longer win the buy box"))
+        send_mail(subject, render_to_string("finance/email/health.txt", context), settings.DEFAULT_FROM_EMAIL,
+                  [seller.email])
+    return True

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,7 +28,8 @@ def two_offers(settings):
     settings.FINANCE_HEALTH_MIN_ORDERS = 1
     shipping_method(channel="merchant", price="0.00", code="standard")
     product = ProductFactory()
-    cheap = OfferFactory(product=product, price=Decimal("10.00"), fulfillment_channel="merchant")
+    cheap = OfferFactory(product=product, seller=SellerFactory(email="watch@seller.example"), price=Decimal("10.00"),
+                         fulfillment_channel="merchant")
     dear = OfferFactory(product=product, price=Decimal("12.00"), fulfillment_channel="merchant")
     stock(cheap, 50)
     stock(dear, 50)
@@ -59,11 +61,16 @@ def test_a_defect_rate_over_target_loses_the_buy_box_until_it_is_back_inside(two
     assert "order defect rate 100.00% (target: below 1.00%)" in health.problems
     seller = Seller.objects.get(pk=cheap.seller_id)
     assert (seller.buy_box_eligible, seller.buy_box_note) == (False, health.problems)
+    told = [m for m in mail.outbox if m.to == [seller.email]]
+    assert len(told) == 1
+    assert "no longer win the buy box" in told[0].subject
+    assert "order defect rate 100.00%" in told[0].body
     assert winner(cheap.product) == dear.pk  # the dearer, eligible offer wins
     with time_machine.travel(timezone.now() + timedelta(days=61)), committed():
         assert services.health_compute() == 1  # the refunded order left the 60-day window
     assert winner(cheap.product) == cheap.pk
     assert Seller.objects.get(pk=cheap.seller_id).buy_box_eligible
+    assert "win the buy box again" in mail.outbox[-1].subject
 
 
 def test_shipping_without_tracking_and_late_are_rates_too(two_offers):
