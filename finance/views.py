@@ -28,6 +28,11 @@ def seller_centre(request: HttpRequest) -> HttpResponse:
     else:
         allowed = sorted(scope)
     seller_id = int(requested) if requested.isdigit() else (allowed[0] if allowed else None)
+    if seller_id is None and allowed is None:  # platform staff: choose a seller first
+        return render(request, "finance/seller_centre.html", {
+            **admin.site.each_context(request), "title": _("Seller centre"), "centre": None,
+            "sellers": marketplace_selectors.sellers_by_ids(ids=marketplace_selectors.seller_ids()),
+        })
     if seller_id is None or (allowed is not None and seller_id not in allowed):
         raise Http404(_("No seller to show."))
     seller = marketplace_selectors.seller_get(pk=seller_id)

@@ -72,6 +72,9 @@ def test_each_seller_sees_only_their_own_centre(client, shop):
     assert client.get(reverse("seller-centre"), {"seller": rival.seller_id}).status_code == 404
     client.force_login(staff_user("finance.view_ledgerentry"))
     assert client.get(reverse("seller-centre"), {"seller": rival.seller_id}).context["centre"].seller == rival.seller
+    chooser = client.get(reverse("seller-centre"))  # platform staff without a seller: choose one
+    assert chooser.context["centre"] is None
+    assert rival.seller in chooser.context["sellers"]
     client.force_login(staff_user())
     assert client.get(reverse("seller-centre")).status_code == 404
     other = SellerFactory()
