@@ -24,13 +24,17 @@ from decimal import Decimal
 from functools import partial
 from typing import TypeVar
 
+from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts import bulk as accounts_bulk
+from accounts import selectors as accounts_selectors
 from catalog import bulk as catalog_bulk
 from catalog import selectors as catalog_selectors
+from checkout import services as checkout_services
+from core.exceptions import ApplicationError
 from finance import selectors as finance_selectors
 from finance import services as finance_services
 from fulfillment import bulk as fulfillment_bulk
@@ -39,12 +43,14 @@ from marketplace import bulk as marketplace_bulk
 from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
 from membership import services as membership_services
+from orders import selectors as orders_selectors
+from orders import services as orders_services
 from promotions import selectors as promotions_selectors
 from promotions import services as promotions_services
 from promotions.models import Deal, Promotion, Voucher
 from shop.demo import data, images
 from shop.demo.generate import DEFAULT_SEED, ProductPlan, product_plan, product_slug, when
-from shop.strategy import for_job
+from shop.strategy import Strategy, for_job
 
 CUSTOMERS = 200
 CUSTOMER_PASSWORD = "bazaar-demo-customer"  # noqa: S105 - published demo credentials
@@ -478,6 +484,8 @@ def seed_demo(
         catalog_bulk.catalog_bulk_loaded()
         t = step("vacuum and analyze, search dictionary", t)
     _demo_referral_fees()
+    if _demo_seller_history(ctx):
+        log("the demo seller's orders, ledger, health and payout made")
     made = _demo_promotions()
     if made:
         log(f"{made} promotions and vouchers created")
@@ -493,6 +501,55 @@ def seed_demo(
     step("counting", t)
     result.seconds = time.perf_counter() - started
     return result
+
+
+DEMO_CARD = "4242424242424242"  # the test provider's card that pays
+DEMO_ADDRESS = {"full_name": "Demo Buyer", "line1": "1 Market Street", "city": "Springfield", "postal_code": "12345",
+                "country": "US"}
+
+
+def _demo_seller_history(ctx: _Context) -> bool:
+    """Once: six orders of the demo seller's offers (the seller the demo seller account owns),
+    shipped; four delivered, two of them long enough ago for their reserve to be released, one
+    of those refunded; then account health and a payout. So its seller centre, ledger, statements
+    and health have something to show. Nothing when the seller has ledger entries already, has no
+    offer in stock, or the payment provider is not the test one (no card to charge)."""
+    seller = next((s for s in marketplace_selectors.seller_list() if s.slug == SELLER_OF_MEMBER), None)
+    if seller is None or not ctx.customer_ids or finance_selectors.ledger_entries(seller_id=seller.pk).exists():
+        return False
+    offers = list(marketplace_selectors.offer_list(seller_slug=SELLER_OF_MEMBER).order_by("pk")[:30])
+    available = fulfillment_selectors.available_by_offer(offer_ids=[o.pk for o in offers]) if offers else {}
+    offers = [o for o in offers if available.get(o.pk, 0) >= 3][:3]
+    buyer = accounts_selectors.user_by_pk(ctx.customer_ids[0])
+    if not offers or buyer is None or settings.PAYMENT_PROVIDER != "test":
+        return False
+    now = timezone.now()
+    for n, offer in enumerate(offers * 2):
+        cart = checkout_services.cart_for_session(session={}, user=buyer, create=True)
+        checkout_services.cart_add(cart=cart, offer_id=offer.pk, quantity=1)
+        try:
+            placed = checkout_services.order_place(
+                cart=cart, user=buyer, email=buyer.email, shipping_address=DEMO_ADDRESS,
+                payment_method=DEMO_CARD, idempotency_key=f"demo-seller-history-{n}", buyer=Strategy(user=buyer))
+        except ApplicationError:
+            return False
+        for package in orders_selectors.order_packages_with_lines(order_id=placed.order.pk):
+            if package.seller_id != seller.pk:
+                continue
+            orders_services.package_ship(package=package, tracking_number=f"1ZDEMO{n:04d}")
+            finance_services.ledger_post_package_shipped(package_id=package.pk)  # as the worker would
+            if n < 4:
+                delivered = orders_services.package_deliver(
+                    package=orders_selectors.package_with_lines(package_id=package.pk),
+                    now=now - timedelta(days=10 if n < 2 else 2))
+                if n == 1:
+                    orders_services.order_refund(order=orders_selectors.order_get(pk=delivered.order_id),
+                                                 reason="Demo: arrived damaged")
+                    finance_services.ledger_post_order_refunded(order_id=delivered.order_id)
+    finance_services.ledger_release_reserves()
+    finance_services.health_compute()
+    finance_services.payout_run()
+    return True
 
 
 # Referral fees by category (the rule for every category, 15%, comes from a migration).
