@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import events, outbox
-from core.exceptions import ApplicationError, Conflict, PermissionDenied
+from core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
 from fulfillment import services as fulfillment_services
 from marketplace import services as marketplace_services
 from orders import events as order_events
@@ -644,6 +644,8 @@ def seller_feedback_leave(*, order: Order, seller_id: int, user, rating, comment
         rating = int(str(rating).strip())
     except (TypeError, ValueError):
         rating = 0
+    if order.user_id is None or order.user_id != getattr(user, "pk", None):
+        raise NotFound(_("No such order."))  # only the buyer rates, and another's order is not revealed
     if not 1 <= rating <= 5:
         raise ApplicationError(_("Choose from 1 to 5 stars."), fields={"rating": [_("From 1 to 5.")]})
     comment = (comment or "").strip()

@@ -52,6 +52,11 @@ def test_staff_adjust_in_admin_and_sellers_cannot(client):
     assert LedgerEntry.objects.count() == 1
     client.force_login(seller_member(seller, role="owner"))
     assert client.get(reverse("admin:finance_adjustment_add")).status_code == 403
+    client.force_login(staff_user("finance.view_adjustment"))  # view-only staff
+    refused = client.post(reverse("admin:finance_adjustment_add"),
+                          {"seller": seller.pk, "amount": "9.00", "reason": "x"})
+    assert refused.status_code == 403
+    assert LedgerEntry.objects.count() == 1
 
 
 def test_a_seller_downloads_a_statement_of_their_own_entries_only(client):

@@ -174,3 +174,19 @@ def test_each_seller_sees_only_their_own_ledger(client, sold):
     assert page.context["cl"].result_count == 0
     assert client.get(reverse("admin:finance_ledgerentry_change", args=[mine.pk])).status_code in (302, 404)
     assert client.post(reverse("admin:finance_ledgerentry_add"), {}).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_shipment_posted_twice_at_once_posts_once():
+    from tests.concurrency import race
+
+    shipping_method(channel="merchant", price="4.99", code="standard")
+    offer = OfferFactory(price=Decimal("20.00"), fulfillment_channel="merchant")
+    stock(offer, 5)
+    order = place(cart_with((offer, 1))).order
+    package = Package.objects.get(order=order)
+    orders_services.package_ship(package=package, tracking_number="1Z")  # eager: posted once already
+    results = race(lambda: services.ledger_post_package_shipped(package_id=package.pk, event_id=1), [()] * 4)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert LedgerEntry.objects.filter(seller=offer.seller).count() == 4
+    assert selectors.seller_balance(seller_id=offer.seller_id).reserved == Decimal("21.99")

@@ -198,3 +198,15 @@ def _inline_management() -> dict:
     prefix = "events"
     return {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0", f"{prefix}-MIN_NUM_FORMS": "0",
             f"{prefix}-MAX_NUM_FORMS": "1000"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_application_sent_twice_at_once_makes_one():
+    from tests.concurrency import race
+
+    category = CategoryFactory(name="Garden")
+    user = UserFactory()
+    results = race(lambda: services.application_submit(applicant=user, data=data(category)), [()] * 3)
+    assert sum(isinstance(r, SellerApplication) for r in results) == 1
+    assert all(isinstance(r, Conflict) for r in results if not isinstance(r, SellerApplication))
+    assert SellerApplication.objects.filter(applicant=user).count() == 1

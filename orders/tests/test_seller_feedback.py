@@ -6,11 +6,12 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from core.exceptions import ApplicationError, Conflict
+from core.exceptions import ApplicationError, Conflict, NotFound
 from orders import services
 from orders.models import Package, SellerFeedback
 from tests.buying import cart_with, place
 from tests.commit import committed
+from tests.concurrency import race
 from tests.factories import OfferFactory, SellerFactory, UserFactory, shipping_method, stock
 
 pytestmark = pytest.mark.django_db
@@ -78,3 +79,29 @@ def test_the_buyer_rates_from_the_order_page_and_nobody_else_can(client, deliver
         assert client.post(url, {"rating": "3", "comment": "Slow but fine"}).status_code == 302
     assert url not in client.get(reverse("orders:detail", args=[order.number])).content.decode()
     assert SellerFeedback.objects.get().comment == "Slow but fine"
+
+
+def test_only_the_buyer_rates_their_order(delivered):
+    _buyer, seller, order, _offer, _deliver = delivered
+    with pytest.raises(NotFound):
+        services.seller_feedback_leave(order=order, seller_id=seller.pk, user=UserFactory(), rating=1)
+    assert not SellerFeedback.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_rating_sent_twice_at_once_counts_once():
+    shipping_method(channel="merchant", price="4.99", code="standard")
+    seller = SellerFactory()
+    offer = OfferFactory(seller=seller, price=Decimal("10.00"), fulfillment_channel="merchant")
+    stock(offer, 5)
+    buyer = UserFactory()
+    order = place(cart_with((offer, 1), user=buyer), user=buyer).order
+    package = Package.objects.get(order=order)
+    services.package_ship(package=package, tracking_number="1Z")
+    services.package_deliver(package=Package.objects.get(pk=package.pk))
+    results = race(lambda: services.seller_feedback_leave(order=order, seller_id=seller.pk, user=buyer, rating=2),
+                   [()] * 4)
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert all(isinstance(r, Conflict) for r in results if isinstance(r, Exception))
+    seller.refresh_from_db()
+    assert (seller.rating, seller.rating_count) == (Decimal("2.00"), 1)
