@@ -63,6 +63,22 @@ def warehouse_create(
     return Warehouse.objects.create(code=code, name=name, kind=kind, seller=seller, country=country, city=city)
 
 
+def seller_location_open(*, seller_id: int) -> Warehouse | None:
+    """A new seller's first shipping location (named after it, in its country), so it can hold
+    stock as soon as it is approved; None when it has one already (idempotent)."""
+    seller = marketplace_selectors.seller_get(pk=seller_id)
+    if seller is None or seller.is_house:
+        return None
+    if Warehouse.objects.filter(seller_id=seller_id, kind=Warehouse.Kind.SELLER).exists():
+        return None
+    try:
+        with transaction.atomic():  # the code is unique: two deliveries of the event make one location
+            return warehouse_create(code=f"seller-{seller_id}", name=_("%(seller)s, main location") % {
+                "seller": seller.name}, kind=Warehouse.Kind.SELLER, seller=seller, country=seller.country)
+    except IntegrityError:
+        return None
+
+
 def warehouse_save(*, warehouse: Warehouse) -> Warehouse:
     """Save a warehouse edited elsewhere (admin); opening or closing it refreshes the buy boxes it feeds."""
     was_active = None

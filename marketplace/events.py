@@ -2,6 +2,8 @@
 Who consumes them is declared at the composition point (``EVENT_CONSUMERS`` in settings)."""
 
 SELLER_CREATED = "marketplace.seller_created"  # aggregate seller: seller_id
+# An application to sell was approved and made this seller (aggregate seller: seller_id, application_id).
+SELLER_APPROVED = "marketplace.seller_approved"
 SELLER_MEMBER_REMOVED = "marketplace.seller_member_removed"  # seller: member_id, seller_id, user_id, role,
 #   staff_revoked, actor_id
 SELLER_MEMBER_ROLE_CHANGED = "marketplace.seller_member_role_changed"  # seller: member_id, seller_id, user_id,

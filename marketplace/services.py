@@ -571,6 +571,8 @@ def application_approve(*, application: SellerApplication, actor, message: str =
     locked.seller = seller
     locked.save()
     _application_event(locked, previous, message, actor)
+    events.record(marketplace_events.SELLER_APPROVED, aggregate="seller", aggregate_id=seller.pk,
+                  seller_id=seller.pk, application_id=locked.pk)
     return locked
 
 

@@ -372,6 +372,8 @@ EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
     # takes them back (each posting once per event, whatever the retries).
     "orders.package_shipped": ("finance.tasks.post_package_shipped",),
     "orders.order_refunded": ("finance.tasks.post_order_refunded",),
+    # A new seller from an approved application gets its own shipping location to hold stock in.
+    "marketplace.seller_approved": ("fulfillment.tasks.open_seller_location",),
 }
 
 # --- Finance ----------------------------------------------------------------------------

@@ -81,6 +81,14 @@ def test_approval_creates_the_seller_with_the_applicant_as_owner(client, categor
     assert SellerMember.objects.get(seller=seller).user == user
     assert SellerMember.objects.get(seller=seller).role == SellerMember.Role.OWNER
     assert "can start selling" in mail.outbox[-1].subject
+    # ... with its own shipping location, made once however often the event is delivered
+    from fulfillment.models import Warehouse
+    from fulfillment.tasks import open_seller_location
+
+    location = Warehouse.objects.get(seller=seller)
+    assert (location.kind, location.country, location.code) == ("seller", "US", f"seller-{seller.pk}")
+    assert open_seller_location(seller_id=seller.pk) is False
+    assert Warehouse.objects.filter(seller=seller).count() == 1
     client.force_login(user)
     assert client.get(reverse("admin:marketplace_offer_changelist")).status_code == 200  # the seller area
     with pytest.raises(Conflict):

@@ -1,0 +1,13 @@
+"""Fulfillment's jobs, started by other contexts' events (``EVENT_CONSUMERS``)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from fulfillment import services
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_jitter=True, max_retries=8, acks_late=True)
+def open_seller_location(seller_id: int, event_id: int | None = None, **_event) -> bool:
+    """``marketplace.seller_approved``: the new seller's first shipping location (idempotent)."""
+    return services.seller_location_open(seller_id=seller_id) is not None
