@@ -520,6 +520,15 @@ def products_all() -> QuerySet[Product]:
     return Product.objects.all()
 
 
+def category_active(*, slug: str) -> Category | None:
+    """The active category with this slug, as a row (for writes that point at it)."""
+    return Category.objects.filter(slug=slug, is_active=True).first()
+
+
+def brand_by_slug(*, slug: str) -> Brand | None:
+    return Brand.objects.filter(slug=slug).first()
+
+
 def categories_by_ids(*, ids: list[int]) -> QuerySet[Category]:
     """The active categories among ``ids`` (unknown or inactive ones are left out)."""
     return Category.objects.filter(pk__in=ids, is_active=True)

@@ -6,17 +6,22 @@ members see and change only their own rows. Writes go through :mod:`marketplace.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import actions as admin_actions
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from catalog.admin import ProductAdmin as CatalogProductAdmin
-from catalog.models import Product
+from catalog.models import Brand, Category, Product
 from core.admin import ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
 from core.exceptions import ApplicationError
 from marketplace import selectors, services
@@ -24,6 +29,7 @@ from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
 from marketplace.models import (
     BuyBox,
     Offer,
+    ProductProposal,
     Seller,
     SellerApplication,
     SellerApplicationEvent,
@@ -290,9 +296,18 @@ admin.site.unregister(Product)
 
 @admin.register(Product)
 class ProductAdmin(CatalogProductAdmin):
-    """Catalog's product admin plus the offers of every seller (catalog cannot know offers)."""
+    """Catalog's product admin plus the offers of every seller (catalog cannot know offers). A
+    seller's members see the published catalogue and their own proposed products, never another
+    seller's proposals waiting for review."""
 
     inlines = [*CatalogProductAdmin.inlines, OfferInline]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        scope = seller_scope(request)
+        if scope is None:
+            return queryset
+        return queryset.filter(Q(is_active=True) | Q(proposal__seller_id__in=sorted(scope)))
 
     def save_formset(self, request, form, formset, change):
         if formset.model is Offer:
@@ -367,3 +382,179 @@ class SellerApplicationAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         """The categories are the applicant's; nothing related is saved from here."""
+
+
+# --- products proposed by sellers ----------------------------------------------------------------
+
+
+class ProductProposalForm(forms.ModelForm):
+    """The proposal with its product's facts (kept on the hidden product) and, when adding, the
+    seller's first offer on it."""
+
+    title = forms.CharField(label=_("product title"), max_length=200)
+    category = forms.ModelChoiceField(label=_("category"), queryset=Category.objects.filter(is_active=True))
+    brand = forms.ModelChoiceField(label=_("brand"), queryset=Brand.objects.all(), required=False)
+    description = forms.CharField(label=_("description"), widget=forms.Textarea, required=False)
+    sku = forms.CharField(label=_("your SKU"), max_length=64, required=False,
+                          help_text=_("With a price: your offer on the product, selling from its approval on."))
+    price = forms.DecimalField(label=_("price"), max_digits=12, decimal_places=2, min_value=Decimal("0.01"),
+                               required=False)
+    condition = forms.ChoiceField(label=_("condition"), choices=Offer.Condition.choices,
+                                  initial=Offer.Condition.NEW, required=False)
+
+    class Meta:
+        model = ProductProposal
+        fields = ("seller", "note", "review_message")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        product = self.instance.product if self.instance.pk else None
+        if product is not None:
+            for name in ("title", "category", "brand", "description"):
+                if name in self.fields:
+                    self.fields[name].initial = getattr(product, name)
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None and bool(data.get("sku")) != (data.get("price") is not None):
+            self.add_error("price" if data.get("sku") else "sku", _("Give both the SKU and the price, or neither."))
+        seller = data.get("seller")
+        if seller is not None and data.get("sku") and Offer.objects.filter(seller=seller, sku=data["sku"]).exists():
+            self.add_error("sku", _("This seller already has an offer with this SKU."))
+        return data
+
+
+class ProductProposalReviewForm(forms.ModelForm):
+    """A proposal looked at (decided, or by a reviewer): only the message to the seller is typed."""
+
+    class Meta:
+        model = ProductProposal
+        fields = ("review_message",)
+
+
+PROPOSAL_DECISIONS = ("_approve", "_reject")
+
+
+@admin.register(ProductProposal)
+class ProductProposalAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
+    """Sellers propose products the catalogue lacks (hidden until approved) and correct them while
+    they wait; platform staff with the review permission approve (the product is published and the
+    seller's offer sells) or reject with a reason. The seller is e-mailed either way."""
+
+    form = ProductProposalForm
+    change_form_template = "admin/marketplace/productproposal/change_form.html"
+    list_display = ("created_at", "product_title", "seller", "category", "status", "reviewed_by")
+    list_filter = ("status", ("seller", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("product__title", "seller__name", "offer__sku")
+    list_select_related = ("product", "product__category", "seller", "reviewed_by")
+    ordering = ("-created_at", "-id")
+    actions = None
+
+    ADD_FIELDS = ("seller", "title", "category", "brand", "description", "note", "sku", "price", "condition")
+    EDIT_FIELDS = ("title", "category", "brand", "description", "note")
+    INFO_FIELDS = ("status", "seller", "product_link", "offer", "proposed_by", "created_at", "reviewed_by",
+                   "reviewed_at")
+
+    @admin.display(description=_("product"), ordering="product__title")
+    def product_title(self, obj: ProductProposal) -> str:
+        return obj.product.title
+
+    @admin.display(description=_("category"), ordering="product__category__name")
+    def category(self, obj: ProductProposal) -> str:
+        return obj.product.category.name
+
+    @admin.display(description=_("product"))
+    def product_link(self, obj: ProductProposal):
+        url = reverse("admin:catalog_product_change", args=[obj.product_id])
+        return format_html('<a href="{}">{}</a>', url, obj.product.title)
+
+    def _reviewer(self, request) -> bool:
+        return seller_scope(request) is None and request.user.has_perm("marketplace.review_productproposal")
+
+    def _seller_editing(self, request, obj) -> bool:
+        return (obj is not None and obj.status == ProductProposal.Status.PENDING and not self._reviewer(request)
+                and super().has_change_permission(request, obj))
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return self.ADD_FIELDS
+        if self._seller_editing(request, obj):
+            return (*self.INFO_FIELDS, *self.EDIT_FIELDS, "review_message")
+        return (*self.INFO_FIELDS, "title", "category", "brand", "description", "note", "review_message")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        readonly = [*self.INFO_FIELDS]
+        if not self._seller_editing(request, obj):
+            readonly += ["product_title", "category", "brand_name", "description_text", "note"]
+        if not (self._reviewer(request) and obj.status == ProductProposal.Status.PENDING):
+            readonly.append("review_message")
+        return readonly
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None and not self._seller_editing(request, obj):
+            # Looked at, not edited: the product's facts are shown read-only.
+            kwargs["form"] = ProductProposalReviewForm
+            kwargs["fields"] = [f for f in ("review_message",) if f not in self.get_readonly_fields(request, obj)]
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        fields = list(self.get_fields(request, obj))
+        if obj is not None and not self._seller_editing(request, obj):
+            fields = [{"title": "product_title", "brand": "brand_name", "description": "description_text"}.get(f, f)
+                      for f in fields]
+        return [(None, {"fields": fields})]
+
+    @admin.display(description=_("brand"))
+    def brand_name(self, obj: ProductProposal) -> str:
+        return obj.product.brand.name if obj.product.brand_id else "-"
+
+    @admin.display(description=_("description"))
+    def description_text(self, obj: ProductProposal) -> str:
+        return obj.product.description or "-"
+
+    def has_change_permission(self, request, obj=None):
+        if self._reviewer(request):
+            return True
+        return super().has_change_permission(request, obj)
+
+    def has_view_permission(self, request, obj=None):
+        return self._reviewer(request) or super().has_view_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # rejected proposals stay, with the reason
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_decide"] = (obj is not None and obj.status == ProductProposal.Status.PENDING
+                                 and self._reviewer(request))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if not change:
+            proposal = services.product_propose(
+                seller=data["seller"], actor=request.user, title=data["title"], category=data["category"],
+                brand=data.get("brand"), description=data.get("description", ""), note=data.get("note", ""),
+                sku=data.get("sku", ""), price=data.get("price"),
+                condition=data.get("condition") or Offer.Condition.NEW)
+            obj.pk, obj.product_id, obj.created_at = proposal.pk, proposal.product_id, proposal.created_at
+            obj._state.adding = False
+            return
+        current = ProductProposal.objects.select_related("seller").get(pk=obj.pk)
+        decision = next((key for key in PROPOSAL_DECISIONS if key in request.POST), None)
+        if decision == "_approve":
+            services.product_proposal_approve(proposal=current, actor=request.user,
+                                              message=data.get("review_message", ""))
+        elif decision == "_reject":
+            services.product_proposal_reject(proposal=current, actor=request.user,
+                                             reason=data.get("review_message", ""))
+        elif self._seller_editing(request, current):
+            services.product_proposal_update(
+                proposal=current, actor=request.user, title=data["title"], category=data["category"],
+                brand=data.get("brand"), description=data.get("description", ""), note=data.get("note", ""))
+        else:
+            raise ApplicationError(_("Approve or reject the proposal."))
+
+    def save_related(self, request, form, formsets, change):
+        """Nothing related is edited here."""

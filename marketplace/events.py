@@ -8,6 +8,8 @@ SELLER_MEMBER_REMOVED = "marketplace.seller_member_removed"  # seller: member_id
 #   staff_revoked, actor_id
 SELLER_MEMBER_ROLE_CHANGED = "marketplace.seller_member_role_changed"  # seller: member_id, seller_id, user_id,
 #   old_role, role, actor_id
+# A seller proposed a product (hidden until staff approve it): proposal_id, product_id, seller_id.
+PRODUCT_PROPOSED = "marketplace.product_proposed"
 OFFER_CREATED = "marketplace.offer_created"  # aggregate offer: offer_id, product_id, seller_id
 OFFER_CHANGED = "marketplace.offer_changed"  # offer: offer_id, product_id
 # These products' buy boxes may have changed (an offer, its stock, a seller, a shipping method or a

@@ -266,3 +266,40 @@ class SellerStandingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.seller}: {self.get_action_display()}"
+
+
+class ProductProposal(models.Model):
+    """A product a seller wants to sell that the catalogue lacks. The product is made at once but
+    stays hidden (inactive) until platform staff approve it; the seller's first offer on it, when
+    given, starts selling at that moment. Rejected products stay hidden, with the reason."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    seller = models.ForeignKey(Seller, verbose_name=_("seller"), on_delete=models.PROTECT,
+                               related_name="product_proposals")
+    product = models.OneToOneField("catalog.Product", verbose_name=_("product"), on_delete=models.PROTECT,
+                                   related_name="proposal")
+    offer = models.ForeignKey(Offer, verbose_name=_("first offer"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    note = models.TextField(_("note to the reviewer"), blank=True)
+    review_message = models.TextField(_("message to the seller"), blank=True)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
+                                    verbose_name=_("proposed by"))
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", verbose_name=_("reviewed by"))
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+    created_at = models.DateTimeField(_("proposed"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("product proposal")
+        verbose_name_plural = _("product proposals")
+        ordering = ("-created_at", "-id")
+        permissions = [("review_productproposal", "Can approve or reject proposed products")]
+        indexes = [models.Index(fields=["status", "created_at"], name="proposal_status_created")]
+
+    def __str__(self) -> str:
+        return f"{self.product} ({self.get_status_display()})"

@@ -9,8 +9,9 @@ so their rights change at their next request.
 
 * **staff**: see the seller's offers, stock, ledger, packages and sold lines; set tracking numbers and
   ship or deliver the seller's own packages (shipped by the seller; Bazaar ships the ones it fulfils).
-* **manager**: what staff do, plus list and edit offers (prices, member prices, activity) and receive
-  or correct stock in the seller's own locations.
+* **manager**: what staff do, plus list and edit offers (prices, member prices, activity), propose
+  new products (shown once Bazaar approves them) and receive or correct stock in the seller's own
+  locations.
 * **owner**: what managers do, plus manage the team (change roles, remove members; adding someone
   needs the user directory and stays with platform staff).
 
@@ -29,6 +30,7 @@ OWNER, MANAGER, STAFF = "owner", "manager", "staff"
 _STAFF = frozenset({
     "marketplace.view_seller",
     "marketplace.view_offer",
+    "marketplace.view_productproposal",  # the products the seller proposed, and what staff decided
     "catalog.view_product",
     "fulfillment.view_warehouse",
     "fulfillment.view_stockitem",
@@ -45,6 +47,8 @@ _STAFF = frozenset({
 _MANAGER = _STAFF | {
     "marketplace.add_offer",
     "marketplace.change_offer",
+    "marketplace.add_productproposal",  # propose a product the catalogue lacks (hidden until approved)
+    "marketplace.change_productproposal",  # correct it while it waits for review
     "fulfillment.add_stockitem",
     "fulfillment.change_stockitem",
     "fulfillment.receive_stock",

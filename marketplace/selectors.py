@@ -13,7 +13,15 @@ from catalog.models import Product
 from marketplace import buy_box, roles
 from marketplace.benefits import Benefits
 from marketplace.buy_box import BuyBoxInputs, OfferFacts
-from marketplace.models import HOUSE_SELLER_SLUG, BuyBox, Offer, Seller, SellerApplication, SellerMember
+from marketplace.models import (
+    HOUSE_SELLER_SLUG,
+    BuyBox,
+    Offer,
+    ProductProposal,
+    Seller,
+    SellerApplication,
+    SellerMember,
+)
 
 
 def house_seller() -> Seller:
@@ -227,7 +235,8 @@ def offer_product_ids(*, offer_ids) -> list[int]:
 
 
 def offer_list(*, seller_slug: str = "", product_slug: str = "") -> QuerySet[Offer]:
-    qs = Offer.objects.filter(is_active=True, seller__is_active=True).select_related("seller", "product")
+    qs = Offer.objects.filter(is_active=True, seller__is_active=True, product__is_active=True).select_related(
+        "seller", "product")
     if seller_slug:
         qs = qs.filter(seller__slug=seller_slug)
     if product_slug:
@@ -285,3 +294,21 @@ def offers_losing_buy_box(*, seller_id: int, limit: int = 20) -> list[tuple[Offe
     offers = {o.product_id: o for o in Offer.objects.filter(seller_id=seller_id, is_active=True,
                                                              product_id__in=[b.product_id for b in boxes])}
     return [(offers[b.product_id], b) for b in boxes if b.product_id in offers]
+
+
+def proposals_for_user(*, user) -> QuerySet[ProductProposal]:
+    """The product proposals of ``user``'s sellers (every proposal for platform staff who may
+    review them; none for anyone else), newest first."""
+    qs = ProductProposal.objects.select_related("product", "product__category", "seller", "offer")
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    scope = seller_scope_for_user(user)
+    if scope is not None:
+        return qs.filter(seller_id__in=sorted(scope))
+    if user.is_superuser or user.has_perm("marketplace.view_productproposal"):
+        return qs
+    return qs.none()
+
+
+def proposal_get(*, pk: int) -> ProductProposal | None:
+    return ProductProposal.objects.select_related("product", "seller", "proposed_by").filter(pk=pk).first()

@@ -28,6 +28,7 @@ from marketplace import events as marketplace_events
 from marketplace.models import (
     BuyBox,
     Offer,
+    ProductProposal,
     Seller,
     SellerApplication,
     SellerApplicationEvent,
@@ -660,3 +661,119 @@ def seller_buy_box_eligibility_set(*, seller_id: int, eligible: bool, note: str 
             product_ids = Offer.objects.filter(seller_id=seller_id).values_list("product_id", flat=True).distinct()
             buy_box_request_refresh(product_ids=list(product_ids))
     return bool(changed)
+
+
+# --- products proposed by sellers, published when platform staff approve them -----------------------
+
+
+def _check_proposer(*, actor, seller: Seller, perm: str) -> None:
+    """A seller's member proposes (or edits a proposal) only for sellers where their role grants
+    ``perm``; platform staff and the system (``actor`` None) may act for any seller."""
+    if (actor is not None and selectors.seller_scope_for_user(actor) is not None
+            and seller.pk not in selectors.seller_ids_with_permission(actor, perm)):
+        raise PermissionDenied(_("Your role at this seller does not allow proposing products."))
+    if not seller.is_active:
+        raise PermissionDenied(_("A suspended seller cannot propose products."), code="seller_suspended")
+
+
+def _proposal_fields(*, title: str, category, description: str) -> tuple[str, str]:
+    title, description = (title or "").strip(), (description or "").strip()
+    errors = {}
+    if len(title) < 3:
+        errors["title"] = [_("Give the product a title of at least 3 characters.")]
+    elif len(title) > 200:
+        errors["title"] = [_("At most 200 characters.")]
+    if category is None or not category.is_active:
+        errors["category"] = [_("Choose an active category.")]
+    if errors:
+        raise ApplicationError(_("The proposed product is incomplete."), fields=errors)
+    return title, description
+
+
+def product_propose(
+    *, seller: Seller, actor, title: str, category, brand=None, description: str = "", note: str = "",
+    attributes: dict[str, str] | None = None, sku: str = "", price=None, list_price=None,
+    condition: str = Offer.Condition.NEW, handling_days: int = 1,
+) -> ProductProposal:
+    """Propose a product the catalogue lacks. It is created hidden and shown only once platform
+    staff approve it. With ``sku`` and ``price``, the seller's first offer on it is listed too and
+    sells from the approval on (shipped by the seller)."""
+    _check_proposer(actor=actor, seller=seller, perm="marketplace.add_productproposal")
+    title, description = _proposal_fields(title=title, category=category, description=description)
+    if bool((sku or "").strip()) != (price not in (None, "")):
+        raise ApplicationError(_("To list an offer with the product, give both its SKU and its price."),
+                               fields={"sku" if price not in (None, "") else "price": [_("Required with the other.")]})
+    with transaction.atomic():
+        product = catalog_services.product_create(title=title, category=category, brand=brand,
+                                                  description=description, attributes=attributes, is_active=False)
+        offer = None
+        if sku and sku.strip():
+            offer = offer_create(seller=seller, product=product, sku=sku, price=price, list_price=list_price,
+                                 condition=condition, handling_days=handling_days, actor=actor)
+        proposal = ProductProposal.objects.create(
+            seller=seller, product=product, offer=offer, note=(note or "").strip(),
+            proposed_by=actor if getattr(actor, "pk", None) else None)
+        events.record(marketplace_events.PRODUCT_PROPOSED, aggregate="product_proposal", aggregate_id=proposal.pk,
+                      proposal_id=proposal.pk, product_id=product.pk, seller_id=seller.pk)
+    return proposal
+
+
+def _proposal_locked(proposal: ProductProposal) -> ProductProposal:
+    locked = ProductProposal.objects.select_for_update().select_related("product", "seller").get(pk=proposal.pk)
+    if locked.status != ProductProposal.Status.PENDING:
+        raise Conflict(_("This proposal was decided already (%(status)s).") % {"status": locked.get_status_display()},
+                       code="proposal_decided")
+    return locked
+
+
+def product_proposal_update(*, proposal: ProductProposal, actor, title: str, category, brand=None,
+                            description: str = "", note: str = "") -> ProductProposal:
+    """The seller corrects a proposal while it waits for review."""
+    _check_proposer(actor=actor, seller=proposal.seller, perm="marketplace.change_productproposal")
+    title, description = _proposal_fields(title=title, category=category, description=description)
+    with transaction.atomic():
+        locked = _proposal_locked(proposal)
+        product = locked.product
+        product.title, product.category, product.brand, product.description = title, category, brand, description
+        catalog_services.product_save(product=product)
+        locked.note = (note or "").strip()
+        locked.save(update_fields=["note"])
+    return locked
+
+
+def _check_reviewer(actor) -> None:
+    if not (getattr(actor, "is_superuser", False) or getattr(actor, "has_perm", lambda p: False)(
+            "marketplace.review_productproposal")) or selectors.seller_scope_for_user(actor) is not None:
+        raise PermissionDenied(_("Only platform staff review proposed products."))
+
+
+def _proposal_decided(locked: ProductProposal, *, actor, status: str, message: str) -> ProductProposal:
+    locked.status, locked.review_message = status, message
+    locked.reviewed_by, locked.reviewed_at = actor, timezone.now()
+    locked.save(update_fields=["status", "review_message", "reviewed_by", "reviewed_at"])
+    from marketplace.tasks import send_proposal_email  # tasks import services
+
+    outbox.enqueue(send_proposal_email, locked.pk)
+    return locked
+
+
+def product_proposal_approve(*, proposal: ProductProposal, actor, message: str = "") -> ProductProposal:
+    """Publish the proposed product: it appears in the catalogue and the seller's offer on it sells."""
+    _check_reviewer(actor)
+    with transaction.atomic():
+        locked = _proposal_locked(proposal)
+        locked.product.is_active = True
+        catalog_services.product_save(product=locked.product)
+        buy_box_request_refresh(product_ids=[locked.product_id])
+        return _proposal_decided(locked, actor=actor, status=ProductProposal.Status.APPROVED,
+                                 message=(message or "").strip())
+
+
+def product_proposal_reject(*, proposal: ProductProposal, actor, reason: str) -> ProductProposal:
+    """Turn the proposal down, with the reason the seller is told; the product stays hidden."""
+    _check_reviewer(actor)
+    if not (reason or "").strip():
+        raise ApplicationError(_("Say why the product is rejected."), fields={"review_message": [_("Required.")]})
+    with transaction.atomic():
+        locked = _proposal_locked(proposal)
+        return _proposal_decided(locked, actor=actor, status=ProductProposal.Status.REJECTED, message=reason.strip())

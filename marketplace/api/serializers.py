@@ -25,7 +25,7 @@ from core.api import (
     StrictInputSerializer,
 )
 from marketplace import selectors
-from marketplace.models import Offer
+from marketplace.models import Offer, ProductProposal
 
 ATTRIBUTE_PREFIX = "a_"
 MAX_REPEATS = 50
@@ -449,3 +449,63 @@ class ProductDetailOutputSerializer(ProductListOutputSerializer):
         page = self.context["page"]
         views = ([page.winner] if page.winner else []) + list(page.others)
         return ProductOfferOutputSerializer(views, many=True, context=self.context).data
+
+
+# --- product proposals ------------------------------------------------------------------------
+
+
+class ProductProposalInputSerializer(StrictInputSerializer):
+    """A product the catalogue lacks, proposed by a seller; hidden until Bazaar approves it. With
+    ``sku`` and ``price``, the seller's first offer on it (shipped by the seller) is listed too."""
+
+    seller = serializers.CharField(
+        required=False, max_length=140,
+        help_text=gettext_lazy("Slug of the seller proposing; may be left out by members of exactly one seller."),
+    )
+    title = serializers.CharField(min_length=3, max_length=200)
+    category = serializers.CharField(max_length=140, help_text=gettext_lazy("Slug of an active category."))
+    brand = serializers.CharField(required=False, max_length=140, help_text=gettext_lazy("Slug of a brand."))
+    description = serializers.CharField(required=False, allow_blank=True, max_length=20_000, default="")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2_000, default="",
+                                 help_text=gettext_lazy("For the reviewer: where the product comes from, a link."))
+    sku = serializers.CharField(required=False, max_length=64, help_text=gettext_lazy("Your SKU for the offer."))
+    price = _price_field(required=False, help_text=gettext_lazy("The offer's price, with ``sku``."))
+    condition = serializers.ChoiceField(choices=Offer.Condition.choices, default=Offer.Condition.NEW)
+
+    def validate_category(self, value: str):
+        category = catalog_selectors.category_active(slug=value)
+        if category is None:
+            raise serializers.ValidationError(_("Unknown category: %(slug)s") % {"slug": value})
+        return category
+
+    def validate_brand(self, value: str):
+        brand = catalog_selectors.brand_by_slug(slug=value)
+        if brand is None:
+            raise serializers.ValidationError(_("Unknown brand: %(slug)s") % {"slug": value})
+        return brand
+
+    def validate_seller(self, value: str):
+        seller = selectors.seller_list().filter(slug=value).first()
+        if seller is None:
+            raise serializers.ValidationError(_("Unknown seller: %(slug)s") % {"slug": value})
+        return seller
+
+    def validate(self, attrs):
+        if ("sku" in attrs) != ("price" in attrs):
+            missing = "price" if "sku" in attrs else "sku"
+            raise serializers.ValidationError({missing: [_("Give both the SKU and the price, or neither.")]})
+        return attrs
+
+
+class ProductProposalOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ProductProposal.Status.choices)
+    seller = serializers.CharField(source="seller.slug")
+    product = serializers.CharField(source="product.slug", help_text=gettext_lazy("Slug the product will have."))
+    title = serializers.CharField(source="product.title")
+    category = serializers.CharField(source="product.category.slug")
+    offer = serializers.IntegerField(source="offer_id", allow_null=True)
+    note = serializers.CharField()
+    review_message = serializers.CharField(help_text=gettext_lazy("What Bazaar said when deciding."))
+    created_at = serializers.DateTimeField()
+    reviewed_at = serializers.DateTimeField(allow_null=True)

@@ -9,4 +9,6 @@ urlpatterns = [
     path("sellers/<slug:slug>/", views.SellerDetailApi.as_view(), name="api-seller-detail"),
     path("offers/", views.OfferListApi.as_view(), name="api-offer-list"),
     path("offers/<int:pk>/", views.OfferDetailApi.as_view(), name="api-offer-detail"),
+    path("product-proposals/", views.ProductProposalListApi.as_view(), name="api-proposal-list"),
+    path("product-proposals/<int:pk>/", views.ProductProposalDetailApi.as_view(), name="api-proposal-detail"),
 ]

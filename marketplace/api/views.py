@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,7 +28,7 @@ from core.pagecache import keep_only_params
 from marketplace import selectors, services
 from marketplace.api import serializers as s
 
-PRODUCTS, SELLERS, OFFERS = "products", "sellers", "offers"
+PRODUCTS, SELLERS, OFFERS, PROPOSALS = "products", "sellers", "offers", "product proposals"
 
 
 class PaginatedApiView(APIView):
@@ -328,3 +329,66 @@ class OfferDetailApi(APIView):
         body.is_valid(raise_exception=True)
         offer = services.offer_update(offer=offer, actor=request.user, **body.validated_data)
         return Response(_offer_output(request, offer))
+
+
+# --- product proposals ------------------------------------------------------------------------
+
+
+class ProductProposalListApi(PaginatedApiView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="product_proposals_list",
+        tags=[PROPOSALS],
+        summary="Your sellers' proposed products",
+        description="Products your sellers proposed, newest first, with Bazaar's decision.",
+        responses={200: s.ProductProposalOutputSerializer(many=True), **error_responses(400, 401, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        proposals = selectors.proposals_for_user(user=request.user).order_by("-created_at", "-id")
+        return self.paginated_response(s.ProductProposalOutputSerializer(self.paginate(request, proposals),
+                                                                        many=True).data)
+
+    @extend_schema(
+        operation_id="product_proposals_create",
+        tags=[PROPOSALS],
+        summary="Propose a product",
+        description=(
+            "Owners and managers of a seller propose a product the catalogue lacks. It is created hidden "
+            "(`status` `pending`) and published when Bazaar approves it; the seller is e-mailed either way. "
+            "With `sku` and `price`, the seller's offer on it is listed at once and sells from the approval "
+            "on. A seller's staff get a 403, and so does a suspended seller."
+        ),
+        request=s.ProductProposalInputSerializer,
+        responses={201: s.ProductProposalOutputSerializer, **error_responses(400, 401, 403, 415, 429)},
+        examples=[OpenApiExample("New product with an offer", request_only=True, value={
+            "title": "Cast-iron tea kettle, 1.2 l", "category": "kitchen", "description": "Enamelled inside.",
+            "note": "Our own brand; photos follow.", "sku": "CI-KET-12", "price": "39.00"})],
+    )
+    def post(self, request: Request) -> Response:
+        body = s.ProductProposalInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        seller = data.pop("seller", None) or OfferListApi._only_seller(request.user)
+        if not request.user.is_superuser and seller.pk not in selectors.seller_ids_for_user(request.user):
+            raise PermissionDenied(_("You may only propose products for your own seller."))
+        proposal = services.product_propose(seller=seller, actor=request.user, **data)
+        proposal = selectors.proposals_for_user(user=request.user).get(pk=proposal.pk)
+        return Response(s.ProductProposalOutputSerializer(proposal).data, status=status.HTTP_201_CREATED)
+
+
+class ProductProposalDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="product_proposals_retrieve",
+        tags=[PROPOSALS],
+        summary="One of your sellers' proposed products",
+        responses={200: s.ProductProposalOutputSerializer, **error_responses(401, 404, 429)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        proposal = selectors.proposals_for_user(user=request.user).filter(pk=pk).first()
+        if proposal is None:
+            raise NotFound(_("No such proposal among yours."))
+        return Response(s.ProductProposalOutputSerializer(proposal).data)
