@@ -525,6 +525,11 @@ def category_active(*, slug: str) -> Category | None:
     return Category.objects.filter(slug=slug, is_active=True).first()
 
 
+def product_active(*, slug: str) -> Product | None:
+    """The active product with this slug, nothing joined (for writes that point at it)."""
+    return Product.objects.filter(slug=slug, is_active=True).defer("description", "search_vector").first()
+
+
 def brand_by_slug(*, slug: str) -> Brand | None:
     return Brand.objects.filter(slug=slug).first()
 

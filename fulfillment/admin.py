@@ -10,15 +10,22 @@ change stock in Bazaar's fulfilment centres (the services refuse it too).
 
 from __future__ import annotations
 
+import csv
+
 from django import forms
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
-from fulfillment import services
-from fulfillment.models import ShippingMethod, StockItem, StockMovement, Warehouse
+from fulfillment import inventory, selectors, services
+from fulfillment.models import InventoryUpload, ShippingMethod, StockItem, StockMovement, Warehouse
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
 
 # --- warehouses and shipping ----------------------------------------------------------------------
@@ -240,3 +247,133 @@ class StockMovementAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.Model
     def seller(self, obj: StockMovement):
         return obj.stock_item.offer.seller
 
+
+
+# --- inventory files ---------------------------------------------------------------------------------
+
+
+class InventoryUploadForm(forms.ModelForm):
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("Columns: sku (required), product (slug), price, quantity (units available to sell), "
+                    "condition, list_price, member_price, handling_days, active. A new SKU needs product and "
+                    "price; an empty cell leaves a value as it is."),
+    )
+
+    class Meta:
+        model = InventoryUpload
+        fields = ("seller", "warehouse", "dry_run")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        data = upload.read(settings.INVENTORY_UPLOAD_MAX_BYTES + 1)
+        try:
+            inventory.inventory_file_check(data=data)
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message) from None
+        self.file_data = data
+        return upload
+
+
+@admin.register(InventoryUpload)
+class InventoryUploadAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
+    """Offers and stock from a CSV file: a dry run shows per row what would change (and every
+    error), "apply" runs the same file for real; files too large for one request run in a worker and
+    this page follows their progress. Seller members upload for their own sellers only."""
+
+    form = InventoryUploadForm
+    change_form_template = "admin/fulfillment/inventoryupload/change_form.html"
+    list_display = ("created_at", "file_name", "seller", "dry_run", "status", "total_rows", "created_count",
+                    "updated_count", "unchanged_count", "error_count")
+    list_filter = ("status", "dry_run", ("seller", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("seller",)
+    ordering = ("-created_at", "-id")
+    actions = None
+    readonly_fields = ("seller", "warehouse", "file_name", "dry_run", "status", "progress", "total_rows",
+                       "created_count", "updated_count", "unchanged_count", "error_count", "failure", "uploaded_by",
+                       "created_at", "started_at", "finished_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("content")
+
+    def get_fields(self, request, obj=None):
+        return ("seller", "warehouse", "file", "dry_run") if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: InventoryUpload) -> str:
+        return f"{obj.processed_rows} / {obj.total_rows} ({obj.progress_percent}%)"
+
+    def has_change_permission(self, request, obj=None):
+        return False  # an upload is a record of what happened; a new file is a new upload
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        upload = inventory.inventory_upload_create(
+            seller=form.cleaned_data["seller"], actor=request.user, file_name=form.cleaned_data["file"].name,
+            data=form.file_data, dry_run=form.cleaned_data["dry_run"], warehouse=form.cleaned_data.get("warehouse"))
+        obj.pk, obj.status, obj.created_at = upload.pk, upload.status, upload.created_at
+        obj._state.adding = False
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return HttpResponseRedirect(reverse("admin:fulfillment_inventoryupload_change", args=[obj.pk]))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(
+                running=obj.status in (InventoryUpload.Status.QUEUED, InventoryUpload.Status.RUNNING),
+                report=obj.report, can_apply=(obj.dry_run and obj.status == InventoryUpload.Status.DONE
+                                              and self.has_add_permission(request)),
+            )
+        context["template_url"] = reverse("admin:fulfillment_inventoryupload_template")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self):
+        urls = [
+            path("template.csv", self.admin_site.admin_view(self.template_view),
+                 name="fulfillment_inventoryupload_template"),
+            path("export/<int:seller_id>/", self.admin_site.admin_view(self.export_view),
+                 name="fulfillment_inventoryupload_export"),
+            path("<int:pk>/apply/", self.admin_site.admin_view(self.apply_view),
+                 name="fulfillment_inventoryupload_apply"),
+        ]
+        return urls + super().get_urls()
+
+    def template_view(self, request):
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="inventory-template.csv"'
+        writer = csv.writer(response)
+        writer.writerow(inventory.COLUMNS)
+        writer.writerow(["MY-SKU-1", "product-slug", "19.90", "25", "new", "", "", "1", "yes"])
+        return response
+
+    def export_view(self, request, seller_id: int):
+        """The seller's offers as an inventory file, to edit and upload again."""
+        scope = seller_scope(request)
+        if not self.has_view_permission(request) or (scope is not None and seller_id not in scope):
+            raise DjangoPermissionDenied
+        location = selectors.seller_first_location(seller_id=seller_id)
+        rows = selectors.inventory_rows(seller_id=seller_id, warehouse_id=location.pk if location else None)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="inventory-{seller_id}.csv"'
+        writer = csv.DictWriter(response, fieldnames=inventory.COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+        return response
+
+    def apply_view(self, request, pk: int):
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:fulfillment_inventoryupload_change", args=[pk]))
+        upload = get_object_or_404(self.get_queryset(request).defer(None), pk=pk)
+        if not self.has_add_permission(request):
+            raise DjangoPermissionDenied
+        try:
+            applied = inventory.inventory_upload_apply(upload=upload, actor=request.user)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, level=messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:fulfillment_inventoryupload_change", args=[pk]))
+        return HttpResponseRedirect(reverse("admin:fulfillment_inventoryupload_change", args=[applied.pk]))

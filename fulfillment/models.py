@@ -156,3 +156,56 @@ class ShippingMethod(models.Model):
     def clean(self) -> None:
         super().clean()
         clean_prices({"price": self.price})
+
+
+class InventoryUpload(models.Model):
+    """A seller's offers and stock from a CSV file (sku, product, price, quantity, condition...):
+    a dry run reports what would change row by row; a real run applies every valid row once (a row
+    that already matches is "unchanged", so running a file twice changes nothing the second time).
+    Large files run in a worker, which reports its progress here."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    seller = models.ForeignKey("marketplace.Seller", verbose_name=_("seller"), on_delete=models.PROTECT,
+                               related_name="inventory_uploads")
+    warehouse = models.ForeignKey(
+        Warehouse, verbose_name=_("stock location"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", help_text=_("Where the quantities are counted; empty: the seller's first location."),
+    )
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                    related_name="+", verbose_name=_("uploaded by"))
+    file_name = models.CharField(_("file"), max_length=200)
+    content = models.TextField(_("content"), editable=False)
+    content_sha256 = models.CharField(max_length=64, editable=False)
+    dry_run = models.BooleanField(_("dry run"), default=True,
+                                  help_text=_("Check the file and show what would change, without changing it."))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows done"), default=0)
+    created_count = models.PositiveIntegerField(_("new offers"), default=0)
+    updated_count = models.PositiveIntegerField(_("changed"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("unchanged"), default=0)
+    error_count = models.PositiveIntegerField(_("errors"), default=0)
+    report = models.JSONField(_("report"), default=list, editable=False)
+    failure = models.TextField(_("why it failed"), blank=True)
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("inventory upload")
+        verbose_name_plural = _("inventory uploads")
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        kind = _("dry run") if self.dry_run else _("upload")
+        return f"{self.file_name} ({kind}, {self.get_status_display()})"
+
+    @property
+    def progress_percent(self) -> int:
+        return 100 if not self.total_rows else min(100, self.processed_rows * 100 // self.total_rows)

@@ -6,10 +6,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
+from django.utils.translation import gettext as _
 
 from core import cache as vcache
-from fulfillment.models import ShippingMethod, StockItem, Warehouse
+from core.exceptions import NotFound
+from fulfillment.models import InventoryUpload, ShippingMethod, StockItem, Warehouse
+from marketplace import selectors as marketplace_selectors
 from marketplace.buy_box import OfferFacts
 
 # Read by every page, cart and order that shows or sells stock: one prepared statement, not a
@@ -85,3 +88,56 @@ def offer_facts(offers: Sequence) -> dict[int, OfferFacts]:
 
 def stock_items_for_offer(*, offer_id: int) -> QuerySet[StockItem]:
     return StockItem.objects.filter(offer_id=offer_id).select_related("warehouse").order_by("warehouse__name")
+
+
+def upload_get_for_user(*, user, pk: int) -> InventoryUpload:
+    upload = uploads_for_user(user=user).filter(pk=pk).first()
+    if upload is None:
+        raise NotFound(_("No such upload among yours."))
+    return upload
+
+
+def uploads_for_user(*, user) -> QuerySet[InventoryUpload]:
+    """Uploads of ``user``'s sellers (every upload for platform staff who may see them)."""
+    qs = InventoryUpload.objects.select_related("seller", "warehouse").defer("content")
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    scope = marketplace_selectors.seller_scope_for_user(user)
+    if scope is not None:
+        return qs.filter(seller_id__in=sorted(scope))
+    if user.is_superuser or user.has_perm("fulfillment.view_inventoryupload"):
+        return qs
+    return qs.none()
+
+
+def inventory_rows(*, seller_id: int, warehouse_id: int | None) -> list[dict]:
+    """The seller's offers as the rows of an inventory file (to edit and upload again): the units
+    available to sell in ``warehouse_id``, empty for offers Bazaar fulfils."""
+    available = dict(
+        StockItem.objects.filter(offer__seller_id=seller_id, warehouse_id=warehouse_id)
+        .values_list("offer_id", F("on_hand") - F("reserved"))
+    ) if warehouse_id else {}
+    rows = []
+    offers = marketplace_selectors.seller_offers(seller_id=seller_id).order_by("sku").only(
+        "sku", "price", "list_price", "member_price", "condition", "handling_days", "is_active",
+        "fulfillment_channel", "product__slug")
+    for offer in offers:
+        rows.append({
+            "sku": offer.sku, "product": offer.product.slug, "price": offer.price,
+            "quantity": "" if offer.fulfilled_by_platform else available.get(offer.pk, 0),
+            "condition": offer.condition, "list_price": offer.list_price or "",
+            "member_price": offer.member_price or "", "handling_days": offer.handling_days,
+            "active": "yes" if offer.is_active else "no",
+        })
+    return rows
+
+
+def seller_first_location(*, seller_id: int) -> Warehouse | None:
+    """The seller's first active location: where an inventory file counts its quantities by default."""
+    return (Warehouse.objects.filter(seller_id=seller_id, kind=Warehouse.Kind.SELLER, is_active=True).order_by("pk")
+            .first())
+
+
+def seller_location(*, seller_id: int, code: str) -> Warehouse | None:
+    return Warehouse.objects.filter(seller_id=seller_id, kind=Warehouse.Kind.SELLER, is_active=True,
+                                    code=code).first()

@@ -42,6 +42,7 @@ _STAFF = frozenset({
     "finance.view_ledgerentry",  # the seller's own ledger and balance
     "finance.view_payout",  # and their payouts
     "finance.view_sellerhealth",  # and their account health
+    "fulfillment.view_inventoryupload",  # inventory files and their reports
 })
 
 _MANAGER = _STAFF | {
@@ -53,6 +54,7 @@ _MANAGER = _STAFF | {
     "fulfillment.change_stockitem",
     "fulfillment.receive_stock",
     "fulfillment.adjust_stock",
+    "fulfillment.add_inventoryupload",  # offers and stock from a CSV file (same checks as one by one)
 }
 
 _OWNER = _MANAGER | {

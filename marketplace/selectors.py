@@ -312,3 +312,16 @@ def proposals_for_user(*, user) -> QuerySet[ProductProposal]:
 
 def proposal_get(*, pk: int) -> ProductProposal | None:
     return ProductProposal.objects.select_related("product", "seller", "proposed_by").filter(pk=pk).first()
+
+
+OFFER_CONDITIONS: list[tuple[str, str]] = list(Offer.Condition.choices)
+
+
+def offer_of_seller(*, seller_id: int, sku: str) -> Offer | None:
+    """The seller's offer with this SKU (active or not), with its product."""
+    return Offer.objects.select_related("product").filter(seller_id=seller_id, sku=sku).first()
+
+
+def seller_offers(*, seller_id: int) -> QuerySet[Offer]:
+    """Every offer of the seller, active or not, with its product."""
+    return Offer.objects.filter(seller_id=seller_id).select_related("product")

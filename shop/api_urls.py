@@ -7,6 +7,7 @@ from core.api import api_not_found
 urlpatterns = [
     path("", include("catalog.api.urls")),
     path("", include("marketplace.api.urls")),
+    path("", include("fulfillment.api.urls")),
     path("", include("accounts.api.urls")),
     path("", include("checkout.api.urls")),
     path("", include("orders.api.urls")),

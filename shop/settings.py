@@ -376,6 +376,13 @@ EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
     "marketplace.seller_approved": ("fulfillment.tasks.open_seller_location",),
 }
 
+# --- Inventory files (fulfillment.inventory) ------------------------------------------------
+# A seller's offers and stock from a CSV: at most this many bytes and rows; files of up to
+# INVENTORY_UPLOAD_INLINE_ROWS rows run in the request, larger ones in a worker with progress.
+INVENTORY_UPLOAD_MAX_BYTES = env.int("INVENTORY_UPLOAD_MAX_BYTES", default=5_000_000)
+INVENTORY_UPLOAD_MAX_ROWS = env.int("INVENTORY_UPLOAD_MAX_ROWS", default=50_000)
+INVENTORY_UPLOAD_INLINE_ROWS = env.int("INVENTORY_UPLOAD_INLINE_ROWS", default=200)
+
 # --- Finance ----------------------------------------------------------------------------
 # Money from a package becomes available to its seller this many days after its delivery.
 FINANCE_RESERVE_DAYS = env.int("FINANCE_RESERVE_DAYS", default=7)
@@ -461,6 +468,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several resources have a "status" with their own values: each gets its own enum name.
+    "ENUM_NAME_OVERRIDES": {
+        "ProductProposalStatusEnum": "marketplace.models.ProductProposal.Status",
+        "InventoryUploadStatusEnum": "fulfillment.models.InventoryUpload.Status",
+    },
 }
 
 # --- Security ---------------------------------------------------------------------------

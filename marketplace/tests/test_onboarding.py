@@ -90,6 +90,7 @@ def test_approval_creates_the_seller_with_the_applicant_as_owner(client, categor
     assert open_seller_location(seller_id=seller.pk) is False
     assert Warehouse.objects.filter(seller=seller).count() == 1
     client.force_login(user)
+    assert "Our message: Welcome!" in client.get(reverse("marketplace:application")).content.decode()
     assert client.get(reverse("admin:marketplace_offer_changelist")).status_code == 200  # the seller area
     with pytest.raises(Conflict):
         services.application_approve(application=approved, actor=reviewer)  # decided once
