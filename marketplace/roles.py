@@ -43,6 +43,7 @@ _STAFF = frozenset({
     "finance.view_payout",  # and their payouts
     "finance.view_sellerhealth",  # and their account health
     "fulfillment.view_inventoryupload",  # inventory files and their reports
+    "orders.view_claim",  # buyers' claims against the seller
 })
 
 _MANAGER = _STAFF | {
@@ -55,6 +56,7 @@ _MANAGER = _STAFF | {
     "fulfillment.receive_stock",
     "fulfillment.adjust_stock",
     "fulfillment.add_inventoryupload",  # offers and stock from a CSV file (same checks as one by one)
+    "orders.change_claim",  # answer a buyer's claim (Bazaar decides it)
 }
 
 _OWNER = _MANAGER | {

@@ -6,11 +6,11 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, requires_permission
+from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, ServiceErrorsAdminMixin, requires_permission
 from core.exceptions import ApplicationError
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
 from orders import selectors, services
-from orders.models import Order, OrderDiscount, OrderEvent, OrderLine, Package
+from orders.models import Claim, Order, OrderDiscount, OrderEvent, OrderLine, Package
 from payments import selectors as payment_selectors
 
 
@@ -213,3 +213,64 @@ class OrderLineAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelAdmi
                        "product_slug", "sku", "quantity", "unit_price", "subtotal", "discount", "tax_rate", "tax",
                        "total", "referral_fee_percent", "referral_fee")
 
+
+
+CLAIM_DECISIONS = ("_grant", "_deny")
+
+
+@admin.register(Claim)
+class ClaimAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
+    """Buyers' claims against sellers. The seller's owners and managers answer an open claim (their
+    own sellers' only); platform staff with "can grant or deny buyer claims" decide: grant (the
+    order is refunded in full) or deny with the reason the buyer is told."""
+
+    change_form_template = "admin/orders/claim/change_form.html"
+    list_display = ("created_at", "order", "seller", "reason", "status", "decided_by")
+    list_filter = ("status", "reason", ("seller", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("order__number", "description")
+    list_select_related = ("order", "seller", "decided_by")
+    ordering = ("-created_at", "-id")
+    actions = None
+    fields = ("order", "seller", "reason", "description", "created_at", "status", "seller_response", "resolution",
+              "decided_by", "decided_at")
+
+    def _decider(self, request) -> bool:
+        return seller_scope(request) is None and request.user.has_perm("orders.decide_claim")
+
+    def get_readonly_fields(self, request, obj=None):
+        editable = set()
+        if obj is not None and obj.status == Claim.Status.OPEN:
+            if self._decider(request):
+                editable.add("resolution")
+            elif seller_scope(request) is not None and super().has_change_permission(request, obj):
+                editable.add("seller_response")
+        return [f for f in self.fields if f not in editable]
+
+    def has_add_permission(self, request):
+        return False  # buyers open claims from their order page
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return self._decider(request) or super().has_change_permission(request, obj)
+
+    def has_view_permission(self, request, obj=None):
+        return self._decider(request) or super().has_view_permission(request, obj)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_decide"] = obj is not None and obj.status == Claim.Status.OPEN and self._decider(request)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request, obj, form, change):
+        current = Claim.objects.get(pk=obj.pk)
+        decision = next((key for key in CLAIM_DECISIONS if key in request.POST), None)
+        data = form.cleaned_data
+        if decision == "_grant":
+            services.claim_grant(claim=current, actor=request.user, resolution=data.get("resolution", ""))
+        elif decision == "_deny":
+            services.claim_deny(claim=current, actor=request.user, resolution=data.get("resolution", ""))
+        elif "seller_response" in data:
+            services.claim_respond(claim=current, actor=request.user, response=data["seller_response"])
+        else:
+            raise ApplicationError(_("Grant or deny the claim."))

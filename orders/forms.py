@@ -33,3 +33,15 @@ class SellerFeedbackForm(forms.Form):
                                     choices=[(n, f"{n} / 5") for n in range(5, 0, -1)], widget=forms.RadioSelect)
     comment = forms.CharField(label=_("Comment"), required=False, max_length=2000,
                               widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class ClaimForm(forms.Form):
+    reason = forms.ChoiceField(label=_("What went wrong?"), widget=forms.RadioSelect, choices=[])
+    description = forms.CharField(label=_("Tell us what happened"), min_length=10, max_length=2000,
+                                  widget=forms.Textarea(attrs={"rows": 5}),
+                                  help_text=_("What you expected, what you received, and what you tried with the "
+                                              "seller."))
+
+    def __init__(self, *args, reasons=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].choices = list(reasons)

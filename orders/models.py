@@ -247,3 +247,46 @@ class SellerFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.seller_id}: {self.rating}/5"
+
+
+class Claim(models.Model):
+    """A buyer's claim against a seller for one order (an item not received, not as described, or
+    damaged or defective): the seller may answer; platform staff grant it (the order is refunded)
+    or deny it with the reason. Once per order and seller. A claim not denied counts in the
+    seller's order defect rate."""
+
+    class Reason(models.TextChoices):
+        NOT_RECEIVED = "not_received", _("The package never arrived")
+        NOT_AS_DESCRIBED = "not_as_described", _("The item is not as described")
+        DAMAGED = "damaged", _("The item arrived damaged or defective")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        GRANTED = "granted", _("Granted: refunded")
+        DENIED = "denied", _("Denied")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="claims", verbose_name=_("order"))
+    seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("seller"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
+                             verbose_name=_("buyer"))
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    description = models.TextField(_("what happened"), max_length=2000)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    seller_response = models.TextField(_("the seller's answer"), blank=True, max_length=2000)
+    resolution = models.TextField(_("decision, as told to the buyer"), blank=True, max_length=2000)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name=_("decided by"))
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    created_at = models.DateTimeField(_("opened"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("claim")
+        verbose_name_plural = _("claims")
+        ordering = ("-created_at", "-id")
+        permissions = [("decide_claim", "Can grant (refund) or deny buyer claims")]
+        constraints = [models.UniqueConstraint(fields=["order", "seller"], name="claim_once_per_order_and_seller")]
+        indexes = [models.Index(fields=["seller", "created_at"], name="claim_seller_created")]
+
+    def __str__(self) -> str:
+        return f"{self.order} / {self.seller_id}: {self.get_reason_display()} ({self.get_status_display()})"

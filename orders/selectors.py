@@ -17,7 +17,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
 from marketplace import selectors as marketplace_selectors
-from orders.models import Order, OrderLine, Package, SellerFeedback
+from orders.models import Claim, Order, OrderLine, Package, SellerFeedback
 from orders.models import PaymentProblem as PaymentProblem
 
 # Other contexts compare ``order.status`` with ``orders.selectors.OrderStatus`` (and name a
@@ -292,6 +292,22 @@ def sellers_rated(*, order: Order) -> set[int]:
     return set(SellerFeedback.objects.filter(order=order).values_list("seller_id", flat=True))
 
 
+CLAIM_REASONS: list[tuple[str, str]] = list(Claim.Reason.choices)
+
+
+def claims_of_order(*, order: Order) -> dict[int, Claim]:
+    """The order's claims by seller."""
+    return {claim.seller_id: claim for claim in Claim.objects.filter(order=order)}
+
+
+def claim_get(*, pk: int) -> Claim | None:
+    return Claim.objects.select_related("order").filter(pk=pk).first()
+
+
+def shipped_package_of(*, order: Order, seller_id: int) -> Package | None:
+    return Package.objects.filter(order=order, seller_id=seller_id, shipped_at__isnull=False).first()
+
+
 def delivered_package_of(*, order: Order, seller_id: int) -> Package | None:
     return Package.objects.filter(order=order, seller_id=seller_id, status=Package.Status.DELIVERED).first()
 
@@ -304,7 +320,7 @@ class SellerPerformance:
     """A seller's raw counts over the account health windows."""
 
     orders: int = 0  # orders with a package of theirs, placed in the defect window
-    defective_orders: int = 0  # of those: refunded, or a 1-2 star feedback on the seller
+    defective_orders: int = 0  # of those: refunded, claimed (claim not denied), or rated 1-2 stars
     packages: int = 0  # packages placed in the cancellation window
     cancelled: int = 0  # of those: cancelled before shipping
     shipped: int = 0  # packages shipped in the shipping window
@@ -313,7 +329,7 @@ class SellerPerformance:
 
 
 def seller_performance(*, defect_since, cancel_since, shipping_since) -> dict[int, SellerPerformance]:
-    """Per seller, the counts the account health rates come from: five grouped queries, whatever
+    """Per seller, the counts the account health rates come from: six grouped queries, whatever
     the number of sellers and orders."""
     result: dict[int, SellerPerformance] = {}
 
@@ -328,6 +344,9 @@ def seller_performance(*, defect_since, cancel_since, shipping_since) -> dict[in
         defective.setdefault(seller_id, set()).add(order_id)
     low = SellerFeedback.objects.filter(rating__lte=2, order__placed_at__gte=defect_since)
     for seller_id, order_id in low.values_list("seller_id", "order_id"):
+        defective.setdefault(seller_id, set()).add(order_id)
+    claimed = Claim.objects.filter(order__placed_at__gte=defect_since).exclude(status=Claim.Status.DENIED)
+    for seller_id, order_id in claimed.values_list("seller_id", "order_id"):
         defective.setdefault(seller_id, set()).add(order_id)
     for seller_id, orders in defective.items():
         of(seller_id).defective_orders = len(orders)

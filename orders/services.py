@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count, Max
 from django.utils import timezone
@@ -18,10 +19,12 @@ from django.utils.translation import gettext as _
 from core import events, outbox
 from core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
 from fulfillment import services as fulfillment_services
+from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
 from orders import events as order_events
 from orders import selectors
 from orders.models import (
+    Claim,
     Order,
     OrderDiscount,
     OrderEvent,
@@ -43,7 +46,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.PLACED: frozenset({S.PAID, S.CANCELLED}),
     S.PAID: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED, S.REFUNDED}),
     S.PARTIALLY_SHIPPED: frozenset({S.SHIPPED}),
-    S.SHIPPED: frozenset({S.DELIVERED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED}),  # refunded in transit: only a granted claim (lost)
     S.DELIVERED: frozenset({S.COMPLETED, S.REFUNDED}),
     S.COMPLETED: frozenset({S.REFUNDED}),
     S.CANCELLED: frozenset(),
@@ -314,13 +317,17 @@ def order_cancel(*, order: Order, actor=None, reason: str = "") -> Order:
     return order
 
 
-def order_refund(*, order: Order, actor=None, reason: str = "") -> Order:
+def order_refund(*, order: Order, actor=None, reason: str = "", in_transit: bool = False) -> Order:
     """Refund a paid order in full (admin action). Stock it still holds (nothing shipped yet) goes
-    back exactly once; the money goes back by a task after the commit, as for a cancellation."""
+    back exactly once; the money goes back by a task after the commit, as for a cancellation.
+    An order still in transit is refunded only with ``in_transit`` (a granted claim: the package
+    never arrived)."""
     with transaction.atomic():
         locked = order_lock(order_id=order.pk)
         if locked is None:
             raise IllegalTransition(_("This order no longer exists."))
+        if locked.status == S.SHIPPED and not in_transit:
+            raise IllegalTransition(_("An order that is shipped cannot become refunded: it is still in transit."))
         order_transition(order=locked, to=S.REFUNDED, actor=actor, message=reason or _("Refunded"))
         if order_release_stock(order=locked, reference=f"refund:{locked.number}"):
             Package.objects.filter(order=locked, status=Package.Status.PENDING).update(
@@ -664,3 +671,114 @@ def seller_feedback_leave(*, order: Order, seller_id: int, user, rating, comment
         average = Decimal(totals["avg"]).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         marketplace_services.seller_rating_set(seller_id=seller_id, rating=average, count=totals["n"])
     return feedback
+
+
+# --- claims: a buyer's complaint against a seller, decided by platform staff --------------------------
+
+
+def _claim_text(value: str, field: str, *, required: bool, minimum: int = 0) -> str:
+    text = (value or "").strip()
+    if required and len(text) < max(minimum, 1):
+        message = (_("Tell us what happened in at least %(n)s characters.") % {"n": minimum} if minimum
+                   else _("This field is required."))
+        raise ApplicationError(message, fields={field: [message]})
+    if len(text) > 2000:
+        raise ApplicationError(_("At most 2,000 characters."), fields={field: [_("Too long.")]})
+    return text
+
+
+def claim_open(*, order: Order, seller_id: int, user, reason: str, description: str) -> Claim:
+    """The buyer claims against the seller of a shipped package of their order (once per order and
+    seller, within ``ORDERS_CLAIM_WINDOW_DAYS`` of shipping). The seller is told and may answer;
+    platform staff decide."""
+    if order.user_id is None or order.user_id != getattr(user, "pk", None):
+        raise NotFound(_("No such order."))  # only the buyer claims, and another's order is not revealed
+    if reason not in Claim.Reason.values:
+        raise ApplicationError(_("Choose what went wrong."), fields={"reason": [_("Choose a reason.")]})
+    description = _claim_text(description, "description", required=True, minimum=10)
+    shipped = (Package.objects.filter(order=order, seller_id=seller_id, shipped_at__isnull=False)
+               .order_by("shipped_at").values_list("shipped_at", flat=True).first())
+    if shipped is None:
+        raise ApplicationError(_("You can open a claim once the seller has shipped your package."),
+                               code="not_shipped")
+    if timezone.now() - shipped > timedelta(days=settings.ORDERS_CLAIM_WINDOW_DAYS):
+        raise ApplicationError(_("Claims can be opened up to %(days)s days after shipping.")
+                               % {"days": settings.ORDERS_CLAIM_WINDOW_DAYS}, code="claim_window_closed")
+    if order.status in (S.REFUNDED, S.CANCELLED):
+        raise ApplicationError(_("This order was refunded already."), code="order_refunded")
+    try:
+        with transaction.atomic():
+            claim = Claim.objects.create(order=order, seller_id=seller_id, user=user, reason=reason,
+                                         description=description)
+    except IntegrityError:
+        raise Conflict(_("You opened a claim about this seller for this order already."), code="claim_exists") from None
+    _claim_email_on_commit(claim, "opened")
+    return claim
+
+
+def _claim_email_on_commit(claim: Claim, kind: str) -> None:
+    from orders.tasks import send_claim_email  # tasks import services
+
+    outbox.enqueue(send_claim_email, claim.pk, kind)
+
+
+def _claim_locked(claim: Claim) -> Claim:
+    locked = Claim.objects.select_for_update().select_related("order").get(pk=claim.pk)
+    if locked.status != Claim.Status.OPEN:
+        raise Conflict(_("This claim was decided already (%(status)s).") % {"status": locked.get_status_display()},
+                       code="claim_decided")
+    return locked
+
+
+def claim_respond(*, claim: Claim, actor, response: str) -> Claim:
+    """The seller's answer to an open claim (its owners and managers), shown to the staff deciding."""
+    if _seller_member_lacks(actor, claim.seller_id, "orders.change_claim"):
+        raise PermissionDenied(_("Only the seller's owners and managers answer its claims."))
+    response = _claim_text(response, "seller_response", required=True)
+    with transaction.atomic():
+        locked = _claim_locked(claim)
+        locked.seller_response = response
+        locked.save(update_fields=["seller_response"])
+    return locked
+
+
+def _seller_member_lacks(actor, seller_id: int, perm: str) -> bool:
+    """Whether ``actor`` (a seller's member) lacks ``perm`` at ``seller_id``; platform staff are not
+    judged here (their own permissions are)."""
+    scope = marketplace_selectors.seller_scope_for_user(actor)
+    return scope is not None and seller_id not in marketplace_selectors.seller_ids_with_permission(actor, perm)
+
+
+def _check_decider(actor) -> None:
+    if not (getattr(actor, "is_superuser", False) or getattr(actor, "has_perm", lambda p: False)(
+            "orders.decide_claim")) or marketplace_selectors.seller_scope_for_user(actor) is not None:
+        raise PermissionDenied(_("Only platform staff decide claims."))
+
+
+def claim_grant(*, claim: Claim, actor, resolution: str = "") -> Claim:
+    """Grant the claim: the order is refunded in full (unless it was already) and the buyer told."""
+    _check_decider(actor)
+    resolution = _claim_text(resolution, "resolution", required=False)
+    with transaction.atomic():
+        locked = _claim_locked(claim)
+        if locked.order.status != S.REFUNDED:
+            order_refund(order=locked.order, actor=actor, in_transit=True,
+                         reason=_("Claim granted: %(reason)s") % {"reason": locked.get_reason_display()})
+        locked.status, locked.resolution = Claim.Status.GRANTED, resolution
+        locked.decided_by, locked.decided_at = actor, timezone.now()
+        locked.save(update_fields=["status", "resolution", "decided_by", "decided_at"])
+        _claim_email_on_commit(locked, "decided")
+    return locked
+
+
+def claim_deny(*, claim: Claim, actor, resolution: str) -> Claim:
+    """Deny the claim, with the reason the buyer is told (it no longer counts against the seller)."""
+    _check_decider(actor)
+    resolution = _claim_text(resolution, "resolution", required=True)
+    with transaction.atomic():
+        locked = _claim_locked(claim)
+        locked.status, locked.resolution = Claim.Status.DENIED, resolution
+        locked.decided_by, locked.decided_at = actor, timezone.now()
+        locked.save(update_fields=["status", "resolution", "decided_by", "decided_at"])
+        _claim_email_on_commit(locked, "decided")
+    return locked

@@ -134,3 +134,32 @@ def secure_expiring_payments() -> dict[str, int]:
     from orders import services
 
     return services.order_secure_expiring_payments()
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, retry_jitter=True, max_retries=8, acks_late=True)
+def send_claim_email(claim_id: int, kind: str) -> int:
+    """A claim was opened (the buyer gets a confirmation, the seller the claim to answer) or decided
+    (the buyer gets the decision, the seller a copy). Returns the number of e-mails sent."""
+    from marketplace import selectors as marketplace_selectors
+
+    claim = selectors.claim_get(pk=claim_id)
+    if claim is None or kind not in ("opened", "decided"):
+        return 0
+    seller = marketplace_selectors.seller_get(pk=claim.seller_id)
+    site = settings.SITE_URL.rstrip("/")
+    sent = 0
+    with translation.override(settings.LANGUAGE_CODE):
+        for audience, address in (("buyer", claim.order.email), ("seller", seller.email if seller else "")):
+            if not address:
+                continue
+            context = {"claim": claim, "kind": kind, "audience": audience, "seller": seller,
+                       "SHOP_NAME": settings.SHOP_NAME,
+                       "link": site + (reverse("orders:detail", kwargs={"number": claim.order.number})
+                                       if audience == "buyer" else reverse("admin:orders_claim_change",
+                                                                           args=[claim.pk]))}
+            subject = (_("Claim on order %(number)s: %(status)s") % {
+                "number": claim.order.number, "status": claim.get_status_display()})
+            EmailMultiAlternatives(subject, render_to_string("orders/email/claim.txt", context),
+                                   settings.DEFAULT_FROM_EMAIL, [address]).send()
+            sent += 1
+    return sent

@@ -14,4 +14,5 @@ urlpatterns = [
     path("<str:number>/", views.order_detail, name="detail"),
     path("<str:number>/cancel/", views.order_cancel, name="cancel"),
     path("<str:number>/rate/<int:seller_id>/", views.seller_feedback, name="seller_feedback"),
+    path("<str:number>/claim/<int:seller_id>/", views.claim_open, name="claim"),
 ]

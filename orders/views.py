@@ -26,7 +26,7 @@ from core import cache as vcache
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
 from orders import selectors, services
-from orders.forms import GuestCancelForm, GuestLinkRequestForm, SellerFeedbackForm
+from orders.forms import ClaimForm, GuestCancelForm, GuestLinkRequestForm, SellerFeedbackForm
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ def _detail(request: HttpRequest, order, *, guest: bool = False, cancel_form=Non
             "can_cancel": selectors.order_can_cancel(order=order),
             "history": list(order.events.all()),
             "rated_sellers": set() if guest else selectors.sellers_rated(order=order),
+            "claims": {} if guest else selectors.claims_of_order(order=order),
         },
         status=status,
     )
@@ -270,3 +271,25 @@ def seller_feedback(request: HttpRequest, number: str, seller_id: int) -> HttpRe
             messages.success(request, _("Thank you for rating %(seller)s.") % {"seller": package.seller_name})
             return redirect("orders:detail", number=number)
     return render(request, "orders/seller_feedback.html", {"order": order, "package": package, "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def claim_open(request: HttpRequest, number: str, seller_id: int) -> HttpResponse:
+    """Open a claim against the seller of a shipped package of your order (once)."""
+    order = selectors.order_for_user(user=request.user, number=number)
+    package = selectors.shipped_package_of(order=order, seller_id=seller_id) if order is not None else None
+    if package is None:
+        raise Http404(_("No shipped package from this seller in your order."))
+    form = ClaimForm(request.POST or None, reasons=selectors.CLAIM_REASONS)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.claim_open(order=order, seller_id=seller_id, user=request.user,
+                                reason=form.cleaned_data["reason"], description=form.cleaned_data["description"])
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Your claim is open: %(seller)s can answer it, then we decide and write "
+                                        "to you.") % {"seller": package.seller_name})
+            return redirect("orders:detail", number=number)
+    return render(request, "orders/claim.html", {"order": order, "package": package, "form": form})

@@ -376,6 +376,10 @@ EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
     "marketplace.seller_approved": ("fulfillment.tasks.open_seller_location",),
 }
 
+# --- Orders: claims ----------------------------------------------------------------------
+# A buyer may open a claim against a seller up to this many days after the package shipped.
+ORDERS_CLAIM_WINDOW_DAYS = env.int("ORDERS_CLAIM_WINDOW_DAYS", default=90)
+
 # --- Inventory files (fulfillment.inventory) ------------------------------------------------
 # A seller's offers and stock from a CSV: at most this many bytes and rows; files of up to
 # INVENTORY_UPLOAD_INLINE_ROWS rows run in the request, larger ones in a worker with progress.

@@ -39,6 +39,12 @@ def stars(rating) -> str:
 
 
 @register.filter
+def get_item(mapping, key):
+    """``{{ claims|get_item:package.seller_id }}``: a dict's value for a key, or None."""
+    return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
 def percent_off(price, list_price) -> str:
     try:
         price, list_price = Decimal(price), Decimal(list_price)
