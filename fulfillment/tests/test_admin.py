@@ -190,11 +190,11 @@ class TestSellerIsolation:
                     if p[0] in ("fulfillment", "catalog")}
 
         seen = {("fulfillment", "view_stockitem"), ("fulfillment", "view_stockmovement"),
-                ("fulfillment", "view_warehouse"), ("catalog", "view_product")}
+                ("fulfillment", "view_warehouse"), ("catalog", "view_product"), ("fulfillment", "view_inventoryupload")}
         assert granted("staff") == seen
         assert granted("manager") == seen | {
             ("fulfillment", "add_stockitem"), ("fulfillment", "change_stockitem"),
-            ("fulfillment", "receive_stock"), ("fulfillment", "adjust_stock"),
+            ("fulfillment", "receive_stock"), ("fulfillment", "adjust_stock"), ("fulfillment", "add_inventoryupload"),
         }
 
     def test_member_pages_open(self, member_client, world):
