@@ -471,7 +471,11 @@ def seed_demo(
     t = step(f"products, offers, stock, buy boxes ({max(writers, 1)} writer(s))", t)
     log(f"{len(new_ids)} new products loaded")
 
-    # Products a stopped load of an older version left without a buy box.
+    _demo_referral_fees()
+    if _demo_seller_history(ctx):
+        log("the demo seller's orders, ledger, health and payout made")
+    # Products a stopped load of an older version left without a buy box (and the demo seller's
+    # proposed product).
     to_refresh = marketplace_bulk.product_ids_without_buy_box()
     if to_refresh:
         winners = marketplace_bulk.buy_boxes_refresh_all(product_ids=to_refresh, inputs=for_job(),
@@ -483,9 +487,6 @@ def seed_demo(
         fulfillment_bulk.stock_bulk_loaded()
         catalog_bulk.catalog_bulk_loaded()
         t = step("vacuum and analyze, search dictionary", t)
-    _demo_referral_fees()
-    if _demo_seller_history(ctx):
-        log("the demo seller's orders, ledger, health and payout made")
     made = _demo_promotions()
     if made:
         log(f"{made} promotions and vouchers created")
@@ -511,7 +512,8 @@ DEMO_ADDRESS = {"full_name": "Demo Buyer", "line1": "1 Market Street", "city": "
 def _demo_seller_history(ctx: _Context) -> bool:
     """Once: six orders of the demo seller's offers (the seller the demo seller account owns),
     shipped; four delivered, two of them long enough ago for their reserve to be released, one
-    of those refunded; then account health and a payout. So its seller centre, ledger, statements
+    of those refunded, one still in transit with a claim open; a product it proposed, waiting for
+    review; then account health and a payout. So its seller centre, ledger, statements
     and health have something to show. Nothing when the seller has ledger entries already, has no
     offer in stock, or the payment provider is not the test one (no card to charge)."""
     seller = next((s for s in marketplace_selectors.seller_list() if s.slug == SELLER_OF_MEMBER), None)
@@ -546,6 +548,16 @@ def _demo_seller_history(ctx: _Context) -> bool:
                     orders_services.order_refund(order=orders_selectors.order_get(pk=delivered.order_id),
                                                  reason="Demo: arrived damaged")
                     finance_services.ledger_post_order_refunded(order_id=delivered.order_id)
+            if n == 5:  # shipped, still on its way: the buyer says it never came
+                orders_services.claim_open(order=orders_selectors.order_get(pk=placed.order.pk), seller_id=seller.pk,
+                                           user=buyer, reason="not_received",
+                                           description="The tracking has not moved for a week.")
+    category = catalog_selectors.categories_by_ids(ids=[offers[0].product.category_id]).first()
+    if category is not None:  # a product the seller proposed, waiting for Bazaar's review
+        marketplace_services.product_propose(
+            seller=seller, actor=None, title="Hand-thrown stoneware teapot, 0.8 l", category=category,
+            description="Glazed inside and out; each one slightly different.", note="Made in our workshop.",
+            sku="NW-TEAPOT-08", price=Decimal("48.00"))
     finance_services.ledger_release_reserves()
     finance_services.health_compute()
     finance_services.payout_run()

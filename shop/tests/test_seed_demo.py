@@ -42,7 +42,7 @@ def seeded():
 
 
 def test_catalog_shape(seeded):
-    assert Product.objects.count() == SIZE
+    assert Product.objects.filter(is_active=True).count() == SIZE  # and one the demo seller proposed
     depths = set(Category.objects.values_list("depth", flat=True))
     assert depths == {0, 1, 2}  # a 2-3 level tree
     for product in Product.objects.select_related("category"):
@@ -51,7 +51,7 @@ def test_catalog_shape(seeded):
     assert Product.objects.filter(search_vector__isnull=True).count() == 0
     # every product has a picture whose file and thumbnail exist
     media = Path(settings.MEDIA_ROOT)
-    assert not Product.objects.annotate(n=Count("images")).filter(n=0).exists()
+    assert not Product.objects.filter(is_active=True).annotate(n=Count("images")).filter(n=0).exists()
     for image in ProductImage.objects.all():
         assert image.thumbnail, image.image.name
         assert (media / image.image.name).is_file()
@@ -86,7 +86,7 @@ def test_offers_stock_and_buy_boxes(seeded, house):
 
     # some products cannot be bought; the others show an in-stock winner
     assert Product.objects.filter(in_stock=False).exists()
-    assert BuyBox.objects.count() == SIZE
+    assert BuyBox.objects.filter(product__is_active=True).count() == SIZE
     winners = list(BuyBox.objects.filter(offer__isnull=False).select_related("offer", "product"))
     assert winners
     available = fulfillment_selectors.available_by_offer(offer_ids=[b.offer_id for b in winners])
@@ -115,6 +115,13 @@ def test_reviews_ratings_and_accounts(seeded):
     assert not member.is_superuser
     membership = SellerMember.objects.get(user=member)
     assert not membership.seller.is_house
+    # the demo seller has a business to show: a claim on an order in transit, a proposal under review
+    from marketplace.models import ProductProposal
+    from orders.models import Claim
+
+    assert Claim.objects.filter(seller=membership.seller, status="open").count() == 1
+    proposal = ProductProposal.objects.get(seller=membership.seller)
+    assert (proposal.status, proposal.product.is_active, proposal.offer.sku) == ("pending", False, "NW-TEAPOT-08")
     assert SELLER_EMAIL in seeded
     assert SELLER_PASSWORD in seeded
     customers = User.objects.filter(email__endswith="@demo.bazaar.localhost")
@@ -134,9 +141,9 @@ def test_second_run_changes_nothing(seeded):
 def test_larger_run_adds_only_the_missing_products(seeded):
     first = set(Product.objects.values_list("pk", "slug"))
     _seed(SIZE + 10)
-    assert Product.objects.count() == SIZE + 10
+    assert Product.objects.filter(is_active=True).count() == SIZE + 10
     assert first <= set(Product.objects.values_list("pk", "slug"))
-    assert BuyBox.objects.count() == SIZE + 10
+    assert BuyBox.objects.filter(product__is_active=True).count() == SIZE + 10
     assert Seller.objects.count() == 8
 
 
@@ -209,4 +216,4 @@ def test_an_interrupted_load_leaves_whole_chunks_and_a_rerun_completes(monkeypat
     assert BuyBox.objects.count() == 14
     monkeypatch.setattr(seed_module, "product_plan", real_plan)
     assert seed_module.seed_demo(products=30, chunk_size=7).products_created == 16
-    assert BuyBox.objects.count() == 30
+    assert BuyBox.objects.filter(product__is_active=True).count() == 30
