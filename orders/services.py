@@ -644,15 +644,25 @@ def order_guest_link_send(*, order: Order) -> None:
 # --- feedback on sellers ----------------------------------------------------------------------------
 
 
-def seller_feedback_leave(*, order: Order, seller_id: int, user, rating, comment: str = "") -> SellerFeedback:
+def _check_buyer(order: Order, user, guest_access: bool) -> None:
+    """Only the buyer acts on their order: its signed-in owner, or, for an order placed without an
+    account, whoever holds its guest link (``guest_access``, checked by the caller). Another's order
+    is not revealed."""
+    if guest_access and order.user_id is None:
+        return
+    if order.user_id is None or order.user_id != getattr(user, "pk", None):
+        raise NotFound(_("No such order."))
+
+
+def seller_feedback_leave(*, order: Order, seller_id: int, user, rating, comment: str = "",
+                          guest_access: bool = False) -> SellerFeedback:
     """The buyer rates the seller of a delivered package of their order (1-5, a comment): once per
     order and seller. The seller's rating becomes the average of all its feedback."""
     try:
         rating = int(str(rating).strip())
     except (TypeError, ValueError):
         rating = 0
-    if order.user_id is None or order.user_id != getattr(user, "pk", None):
-        raise NotFound(_("No such order."))  # only the buyer rates, and another's order is not revealed
+    _check_buyer(order, user, guest_access)
     if not 1 <= rating <= 5:
         raise ApplicationError(_("Choose from 1 to 5 stars."), fields={"rating": [_("From 1 to 5.")]})
     comment = (comment or "").strip()
@@ -663,8 +673,8 @@ def seller_feedback_leave(*, order: Order, seller_id: int, user, rating, comment
     with transaction.atomic():
         try:
             with transaction.atomic():
-                feedback = SellerFeedback.objects.create(order=order, seller_id=seller_id, user=user, rating=rating,
-                                                         comment=comment)
+                feedback = SellerFeedback.objects.create(order=order, seller_id=seller_id, user=order.user,
+                                                         rating=rating, comment=comment)
         except IntegrityError:
             raise Conflict(_("You rated this seller for this order already."), code="feedback_exists")
         totals = SellerFeedback.objects.filter(seller_id=seller_id).aggregate(avg=Avg("rating"), n=Count("id"))
@@ -687,12 +697,12 @@ def _claim_text(value: str, field: str, *, required: bool, minimum: int = 0) -> 
     return text
 
 
-def claim_open(*, order: Order, seller_id: int, user, reason: str, description: str) -> Claim:
+def claim_open(*, order: Order, seller_id: int, user, reason: str, description: str,
+               guest_access: bool = False) -> Claim:
     """The buyer claims against the seller of a shipped package of their order (once per order and
     seller, within ``ORDERS_CLAIM_WINDOW_DAYS`` of shipping). The seller is told and may answer;
     platform staff decide."""
-    if order.user_id is None or order.user_id != getattr(user, "pk", None):
-        raise NotFound(_("No such order."))  # only the buyer claims, and another's order is not revealed
+    _check_buyer(order, user, guest_access)
     if reason not in Claim.Reason.values:
         raise ApplicationError(_("Choose what went wrong."), fields={"reason": [_("Choose a reason.")]})
     description = _claim_text(description, "description", required=True, minimum=10)
@@ -708,7 +718,7 @@ def claim_open(*, order: Order, seller_id: int, user, reason: str, description: 
         raise ApplicationError(_("This order was refunded already."), code="order_refunded")
     try:
         with transaction.atomic():
-            claim = Claim.objects.create(order=order, seller_id=seller_id, user=user, reason=reason,
+            claim = Claim.objects.create(order=order, seller_id=seller_id, user=order.user, reason=reason,
                                          description=description)
     except IntegrityError:
         raise Conflict(_("You opened a claim about this seller for this order already."), code="claim_exists") from None

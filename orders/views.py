@@ -47,8 +47,8 @@ def _detail(request: HttpRequest, order, *, guest: bool = False, cancel_form=Non
             "cancel_form": cancel_form if cancel_form is not None else (GuestCancelForm() if guest else None),
             "can_cancel": selectors.order_can_cancel(order=order),
             "history": list(order.events.all()),
-            "rated_sellers": set() if guest else selectors.sellers_rated(order=order),
-            "claims": {} if guest else selectors.claims_of_order(order=order),
+            "rated_sellers": selectors.sellers_rated(order=order),
+            "claims": selectors.claims_of_order(order=order),
         },
         status=status,
     )
@@ -252,25 +252,45 @@ def guest_link_resend(request: HttpRequest) -> HttpResponse:
     return _see_other(reverse("orders:guest_resend"))
 
 
+def _after_sale(request: HttpRequest, order, seller_id: int, *, guest: bool, claim: bool) -> HttpResponse:
+    """Rate the seller of a delivered package, or open a claim about a shipped one (once each):
+    for the signed-in buyer or the holder of a guest order's link."""
+    find = selectors.shipped_package_of if claim else selectors.delivered_package_of
+    package = find(order=order, seller_id=seller_id) if order is not None else None
+    if package is None:
+        raise Http404(_("No such package from this seller in your order."))
+    if claim:
+        form = ClaimForm(request.POST or None, reasons=selectors.CLAIM_REASONS)
+    else:
+        form = SellerFeedbackForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if claim:
+                services.claim_open(order=order, seller_id=seller_id, user=request.user, guest_access=guest,
+                                    reason=form.cleaned_data["reason"], description=form.cleaned_data["description"])
+                done = _("Your claim is open: %(seller)s can answer it, then we decide and write to you.")
+            else:
+                services.seller_feedback_leave(order=order, seller_id=seller_id, user=request.user,
+                                               guest_access=guest, rating=form.cleaned_data["rating"],
+                                               comment=form.cleaned_data["comment"])
+                done = _("Thank you for rating %(seller)s.")
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, done % {"seller": package.seller_name})
+            if guest:
+                return _see_other(reverse("orders:guest_detail", kwargs={"number": order.number}))
+            return redirect("orders:detail", number=order.number)
+    template = "orders/claim.html" if claim else "orders/seller_feedback.html"
+    return render(request, template, {"order": order, "package": package, "form": form})
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def seller_feedback(request: HttpRequest, number: str, seller_id: int) -> HttpResponse:
     """Rate the seller of a delivered package of your order (once)."""
     order = selectors.order_for_user(user=request.user, number=number)
-    package = selectors.delivered_package_of(order=order, seller_id=seller_id) if order is not None else None
-    if package is None:
-        raise Http404(_("No delivered package from this seller in your order."))
-    form = SellerFeedbackForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.seller_feedback_leave(order=order, seller_id=seller_id, user=request.user,
-                                           rating=form.cleaned_data["rating"], comment=form.cleaned_data["comment"])
-        except ApplicationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, _("Thank you for rating %(seller)s.") % {"seller": package.seller_name})
-            return redirect("orders:detail", number=number)
-    return render(request, "orders/seller_feedback.html", {"order": order, "package": package, "form": form})
+    return _after_sale(request, order, seller_id, guest=False, claim=False)
 
 
 @login_required
@@ -278,18 +298,18 @@ def seller_feedback(request: HttpRequest, number: str, seller_id: int) -> HttpRe
 def claim_open(request: HttpRequest, number: str, seller_id: int) -> HttpResponse:
     """Open a claim against the seller of a shipped package of your order (once)."""
     order = selectors.order_for_user(user=request.user, number=number)
-    package = selectors.shipped_package_of(order=order, seller_id=seller_id) if order is not None else None
-    if package is None:
-        raise Http404(_("No shipped package from this seller in your order."))
-    form = ClaimForm(request.POST or None, reasons=selectors.CLAIM_REASONS)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.claim_open(order=order, seller_id=seller_id, user=request.user,
-                                reason=form.cleaned_data["reason"], description=form.cleaned_data["description"])
-        except ApplicationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, _("Your claim is open: %(seller)s can answer it, then we decide and write "
-                                        "to you.") % {"seller": package.seller_name})
-            return redirect("orders:detail", number=number)
-    return render(request, "orders/claim.html", {"order": order, "package": package, "form": form})
+    return _after_sale(request, order, seller_id, guest=False, claim=True)
+
+
+@_private
+@require_http_methods(["GET", "POST"])
+def guest_seller_feedback(request: HttpRequest, number: str, seller_id: int) -> HttpResponse:
+    order, refusal = _guest_order(request, number)
+    return refusal or _after_sale(request, order, seller_id, guest=True, claim=False)
+
+
+@_private
+@require_http_methods(["GET", "POST"])
+def guest_claim_open(request: HttpRequest, number: str, seller_id: int) -> HttpResponse:
+    order, refusal = _guest_order(request, number)
+    return refusal or _after_sale(request, order, seller_id, guest=True, claim=True)

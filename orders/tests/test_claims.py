@@ -215,3 +215,39 @@ def test_two_staff_deciding_at_once_decide_once():
     assert sum(isinstance(r, Conflict) for r in results) == 1
     decided = Claim.objects.get(pk=claim.pk)
     assert (Order.objects.get(pk=order.pk).status == "refunded") is (decided.status == "granted")
+
+
+def test_a_guest_rates_and_claims_through_their_order_link_and_nobody_else_can(client):
+    shipping_method(channel="merchant", price="4.99", code="standard")
+    seller = SellerFactory()
+    offer = OfferFactory(seller=seller, price=Decimal("12.00"), fulfillment_channel="merchant")
+    stock(offer, 5)
+    order = place(cart_with((offer, 1)), user=None).order  # placed without an account
+    package = Package.objects.get(order=order)
+    with committed():
+        services.package_ship(package=package, tracking_number="1Z")
+        services.package_deliver(package=Package.objects.get(pk=package.pk))
+    rate = reverse("orders:guest_seller_feedback", args=[order.number, seller.pk])
+    claim = reverse("orders:guest_claim", args=[order.number, seller.pk])
+
+    stranger = Client()  # no link: the same answer as for any order it may not see
+    assert stranger.get(rate).status_code == 404
+    forged = {"reason": "damaged", "description": "Let me claim a stranger's order."}
+    assert stranger.post(claim, forged).status_code == 404
+    with pytest.raises(NotFound):
+        services.claim_open(order=order, seller_id=seller.pk, user=None, reason="damaged",
+                            description="Without the link it is nobody's.")
+
+    assert client.get(selectors.guest_link_path(order=order)).status_code == 303  # the e-mail's link
+    page = client.get(reverse("orders:guest_detail", args=[order.number])).content.decode()
+    assert rate in page
+    assert claim in page
+    with committed():
+        assert client.post(rate, {"rating": "2", "comment": "Slow"}).status_code == 303
+        assert client.post(claim, {"reason": "damaged", "description": "The lid was cracked."}).status_code == 303
+    page = client.get(reverse("orders:guest_detail", args=[order.number])).content.decode()
+    assert 'data-claim-status="open"' in page
+    assert rate not in page
+    opened = Claim.objects.get(order=order)
+    assert (opened.user, opened.reason) == (None, "damaged")
+    assert order.seller_feedback.get().rating == 2
