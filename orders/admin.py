@@ -157,12 +157,34 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    change_form_template = "admin/orders/package/change_form.html"
+
+    def _can_ship(self, request, obj) -> bool:
+        return (obj is not None and obj.status == Package.Status.PENDING
+                and request.user.has_perm("orders.ship_package")
+                and not selectors.package_ship_refusal(package=obj, actor=request.user))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_ship"] = self._can_ship(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def save_model(self, request, obj, form, change):
         if "tracking_number" in form.changed_data:
             try:
                 services.package_set_tracking(package=obj, tracking_number=form.cleaned_data["tracking_number"])
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
+                return
+        if "_ship" in request.POST:  # "save and mark shipped", one step from the package's page
+            if not self._can_ship(request, obj):
+                self.message_user(request, _("You may not ship this package."), messages.ERROR)
+                return
+            try:
+                services.package_ship(package=obj, tracking_number=obj.tracking_number, actor=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, _("The package is shipped."), messages.SUCCESS)
 
     def _act(self, request, queryset, action, done: str) -> None:
         ok = 0

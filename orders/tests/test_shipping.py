@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.db.models import Sum
+from django.test import Client
 from django.utils import timezone
 
 from checkout import services as checkout_services
@@ -18,7 +19,7 @@ from orders.models import Order, OrderEvent, OrderReservation, Package
 from payments.models import Payment, PaymentStatus
 from shop.strategy import Strategy
 from tests.commit import committed
-from tests.factories import UserFactory, seller_member
+from tests.factories import UserFactory, seller_member, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -206,6 +207,26 @@ def test_the_beat_task_completes_orders_delivered_more_than_14_days_ago(offers):
 
 
 class TestAdmin:
+    def test_save_and_ship_from_the_package_page_in_one_step(self, client, offers):
+        kettle, towel = offers
+        order = buy(offers)
+        mine, theirs = package_of(order, towel), package_of(order, kettle)
+        client.force_login(seller_member(towel.seller))
+        page = client.get(f"/admin/orders/package/{mine.pk}/change/").content.decode()
+        assert 'name="_ship"' in page
+        assert 'name="_ship"' not in client.get(f"/admin/orders/package/{theirs.pk}/change/").content.decode()
+        with committed():
+            response = client.post(f"/admin/orders/package/{mine.pk}/change/",
+                                   {"tracking_number": "SELLER-9", "_ship": "Save and mark shipped"}, follow=True)
+        assert "The package is shipped." in response.content.decode()
+        mine.refresh_from_db()
+        assert (mine.status, mine.tracking_number) == (Package.Status.SHIPPED, "SELLER-9")
+        viewer = Client()  # view-only staff see the page without the button and cannot ship
+        viewer.force_login(staff_user("orders.view_package", "orders.change_package"))
+        assert 'name="_ship"' not in viewer.get(f"/admin/orders/package/{theirs.pk}/change/").content.decode()
+        viewer.post(f"/admin/orders/package/{theirs.pk}/change/", {"tracking_number": "X", "_ship": "1"})
+        assert Package.objects.get(pk=theirs.pk).status == Package.Status.PENDING
+
     def test_a_seller_member_ships_and_delivers_their_own_package(self, client, offers):
         kettle, towel = offers
         order = buy(offers)
