@@ -101,8 +101,8 @@ def _clean_cache():
 
 @pytest.fixture(autouse=True)
 def _migrated_data_exists(request):
-    """The house seller and the referral fee rule for every category and seller come from data
-    migrations; transactional tests flush them, so put them back."""
+    """The house seller, the referral fee rule for every category and seller, and the size tiers
+    with their fee rates come from data migrations; transactional tests flush them, so put them back."""
     marker = request.node.get_closest_marker("django_db")
     if marker is None:
         return
@@ -120,6 +120,14 @@ def _migrated_data_exists(request):
     ReferralFeeRule.objects.get_or_create(
         category=None, seller=None, defaults={"percent": Decimal("15.00"), "minimum_per_unit": Decimal("0.30")}
     )
+    from fulfillment.models import SizeTier
+
+    if not SizeTier.objects.exists():  # the size tiers and fee rates of fulfillment's data migration
+        import importlib
+
+        from django.apps import apps
+
+        importlib.import_module("fulfillment.migrations.0006_default_size_tiers").add(apps, None)
 
 
 @pytest.fixture

@@ -152,6 +152,7 @@ class ProductAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     fieldsets = (
         (None, {"fields": ("title", "slug", "category", "brand", "description", "is_active")}),
+        (_("Size and weight of the packed unit"), {"fields": ("length_in", "width_in", "height_in", "weight_lb")}),
         (
             _("Listing (from the buy box)"),
             {"fields": ("listing_price", "in_stock", "offer_count", "rating_avg", "rating_count")},

@@ -7,6 +7,8 @@ listing pages can sort and filter by price without reaching into another context
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -87,6 +89,16 @@ class Product(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    # The packed unit's size and weight (inches, pounds): Bazaar's fulfilment size tier and fees.
+    length_in = models.DecimalField(_("length (in)"), max_digits=7, decimal_places=2, null=True, blank=True,
+                                    validators=[MinValueValidator(Decimal("0.01"))])
+    width_in = models.DecimalField(_("width (in)"), max_digits=7, decimal_places=2, null=True, blank=True,
+                                   validators=[MinValueValidator(Decimal("0.01"))])
+    height_in = models.DecimalField(_("height (in)"), max_digits=7, decimal_places=2, null=True, blank=True,
+                                    validators=[MinValueValidator(Decimal("0.01"))])
+    weight_lb = models.DecimalField(_("weight (lb)"), max_digits=8, decimal_places=3, null=True, blank=True,
+                                    validators=[MinValueValidator(Decimal("0.001"))])
+
     rating_avg = models.DecimalField(_("average rating"), max_digits=3, decimal_places=2, default=0)
     rating_count = models.PositiveIntegerField(_("number of ratings"), default=0)
 
@@ -117,6 +129,15 @@ class Product(models.Model):
             # The default ("featured") listing order: pages and API read the first rows of it.
             models.Index(
                 fields=["-in_stock", "-rating_count", "id"], condition=Q(is_active=True), name="product_featured"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(length_in__isnull=True) | Q(length_in__gt=0))
+                & (Q(width_in__isnull=True) | Q(width_in__gt=0))
+                & (Q(height_in__isnull=True) | Q(height_in__gt=0))
+                & (Q(weight_lb__isnull=True) | Q(weight_lb__gt=0)),
+                name="product_size_positive",
             ),
         ]
 

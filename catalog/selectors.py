@@ -530,6 +530,14 @@ def product_active(*, slug: str) -> Product | None:
     return Product.objects.filter(slug=slug, is_active=True).defer("description", "search_vector").first()
 
 
+def product_sizes(*, product_ids) -> dict[int, tuple]:
+    """product id -> (length, width, height, weight) of the packed unit, for products measured in
+    full (inches, pounds); products missing any of the four are left out."""
+    rows = Product.objects.filter(pk__in=list(product_ids), length_in__isnull=False, width_in__isnull=False,
+                                  height_in__isnull=False, weight_lb__isnull=False)
+    return {pk: size for pk, *size in rows.values_list("pk", "length_in", "width_in", "height_in", "weight_lb")}
+
+
 def brand_by_slug(*, slug: str) -> Brand | None:
     return Brand.objects.filter(slug=slug).first()
 

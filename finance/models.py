@@ -76,6 +76,7 @@ class LedgerEntry(models.Model):
         SALE = "sale", _("Sale")
         SHIPPING_CREDIT = "shipping_credit", _("Shipping credit")
         REFERRAL_FEE = "referral_fee", _("Referral fee")
+        FULFILMENT_FEE = "fulfilment_fee", _("Fulfilment fee")
         REFUND = "refund", _("Refund")
         REFERRAL_FEE_REFUND = "referral_fee_refund", _("Referral fee returned")
         REFUND_ADMIN_FEE = "refund_admin_fee", _("Refund administration fee")

@@ -21,6 +21,7 @@ from finance import selectors as finance_selectors
 from finance.models import Adjustment, LedgerEntry, Payout, ReferralFeeRule, SellerHealth
 from finance.providers import PayoutFailed, get_provider
 from finance.selectors import NAMESPACE
+from fulfillment import selectors as fulfillment_selectors
 from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
 from orders import selectors as orders_selectors
@@ -83,7 +84,9 @@ def _house(seller_id: int) -> bool:
 def ledger_post_package_shipped(*, package_id: int, event_id: int | None = None) -> int:
     """A seller's package shipped: the sale of each line (what the buyer was charged for it before
     tax and before the platform's own discounts), its referral fee (as snapshotted on the line),
-    the shipping the buyer paid when the seller ships it themselves, and a reserve holding all of
+    Bazaar's fulfilment fee per unit when Bazaar shipped it (by the unit's size tier, see
+    :mod:`fulfillment.sizing`), the shipping the buyer paid when the seller ships it themselves,
+    and a reserve holding all of
     it until the package has been delivered for ``FINANCE_RESERVE_DAYS``. The house seller's
     packages post nothing. Idempotent."""
     package = orders_selectors.package_with_lines(package_id=package_id)
@@ -99,6 +102,18 @@ def ledger_post_package_shipped(*, package_id: int, event_id: int | None = None)
         if line.referral_fee:
             entries.append(LedgerEntry(kind=E.REFERRAL_FEE, amount=-line.referral_fee, source_type=SRC.ORDER_LINE,
                                        source_id=line.pk, description=f"{line.referral_fee_percent}%", **common))
+    if package.fulfillment_channel != MERCHANT:  # Bazaar shipped it: its fulfilment fee per unit
+        lines = list(package.lines.all())
+        # (a line whose product was deleted since is charged as an unmeasured unit: id 0)
+        quotes = fulfillment_selectors.fee_quotes(product_ids={line.product_id or 0 for line in lines})
+        for line in lines:
+            quote = quotes[line.product_id or 0]
+            if quote is None or not quote.fee:
+                continue
+            entries.append(LedgerEntry(
+                kind=E.FULFILMENT_FEE, amount=-(quote.fee * line.quantity), source_type=SRC.ORDER_LINE,
+                source_id=line.pk, description=f"{line.quantity} x {quote.fee} ({quote.tier_name}"
+                f"{'' if quote.measured else ', not measured yet'})"[:200], **common))
     if package.fulfillment_channel == MERCHANT and package.shipping_price:
         entries.append(LedgerEntry(kind=E.SHIPPING_CREDIT, amount=package.shipping_price, source_type=SRC.PACKAGE,
                                    source_id=package.pk, **common))

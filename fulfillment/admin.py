@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 
 from django import forms
+from django.apps import apps
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -25,7 +26,16 @@ from core.admin import ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
 from fulfillment import inventory, selectors, services
-from fulfillment.models import InventoryUpload, ShippingMethod, StockItem, StockMovement, Warehouse
+from fulfillment.models import (
+    FulfilmentFeeRate,
+    InventoryUpload,
+    ShippingMethod,
+    SizeTier,
+    StockItem,
+    StockMovement,
+    Warehouse,
+)
+from marketplace.admin import ProductAdmin as MarketplaceProductAdmin
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
 
 # --- warehouses and shipping ----------------------------------------------------------------------
@@ -377,3 +387,62 @@ class InventoryUploadAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admi
             self.message_user(request, exc.message, level=messages.ERROR)
             return HttpResponseRedirect(reverse("admin:fulfillment_inventoryupload_change", args=[pk]))
         return HttpResponseRedirect(reverse("admin:fulfillment_inventoryupload_change", args=[applied.pk]))
+
+
+# --- fulfilled by Bazaar: size tiers, fee rates, and each product's fee --------------------------------
+
+
+class FulfilmentFeeRateInline(admin.TabularInline):
+    model = FulfilmentFeeRate
+    fields = ("over_lb", "up_to_lb", "fee", "per_lb", "per_lb_above")
+    extra = 0
+
+
+@admin.register(SizeTier)
+class SizeTierAdmin(admin.ModelAdmin):
+    """The size tiers and the fee per unit of each (data, not code): platform staff change them;
+    a seller's members may read them. A change applies to units shipped from then on."""
+
+    list_display = ("position", "name", "code", "max_longest_in", "max_median_in", "max_shortest_in",
+                    "max_length_girth_in", "max_weight_lb", "dimensional_weight", "storage_class")
+    list_display_links = ("name",)
+    ordering = ("position",)
+    inlines = [FulfilmentFeeRateInline]
+
+
+PRODUCT = apps.get_model("catalog", "Product")  # re-registered with the fee preview: the model is named, not imported
+admin.site.unregister(PRODUCT)
+
+
+@admin.register(PRODUCT)
+class ProductAdmin(MarketplaceProductAdmin):
+    """Marketplace's product admin plus what Bazaar charges to fulfil one unit of it."""
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [(name, dict(options)) for name, options in super().get_fieldsets(request, obj)]
+        if obj is not None:
+            for _name, options in fieldsets:
+                if "weight_lb" in options.get("fields", ()):
+                    options["fields"] = (*options["fields"], "fulfilment_fee")
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), "fulfilment_fee")
+
+    @admin.display(description=_("fulfilled by Bazaar"))
+    def fulfilment_fee(self, obj) -> str:
+        quote = selectors.fee_quotes(product_ids=[obj.pk]).get(obj.pk) if obj.pk else None
+        return fee_preview_text(quote)
+
+
+def fee_preview_text(quote) -> str:
+    if quote is None:
+        return _("No size tier fits: Bazaar staff must add one.")
+    fee = money_column(quote.fee) if quote.fee is not None else _("no rate for this weight")
+    if not quote.measured:
+        return _("Not measured yet: charged as %(tier)s, %(weight)s lb, %(fee)s per unit shipped, until the size "
+                 "and weight are filled in.") % {"tier": quote.tier_name, "weight": quote.shipping_weight_lb,
+                                                 "fee": fee}
+    return _("%(tier)s, shipping weight %(weight)s lb (dimensional %(dim)s lb), %(cubic)s cu ft: %(fee)s per unit "
+             "shipped.") % {"tier": quote.tier_name, "weight": quote.shipping_weight_lb,
+                            "dim": quote.dimensional_weight_lb, "cubic": quote.cubic_feet, "fee": fee}

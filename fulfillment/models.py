@@ -5,6 +5,8 @@ It knows nothing of orders: callers pass offer ids, quantities and a reference s
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -209,3 +211,76 @@ class InventoryUpload(models.Model):
     @property
     def progress_percent(self) -> int:
         return 100 if not self.total_rows else min(100, self.processed_rows * 100 // self.total_rows)
+
+
+
+# --- fulfilled by Bazaar: size tiers and fees (data, edited by platform staff) ------------------------
+
+
+class SizeTier(models.Model):
+    """A size tier of the packed unit. A unit is in the first tier (by position) whose limits it
+    fits: its sides sorted longest to shortest, its length plus girth (longest + 2 x (median +
+    shortest)) and its weight (the shipping weight: the greater of the unit's weight and its
+    dimensional weight, unless the tier goes by the unit's weight alone). An empty limit is no limit."""
+
+    class StorageClass(models.TextChoices):
+        STANDARD = "standard", _("Standard size")
+        OVERSIZE = "oversize", _("Oversize")
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=60)
+    position = models.PositiveSmallIntegerField(_("position"), unique=True,
+                                                help_text=_("Tiers are tried from the lowest position up."))
+    max_longest_in = models.DecimalField(_("longest side at most (in)"), max_digits=7, decimal_places=2, null=True,
+                                         blank=True)
+    max_median_in = models.DecimalField(_("median side at most (in)"), max_digits=7, decimal_places=2, null=True,
+                                        blank=True)
+    max_shortest_in = models.DecimalField(_("shortest side at most (in)"), max_digits=7, decimal_places=2, null=True,
+                                          blank=True)
+    max_length_girth_in = models.DecimalField(_("length + girth at most (in)"), max_digits=7, decimal_places=2,
+                                              null=True, blank=True)
+    max_weight_lb = models.DecimalField(_("weight at most (lb)"), max_digits=8, decimal_places=3, null=True,
+                                        blank=True)
+    dimensional_weight = models.BooleanField(
+        _("uses dimensional weight"), default=True,
+        help_text=_("Weigh by the greater of the unit's weight and its dimensional weight (else the unit's weight)."))
+    storage_class = models.CharField(_("storage class"), max_length=10, choices=StorageClass.choices,
+                                     default=StorageClass.STANDARD)
+
+    class Meta:
+        verbose_name = _("size tier")
+        verbose_name_plural = _("size tiers")
+        ordering = ("position",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FulfilmentFeeRate(models.Model):
+    """The fee per unit Bazaar charges when it ships a unit of a tier, by shipping weight: for a
+    weight over ``over_lb`` and at most ``up_to_lb`` (empty: no upper bound), ``fee`` plus
+    ``per_lb`` for every started pound above ``per_lb_above``."""
+
+    tier = models.ForeignKey(SizeTier, verbose_name=_("size tier"), on_delete=models.CASCADE, related_name="rates")
+    over_lb = models.DecimalField(_("weight over (lb)"), max_digits=8, decimal_places=3, default=Decimal("0"))
+    up_to_lb = models.DecimalField(_("weight up to (lb)"), max_digits=8, decimal_places=3, null=True, blank=True)
+    fee = models.DecimalField(_("fee per unit"), max_digits=8, decimal_places=2)
+    per_lb = models.DecimalField(_("plus per pound"), max_digits=8, decimal_places=2, default=Decimal("0"))
+    per_lb_above = models.DecimalField(_("for each pound above (lb)"), max_digits=8, decimal_places=3,
+                                       default=Decimal("0"))
+
+    class Meta:
+        verbose_name = _("fulfilment fee rate")
+        verbose_name_plural = _("fulfilment fee rates")
+        ordering = ("tier__position", "over_lb")
+        constraints = [
+            models.UniqueConstraint(fields=["tier", "over_lb"], name="fee_rate_bracket_once"),
+            models.CheckConstraint(condition=Q(fee__gte=0, per_lb__gte=0, over_lb__gte=0),
+                                   name="fee_rate_not_negative"),
+            models.CheckConstraint(condition=Q(up_to_lb__isnull=True) | Q(up_to_lb__gt=F("over_lb")),
+                                   name="fee_rate_bracket_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        top = f"{self.up_to_lb} lb" if self.up_to_lb is not None else "+"
+        return f"{self.tier}: {self.over_lb}-{top}"

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import F, QuerySet
 from django.utils.translation import gettext as _
 
+from catalog import selectors as catalog_selectors
 from core import cache as vcache
 from core.exceptions import NotFound
-from fulfillment.models import InventoryUpload, ShippingMethod, StockItem, Warehouse
+from fulfillment import sizing
+from fulfillment.models import InventoryUpload, ShippingMethod, SizeTier, StockItem, Warehouse
 from marketplace import selectors as marketplace_selectors
 from marketplace.buy_box import OfferFacts
 
@@ -141,3 +144,29 @@ def seller_first_location(*, seller_id: int) -> Warehouse | None:
 def seller_location(*, seller_id: int, code: str) -> Warehouse | None:
     return Warehouse.objects.filter(seller_id=seller_id, kind=Warehouse.Kind.SELLER, is_active=True,
                                     code=code).first()
+
+
+def size_tiers() -> tuple[sizing.Tier, ...]:
+    """The size tier table with its fee rates, in position order (two queries; a dozen rows)."""
+    tiers = SizeTier.objects.prefetch_related("rates").order_by("position")
+    return tuple(
+        sizing.Tier(code=t.code, name=t.name, max_longest_in=t.max_longest_in, max_median_in=t.max_median_in,
+                    max_shortest_in=t.max_shortest_in, max_length_girth_in=t.max_length_girth_in,
+                    max_weight_lb=t.max_weight_lb, dimensional_weight=t.dimensional_weight,
+                    storage_class=t.storage_class,
+                    rates=tuple(sizing.Rate(r.over_lb, r.up_to_lb, r.fee, r.per_lb, r.per_lb_above)
+                                for r in sorted(t.rates.all(), key=lambda r: r.over_lb)))
+        for t in tiers
+    )
+
+
+def fee_quotes(*, product_ids) -> dict[int, sizing.FeeQuote | None]:
+    """product id -> its size tier and fulfilment fee per unit (see :mod:`fulfillment.sizing`)."""
+    ids = list(product_ids)
+    sizes = catalog_selectors.product_sizes(product_ids=ids)
+    tiers = size_tiers()
+    return {
+        pk: sizing.quote(sizing.Size(*sizes[pk]) if pk in sizes else None, tiers,
+                         divisor=settings.FULFILLMENT_DIM_DIVISOR, unmeasured=settings.FULFILLMENT_UNMEASURED)
+        for pk in ids
+    }

@@ -43,6 +43,8 @@ _STAFF = frozenset({
     "finance.view_payout",  # and their payouts
     "finance.view_sellerhealth",  # and their account health
     "fulfillment.view_inventoryupload",  # inventory files and their reports
+    "fulfillment.view_sizetier",  # Bazaar's size tiers and fulfilment fees (the same for every seller)
+    "fulfillment.view_fulfilmentfeerate",
     "orders.view_claim",  # buyers' claims against the seller
 })
 

@@ -380,6 +380,13 @@ EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
 # A buyer may open a claim against a seller up to this many days after the package shipped.
 ORDERS_CLAIM_WINDOW_DAYS = env.int("ORDERS_CLAIM_WINDOW_DAYS", default=90)
 
+# --- Fulfilled by Bazaar: sizes and fees (fulfillment.sizing) -------------------------------
+# Dimensional weight = length x width x height (inches) / this divisor (pounds).
+FULFILLMENT_DIM_DIVISOR = Decimal(env.str("FULFILLMENT_DIM_DIVISOR", default="139"))
+# A product without its size yet is charged as this tier and shipping weight until staff measure it.
+FULFILLMENT_UNMEASURED = (env.str("FULFILLMENT_UNMEASURED_TIER", default="large-standard"),
+                          Decimal(env.str("FULFILLMENT_UNMEASURED_WEIGHT_LB", default="2")))
+
 # --- Inventory files (fulfillment.inventory) ------------------------------------------------
 # A seller's offers and stock from a CSV: at most this many bytes and rows; files of up to
 # INVENTORY_UPLOAD_INLINE_ROWS rows run in the request, larger ones in a worker with progress.

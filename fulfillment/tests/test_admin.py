@@ -190,7 +190,8 @@ class TestSellerIsolation:
                     if p[0] in ("fulfillment", "catalog")}
 
         seen = {("fulfillment", "view_stockitem"), ("fulfillment", "view_stockmovement"),
-                ("fulfillment", "view_warehouse"), ("catalog", "view_product"), ("fulfillment", "view_inventoryupload")}
+                ("fulfillment", "view_warehouse"), ("catalog", "view_product"), ("fulfillment", "view_inventoryupload"),
+                ("fulfillment", "view_sizetier"), ("fulfillment", "view_fulfilmentfeerate")}
         assert granted("staff") == seen
         assert granted("manager") == seen | {
             ("fulfillment", "add_stockitem"), ("fulfillment", "change_stockitem"),

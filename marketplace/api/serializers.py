@@ -425,6 +425,12 @@ class ProductDetailOutputSerializer(ProductListOutputSerializer):
     # The instance is the product; ``context["page"]`` is its ``ProductPage``.
 
     description = serializers.CharField()
+    length_in = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True,
+                                         help_text=gettext_lazy("Packed unit, inches; null when not measured."))
+    width_in = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
+    height_in = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
+    weight_lb = serializers.DecimalField(max_digits=8, decimal_places=3, allow_null=True,
+                                         help_text=gettext_lazy("Packed unit, pounds; null when not measured."))
     attributes = AttributeValueOutputSerializer(source="attribute_values.all", many=True)
     images = ImageOutputSerializer(source="images.all", many=True)
     breadcrumbs = serializers.SerializerMethodField(help_text=gettext_lazy("Top-level category first."))
