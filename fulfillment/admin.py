@@ -19,15 +19,18 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
-from fulfillment import inventory, selectors, services
+from fulfillment import inbound, inventory, labels, selectors, services
 from fulfillment.models import (
     FulfilmentFeeRate,
+    InboundItem,
+    InboundShipment,
     InventoryUpload,
     ShippingMethod,
     SizeTier,
@@ -446,3 +449,210 @@ def fee_preview_text(quote) -> str:
     return _("%(tier)s, shipping weight %(weight)s lb (dimensional %(dim)s lb), %(cubic)s cu ft: %(fee)s per unit "
              "shipped.") % {"tier": quote.tier_name, "weight": quote.shipping_weight_lb,
                             "dim": quote.dimensional_weight_lb, "cubic": quote.cubic_feet, "fee": fee}
+
+
+# --- inbound shipments ------------------------------------------------------------------------------
+
+IB = InboundShipment.Status
+INBOUND_BUTTONS = ("_ready", "_ship", "_void", "_in_transit", "_close")
+
+
+class InboundItemInline(SellerScopedAdminMixin, admin.TabularInline):
+    model = InboundItem
+    seller_lookup = "shipment__seller"
+    extra = 1
+    autocomplete_fields = ("offer",)
+
+    def _draft(self, obj) -> bool:
+        return obj is None or obj.status == IB.DRAFT
+
+    def get_fields(self, request, obj=None):
+        if self._draft(obj):
+            return ("offer", "quantity", "fee_per_unit")
+        return ("offer", "quantity", "received", "discrepancy", "fee_per_unit")
+
+    def get_readonly_fields(self, request, obj=None):
+        if self._draft(obj):
+            return ("fee_per_unit",)
+        return ("offer", "quantity", "received", "discrepancy", "fee_per_unit")
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return 1 if self._draft(obj) else 0
+
+    def has_add_permission(self, request, obj=None):
+        return self._draft(obj) and super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._draft(obj) and super().has_delete_permission(request, obj)
+
+    @admin.display(description=_("Bazaar's fee per unit shipped"))
+    def fee_per_unit(self, obj: InboundItem) -> str:
+        if obj is None or obj.offer_id is None:
+            return "-"
+        quote = selectors.fee_quotes(product_ids=[obj.offer.product_id]).get(obj.offer.product_id)
+        if quote is None or quote.fee is None:
+            return "-"
+        return f"{money_column(quote.fee)} ({quote.tier_name}{'' if quote.measured else ', ' + _('not measured')})"
+
+
+@admin.register(InboundShipment)
+class InboundShipmentAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
+    """A seller's stock sent to a Bazaar centre (see :mod:`fulfillment.inbound`). Sellers plan,
+    print labels and ship; platform staff with "receive inbound shipments" receive and close."""
+
+    change_form_template = "admin/fulfillment/inboundshipment/change_form.html"
+    change_list_template = "admin/fulfillment/inboundshipment/change_list.html"
+    list_display = ("code_display", "name", "seller", "status", "warehouse", "box_count", "created_at",
+                    "shipped_at", "closed_at")
+    list_filter = ("status", ("seller", admin.RelatedOnlyFieldListFilter),
+                   ("warehouse", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "tracking_number")
+    list_select_related = ("seller", "warehouse")
+    ordering = ("-created_at", "-id")
+    inlines = [InboundItemInline]
+    actions = None
+
+    @admin.display(description=_("shipment"), ordering="pk")
+    def code_display(self, obj: InboundShipment) -> str:
+        return obj.code
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("seller", "name", "box_count")
+        return ("code_display", "seller", "name", "status", "warehouse", "box_count", "carrier", "tracking_number",
+                "created_at", "ready_at", "shipped_at", "receiving_at", "closed_at", "cancelled_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        editable = set()
+        if obj.status in (IB.DRAFT, IB.READY):
+            editable |= {"name", "box_count"}
+        if obj.status == IB.READY:
+            editable |= {"carrier", "tracking_number"}
+        return [f for f in self.get_fields(request, obj) if f not in editable]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # void instead
+
+    def _receiver(self, request) -> bool:
+        return seller_scope(request) is None and request.user.has_perm(inbound.RECEIVE_PERM)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            planner = self.has_change_permission(request, obj)
+            context.update(
+                can_ready=planner and obj.status == IB.DRAFT,
+                can_ship=planner and obj.status == IB.READY,
+                can_void=planner and obj.status in (IB.DRAFT, IB.READY, IB.SHIPPED),
+                can_labels=obj.status not in (IB.DRAFT, IB.CANCELLED),
+                can_in_transit=self._receiver(request) and obj.status == IB.SHIPPED,
+                can_receive=self._receiver(request) and obj.status in (IB.SHIPPED, IB.IN_TRANSIT, IB.RECEIVING),
+                can_close=self._receiver(request) and obj.status in (IB.RECEIVING, IB.IN_TRANSIT, IB.SHIPPED),
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) or (obj is not None and self._receiver(request))
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if not change:
+            made = inbound.inbound_create(seller=data["seller"], actor=request.user, name=data.get("name", ""),
+                                          box_count=data.get("box_count") or 1)
+            obj.pk, obj.status, obj.created_at = made.pk, made.status, made.created_at
+            obj._state.adding = False
+            return
+        current = InboundShipment.objects.get(pk=obj.pk)
+        button = next((key for key in INBOUND_BUTTONS if key in request.POST), None)
+        if button is None and current.status in (IB.DRAFT, IB.READY) and {"name", "box_count"} & set(form.changed_data):
+            inbound.inbound_update(shipment=current, actor=request.user, name=data.get("name", current.name),
+                                   box_count=data.get("box_count", current.box_count))
+        request._inbound_button = (button, current, data)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not InboundItem:
+            return super().save_formset(request, form, formset, change)
+        shipment = InboundShipment.objects.get(pk=form.instance.pk)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []  # the history message
+        if shipment.status == IB.DRAFT:
+            for item_form in formset.forms:
+                if not item_form.has_changed() or "offer" not in item_form.cleaned_data:
+                    continue
+                offer = item_form.cleaned_data["offer"]
+                deleting = item_form.cleaned_data.get("DELETE")
+                inbound.inbound_item_set(shipment=shipment, offer=offer, actor=request.user,
+                                         quantity=0 if deleting else item_form.cleaned_data.get("quantity"))
+        return None
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        button, current, data = getattr(request, "_inbound_button", (None, None, None))
+        if button == "_ready":
+            inbound.inbound_ready(shipment=current, actor=request.user)
+        elif button == "_ship":
+            inbound.inbound_ship(shipment=current, actor=request.user, carrier=data.get("carrier", ""),
+                                 tracking_number=data.get("tracking_number", ""))
+        elif button == "_void":
+            inbound.inbound_void(shipment=current, actor=request.user)
+        elif button == "_in_transit":
+            inbound.inbound_in_transit(shipment=current, actor=request.user)
+        elif button == "_close":
+            inbound.inbound_close(shipment=current, actor=request.user)
+
+    def get_urls(self):
+        return [
+            path("scan/", self.admin_site.admin_view(self.scan_view), name="fulfillment_inboundshipment_scan"),
+            path("<int:pk>/receive/", self.admin_site.admin_view(self.receive_view),
+                 name="fulfillment_inboundshipment_receive"),
+            path("<int:pk>/labels.pdf", self.admin_site.admin_view(self.labels_view),
+                 name="fulfillment_inboundshipment_labels"),
+        ] + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {**(extra_context or {}), "can_scan": self._receiver(request)})
+
+    def labels_view(self, request, pk: int):
+        shipment = get_object_or_404(self.get_queryset(request).select_related("seller", "warehouse"), pk=pk)
+        if shipment.status in (IB.DRAFT, IB.CANCELLED):
+            self.message_user(request, _("Labels are printed once the shipment is ready to ship."), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:fulfillment_inboundshipment_change", args=[pk]))
+        pdf = labels.inbound_labels_pdf(selectors.inbound_label_data(shipment=shipment))
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{shipment.code}-labels.pdf"'
+        return response
+
+    def scan_view(self, request):
+        """Receiving starts here: scan or type a box label (or the shipment id)."""
+        if not self._receiver(request):
+            raise DjangoPermissionDenied
+        code = request.POST.get("code", "") if request.method == "POST" else ""
+        if code:
+            shipment = selectors.inbound_find(code=code)
+            if shipment is not None:
+                return HttpResponseRedirect(reverse("admin:fulfillment_inboundshipment_receive", args=[shipment.pk]))
+            self.message_user(request, _("No inbound shipment has the id %(code)s.") % {"code": code[:40]},
+                              messages.ERROR)
+        return TemplateResponse(request, "admin/fulfillment/inboundshipment/scan.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": _("Receive an inbound shipment")})
+
+    def receive_view(self, request, pk: int):
+        if not self._receiver(request):
+            raise DjangoPermissionDenied
+        shipment = get_object_or_404(InboundShipment.objects.select_related("seller", "warehouse"), pk=pk)
+        if request.method == "POST":
+            counts = {key.removeprefix("count-"): value for key, value in request.POST.items()
+                      if key.startswith("count-")}
+            try:
+                units = inbound.inbound_receive(shipment=shipment, counts=counts, actor=request.user)
+            except (ApplicationError, ValueError) as exc:
+                self.message_user(request, getattr(exc, "message", str(exc)), messages.ERROR)
+            else:
+                self.message_user(request, _("%(n)s units received into %(centre)s.") % {
+                    "n": units, "centre": shipment.warehouse}, messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:fulfillment_inboundshipment_receive", args=[pk]))
+        return TemplateResponse(request, "admin/fulfillment/inboundshipment/receive.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "shipment": shipment,
+            "items": selectors.inbound_items(shipment_id=shipment.pk),
+            "title": _("Receive %(code)s") % {"code": shipment.code},
+            "can_receive": shipment.status in (IB.SHIPPED, IB.IN_TRANSIT, IB.RECEIVING)})

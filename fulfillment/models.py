@@ -284,3 +284,83 @@ class FulfilmentFeeRate(models.Model):
     def __str__(self) -> str:
         top = f"{self.up_to_lb} lb" if self.up_to_lb is not None else "+"
         return f"{self.tier}: {self.over_lb}-{top}"
+
+
+# --- inbound shipments: a seller's stock sent to a Bazaar fulfilment centre ---------------------------
+
+
+class InboundShipment(models.Model):
+    """A seller's stock on its way into a Bazaar fulfilment centre. The seller plans it (offers
+    fulfilled by Bazaar and quantities); on "ready to ship" Bazaar chooses the centre and the box
+    labels can be printed; the seller marks it shipped (and may void it within 24 hours); platform
+    staff receive the boxes unit by unit into sellable stock and close it, when every shortage or
+    overage is recorded for the seller to see."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        READY = "ready", _("Ready to ship")
+        SHIPPED = "shipped", _("Shipped")
+        IN_TRANSIT = "in_transit", _("In transit")
+        RECEIVING = "receiving", _("Receiving")
+        CLOSED = "closed", _("Closed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    seller = models.ForeignKey("marketplace.Seller", verbose_name=_("seller"), on_delete=models.PROTECT,
+                               related_name="inbound_shipments")
+    name = models.CharField(_("name"), max_length=80, help_text=_("Your own label for this shipment."))
+    warehouse = models.ForeignKey(Warehouse, verbose_name=_("destination"), null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+",
+                                  help_text=_("Chosen by Bazaar when the shipment is ready to ship."))
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.DRAFT)
+    box_count = models.PositiveSmallIntegerField(_("boxes"), default=1)
+    carrier = models.CharField(_("carrier"), max_length=60, blank=True)
+    tracking_number = models.CharField(_("tracking number"), max_length=60, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name=_("created by"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    ready_at = models.DateTimeField(_("ready to ship"), null=True, blank=True)
+    shipped_at = models.DateTimeField(_("shipped"), null=True, blank=True)
+    receiving_at = models.DateTimeField(_("receiving since"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("inbound shipment")
+        verbose_name_plural = _("inbound shipments")
+        ordering = ("-created_at", "-id")
+        permissions = [("receive_inbound", "Can receive and close inbound shipments in Bazaar centres")]
+        constraints = [
+            models.CheckConstraint(condition=Q(box_count__gte=1, box_count__lte=200), name="inbound_box_count_1_200"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    @property
+    def code(self) -> str:
+        return f"IB{self.pk:07d}" if self.pk else "IB-new"
+
+
+class InboundItem(models.Model):
+    """Units of one offer in an inbound shipment: planned, received, and the difference recorded
+    when the shipment closes (negative: a shortage; positive: an overage)."""
+
+    shipment = models.ForeignKey(InboundShipment, on_delete=models.CASCADE, related_name="items")
+    offer = models.ForeignKey("marketplace.Offer", verbose_name=_("offer"), on_delete=models.PROTECT,
+                              related_name="+")
+    quantity = models.PositiveIntegerField(_("units sent"))
+    received = models.PositiveIntegerField(_("units received"), default=0)
+    discrepancy = models.IntegerField(_("discrepancy"), null=True, blank=True,
+                                      help_text=_("Received minus sent, recorded when the shipment closes."))
+
+    class Meta:
+        verbose_name = _("inbound item")
+        verbose_name_plural = _("inbound items")
+        ordering = ("id",)
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "offer"], name="inbound_offer_once"),
+            models.CheckConstraint(condition=Q(quantity__gte=1, quantity__lte=100_000), name="inbound_quantity_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer} x {self.quantity}"

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from catalog import selectors as catalog_selectors
 from core import cache as vcache
 from core.exceptions import NotFound
-from fulfillment import sizing
-from fulfillment.models import InventoryUpload, ShippingMethod, SizeTier, StockItem, Warehouse
+from fulfillment import labels, sizing
+from fulfillment.models import InboundShipment, InventoryUpload, ShippingMethod, SizeTier, StockItem, Warehouse
 from marketplace import selectors as marketplace_selectors
 from marketplace.buy_box import OfferFacts
 
@@ -170,3 +172,37 @@ def fee_quotes(*, product_ids) -> dict[int, sizing.FeeQuote | None]:
                          divisor=settings.FULFILLMENT_DIM_DIVISOR, unmeasured=settings.FULFILLMENT_UNMEASURED)
         for pk in ids
     }
+
+
+def inbound_destination(*, seller_id: int) -> Warehouse | None:
+    """The Bazaar centre a seller's inbound shipment goes to: an active one in the seller's
+    country when there is one (else any), the one holding the fewest units (spreading the load)."""
+    seller = marketplace_selectors.seller_get(pk=seller_id)
+    centres = Warehouse.objects.filter(kind=Warehouse.Kind.PLATFORM, is_active=True)
+    if seller is not None and centres.filter(country=seller.country).exists():
+        centres = centres.filter(country=seller.country)
+    return centres.annotate(units=Coalesce(Sum("stock_items__on_hand"), 0)).order_by("units", "pk").first()
+
+
+_INBOUND_CODE = re.compile(r"^\s*IB0*(\d{1,9})(?:-B\d{1,3})?\s*$", re.IGNORECASE)
+
+
+def inbound_find(*, code: str) -> InboundShipment | None:
+    """The shipment of a scanned or typed shipment id (IB0000012) or box id (IB0000012-B03)."""
+    match = _INBOUND_CODE.match(code or "")
+    if match is None:
+        return None
+    return InboundShipment.objects.select_related("seller", "warehouse").filter(pk=int(match.group(1))).first()
+
+
+def inbound_items(*, shipment_id: int):
+    return list(InboundShipment.objects.get(pk=shipment_id).items.select_related("offer", "offer__product"))
+
+
+def inbound_label_data(*, shipment: InboundShipment) -> labels.LabelData:
+    units = sum(item.quantity for item in shipment.items.all())
+    centre = shipment.warehouse
+    return labels.LabelData(
+        shipment_code=shipment.code, shipment_name=shipment.name, seller_name=shipment.seller.name,
+        destination_name=centre.name if centre else "", destination_city=centre.city if centre else "",
+        destination_country=centre.country if centre else "", box_count=shipment.box_count, units=units)

@@ -45,6 +45,8 @@ _STAFF = frozenset({
     "fulfillment.view_inventoryupload",  # inventory files and their reports
     "fulfillment.view_sizetier",  # Bazaar's size tiers and fulfilment fees (the same for every seller)
     "fulfillment.view_fulfilmentfeerate",
+    "fulfillment.view_inboundshipment",  # stock sent to Bazaar's centres, and what was received
+    "fulfillment.view_inbounditem",
     "orders.view_claim",  # buyers' claims against the seller
 })
 
@@ -58,6 +60,11 @@ _MANAGER = _STAFF | {
     "fulfillment.receive_stock",
     "fulfillment.adjust_stock",
     "fulfillment.add_inventoryupload",  # offers and stock from a CSV file (same checks as one by one)
+    "fulfillment.add_inboundshipment",  # plan, label and ship stock to a Bazaar centre (Bazaar receives it)
+    "fulfillment.change_inboundshipment",
+    "fulfillment.add_inbounditem",
+    "fulfillment.change_inbounditem",
+    "fulfillment.delete_inbounditem",
     "orders.change_claim",  # answer a buyer's claim (Bazaar decides it)
 }
 

@@ -191,11 +191,15 @@ class TestSellerIsolation:
 
         seen = {("fulfillment", "view_stockitem"), ("fulfillment", "view_stockmovement"),
                 ("fulfillment", "view_warehouse"), ("catalog", "view_product"), ("fulfillment", "view_inventoryupload"),
-                ("fulfillment", "view_sizetier"), ("fulfillment", "view_fulfilmentfeerate")}
+                ("fulfillment", "view_sizetier"), ("fulfillment", "view_fulfilmentfeerate"),
+                ("fulfillment", "view_inboundshipment"), ("fulfillment", "view_inbounditem")}
         assert granted("staff") == seen
         assert granted("manager") == seen | {
             ("fulfillment", "add_stockitem"), ("fulfillment", "change_stockitem"),
             ("fulfillment", "receive_stock"), ("fulfillment", "adjust_stock"), ("fulfillment", "add_inventoryupload"),
+            ("fulfillment", "add_inboundshipment"), ("fulfillment", "change_inboundshipment"),
+            ("fulfillment", "add_inbounditem"), ("fulfillment", "change_inbounditem"),
+            ("fulfillment", "delete_inbounditem"),
         }
 
     def test_member_pages_open(self, member_client, world):
