@@ -128,6 +128,7 @@ def _migrated_data_exists(request):
         from django.apps import apps
 
         importlib.import_module("fulfillment.migrations.0006_default_size_tiers").add(apps, None)
+        importlib.import_module("fulfillment.migrations.0009_default_storage_rates").add(apps, None)
 
 
 @pytest.fixture

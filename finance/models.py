@@ -77,6 +77,7 @@ class LedgerEntry(models.Model):
         SHIPPING_CREDIT = "shipping_credit", _("Shipping credit")
         REFERRAL_FEE = "referral_fee", _("Referral fee")
         FULFILMENT_FEE = "fulfilment_fee", _("Fulfilment fee")
+        STORAGE_FEE = "storage_fee", _("Storage fee")
         REFUND = "refund", _("Refund")
         REFERRAL_FEE_REFUND = "referral_fee_refund", _("Referral fee returned")
         REFUND_ADMIN_FEE = "refund_admin_fee", _("Refund administration fee")
@@ -90,6 +91,7 @@ class LedgerEntry(models.Model):
         PACKAGE = "package", _("package")
         PAYOUT = "payout", _("payout")
         ADJUSTMENT = "adjustment", _("adjustment")
+        STORAGE_CHARGE = "storage_charge", _("storage charge")
 
     seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="+",
                                verbose_name=_("seller"))

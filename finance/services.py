@@ -124,6 +124,19 @@ def ledger_post_package_shipped(*, package_id: int, event_id: int | None = None)
     return _post(entries)
 
 
+@transaction.atomic
+def ledger_post_storage_charge(*, charge_id: int, event_id: int | None = None) -> int:
+    """A month's storage fee charged by fulfillment: one entry against the seller's available
+    balance (no reserve: the stock was stored). Idempotent."""
+    charge = fulfillment_selectors.storage_charge_get(pk=charge_id)
+    if charge is None or _house(charge.seller_id):
+        return 0
+    return _post([LedgerEntry(seller_id=charge.seller_id, kind=E.STORAGE_FEE, amount=-charge.amount,
+                              currency=default_currency(), source_type=SRC.STORAGE_CHARGE, source_id=charge.pk,
+                              description=_("Storage, %(month)s") % {"month": charge.month.strftime("%B %Y")},
+                              event_id=event_id)])
+
+
 def _release(package_id: int, *, event_id: int | None = None) -> list[LedgerEntry]:
     hold = LedgerEntry.objects.filter(kind=E.RESERVE_HOLD, source_type=SRC.PACKAGE, source_id=package_id).first()
     if hold is None:

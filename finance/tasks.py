@@ -30,6 +30,12 @@ def post_order_refunded(order_id: int, event_id: int | None = None, **_event) ->
 
 
 @shared_task(**RETRY)
+def post_storage_charged(charge_id: int, event_id: int | None = None, **_event) -> int:
+    """``fulfillment.storage_charged``: the month's storage fee in the seller's ledger (idempotent)."""
+    return services.ledger_post_storage_charge(charge_id=charge_id, event_id=event_id)
+
+
+@shared_task(**RETRY)
 def release_reserves() -> int:
     """Beat: release the reserves of packages delivered long enough ago."""
     return services.ledger_release_reserves()

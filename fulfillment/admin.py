@@ -36,6 +36,8 @@ from fulfillment.models import (
     SizeTier,
     StockItem,
     StockMovement,
+    StorageCharge,
+    StorageRate,
     Warehouse,
 )
 from marketplace.admin import ProductAdmin as MarketplaceProductAdmin
@@ -656,3 +658,27 @@ class InboundShipmentAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admi
             "items": selectors.inbound_items(shipment_id=shipment.pk),
             "title": _("Receive %(code)s") % {"code": shipment.code},
             "can_receive": shipment.status in (IB.SHIPPED, IB.IN_TRANSIT, IB.RECEIVING)})
+
+
+# --- storage fees --------------------------------------------------------------------------------
+
+
+@admin.register(StorageRate)
+class StorageRateAdmin(admin.ModelAdmin):
+    """Storage fee per cubic foot and month by storage class, off-peak and peak: platform staff
+    change them; sellers may read them. A change applies to the next month charged."""
+
+    list_display = ("storage_class", "peak", "per_cubic_foot")
+
+
+@admin.register(StorageCharge)
+class StorageChargeAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelAdmin):
+    """Each seller's monthly storage fee (its ledger entry points here); a seller sees its own."""
+
+    list_display = ("month", "seller", "amount_display", "detail")
+    list_filter = (("seller", admin.RelatedOnlyFieldListFilter), "month")
+    list_select_related = ("seller",)
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_display(self, obj: StorageCharge) -> str:
+        return money_column(obj.amount)

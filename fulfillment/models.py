@@ -364,3 +364,66 @@ class InboundItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.offer} x {self.quantity}"
+
+
+# --- storage fees: what sellers' units occupy in Bazaar's centres -----------------------------------
+
+
+class StorageRate(models.Model):
+    """The monthly storage fee per cubic foot of a storage class, off-peak or in the peak months
+    (``FULFILLMENT_PEAK_MONTHS``, October to December)."""
+
+    storage_class = models.CharField(_("storage class"), max_length=10, choices=SizeTier.StorageClass.choices)
+    peak = models.BooleanField(_("peak months"), default=False)
+    per_cubic_foot = models.DecimalField(_("per cubic foot and month"), max_digits=8, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("storage rate")
+        verbose_name_plural = _("storage rates")
+        ordering = ("storage_class", "peak")
+        constraints = [
+            models.UniqueConstraint(fields=["storage_class", "peak"], name="storage_rate_once"),
+            models.CheckConstraint(condition=Q(per_cubic_foot__gte=0), name="storage_rate_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_storage_class_display()} ({'peak' if self.peak else 'off-peak'})"
+
+
+class StorageSnapshot(models.Model):
+    """The cubic feet a seller's units took in Bazaar's centres on one day, by storage class (a
+    daily beat task); a month's storage fee is charged on their average."""
+
+    seller = models.ForeignKey("marketplace.Seller", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    storage_class = models.CharField(max_length=10, choices=SizeTier.StorageClass.choices)
+    cubic_feet = models.DecimalField(max_digits=14, decimal_places=4)
+    units = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["seller", "day", "storage_class"],
+                                               name="storage_snapshot_once")]
+        indexes = [models.Index(fields=["day", "seller"], name="storage_snapshot_day")]
+
+    def __str__(self) -> str:
+        return f"{self.seller_id} {self.day}: {self.cubic_feet} cu ft ({self.storage_class})"
+
+
+class StorageCharge(models.Model):
+    """One seller's storage fee for one month, charged once (the ledger entry points here)."""
+
+    seller = models.ForeignKey("marketplace.Seller", verbose_name=_("seller"), on_delete=models.PROTECT,
+                               related_name="+")
+    month = models.DateField(_("month"), help_text=_("Its first day."))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    detail = models.JSONField(_("how it was computed"), default=dict)
+    created_at = models.DateTimeField(_("charged"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("storage charge")
+        verbose_name_plural = _("storage charges")
+        ordering = ("-month", "seller_id")
+        constraints = [models.UniqueConstraint(fields=["seller", "month"], name="storage_charge_once_a_month")]
+
+    def __str__(self) -> str:
+        return f"{self.seller_id} {self.month:%Y-%m}: {self.amount}"

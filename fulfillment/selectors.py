@@ -16,7 +16,16 @@ from catalog import selectors as catalog_selectors
 from core import cache as vcache
 from core.exceptions import NotFound
 from fulfillment import labels, sizing
-from fulfillment.models import InboundShipment, InventoryUpload, ShippingMethod, SizeTier, StockItem, Warehouse
+from fulfillment.models import (
+    InboundShipment,
+    InventoryUpload,
+    ShippingMethod,
+    SizeTier,
+    StockItem,
+    StorageCharge,
+    StorageSnapshot,
+    Warehouse,
+)
 from marketplace import selectors as marketplace_selectors
 from marketplace.buy_box import OfferFacts
 
@@ -206,3 +215,22 @@ def inbound_label_data(*, shipment: InboundShipment) -> labels.LabelData:
         shipment_code=shipment.code, shipment_name=shipment.name, seller_name=shipment.seller.name,
         destination_name=centre.name if centre else "", destination_city=centre.city if centre else "",
         destination_country=centre.country if centre else "", box_count=shipment.box_count, units=units)
+
+
+def platform_units_by_seller_product(*, exclude_seller_id: int | None = None) -> list[tuple[int, int, int]]:
+    """(seller id, product id, units on hand) of every seller's stock in Bazaar's centres."""
+    rows = (StockItem.objects.filter(warehouse__kind=Warehouse.Kind.PLATFORM, on_hand__gt=0)
+            .exclude(offer__seller_id=exclude_seller_id)
+            .values_list("offer__seller_id", "offer__product_id").annotate(units=Sum("on_hand")).order_by())
+    return [(seller_id, product_id, units) for seller_id, product_id, units in rows]
+
+
+def storage_totals(*, first, following) -> list[tuple[int, str, Decimal]]:
+    """(seller id, storage class, cubic feet summed over the days) of the snapshots in [first, following)."""
+    rows = (StorageSnapshot.objects.filter(day__gte=first, day__lt=following)
+            .values_list("seller_id", "storage_class").annotate(total=Sum("cubic_feet")).order_by())
+    return list(rows)
+
+
+def storage_charge_get(*, pk: int) -> StorageCharge | None:
+    return StorageCharge.objects.filter(pk=pk).first()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from fulfillment import inventory, services
+from fulfillment import inventory, services, storage
 
 
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_jitter=True, max_retries=8, acks_late=True)
@@ -17,3 +17,15 @@ def open_seller_location(seller_id: int, event_id: int | None = None, **_event) 
 def run_inventory_upload(upload_id: int) -> bool:
     """Run a large inventory file's rows, saving progress as it goes (once per upload)."""
     return inventory.inventory_upload_run(upload_id=upload_id) is not None
+
+
+@shared_task(acks_late=True)
+def snapshot_storage() -> int:
+    """Beat, daily: the cubic feet each seller's units take in Bazaar's centres today."""
+    return storage.storage_snapshot()
+
+
+@shared_task(acks_late=True)
+def charge_storage_fees() -> int:
+    """Beat: last month's storage fee of every seller (once; running again charges nothing)."""
+    return storage.storage_charge_last_month()

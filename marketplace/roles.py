@@ -47,6 +47,8 @@ _STAFF = frozenset({
     "fulfillment.view_fulfilmentfeerate",
     "fulfillment.view_inboundshipment",  # stock sent to Bazaar's centres, and what was received
     "fulfillment.view_inbounditem",
+    "fulfillment.view_storagerate",  # storage rates, and the seller's monthly storage charges
+    "fulfillment.view_storagecharge",
     "orders.view_claim",  # buyers' claims against the seller
 })
 

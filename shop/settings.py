@@ -253,6 +253,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "renew-due-subscriptions": {"task": "membership.tasks.renew_due_subscriptions", "schedule": 15 * 60},
     # Sellers' reserves become available FINANCE_RESERVE_DAYS after delivery (idempotent; see finance).
     "release-seller-reserves": {"task": "finance.tasks.release_reserves", "schedule": 60 * 60},
+    # Storage fees: the day's cubic feet per seller, and last month's charge (once; daily catches up).
+    "snapshot-storage": {"task": "fulfillment.tasks.snapshot_storage", "schedule": 24 * 60 * 60},
+    "charge-storage-fees": {"task": "fulfillment.tasks.charge_storage_fees", "schedule": 6 * 60 * 60},
     # Pay sellers on each settlement date; retry payouts whose transfer failed (idempotent; see finance).
     "run-seller-payouts": {"task": "finance.tasks.run_payouts", "schedule": 60 * 60},
     # Sellers' account health, once a day (idempotent per seller and day; decides buy-box eligibility).
@@ -372,6 +375,8 @@ EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
     # takes them back (each posting once per event, whatever the retries).
     "orders.package_shipped": ("finance.tasks.post_package_shipped",),
     "orders.order_refunded": ("finance.tasks.post_order_refunded",),
+    # A month's storage fee charged to a seller: posted to its ledger (once).
+    "fulfillment.storage_charged": ("finance.tasks.post_storage_charged",),
     # A new seller from an approved application gets its own shipping location to hold stock in.
     "marketplace.seller_approved": ("fulfillment.tasks.open_seller_location",),
 }
@@ -386,6 +391,11 @@ FULFILLMENT_DIM_DIVISOR = Decimal(env.str("FULFILLMENT_DIM_DIVISOR", default="13
 # A product without its size yet is charged as this tier and shipping weight until staff measure it.
 FULFILLMENT_UNMEASURED = (env.str("FULFILLMENT_UNMEASURED_TIER", default="large-standard"),
                           Decimal(env.str("FULFILLMENT_UNMEASURED_WEIGHT_LB", default="2")))
+
+# Storage fees (fulfillment.storage): the months charged at the peak rate, and the cubic feet of a
+# unit not measured yet.
+FULFILLMENT_PEAK_MONTHS = tuple(env.list("FULFILLMENT_PEAK_MONTHS", cast=int, default=[10, 11, 12]))
+FULFILLMENT_UNMEASURED_CUBIC_FEET = Decimal(env.str("FULFILLMENT_UNMEASURED_CUBIC_FEET", default="0.25"))
 
 # --- Inventory files (fulfillment.inventory) ------------------------------------------------
 # A seller's offers and stock from a CSV: at most this many bytes and rows; files of up to

@@ -192,7 +192,8 @@ class TestSellerIsolation:
         seen = {("fulfillment", "view_stockitem"), ("fulfillment", "view_stockmovement"),
                 ("fulfillment", "view_warehouse"), ("catalog", "view_product"), ("fulfillment", "view_inventoryupload"),
                 ("fulfillment", "view_sizetier"), ("fulfillment", "view_fulfilmentfeerate"),
-                ("fulfillment", "view_inboundshipment"), ("fulfillment", "view_inbounditem")}
+                ("fulfillment", "view_inboundshipment"), ("fulfillment", "view_inbounditem"),
+                ("fulfillment", "view_storagerate"), ("fulfillment", "view_storagecharge")}
         assert granted("staff") == seen
         assert granted("manager") == seen | {
             ("fulfillment", "add_stockitem"), ("fulfillment", "change_stockitem"),
