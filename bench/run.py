@@ -56,6 +56,7 @@ SEARCH_P95_BUDGET_MS = 50.0
 SEED_BUDGET_S = 180.0  # seed_demo --products 100000 into an empty database
 ORDER_BUDGET = 0.05  # orders/s placed by 32 API clients, as a share of hello's req/s
 PAYOUT_SELLERS, PAYOUT_ENTRIES = 1000, 200_000  # the payout run: sellers, ledger entries between them
+STORAGE_SELLERS, STORAGE_ROWS = 1000, 100_000  # the storage-fee run: sellers, stock rows in a Bazaar centre
 SEARCH_WORDS = [
     "kettle", "electric kettle", "headphones", "wireless earbuds", "laptop", "mechanical keyboard", "monitor",
     "coffee maker", "espresso", "frying pan", "table lamp", "throw pillow", "novel", "guide", "yoga mat",
@@ -827,6 +828,8 @@ def main() -> int:
     promotion_timing = _promotion_pricing(pool)
     print(f"timing a payout run: {PAYOUT_SELLERS} sellers, {PAYOUT_ENTRIES} ledger entries (rolled back)")
     payouts = _payout_run()
+    print(f"timing a month's storage fees: {STORAGE_SELLERS} sellers, {STORAGE_ROWS} stock rows (rolled back)")
+    storage_fees = _storage_run()
     connection.close()
     seed_fresh = None
     if args.seed_timing:
@@ -881,6 +884,15 @@ def main() -> int:
         f"{payouts['seconds']:.2f} s, {payouts['paid']:,} payouts, {payouts['queries']:,} SQL queries "
         f"({payouts['queries'] / max(payouts['sellers'], 1):.1f} per seller); with a tenth of the entries "
         f"{payouts['queries_tenth']:,} queries (the same: queries follow sellers, not entries).\n"
+    )
+    report += (
+        f"\n## Storage fees\n\nFor {storage_fees['sellers']:,} sellers with {storage_fees['rows']:,} stock rows in a "
+        "Bazaar centre (in a transaction rolled back afterwards): the daily snapshot "
+        f"(`fulfillment.storage.storage_snapshot`) {storage_fees['snapshot_seconds']:.2f} s, "
+        f"{storage_fees['snapshot_queries']:,} SQL queries; the month's charge (`storage_charge_month`, 30 daily "
+        f"snapshots) {storage_fees['charge_seconds']:.2f} s, {storage_fees['charges']:,} charges, "
+        f"{storage_fees['charge_queries']:,} SQL queries "
+        f"({storage_fees['charge_queries'] / max(storage_fees['sellers'], 1):.1f} per seller).\n"
     )
     print()
     print(report)
@@ -941,6 +953,66 @@ def _payout_run(sellers: int = PAYOUT_SELLERS, entries: int = PAYOUT_ENTRIES) ->
     _small_seconds, small_queries, _small_paid = run(max(entries // sellers // 10, 1))
     return {"sellers": sellers, "entries": entries, "seconds": seconds, "queries": queries, "paid": paid,
             "queries_tenth": small_queries}
+
+
+def _storage_run(sellers: int = STORAGE_SELLERS, rows: int = STORAGE_ROWS) -> dict[str, float]:
+    """A day's storage snapshot and a month's storage charge for ``sellers`` sellers with ``rows``
+    stock rows between them in one Bazaar centre, in a transaction rolled back afterwards."""
+    from datetime import timedelta
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from catalog.models import Product
+    from fulfillment import storage
+    from fulfillment.models import StockItem, StorageSnapshot, Warehouse
+    from marketplace.models import Offer, Seller
+
+    products = list(Product.objects.order_by("pk").values_list("pk", flat=True)[: max(rows // sellers, 1)])
+    per_seller = len(products)
+    result: dict[str, float] = {"sellers": sellers, "rows": sellers * per_seller}
+
+    def timed(call) -> tuple[object, float, int]:
+        statements = 0
+
+        def count(execute, sql, params, many, context):
+            nonlocal statements
+            statements += 1
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count):
+            started = time.perf_counter()
+            value = call()
+            return value, time.perf_counter() - started, statements
+
+    try:
+        with transaction.atomic():
+            stamp = uuid.uuid4().hex[:8]
+            centre = Warehouse.objects.create(code=f"bench-fc-{stamp}", name="Bench centre")
+            made = Seller.objects.bulk_create(
+                [Seller(name=f"Storage bench {stamp} {n}", slug=f"storage-bench-{stamp}-{n}") for n in range(sellers)])
+            offers = (Offer(seller_id=seller.pk, product_id=product_id, sku=f"SB-{stamp}-{i}-{product_id}",
+                            price=Decimal("10.00"), fulfillment_channel=Offer.Channel.PLATFORM)
+                      for i, seller in enumerate(made) for product_id in products)
+            while batch := list(itertools.islice(offers, 10_000)):
+                created = Offer.objects.bulk_create(batch)
+                StockItem.objects.bulk_create([StockItem(offer_id=o.pk, warehouse_id=centre.pk, on_hand=5)
+                                               for o in created])
+            first = (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
+            _rows, result["snapshot_seconds"], result["snapshot_queries"] = timed(
+                lambda: storage.storage_snapshot(day=first))
+            day_one = list(StorageSnapshot.objects.filter(day=first))
+            for offset in range(1, 30):
+                StorageSnapshot.objects.bulk_create([
+                    StorageSnapshot(seller_id=r.seller_id, day=first + timedelta(days=offset),
+                                    storage_class=r.storage_class, cubic_feet=r.cubic_feet, units=r.units)
+                    for r in day_one], batch_size=10_000)
+            result["charges"], result["charge_seconds"], result["charge_queries"] = timed(
+                lambda: storage.storage_charge_month(month=first))
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    return result
 
 
 def _report(
