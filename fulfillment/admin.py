@@ -26,18 +26,22 @@ from django.utils.translation import gettext_lazy as _
 from core.admin import ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
-from fulfillment import inbound, inventory, labels, selectors, services
+from fulfillment import inbound, inventory, labels, purchasing, selectors, services
 from fulfillment.models import (
     FulfilmentFeeRate,
     InboundItem,
     InboundShipment,
     InventoryUpload,
+    PurchaseOrder,
+    PurchaseOrderLine,
     ShippingMethod,
     SizeTier,
     StockItem,
     StockMovement,
     StorageCharge,
     StorageRate,
+    Supplier,
+    SupplierOffer,
     Warehouse,
 )
 from marketplace.admin import ProductAdmin as MarketplaceProductAdmin
@@ -455,28 +459,24 @@ def fee_preview_text(quote) -> str:
 
 # --- inbound shipments ------------------------------------------------------------------------------
 
-IB = InboundShipment.Status
-INBOUND_BUTTONS = ("_ready", "_ship", "_void", "_in_transit", "_close")
 
+class DraftRowsInlineMixin:
+    """Rows of a receiving document (inbound items, purchase order lines): edited while the document
+    is a draft (``draft_fields``), then shown read-only with what was received (``later_fields``)."""
 
-class InboundItemInline(SellerScopedAdminMixin, admin.TabularInline):
-    model = InboundItem
-    seller_lookup = "shipment__seller"
-    extra = 1
-    autocomplete_fields = ("offer",)
+    draft_fields: tuple[str, ...] = ()
+    draft_readonly: tuple[str, ...] = ()  # computed columns shown beside the editable ones
+    later_fields: tuple[str, ...] = ()
+    draft_status = "draft"
 
     def _draft(self, obj) -> bool:
-        return obj is None or obj.status == IB.DRAFT
+        return obj is None or obj.status == self.draft_status
 
     def get_fields(self, request, obj=None):
-        if self._draft(obj):
-            return ("offer", "quantity", "fee_per_unit")
-        return ("offer", "quantity", "received", "discrepancy", "fee_per_unit")
+        return self.draft_fields if self._draft(obj) else self.later_fields
 
     def get_readonly_fields(self, request, obj=None):
-        if self._draft(obj):
-            return ("fee_per_unit",)
-        return ("offer", "quantity", "received", "discrepancy", "fee_per_unit")
+        return self.draft_readonly if self._draft(obj) else self.later_fields
 
     def get_extra(self, request, obj=None, **kwargs):
         return 1 if self._draft(obj) else 0
@@ -486,6 +486,39 @@ class InboundItemInline(SellerScopedAdminMixin, admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return self._draft(obj) and super().has_delete_permission(request, obj)
+
+
+def receive_post(model_admin, request, receive, *, into, redirect_to: str):
+    """A receiving page's POST: the counted units to ``receive(counts=...)``, the outcome as a message."""
+    counts = {key.removeprefix("count-"): value for key, value in request.POST.items() if key.startswith("count-")}
+    try:
+        units = receive(counts=counts)
+    except ApplicationError as exc:
+        model_admin.message_user(request, exc.message, messages.ERROR)
+    else:
+        model_admin.message_user(request, _("%(n)s units received into %(centre)s.") % {"n": units, "centre": into},
+                                 messages.SUCCESS)
+    return HttpResponseRedirect(redirect_to)
+
+
+def receive_page(model_admin, request, *, title, summary, rows, can_receive, back_url, scan_url=""):
+    """The counting page of an inbound shipment or a purchase order: one "units counted now" box per row."""
+    return TemplateResponse(request, "admin/fulfillment/receive.html", {
+        **model_admin.admin_site.each_context(request), "opts": model_admin.opts, "title": title, "summary": summary,
+        "rows": rows, "can_receive": can_receive, "back_url": back_url, "scan_url": scan_url})
+
+
+IB = InboundShipment.Status
+INBOUND_BUTTONS = ("_ready", "_ship", "_void", "_in_transit", "_close")
+
+
+class InboundItemInline(DraftRowsInlineMixin, SellerScopedAdminMixin, admin.TabularInline):
+    model = InboundItem
+    seller_lookup = "shipment__seller"
+    autocomplete_fields = ("offer",)
+    draft_fields = ("offer", "quantity", "fee_per_unit")
+    draft_readonly = ("fee_per_unit",)
+    later_fields = ("offer", "quantity", "received", "discrepancy", "fee_per_unit")
 
     @admin.display(description=_("Bazaar's fee per unit shipped"))
     def fee_per_unit(self, obj: InboundItem) -> str:
@@ -643,21 +676,18 @@ class InboundShipmentAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admi
             raise DjangoPermissionDenied
         shipment = get_object_or_404(InboundShipment.objects.select_related("seller", "warehouse"), pk=pk)
         if request.method == "POST":
-            counts = {key.removeprefix("count-"): value for key, value in request.POST.items()
-                      if key.startswith("count-")}
-            try:
-                units = inbound.inbound_receive(shipment=shipment, counts=counts, actor=request.user)
-            except (ApplicationError, ValueError) as exc:
-                self.message_user(request, getattr(exc, "message", str(exc)), messages.ERROR)
-            else:
-                self.message_user(request, _("%(n)s units received into %(centre)s.") % {
-                    "n": units, "centre": shipment.warehouse}, messages.SUCCESS)
-            return HttpResponseRedirect(reverse("admin:fulfillment_inboundshipment_receive", args=[pk]))
-        return TemplateResponse(request, "admin/fulfillment/inboundshipment/receive.html", {
-            **self.admin_site.each_context(request), "opts": self.opts, "shipment": shipment,
-            "items": selectors.inbound_items(shipment_id=shipment.pk),
-            "title": _("Receive %(code)s") % {"code": shipment.code},
-            "can_receive": shipment.status in (IB.SHIPPED, IB.IN_TRANSIT, IB.RECEIVING)})
+            return receive_post(
+                self, request, lambda counts: inbound.inbound_receive(shipment=shipment, counts=counts,
+                                                                      actor=request.user),
+                into=shipment.warehouse, redirect_to=reverse("admin:fulfillment_inboundshipment_receive", args=[pk]))
+        return receive_page(
+            self, request, title=_("Receive %(code)s") % {"code": shipment.code},
+            summary=_("From %(seller)s to %(centre)s · %(status)s") % {
+                "seller": shipment.seller.name, "centre": shipment.warehouse, "status": shipment.get_status_display()},
+            rows=selectors.inbound_items(shipment_id=shipment.pk),
+            can_receive=shipment.status in (IB.SHIPPED, IB.IN_TRANSIT, IB.RECEIVING),
+            back_url=reverse("admin:fulfillment_inboundshipment_change", args=[pk]),
+            scan_url=reverse("admin:fulfillment_inboundshipment_scan"))
 
 
 # --- storage fees --------------------------------------------------------------------------------
@@ -682,3 +712,170 @@ class StorageChargeAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.Model
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, obj: StorageCharge) -> str:
         return money_column(obj.amount)
+
+
+# --- first-party purchasing ----------------------------------------------------------------------
+
+PO = PurchaseOrder.Status
+PO_BUTTONS = ("_order", "_cancel", "_close")
+
+
+class SupplierOfferInline(admin.TabularInline):
+    model = SupplierOffer
+    fields = ("offer", "unit_cost", "is_primary")
+    autocomplete_fields = ("offer",)
+    extra = 0
+
+
+@admin.register(Supplier)
+class SupplierAdmin(admin.ModelAdmin):
+    """Bazaar's suppliers, the house offers each supplies and at what cost."""
+
+    list_display = ("name", "email", "lead_time_days", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("name",)
+    inlines = [SupplierOfferInline]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate instead: purchase orders refer to suppliers
+
+
+class PurchaseOrderLineInline(DraftRowsInlineMixin, admin.TabularInline):
+    model = PurchaseOrderLine
+    autocomplete_fields = ("offer",)
+    draft_fields = ("offer", "quantity", "unit_cost")
+    later_fields = ("offer", "quantity", "unit_cost", "received", "discrepancy")
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
+    """The house seller's purchase orders (platform staff only; see :mod:`fulfillment.purchasing`):
+    draft, order, receive units, close; and reorder suggestions that draft them."""
+
+    change_form_template = "admin/fulfillment/purchaseorder/change_form.html"
+    change_list_template = "admin/fulfillment/purchaseorder/change_list.html"
+    list_display = ("code_display", "supplier", "warehouse", "status", "created_at", "ordered_at", "expected_on",
+                    "closed_at")
+    list_filter = ("status", "supplier", "warehouse")
+    list_select_related = ("supplier", "warehouse")
+    ordering = ("-created_at", "-id")
+    inlines = [PurchaseOrderLineInline]
+    actions = None
+
+    @admin.display(description=_("purchase order"), ordering="pk")
+    def code_display(self, obj: PurchaseOrder) -> str:
+        return obj.code
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("supplier", "warehouse")
+        return ("code_display", "supplier", "warehouse", "status", "created_at", "ordered_at", "expected_on",
+                "closed_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.get_fields(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # cancel instead
+
+    def _receiver(self, request) -> bool:
+        return seller_scope(request) is None and request.user.has_perm(purchasing.RECEIVE_PERM)
+
+    def has_module_permission(self, request):
+        return seller_scope(request) is None and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return seller_scope(request) is None and super().has_view_permission(request, obj)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            buyer = self.has_change_permission(request, obj)
+            context.update(can_order=buyer and obj.status == PO.DRAFT,
+                           can_cancel=buyer and obj.status in (PO.DRAFT, PO.ORDERED),
+                           can_receive=self._receiver(request) and obj.status in (PO.ORDERED, PO.RECEIVING),
+                           can_close=self._receiver(request) and obj.status in (PO.ORDERED, PO.RECEIVING))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return seller_scope(request) is None and (
+            super().has_change_permission(request, obj) or (obj is not None and self._receiver(request)))
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            made = purchasing.po_create(supplier=form.cleaned_data["supplier"],
+                                        warehouse=form.cleaned_data["warehouse"], actor=request.user)
+            obj.pk, obj.status, obj.created_at = made.pk, made.status, made.created_at
+            obj._state.adding = False
+        request._po_button = next((key for key in PO_BUTTONS if key in request.POST), None)
+
+    def save_formset(self, request, form, formset, change):
+        order = PurchaseOrder.objects.get(pk=form.instance.pk)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        if order.status != PO.DRAFT:
+            return
+        for line_form in formset.forms:
+            if not line_form.has_changed() or "offer" not in line_form.cleaned_data:
+                continue
+            deleting = line_form.cleaned_data.get("DELETE")
+            purchasing.po_line_set(order=order, offer=line_form.cleaned_data["offer"], actor=request.user,
+                                   quantity=0 if deleting else line_form.cleaned_data.get("quantity"),
+                                   unit_cost=line_form.cleaned_data.get("unit_cost"))
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        order = PurchaseOrder.objects.get(pk=form.instance.pk)
+        button = getattr(request, "_po_button", None)
+        if button == "_order":
+            purchasing.po_order(order=order, actor=request.user)
+        elif button == "_cancel":
+            purchasing.po_cancel(order=order, actor=request.user)
+        elif button == "_close":
+            purchasing.po_close(order=order, actor=request.user)
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {**(extra_context or {}),
+                                                 "can_suggest": self.has_add_permission(request)})
+
+    def get_urls(self):
+        return [
+            path("suggestions/", self.admin_site.admin_view(self.suggestions_view),
+                 name="fulfillment_purchaseorder_suggestions"),
+            path("<int:pk>/receive/", self.admin_site.admin_view(self.receive_view),
+                 name="fulfillment_purchaseorder_receive"),
+        ] + super().get_urls()
+
+    def suggestions_view(self, request):
+        """What to reorder now, and draft purchase orders (one per supplier) for the rows chosen."""
+        if not self.has_add_permission(request) or seller_scope(request) is not None:
+            raise DjangoPermissionDenied
+        centres = Warehouse.objects.filter(kind=Warehouse.Kind.PLATFORM, is_active=True).order_by("name")
+        if request.method == "POST":
+            chosen = [int(pk) for pk in request.POST.getlist("offer") if pk.isdigit()]
+            centre = centres.filter(pk=request.POST.get("warehouse") or 0).first()
+            if not chosen or centre is None:
+                self.message_user(request, _("Choose at least one row and the centre to deliver to."),
+                                  messages.ERROR)
+            else:
+                made = purchasing.po_from_suggestions(offer_ids=chosen, warehouse=centre, actor=request.user)
+                self.message_user(request, _("%(n)s draft purchase order(s) made: check and order them.")
+                                  % {"n": len(made)}, messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:fulfillment_purchaseorder_changelist"))
+        return TemplateResponse(request, "admin/fulfillment/purchaseorder/suggestions.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": _("Reorder suggestions"),
+            "suggestions": purchasing.reorder_suggestions(), "centres": centres})
+
+    def receive_view(self, request, pk: int):
+        if not self._receiver(request):
+            raise DjangoPermissionDenied
+        order = get_object_or_404(PurchaseOrder.objects.select_related("supplier", "warehouse"), pk=pk)
+        if request.method == "POST":
+            return receive_post(
+                self, request, lambda counts: purchasing.po_receive(order=order, counts=counts, actor=request.user),
+                into=order.warehouse, redirect_to=reverse("admin:fulfillment_purchaseorder_receive", args=[pk]))
+        return receive_page(
+            self, request, title=_("Receive %(code)s") % {"code": order.code},
+            summary=_("From %(supplier)s to %(centre)s · %(status)s") % {
+                "supplier": order.supplier, "centre": order.warehouse, "status": order.get_status_display()},
+            rows=list(order.lines.select_related("offer", "offer__product")),
+            can_receive=order.status in (PO.ORDERED, PO.RECEIVING),
+            back_url=reverse("admin:fulfillment_purchaseorder_change", args=[pk]))

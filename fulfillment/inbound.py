@@ -182,23 +182,13 @@ def inbound_receive(*, shipment: InboundShipment, counts: dict[int, int], actor)
     stock ledger (reference: the shipment's code). More than planned is accepted (an overage).
     Returns the units received."""
     _check_receiver(actor)
-    wanted = {int(item_id): _quantity(units) for item_id, units in counts.items()
-              if str(units).strip() not in ("", "0")}
+    wanted = services.counted_units(counts)
     with transaction.atomic():
         locked = _locked(shipment, S.SHIPPED, S.IN_TRANSIT, S.RECEIVING)
-        items = {item.pk: item for item in locked.items.select_for_update().select_related("offer")}
-        unknown = set(wanted) - set(items)
-        if unknown:
-            raise ApplicationError(_("These units are not in this shipment."), code="inbound_unknown_item")
-        total = 0
-        for item_id, units in sorted(wanted.items()):
-            item = items[item_id]
-            stock_item = services.stock_item_ensure(offer=item.offer, warehouse=locked.warehouse, actor=actor)
-            services.stock_receive(stock_item=stock_item, quantity=units, reference=f"inbound:{locked.code}",
-                                   note=_("inbound shipment %(code)s") % {"code": locked.code}, actor=actor)
-            item.received += units
-            item.save(update_fields=["received"])
-            total += units
+        total = services.stock_receive_rows(
+            rows=locked.items.select_for_update().select_related("offer"), counts=wanted, warehouse=locked.warehouse,
+            reference=f"inbound:{locked.code}", note=_("inbound shipment %(code)s") % {"code": locked.code},
+            actor=actor)
         if total and locked.status != S.RECEIVING:
             _move(locked, S.RECEIVING, receiving_at=timezone.now())
     return total
@@ -209,7 +199,5 @@ def inbound_close(*, shipment: InboundShipment, actor) -> InboundShipment:
     _check_receiver(actor)
     with transaction.atomic():
         locked = _locked(shipment, S.RECEIVING, S.IN_TRANSIT, S.SHIPPED)
-        for item in locked.items.select_for_update():
-            item.discrepancy = item.received - item.quantity
-            item.save(update_fields=["discrepancy"])
+        services.record_discrepancies(rows=locked.items.select_for_update())
         return _move(locked, S.CLOSED, closed_at=timezone.now())

@@ -427,3 +427,110 @@ class StorageCharge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.seller_id} {self.month:%Y-%m}: {self.amount}"
+
+
+# --- first-party purchasing: the house seller's suppliers and purchase orders ---------------------
+
+
+class Supplier(models.Model):
+    """A company Bazaar buys its own (house seller's) stock from."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    email = models.EmailField(_("ordering e-mail"), blank=True)
+    lead_time_days = models.PositiveSmallIntegerField(
+        _("lead time (days)"), default=7, help_text=_("Days from ordering to the goods arriving."))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("supplier")
+        verbose_name_plural = _("suppliers")
+        ordering = ("name",)
+        constraints = [models.CheckConstraint(condition=Q(lead_time_days__lte=365), name="supplier_lead_time_max")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SupplierOffer(models.Model):
+    """Which supplier a house offer is bought from, at what unit cost (the primary one is used for
+    reorder suggestions)."""
+
+    supplier = models.ForeignKey(Supplier, verbose_name=_("supplier"), on_delete=models.CASCADE,
+                                 related_name="offers")
+    offer = models.ForeignKey("marketplace.Offer", verbose_name=_("offer"), on_delete=models.CASCADE,
+                              related_name="+")
+    unit_cost = models.DecimalField(_("unit cost"), max_digits=12, decimal_places=2)
+    is_primary = models.BooleanField(_("primary supplier"), default=True)
+
+    class Meta:
+        verbose_name = _("supplied offer")
+        verbose_name_plural = _("supplied offers")
+        constraints = [
+            models.UniqueConstraint(fields=["supplier", "offer"], name="supplier_offer_once"),
+            models.UniqueConstraint(fields=["offer"], condition=Q(is_primary=True), name="one_primary_supplier"),
+            models.CheckConstraint(condition=Q(unit_cost__gt=0), name="supplier_offer_cost_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer} from {self.supplier}"
+
+
+class PurchaseOrder(models.Model):
+    """Stock the house seller buys from a supplier for a Bazaar centre: drafted (often from a
+    reorder suggestion), ordered, received like an inbound shipment, closed with its shortages and
+    overages recorded."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        ORDERED = "ordered", _("Ordered")
+        RECEIVING = "receiving", _("Receiving")
+        CLOSED = "closed", _("Closed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    supplier = models.ForeignKey(Supplier, verbose_name=_("supplier"), on_delete=models.PROTECT,
+                                 related_name="purchase_orders")
+    warehouse = models.ForeignKey(Warehouse, verbose_name=_("deliver to"), on_delete=models.PROTECT,
+                                  related_name="+", limit_choices_to={"kind": "platform"})
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name=_("created by"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    ordered_at = models.DateTimeField(_("ordered"), null=True, blank=True)
+    expected_on = models.DateField(_("expected"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("purchase order")
+        verbose_name_plural = _("purchase orders")
+        ordering = ("-created_at", "-id")
+        permissions = [("receive_purchaseorder", "Can receive and close purchase orders")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.supplier}"
+
+    @property
+    def code(self) -> str:
+        return f"PO{self.pk:07d}" if self.pk else "PO-new"
+
+
+class PurchaseOrderLine(models.Model):
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
+    offer = models.ForeignKey("marketplace.Offer", verbose_name=_("offer"), on_delete=models.PROTECT,
+                              related_name="+")
+    quantity = models.PositiveIntegerField(_("units ordered"))
+    unit_cost = models.DecimalField(_("unit cost"), max_digits=12, decimal_places=2)
+    received = models.PositiveIntegerField(_("units received"), default=0)
+    discrepancy = models.IntegerField(_("discrepancy"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("purchase order line")
+        verbose_name_plural = _("purchase order lines")
+        ordering = ("id",)
+        constraints = [
+            models.UniqueConstraint(fields=["purchase_order", "offer"], name="po_offer_once"),
+            models.CheckConstraint(condition=Q(quantity__gte=1, quantity__lte=1_000_000), name="po_quantity_range"),
+            models.CheckConstraint(condition=Q(unit_cost__gt=0), name="po_unit_cost_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer} x {self.quantity}"

@@ -19,11 +19,15 @@ from fulfillment import labels, sizing
 from fulfillment.models import (
     InboundShipment,
     InventoryUpload,
+    PurchaseOrder,
+    PurchaseOrderLine,
     ShippingMethod,
     SizeTier,
     StockItem,
+    StockMovement,
     StorageCharge,
     StorageSnapshot,
+    SupplierOffer,
     Warehouse,
 )
 from marketplace import selectors as marketplace_selectors
@@ -234,3 +238,28 @@ def storage_totals(*, first, following) -> list[tuple[int, str, Decimal]]:
 
 def storage_charge_get(*, pk: int) -> StorageCharge | None:
     return StorageCharge.objects.filter(pk=pk).first()
+
+
+OPEN_PO = (PurchaseOrder.Status.DRAFT, PurchaseOrder.Status.ORDERED, PurchaseOrder.Status.RECEIVING)
+
+
+def supplied_house_offers(*, house_seller_id: int, since) -> list[dict]:
+    """Active house offers with an active primary supplier, with what reorder suggestions need:
+    units shipped since ``since``, available now, and still to come on open purchase orders.
+    Four queries, whatever the number of offers."""
+    rows = list(SupplierOffer.objects.filter(
+        is_primary=True, supplier__is_active=True, offer__seller_id=house_seller_id, offer__is_active=True,
+    ).values("offer_id", "unit_cost", "supplier_id", sku=F("offer__sku"), title=F("offer__product__title"),
+             supplier_name=F("supplier__name"), lead_time_days=F("supplier__lead_time_days")))
+    ids = [row["offer_id"] for row in rows]
+    shipped = dict(StockMovement.objects.filter(kind=StockMovement.Kind.SHIP, created_at__gte=since,
+                                                stock_item__offer_id__in=ids)
+                   .values_list("stock_item__offer_id").annotate(n=Sum("on_hand_delta")).order_by())
+    on_order = dict(PurchaseOrderLine.objects.filter(offer_id__in=ids, purchase_order__status__in=OPEN_PO)
+                    .values_list("offer_id").annotate(n=Sum(F("quantity") - F("received"))).order_by())
+    available = available_by_offer(offer_ids=ids)
+    for row in rows:
+        row["shipped"] = -(shipped.get(row["offer_id"]) or 0)
+        row["available"] = max(available.get(row["offer_id"], 0), 0)
+        row["on_order"] = max(on_order.get(row["offer_id"]) or 0, 0)
+    return rows

@@ -213,6 +213,58 @@ def stock_receive(*, stock_item: StockItem, quantity, reference: str = "", note:
     return item
 
 
+def stock_receive_into(*, offer, warehouse: Warehouse, quantity, reference: str, note: str = "",
+                       actor=None) -> StockItem:
+    """Units of ``offer`` arrived at ``warehouse`` (an inbound shipment, a purchase order): its
+    stock row is made when missing and the units received through the ledger."""
+    item = stock_item_ensure(offer=offer, warehouse=warehouse, actor=actor)
+    return stock_receive(stock_item=item, quantity=quantity, reference=reference, note=note, actor=actor)
+
+
+def counted_units(counts: dict) -> dict[int, int]:
+    """Units counted per row id, as a receiving page posts them (empty and 0 left out); a count that
+    is not a whole number from 1 to 1,000,000 is an :class:`ApplicationError`."""
+    wanted = {}
+    for row_id, units in counts.items():
+        if str(units).strip() in ("", "0"):
+            continue
+        try:
+            key, value = int(row_id), int(str(units).strip())
+        except (TypeError, ValueError):
+            value = -1
+        if not 0 < value <= 1_000_000:
+            raise ApplicationError(_("Units: whole numbers from 1 to 1,000,000."),
+                                   fields={"quantity": [_("From 1 to 1,000,000.")]})
+        wanted[key] = value
+    return wanted
+
+
+def stock_receive_rows(*, rows, counts: dict[int, int], warehouse: Warehouse, reference: str, note: str,
+                       actor=None) -> int:
+    """Receive counted units of a document's rows (inbound items, purchase order lines: each with
+    ``offer`` and ``received``, locked by the caller) into ``warehouse``: each through the stock
+    ledger, and added to its row's ``received``. An id not among ``rows`` is refused. Returns units."""
+    by_id = {row.pk: row for row in rows}
+    if set(counts) - set(by_id):
+        raise ApplicationError(_("These units are not on this document."), code="unknown_row")
+    total = 0
+    for row_id, units in sorted(counts.items()):
+        row = by_id[row_id]
+        stock_receive_into(offer=row.offer, warehouse=warehouse, quantity=units, reference=reference, note=note,
+                           actor=actor)
+        row.received += units
+        row.save(update_fields=["received"])
+        total += units
+    return total
+
+
+def record_discrepancies(*, rows) -> None:
+    """Receiving is over: each row's received minus expected units, recorded (locked rows)."""
+    for row in rows:
+        row.discrepancy = row.received - row.quantity
+        row.save(update_fields=["discrepancy"])
+
+
 def stock_adjust(*, stock_item: StockItem, delta, reference: str = "", note: str = "", actor=None) -> StockItem:
     """Correct on-hand units (a count, damage, loss). Never below what is reserved. ``actor``: the
     user correcting (None for the system); a seller's member only in their own locations."""

@@ -325,3 +325,7 @@ def offer_of_seller(*, seller_id: int, sku: str) -> Offer | None:
 def seller_offers(*, seller_id: int) -> QuerySet[Offer]:
     """Every offer of the seller, active or not, with its product."""
     return Offer.objects.filter(seller_id=seller_id).select_related("product")
+
+
+def offers_by_ids(*, ids) -> QuerySet[Offer]:
+    return Offer.objects.filter(pk__in=list(ids)).select_related("product", "seller")

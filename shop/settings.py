@@ -397,6 +397,13 @@ FULFILLMENT_UNMEASURED = (env.str("FULFILLMENT_UNMEASURED_TIER", default="large-
 FULFILLMENT_PEAK_MONTHS = tuple(env.list("FULFILLMENT_PEAK_MONTHS", cast=int, default=[10, 11, 12]))
 FULFILLMENT_UNMEASURED_CUBIC_FEET = Decimal(env.str("FULFILLMENT_UNMEASURED_CUBIC_FEET", default="0.25"))
 
+# First-party purchasing (fulfillment.purchasing): reorder suggestions from the sales per day over
+# the last PURCHASING_VELOCITY_DAYS, the supplier's lead time plus PURCHASING_SAFETY_DAYS of safety
+# stock, and orders that cover PURCHASING_COVER_DAYS of sales beyond the reorder point.
+PURCHASING_VELOCITY_DAYS = env.int("PURCHASING_VELOCITY_DAYS", default=28)
+PURCHASING_SAFETY_DAYS = env.int("PURCHASING_SAFETY_DAYS", default=7)
+PURCHASING_COVER_DAYS = env.int("PURCHASING_COVER_DAYS", default=28)
+
 # --- Inventory files (fulfillment.inventory) ------------------------------------------------
 # A seller's offers and stock from a CSV: at most this many bytes and rows; files of up to
 # INVENTORY_UPLOAD_INLINE_ROWS rows run in the request, larger ones in a worker with progress.

@@ -138,7 +138,7 @@ def test_sellers_plan_but_never_receive_and_only_their_own(world):
     stranger = SellerFactory()
     theirs = inbound.inbound_create(seller=stranger, actor=None, name="Theirs",
                                     items=[(OfferFactory(seller=stranger), 1)])
-    with pytest.raises(ApplicationError, match="not in this shipment"):  # another shipment's item
+    with pytest.raises(ApplicationError, match="not on this document"):  # another shipment's item
         inbound.inbound_receive(shipment=shipment, counts={theirs.items.get().pk: 1}, actor=world["receiver"])
 
 
