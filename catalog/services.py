@@ -193,6 +193,17 @@ def product_save(*, product: Product) -> Product:
     return product
 
 
+def product_size_set(*, product_id: int, length_in, width_in, height_in, weight_lb) -> None:
+    """The packed unit's size (inches) and weight (pounds), as measured; its page shows them."""
+    values = {"length_in": length_in, "width_in": width_in, "height_in": height_in, "weight_lb": weight_lb}
+    if any(value is None or value <= 0 for value in values.values()):
+        raise ApplicationError(_("Sizes and weight must be above zero."))
+    slug = Product.objects.filter(pk=product_id).values_list("slug", flat=True).first()
+    Product.objects.filter(pk=product_id).update(**values)
+    if slug:
+        vcache.bump_on_commit(cache_keys.product(slug))
+
+
 def product_attributes_set(*, product: Product, values: dict[str, str]) -> None:
     """Replace the product's attribute values; attributes are created by code when new."""
     with transaction.atomic():

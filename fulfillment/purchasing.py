@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from core.exceptions import ApplicationError, Conflict, PermissionDenied
 from core.money import validate_price
 from fulfillment import selectors, services
-from fulfillment.models import PurchaseOrder, PurchaseOrderLine, Supplier, Warehouse
+from fulfillment.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierOffer, Warehouse
 from marketplace import selectors as marketplace_selectors
 
 P = PurchaseOrder.Status
@@ -44,6 +44,27 @@ def _locked(order: PurchaseOrder, *allowed: str) -> PurchaseOrder:
         raise Conflict(_("This purchase order is %(status)s: that cannot be done now.")
                        % {"status": locked.get_status_display().lower()}, code="po_state")
     return locked
+
+
+def supplier_ensure(*, name: str, lead_time_days: int = 7, email: str = "") -> Supplier:
+    """The supplier of this name (made when missing)."""
+    supplier, _created = Supplier.objects.get_or_create(name=name, defaults={
+        "lead_time_days": lead_time_days, "email": email})
+    return supplier
+
+
+def supplier_offer_set(*, supplier: Supplier, offer, unit_cost, primary: bool = True) -> SupplierOffer:
+    """``supplier`` supplies a house offer at ``unit_cost`` (its primary supplier unless ``primary`` is False)."""
+    if offer.seller_id != marketplace_selectors.house_seller().pk:
+        raise ApplicationError(_("Suppliers supply Bazaar's own offers only."), fields={"offer": [_("Not Bazaar's.")]})
+    cost = validate_price(unit_cost, field="unit_cost", currency=settings.SHOP_CURRENCY)
+    with transaction.atomic():
+        if primary:
+            others = SupplierOffer.objects.filter(offer=offer, is_primary=True).exclude(supplier=supplier)
+            others.update(is_primary=False)
+        link, _created = SupplierOffer.objects.update_or_create(
+            supplier=supplier, offer=offer, defaults={"unit_cost": cost, "is_primary": primary})
+    return link
 
 
 def po_create(*, supplier: Supplier, warehouse: Warehouse, actor, lines=()) -> PurchaseOrder:

@@ -263,3 +263,7 @@ def supplied_house_offers(*, house_seller_id: int, since) -> list[dict]:
         row["available"] = max(available.get(row["offer_id"], 0), 0)
         row["on_order"] = max(on_order.get(row["offer_id"]) or 0, 0)
     return rows
+
+
+def inbound_exists(*, seller_id: int) -> bool:
+    return InboundShipment.objects.filter(seller_id=seller_id).exists()

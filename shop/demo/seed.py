@@ -33,11 +33,14 @@ from accounts import bulk as accounts_bulk
 from accounts import selectors as accounts_selectors
 from catalog import bulk as catalog_bulk
 from catalog import selectors as catalog_selectors
+from catalog import services as catalog_services
 from checkout import services as checkout_services
 from core.exceptions import ApplicationError
 from finance import selectors as finance_selectors
 from finance import services as finance_services
 from fulfillment import bulk as fulfillment_bulk
+from fulfillment import inbound as fulfillment_inbound
+from fulfillment import purchasing as fulfillment_purchasing
 from fulfillment import selectors as fulfillment_selectors
 from marketplace import bulk as marketplace_bulk
 from marketplace import selectors as marketplace_selectors
@@ -474,6 +477,8 @@ def seed_demo(
     _demo_referral_fees()
     if _demo_seller_history(ctx):
         log("the demo seller's orders, ledger, health and payout made")
+    if _demo_fulfilment():
+        log("inbound shipments, product sizes and a purchase order made")
     # Products a stopped load of an older version left without a buy box (and the demo seller's
     # proposed product).
     to_refresh = marketplace_bulk.product_ids_without_buy_box()
@@ -561,6 +566,60 @@ def _demo_seller_history(ctx: _Context) -> bool:
     finance_services.ledger_release_reserves()
     finance_services.health_compute()
     finance_services.payout_run()
+    return True
+
+
+def _demo_fulfilment() -> bool:
+    """Once (nothing when the demo seller has inbound shipments already): the demo seller's offers
+    fulfilled by Bazaar get a size, and inbound shipments in several states (draft, ready, shipped,
+    receiving, closed with a shortage); a supplier of Bazaar's own offers with an ordered purchase
+    order. Made through the services, as the seller and Bazaar's staff would."""
+    seller = next((s for s in marketplace_selectors.seller_list() if s.slug == SELLER_OF_MEMBER), None)
+    if seller is None or fulfillment_selectors.inbound_exists(seller_id=seller.pk):
+        return False
+    candidates = [o for o in marketplace_selectors.seller_offers(seller_id=seller.pk).order_by("pk")[:60]
+                  if o.fulfilled_by_platform and o.is_active]
+    in_stock = fulfillment_selectors.available_by_offer(offer_ids=[o.pk for o in candidates])
+    fba = [o for o in candidates if in_stock.get(o.pk, 0) > 0][:4]  # never restock a product meant to be sold out
+    if len(fba) < 2:
+        return False
+    sizes = [(Decimal("9"), Decimal("6"), Decimal("2"), Decimal("1.4")), (Decimal("14"), Decimal("10"),
+             Decimal("6"), Decimal("4.2")), (Decimal("6"), Decimal("4"), Decimal("0.5"), Decimal("0.4")),
+             (Decimal("24"), Decimal("16"), Decimal("12"), Decimal("18"))]
+    for offer, (length, width, height, weight) in zip(fba, sizes, strict=False):
+        catalog_services.product_size_set(product_id=offer.product_id, length_in=length, width_in=width,
+                                          height_in=height, weight_lb=weight)
+    plans = []
+    for n, name in enumerate(("Spring restock (draft)", "Kettles for the holidays", "Winter top-up",
+                              "Gift sets", "October shipment")):
+        plans.append(fulfillment_inbound.inbound_create(
+            seller=seller, actor=None, name=name, box_count=1 + n % 3,
+            items=[(offer, 6 + 3 * k + n) for k, offer in enumerate(fba[:2 + n % 2])]))
+    for shipment in plans[1:]:
+        fulfillment_inbound.inbound_ready(shipment=shipment, actor=None)
+    for shipment in plans[2:]:
+        fulfillment_inbound.inbound_ship(shipment=shipment, actor=None, carrier="UPS",
+                                         tracking_number=f"1ZDEMOIN{shipment.pk:05d}")
+    for shipment in plans[3:]:
+        items = list(shipment.items.all())
+        fulfillment_inbound.inbound_receive(shipment=shipment, actor=None, counts={
+            item.pk: item.quantity - (1 if k == 0 else 0) for k, item in enumerate(items)})
+    fulfillment_inbound.inbound_close(shipment=plans[4], actor=None)  # one unit short: a discrepancy
+    house = list(marketplace_selectors.offer_list(seller_slug=marketplace_selectors.HOUSE_SELLER_SLUG)
+                 .order_by("pk")[:3])
+    if house:
+        supplier = fulfillment_purchasing.supplier_ensure(name="Acme Wholesale", lead_time_days=10,
+                                                          email="orders@acme-wholesale.example")
+        for offer in house:
+            cost = (offer.price * Decimal("0.55")).quantize(Decimal("0.01"))
+            fulfillment_purchasing.supplier_offer_set(supplier=supplier, offer=offer, unit_cost=cost)
+        plans[1].refresh_from_db()
+        centre = plans[1].warehouse
+        if centre is not None:
+            order = fulfillment_purchasing.po_create(
+                supplier=supplier, warehouse=centre, actor=None,
+                lines=[(offer, 24, (offer.price * Decimal("0.55")).quantize(Decimal("0.01"))) for offer in house])
+            fulfillment_purchasing.po_order(order=order, actor=None)
     return True
 
 

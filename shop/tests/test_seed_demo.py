@@ -122,6 +122,14 @@ def test_reviews_ratings_and_accounts(seeded):
     assert Claim.objects.filter(seller=membership.seller, status="open").count() == 1
     proposal = ProductProposal.objects.get(seller=membership.seller)
     assert (proposal.status, proposal.product.is_active, proposal.offer.sku) == ("pending", False, "NW-TEAPOT-08")
+    # inbound shipments in several states, sized products, and a purchase order of Bazaar's own
+    from fulfillment.models import InboundShipment, PurchaseOrder
+
+    states = set(InboundShipment.objects.filter(seller=membership.seller).values_list("status", flat=True))
+    assert states == {"draft", "ready", "shipped", "receiving", "closed"}
+    closed = InboundShipment.objects.get(seller=membership.seller, status="closed")
+    assert sorted(closed.items.values_list("discrepancy", flat=True))[0] == -1
+    assert PurchaseOrder.objects.filter(status="ordered").count() == 1
     assert SELLER_EMAIL in seeded
     assert SELLER_PASSWORD in seeded
     customers = User.objects.filter(email__endswith="@demo.bazaar.localhost")
