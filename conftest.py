@@ -129,6 +129,7 @@ def _migrated_data_exists(request):
 
         importlib.import_module("fulfillment.migrations.0006_default_size_tiers").add(apps, None)
         importlib.import_module("fulfillment.migrations.0009_default_storage_rates").add(apps, None)
+        importlib.import_module("fulfillment.migrations.0012_default_aged_surcharge").add(apps, None)
 
 
 @pytest.fixture

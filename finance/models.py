@@ -78,6 +78,8 @@ class LedgerEntry(models.Model):
         REFERRAL_FEE = "referral_fee", _("Referral fee")
         FULFILMENT_FEE = "fulfilment_fee", _("Fulfilment fee")
         STORAGE_FEE = "storage_fee", _("Storage fee")
+        AGED_INVENTORY_FEE = "aged_inventory_fee", _("Aged inventory surcharge")
+        REMOVAL_FEE = "removal_fee", _("Removal fee")
         REFUND = "refund", _("Refund")
         REFERRAL_FEE_REFUND = "referral_fee_refund", _("Referral fee returned")
         REFUND_ADMIN_FEE = "refund_admin_fee", _("Refund administration fee")
@@ -92,6 +94,7 @@ class LedgerEntry(models.Model):
         PAYOUT = "payout", _("payout")
         ADJUSTMENT = "adjustment", _("adjustment")
         STORAGE_CHARGE = "storage_charge", _("storage charge")
+        REMOVAL_ORDER = "removal_order", _("removal order")
 
     seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="+",
                                verbose_name=_("seller"))

@@ -126,14 +126,32 @@ def ledger_post_package_shipped(*, package_id: int, event_id: int | None = None)
 
 @transaction.atomic
 def ledger_post_storage_charge(*, charge_id: int, event_id: int | None = None) -> int:
-    """A month's storage fee charged by fulfillment: one entry against the seller's available
-    balance (no reserve: the stock was stored). Idempotent."""
+    """A month's storage fee charged by fulfillment: an entry against the seller's available balance
+    (no reserve: the stock was stored), and one for the aged inventory surcharge. Idempotent."""
     charge = fulfillment_selectors.storage_charge_get(pk=charge_id)
     if charge is None or _house(charge.seller_id):
         return 0
-    return _post([LedgerEntry(seller_id=charge.seller_id, kind=E.STORAGE_FEE, amount=-charge.amount,
-                              currency=default_currency(), source_type=SRC.STORAGE_CHARGE, source_id=charge.pk,
-                              description=_("Storage, %(month)s") % {"month": charge.month.strftime("%B %Y")},
+    month = charge.month.strftime("%B %Y")
+    entries = [LedgerEntry(seller_id=charge.seller_id, kind=kind, amount=-amount, currency=default_currency(),
+                           source_type=SRC.STORAGE_CHARGE, source_id=charge.pk, description=text % {"month": month},
+                           event_id=event_id)
+               for kind, amount, text in ((E.STORAGE_FEE, charge.amount, _("Storage, %(month)s")),
+                                          (E.AGED_INVENTORY_FEE, charge.aged_amount,
+                                           _("Aged inventory surcharge, %(month)s")))
+               if amount]
+    return _post(entries)
+
+
+@transaction.atomic
+def ledger_post_removal(*, removal_id: int, event_id: int | None = None) -> int:
+    """Units a seller asked back were sent: the removal fee per unit, once."""
+    removal = fulfillment_selectors.removal_get(pk=removal_id)
+    if removal is None or not removal.fee_per_unit or _house(removal.seller_id):
+        return 0
+    return _post([LedgerEntry(seller_id=removal.seller_id, kind=E.REMOVAL_FEE,
+                              amount=-(removal.fee_per_unit * removal.quantity), currency=default_currency(),
+                              source_type=SRC.REMOVAL_ORDER, source_id=removal.pk,
+                              description=f"{removal.quantity} x {removal.fee_per_unit} ({removal})",
                               event_id=event_id)])
 
 

@@ -36,6 +36,12 @@ def post_storage_charged(charge_id: int, event_id: int | None = None, **_event) 
 
 
 @shared_task(**RETRY)
+def post_removal_completed(removal_id: int, event_id: int | None = None, **_event) -> int:
+    """``fulfillment.removal_completed``: the removal fee in the seller's ledger (idempotent)."""
+    return services.ledger_post_removal(removal_id=removal_id, event_id=event_id)
+
+
+@shared_task(**RETRY)
 def release_reserves() -> int:
     """Beat: release the reserves of packages delivered long enough ago."""
     return services.ledger_release_reserves()

@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from core.admin import ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
 from core.exceptions import ApplicationError
 from core.forms import add_service_errors
-from fulfillment import inbound, inventory, labels, purchasing, selectors, services
+from fulfillment import inbound, inventory, labels, purchasing, removals, selectors, services
 from fulfillment.models import (
     FulfilmentFeeRate,
     InboundItem,
@@ -34,6 +34,7 @@ from fulfillment.models import (
     InventoryUpload,
     PurchaseOrder,
     PurchaseOrderLine,
+    RemovalOrder,
     ShippingMethod,
     SizeTier,
     StockItem,
@@ -879,3 +880,62 @@ class PurchaseOrderAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
             rows=list(order.lines.select_related("offer", "offer__product")),
             can_receive=order.status in (PO.ORDERED, PO.RECEIVING),
             back_url=reverse("admin:fulfillment_purchaseorder_change", args=[pk]))
+
+
+# --- removal orders --------------------------------------------------------------------------------
+
+REMOVAL_BUTTONS = ("_complete", "_cancel")
+
+
+@admin.register(RemovalOrder)
+class RemovalOrderAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
+    """Stock a seller asks back from Bazaar's centres (see :mod:`fulfillment.removals`): sellers
+    request and cancel their own; platform staff send them, and the removal fee is charged."""
+
+    change_form_template = "admin/fulfillment/removalorder/change_form.html"
+    list_display = ("__str__", "seller", "offer", "quantity", "warehouse", "status", "fee_per_unit", "created_at",
+                    "completed_at")
+    list_filter = ("status", ("seller", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("seller", "offer", "warehouse")
+    ordering = ("-created_at", "-id")
+    autocomplete_fields = ("offer",)
+    actions = None
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("offer", "quantity")
+        return ("seller", "offer", "quantity", "warehouse", "status", "fee_per_unit", "requested_by", "created_at",
+                "completed_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.get_fields(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _sender(self, request) -> bool:
+        return seller_scope(request) is None and request.user.has_perm(removals.COMPLETE_PERM)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) or (obj is not None and self._sender(request))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            requested = obj.status == RemovalOrder.Status.REQUESTED
+            context.update(can_complete=requested and self._sender(request),
+                           can_cancel=requested and super().has_change_permission(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            made = removals.removal_request(offer=form.cleaned_data["offer"], quantity=form.cleaned_data["quantity"],
+                                            actor=request.user)
+            obj.pk, obj.status = made.pk, made.status
+            obj.seller_id, obj.warehouse_id = made.seller_id, made.warehouse_id
+            obj._state.adding = False
+            return
+        current = RemovalOrder.objects.get(pk=obj.pk)
+        if "_complete" in request.POST:
+            removals.removal_complete(removal=current, actor=request.user)
+        elif "_cancel" in request.POST:
+            removals.removal_cancel(removal=current, actor=request.user)

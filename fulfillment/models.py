@@ -246,6 +246,9 @@ class SizeTier(models.Model):
         help_text=_("Weigh by the greater of the unit's weight and its dimensional weight (else the unit's weight)."))
     storage_class = models.CharField(_("storage class"), max_length=10, choices=StorageClass.choices,
                                      default=StorageClass.STANDARD)
+    removal_fee = models.DecimalField(_("removal fee per unit"), max_digits=8, decimal_places=2,
+                                      default=Decimal("0.97"),
+                                      help_text=_("Charged for each unit a seller asks back from Bazaar's centres."))
 
     class Meta:
         verbose_name = _("size tier")
@@ -376,6 +379,9 @@ class StorageRate(models.Model):
     storage_class = models.CharField(_("storage class"), max_length=10, choices=SizeTier.StorageClass.choices)
     peak = models.BooleanField(_("peak months"), default=False)
     per_cubic_foot = models.DecimalField(_("per cubic foot and month"), max_digits=8, decimal_places=2)
+    aged_per_cubic_foot = models.DecimalField(
+        _("aged inventory surcharge per cubic foot"), max_digits=8, decimal_places=2, default=Decimal("0"),
+        help_text=_("Added each month for units stored longer than FULFILLMENT_AGED_DAYS (180)."))
 
     class Meta:
         verbose_name = _("storage rate")
@@ -416,6 +422,8 @@ class StorageCharge(models.Model):
                                related_name="+")
     month = models.DateField(_("month"), help_text=_("Its first day."))
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    aged_amount = models.DecimalField(_("aged inventory surcharge"), max_digits=12, decimal_places=2,
+                                      default=Decimal("0"))
     detail = models.JSONField(_("how it was computed"), default=dict)
     created_at = models.DateTimeField(_("charged"), default=timezone.now)
 
@@ -534,3 +542,40 @@ class PurchaseOrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.offer} x {self.quantity}"
+
+
+
+class RemovalOrder(models.Model):
+    """A seller asks units of an offer back from a Bazaar centre: Bazaar takes them out of stock
+    and sends them, charging the tier's removal fee per unit; the seller may cancel while it is
+    still requested."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        COMPLETED = "completed", _("Sent back")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    seller = models.ForeignKey("marketplace.Seller", verbose_name=_("seller"), on_delete=models.PROTECT,
+                               related_name="+")
+    offer = models.ForeignKey("marketplace.Offer", verbose_name=_("offer"), on_delete=models.PROTECT,
+                              related_name="+")
+    warehouse = models.ForeignKey(Warehouse, verbose_name=_("from"), on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(_("units"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    fee_per_unit = models.DecimalField(_("removal fee per unit"), max_digits=8, decimal_places=2, null=True,
+                                       blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                     related_name="+", verbose_name=_("requested by"))
+    created_at = models.DateTimeField(_("requested"), default=timezone.now)
+    completed_at = models.DateTimeField(_("sent back"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("removal order")
+        verbose_name_plural = _("removal orders")
+        ordering = ("-created_at", "-id")
+        permissions = [("complete_removalorder", "Can send removal orders back to sellers")]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gte=1, quantity__lte=100_000),
+                                              name="removal_quantity_range")]
+
+    def __str__(self) -> str:
+        return f"RM{self.pk:07d}" if self.pk else "RM-new"

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
@@ -21,6 +21,7 @@ from fulfillment.models import (
     InventoryUpload,
     PurchaseOrder,
     PurchaseOrderLine,
+    RemovalOrder,
     ShippingMethod,
     SizeTier,
     StockItem,
@@ -168,7 +169,7 @@ def size_tiers() -> tuple[sizing.Tier, ...]:
         sizing.Tier(code=t.code, name=t.name, max_longest_in=t.max_longest_in, max_median_in=t.max_median_in,
                     max_shortest_in=t.max_shortest_in, max_length_girth_in=t.max_length_girth_in,
                     max_weight_lb=t.max_weight_lb, dimensional_weight=t.dimensional_weight,
-                    storage_class=t.storage_class,
+                    storage_class=t.storage_class, removal_fee=t.removal_fee,
                     rates=tuple(sizing.Rate(r.over_lb, r.up_to_lb, r.fee, r.per_lb, r.per_lb_above)
                                 for r in sorted(t.rates.all(), key=lambda r: r.over_lb)))
         for t in tiers
@@ -267,3 +268,32 @@ def supplied_house_offers(*, house_seller_id: int, since) -> list[dict]:
 
 def inbound_exists(*, seller_id: int) -> bool:
     return InboundShipment.objects.filter(seller_id=seller_id).exists()
+
+
+def aged_units_by_seller_product(*, received_since, exclude_seller_id: int | None = None) -> list[tuple[int, int, int]]:
+    """(seller id, product id, units stored since before ``received_since``) in Bazaar's centres:
+    per stock row, what is on hand beyond the units received since then (oldest units leave first)."""
+    rows = (StockItem.objects.filter(warehouse__kind=Warehouse.Kind.PLATFORM, on_hand__gt=0)
+            .exclude(offer__seller_id=exclude_seller_id)
+            .annotate(recent=Coalesce(Sum("movements__on_hand_delta", filter=Q(
+                movements__kind=StockMovement.Kind.RECEIVE, movements__created_at__gte=received_since)), 0))
+            .values_list("offer__seller_id", "offer__product_id", "on_hand", "recent"))
+    aged: dict[tuple[int, int], int] = {}
+    for seller_id, product_id, on_hand, recent in rows:
+        units = max(on_hand - recent, 0)
+        if units:
+            aged[(seller_id, product_id)] = aged.get((seller_id, product_id), 0) + units
+    return [(seller_id, product_id, units) for (seller_id, product_id), units in aged.items()]
+
+
+def removal_source(*, offer_id: int, quantity: int) -> Warehouse | None:
+    """The Bazaar centre holding the most available units of the offer, if it has ``quantity``."""
+    item = (StockItem.objects.filter(offer_id=offer_id, warehouse__kind=Warehouse.Kind.PLATFORM,
+                                     warehouse__is_active=True)
+            .annotate(free=F("on_hand") - F("reserved")).filter(free__gte=quantity).order_by("-free", "pk")
+            .select_related("warehouse").first())
+    return item.warehouse if item else None
+
+
+def removal_get(*, pk: int) -> RemovalOrder | None:
+    return RemovalOrder.objects.filter(pk=pk).first()

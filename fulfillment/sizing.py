@@ -47,6 +47,7 @@ class Tier:
     dimensional_weight: bool = True
     storage_class: str = "standard"
     rates: tuple[Rate, ...] = ()
+    removal_fee: Decimal = Decimal("0")
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class FeeQuote:
     cubic_feet: Decimal | None
     fee: Decimal | None  # None: no rate of the tier covers this weight (staff must add one)
     measured: bool
+    removal_fee: Decimal = Decimal("0")
 
 
 def dimensional_weight(size: Size, divisor: Decimal) -> Decimal:
@@ -105,11 +107,12 @@ def quote(size: Size | None, tiers: Sequence[Tier], *, divisor: Decimal,
     if size is None:
         code, weight = unmeasured
         tier = next((t for t in tiers if t.code == code), tiers[-1])
-        return FeeQuote(tier.code, tier.name, tier.storage_class, weight, None, None, unit_fee(tier, weight), False)
+        return FeeQuote(tier.code, tier.name, tier.storage_class, weight, None, None, unit_fee(tier, weight), False,
+                        tier.removal_fee)
     dim = dimensional_weight(size, divisor)
     for tier in tiers:
         weight = max(size.weight_lb, dim) if tier.dimensional_weight else size.weight_lb
         if _fits(tier, size, weight):
             return FeeQuote(tier.code, tier.name, tier.storage_class, weight, dim, size.cubic_feet,
-                            unit_fee(tier, weight), True)
+                            unit_fee(tier, weight), True, tier.removal_fee)
     return None

@@ -4,7 +4,9 @@ Every day a beat task records, per seller and storage class (from the unit's siz
 cubic feet its units take in Bazaar's centres (``storage_snapshot``; running it again the same day
 replaces that day's figures). Once a month is over, ``storage_charge_month`` charges each seller
 the month's average cubic feet (the sum of its daily figures over the days of the month) times the
-rate of the class, the peak rate in ``FULFILLMENT_PEAK_MONTHS``: one ``StorageCharge`` per seller
+rate of the class, the peak rate in ``FULFILLMENT_PEAK_MONTHS``, plus the aged inventory surcharge
+on the cubic feet of units stored longer than ``FULFILLMENT_AGED_DAYS`` when the charge is made
+(a stock row's units beyond those received in that time): one ``StorageCharge`` per seller
 and month (a unique constraint decides between two runs), announced by an event that finance
 posts to the seller's ledger. Bazaar's own stock is not charged. A unit not measured yet counts as
 ``FULFILLMENT_UNMEASURED_CUBIC_FEET`` of the unmeasured tier's class.
@@ -74,35 +76,58 @@ def storage_charge_month(*, month: date, today: date | None = None) -> int:
     if following > (today or timezone.localdate()):
         raise ApplicationError(_("A month is charged once it is over."), code="month_not_over")
     peak = first.month in settings.FULFILLMENT_PEAK_MONTHS
-    rates = {rate.storage_class: rate.per_cubic_foot for rate in StorageRate.objects.filter(peak=peak)}
+    rates = {rate.storage_class: rate for rate in StorageRate.objects.filter(peak=peak)}
     totals: dict[int, dict[str, Decimal]] = defaultdict(dict)
     for seller_id, storage_class, cubic in selectors.storage_totals(first=first, following=following):
         totals[seller_id][storage_class] = cubic
+    house = marketplace_selectors.house_seller().pk
+    aged = _aged_cubic_feet(house)
     charged = set(StorageCharge.objects.filter(month=first).values_list("seller_id", flat=True))
-    charged.add(marketplace_selectors.house_seller().pk)  # Bazaar's own stock is not charged
+    charged.add(house)  # Bazaar's own stock is not charged
     made = 0
-    for seller_id, by_class in sorted(totals.items()):
+    for seller_id in sorted(set(totals) | set(aged)):
         if seller_id in charged:
             continue
-        detail, amount = {"days": days, "peak": peak}, Decimal("0")
-        for storage_class, cubic in sorted(by_class.items()):
+        detail, amount, aged_amount = {"days": days, "peak": peak}, Decimal("0"), Decimal("0")
+        for storage_class, cubic in sorted(totals.get(seller_id, {}).items()):
             average = cubic / days
-            rate = rates.get(storage_class, Decimal("0"))
+            rate = rates[storage_class].per_cubic_foot if storage_class in rates else Decimal("0")
             amount += average * rate
             detail[storage_class] = {"average_cubic_feet": str(average.quantize(Decimal("0.0001"))),
                                      "rate": str(rate)}
+        for storage_class, cubic in sorted(aged.get(seller_id, {}).items()):
+            rate = rates[storage_class].aged_per_cubic_foot if storage_class in rates else Decimal("0")
+            aged_amount += cubic * rate
+            detail[f"aged_{storage_class}"] = {"cubic_feet": str(cubic.quantize(Decimal("0.0001"))), "rate": str(rate)}
         amount = amount.quantize(Decimal("0.01"), ROUND_HALF_UP)
-        if amount <= 0:
+        aged_amount = aged_amount.quantize(Decimal("0.01"), ROUND_HALF_UP)
+        if amount <= 0 and aged_amount <= 0:
             continue
         try:
             with transaction.atomic():
-                charge = StorageCharge.objects.create(seller_id=seller_id, month=first, amount=amount, detail=detail)
+                charge = StorageCharge.objects.create(seller_id=seller_id, month=first, amount=amount,
+                                                      aged_amount=aged_amount, detail=detail)
                 events.record(fulfillment_events.STORAGE_CHARGED, aggregate="storage_charge",
                               aggregate_id=charge.pk, charge_id=charge.pk, seller_id=seller_id)
         except IntegrityError:  # another run charged it at the same time
             continue
         made += 1
     return made
+
+
+def _aged_cubic_feet(house_seller_id: int) -> dict[int, dict[str, Decimal]]:
+    """Seller -> storage class -> cubic feet of units stored longer than ``FULFILLMENT_AGED_DAYS``
+    (as it stands when the charge is made)."""
+    since = timezone.now() - timezone.timedelta(days=settings.FULFILLMENT_AGED_DAYS)
+    rows = selectors.aged_units_by_seller_product(received_since=since, exclude_seller_id=house_seller_id)
+    quotes = selectors.fee_quotes(product_ids={product_id for _seller, product_id, _units in rows})
+    aged: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for seller_id, product_id, units in rows:
+        quote = quotes.get(product_id)
+        if quote is not None:
+            per_unit = quote.cubic_feet if quote.cubic_feet is not None else settings.FULFILLMENT_UNMEASURED_CUBIC_FEET
+            aged[seller_id][quote.storage_class] += per_unit * units
+    return aged
 
 
 def storage_charge_last_month(*, today: date | None = None) -> int:

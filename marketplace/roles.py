@@ -49,6 +49,7 @@ _STAFF = frozenset({
     "fulfillment.view_inbounditem",
     "fulfillment.view_storagerate",  # storage rates, and the seller's monthly storage charges
     "fulfillment.view_storagecharge",
+    "fulfillment.view_removalorder",  # stock asked back from Bazaar's centres
     "orders.view_claim",  # buyers' claims against the seller
 })
 
@@ -67,6 +68,8 @@ _MANAGER = _STAFF | {
     "fulfillment.add_inbounditem",
     "fulfillment.change_inbounditem",
     "fulfillment.delete_inbounditem",
+    "fulfillment.add_removalorder",  # ask stock back from Bazaar's centres (Bazaar sends it, for a fee)
+    "fulfillment.change_removalorder",
     "orders.change_claim",  # answer a buyer's claim (Bazaar decides it)
 }
 

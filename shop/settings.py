@@ -377,6 +377,8 @@ EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
     "orders.order_refunded": ("finance.tasks.post_order_refunded",),
     # A month's storage fee charged to a seller: posted to its ledger (once).
     "fulfillment.storage_charged": ("finance.tasks.post_storage_charged",),
+    # Units a seller asked back were sent: the removal fee, posted to its ledger (once).
+    "fulfillment.removal_completed": ("finance.tasks.post_removal_completed",),
     # A new seller from an approved application gets its own shipping location to hold stock in.
     "marketplace.seller_approved": ("fulfillment.tasks.open_seller_location",),
 }
@@ -396,6 +398,8 @@ FULFILLMENT_UNMEASURED = (env.str("FULFILLMENT_UNMEASURED_TIER", default="large-
 # unit not measured yet.
 FULFILLMENT_PEAK_MONTHS = tuple(env.list("FULFILLMENT_PEAK_MONTHS", cast=int, default=[10, 11, 12]))
 FULFILLMENT_UNMEASURED_CUBIC_FEET = Decimal(env.str("FULFILLMENT_UNMEASURED_CUBIC_FEET", default="0.25"))
+# Units stored longer than this many days pay the aged inventory surcharge each month.
+FULFILLMENT_AGED_DAYS = env.int("FULFILLMENT_AGED_DAYS", default=180)
 
 # First-party purchasing (fulfillment.purchasing): reorder suggestions from the sales per day over
 # the last PURCHASING_VELOCITY_DAYS, the supplier's lead time plus PURCHASING_SAFETY_DAYS of safety

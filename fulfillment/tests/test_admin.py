@@ -193,14 +193,16 @@ class TestSellerIsolation:
                 ("fulfillment", "view_warehouse"), ("catalog", "view_product"), ("fulfillment", "view_inventoryupload"),
                 ("fulfillment", "view_sizetier"), ("fulfillment", "view_fulfilmentfeerate"),
                 ("fulfillment", "view_inboundshipment"), ("fulfillment", "view_inbounditem"),
-                ("fulfillment", "view_storagerate"), ("fulfillment", "view_storagecharge")}
+                ("fulfillment", "view_storagerate"), ("fulfillment", "view_storagecharge"),
+                ("fulfillment", "view_removalorder")}
         assert granted("staff") == seen
         assert granted("manager") == seen | {
             ("fulfillment", "add_stockitem"), ("fulfillment", "change_stockitem"),
             ("fulfillment", "receive_stock"), ("fulfillment", "adjust_stock"), ("fulfillment", "add_inventoryupload"),
             ("fulfillment", "add_inboundshipment"), ("fulfillment", "change_inboundshipment"),
             ("fulfillment", "add_inbounditem"), ("fulfillment", "change_inbounditem"),
-            ("fulfillment", "delete_inbounditem"),
+            ("fulfillment", "delete_inbounditem"), ("fulfillment", "add_removalorder"),
+            ("fulfillment", "change_removalorder"),
         }
 
     def test_member_pages_open(self, member_client, world):

@@ -159,6 +159,7 @@ class TestAdmin:
         rates = list(small.rates.order_by("over_lb"))
         data = {"code": small.code, "name": small.name, "position": small.position, "max_longest_in": "15",
                 "max_median_in": "12", "max_shortest_in": "0.75", "max_weight_lb": "1", "storage_class": "standard",
+                "removal_fee": "0.97",
                 "rates-TOTAL_FORMS": str(len(rates)), "rates-INITIAL_FORMS": str(len(rates)),
                 "rates-MIN_NUM_FORMS": "0", "rates-MAX_NUM_FORMS": "1000"}
         for i, rate in enumerate(rates):
