@@ -579,3 +579,70 @@ class RemovalOrder(models.Model):
 
     def __str__(self) -> str:
         return f"RM{self.pk:07d}" if self.pk else "RM-new"
+
+
+# --- carriers: labels and tracking -----------------------------------------------------------------
+
+
+class TrackingStatus(models.TextChoices):
+    """Every carrier's tracking states, normalised."""
+
+    PENDING = "pending", _("Label created")
+    INFO_RECEIVED = "info_received", _("Carrier has the details")
+    IN_TRANSIT = "in_transit", _("In transit")
+    OUT_FOR_DELIVERY = "out_for_delivery", _("Out for delivery")
+    FAILED_ATTEMPT = "failed_attempt", _("Delivery attempt failed")
+    DELIVERED = "delivered", _("Delivered")
+    AVAILABLE_FOR_PICKUP = "available_for_pickup", _("Available for pickup")
+    EXCEPTION = "exception", _("Problem in transit")
+    EXPIRED = "expired", _("Tracking expired")
+
+
+class CarrierShipment(models.Model):
+    """A parcel with a carrier's label: bought for the caller's ``reference`` (e.g. an order's
+    package), tracked until delivered. Its timeline is its tracking events."""
+
+    FINAL = (TrackingStatus.DELIVERED, TrackingStatus.EXPIRED)
+
+    reference = models.CharField(_("for"), max_length=64, db_index=True)
+    carrier = models.CharField(_("carrier"), max_length=32)
+    service = models.CharField(_("service"), max_length=64)
+    tracking_number = models.CharField(_("tracking number"), max_length=64)
+    label = models.FileField(_("label"), upload_to="labels/%Y/%m/", blank=True)
+    cost = models.DecimalField(_("postage"), max_digits=10, decimal_places=2, null=True, blank=True)
+    weight_lb = models.DecimalField(_("weight (lb)"), max_digits=8, decimal_places=3)
+    status = models.CharField(_("tracking status"), max_length=24, choices=TrackingStatus.choices,
+                              default=TrackingStatus.PENDING)
+    status_at = models.DateTimeField(_("status since"), null=True, blank=True)
+    created_at = models.DateTimeField(_("label bought"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("carrier shipment")
+        verbose_name_plural = _("carrier shipments")
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=["carrier", "tracking_number"], name="tracking_number_once_per_carrier"),
+            models.UniqueConstraint(fields=["reference"], name="one_label_per_reference"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.tracking_number}"
+
+
+class TrackingEvent(models.Model):
+    """One scan of a parcel, as the carrier reported it (by webhook or polling): applied once."""
+
+    shipment = models.ForeignKey(CarrierShipment, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=100)
+    status = models.CharField(_("status"), max_length=24, choices=TrackingStatus.choices)
+    occurred_at = models.DateTimeField(_("when"))
+    description = models.CharField(_("what happened"), max_length=200, blank=True)
+    location = models.CharField(_("where"), max_length=120, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("occurred_at", "id")
+        constraints = [models.UniqueConstraint(fields=["shipment", "event_id"], name="tracking_event_once")]
+
+    def __str__(self) -> str:
+        return f"{self.shipment}: {self.status} at {self.occurred_at}"

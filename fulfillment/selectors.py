@@ -17,6 +17,7 @@ from core import cache as vcache
 from core.exceptions import NotFound
 from fulfillment import labels, sizing
 from fulfillment.models import (
+    CarrierShipment,
     InboundShipment,
     InventoryUpload,
     PurchaseOrder,
@@ -297,3 +298,13 @@ def removal_source(*, offer_id: int, quantity: int) -> Warehouse | None:
 
 def removal_get(*, pk: int) -> RemovalOrder | None:
     return RemovalOrder.objects.filter(pk=pk).first()
+
+
+def warehouses_of_stock_items(*, stock_item_ids) -> list[Warehouse]:
+    return list(Warehouse.objects.filter(stock_items__pk__in=list(stock_item_ids)).distinct().order_by("pk"))
+
+
+def carrier_shipments(*, references) -> dict[str, CarrierShipment]:
+    """reference -> its labelled parcel, with its tracking events (for timelines)."""
+    shipments = CarrierShipment.objects.filter(reference__in=list(references)).prefetch_related("events")
+    return {shipment.reference: shipment for shipment in shipments}

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils.translation import gettext as _
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 from core import cache as vcache
 from core.exceptions import ApplicationError, PermissionDenied
 from core.money import validate_price
+from fulfillment import carriers, tracking
 from fulfillment import selectors as fulfillment_selectors
 from fulfillment.models import ShippingMethod, StockItem, StockMovement, Warehouse
 from marketplace import selectors as marketplace_selectors
@@ -419,3 +421,15 @@ def stock_ship(*, reservations: Iterable[Reservation], reference: str, actor=Non
                 raise ApplicationError(_("Cannot ship more units than are reserved."), code="ship_mismatch")
             _record(stock_item_id, StockMovement.Kind.SHIP, -qty, -qty, reference, "", actor)
         _refresh_products_of({offer_id for _item, offer_id in wanted})
+
+
+# --- labels (see fulfillment.tracking) ------------------------------------------------------------
+
+Parcel = carriers.Parcel
+CarrierError = carriers.CarrierError
+
+
+def parcel_label_buy(*, reference: str, parcel: Parcel, service: str = "ground", carrier_code: str = ""):
+    """The carrier label of ``reference`` (bought once; see :func:`fulfillment.tracking.label_buy`)."""
+    return tracking.label_buy(reference=reference, carrier_code=carrier_code or settings.FULFILLMENT_DEFAULT_CARRIER,
+                              service=service, parcel=parcel)

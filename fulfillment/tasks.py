@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from fulfillment import inventory, services, storage
+from fulfillment import inventory, services, storage, tracking
 
 
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_jitter=True, max_retries=8, acks_late=True)
@@ -29,3 +29,9 @@ def snapshot_storage() -> int:
 def charge_storage_fees() -> int:
     """Beat: last month's storage fee of every seller (once; running again charges nothing)."""
     return storage.storage_charge_last_month()
+
+
+@shared_task(acks_late=True)
+def poll_tracking() -> int:
+    """Beat: the carriers' news about parcels not delivered yet (once per event)."""
+    return tracking.tracking_poll()

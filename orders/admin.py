@@ -4,6 +4,10 @@ packages and order lines (invariant 7 in docs/architecture.md, through the share
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, ServiceErrorsAdminMixin, requires_permission
@@ -166,7 +170,41 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["can_ship"] = self._can_ship(request, obj)
+        if obj is not None:
+            context["shipment"] = selectors.package_timelines(order=obj.order).get(obj.pk)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/label/", self.admin_site.admin_view(self.label_view), name="orders_package_label"),
+            path("<int:pk>/label.pdf", self.admin_site.admin_view(self.label_pdf_view),
+                 name="orders_package_label_pdf"),
+        ] + super().get_urls()
+
+    def label_view(self, request, pk: int):
+        """Buy the package's carrier label (POST), outside any transaction: the carrier is called."""
+        package = get_object_or_404(self.get_queryset(request), pk=pk)
+        back = reverse("admin:orders_package_change", args=[pk])
+        if request.method != "POST" or not self._can_ship(request, package):
+            raise DjangoPermissionDenied
+        try:
+            shipment = services.package_buy_label(package=package, actor=request.user,
+                                                  service=request.POST.get("service") or "ground")
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, _("Label bought: %(carrier)s %(tracking)s.") % {
+                "carrier": shipment.carrier.upper(), "tracking": shipment.tracking_number}, messages.SUCCESS)
+        return HttpResponseRedirect(back)
+
+    def label_pdf_view(self, request, pk: int):
+        """The label PDF, for whoever may see the package (it carries the buyer's address)."""
+        package = get_object_or_404(self.get_queryset(request), pk=pk)
+        shipment = selectors.package_timelines(order=package.order).get(package.pk)
+        if shipment is None or not shipment.label:
+            raise Http404
+        return FileResponse(shipment.label.open("rb"), content_type="application/pdf",
+                            filename=f"{shipment.tracking_number}.pdf")
 
     def save_model(self, request, obj, form, change):
         if "tracking_number" in form.changed_data:

@@ -113,6 +113,8 @@ class Package(models.Model):
     estimated_latest = models.DateField(_("arrives by"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
     tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True)
+    carrier = models.CharField(_("carrier"), max_length=32, blank=True,
+                               help_text=_("Set when a label is bought through Bazaar; its tracking is then followed."))
     shipped_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 

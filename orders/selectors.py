@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
+from fulfillment import selectors as fulfillment_selectors
 from marketplace import selectors as marketplace_selectors
 from orders.models import Claim, Order, OrderLine, Package, SellerFeedback
 from orders.models import PaymentProblem as PaymentProblem
@@ -293,6 +294,12 @@ def sellers_rated(*, order: Order) -> set[int]:
 
 
 CLAIM_REASONS: list[tuple[str, str]] = list(Claim.Reason.choices)
+
+
+def package_timelines(*, order: Order) -> dict:
+    """package id -> its carrier shipment (tracking status and events), for packages with a label."""
+    shipments = fulfillment_selectors.carrier_shipments(references=[f"package:{p.pk}" for p in order.packages.all()])
+    return {int(reference.split(":", 1)[1]): shipment for reference, shipment in shipments.items()}
 
 
 def claims_of_order(*, order: Order) -> dict[int, Claim]:

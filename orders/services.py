@@ -7,7 +7,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -16,8 +16,10 @@ from django.db.models import Avg, Count, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from catalog import selectors as catalog_selectors
 from core import events, outbox
 from core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
+from fulfillment import selectors as fulfillment_selectors
 from fulfillment import services as fulfillment_services
 from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
@@ -566,6 +568,72 @@ def package_deliver(*, package: Package, actor=None, now=None) -> Package:
     events.record(order_events.PACKAGE_DELIVERED, aggregate=order_events.AGGREGATE, aggregate_id=order.pk,
                       order_id=order.pk, package_id=package.pk)
     return package
+
+
+# --- labels and tracking (carriers through fulfillment) ----------------------------------------------
+
+PACKAGE_REFERENCE = "package:"
+
+
+def _parcel(package: Package) -> fulfillment_services.Parcel:
+    lines = list(package.lines.all())
+    sizes = catalog_selectors.product_sizes(product_ids={line.product_id for line in lines if line.product_id})
+    weight = sum((sizes[line.product_id][3] if line.product_id in sizes else Decimal("1")) * line.quantity
+                 for line in lines) or Decimal("1")
+    stock_items = OrderReservation.objects.filter(order_id=package.order_id,
+                                                  offer_id__in=[line.offer_id for line in lines if line.offer_id])
+    origin = next(iter(fulfillment_selectors.warehouses_of_stock_items(
+        stock_item_ids=stock_items.values_list("stock_item_id", flat=True))), None)
+    address = package.order.shipping_address or {}
+    return fulfillment_services.Parcel(
+        weight_lb=Decimal(weight), from_city=origin.city if origin else "",
+        from_country=origin.country if origin else "",
+        to_city=str(address.get("city", "")), to_postcode=str(address.get("postal_code", "")),
+        to_country=str(address.get("country", "")))
+
+
+def package_buy_label(*, package: Package, actor=None, service: str = "ground"):
+    """Buy the carrier label of a package being prepared (once: a second call returns the first):
+    its tracking number is set and the carrier's tracking followed from then on. Whoever may ship
+    the package may buy its label. Calls the carrier: never inside a transaction."""
+    package = selectors.package_with_lines(package_id=package.pk)
+    if refusal := selectors.package_ship_refusal(package=package, actor=actor):
+        raise PermissionDenied(refusal)
+    if package.status != P.PENDING:
+        raise IllegalTransition(_("A label is bought for a package still being prepared."))
+    try:
+        shipment = fulfillment_services.parcel_label_buy(reference=f"{PACKAGE_REFERENCE}{package.pk}",
+                                                         parcel=_parcel(package), service=service)
+    except fulfillment_services.CarrierError as exc:
+        raise ApplicationError(_("The carrier did not sell a label: %(reason)s") % {"reason": exc},
+                               code="carrier_unavailable") from None
+    with transaction.atomic():
+        package_set_tracking(package=package, tracking_number=shipment.tracking_number)
+        Package.objects.filter(pk=package.pk).update(carrier=shipment.carrier)
+    return shipment
+
+
+TRACKING_EMAILS = {"out_for_delivery": "out_for_delivery", "delivered": "delivered", "exception": "exception",
+                   "failed_attempt": "exception"}
+
+
+def package_tracking_update(*, reference: str, status: str, occurred_at: str = "") -> str:
+    """The carrier's news about a package: delivered marks it delivered (the carrier says so, not
+    the seller); out for delivery, delivered and problems are e-mailed to the buyer. Returns what
+    was done."""
+    if not reference.startswith(PACKAGE_REFERENCE) or not reference[len(PACKAGE_REFERENCE):].isdigit():
+        return "ignored"
+    package = Package.objects.select_related("order").filter(pk=int(reference[len(PACKAGE_REFERENCE):])).first()
+    if package is None:
+        return "ignored"
+    done = "noted"
+    if status == "delivered" and package.status == P.SHIPPED:
+        when = datetime.fromisoformat(occurred_at) if occurred_at else None
+        package_deliver(package=package, now=when)
+        done = "delivered"
+    if status in TRACKING_EMAILS and package.status != P.CANCELLED:
+        _send_email_on_commit(package.order, TRACKING_EMAILS[status], package.pk)
+    return done
 
 
 def order_complete(*, order: Order, actor=None, reason: str = "") -> Order:

@@ -23,6 +23,9 @@ SUBJECTS = {
     "cancellation": lambda o: _("Order %(number)s cancelled") % {"number": o.number},
     "refund": lambda o: _("Order %(number)s refunded") % {"number": o.number},
     "shipped": lambda o: _("Your order %(number)s is on its way") % {"number": o.number},
+    "out_for_delivery": lambda o: _("Your order %(number)s is out for delivery today") % {"number": o.number},
+    "delivered": lambda o: _("Your order %(number)s was delivered") % {"number": o.number},
+    "exception": lambda o: _("A problem with the delivery of your order %(number)s") % {"number": o.number},
 }
 
 
@@ -163,3 +166,13 @@ def send_claim_email(claim_id: int, kind: str) -> int:
                                    settings.DEFAULT_FROM_EMAIL, [address]).send()
             sent += 1
     return sent
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_jitter=True, max_retries=8, acks_late=True)
+def apply_tracking(shipment_id: int, reference: str, status: str, occurred_at: str = "",
+                   event_id: int | None = None, **_event) -> str:
+    """``fulfillment.tracking_updated``: a package's carrier says where it is (delivered: the
+    package is delivered; out for delivery, delivered and problems are e-mailed). Idempotent."""
+    from orders import services
+
+    return services.package_tracking_update(reference=reference, status=status, occurred_at=occurred_at)

@@ -49,6 +49,7 @@ def _detail(request: HttpRequest, order, *, guest: bool = False, cancel_form=Non
             "history": list(order.events.all()),
             "rated_sellers": selectors.sellers_rated(order=order),
             "claims": selectors.claims_of_order(order=order),
+            "timelines": selectors.package_timelines(order=order),
         },
         status=status,
     )

@@ -256,6 +256,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Storage fees: the day's cubic feet per seller, and last month's charge (once; daily catches up).
     "snapshot-storage": {"task": "fulfillment.tasks.snapshot_storage", "schedule": 24 * 60 * 60},
     "charge-storage-fees": {"task": "fulfillment.tasks.charge_storage_fees", "schedule": 6 * 60 * 60},
+    # Tracking: ask the carriers about parcels not delivered yet (the webhooks' fallback).
+    "poll-tracking": {"task": "fulfillment.tasks.poll_tracking", "schedule": 30 * 60},
     # Pay sellers on each settlement date; retry payouts whose transfer failed (idempotent; see finance).
     "run-seller-payouts": {"task": "finance.tasks.run_payouts", "schedule": 60 * 60},
     # Sellers' account health, once a day (idempotent per seller and day; decides buy-box eligibility).
@@ -379,6 +381,8 @@ EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
     "fulfillment.storage_charged": ("finance.tasks.post_storage_charged",),
     # Units a seller asked back were sent: the removal fee, posted to its ledger (once).
     "fulfillment.removal_completed": ("finance.tasks.post_removal_completed",),
+    # A parcel's tracking moved: its package is delivered (or the buyer told), in orders.
+    "fulfillment.tracking_updated": ("orders.tasks.apply_tracking",),
     # A new seller from an approved application gets its own shipping location to hold stock in.
     "marketplace.seller_approved": ("fulfillment.tasks.open_seller_location",),
 }
@@ -407,6 +411,12 @@ FULFILLMENT_AGED_DAYS = env.int("FULFILLMENT_AGED_DAYS", default=180)
 PURCHASING_VELOCITY_DAYS = env.int("PURCHASING_VELOCITY_DAYS", default=28)
 PURCHASING_SAFETY_DAYS = env.int("PURCHASING_SAFETY_DAYS", default=7)
 PURCHASING_COVER_DAYS = env.int("PURCHASING_COVER_DAYS", default=28)
+
+# Carriers (fulfillment.carriers): code -> dotted path of the carrier class; the test carrier's
+# webhook secret; the carrier and service used when staff buy a label without choosing.
+FULFILLMENT_CARRIERS = {"test": "fulfillment.carriers.TestCarrier"}
+FULFILLMENT_TEST_CARRIER_SECRET = env.str("FULFILLMENT_TEST_CARRIER_SECRET", default="test-carrier-secret")
+FULFILLMENT_DEFAULT_CARRIER = env.str("FULFILLMENT_DEFAULT_CARRIER", default="test")
 
 # --- Inventory files (fulfillment.inventory) ------------------------------------------------
 # A seller's offers and stock from a CSV: at most this many bytes and rows; files of up to

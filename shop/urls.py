@@ -36,6 +36,7 @@ urlpatterns = [
     path("cart/", include((checkout_urls.cart_patterns, "checkout"))),
     path("checkout/", include((checkout_urls.checkout_patterns, "checkout_flow"))),
     path("payments/", include("payments.urls")),
+    path("fulfillment/", include("fulfillment.urls")),
     # Pages that show several contexts (home, product page, account overview) come first.
     path("", include("storefront.urls")),
     path("account/", include("accounts.urls")),

@@ -1,0 +1,150 @@
+"""Carriers, labels and tracking: the test carrier's rates, labels and timeline; one label per
+package; tracking events applied once whether by signed webhook or polling, never moving a parcel
+back; a package delivered because the carrier says so, with the buyer e-mailed; the timeline on the
+order page; and only those who may ship a package buy its label."""
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from core.exceptions import PermissionDenied
+from fulfillment import carriers, tracking
+from fulfillment.models import CarrierShipment, TrackingEvent
+from orders import services as orders_services
+from orders.models import Package
+from tests.buying import cart_with, place
+from tests.commit import committed
+from tests.factories import OfferFactory, SellerFactory, UserFactory, seller_member, shipping_method, staff_user, stock
+
+pytestmark = pytest.mark.django_db
+
+PARCEL = carriers.Parcel(Decimal("2.5"), "Reno", "US", "Springfield", "12345", "US")
+WEBHOOK = "/fulfillment/webhooks/carriers/test/"
+SHIPPER = ("orders.view_package", "orders.change_package", "orders.ship_package")
+
+
+def signed_post(client, events):
+    body = json.dumps({"events": events}).encode()
+    return client.post(WEBHOOK, body, content_type="application/json",
+                       HTTP_X_CARRIER_SIGNATURE=carriers.TestCarrier.sign(body))
+
+
+def test_the_test_carrier_is_deterministic_and_offline():
+    carrier = carriers.get_carrier("test")
+    assert [(r.service, r.amount, r.days) for r in carrier.rates(PARCEL)] == [
+        ("ground", Decimal("6.75"), 3), ("express", Decimal("14.50"), 1)]
+    first = carrier.buy_label(reference="package:1", parcel=PARCEL, service="ground")
+    assert first.tracking_number == carrier.buy_label(reference="package:1", parcel=PARCEL,
+                                                      service="ground").tracking_number
+    assert first.tracking_number.startswith("BZT")
+    assert first.pdf.startswith(b"%PDF")
+    bought = timezone.now() - timedelta(hours=25)
+    seen = carrier.track(tracking_number=first.tracking_number, label_bought_at=bought, now=timezone.now())
+    assert [e.status for e in seen] == ["info_received", "in_transit", "out_for_delivery"]
+    with pytest.raises(carriers.CarrierError):
+        carrier.buy_label(reference="package:1", parcel=PARCEL, service="teleport")
+    with pytest.raises(carriers.CarrierError):
+        carriers.get_carrier("pigeon")
+
+
+def test_one_label_per_reference_and_polling_applies_each_event_once():
+    shipment = tracking.label_buy(reference="package:77", carrier_code="test", service="express", parcel=PARCEL)
+    assert tracking.label_buy(reference="package:77", carrier_code="test", service="ground", parcel=PARCEL) == shipment
+    assert (shipment.status, shipment.cost, shipment.label.name.endswith(".pdf")) == ("pending", Decimal("14.50"), True)
+    later = shipment.created_at + timedelta(hours=30)
+    with committed():
+        assert tracking.tracking_poll(now=later) == 4
+        assert tracking.tracking_poll(now=later) == 0  # delivered: no longer polled; events are stored once
+    shipment.refresh_from_db()
+    assert shipment.status == "delivered"
+    assert TrackingEvent.objects.filter(shipment=shipment).count() == 4
+
+
+def test_webhooks_are_checked_by_signature_and_applied_once_never_backwards(client):
+    shipment = tracking.label_buy(reference="package:5", carrier_code="test", service="ground", parcel=PARCEL)
+    now = timezone.now()
+    events = [{"id": "e2", "tracking_number": shipment.tracking_number, "status": "out_for_delivery",
+               "occurred_at": now.isoformat(), "description": "On the van"},
+              {"id": "e1", "tracking_number": shipment.tracking_number, "status": "in_transit",
+               "occurred_at": (now - timedelta(hours=5)).isoformat()},
+              {"id": "x", "tracking_number": "SOMEONE-ELSE", "status": "delivered", "occurred_at": now.isoformat()}]
+    with committed():
+        assert signed_post(client, events).json() == {"received": 3, "applied": 2}
+        assert signed_post(client, events).json() == {"received": 3, "applied": 0}  # repeated by the carrier
+    shipment.refresh_from_db()
+    assert shipment.status == "out_for_delivery"  # the older in-transit scan did not move it back
+    body = json.dumps({"events": events}).encode()
+    forged = client.post(WEBHOOK, body, content_type="application/json", HTTP_X_CARRIER_SIGNATURE="sha256=00")
+    assert forged.status_code == 400
+    assert client.post(WEBHOOK, body, content_type="application/json").status_code == 400  # unsigned
+    for bad in (b"not json", json.dumps({"events": [{"id": "z"}]}).encode(),
+                json.dumps({"events": [{"id": "z", "tracking_number": "t", "status": "teleported",
+                                        "occurred_at": now.isoformat()}]}).encode()):
+        response = client.post(WEBHOOK, bad, content_type="application/json",
+                               HTTP_X_CARRIER_SIGNATURE=carriers.TestCarrier.sign(bad))
+        assert response.status_code == 400
+    unknown = client.post("/fulfillment/webhooks/carriers/pigeon/", body, content_type="application/json")
+    assert unknown.status_code == 400
+    assert client.get(WEBHOOK).status_code == 405
+    assert TrackingEvent.objects.count() == 2
+
+
+@pytest.fixture
+def fba_order():
+    shipping_method(channel="platform", price="0.00", code="free-platform", min_days=1, max_days=2)
+    offer = OfferFactory(seller=SellerFactory(), price=Decimal("30.00"))
+    stock(offer, 5)
+    buyer = UserFactory()
+    order = place(cart_with((offer, 1), user=buyer), user=buyer).order
+    return buyer, order, Package.objects.get(order=order)
+
+
+def test_staff_buy_the_label_and_the_carrier_delivers_the_package(client, fba_order):
+    buyer, order, package = fba_order
+    staff = Client()
+    staff.force_login(staff_user(*SHIPPER))
+    change = reverse("admin:orders_package_change", args=[package.pk])
+    assert 'id="buy-label"' in staff.get(change).content.decode()
+    response = staff.post(reverse("admin:orders_package_label", args=[package.pk]), {"service": "express"})
+    assert response.status_code == 302
+    package.refresh_from_db()
+    shipment = CarrierShipment.objects.get(reference=f"package:{package.pk}")
+    assert (package.carrier, package.tracking_number) == ("test", shipment.tracking_number)
+    pdf = staff.get(reverse("admin:orders_package_label_pdf", args=[package.pk]))
+    assert pdf["Content-Type"] == "application/pdf"
+    with committed():
+        orders_services.package_ship(package=package, tracking_number=package.tracking_number)
+    mail.outbox.clear()
+    now = timezone.now()
+    with committed():
+        signed_post(client, [{"id": "o", "tracking_number": shipment.tracking_number, "status": "out_for_delivery",
+                              "occurred_at": now.isoformat()},
+                             {"id": "d", "tracking_number": shipment.tracking_number, "status": "delivered",
+                              "occurred_at": (now + timedelta(hours=3)).isoformat(), "location": "Front door"}])
+    package.refresh_from_db()
+    assert package.status == "delivered"
+    assert abs(package.delivered_at - (now + timedelta(hours=3))) < timedelta(seconds=1)
+    subjects = [m.subject for m in mail.outbox]
+    assert f"Your order {order.number} is out for delivery today" in subjects
+    assert f"Your order {order.number} was delivered" in subjects
+    client.force_login(buyer)
+    page = client.get(reverse("orders:detail", args=[order.number])).content.decode()
+    assert 'data-tracking-status="delivered"' in page
+    assert "Front door" in page
+
+
+def test_sellers_never_buy_labels_for_packages_bazaar_ships(fba_order):
+    _buyer, _order, package = fba_order
+    member = seller_member(package.seller, role="manager")
+    with pytest.raises(PermissionDenied):
+        orders_services.package_buy_label(package=package, actor=member)
+    client = Client()
+    client.force_login(member)
+    assert client.post(reverse("admin:orders_package_label", args=[package.pk])).status_code == 403
+    assert not CarrierShipment.objects.exists()
