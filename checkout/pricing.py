@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -67,6 +67,7 @@ class PricingContext:
     shipping_choices: dict[str, str] = field(default_factory=dict)
     user: object | None = None
     today: date | None = None
+    now: datetime | None = None  # the delivery promise's clock (default: now)
     voucher_code: str = ""
     email: str = ""  # the buyer's e-mail, for a voucher's per-customer limit (guests)
     # the buyer's membership benefits, from the shop's strategy (``PricingInputs.benefits``); a
@@ -106,6 +107,7 @@ class PricedLine:
     total: Money | None = None  # subtotal - discount (tax included or not, as prices are shown)
     regular_unit_price: Money | None = None  # the non-member price, when a member price applies
     classification: tuple[int | None, int | None] | None = None  # the product's (category id, brand id)
+    dispatch_warehouse_id: int | None = None  # where its parcel would leave from (the delivery promise)
 
 
 @dataclass(frozen=True)
@@ -168,15 +170,6 @@ class PricedCart:
         return not self.lines
 
 
-def add_business_days(start: date, days: int) -> date:
-    current = start
-    while days > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            days -= 1
-    return current
-
-
 def package_key(seller_id: int, channel: str) -> str:
     return f"{seller_id}:{channel}"
 
@@ -233,7 +226,8 @@ def _sellable_offers(wanted: Mapping[int, int], offers: Mapping | None) -> dict:
     """The offers of these ids that can be sold now (offer, seller and product active), loaded
     with their seller and product unless the caller has them."""
     if offers is None:
-        sellable = marketplace_selectors.offer_list().filter(pk__in=list(wanted), product__is_active=True)
+        sellable = marketplace_selectors.offer_list().filter(pk__in=list(wanted), product__is_active=True).annotate(
+            dispatch_warehouse_id=fulfillment_selectors.dispatch_warehouse_of_offer())
         return {o.pk: o for o in sellable}
     return {pk: o for pk, o in offers.items() if o.is_active and o.seller.is_active and o.product.is_active}
 
@@ -259,6 +253,7 @@ def _line_subtotals(wanted: Mapping[int, int], offers: Mapping, benefits: Benefi
                 quantity=quantity, unit_price=unit, subtotal=unit * quantity, discount=zero,
                 regular_unit_price=regular if member_price else None,
                 classification=(offer.product.category_id, offer.product.brand_id),
+                dispatch_warehouse_id=getattr(offer, "dispatch_warehouse_id", None),
             )
         )
     return priced
@@ -302,11 +297,13 @@ def _packages(priced: list[PricedLine], context: PricingContext, tax_rate: TaxRa
     (free for a member where the plan says so, members-only methods for members) and the one it
     ships with: the shopper's choice, else the cheapest (and among equally priced, the fastest)."""
     zero = Money.zero(currency)
-    today = context.today or timezone.localdate()
     benefits = context.benefits
     rate = tax_rate.rate if tax_rate else Decimal(0)
     taxes_shipping = tax_rate is not None and tax_rate.applies_to_shipping
     methods = fulfillment_selectors.active_shipping_methods()
+    # the clock of the promise: the context's (a test's day counts from its midnight), else now
+    now = context.now or (datetime.combine(context.today, time(0), tzinfo=UTC) if context.today else timezone.now())
+    cal = fulfillment_selectors.calendar() if priced else None
     packages: dict[str, Package] = {}
     free_keys = {package_key(priced[i].seller_id, priced[i].channel) for i in free_shipping}
     for line in priced:
@@ -319,17 +316,22 @@ def _packages(priced: list[PricedLine], context: PricingContext, tax_rate: TaxRa
         packages[key].lines.append(line)
     for package in packages.values():
         handling = max(line.handling_days for line in package.lines)
+        origin = next((line.dispatch_warehouse_id for line in package.lines if line.dispatch_warehouse_id), None)
+        dispatch = fulfillment_selectors.dispatch_of(warehouse_id=origin, cal=cal)
         applicable = fulfillment_selectors.shipping_methods_for(
             seller_id=package.seller_id, channel=package.channel, methods=methods,
             members=rules.fast_shipping(benefits),
         )
         package.member_free_shipping = rules.ships_free(channel=package.channel, benefits=benefits)
+        promised = {m.code: fulfillment_selectors.delivery_promise(
+            now=now, dispatch=dispatch, handling_days=handling, min_days=m.min_days, max_days=m.max_days,
+            carrier=m.carrier, cal=cal) for m in applicable}
         package.options = [
             ShippingOption(
                 code=m.code, name=m.name,
                 price=zero if package.member_free_shipping else Money(m.price, currency),
-                earliest=add_business_days(today, handling + m.min_days),
-                latest=add_business_days(today, handling + m.max_days),
+                earliest=promised[m.code].earliest,
+                latest=promised[m.code].latest,
                 regular_price=Money(m.price, currency) if package.member_free_shipping and m.price else None,
                 members_only=m.members_only,
             )

@@ -186,7 +186,10 @@ def cart_lines_with_offers(*, cart: Cart | None) -> tuple[list, dict]:
 
     if cart is None:
         return [], {}
-    rows = list(CartLine.objects.filter(cart=cart).select_related("offer__seller", "offer__product"))
+    rows = list(CartLine.objects.filter(cart=cart).select_related("offer__seller", "offer__product").annotate(
+        dispatch_warehouse_id=fulfillment_selectors.dispatch_warehouse_of_offer("offer_id")))
+    for row in rows:  # where each parcel would leave from: the delivery promise's warehouse
+        row.offer.dispatch_warehouse_id = row.dispatch_warehouse_id
     return [pricing.LineInput(r.offer_id, r.quantity) for r in rows], {r.offer_id: r.offer for r in rows}
 
 

@@ -29,6 +29,7 @@ from core.forms import add_service_errors
 from fulfillment import inbound, inventory, labels, purchasing, removals, selectors, services
 from fulfillment.models import (
     FulfilmentFeeRate,
+    Holiday,
     InboundItem,
     InboundShipment,
     InventoryUpload,
@@ -939,3 +940,27 @@ class RemovalOrderAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.M
             removals.removal_complete(removal=current, actor=request.user)
         elif "_cancel" in request.POST:
             removals.removal_cancel(removal=current, actor=request.user)
+
+
+# --- the delivery promise's calendar ---------------------------------------------------------------
+
+
+@admin.register(Holiday)
+class HolidayAdmin(admin.ModelAdmin):
+    """Days no parcel leaves a warehouse or moves with a carrier: the delivery promise skips them
+    (product pages, cart and checkout show the new days at once)."""
+
+    list_display = ("day", "name", "warehouse", "carrier")
+    list_filter = ("warehouse", "carrier")
+    date_hierarchy = "day"
+    ordering = ("day",)
+
+    def save_model(self, request, obj, form, change):
+        services.holiday_save(holiday=obj)
+
+    def delete_model(self, request, obj):
+        services.holiday_delete(holiday=obj)
+
+    def delete_queryset(self, request, queryset):
+        for holiday in queryset:
+            services.holiday_delete(holiday=holiday)

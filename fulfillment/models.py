@@ -32,6 +32,11 @@ class Warehouse(models.Model):
     country = models.CharField(_("country"), max_length=2, default="US")
     city = models.CharField(_("city"), max_length=80, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC",
+                                 help_text=_("Where the cutoff is counted, e.g. America/New_York."))
+    cutoff = models.TimeField(_("order cutoff"), null=True, blank=True,
+                              help_text=_("Orders placed before this local time leave the same working day "
+                                          "(plus handling days); empty: no cutoff."))
 
     class Meta:
         verbose_name = _("warehouse")
@@ -133,6 +138,8 @@ class ShippingMethod(models.Model):
     price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
     min_days = models.PositiveSmallIntegerField(_("transit days from"), default=2)
     max_days = models.PositiveSmallIntegerField(_("transit days to"), default=5)
+    carrier = models.CharField(_("carrier"), max_length=32, blank=True,
+                               help_text=_("Whose holidays count in transit (empty: only the general ones)."))
     members_only = models.BooleanField(
         _("members only"), default=False,
         help_text=_("Offered only to members whose plan includes faster shipping (e.g. one-day delivery)."),
@@ -646,3 +653,27 @@ class TrackingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shipment}: {self.status} at {self.occurred_at}"
+
+
+
+class Holiday(models.Model):
+    """A day no parcel leaves a warehouse (``warehouse`` set) or moves with a carrier (``carrier``
+    set), or neither (both empty): the delivery promise skips it, as it skips weekends."""
+
+    day = models.DateField(_("day"))
+    name = models.CharField(_("name"), max_length=80)
+    warehouse = models.ForeignKey(Warehouse, verbose_name=_("warehouse"), null=True, blank=True,
+                                  on_delete=models.CASCADE, related_name="holidays",
+                                  help_text=_("Empty: every warehouse."))
+    carrier = models.CharField(_("carrier"), max_length=32, blank=True,
+                               help_text=_("Empty: every carrier (with no warehouse: a public holiday)."))
+
+    class Meta:
+        verbose_name = _("holiday")
+        verbose_name_plural = _("holidays")
+        ordering = ("day",)
+        constraints = [models.UniqueConstraint(fields=["day", "warehouse", "carrier"], name="holiday_once",
+                                               nulls_distinct=False)]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.name}"

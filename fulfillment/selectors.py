@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import re
+import time as time_module
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog import selectors as catalog_selectors
 from core import cache as vcache
 from core.exceptions import NotFound
-from fulfillment import labels, sizing
+from fulfillment import labels, promise, sizing
 from fulfillment.models import (
     CarrierShipment,
+    Holiday,
     InboundShipment,
     InventoryUpload,
     PurchaseOrder,
@@ -43,6 +47,118 @@ _AVAILABLE_SQL = (
     "WHERE w.is_active = %s AND s.offer_id IN ({ids}) GROUP BY s.offer_id"
 )
 _AVAILABLE_CHUNK = 5000
+# The same, with the warehouse a parcel of the offer would leave from (the lowest id with free units).
+_STOCK_SQL = (
+    f"SELECT s.offer_id, SUM(s.on_hand - s.reserved), "  # noqa: S608
+    "MIN(CASE WHEN s.on_hand > s.reserved THEN s.warehouse_id END) "
+    f"FROM {StockItem._meta.db_table} s JOIN {Warehouse._meta.db_table} w ON w.id = s.warehouse_id "
+    "WHERE w.is_active = %s AND s.offer_id IN ({ids}) GROUP BY s.offer_id"
+)
+CALENDAR = "fulfillment:calendar"  # cache namespace: warehouses' cutoffs and time zones, holidays
+
+
+def dispatch_warehouse_of_offer(outer: str = "pk") -> Subquery:
+    """An annotation for an offer queryset: the warehouse a parcel of the offer would leave from
+    (the lowest id of an active one with free units), so callers loading offers learn it at no
+    extra query. ``outer``: the field of the outer queryset holding the offer id."""
+    return Subquery(StockItem.objects.filter(offer_id=OuterRef(outer), warehouse__is_active=True,
+                                             on_hand__gt=F("reserved")).order_by("warehouse_id")
+                    .values("warehouse_id")[:1])
+
+
+def stock_by_offer(*, offer_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
+    """offer id -> (units available now, the warehouse a parcel would leave from): one query."""
+    ids = [int(pk) for pk in offer_ids]
+    result: dict[int, tuple[int, int | None]] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), _AVAILABLE_CHUNK):
+            chunk = ids[start : start + _AVAILABLE_CHUNK]
+            cursor.execute(_STOCK_SQL.format(ids=", ".join(["%s"] * len(chunk))), [True, *chunk])
+            result.update((offer_id, (int(available or 0), warehouse_id))
+                          for offer_id, available, warehouse_id in cursor.fetchall())
+    return result
+
+
+_CALENDAR_SQL = (
+    f"SELECT id, time_zone, cutoff, NULL::date, '' FROM {Warehouse._meta.db_table} WHERE is_active "  # noqa: S608
+    f"UNION ALL SELECT warehouse_id, '', NULL::time, day, carrier FROM {Holiday._meta.db_table} "
+    "WHERE day BETWEEN %s AND %s"
+)
+
+
+def _build_calendar() -> dict:
+    """Active warehouses (time zone, cutoff) and the coming holidays, in one query."""
+    today = timezone.localdate()
+    general, by_warehouse, by_carrier, warehouses = [], {}, {}, {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_CALENDAR_SQL, [today - timedelta(days=2), today + timedelta(days=200)])
+            rows = cursor.fetchall()
+    else:  # SQLite (the embedded default): the same rows in two queries
+        rows = [(pk, tz, cutoff, None, "") for pk, tz, cutoff in
+                Warehouse.objects.filter(is_active=True).values_list("pk", "time_zone", "cutoff")]
+        rows += [(w, "", None, day, carrier) for w, day, carrier in Holiday.objects.filter(
+            day__gte=today - timedelta(days=2), day__lte=today + timedelta(days=200)).values_list(
+            "warehouse_id", "day", "carrier")]
+    for warehouse_id, tz, cutoff, day, carrier in rows:
+        if day is None:
+            warehouses[warehouse_id] = (tz, cutoff)
+        elif warehouse_id is not None:
+            by_warehouse.setdefault(warehouse_id, []).append(day)
+        elif carrier:
+            by_carrier.setdefault(carrier, []).append(day)
+        else:
+            general.append(day)
+    return {"general": general, "warehouses": warehouses, "by_warehouse": by_warehouse, "by_carrier": by_carrier}
+
+
+def calendar() -> dict:
+    """Active warehouses' time zones and cutoffs and the coming holidays (cached until one changes)."""
+    return vcache.cached_in(CALENDAR, "fulfillment:calendar", _build_calendar, 60 * 60)
+
+
+def dispatch_of(*, warehouse_id: int | None, cal: dict | None = None) -> promise.Dispatch:
+    cal = cal if cal is not None else calendar()
+    tz, cutoff = cal["warehouses"].get(warehouse_id, ("UTC", None))
+    closed = frozenset(cal["general"]) | frozenset(cal["by_warehouse"].get(warehouse_id, ()))
+    return promise.Dispatch(tz, cutoff, closed)
+
+
+def transit_closed(*, carrier: str, cal: dict | None = None) -> frozenset:
+    cal = cal if cal is not None else calendar()
+    return frozenset(cal["general"]) | frozenset(cal["by_carrier"].get(carrier, ()))
+
+
+def delivery_promise(*, now, dispatch: promise.Dispatch, handling_days: int, min_days: int, max_days: int,
+                     carrier: str = "", cal: dict | None = None) -> promise.Promise:
+    """When a parcel leaving by ``dispatch`` with a method of ``carrier`` arrives (see
+    :mod:`fulfillment.promise`)."""
+    return promise.promise(now=now, dispatch=dispatch, handling_days=handling_days, min_days=min_days,
+                           max_days=max_days, transit_closed=transit_closed(carrier=carrier, cal=cal))
+
+
+_CLOCKS: dict[str, object] = {"until": 0.0, "dispatches": []}
+CLOCKS_MEMO_SECONDS = 60
+
+
+def clocks_forget() -> None:
+    """A warehouse's clock changed here: this process reads the calendar again at once (others
+    within ``CLOCKS_MEMO_SECONDS``)."""
+    _CLOCKS["until"] = 0.0
+
+
+def promise_epoch(*, now=None) -> str:
+    """Changes when any active warehouse's local day, or side of its cutoff, changes. Read on every
+    product page (page-cache hits included), so the warehouses' clocks are kept in the process for
+    a minute instead of a cache round trip each time; the promised days themselves are always
+    computed from the shared calendar, whose changes invalidate the cached pages at once."""
+    if time_module.monotonic() >= _CLOCKS["until"]:
+        cal = calendar()
+        _CLOCKS["dispatches"] = [promise.Dispatch(tz, cutoff) for tz, cutoff in cal["warehouses"].values()
+                                 if cutoff is not None]
+        _CLOCKS["until"] = time_module.monotonic() + CLOCKS_MEMO_SECONDS
+    dispatches = _CLOCKS["dispatches"]
+    return promise.epoch(now=now or timezone.now(), dispatches=dispatches) if dispatches else ""
 
 
 def available_by_offer(*, offer_ids: Sequence[int]) -> dict[int, int]:
@@ -78,10 +194,14 @@ def active_shipping_methods() -> list[ShippingMethod]:
     )
 
 
-def offer_facts(offers: Sequence) -> dict[int, OfferFacts]:
-    """The offer-facts strategy marketplace uses for the buy box: two queries per batch."""
-    available = available_by_offer(offer_ids=[o.pk for o in offers])
+def offer_facts(offers: Sequence, *, now=None) -> dict[int, OfferFacts]:
+    """The offer-facts strategy marketplace uses for the buy box and offer pages: stock, shipping,
+    and the delivery promise (from the warehouse a parcel would leave, its cutoff and holidays).
+    Two queries per batch, and the cached calendar."""
+    stock = stock_by_offer(offer_ids=[o.pk for o in offers])
     methods = active_shipping_methods()
+    cal = calendar() if offers else None
+    now = now or timezone.now()
     options_of: dict[tuple[int, str], tuple] = {}  # the methods depend on seller and channel only
     facts = {}
     for offer in offers:
@@ -95,13 +215,32 @@ def offer_facts(offers: Sequence) -> dict[int, OfferFacts]:
                 min(member_options, key=lambda m: (m.max_days, m.min_days), default=None),  # members' fastest
             )
         cheapest, fastest, member_fastest = options_of[key]
+        available, warehouse_id = stock.get(offer.pk, (0, None))
+        promised = member_promised = None
+        if available > 0 and warehouse_id is not None:
+            dispatch = dispatch_of(warehouse_id=warehouse_id, cal=cal)
+            if cheapest is not None:
+                promised = promise.promise(now=now, dispatch=dispatch, handling_days=offer.handling_days,
+                                           min_days=fastest.min_days if fastest else cheapest.min_days,
+                                           max_days=cheapest.max_days,
+                                           transit_closed=transit_closed(carrier=cheapest.carrier, cal=cal))
+            if member_fastest is not None:
+                member_promised = promise.promise(
+                    now=now, dispatch=dispatch, handling_days=offer.handling_days, min_days=member_fastest.min_days,
+                    max_days=member_fastest.max_days, transit_closed=transit_closed(carrier=member_fastest.carrier,
+                                                                                    cal=cal))
         facts[offer.pk] = OfferFacts(
-            available=max(available.get(offer.pk, 0), 0),
+            available=max(available, 0),
             shipping=cheapest.price if cheapest else Decimal(0),
             delivery_min_days=offer.handling_days + (fastest.min_days if fastest else 0),
             delivery_max_days=offer.handling_days + (cheapest.max_days if cheapest else 0),
             member_delivery_min_days=offer.handling_days + (member_fastest.min_days if member_fastest else 0),
             member_delivery_max_days=offer.handling_days + (member_fastest.max_days if member_fastest else 0),
+            arrives_from=promised.earliest if promised else None,
+            arrives_by=promised.latest if promised else None,
+            order_by=promised.order_by if promised else None,
+            member_arrives_from=member_promised.earliest if member_promised else None,
+            member_arrives_by=member_promised.latest if member_promised else None,
         )
     return facts
 
@@ -308,3 +447,11 @@ def carrier_shipments(*, references) -> dict[str, CarrierShipment]:
     """reference -> its labelled parcel, with its tracking events (for timelines)."""
     shipments = CarrierShipment.objects.filter(reference__in=list(references)).prefetch_related("events")
     return {shipment.reference: shipment for shipment in shipments}
+
+
+def holidays_exist() -> bool:
+    return Holiday.objects.exists()
+
+
+def platform_warehouses() -> list[Warehouse]:
+    return list(Warehouse.objects.filter(kind=Warehouse.Kind.PLATFORM).order_by("pk"))

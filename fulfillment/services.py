@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -21,7 +22,7 @@ from core.exceptions import ApplicationError, PermissionDenied
 from core.money import validate_price
 from fulfillment import carriers, tracking
 from fulfillment import selectors as fulfillment_selectors
-from fulfillment.models import ShippingMethod, StockItem, StockMovement, Warehouse
+from fulfillment.models import Holiday, ShippingMethod, StockItem, StockMovement, Warehouse
 from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
 
@@ -62,7 +63,10 @@ def warehouse_create(
         raise ApplicationError(_("A seller location needs a seller."), fields={"seller": [_("Choose a seller.")]})
     if kind == Warehouse.Kind.PLATFORM:
         seller = None
-    return Warehouse.objects.create(code=code, name=name, kind=kind, seller=seller, country=country, city=city)
+    warehouse = Warehouse.objects.create(code=code, name=name, kind=kind, seller=seller, country=country, city=city)
+    vcache.bump_on_commit(fulfillment_selectors.CALENDAR)
+    fulfillment_selectors.clocks_forget()
+    return warehouse
 
 
 def seller_location_open(*, seller_id: int) -> Warehouse | None:
@@ -81,6 +85,32 @@ def seller_location_open(*, seller_id: int) -> Warehouse | None:
         return None
 
 
+def _check_time_zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ApplicationError(_("Unknown time zone: %(name)s (write it like America/New_York).") % {"name": name},
+                               fields={"time_zone": [_("Unknown time zone.")]}) from None
+
+
+def holiday_save(*, holiday: Holiday) -> Holiday:
+    """Save a holiday (admin): the delivery promises change from the next page on."""
+    with transaction.atomic():
+        holiday.save()
+        vcache.bump_on_commit(fulfillment_selectors.CALENDAR)
+    return holiday
+
+
+def holiday_add(*, day, name: str, warehouse: Warehouse | None = None, carrier: str = "") -> Holiday:
+    return holiday_save(holiday=Holiday(day=day, name=name, warehouse=warehouse, carrier=carrier))
+
+
+def holiday_delete(*, holiday: Holiday) -> None:
+    with transaction.atomic():
+        holiday.delete()
+        vcache.bump_on_commit(fulfillment_selectors.CALENDAR)
+
+
 def warehouse_save(*, warehouse: Warehouse) -> Warehouse:
     """Save a warehouse edited elsewhere (admin); opening or closing it refreshes the buy boxes it feeds."""
     was_active = None
@@ -88,10 +118,13 @@ def warehouse_save(*, warehouse: Warehouse) -> Warehouse:
         was_active = Warehouse.objects.filter(pk=warehouse.pk).values_list("is_active", flat=True).first()
     if warehouse.kind == Warehouse.Kind.PLATFORM:
         warehouse.seller = None
+    _check_time_zone(warehouse.time_zone)
     with transaction.atomic():
         warehouse.save()
+        vcache.bump_on_commit(fulfillment_selectors.CALENDAR)
         if was_active is not None and was_active != warehouse.is_active:
             _refresh_products_of(StockItem.objects.filter(warehouse=warehouse).values_list("offer_id", flat=True))
+    fulfillment_selectors.clocks_forget()
     return warehouse
 
 

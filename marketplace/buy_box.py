@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -38,6 +39,13 @@ class OfferFacts:
     # the fastest delivery a member with faster shipping gets (members-only methods included)
     member_delivery_min_days: int = 0
     member_delivery_max_days: int = 0
+    # the delivery promise (fulfillment): the days it arrives between, by the cheapest method, and
+    # the cutoff still ahead today ("order within ..."); the members' fastest days; None: not known
+    arrives_from: date | None = None
+    arrives_by: date | None = None
+    order_by: datetime | None = None
+    member_arrives_from: date | None = None
+    member_arrives_by: date | None = None
 
 
 @runtime_checkable

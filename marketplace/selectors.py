@@ -147,7 +147,9 @@ class OfferView:
             return None
         return OfferFacts(available=facts.available, shipping=Decimal(0),
                           delivery_min_days=facts.member_delivery_min_days,
-                          delivery_max_days=facts.member_delivery_max_days)
+                          delivery_max_days=facts.member_delivery_max_days,
+                          arrives_from=facts.member_arrives_from, arrives_by=facts.member_arrives_by,
+                          order_by=facts.order_by)
 
     @property
     def preview_price(self) -> Decimal | None:

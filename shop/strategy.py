@@ -54,17 +54,20 @@ class Strategy:
         return None if self.benefits is not None else membership_selectors.benefits_preview()
 
     # Cached pages that show benefits depend on these cache namespaces (a plan edited).
-    cache_namespaces: tuple[str, ...] = (membership_selectors.PLANS_NAMESPACE,)
+    # what pages showing prices and delivery also depend on: the plans, and the delivery calendar
+    cache_namespaces: tuple[str, ...] = (membership_selectors.PLANS_NAMESPACE, fulfillment_selectors.CALENDAR)
 
     @cached_property
     def page_variant(self) -> str:
         """Which version of a page that shows prices and delivery this buyer sees: the same for
         every guest and non-member (``""``, with the featured plan's "members pay" lines), one per
         set of member benefits. Part of the key of such pages in the page cache (core.pagecache),
-        so members of the same plan share their pages."""
+        so members of the same plan share their pages. It includes the delivery promise's epoch (each
+        warehouse's local day and side of its cutoff), so promised days roll over on time."""
+        epoch = fulfillment_selectors.promise_epoch()  # a cached page never shows yesterday's promise
         if self.benefits is None:
-            return ""
-        return "member:" + hashlib.blake2b(repr(self.benefits).encode(), digest_size=8).hexdigest()
+            return epoch
+        return epoch + "member:" + hashlib.blake2b(repr(self.benefits).encode(), digest_size=8).hexdigest()
 
     # --- what can be sold, at what price, and when it arrives ---------------------------------
 

@@ -320,6 +320,13 @@ SELLERS = [
                "Gadgets, accessories and the latest tech.", 0.4, 0.1),
 ]
 
+# The delivery promise's clock of each centre: its time zone and order cutoff.
+CENTRE_CLOCKS = {"fc-east": ("America/New_York", "14:00"), "fc-central": ("America/Chicago", "13:00"),
+                 "fc-west": ("America/Los_Angeles", "12:00")}
+# Days nobody ships (general holidays; the promise skips them like weekends), and a carrier's own.
+HOLIDAYS = [("2026-11-26", "Thanksgiving", ""), ("2026-12-25", "Christmas Day", ""),
+            ("2027-01-01", "New Year's Day", ""), ("2026-12-24", "Christmas Eve (test carrier closed)", "test")]
+
 PLATFORM_WAREHOUSES = [
     ("fc-east", "Bazaar Fulfilment Centre East", "Newark"),
     ("fc-central", "Bazaar Fulfilment Centre Central", "Columbus"),

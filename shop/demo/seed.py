@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
 from decimal import Decimal
 from functools import partial
 from typing import TypeVar
@@ -42,6 +43,7 @@ from fulfillment import bulk as fulfillment_bulk
 from fulfillment import inbound as fulfillment_inbound
 from fulfillment import purchasing as fulfillment_purchasing
 from fulfillment import selectors as fulfillment_selectors
+from fulfillment import services as fulfillment_services
 from marketplace import bulk as marketplace_bulk
 from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
@@ -479,6 +481,8 @@ def seed_demo(
         log("the demo seller's orders, ledger, health and payout made")
     if _demo_fulfilment():
         log("inbound shipments, product sizes and a purchase order made")
+    if _demo_calendar():
+        log("the centres' cutoffs and time zones, and a holiday calendar, set")
     # Products a stopped load of an older version left without a buy box (and the demo seller's
     # proposed product).
     to_refresh = marketplace_bulk.product_ids_without_buy_box()
@@ -620,6 +624,20 @@ def _demo_fulfilment() -> bool:
                 supplier=supplier, warehouse=centre, actor=None,
                 lines=[(offer, 24, (offer.price * Decimal("0.55")).quantize(Decimal("0.01"))) for offer in house])
             fulfillment_purchasing.po_order(order=order, actor=None)
+    return True
+
+
+def _demo_calendar() -> bool:
+    """Once (nothing when a holiday exists): the centres' time zones and cutoffs, and holidays."""
+    if fulfillment_selectors.holidays_exist():
+        return False
+    for warehouse in fulfillment_selectors.platform_warehouses():
+        clock = data.CENTRE_CLOCKS.get(warehouse.code)
+        if clock is not None:
+            warehouse.time_zone, warehouse.cutoff = clock[0], clock_time.fromisoformat(clock[1])
+            fulfillment_services.warehouse_save(warehouse=warehouse)
+    for day, name, carrier in data.HOLIDAYS:
+        fulfillment_services.holiday_add(day=date.fromisoformat(day), name=name, carrier=carrier)
     return True
 
 

@@ -130,6 +130,12 @@ def test_reviews_ratings_and_accounts(seeded):
     closed = InboundShipment.objects.get(seller=membership.seller, status="closed")
     assert sorted(closed.items.values_list("discrepancy", flat=True))[0] == -1
     assert PurchaseOrder.objects.filter(status="ordered").count() == 1
+    # the centres' clocks and a holiday calendar for the delivery promise
+    from fulfillment.models import Holiday, Warehouse
+
+    east = Warehouse.objects.get(code="fc-east")
+    assert (east.time_zone, str(east.cutoff)) == ("America/New_York", "14:00:00")
+    assert Holiday.objects.filter(name="Christmas Day").exists()
     assert SELLER_EMAIL in seeded
     assert SELLER_PASSWORD in seeded
     customers = User.objects.filter(email__endswith="@demo.bazaar.localhost")

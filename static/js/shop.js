@@ -50,6 +50,26 @@
     var summary = document.querySelector(".error-summary");
     if (summary) summary.focus({ preventScroll: false });
 
+    // Delivery promise: "if you order by 14:00 EST" becomes "order within 3 h 12 min" (within a
+    // day of the cutoff), kept current every minute; past the cutoff it says to reload.
+    var orderBy = document.querySelectorAll("[data-order-by]");
+    function countdown() {
+      var now = Date.now();
+      orderBy.forEach(function (el) {
+        var cutoff = Date.parse(el.getAttribute("data-order-by"));
+        if (isNaN(cutoff)) return;
+        var minutes = Math.floor((cutoff - now) / 60000);
+        if (minutes < 0) { el.textContent = "(order day passed: reload for the new date)"; return; }
+        if (minutes >= 24 * 60) return;
+        var h = Math.floor(minutes / 60), m = minutes % 60;
+        el.textContent = "if you order within " + (h ? h + " h " : "") + m + " min";
+      });
+    }
+    if (orderBy.length) {
+      countdown();
+      window.setInterval(countdown, 60000);
+    }
+
     // Tells automated tests (and curious developers) that the enhancements are attached.
     document.documentElement.setAttribute("data-enhanced", "true");
   });
