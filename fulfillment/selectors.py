@@ -455,3 +455,8 @@ def holidays_exist() -> bool:
 
 def platform_warehouses() -> list[Warehouse]:
     return list(Warehouse.objects.filter(kind=Warehouse.Kind.PLATFORM).order_by("pk"))
+
+
+def stock_item_ids_in(*, warehouse_id: int) -> QuerySet:
+    """The ids of a warehouse's stock rows, as a subquery for other contexts' filters."""
+    return StockItem.objects.filter(warehouse_id=warehouse_id).values("pk")

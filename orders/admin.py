@@ -7,11 +7,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, ServiceErrorsAdminMixin, requires_permission
 from core.exceptions import ApplicationError
+from fulfillment import selectors as fulfillment_selectors
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
 from orders import selectors, services
 from orders.models import Claim, Order, OrderDiscount, OrderEvent, OrderLine, Package
@@ -162,6 +164,7 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
         return super().has_change_permission(request, obj)
 
     change_form_template = "admin/orders/package/change_form.html"
+    change_list_template = "admin/orders/package/change_list.html"
 
     def _can_ship(self, request, obj) -> bool:
         return (obj is not None and obj.status == Package.Status.PENDING
@@ -177,6 +180,8 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
     def get_urls(self):
         return [
             path("<int:pk>/label/", self.admin_site.admin_view(self.label_view), name="orders_package_label"),
+            path("<int:pk>/pack/", self.admin_site.admin_view(self.pack_view), name="orders_package_pack"),
+            path("pick-list/", self.admin_site.admin_view(self.pick_list_view), name="orders_package_pick_list"),
             path("<int:pk>/label.pdf", self.admin_site.admin_view(self.label_pdf_view),
                  name="orders_package_label_pdf"),
         ] + super().get_urls()
@@ -196,6 +201,35 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
             self.message_user(request, _("Label bought: %(carrier)s %(tracking)s.") % {
                 "carrier": shipment.carrier.upper(), "tracking": shipment.tracking_number}, messages.SUCCESS)
         return HttpResponseRedirect(back)
+
+    def pack_view(self, request, pk: int):
+        """Packed, with its weight (POST)."""
+        package = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method != "POST" or not self._can_ship(request, package):
+            raise DjangoPermissionDenied
+        try:
+            services.package_pack(package=package, weight_lb=request.POST.get("weight_lb", ""), actor=request.user)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, _("Packed: %(weight)s lb.") % {"weight": package.packed_weight_lb},
+                              messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:orders_package_change", args=[pk]))
+
+    def pick_list_view(self, request):
+        """What to pick in one Bazaar centre now, by offer, with the packages each unit goes to."""
+        if seller_scope(request) is not None or not request.user.has_perm("orders.ship_package"):
+            raise DjangoPermissionDenied
+        centres = fulfillment_selectors.platform_warehouses()
+        chosen = next((c for c in centres if str(c.pk) == request.GET.get("warehouse", "")), None)
+        rows = selectors.pick_list(warehouse_id=chosen.pk) if chosen else []
+        return TemplateResponse(request, "admin/orders/package/pick_list.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": _("Pick list"),
+            "centres": centres, "chosen": chosen, "rows": rows})
+
+    def changelist_view(self, request, extra_context=None):
+        can_pick = seller_scope(request) is None and request.user.has_perm("orders.ship_package")
+        return super().changelist_view(request, {**(extra_context or {}), "can_pick": can_pick})
 
     def label_pdf_view(self, request, pk: int):
         """The label PDF, for whoever may see the package (it carries the buyer's address)."""

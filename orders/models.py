@@ -115,6 +115,9 @@ class Package(models.Model):
     tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True)
     carrier = models.CharField(_("carrier"), max_length=32, blank=True,
                                help_text=_("Set when a label is bought through Bazaar; its tracking is then followed."))
+    packed_at = models.DateTimeField(_("packed"), null=True, blank=True)
+    packed_weight_lb = models.DecimalField(_("packed weight (lb)"), max_digits=8, decimal_places=3, null=True,
+                                           blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 

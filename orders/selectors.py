@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from urllib.parse import urlencode
@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from fulfillment import selectors as fulfillment_selectors
 from marketplace import selectors as marketplace_selectors
-from orders.models import Claim, Order, OrderLine, Package, SellerFeedback
+from orders.models import Claim, Order, OrderLine, OrderReservation, Package, SellerFeedback
 from orders.models import PaymentProblem as PaymentProblem
 
 # Other contexts compare ``order.status`` with ``orders.selectors.OrderStatus`` (and name a
@@ -392,3 +392,34 @@ def packages_to_ship(*, seller_id: int, limit: int = 20) -> list[Package]:
     return list(Package.objects.filter(seller_id=seller_id, status=Package.Status.PENDING,
                                        order__status__in=[Order.Status.PAID, Order.Status.PARTIALLY_SHIPPED])
                 .select_related("order").order_by(F("estimated_earliest").asc(nulls_last=True), "id")[:limit])
+
+
+@dataclass
+class PickRow:
+    offer_id: int
+    sku: str
+    title: str
+    quantity: int = 0
+    packages: list = field(default_factory=list)  # (order number, package id, units)
+
+
+def pick_list(*, warehouse_id: int) -> list[PickRow]:
+    """What to pick in a warehouse now: the units held there for packages still being prepared of
+    paid orders, one row per offer (the total and the packages it goes to), in product title order
+    (an aisle walk when titles group like products). Three queries."""
+    held = (OrderReservation.objects.filter(
+        released=False, order__status__in=(Order.Status.PAID, Order.Status.PARTIALLY_SHIPPED),
+        stock_item_id__in=fulfillment_selectors.stock_item_ids_in(warehouse_id=warehouse_id))
+        .values_list("order_id", "offer_id", "quantity"))
+    held = list(held)
+    lines = {(line.order_id, line.offer_id): line for line in OrderLine.objects.filter(
+        order_id__in={order_id for order_id, _o, _q in held}).select_related("order", "package")}
+    rows: dict[int, PickRow] = {}
+    for order_id, offer_id, quantity in held:
+        line = lines.get((order_id, offer_id))
+        if line is None or line.package is None or line.package.status != Package.Status.PENDING:
+            continue
+        row = rows.setdefault(offer_id, PickRow(offer_id, line.sku, line.product_title))
+        row.quantity += quantity
+        row.packages.append((line.order.number, line.package_id, quantity))
+    return sorted(rows.values(), key=lambda r: (r.title.lower(), r.sku))

@@ -578,8 +578,9 @@ PACKAGE_REFERENCE = "package:"
 def _parcel(package: Package) -> fulfillment_services.Parcel:
     lines = list(package.lines.all())
     sizes = catalog_selectors.product_sizes(product_ids={line.product_id for line in lines if line.product_id})
-    weight = sum((sizes[line.product_id][3] if line.product_id in sizes else Decimal("1")) * line.quantity
-                 for line in lines) or Decimal("1")
+    weight = package.packed_weight_lb or sum(
+        (sizes[line.product_id][3] if line.product_id in sizes else Decimal("1")) * line.quantity
+        for line in lines) or Decimal("1")
     stock_items = OrderReservation.objects.filter(order_id=package.order_id,
                                                   offer_id__in=[line.offer_id for line in lines if line.offer_id])
     origin = next(iter(fulfillment_selectors.warehouses_of_stock_items(
@@ -590,6 +591,25 @@ def _parcel(package: Package) -> fulfillment_services.Parcel:
         from_country=origin.country if origin else "",
         to_city=str(address.get("city", "")), to_postcode=str(address.get("postal_code", "")),
         to_country=str(address.get("country", "")))
+
+
+def package_pack(*, package: Package, weight_lb, actor=None) -> Package:
+    """The package is packed and weighed (a label then uses this weight). Whoever may ship it."""
+    if refusal := selectors.package_ship_refusal(package=package, actor=actor):
+        raise PermissionDenied(refusal)
+    try:
+        weight = Decimal(str(weight_lb).strip()).quantize(Decimal("0.001"))
+    except (ArithmeticError, ValueError):
+        weight = Decimal("-1")
+    if not Decimal("0") < weight <= Decimal("1000"):
+        raise ApplicationError(_("The weight: pounds above 0, at most 1,000."),
+                               fields={"weight_lb": [_("0 to 1,000.")]})
+    updated = Package.objects.filter(pk=package.pk, status=P.PENDING).update(packed_at=timezone.now(),
+                                                                           packed_weight_lb=weight)
+    if not updated:
+        raise IllegalTransition(_("Only a package still being prepared is packed."))
+    package.packed_weight_lb = weight
+    return package
 
 
 def package_buy_label(*, package: Package, actor=None, service: str = "ground"):

@@ -148,3 +148,31 @@ def test_sellers_never_buy_labels_for_packages_bazaar_ships(fba_order):
     client.force_login(member)
     assert client.post(reverse("admin:orders_package_label", args=[package.pk])).status_code == 403
     assert not CarrierShipment.objects.exists()
+
+
+def test_the_pick_list_then_packing_with_a_weight_that_the_label_uses(fba_order):
+    from fulfillment.models import Warehouse
+
+    _buyer, order, package = fba_order
+    centre = Warehouse.objects.get(kind="platform")
+    staff = Client()
+    staff.force_login(staff_user(*SHIPPER))
+    picks = staff.get(reverse("admin:orders_package_pick_list"), {"warehouse": centre.pk}).content.decode()
+    assert order.number in picks
+    assert f'data-offer="{package.lines.get().offer_id}"' in picks
+    pack = reverse("admin:orders_package_pack", args=[package.pk])
+    assert staff.post(pack, {"weight_lb": "heavy"}).status_code == 302  # refused with a message
+    package.refresh_from_db()
+    assert package.packed_at is None
+    staff.post(pack, {"weight_lb": "3.25"})
+    package.refresh_from_db()
+    assert package.packed_weight_lb == Decimal("3.250")
+    shipment = orders_services.package_buy_label(package=package, actor=None)
+    assert shipment.weight_lb == Decimal("3.250")
+    with committed():
+        orders_services.package_ship(package=package, tracking_number=shipment.tracking_number)
+    assert order.number not in staff.get(reverse("admin:orders_package_pick_list"),
+                                         {"warehouse": centre.pk}).content.decode()
+    seller = Client()
+    seller.force_login(seller_member(package.seller, role="owner"))
+    assert seller.get(reverse("admin:orders_package_pick_list")).status_code == 403
