@@ -8,7 +8,8 @@ seller and staff at another). Changing a member's role swaps the group in the sa
 so their rights change at their next request.
 
 * **staff**: see the seller's offers, stock, ledger, packages and sold lines; set tracking numbers and
-  ship or deliver the seller's own packages (shipped by the seller; Bazaar ships the ones it fulfils).
+  ship the seller's own packages (shipped by the seller; Bazaar ships the ones it fulfils). Delivery
+  is confirmed by the carrier's tracking or Bazaar staff, never by the seller.
 * **manager**: what staff do, plus list and edit offers (prices, member prices, activity), propose
   new products (shown once Bazaar approves them) and receive or correct stock in the seller's own
   locations.
@@ -38,7 +39,7 @@ _STAFF = frozenset({
     "orders.view_package",
     "orders.view_orderline",
     "orders.change_package",  # the tracking number, before the package ships
-    "orders.ship_package",  # ship and deliver (own packages, shipped by the seller)
+    "orders.ship_package",  # ship (own packages, shipped by the seller); never confirm their delivery
     "finance.view_ledgerentry",  # the seller's own ledger and balance
     "finance.view_payout",  # and their payouts
     "finance.view_sellerhealth",  # and their account health

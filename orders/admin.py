@@ -283,7 +283,11 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
             _("shipped"),
         )
 
-    @admin.action(description=_("Mark delivered"), permissions=["ship_package"])
+    def has_deliver_package_permission(self, request) -> bool:
+        """Platform staff who ship: a seller never confirms its own deliveries."""
+        return seller_scope(request) is None and request.user.has_perm("orders.ship_package")
+
+    @admin.action(description=_("Mark delivered"), permissions=["deliver_package"])
     def deliver_packages(self, request, queryset):
         self._act(request, queryset, lambda p: services.package_deliver(package=p, actor=request.user),
                   _("delivered"))

@@ -59,6 +59,21 @@ def package_ship_refusal(*, package: Package, actor) -> str | None:
     return None
 
 
+def package_deliver_refusal(*, package: Package, actor) -> str | None:
+    """Why ``actor`` may not mark ``package`` delivered, or None: delivery is confirmed by the
+    carrier's tracking, by Bazaar staff, or assumed once long overdue (never by the seller, whose
+    reserve is released from that day)."""
+    if actor is None or marketplace_selectors.seller_scope_for_user(actor) is None:
+        return None
+    return _("Delivery is confirmed by the carrier's tracking or by Bazaar staff, not by the seller.")
+
+
+def packages_assumed_delivered(*, before) -> list[int]:
+    """Shipped packages without a carrier label whose latest promised day is before ``before``."""
+    return list(Package.objects.filter(status=Package.Status.SHIPPED, carrier="", estimated_latest__lt=before)
+                .order_by("pk").values_list("pk", flat=True)[:1000])
+
+
 def order_by_idempotency_key(*, owner: str, key: str) -> Order | None:
     """The order placed under ``key`` by ``owner`` (keys of other owners are never seen)."""
     if not owner or not key:

@@ -549,7 +549,8 @@ def package_deliver(*, package: Package, actor=None, now=None) -> Package:
     """The carrier delivered the package; when every package has arrived the order is delivered."""
     with transaction.atomic():
         order, package = _locked(package)
-        if refusal := selectors.package_ship_refusal(package=package, actor=actor):
+        if refusal := (selectors.package_ship_refusal(package=package, actor=actor)
+                       or selectors.package_deliver_refusal(package=package, actor=actor)):
             raise PermissionDenied(refusal)
         if package.status != P.SHIPPED:
             raise IllegalTransition(
@@ -653,6 +654,25 @@ def package_tracking_update(*, reference: str, status: str, occurred_at: str = "
         done = "delivered"
     if status in TRACKING_EMAILS and package.status != P.CANCELLED:
         _send_email_on_commit(package.order, TRACKING_EMAILS[status], package.pk)
+    return done
+
+
+def packages_deliver_overdue(*, today=None) -> int:
+    """Beat: a package shipped without a Bazaar label (its carrier's tracking is not followed) is
+    taken as delivered ``ORDERS_ASSUME_DELIVERED_DAYS`` after its latest promised day, at that day's
+    end. Returns how many."""
+    today = today or timezone.localdate()
+    done = 0
+    for package_id in selectors.packages_assumed_delivered(
+            before=today - timedelta(days=settings.ORDERS_ASSUME_DELIVERED_DAYS)):
+        package = Package.objects.filter(pk=package_id).first()
+        try:
+            when = datetime.combine(package.estimated_latest, datetime.max.time(),
+                                    tzinfo=timezone.get_current_timezone())
+            package_deliver(package=package, now=when)
+            done += 1
+        except (IllegalTransition, Conflict):
+            continue  # delivered meanwhile
     return done
 
 

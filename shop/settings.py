@@ -258,6 +258,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "charge-storage-fees": {"task": "fulfillment.tasks.charge_storage_fees", "schedule": 6 * 60 * 60},
     # Tracking: ask the carriers about parcels not delivered yet (the webhooks' fallback).
     "poll-tracking": {"task": "fulfillment.tasks.poll_tracking", "schedule": 30 * 60},
+    "deliver-overdue-packages": {"task": "orders.tasks.deliver_overdue_packages", "schedule": 6 * 60 * 60},
     # Pay sellers on each settlement date; retry payouts whose transfer failed (idempotent; see finance).
     "run-seller-payouts": {"task": "finance.tasks.run_payouts", "schedule": 60 * 60},
     # Sellers' account health, once a day (idempotent per seller and day; decides buy-box eligibility).
@@ -390,6 +391,9 @@ EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
 # --- Orders: claims ----------------------------------------------------------------------
 # A buyer may open a claim against a seller up to this many days after the package shipped.
 ORDERS_CLAIM_WINDOW_DAYS = env.int("ORDERS_CLAIM_WINDOW_DAYS", default=90)
+# A package shipped without a Bazaar label is taken as delivered this many days after its latest
+# promised day (sellers never mark their own packages delivered; carriers' tracking or staff do).
+ORDERS_ASSUME_DELIVERED_DAYS = env.int("ORDERS_ASSUME_DELIVERED_DAYS", default=7)
 
 # --- Fulfilled by Bazaar: sizes and fees (fulfillment.sizing) -------------------------------
 # Dimensional weight = length x width x height (inches) / this divisor (pounds).

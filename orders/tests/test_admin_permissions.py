@@ -194,12 +194,35 @@ class TestSellersShipOnlyTheirOwnMerchantPackages:
         _kettle, towel = offers
         order = buy(offers)
         mine = package_of(order, towel)
-        client.force_login(seller_member(towel.seller, role=role))
-        assert {"ship_packages", "deliver_packages"} <= admin_actions(client.get(PACKAGES))
+        member = seller_member(towel.seller, role=role)
+        client.force_login(member)
+        actions = admin_actions(client.get(PACKAGES))
+        assert "ship_packages" in actions
+        assert "deliver_packages" not in actions  # the carrier or Bazaar confirms delivery, never the seller
         admin_action(client, PACKAGES, "ship_packages", mine)
         assert Package.objects.get(pk=mine.pk).status == Package.Status.SHIPPED
-        admin_action(client, PACKAGES, "deliver_packages", mine)
-        assert Package.objects.get(pk=mine.pk).status == Package.Status.DELIVERED
+        admin_action(client, PACKAGES, "deliver_packages", mine)  # forged: refused
+        assert Package.objects.get(pk=mine.pk).status == Package.Status.SHIPPED
+        with pytest.raises(PermissionDenied, match="not by the seller"):
+            services.package_deliver(package=Package.objects.get(pk=mine.pk), actor=member)
+        assert Package.objects.get(pk=mine.pk).status == Package.Status.SHIPPED
+
+
+def test_packages_shipped_without_a_label_are_taken_as_delivered_a_week_after_their_latest_day(offers):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _kettle, towel = offers
+    order = buy(offers)
+    mine = package_of(order, towel)
+    services.package_ship(package=mine, tracking_number="FREE-TEXT-1")
+    latest = Package.objects.get(pk=mine.pk).estimated_latest
+    assert services.packages_deliver_overdue(today=latest + timedelta(days=7)) == 0
+    assert services.packages_deliver_overdue(today=latest + timedelta(days=8)) == 1
+    delivered = Package.objects.get(pk=mine.pk)
+    assert (delivered.status, timezone.localtime(delivered.delivered_at).date()) == (Package.Status.DELIVERED, latest)
+    assert services.packages_deliver_overdue(today=latest + timedelta(days=9)) == 0
 
 
 class TestServicesRefuseSellersOnOthersPackages:
