@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -118,7 +118,7 @@ def storage_charge_month(*, month: date, today: date | None = None) -> int:
 def _aged_cubic_feet(house_seller_id: int) -> dict[int, dict[str, Decimal]]:
     """Seller -> storage class -> cubic feet of units stored longer than ``FULFILLMENT_AGED_DAYS``
     (as it stands when the charge is made)."""
-    since = timezone.now() - timezone.timedelta(days=settings.FULFILLMENT_AGED_DAYS)
+    since = timezone.now() - timedelta(days=settings.FULFILLMENT_AGED_DAYS)
     rows = selectors.aged_units_by_seller_product(received_since=since, exclude_seller_id=house_seller_id)
     quotes = selectors.fee_quotes(product_ids={product_id for _seller, product_id, _units in rows})
     aged: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
@@ -133,5 +133,5 @@ def _aged_cubic_feet(house_seller_id: int) -> dict[int, dict[str, Decimal]]:
 def storage_charge_last_month(*, today: date | None = None) -> int:
     """The beat task's call (daily, so a missed day catches up): charge the month before ``today``'s."""
     today = today or timezone.localdate()
-    last_month = (today.replace(day=1) - timezone.timedelta(days=1))
+    last_month = (today.replace(day=1) - timedelta(days=1))
     return storage_charge_month(month=last_month, today=today)

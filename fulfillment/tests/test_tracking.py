@@ -176,3 +176,14 @@ def test_the_pick_list_then_packing_with_a_weight_that_the_label_uses(fba_order)
     seller = Client()
     seller.force_login(seller_member(package.seller, role="owner"))
     assert seller.get(reverse("admin:orders_package_pick_list")).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_label_purchases_for_one_package_at_once_buy_one():
+    from tests.concurrency import race
+
+    results = race(lambda: tracking.label_buy(reference="package:909", carrier_code="test", service="ground",
+                                              parcel=PARCEL), [(), (), ()])
+    assert all(isinstance(r, CarrierShipment) for r in results), results
+    assert len({r.pk for r in results}) == 1
+    assert CarrierShipment.objects.filter(reference="package:909").count() == 1
