@@ -30,6 +30,7 @@ RUN DJANGO_ENV=production \
     STRIPE_SECRET_KEY=unused-at-build \
     STRIPE_PUBLISHABLE_KEY=unused-at-build \
     STRIPE_WEBHOOK_SECRET=unused-at-build \
+    FULFILLMENT_TEST_CARRIER_SECRET="$(python -c 'import secrets; print(secrets.token_urlsafe(48))')" \
     python manage.py collectstatic --noinput \
     && mkdir -p /app/var/media \
     && chown -R bazaar:bazaar /app/var

@@ -172,7 +172,8 @@ class SellerHealthAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelA
 
     seller_lookup = "seller"
     list_display = ("computed_on", "seller", "order_defect_rate", "cancel_rate", "late_shipment_rate",
-                    "valid_tracking_rate", "orders", "shipped", "eligible", "problems")
+                    "valid_tracking_rate", "on_time_delivery_rate", "orders", "shipped", "delivered", "eligible",
+                    "problems")
     list_filter = ("eligible", ("seller", admin.RelatedOnlyFieldListFilter))
     date_hierarchy = "computed_on"
     list_select_related = ("seller",)

@@ -199,8 +199,12 @@ class SellerHealth(models.Model):
     cancel_rate = models.DecimalField(_("pre-fulfilment cancel rate %"), max_digits=5, decimal_places=2)
     late_shipment_rate = models.DecimalField(_("late shipment rate %"), max_digits=5, decimal_places=2)
     valid_tracking_rate = models.DecimalField(_("valid tracking rate %"), max_digits=5, decimal_places=2)
+    on_time_delivery_rate = models.DecimalField(_("on-time delivery rate %"), max_digits=5, decimal_places=2,
+                                                default=Decimal("100.00"))
     orders = models.PositiveIntegerField(_("orders (60 days)"), default=0)
     shipped = models.PositiveIntegerField(_("packages shipped (30 days)"), default=0)
+    delivered = models.PositiveIntegerField(_("packages due (30 days)"), default=0,
+                                            help_text=_("Packages whose latest promised day came in the window."))
     eligible = models.BooleanField(_("buy box eligible"))
     problems = models.CharField(_("outside target"), max_length=300, blank=True)
 

@@ -318,7 +318,9 @@ HEALTH_LABELS = {
     "cancel_rate": _lazy("pre-fulfilment cancel rate"),
     "late_shipment_rate": _lazy("late shipment rate"),
     "valid_tracking_rate": _lazy("valid tracking rate"),
+    "on_time_delivery_rate": _lazy("on-time delivery rate"),
 }
+AT_LEAST = {"valid_tracking_rate", "on_time_delivery_rate"}  # the others must stay below their target
 
 
 def _percent(part: int, whole: int) -> Decimal:
@@ -339,6 +341,7 @@ def health_compute(*, today: date | None = None) -> int:
         defect_since=now - timedelta(days=targets["order_defect_rate"][1]),
         cancel_since=now - timedelta(days=targets["cancel_rate"][1]),
         shipping_since=now - timedelta(days=targets["late_shipment_rate"][1]),
+        delivery_since=now - timedelta(days=targets["on_time_delivery_rate"][1]),
     )
     minimum = settings.FINANCE_HEALTH_MIN_ORDERS
     house = finance_selectors.fee_schedule().house_seller_id
@@ -352,19 +355,22 @@ def health_compute(*, today: date | None = None) -> int:
             "cancel_rate": _percent(perf.cancelled, perf.packages),
             "late_shipment_rate": _percent(perf.shipped_late, perf.shipped),
             "valid_tracking_rate": _percent(perf.tracked, perf.shipped) if perf.shipped else Decimal("100.00"),
+            "on_time_delivery_rate": _percent(perf.on_time, perf.due) if perf.due else Decimal("100.00"),
         }
         judged = {"order_defect_rate": perf.orders, "cancel_rate": perf.packages,
-                  "late_shipment_rate": perf.shipped, "valid_tracking_rate": perf.shipped}
+                  "late_shipment_rate": perf.shipped, "valid_tracking_rate": perf.shipped,
+                  "on_time_delivery_rate": perf.due}
         problems = [
-            (_("%(metric)s %(rate)s%% (target: at least %(target)s%%)") if name == "valid_tracking_rate"
+            (_("%(metric)s %(rate)s%% (target: at least %(target)s%%)") if name in AT_LEAST
              else _("%(metric)s %(rate)s%% (target: below %(target)s%%)"))
             % {"metric": HEALTH_LABELS[name], "rate": rate, "target": targets[name][0]}
             for name, rate in rates.items()
-            if judged[name] >= minimum and (rate < targets[name][0] if name == "valid_tracking_rate"
+            if judged[name] >= minimum and (rate < targets[name][0] if name in AT_LEAST
                                              else rate >= targets[name][0])
         ]
         note = "; ".join(problems)[:300]
         rows.append(SellerHealth(seller_id=seller_id, computed_on=today, orders=perf.orders, shipped=perf.shipped,
+                                 delivered=perf.due,
                                  eligible=not problems, problems=note, **rates))
         if marketplace_services.seller_buy_box_eligibility_set(seller_id=seller_id, eligible=not problems, note=note):
             changed += 1
@@ -374,6 +380,7 @@ def health_compute(*, today: date | None = None) -> int:
     if rows:
         SellerHealth.objects.bulk_create(
             rows, update_conflicts=True, unique_fields=["seller", "computed_on"],
-            update_fields=["order_defect_rate", "cancel_rate", "late_shipment_rate", "valid_tracking_rate", "orders",
+            update_fields=["order_defect_rate", "cancel_rate", "late_shipment_rate", "valid_tracking_rate",
+                           "on_time_delivery_rate", "delivered", "orders",
                            "shipped", "eligible", "problems"])
     return changed

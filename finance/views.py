@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from finance import selectors
+from finance import selectors, services
 from marketplace import selectors as marketplace_selectors
 from marketplace.admin_scoping import seller_scope
 
@@ -50,11 +50,12 @@ def _health_rows(centre) -> list[dict]:
     names = {"order_defect_rate": _("Order defect rate (60 days)"),
              "cancel_rate": _("Pre-fulfilment cancel rate (7 days)"),
              "late_shipment_rate": _("Late shipment rate (30 days)"),
-             "valid_tracking_rate": _("Valid tracking rate (30 days)")}
+             "valid_tracking_rate": _("Valid tracking rate (30 days)"),
+             "on_time_delivery_rate": _("On-time delivery rate (30 days)")}
     rows = []
     for name, (target, _days) in centre.targets.items():
         value = getattr(centre.health, name) if centre.health else None
-        at_least = name == "valid_tracking_rate"
+        at_least = name in services.AT_LEAST
         ok = value is None or (value >= target if at_least else value < target)
         rows.append({"label": names[name], "value": value, "target": target, "at_least": at_least, "ok": ok})
     return rows

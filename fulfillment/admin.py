@@ -145,7 +145,13 @@ class StockItemChangeForm(forms.ModelForm):
 
     class Meta:
         model = StockItem
-        fields = ()
+        fields = ("bin",)
+
+    def clean_bin(self):
+        try:
+            return services.bin_code_clean(self.cleaned_data.get("bin") or "")
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message) from None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -177,7 +183,7 @@ class StockItemAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.Mode
     seller_lookup = "offer__seller"
     form = StockItemChangeForm
     add_form = StockItemAddForm
-    list_display = ("offer", "seller", "warehouse", "on_hand", "reserved", "available", "updated_at")
+    list_display = ("offer", "seller", "warehouse", "bin", "on_hand", "reserved", "available", "updated_at")
     list_filter = (
         ("offer__seller", admin.RelatedOnlyFieldListFilter), ("warehouse", admin.RelatedOnlyFieldListFilter),
     )
@@ -197,7 +203,7 @@ class StockItemAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.Mode
             received = ("quantity", "note") if StockItemChangeForm.RECEIVE in allowed else ()
             return ("offer", "warehouse", *received)
         changes = ("movement", "adjust_by", "note") if allowed else ()
-        return ("offer", "warehouse", "on_hand", "reserved", "available", *changes)
+        return ("offer", "warehouse", "bin", "on_hand", "reserved", "available", *changes)
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else ("offer", "warehouse", "on_hand", "reserved", "available")
@@ -234,6 +240,8 @@ class StockItemAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.Mode
             obj.pk, obj.on_hand, obj.reserved = item.pk, item.on_hand, item.reserved
             obj._state.adding = False
             return
+        if "bin" in form.changed_data:
+            services.stock_item_set_bin(stock_item=obj, bin_code=form.cleaned_data["bin"], actor=request.user)
         delta = form.cleaned_data.get("adjust_by") or 0
         if not delta:
             return

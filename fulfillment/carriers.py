@@ -9,6 +9,7 @@ carrier's own states are normalised to ``fulfillment.models.TrackingStatus`` val
 since the label was bought (details received at once, in transit after 2 hours, out for delivery
 after 24, delivered after 28), and its webhooks are signed with HMAC-SHA256 over the body with
 ``FULFILLMENT_TEST_CARRIER_SECRET`` in the ``X-Carrier-Signature: sha256=<hex>`` header.
+:class:`fulfillment.easypost_carrier.EasyPostCarrier` is a real one (the EasyPost aggregator).
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ class Parcel:
     to_city: str
     to_postcode: str
     to_country: str
+    # The full addresses, which a real carrier needs to sell a label (the test carrier does without).
+    from_name: str = ""
+    from_street: str = ""
+    from_state: str = ""
+    from_postcode: str = ""
+    from_phone: str = ""
+    to_name: str = ""
+    to_street: str = ""
+    to_street2: str = ""
+    to_state: str = ""
+    to_phone: str = ""
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,16 @@ transition on the shipment row, so two clicks at once make one change.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.exceptions import ApplicationError, Conflict, PermissionDenied
-from fulfillment import selectors, services
+from core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
+from fulfillment import labels, selectors, services
 from fulfillment.models import InboundItem, InboundShipment
 from marketplace import selectors as marketplace_selectors
 
@@ -201,3 +203,49 @@ def inbound_close(*, shipment: InboundShipment, actor) -> InboundShipment:
         locked = _locked(shipment, S.RECEIVING, S.IN_TRANSIT, S.SHIPPED)
         services.record_discrepancies(rows=locked.items.select_for_update())
         return _move(locked, S.CLOSED, closed_at=timezone.now())
+
+
+def inbound_labels(*, shipment: InboundShipment) -> bytes:
+    """The box labels (PDF) of a shipment whose centre Bazaar has chosen: ready to ship or later,
+    never a draft or a cancelled one."""
+    if shipment.status in (S.DRAFT, S.CANCELLED):
+        raise Conflict(_("Box labels are printed once the shipment is ready to ship."), code="inbound_state")
+    return labels.inbound_labels_pdf(selectors.inbound_label_data(shipment=shipment))
+
+
+def inbound_void_deadline(shipment: InboundShipment) -> datetime | None:
+    """Until when a shipped shipment may still be voided (None when it is not shipped)."""
+    if shipment.status != S.SHIPPED or shipment.shipped_at is None:
+        return None
+    return shipment.shipped_at + timedelta(hours=VOID_HOURS)
+
+
+# --- reads for the API (seller isolation as in admin) ---------------------------------------------
+
+VIEW_PERM = "fulfillment.view_inboundshipment"
+
+
+def inbound_for_user(*, user) -> QuerySet[InboundShipment]:
+    """Shipments ``user`` may see, newest first, with their number of items and units: their
+    sellers' where their role shows inbound shipments; every seller's for platform staff who may
+    view or change them; none for anyone else."""
+    qs = (InboundShipment.objects.select_related("seller", "warehouse")
+          .annotate(item_count=Count("items"), units=Coalesce(Sum("items__quantity"), 0))
+          .order_by("-created_at", "-id"))
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if marketplace_selectors.seller_scope_for_user(user) is not None:
+        return qs.filter(seller_id__in=sorted(marketplace_selectors.seller_ids_with_permission(user, VIEW_PERM)))
+    if user.is_superuser or user.has_perm(VIEW_PERM) or user.has_perm(PLAN_PERM):
+        return qs
+    return qs.none()
+
+
+def inbound_get_for_user(*, user, pk: int) -> InboundShipment:
+    """One shipment ``user`` may see, with its items (their offers and products); another seller's
+    is "not found", like one that does not exist."""
+    items = InboundItem.objects.select_related("offer", "offer__product").order_by("id")
+    shipment = inbound_for_user(user=user).prefetch_related(Prefetch("items", queryset=items)).filter(pk=pk).first()
+    if shipment is None:
+        raise NotFound(_("No such inbound shipment among yours."))
+    return shipment

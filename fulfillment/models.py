@@ -31,6 +31,11 @@ class Warehouse(models.Model):
     )
     country = models.CharField(_("country"), max_length=2, default="US")
     city = models.CharField(_("city"), max_length=80, blank=True)
+    # The return address on labels: a real carrier needs all of it to sell one.
+    street = models.CharField(_("street"), max_length=120, blank=True)
+    region = models.CharField(_("state or region"), max_length=80, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC",
                                  help_text=_("Where the cutoff is counted, e.g. America/New_York."))
@@ -64,6 +69,9 @@ class StockItem(models.Model):
     )
     on_hand = models.IntegerField(_("on hand"), default=0)
     reserved = models.IntegerField(_("reserved"), default=0)
+    bin = models.CharField(_("bin"), max_length=32, blank=True,
+                           help_text=_("Where the units are shelved, as aisle-bay-shelf (e.g. A03-12-2): pick "
+                                       "lists walk the bins in this order."))
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

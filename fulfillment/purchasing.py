@@ -17,10 +17,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.exceptions import ApplicationError, Conflict, PermissionDenied
+from core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
 from core.money import validate_price
 from fulfillment import selectors, services
 from fulfillment.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierOffer, Warehouse
@@ -215,3 +217,36 @@ def po_from_suggestions(*, offer_ids, warehouse: Warehouse, actor) -> list[Purch
             made.append(po_create(supplier=supplier, warehouse=warehouse, actor=actor,
                                   lines=[(offers[s.offer_id], s.quantity, s.unit_cost) for s in items]))
     return made
+
+
+# --- reads for the API (platform staff only) ------------------------------------------------------
+
+VIEW_PERM = "fulfillment.view_purchaseorder"
+
+
+def may_see_purchase_orders(user) -> bool:
+    """Platform staff (in no seller) who may view or change purchase orders; never a seller's member."""
+    return (getattr(user, "is_authenticated", False) and marketplace_selectors.seller_scope_for_user(user) is None
+            and (user.is_superuser or user.has_perm(VIEW_PERM) or user.has_perm(BUY_PERM)))
+
+
+def purchase_orders_for_user(*, user) -> QuerySet[PurchaseOrder]:
+    """Purchase orders, newest first, with their number of lines and units (none for anyone who may not see them)."""
+    qs = (PurchaseOrder.objects.select_related("supplier", "warehouse")
+          .annotate(line_count=Count("lines"), units=Coalesce(Sum("lines__quantity"), 0))
+          .order_by("-created_at", "-id"))
+    return qs if may_see_purchase_orders(user) else qs.none()
+
+
+def po_get_for_user(*, user, pk: int) -> PurchaseOrder:
+    """One purchase order with its lines (their offers and products)."""
+    lines = PurchaseOrderLine.objects.select_related("offer", "offer__product").order_by("id")
+    order = purchase_orders_for_user(user=user).prefetch_related(Prefetch("lines", queryset=lines)).filter(
+        pk=pk).first()
+    if order is None:
+        raise NotFound(_("No such purchase order."))
+    return order
+
+
+def supplier_get(*, pk: int) -> Supplier | None:
+    return Supplier.objects.filter(pk=pk).first()

@@ -9,11 +9,12 @@ removal fee per unit is posted to the seller's ledger through ``fulfillment.remo
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import events
-from core.exceptions import ApplicationError, Conflict, PermissionDenied
+from core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
 from fulfillment import events as fulfillment_events
 from fulfillment import selectors, services
 from fulfillment.models import RemovalOrder, StockItem
@@ -86,3 +87,30 @@ def removal_complete(*, removal: RemovalOrder, actor) -> RemovalOrder:
         events.record(fulfillment_events.REMOVAL_COMPLETED, aggregate="removal_order", aggregate_id=locked.pk,
                       removal_id=locked.pk, seller_id=locked.seller_id)
         return locked
+
+
+# --- reads for the API (seller isolation as in admin) ---------------------------------------------
+
+VIEW_PERM, CHANGE_PERM = "fulfillment.view_removalorder", "fulfillment.change_removalorder"
+
+
+def removals_for_user(*, user) -> QuerySet[RemovalOrder]:
+    """Removal orders ``user`` may see, newest first: their sellers' where their role shows them;
+    every seller's for platform staff who may view or change them; none for anyone else."""
+    qs = (RemovalOrder.objects.select_related("seller", "offer", "offer__product", "warehouse")
+          .order_by("-created_at", "-id"))
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if marketplace_selectors.seller_scope_for_user(user) is not None:
+        return qs.filter(seller_id__in=sorted(marketplace_selectors.seller_ids_with_permission(user, VIEW_PERM)))
+    if user.is_superuser or user.has_perm(VIEW_PERM) or user.has_perm(CHANGE_PERM):
+        return qs
+    return qs.none()
+
+
+def removal_get_for_user(*, user, pk: int) -> RemovalOrder:
+    """One removal order ``user`` may see; another seller's is "not found", like one that does not exist."""
+    removal = removals_for_user(user=user).filter(pk=pk).first()
+    if removal is None:
+        raise NotFound(_("No such removal order among yours."))
+    return removal

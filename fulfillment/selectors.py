@@ -457,6 +457,11 @@ def platform_warehouses() -> list[Warehouse]:
     return list(Warehouse.objects.filter(kind=Warehouse.Kind.PLATFORM).order_by("pk"))
 
 
+def stock_item_bins(*, stock_item_ids) -> dict[int, str]:
+    """stock row id -> its bin code ("" when not shelved yet)."""
+    return dict(StockItem.objects.filter(pk__in=list(stock_item_ids)).values_list("pk", "bin"))
+
+
 def stock_item_ids_in(*, warehouse_id: int) -> QuerySet:
     """The ids of a warehouse's stock rows, as a subquery for other contexts' filters."""
     return StockItem.objects.filter(warehouse_id=warehouse_id).values("pk")

@@ -8,6 +8,7 @@ After the commit the affected products' buy boxes are refreshed.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -219,6 +220,29 @@ def stock_item_ensure(*, offer, warehouse: Warehouse, actor=None) -> StockItem:
     except IntegrityError:  # created concurrently
         item = StockItem.objects.get(offer=offer, warehouse=warehouse)
     return item
+
+
+BIN_CODE = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
+
+
+def bin_code_clean(value: str) -> str:
+    """A bin code as stored: upper case, letters and digits in parts joined by hyphens (A03-12-2);
+    empty for "not shelved yet". Raises :class:`ApplicationError` for anything else."""
+    code = (value or "").strip().upper()
+    if code and (len(code) > 32 or not BIN_CODE.match(code)):
+        raise ApplicationError(_("A bin is letters and digits in parts joined by hyphens, e.g. A03-12-2 "
+                                 "(at most 32 characters)."), fields={"bin": [_("Not a bin code.")]})
+    return code
+
+
+def stock_item_set_bin(*, stock_item: StockItem, bin_code: str, actor=None) -> StockItem:
+    """Shelve a stock row at ``bin_code`` (pick lists walk bins in order). Whoever may change the
+    row: Bazaar's staff in Bazaar's centres, a seller's members in their own locations."""
+    _check_stock_item_actor(actor=actor, perm="fulfillment.change_stockitem", stock_item=stock_item)
+    code = bin_code_clean(bin_code)
+    StockItem.objects.filter(pk=stock_item.pk).update(bin=code)
+    stock_item.bin = code
+    return stock_item
 
 
 def _record(item_id: int, kind: str, d_on_hand: int, d_reserved: int, reference: str, note: str, actor) -> StockItem:

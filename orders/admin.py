@@ -3,12 +3,15 @@ packages and order lines (invariant 7 in docs/architecture.md, through the share
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, ServiceErrorsAdminMixin, requires_permission
@@ -148,14 +151,18 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ("order",)
     readonly_fields = ("order", "seller", "seller_name", "fulfillment_channel", "shipping_method_code",
                        "shipping_method_name", "shipping_price", "shipping_tax", "estimated_earliest",
-                       "estimated_latest", "status", "shipped_at", "delivered_at")
+                       "estimated_latest", "status", "packed_at", "packed_weight_lb", "shipped_at", "shipped_from",
+                       "delivered_at", "delivery_confirmed_by")
     actions = ("ship_packages", "deliver_packages")
 
     def get_readonly_fields(self, request, obj=None):
         # The tracking number is filled in while the package is prepared; after that it is history.
-        if obj is None or obj.status != Package.Status.PENDING:
-            return (*self.readonly_fields, "tracking_number")
-        return self.readonly_fields
+        # A Bazaar label's number and carrier are the carrier's: never typed over.
+        if obj is None or obj.status != Package.Status.PENDING or obj.carrier:
+            return (*self.readonly_fields, "tracking_number", "carrier", "carrier_name")
+        if obj.fulfillment_channel != selectors.MERCHANT:  # Bazaar's packages ship with a Bazaar label
+            return (*self.readonly_fields, "tracking_number", "carrier", "carrier_name")
+        return (*self.readonly_fields, "carrier")
 
     def has_change_permission(self, request, obj=None):
         # The tracking number of a package Bazaar fulfils is Bazaar's to set.
@@ -182,6 +189,8 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
             path("<int:pk>/label/", self.admin_site.admin_view(self.label_view), name="orders_package_label"),
             path("<int:pk>/pack/", self.admin_site.admin_view(self.pack_view), name="orders_package_pack"),
             path("pick-list/", self.admin_site.admin_view(self.pick_list_view), name="orders_package_pick_list"),
+            path("delivery-performance/", self.admin_site.admin_view(self.delivery_performance_view),
+                 name="orders_package_delivery_performance"),
             path("<int:pk>/label.pdf", self.admin_site.admin_view(self.label_pdf_view),
                  name="orders_package_label_pdf"),
         ] + super().get_urls()
@@ -227,6 +236,24 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
             **self.admin_site.each_context(request), "opts": self.opts, "title": _("Pick list"),
             "centres": centres, "chosen": chosen, "rows": rows})
 
+    PERFORMANCE_DAYS = (7, 30, 90)
+
+    def delivery_performance_view(self, request):
+        """On-time delivery over the packages due in the last 7, 30 or 90 days, per seller, per
+        warehouse shipped from and per shipping method. Sellers see their own packages only."""
+        if not self.has_view_permission(request):
+            raise DjangoPermissionDenied
+        days = int(request.GET["days"]) if request.GET.get("days") in {str(d) for d in self.PERFORMANCE_DAYS} else 30
+        today = timezone.localdate()
+        scope = seller_scope(request)
+        tables = [(title, selectors.delivery_performance(by=by, since=today - timedelta(days=days), today=today,
+                                                         seller_ids=scope))
+                  for by, title in (("seller", _("By seller")), ("warehouse", _("By warehouse shipped from")),
+                                    ("method", _("By shipping method")))]
+        return TemplateResponse(request, "admin/orders/package/delivery_performance.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": _("On-time delivery"),
+            "tables": tables, "days": days, "choices": self.PERFORMANCE_DAYS})
+
     def changelist_view(self, request, extra_context=None):
         can_pick = seller_scope(request) is None and request.user.has_perm("orders.ship_package")
         return super().changelist_view(request, {**(extra_context or {}), "can_pick": can_pick})
@@ -241,9 +268,10 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
                             filename=f"{shipment.tracking_number}.pdf")
 
     def save_model(self, request, obj, form, change):
-        if "tracking_number" in form.changed_data:
+        if {"tracking_number", "carrier_name"} & set(form.changed_data):
             try:
-                services.package_set_tracking(package=obj, tracking_number=form.cleaned_data["tracking_number"])
+                services.package_set_tracking(package=obj, tracking_number=form.cleaned_data["tracking_number"],
+                                              carrier_name=form.cleaned_data.get("carrier_name", obj.carrier_name))
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
                 return

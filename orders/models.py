@@ -92,6 +92,15 @@ class Order(models.Model):
         return self.number
 
 
+class DeliveryConfirmation(models.TextChoices):
+    """Who said a package arrived: on-time delivery is measured on the carrier's and staff's word
+    only (a long-overdue package taken as delivered says nothing about when it came)."""
+
+    CARRIER = "carrier", _("the carrier's tracking")
+    STAFF = "staff", _("Bazaar staff")
+    ASSUMED = "assumed", _("taken as delivered (overdue, not tracked)")
+
+
 class Package(models.Model):
     """What one seller ships through one channel: a parcel with its shipping method."""
 
@@ -115,11 +124,18 @@ class Package(models.Model):
     tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True)
     carrier = models.CharField(_("carrier"), max_length=32, blank=True,
                                help_text=_("Set when a label is bought through Bazaar; its tracking is then followed."))
+    carrier_name = models.CharField(_("carrier name"), max_length=60, blank=True,
+                                    help_text=_("The carrier a seller ships with outside Bazaar (UPS, DHL...): "
+                                                "needed, with the tracking number, to mark a package shipped."))
     packed_at = models.DateTimeField(_("packed"), null=True, blank=True)
     packed_weight_lb = models.DecimalField(_("packed weight (lb)"), max_digits=8, decimal_places=3, null=True,
                                            blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
+    shipped_from = models.ForeignKey("fulfillment.Warehouse", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+", verbose_name=_("shipped from"))
     delivered_at = models.DateTimeField(null=True, blank=True)
+    delivery_confirmed_by = models.CharField(_("delivery confirmed by"), max_length=8, blank=True,
+                                             choices=DeliveryConfirmation.choices)
 
     class Meta:
         verbose_name = _("package")

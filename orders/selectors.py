@@ -5,20 +5,22 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Sum
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
 from fulfillment import selectors as fulfillment_selectors
 from marketplace import selectors as marketplace_selectors
-from orders.models import Claim, Order, OrderLine, OrderReservation, Package, SellerFeedback
+from orders.models import Claim, DeliveryConfirmation, Order, OrderLine, OrderReservation, Package, SellerFeedback
 from orders.models import PaymentProblem as PaymentProblem
 
 # Other contexts compare ``order.status`` with ``orders.selectors.OrderStatus`` (and name a
@@ -347,11 +349,33 @@ class SellerPerformance:
     cancelled: int = 0  # of those: cancelled before shipping
     shipped: int = 0  # packages shipped in the shipping window
     shipped_late: int = 0  # of those: shipped after their earliest promised delivery day
-    tracked: int = 0  # of those: with a tracking number
+    tracked: int = 0  # of those: with a valid tracking number (a Bazaar label's, or a plausible one)
+    due: int = 0  # packages whose latest promised day fell in the delivery window (see ``delivery_due``)
+    on_time: int = 0  # of those: delivered by that day
 
 
-def seller_performance(*, defect_since, cancel_since, shipping_since) -> dict[int, SellerPerformance]:
-    """Per seller, the counts the account health rates come from: six grouped queries, whatever
+# A carrier's tracking number: 8 to 40 letters and digits, at least 6 of them digits (UPS 1Z..., USPS,
+# FedEx, DHL all fit; "N/A", "sent", "123" do not). A Bazaar label's number is valid by construction.
+PLAUSIBLE_TRACKING = r"^(?=(.*[0-9]){6})[A-Za-z0-9]{8,40}$"
+
+
+def delivery_due(*, since: date, today: date):
+    """The packages an on-time delivery rate is judged on: their latest promised day is on or after
+    ``since``, and either they were delivered (on time or not) or that day is past (so they are late
+    whether delivered, shipped or still waiting). Cancelled packages are left out, and so are those
+    only taken as delivered when long overdue (nobody saw them arrive)."""
+    return (Package.objects.filter(estimated_latest__gte=since)
+            .filter(Q(status=Package.Status.DELIVERED) | Q(estimated_latest__lt=today))
+            .exclude(status=Package.Status.CANCELLED)
+            .exclude(delivery_confirmed_by=DeliveryConfirmation.ASSUMED))
+
+
+ON_TIME = Q(status=Package.Status.DELIVERED, delivered_at__date__lte=F("estimated_latest"))
+
+
+def seller_performance(*, defect_since, cancel_since, shipping_since, delivery_since=None
+                       ) -> dict[int, SellerPerformance]:
+    """Per seller, the counts the account health rates come from: seven grouped queries, whatever
     the number of sellers and orders."""
     result: dict[int, SellerPerformance] = {}
 
@@ -381,10 +405,50 @@ def seller_performance(*, defect_since, cancel_since, shipping_since) -> dict[in
     for row in shipped.values("seller_id").annotate(
             n=Count("id"),
             late=Count("id", filter=Q(estimated_earliest__isnull=False, shipped_at__date__gt=F("estimated_earliest"))),
-            tracked=Count("id", filter=~Q(tracking_number=""))):
+            tracked=Count("id", filter=~Q(carrier="") | Q(tracking_number__regex=PLAUSIBLE_TRACKING))):
         perf = of(row["seller_id"])
         perf.shipped, perf.shipped_late, perf.tracked = row["n"], row["late"], row["tracked"]
+    if delivery_since is not None:
+        today = timezone.localdate()
+        due = delivery_due(since=timezone.localtime(delivery_since).date(), today=today)
+        for row in due.values("seller_id").annotate(n=Count("id"), on_time=Count("id", filter=ON_TIME)):
+            perf = of(row["seller_id"])
+            perf.due, perf.on_time = row["n"], row["on_time"]
     return result
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    key: object  # seller, warehouse or shipping method id/code (None: not known)
+    name: str
+    due: int
+    on_time: int
+    late: int
+    undelivered: int  # late and still not delivered
+
+    @property
+    def rate(self) -> Decimal | None:
+        return (Decimal(self.on_time) * 100 / self.due).quantize(Decimal("0.1")) if self.due else None
+
+
+DELIVERY_GROUPS = {"seller": ("seller_id", "seller_name"), "warehouse": ("shipped_from_id", "shipped_from__name"),
+                   "method": ("shipping_method_code", "shipping_method_name")}
+
+
+def delivery_performance(*, by: str, since: date, today: date | None = None, seller_ids=None) -> list[DeliveryRow]:
+    """On-time delivery per seller, per warehouse shipped from, or per shipping method (``by``),
+    over the packages due since ``since`` (see :func:`delivery_due`): one grouped query, the worst
+    rate first. ``seller_ids`` limits it to those sellers' packages."""
+    key, name = DELIVERY_GROUPS[by]
+    due = delivery_due(since=since, today=today or timezone.localdate())
+    if seller_ids is not None:
+        due = due.filter(seller_id__in=list(seller_ids))
+    rows = (due.values(key).annotate(
+        label=Max(name), n=Count("id"), on_time=Count("id", filter=ON_TIME),
+        undelivered=Count("id", filter=~Q(status=Package.Status.DELIVERED))).order_by(key))
+    result = [DeliveryRow(row[key], row["label"] or "", row["n"], row["on_time"], row["n"] - row["on_time"],
+                          row["undelivered"]) for row in rows]
+    return sorted(result, key=lambda r: (r.rate if r.rate is not None else Decimal(101), str(r.name)))
 
 
 SOLD = (Order.Status.PAID, Order.Status.PARTIALLY_SHIPPED, Order.Status.SHIPPED, Order.Status.DELIVERED,
@@ -416,25 +480,28 @@ class PickRow:
     title: str
     quantity: int = 0
     packages: list = field(default_factory=list)  # (order number, package id, units)
+    bin: str = ""  # where to pick them
 
 
 def pick_list(*, warehouse_id: int) -> list[PickRow]:
     """What to pick in a warehouse now: the units held there for packages still being prepared of
-    paid orders, one row per offer (the total and the packages it goes to), in product title order
-    (an aisle walk when titles group like products). Three queries."""
+    paid orders, one row per offer (the total and the packages it goes to), in bin order (a walk
+    down the aisles; rows not shelved yet last, by title). Four queries."""
     held = (OrderReservation.objects.filter(
         released=False, order__status__in=(Order.Status.PAID, Order.Status.PARTIALLY_SHIPPED),
         stock_item_id__in=fulfillment_selectors.stock_item_ids_in(warehouse_id=warehouse_id))
-        .values_list("order_id", "offer_id", "quantity"))
+        .values_list("order_id", "offer_id", "quantity", "stock_item_id"))
     held = list(held)
     lines = {(line.order_id, line.offer_id): line for line in OrderLine.objects.filter(
-        order_id__in={order_id for order_id, _o, _q in held}).select_related("order", "package")}
+        order_id__in={row[0] for row in held}).select_related("order", "package")}
+    bins = fulfillment_selectors.stock_item_bins(stock_item_ids={row[3] for row in held}) if held else {}
     rows: dict[int, PickRow] = {}
-    for order_id, offer_id, quantity in held:
+    for order_id, offer_id, quantity, stock_item_id in held:
         line = lines.get((order_id, offer_id))
         if line is None or line.package is None or line.package.status != Package.Status.PENDING:
             continue
-        row = rows.setdefault(offer_id, PickRow(offer_id, line.sku, line.product_title))
+        row = rows.setdefault(offer_id, PickRow(offer_id, line.sku, line.product_title,
+                                                bin=bins.get(stock_item_id, "")))
         row.quantity += quantity
         row.packages.append((line.order.number, line.package_id, quantity))
-    return sorted(rows.values(), key=lambda r: (r.title.lower(), r.sku))
+    return sorted(rows.values(), key=lambda r: (not r.bin, r.bin, r.title.lower(), r.sku))

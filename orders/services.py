@@ -27,6 +27,7 @@ from orders import events as order_events
 from orders import selectors
 from orders.models import (
     Claim,
+    DeliveryConfirmation,
     Order,
     OrderDiscount,
     OrderEvent,
@@ -455,25 +456,51 @@ def _locked(package: Package) -> tuple[Order, Package]:
     return order, Package.objects.select_for_update().get(pk=package.pk)
 
 
-def package_set_tracking(*, package: Package, tracking_number: str) -> Package:
-    """Record the carrier's tracking number while the package is still being prepared."""
+def package_set_tracking(*, package: Package, tracking_number: str, carrier_name: str | None = None) -> Package:
+    """Record the carrier's tracking number (and, for a seller's own shipping, the carrier's name)
+    while the package is still being prepared."""
     tracking = (tracking_number or "").strip()[:64]
-    updated = Package.objects.filter(pk=package.pk, status=P.PENDING).update(tracking_number=tracking)
+    changes = {"tracking_number": tracking}
+    if carrier_name is not None:
+        changes["carrier_name"] = carrier_name.strip()[:60]
+    updated = Package.objects.filter(pk=package.pk, status=P.PENDING).update(**changes)
     if not updated:
         raise IllegalTransition(_("The tracking number can only be changed before the package ships."))
-    package.tracking_number = tracking
+    for field, value in changes.items():
+        setattr(package, field, value)
     return package
 
 
-def package_ship(*, package: Package, tracking_number: str = "", actor=None) -> Package:
+def _shipping_proof_missing(package: Package) -> str | None:
+    """Why ``package`` may not leave yet: Bazaar's own packages ship only with a label bought
+    through Bazaar (so their tracking is followed); a seller's with a carrier and a tracking number."""
+    if package.fulfillment_channel != selectors.MERCHANT:
+        if not (package.carrier and package.tracking_number):
+            return _("Buy the label first: a package Bazaar fulfils ships only with a label bought through "
+                     "Bazaar.")
+        return None
+    if not package.tracking_number or not (package.carrier or package.carrier_name):
+        return _("Enter the carrier and the tracking number before marking the package shipped.")
+    return None
+
+
+def package_ship(*, package: Package, tracking_number: str = "", carrier_name: str = "", actor=None) -> Package:
     """The package leaves: it is marked shipped, its reserved stock goes out of the warehouse, the
     order becomes partially shipped or shipped, and the customer is told. The first package
-    shipped captures the payment, after the commit (a worker calls the provider)."""
+    shipped captures the payment, after the commit (a worker calls the provider). It needs its
+    proof of shipping: a Bazaar label (Bazaar's packages) or a carrier and a tracking number."""
     tracking = (tracking_number or "").strip()[:64]
     with transaction.atomic():
         order, package = _locked(package)
         if refusal := selectors.package_ship_refusal(package=package, actor=actor):
             raise PermissionDenied(refusal)
+        if package.status == P.PENDING:
+            if tracking and not package.carrier:  # a bought label's number is not overwritten
+                package.tracking_number = tracking
+            if carrier_name.strip():
+                package.carrier_name = carrier_name.strip()[:60]
+            if missing := _shipping_proof_missing(package):
+                raise ApplicationError(missing, code="shipping_proof_missing")
         if package.status != P.PENDING:
             raise IllegalTransition(
                 _("This package cannot be shipped: it is %(status)s.")
@@ -493,9 +520,6 @@ def package_ship(*, package: Package, tracking_number: str = "", actor=None) -> 
         first_shipment = order.status == S.PAID
         package.status = P.SHIPPED
         package.shipped_at = timezone.now()
-        if tracking:
-            package.tracking_number = tracking
-        package.save(update_fields=["status", "shipped_at", "tracking_number"])
 
         offer_ids = {i for i in package.lines.values_list("offer_id", flat=True) if i is not None}
         held = list(
@@ -503,6 +527,10 @@ def package_ship(*, package: Package, tracking_number: str = "", actor=None) -> 
                 "stock_item_id"
             )
         )
+        origin = next(iter(fulfillment_selectors.warehouses_of_stock_items(
+            stock_item_ids=[r.stock_item_id for r in held])), None) if held else None
+        package.shipped_from_id = origin.pk if origin else None
+        package.save(update_fields=["status", "shipped_at", "tracking_number", "carrier_name", "shipped_from"])
         if held:
             fulfillment_services.stock_ship(
                 reservations=[fulfillment_services.Reservation(r.stock_item_id, r.offer_id, r.quantity) for r in held],
@@ -545,8 +573,10 @@ def order_capture_payment(*, order: Order) -> int:
     return captured
 
 
-def package_deliver(*, package: Package, actor=None, now=None) -> Package:
-    """The carrier delivered the package; when every package has arrived the order is delivered."""
+def package_deliver(*, package: Package, actor=None, now=None, confirmed_by: str = DeliveryConfirmation.STAFF
+                    ) -> Package:
+    """The package arrived (``confirmed_by`` the carrier's tracking, staff, or assumed when long
+    overdue); when every package has arrived the order is delivered."""
     with transaction.atomic():
         order, package = _locked(package)
         if refusal := (selectors.package_ship_refusal(package=package, actor=actor)
@@ -559,7 +589,8 @@ def package_deliver(*, package: Package, actor=None, now=None) -> Package:
             )
         package.status = P.DELIVERED
         package.delivered_at = now or timezone.now()
-        package.save(update_fields=["status", "delivered_at"])
+        package.delivery_confirmed_by = DeliveryConfirmation(confirmed_by)
+        package.save(update_fields=["status", "delivered_at", "delivery_confirmed_by"])
         message = _("Package from %(seller)s delivered") % {"seller": package.seller_name}
         outstanding = Package.objects.filter(order=order, status__in=[P.PENDING, P.SHIPPED]).exists()
         if not outstanding and order.status == S.SHIPPED:
@@ -586,12 +617,17 @@ def _parcel(package: Package) -> fulfillment_services.Parcel:
                                                   offer_id__in=[line.offer_id for line in lines if line.offer_id])
     origin = next(iter(fulfillment_selectors.warehouses_of_stock_items(
         stock_item_ids=stock_items.values_list("stock_item_id", flat=True))), None)
-    address = package.order.shipping_address or {}
+    address = {key: str(value) for key, value in (package.order.shipping_address or {}).items()}
     return fulfillment_services.Parcel(
         weight_lb=Decimal(weight), from_city=origin.city if origin else "",
         from_country=origin.country if origin else "",
-        to_city=str(address.get("city", "")), to_postcode=str(address.get("postal_code", "")),
-        to_country=str(address.get("country", "")))
+        to_city=address.get("city", ""), to_postcode=address.get("postal_code", ""),
+        to_country=address.get("country", ""),
+        from_name=origin.name if origin else "", from_street=origin.street if origin else "",
+        from_state=origin.region if origin else "", from_postcode=origin.postal_code if origin else "",
+        from_phone=origin.phone if origin else "",
+        to_name=address.get("full_name", ""), to_street=address.get("line1", ""),
+        to_street2=address.get("line2", ""), to_state=address.get("region", ""), to_phone=address.get("phone", ""))
 
 
 def package_pack(*, package: Package, weight_lb, actor=None) -> Package:
@@ -650,7 +686,7 @@ def package_tracking_update(*, reference: str, status: str, occurred_at: str = "
     done = "noted"
     if status == "delivered" and package.status == P.SHIPPED:
         when = datetime.fromisoformat(occurred_at) if occurred_at else None
-        package_deliver(package=package, now=when)
+        package_deliver(package=package, now=when, confirmed_by=DeliveryConfirmation.CARRIER)
         done = "delivered"
     if status in TRACKING_EMAILS and package.status != P.CANCELLED:
         _send_email_on_commit(package.order, TRACKING_EMAILS[status], package.pk)
@@ -669,7 +705,7 @@ def packages_deliver_overdue(*, today=None) -> int:
         try:
             when = datetime.combine(package.estimated_latest, datetime.max.time(),
                                     tzinfo=timezone.get_current_timezone())
-            package_deliver(package=package, now=when)
+            package_deliver(package=package, now=when, confirmed_by=DeliveryConfirmation.ASSUMED)
             done += 1
         except (IllegalTransition, Conflict):
             continue  # delivered meanwhile

@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 # The SECRET_KEY development falls back to: public, so never good enough for production.
 DEV_SECRET_KEY = "dev-insecure-0b6f7d1c2e9a4f58a3c1b2d4e6f80913-not-for-production"  # noqa: S105 - public on purpose
+DEV_TEST_CARRIER_SECRET = "test-carrier-secret"  # noqa: S105 - the development default, public on purpose
 SECRET_KEY_MIN_LENGTH = 50
 SECRET_KEY_MIN_DISTINCT = 5
 
@@ -61,6 +62,9 @@ def refuse_unsafe_production(
     stripe_secret_key: str,
     stripe_publishable_key: str,
     stripe_webhook_secret: str,
+    test_carrier_secret: str = "",
+    easypost_api_key: str = "",
+    easypost_webhook_secret: str = "",
 ) -> None:
     """Raise ``ImproperlyConfigured`` naming the first variable that makes production unsafe."""
     weakness = secret_key_weakness(secret_key)
@@ -100,3 +104,13 @@ def refuse_unsafe_production(
         ):
             if not (value or "").strip():
                 raise ImproperlyConfigured(f"{name} is required in production with PAYMENT_PROVIDER=stripe.")
+    if (test_carrier_secret or "") in ("", DEV_TEST_CARRIER_SECRET) or len(test_carrier_secret) < 32:
+        raise ImproperlyConfigured(
+            "FULFILLMENT_TEST_CARRIER_SECRET must be a long random value in production (at least 32 characters): "
+            "whoever knows it can post the test carrier's tracking events, which mark packages delivered."
+        )
+    if (easypost_api_key or "").strip() and not (easypost_webhook_secret or "").strip():
+        raise ImproperlyConfigured(
+            "EASYPOST_WEBHOOK_SECRET is required in production with EASYPOST_API_KEY: without it EasyPost's "
+            "tracking webhooks are refused (set the same secret on the webhook in EasyPost's dashboard)."
+        )

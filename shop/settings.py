@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import environ
 from django.utils.translation import gettext_lazy as _
 
-from shop.production import DEV_SECRET_KEY, parse_trusted_proxies, refuse_unsafe_production
+from shop.production import DEV_SECRET_KEY, DEV_TEST_CARRIER_SECRET, parse_trusted_proxies, refuse_unsafe_production
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -419,8 +419,15 @@ PURCHASING_COVER_DAYS = env.int("PURCHASING_COVER_DAYS", default=28)
 # Carriers (fulfillment.carriers): code -> dotted path of the carrier class; the test carrier's
 # webhook secret; the carrier and service used when staff buy a label without choosing.
 FULFILLMENT_CARRIERS = {"test": "fulfillment.carriers.TestCarrier"}
-FULFILLMENT_TEST_CARRIER_SECRET = env.str("FULFILLMENT_TEST_CARRIER_SECRET", default="test-carrier-secret")
+FULFILLMENT_TEST_CARRIER_SECRET = env.str("FULFILLMENT_TEST_CARRIER_SECRET", default=DEV_TEST_CARRIER_SECRET)
 FULFILLMENT_DEFAULT_CARRIER = env.str("FULFILLMENT_DEFAULT_CARRIER", default="test")
+# EasyPost (fulfillment.easypost_carrier), carrier "easypost" once its API key is set: the secret its
+# tracking webhooks are signed with, and the longest wait for any one of its answers.
+EASYPOST_API_KEY = env.str("EASYPOST_API_KEY", default="")
+EASYPOST_WEBHOOK_SECRET = env.str("EASYPOST_WEBHOOK_SECRET", default="")
+EASYPOST_TIMEOUT_SECONDS = env.float("EASYPOST_TIMEOUT_SECONDS", default=10.0)
+if EASYPOST_API_KEY:
+    FULFILLMENT_CARRIERS["easypost"] = "fulfillment.easypost_carrier.EasyPostCarrier"
 
 # --- Inventory files (fulfillment.inventory) ------------------------------------------------
 # A seller's offers and stock from a CSV: at most this many bytes and rows; files of up to
@@ -445,6 +452,7 @@ FINANCE_HEALTH_TARGETS = {
     "cancel_rate": (Decimal("2.50"), 7),  # below, over 7 days
     "late_shipment_rate": (Decimal("4.00"), 30),  # below, over 30 days
     "valid_tracking_rate": (Decimal("95.00"), 30),  # at least, over 30 days
+    "on_time_delivery_rate": (Decimal("90.00"), 30),  # at least, over packages due in the last 30 days
 }
 FINANCE_HEALTH_MIN_ORDERS = env.int("FINANCE_HEALTH_MIN_ORDERS", default=10)
 # How payouts are sent (a dotted path to a finance.providers.PayoutProvider).
@@ -518,6 +526,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ProductProposalStatusEnum": "marketplace.models.ProductProposal.Status",
         "InventoryUploadStatusEnum": "fulfillment.models.InventoryUpload.Status",
+        "InboundShipmentStatusEnum": "fulfillment.models.InboundShipment.Status",
+        "RemovalOrderStatusEnum": "fulfillment.models.RemovalOrder.Status",
+        "PurchaseOrderStatusEnum": "fulfillment.models.PurchaseOrder.Status",
     },
 }
 
@@ -621,4 +632,7 @@ if PRODUCTION:
         stripe_secret_key=STRIPE_SECRET_KEY,
         stripe_publishable_key=STRIPE_PUBLISHABLE_KEY,
         stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+        test_carrier_secret=FULFILLMENT_TEST_CARRIER_SECRET,
+        easypost_api_key=EASYPOST_API_KEY,
+        easypost_webhook_secret=EASYPOST_WEBHOOK_SECRET,
     )

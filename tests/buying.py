@@ -7,6 +7,7 @@ import uuid
 
 from checkout import services
 from checkout.models import Cart, CartLine
+from orders import services as orders_services
 from shop.strategy import Strategy
 from tests.commit import committed
 
@@ -35,3 +36,17 @@ def place(cart, key=None, card=GOOD_CARD, **kwargs) -> services.PlacedOrder:
             shipping_address=kwargs.pop("shipping_address", ADDRESS), payment_method=card,
             idempotency_key=key or uuid.uuid4().hex, **kwargs,
         )
+
+
+def ship(package, *, tracking_number: str = "1Z999AA10123456784", actor=None):
+    """Mark ``package`` shipped as its shipper would: a seller's own package with a carrier and
+    ``tracking_number``; one Bazaar fulfils after buying its label from the test carrier (whose
+    tracking number then stands, whatever ``tracking_number`` says)."""
+    package.refresh_from_db()
+    if package.fulfillment_channel == "merchant":
+        return orders_services.package_ship(package=package, tracking_number=tracking_number, carrier_name="UPS",
+                                            actor=actor)
+    if package.status == "pending" and not package.carrier:
+        orders_services.package_buy_label(package=package)
+        package.refresh_from_db()
+    return orders_services.package_ship(package=package, actor=actor)

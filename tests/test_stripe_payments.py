@@ -37,6 +37,7 @@ from membership import services as membership_services
 from membership.models import Plan, Subscription, SubscriptionCharge
 from orders.models import Order, OrderEvent
 from payments.models import Payment, PaymentStatus, ProviderCustomer, WebhookEvent
+from tests.buying import ship
 from tests.commit import committed
 from tests.concurrency import race
 from tests.factories import OfferFactory, UserFactory, shipping_method, stock
@@ -484,12 +485,11 @@ def paid_order(client, fake_stripe, offer) -> tuple[Order, Payment]:
 
 
 def test_shipping_captures_at_stripe_and_refunds_are_counted_once(client, fake_stripe, offer):
-    from orders import services as orders_services
     from payments import services as payment_services
 
     order, payment = paid_order(client, fake_stripe, offer)
     with committed():  # the payment is captured after the commit
-        orders_services.package_ship(package=order.packages.get(), tracking_number="TRACK1")
+        ship(order.packages.get(), tracking_number="TRACK1")
     payment.refresh_from_db()
     assert (payment.status, payment.captured_amount) == (PaymentStatus.CAPTURED, Decimal("30.00"))
     intent = fake_stripe.intent(payment.provider_reference)
@@ -541,7 +541,7 @@ def test_an_authorization_cancelled_at_stripe_flags_the_paid_order_and_stops_shi
     order.refresh_from_db()
     assert (order.status, order.payment_problem) == (Order.Status.PAID, PaymentProblem.PAYMENT_CANCELLED)
     with pytest.raises(orders_services.IllegalTransition):
-        orders_services.package_ship(package=order.packages.get())
+        ship(order.packages.get())
     assert fake_stripe.intent(payment.provider_reference)["amount_received"] == 0
 
 

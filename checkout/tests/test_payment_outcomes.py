@@ -27,7 +27,7 @@ from payments.exceptions import PaymentDeclined, PaymentInProgress, PaymentUnava
 from payments.models import Payment, PaymentStatus
 from payments.providers import base as providers
 from payments.providers.test import TestProvider
-from tests.buying import ADDRESS, GOOD_CARD, cart_with, place
+from tests.buying import ADDRESS, GOOD_CARD, cart_with, place, ship
 from tests.commit import committed
 from tests.concurrency import race
 from tests.factories import OfferFactory, UserFactory, shipping_method, stock
@@ -324,7 +324,7 @@ class TestAuthorizationExpiry:
             assert orders_services.order_secure_expiring_payments()["flagged"] == 0  # staff are told once
         package = order.packages.get()
         with pytest.raises(orders_services.IllegalTransition) as exc:
-            orders_services.package_ship(package=package, tracking_number="1Z")
+            ship(package, tracking_number="1Z")
         assert exc.value.code == "no_live_payment"
         package.refresh_from_db()
         assert package.status == package.Status.PENDING

@@ -15,7 +15,7 @@ from finance.models import SellerHealth
 from marketplace.models import BuyBox, Seller
 from orders import services as orders_services
 from orders.models import Package
-from tests.buying import cart_with, place
+from tests.buying import cart_with, place, ship
 from tests.commit import committed
 from tests.factories import OfferFactory, ProductFactory, SellerFactory, seller_member, shipping_method, stock
 
@@ -40,10 +40,10 @@ def winner(product) -> int | None:
     return BuyBox.objects.get(product=product).offer_id
 
 
-def ship_and_deliver(order, tracking="1Z"):
+def ship_and_deliver(order, tracking="1Z999AA10123456784"):
     package = Package.objects.get(order=order)
     with committed():
-        orders_services.package_ship(package=package, tracking_number=tracking)
+        ship(package, tracking_number=tracking)
         orders_services.package_deliver(package=Package.objects.get(pk=package.pk))
 
 
@@ -80,7 +80,7 @@ def test_shipping_without_tracking_and_late_are_rates_too(two_offers):
     assert package.estimated_earliest is not None
     late = timezone.make_aware(datetime.combine(package.estimated_earliest + timedelta(days=1), time(12)))
     with time_machine.travel(late), committed():  # after the earliest promised delivery day
-        orders_services.package_ship(package=package, tracking_number="")  # a seller may ship without one
+        ship(package, tracking_number="N/A")  # a number no carrier gives: not a valid tracking
         services.health_compute()
     health = SellerHealth.objects.get(seller=cheap.seller)
     assert health.valid_tracking_rate == Decimal("0.00")

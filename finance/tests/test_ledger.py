@@ -16,6 +16,7 @@ from finance.models import LedgerEntry
 from orders import services as orders_services
 from orders.models import Package
 from tests.buying import cart_with, place
+from tests.buying import ship as ship_package
 from tests.commit import committed
 from tests.factories import OfferFactory, SellerFactory, house_seller, seller_member, shipping_method, stock
 
@@ -44,7 +45,7 @@ def kinds(seller) -> dict[str, Decimal]:
 
 def ship(package):
     with committed():  # the event's consumer (the posting) runs after the commit
-        orders_services.package_ship(package=package, tracking_number="1Z999")
+        ship_package(package, tracking_number="1Z999")
 
 
 def deliver(package, when=None):
@@ -185,7 +186,7 @@ def test_the_same_shipment_posted_twice_at_once_posts_once():
     stock(offer, 5)
     order = place(cart_with((offer, 1))).order
     package = Package.objects.get(order=order)
-    orders_services.package_ship(package=package, tracking_number="1Z")  # eager: posted once already
+    ship_package(package, tracking_number="1Z")  # eager: posted once already
     results = race(lambda: services.ledger_post_package_shipped(package_id=package.pk, event_id=1), [()] * 4)
     assert not [r for r in results if isinstance(r, Exception)], results
     assert LedgerEntry.objects.filter(seller=offer.seller).count() == 4

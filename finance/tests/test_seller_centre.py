@@ -10,9 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from finance import services
-from orders import services as orders_services
 from orders.models import Package
-from tests.buying import cart_with, place
+from tests.buying import cart_with, place, ship
 from tests.commit import committed
 from tests.factories import (
     OfferFactory,
@@ -43,7 +42,7 @@ def test_the_seller_centre_shows_a_sellers_business(client, shop):
     first = place(cart_with((mine, 2))).order
     place(cart_with((mine, 1)))
     with committed():
-        orders_services.package_ship(package=Package.objects.get(order=first), tracking_number="1Z")
+        ship(Package.objects.get(order=first), tracking_number="1Z")
     services.health_compute()
     client.force_login(seller_member(mine.seller, role="staff"))
     assert "Seller centre" in client.get(reverse("admin:index")).content.decode()

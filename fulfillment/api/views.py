@@ -16,29 +16,20 @@ from core.api import StrictPageNumberPagination, error_responses
 from core.exceptions import PermissionDenied
 from fulfillment import inventory, selectors
 from fulfillment.api import serializers as s
+from fulfillment.api.base import seller_for
 from marketplace import selectors as marketplace_selectors
 
 UPLOADS = "inventory files"
 
 
 def _seller(request: Request, slug: str | None):
-    if slug:
-        seller = marketplace_selectors.seller_list().filter(slug=slug).first()
-        if seller is None:
-            raise s.serializers.ValidationError({"seller": [_("Unknown seller: %(slug)s") % {"slug": slug}]})
-        return seller
-    ids = marketplace_selectors.seller_ids_for_user(request.user)
-    if len(ids) != 1:
-        raise s.serializers.ValidationError({"seller": [_("Say which seller this file is for.")]})
-    seller = marketplace_selectors.seller_list().filter(pk=ids[0]).first()
-    if seller is None:
-        raise PermissionDenied(_("Your seller account is not active."))
-    return seller
+    return seller_for(request, slug, ask=_("Say which seller this file is for."))
 
 
 class InventoryUploadListApi(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [MultiPartParser]
+    pagination_class = StrictPageNumberPagination  # for the schema: the list comes in pages
 
     @extend_schema(
         operation_id="inventory_uploads_list",

@@ -14,7 +14,7 @@ from fulfillment import selectors, sizing
 from fulfillment.models import FulfilmentFeeRate, SizeTier
 from orders import services as orders_services
 from orders.models import Package
-from tests.buying import cart_with, place
+from tests.buying import cart_with, place, ship
 from tests.commit import committed
 from tests.factories import (
     OfferFactory,
@@ -106,7 +106,7 @@ def fba_sale():
 def test_the_fee_is_posted_when_bazaar_ships_once_and_kept_on_a_refund(fba_sale):
     seller, order, package = fba_sale
     with committed():
-        orders_services.package_ship(package=package, tracking_number="1Z")
+        ship(package, tracking_number="1Z")
     fee = LedgerEntry.objects.get(seller=seller, kind="fulfilment_fee")
     assert (fee.amount, fee.source_type, fee.description) == (D("-9.98"), "order_line", "2 x 4.99 (Large standard)")
     hold = LedgerEntry.objects.get(seller=seller, kind="reserve_hold")
@@ -125,7 +125,7 @@ def test_a_seller_shipping_itself_pays_no_fulfilment_fee():
     stock(offer, 5)
     order = place(cart_with((offer, 1))).order
     with committed():
-        orders_services.package_ship(package=Package.objects.get(order=order), tracking_number="1Z")
+        ship(Package.objects.get(order=order), tracking_number="1Z")
     assert not LedgerEntry.objects.filter(kind="fulfilment_fee").exists()
 
 

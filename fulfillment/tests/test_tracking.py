@@ -18,7 +18,7 @@ from fulfillment import carriers, tracking
 from fulfillment.models import CarrierShipment, TrackingEvent
 from orders import services as orders_services
 from orders.models import Package
-from tests.buying import cart_with, place
+from tests.buying import cart_with, place, ship
 from tests.commit import committed
 from tests.factories import OfferFactory, SellerFactory, UserFactory, seller_member, shipping_method, staff_user, stock
 
@@ -119,7 +119,7 @@ def test_staff_buy_the_label_and_the_carrier_delivers_the_package(client, fba_or
     pdf = staff.get(reverse("admin:orders_package_label_pdf", args=[package.pk]))
     assert pdf["Content-Type"] == "application/pdf"
     with committed():
-        orders_services.package_ship(package=package, tracking_number=package.tracking_number)
+        ship(package, tracking_number=package.tracking_number)
     mail.outbox.clear()
     now = timezone.now()
     with committed():
@@ -170,7 +170,7 @@ def test_the_pick_list_then_packing_with_a_weight_that_the_label_uses(fba_order)
     shipment = orders_services.package_buy_label(package=package, actor=None)
     assert shipment.weight_lb == Decimal("3.250")
     with committed():
-        orders_services.package_ship(package=package, tracking_number=shipment.tracking_number)
+        ship(package, tracking_number=shipment.tracking_number)
     assert order.number not in staff.get(reverse("admin:orders_package_pick_list"),
                                          {"warehouse": centre.pk}).content.decode()
     seller = Client()
@@ -187,3 +187,38 @@ def test_two_label_purchases_for_one_package_at_once_buy_one():
     assert all(isinstance(r, CarrierShipment) for r in results), results
     assert len({r.pk for r in results}) == 1
     assert CarrierShipment.objects.filter(reference="package:909").count() == 1
+
+
+def test_the_pick_list_walks_the_bins_in_order_and_bins_are_staffs_to_set():
+    from fulfillment import services
+    from fulfillment.models import StockItem
+    from orders import selectors as orders_selectors
+    from tests.factories import WarehouseFactory
+
+    shipping_method(channel="platform", price="0.00", code="free")
+    centre = WarehouseFactory(code="reno-1", name="Reno centre")
+    offers = [OfferFactory(product__title=title) for title in ("Apple corer", "Bread bin", "Cake tin")]
+    for offer in offers:
+        stock(offer, 5, warehouse=centre)
+    order = place(cart_with(*((offer, 1) for offer in offers))).order
+    items = {offer.pk: StockItem.objects.get(offer=offer, warehouse=centre) for offer in offers}
+    services.stock_item_set_bin(stock_item=items[offers[0].pk], bin_code=" c01-02-1 ")  # normalised
+    services.stock_item_set_bin(stock_item=items[offers[2].pk], bin_code="A07-01-3")
+    rows = orders_selectors.pick_list(warehouse_id=centre.pk)
+    assert [(row.bin, row.title) for row in rows] == [
+        ("A07-01-3", "Cake tin"), ("C01-02-1", "Apple corer"), ("", "Bread bin")]  # not shelved: last
+    assert rows[0].packages == [(order.number, order.packages.get(seller=offers[2].seller).pk, 1)]
+    with pytest.raises(services.ApplicationError, match="A03-12-2"):
+        services.stock_item_set_bin(stock_item=items[offers[1].pk], bin_code="shelf by the door")
+    with pytest.raises(services.PermissionDenied):  # a seller's member never shelves in Bazaar's centre
+        services.stock_item_set_bin(stock_item=items[offers[1].pk], bin_code="B01",
+                                    actor=seller_member(offers[1].seller, role="owner"))
+    assert StockItem.objects.get(pk=items[offers[1].pk].pk).bin == ""
+    staff = Client()
+    staff.force_login(staff_user("fulfillment.view_stockitem", "fulfillment.change_stockitem"))
+    url = reverse("admin:fulfillment_stockitem_change", args=[items[offers[1].pk].pk])
+    page = staff.post(url, {"bin": "not a bin!", "adjust_by": ""})
+    assert page.status_code == 200  # the form again, with the message
+    assert "A bin is letters and digits" in page.content.decode()
+    assert staff.post(url, {"bin": "b02-03-1", "adjust_by": ""}).status_code == 302
+    assert StockItem.objects.get(pk=items[offers[1].pk].pk).bin == "B02-03-1"

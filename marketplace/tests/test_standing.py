@@ -10,9 +10,8 @@ from checkout import services as checkout_services
 from core.exceptions import ApplicationError, Conflict, PermissionDenied
 from marketplace import services
 from marketplace.models import SellerStandingEvent
-from orders import services as orders_services
 from orders.models import Package
-from tests.buying import cart_with, place
+from tests.buying import cart_with, place, ship
 from tests.commit import committed
 from tests.factories import (
     OfferFactory,
@@ -47,7 +46,7 @@ def test_a_suspended_sellers_offers_stop_selling_and_placed_orders_go_on(client,
     with pytest.raises(ApplicationError, match="no longer available"):
         checkout_services.cart_add(cart=cart, offer_id=offer.pk, quantity=1)
     with committed():
-        orders_services.package_ship(package=Package.objects.get(order=order), tracking_number="1Z")  # goes on
+        ship(Package.objects.get(order=order), tracking_number="1Z")  # goes on
     event = SellerStandingEvent.objects.get()
     assert (event.action, event.reason) == ("suspended", "Counterfeit complaints")
     with committed():

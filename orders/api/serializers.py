@@ -30,6 +30,11 @@ class PackageOutputSerializer(serializers.Serializer):
     estimated_earliest = serializers.DateField(allow_null=True)
     estimated_latest = serializers.DateField(allow_null=True)
     tracking_number = serializers.CharField()
+    carrier = serializers.CharField(
+        help_text="The Bazaar carrier whose label it ships with (its tracking is followed); empty otherwise.")
+    carrier_name = serializers.CharField(help_text="The carrier a seller ships with outside Bazaar; empty otherwise.")
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
     lines = OrderLineOutputSerializer(many=True, source="lines.all")
 
 

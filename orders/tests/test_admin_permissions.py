@@ -6,12 +6,14 @@ POST), and a seller's members ship or deliver only their own seller's merchant p
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from core.exceptions import PermissionDenied
 from orders import services
 from orders.models import Order, OrderEvent, Package
 from orders.tests.test_shipping import buy, counts, package_of, payment
 from payments.models import PaymentStatus
+from tests.buying import ship
 from tests.commit import committed
 from tests.factories import (
     admin_action,
@@ -29,7 +31,7 @@ def _delivered(order, offer_list) -> Order:
     with committed():  # shipping captures the payment after the commit
         for offer in offer_list:
             package = package_of(order, offer)
-            services.package_ship(package=package)
+            ship(package)
             services.package_deliver(package=package)
     return Order.objects.get(pk=order.pk)
 
@@ -121,7 +123,7 @@ def test_view_or_change_package_staff_cannot_ship_or_deliver(client, offers):
         assert Package.objects.get(pk=package.pk).status == Package.Status.PENDING
         assert _snapshot(order, offers) == before  # nothing left the warehouse, nothing captured
 
-    services.package_ship(package=package)
+    ship(package)
     for held in (("orders.view_package",), ("orders.view_package", "orders.change_package")):
         client.force_login(staff_user(*held))
         admin_action(client, PACKAGES, "deliver_packages", package, follow=True)
@@ -135,8 +137,13 @@ def test_platform_staff_with_ship_package_ship_and_deliver_bazaar_packages(clien
     client.force_login(staff_user("orders.view_package", "orders.ship_package"))
     assert {"ship_packages", "deliver_packages"} <= admin_actions(client.get(PACKAGES))
 
+    refused = admin_action(client, PACKAGES, "ship_packages", package, follow=True)  # no label yet
+    assert "Buy the label first" in refused.content.decode()
+    assert Package.objects.get(pk=package.pk).status == Package.Status.PENDING
+    client.post(reverse("admin:orders_package_label", args=[package.pk]), {"service": "ground"})
     admin_action(client, PACKAGES, "ship_packages", package)
     assert Package.objects.get(pk=package.pk).status == Package.Status.SHIPPED
+    assert Package.objects.get(pk=package.pk).tracking_number.startswith("BZT")
     assert counts(kettle) == (3, 0)
     admin_action(client, PACKAGES, "deliver_packages", package)
     assert Package.objects.get(pk=package.pk).status == Package.Status.DELIVERED
@@ -162,7 +169,7 @@ class TestSellersShipOnlyTheirOwnMerchantPackages:
         kettle, _towel = offers
         order = buy(offers)
         package = package_of(order, kettle)
-        services.package_ship(package=package)
+        ship(package)
         client.force_login(seller_member(kettle.seller, role="owner"))
         admin_action(client, PACKAGES, "deliver_packages", package)
         assert Package.objects.get(pk=package.pk).status == Package.Status.SHIPPED
@@ -183,6 +190,7 @@ class TestSellersShipOnlyTheirOwnMerchantPackages:
         order = buy(offers)
         theirs = package_of(order, kettle)
         before = _snapshot(order, offers)
+        services.package_set_tracking(package=package_of(order, towel), tracking_number="1Z999", carrier_name="UPS")
         client.force_login(seller_member(towel.seller, role="owner"))
         admin_action(client, PACKAGES, "ship_packages", theirs, package_of(order, towel))
         assert Package.objects.get(pk=theirs.pk).status == Package.Status.PENDING
@@ -199,6 +207,10 @@ class TestSellersShipOnlyTheirOwnMerchantPackages:
         actions = admin_actions(client.get(PACKAGES))
         assert "ship_packages" in actions
         assert "deliver_packages" not in actions  # the carrier or Bazaar confirms delivery, never the seller
+        refused = admin_action(client, PACKAGES, "ship_packages", mine, follow=True)
+        assert "Enter the carrier and the tracking number" in refused.content.decode()
+        assert Package.objects.get(pk=mine.pk).status == Package.Status.PENDING
+        services.package_set_tracking(package=mine, tracking_number="1Z999", carrier_name="UPS")
         admin_action(client, PACKAGES, "ship_packages", mine)
         assert Package.objects.get(pk=mine.pk).status == Package.Status.SHIPPED
         admin_action(client, PACKAGES, "deliver_packages", mine)  # forged: refused
@@ -216,7 +228,7 @@ def test_packages_shipped_without_a_label_are_taken_as_delivered_a_week_after_th
     _kettle, towel = offers
     order = buy(offers)
     mine = package_of(order, towel)
-    services.package_ship(package=mine, tracking_number="FREE-TEXT-1")
+    ship(mine, tracking_number="FREE-TEXT-1")
     latest = Package.objects.get(pk=mine.pk).estimated_latest
     assert services.packages_deliver_overdue(today=latest + timedelta(days=7)) == 0
     assert services.packages_deliver_overdue(today=latest + timedelta(days=8)) == 1
@@ -234,10 +246,10 @@ class TestServicesRefuseSellersOnOthersPackages:
         package = package_of(order, kettle)
         member = seller_member(kettle.seller, role="owner")
         with pytest.raises(PermissionDenied, match="only Bazaar staff"):
-            services.package_ship(package=package, actor=member)
+            ship(package, actor=member)
         assert Package.objects.get(pk=package.pk).status == Package.Status.PENDING
         assert counts(kettle) == (5, 2)
-        services.package_ship(package=package, actor=staff_user("orders.ship_package"))
+        ship(package, actor=staff_user("orders.ship_package"))
         with pytest.raises(PermissionDenied):
             services.package_deliver(package=package, actor=member)
         assert Package.objects.get(pk=package.pk).status == Package.Status.SHIPPED
@@ -248,8 +260,8 @@ class TestServicesRefuseSellersOnOthersPackages:
         towel_package = package_of(order, towel)
         stranger = seller_member(kettle.seller, role="owner")
         with pytest.raises(PermissionDenied, match="your own seller"):
-            services.package_ship(package=towel_package, actor=stranger)
+            ship(towel_package, actor=stranger)
         assert Package.objects.get(pk=towel_package.pk).status == Package.Status.PENDING
         assert counts(towel) == (5, 2)
-        services.package_ship(package=towel_package, actor=seller_member(towel.seller))  # its own seller: fine
+        ship(towel_package, actor=seller_member(towel.seller))  # its own seller: fine
         assert Package.objects.get(pk=towel_package.pk).status == Package.Status.SHIPPED

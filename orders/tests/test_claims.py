@@ -16,7 +16,7 @@ from core.exceptions import ApplicationError, Conflict, NotFound, PermissionDeni
 from finance.models import LedgerEntry
 from orders import selectors, services
 from orders.models import Claim, Order, Package
-from tests.buying import cart_with, place
+from tests.buying import cart_with, place, ship
 from tests.commit import committed
 from tests.concurrency import race
 from tests.factories import OfferFactory, SellerFactory, UserFactory, seller_member, shipping_method, staff_user, stock
@@ -36,7 +36,7 @@ def shipped():
     buyer = UserFactory()
     order = place(cart_with((offer, 1), user=buyer), user=buyer).order
     with committed():
-        services.package_ship(package=Package.objects.get(order=order), tracking_number="1Z")
+        ship(Package.objects.get(order=order), tracking_number="1Z")
     return buyer, seller, Order.objects.get(pk=order.pk), offer
 
 
@@ -205,7 +205,7 @@ def test_two_staff_deciding_at_once_decide_once():
     stock(offer, 5)
     buyer = UserFactory()
     order = place(cart_with((offer, 1), user=buyer), user=buyer).order
-    services.package_ship(package=Package.objects.get(order=order), tracking_number="1Z")
+    ship(Package.objects.get(order=order), tracking_number="1Z")
     claim = services.claim_open(order=Order.objects.get(pk=order.pk), seller_id=seller.pk, user=buyer,
                                 reason="damaged", description="Broken glass in the parcel.")
     first, second = staff_user(*DECIDER), staff_user(*DECIDER)
@@ -225,7 +225,7 @@ def test_a_guest_rates_and_claims_through_their_order_link_and_nobody_else_can(c
     order = place(cart_with((offer, 1)), user=None).order  # placed without an account
     package = Package.objects.get(order=order)
     with committed():
-        services.package_ship(package=package, tracking_number="1Z")
+        ship(package, tracking_number="1Z")
         services.package_deliver(package=Package.objects.get(pk=package.pk))
     rate = reverse("orders:guest_seller_feedback", args=[order.number, seller.pk])
     claim = reverse("orders:guest_claim", args=[order.number, seller.pk])

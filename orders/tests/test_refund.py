@@ -20,6 +20,7 @@ from orders.tests.test_shipping import buy, counts, package_of, payment
 from payments.models import Payment, PaymentStatus, Refund
 from payments.providers import base as providers
 from payments.providers.test import TestProvider
+from tests.buying import ship
 from tests.commit import committed
 from tests.concurrency import race
 from tests.factories import admin_action, seller_member, staff_user
@@ -60,7 +61,7 @@ def delivered(order: Order, offer_list) -> Order:
     with committed():
         for offer in offer_list:
             package = package_of(order, offer)
-            services.package_ship(package=package)
+            ship(package)
             services.package_deliver(package=package)
     return Order.objects.get(pk=order.pk)
 
@@ -155,9 +156,9 @@ def test_an_order_that_cannot_be_refunded_is_refused_and_nothing_changes(offers,
         elif state == "cancelled":
             services.order_cancel(order=order)
         elif state in ("partially_shipped", "shipped"):
-            services.package_ship(package=package_of(order, kettle))
+            ship(package_of(order, kettle))
             if state == "shipped":
-                services.package_ship(package=package_of(order, towel))
+                ship(package_of(order, towel))
         else:
             services.order_refund(order=order)
     order = Order.objects.get(pk=order.pk)
@@ -235,7 +236,7 @@ def test_the_admin_action_says_which_order_it_could_not_refund_and_refunds_the_o
     kettle, _towel = offers
     shipped, paid = buy(offers), buy(offers)
     with committed():
-        services.package_ship(package=package_of(shipped, kettle))
+        ship(package_of(shipped, kettle))
     client.force_login(staff_user("orders.view_order", "orders.refund_order"))
 
     response = admin_action(client, ORDERS, "refund_orders", shipped, paid, follow=True)

@@ -9,7 +9,7 @@ from django.urls import reverse
 from core.exceptions import ApplicationError, Conflict, NotFound
 from orders import services
 from orders.models import Package, SellerFeedback
-from tests.buying import cart_with, place
+from tests.buying import cart_with, place, ship
 from tests.commit import committed
 from tests.concurrency import race
 from tests.factories import OfferFactory, SellerFactory, UserFactory, shipping_method, stock
@@ -30,7 +30,7 @@ def delivered():
     def deliver(order):
         package = Package.objects.get(order=order)
         with committed():
-            services.package_ship(package=package, tracking_number="1Z")
+            ship(package, tracking_number="1Z")
             services.package_deliver(package=Package.objects.get(pk=package.pk))
 
     deliver(order)
@@ -97,7 +97,7 @@ def test_the_same_rating_sent_twice_at_once_counts_once():
     buyer = UserFactory()
     order = place(cart_with((offer, 1), user=buyer), user=buyer).order
     package = Package.objects.get(order=order)
-    services.package_ship(package=package, tracking_number="1Z")
+    ship(package, tracking_number="1Z")
     services.package_deliver(package=Package.objects.get(pk=package.pk))
     results = race(lambda: services.seller_feedback_leave(order=order, seller_id=seller.pk, user=buyer, rating=2),
                    [()] * 4)

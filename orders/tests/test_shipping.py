@@ -18,6 +18,7 @@ from orders import services, tasks
 from orders.models import Order, OrderEvent, OrderReservation, Package
 from payments.models import Payment, PaymentStatus
 from shop.strategy import Strategy
+from tests.buying import ship
 from tests.commit import committed
 from tests.factories import UserFactory, seller_member, staff_user
 
@@ -60,11 +61,12 @@ def test_an_order_goes_from_paid_to_completed(offers):
     first, second = package_of(order, kettle), package_of(order, towel)
 
     with committed():  # the payment is captured and the customer told after the commit
-        services.package_ship(package=first, tracking_number=" 1Z999 ")
+        ship(first, tracking_number=" 1Z999 ")
     order.refresh_from_db()
     first.refresh_from_db()
     assert order.status == S.PARTIALLY_SHIPPED
-    assert (first.status, first.tracking_number) == (Package.Status.SHIPPED, "1Z999")
+    assert first.status == Package.Status.SHIPPED
+    assert first.tracking_number.startswith("BZT")  # Bazaar's package: its label's number, not a typed one
     assert first.shipped_at is not None
     assert counts(kettle) == (3, 0)  # on hand and reserved both down
     assert counts(towel) == (5, 2)  # the other package's stock is still held
@@ -78,11 +80,11 @@ def test_an_order_goes_from_paid_to_completed(offers):
     assert payment(order).captured_amount == order.total
     shipped_mail = mail.outbox[-1]
     assert "on its way" in shipped_mail.subject
-    assert "1Z999" in shipped_mail.body
-    assert "1Z999" in shipped_mail.alternatives[0][0]
+    assert first.tracking_number in shipped_mail.body
+    assert first.tracking_number in shipped_mail.alternatives[0][0]
 
     with committed():
-        services.package_ship(package=second)
+        ship(second)
     order.refresh_from_db()
     assert order.status == S.SHIPPED
     assert counts(towel) == (3, 0)
@@ -110,7 +112,7 @@ def test_an_order_goes_from_paid_to_completed(offers):
 def test_capture_happens_once_even_if_run_again(offers):
     order = buy(offers)
     with committed():
-        services.package_ship(package=package_of(order, offers[0]))
+        ship(package_of(order, offers[0]))
     assert services.order_capture_payment(order=order) == 0
     assert tasks.capture_order_payment.delay(order.pk).get() == 0
     assert payment(order).status == PaymentStatus.CAPTURED
@@ -119,7 +121,7 @@ def test_capture_happens_once_even_if_run_again(offers):
 def test_cancel_is_refused_once_a_package_shipped(offers):
     kettle, towel = offers
     order = buy(offers)
-    services.package_ship(package=package_of(order, kettle))
+    ship(package_of(order, kettle))
     with pytest.raises(services.IllegalTransition):
         services.order_cancel(order=Order.objects.get(pk=order.pk))
     assert counts(kettle) == (3, 0)
@@ -133,7 +135,7 @@ def test_a_cancelled_order_never_releases_shipped_units_and_cannot_ship(offers):
     services.order_cancel(order=order)
     assert counts(kettle) == (5, 0)
     with pytest.raises(services.IllegalTransition):
-        services.package_ship(package=package_of(order, kettle))
+        ship(package_of(order, kettle))
     assert counts(kettle) == (5, 0)
 
 
@@ -141,12 +143,13 @@ def test_shipping_twice_is_refused_and_changes_nothing(offers):
     kettle, _towel = offers
     order = buy(offers)
     package = package_of(order, kettle)
-    services.package_ship(package=package, tracking_number="T1")
+    ship(package)
+    label = Package.objects.get(pk=package.pk).tracking_number
     with pytest.raises(services.IllegalTransition):
         services.package_ship(package=package, tracking_number="T2")
     assert counts(kettle) == (3, 0)
     assert StockMovement.objects.filter(kind=StockMovement.Kind.SHIP).count() == 1
-    assert Package.objects.get(pk=package.pk).tracking_number == "T1"
+    assert Package.objects.get(pk=package.pk).tracking_number == label
 
 
 def test_illegal_steps_are_refused(offers):
@@ -157,7 +160,7 @@ def test_illegal_steps_are_refused(offers):
         services.package_deliver(package=package)  # not shipped yet
     with pytest.raises(services.IllegalTransition):
         services.order_complete(order=order)  # not delivered yet
-    services.package_ship(package=package)
+    ship(package)
     services.package_deliver(package=package)
     with pytest.raises(services.IllegalTransition):
         services.package_deliver(package=package)
@@ -166,14 +169,14 @@ def test_illegal_steps_are_refused(offers):
 
 
 def test_the_order_page_shows_tracking_and_dates(client, offers):
-    kettle, _towel = offers
+    _kettle, towel = offers
     order = buy(offers)
-    services.package_ship(package=package_of(order, kettle), tracking_number="1Z-TRACK")
-    services.package_deliver(package=package_of(order, kettle))
+    ship(package_of(order, towel), tracking_number="1Z-TRACK")  # the seller's own, with UPS
+    services.package_deliver(package=package_of(order, towel))
     from orders import selectors
 
     page = client.get(selectors.guest_link_path(order=order), follow=True).content.decode()
-    assert "Tracking number: <strong>1Z-TRACK</strong>" in page
+    assert "Tracking number (UPS): <strong>1Z-TRACK</strong>" in page
     assert "Shipped on" in page
     assert "Delivered on" in page
 
@@ -182,7 +185,7 @@ def test_old_delivered_orders_are_completed_once(offers):
     kettle, _towel = offers
     order = buy([kettle])
     package = package_of(order, kettle)
-    services.package_ship(package=package)
+    ship(package)
     now = timezone.now()
     services.package_deliver(package=package, now=now)
     assert services.order_complete_delivered(now=now + timedelta(days=13)) == 0
@@ -198,7 +201,7 @@ def test_the_beat_task_completes_orders_delivered_more_than_14_days_ago(offers):
     old, recent = buy([kettle], quantity=1), buy([kettle], quantity=1)
     for order, delivered in ((old, timezone.now() - timedelta(days=15)), (recent, timezone.now())):
         package = package_of(order, kettle)
-        services.package_ship(package=package)
+        ship(package)
         services.package_deliver(package=package, now=delivered)
     assert tasks.complete_delivered_orders.delay().get() == 1
     assert tasks.complete_delivered_orders.delay().get() == 0
@@ -215,12 +218,17 @@ class TestAdmin:
         page = client.get(f"/admin/orders/package/{mine.pk}/change/").content.decode()
         assert 'name="_ship"' in page
         assert 'name="_ship"' not in client.get(f"/admin/orders/package/{theirs.pk}/change/").content.decode()
+        response = client.post(f"/admin/orders/package/{mine.pk}/change/",
+                               {"tracking_number": "SELLER-9", "_ship": "Save and mark shipped"}, follow=True)
+        assert "Enter the carrier and the tracking number" in response.content.decode()  # no carrier named
+        assert Package.objects.get(pk=mine.pk).status == Package.Status.PENDING
         with committed():
             response = client.post(f"/admin/orders/package/{mine.pk}/change/",
-                                   {"tracking_number": "SELLER-9", "_ship": "Save and mark shipped"}, follow=True)
+                                   {"tracking_number": "SELLER-9", "carrier_name": "DHL",
+                                    "_ship": "Save and mark shipped"}, follow=True)
         assert "The package is shipped." in response.content.decode()
         mine.refresh_from_db()
-        assert (mine.status, mine.tracking_number) == (Package.Status.SHIPPED, "SELLER-9")
+        assert (mine.status, mine.tracking_number, mine.carrier_name) == (Package.Status.SHIPPED, "SELLER-9", "DHL")
         viewer = Client()  # view-only staff see the page without the button and cannot ship
         viewer.force_login(staff_user("orders.view_package", "orders.change_package"))
         assert 'name="_ship"' not in viewer.get(f"/admin/orders/package/{theirs.pk}/change/").content.decode()
@@ -234,7 +242,8 @@ class TestAdmin:
         client.force_login(seller_member(towel.seller))
         change = client.get(f"/admin/orders/package/{mine.pk}/change/")
         assert change.status_code == 200
-        response = client.post(f"/admin/orders/package/{mine.pk}/change/", {"tracking_number": "SELLER-1"})
+        response = client.post(f"/admin/orders/package/{mine.pk}/change/",
+                               {"tracking_number": "SELLER-1", "carrier_name": "USPS"})
         assert response.status_code == 302
         assert Package.objects.get(pk=mine.pk).tracking_number == "SELLER-1"
 
@@ -287,7 +296,7 @@ class TestAdmin:
         assert response.status_code == 200
         assert "can be completed" in response.content.decode()
         package = package_of(order, kettle)
-        services.package_ship(package=package)
+        ship(package)
         services.package_deliver(package=package)
         admin_client.post("/admin/orders/order/", {"action": "complete_orders", "_selected_action": [order.pk]})
         assert Order.objects.get(pk=order.pk).status == S.COMPLETED
@@ -301,5 +310,46 @@ def test_a_customer_account_order_is_shipped_too(offers):
         cart=cart, user=user, email=user.email, shipping_address=ADDRESS, payment_method="4242424242424242",
         idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=user),
     ).order
-    services.package_ship(package=order.packages.get())
+    ship(order.packages.get())
     assert Order.objects.get(pk=order.pk).status == S.SHIPPED
+
+
+def test_a_package_ships_only_with_its_proof_of_shipping(offers):
+    kettle, towel = offers  # Bazaar fulfils the kettle; the towel's seller ships it
+    order = buy(offers)
+    platform, merchant = package_of(order, kettle), package_of(order, towel)
+    with pytest.raises(services.ApplicationError, match="Buy the label first"):
+        services.package_ship(package=platform, tracking_number="1Z999AA10123456784")  # a typed number: no
+    with pytest.raises(services.ApplicationError, match="carrier and the tracking number"):
+        services.package_ship(package=merchant, tracking_number="1Z999AA10123456784")  # which carrier?
+    with pytest.raises(services.ApplicationError, match="carrier and the tracking number"):
+        services.package_ship(package=merchant, carrier_name="UPS")  # which parcel?
+    assert set(Package.objects.filter(order=order).values_list("status", flat=True)) == {Package.Status.PENDING}
+    assert counts(kettle) == (5, 2)  # nothing left the warehouses
+    assert counts(towel) == (5, 2)
+
+    services.package_ship(package=merchant, tracking_number=" 1Z999AA10123456784 ", carrier_name=" UPS ")
+    merchant.refresh_from_db()
+    assert (merchant.status, merchant.tracking_number, merchant.carrier_name) == (
+        Package.Status.SHIPPED, "1Z999AA10123456784", "UPS")
+    services.package_buy_label(package=platform)
+    services.package_ship(package=platform, tracking_number="TYPED-OVER")  # the label's number stands
+    platform.refresh_from_db()
+    assert platform.status == Package.Status.SHIPPED
+    assert platform.tracking_number.startswith("BZT")
+
+
+@pytest.mark.parametrize(("number", "valid"), [
+    ("1Z999AA10123456784", True), ("9400111899223197428490", True), ("JD014600006281231234", True),
+    ("N/A", False), ("123", False), ("sent-today", False), ("ABCDEFGHIJ", False), ("1Z 999 AA1", False),
+])
+def test_valid_tracking_counts_only_numbers_a_carrier_could_have_given(offers, number, valid):
+    from orders import selectors
+
+    _kettle, towel = offers
+    order = buy([towel], quantity=1)
+    ship(package_of(order, towel), tracking_number=number)
+    perf = selectors.seller_performance(defect_since=timezone.now() - timedelta(days=1),
+                                        cancel_since=timezone.now() - timedelta(days=1),
+                                        shipping_since=timezone.now() - timedelta(days=1))[towel.seller_id]
+    assert (perf.shipped, perf.tracked) == (1, 1 if valid else 0)

@@ -40,10 +40,12 @@ from core.exceptions import ApplicationError
 from finance import selectors as finance_selectors
 from finance import services as finance_services
 from fulfillment import bulk as fulfillment_bulk
+from fulfillment import carriers as fulfillment_carriers
 from fulfillment import inbound as fulfillment_inbound
 from fulfillment import purchasing as fulfillment_purchasing
 from fulfillment import selectors as fulfillment_selectors
 from fulfillment import services as fulfillment_services
+from fulfillment import tracking as fulfillment_tracking
 from marketplace import bulk as marketplace_bulk
 from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
@@ -547,16 +549,17 @@ def _demo_seller_history(ctx: _Context) -> bool:
         for package in orders_selectors.order_packages_with_lines(order_id=placed.order.pk):
             if package.seller_id != seller.pk:
                 continue
-            orders_services.package_ship(package=package, tracking_number=f"1ZDEMO{n:04d}")
+            arrives = now - timedelta(days=10 if n < 2 else 2) if n < 4 else None
+            _demo_ship(package, n)
             finance_services.ledger_post_package_shipped(package_id=package.pk)  # as the worker would
-            if n < 4:
+            if arrives is not None:
                 delivered = orders_services.package_deliver(
-                    package=orders_selectors.package_with_lines(package_id=package.pk),
-                    now=now - timedelta(days=10 if n < 2 else 2))
+                    package=orders_selectors.package_with_lines(package_id=package.pk), now=arrives)
                 if n == 1:
                     orders_services.order_refund(order=orders_selectors.order_get(pk=delivered.order_id),
                                                  reason="Demo: arrived damaged")
                     finance_services.ledger_post_order_refunded(order_id=delivered.order_id)
+            _demo_timeline(package, arrives=arrives, now=now)
             if n == 5:  # shipped, still on its way: the buyer says it never came
                 orders_services.claim_open(order=orders_selectors.order_get(pk=placed.order.pk), seller_id=seller.pk,
                                            user=buyer, reason="not_received",
@@ -571,6 +574,36 @@ def _demo_seller_history(ctx: _Context) -> bool:
     finance_services.health_compute()
     finance_services.payout_run()
     return True
+
+
+def _demo_ship(package, n: int) -> None:
+    """Ship a demo package as its shipper would: the seller's own with UPS and a tracking number,
+    one Bazaar fulfils with a label from the test carrier."""
+    if package.fulfillment_channel == "merchant":
+        orders_services.package_ship(package=package, tracking_number=f"1Z999DEMO{n:09d}", carrier_name="UPS")
+        return
+    orders_services.package_buy_label(package=package)
+    orders_services.package_ship(package=orders_selectors.package_with_lines(package_id=package.pk))
+
+
+def _demo_timeline(package, *, arrives, now) -> None:
+    """The test carrier's tracking events of a demo package with a Bazaar label, in the past: up to
+    "delivered" at ``arrives`` when it has arrived, to "in transit" when not (it was delivered
+    already: the delivered event only adds to its timeline)."""
+    shipment = orders_selectors.package_timelines(order=package.order).get(package.pk)
+    if shipment is None:
+        return
+    left = (arrives or now) - timedelta(days=2)
+    steps = [(left, "info_received", "Shipment information received", "Bazaar centre"),
+             (left + timedelta(hours=3), "in_transit", "Departed the origin facility", "Bazaar centre"),
+             (left + timedelta(hours=20), "in_transit", "Arrived at the destination hub", "Springfield hub")]
+    if arrives is not None:
+        steps += [(arrives - timedelta(hours=5), "out_for_delivery", "Out for delivery", "Springfield"),
+                  (arrives, "delivered", "Delivered, front door", "Springfield")]
+    fulfillment_tracking.tracking_apply(carrier_code=shipment.carrier, events_in=[
+        fulfillment_carriers.CarrierEvent(f"{shipment.tracking_number}-demo-{i}", shipment.tracking_number, status,
+                                          when, text, where)
+        for i, (when, status, text, where) in enumerate(steps)])
 
 
 def _demo_fulfilment() -> bool:

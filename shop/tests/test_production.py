@@ -34,6 +34,9 @@ GOOD = {
     "STRIPE_PUBLISHABLE_KEY": "pk_test_x",
     "STRIPE_WEBHOOK_SECRET": "whsec_x",
     "TRUSTED_PROXIES": "",
+    "FULFILLMENT_TEST_CARRIER_SECRET": "tc-" + STRONG_KEY[:40],
+    "EASYPOST_API_KEY": "",
+    "EASYPOST_WEBHOOK_SECRET": "",
 }
 
 
@@ -41,7 +44,7 @@ def _run(argv: list[str], **overrides: str | None) -> subprocess.CompletedProces
     """Run ``argv`` in a fresh Python with the good production environment changed by ``overrides``
     (``None`` removes a variable). Every variable the guard reads is set explicitly (an empty string
     for "missing"), so a developer's ``.env`` cannot fill one in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "STRIPE_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "STRIPE_", "EASYPOST_", "FULFILLMENT_"))}
     env.update(GOOD)
     for name, value in overrides.items():
         if value is None:
@@ -87,6 +90,9 @@ def test_production_with_a_good_configuration_passes_check_deploy_without_warnin
         ({"STRIPE_WEBHOOK_SECRET": ""}, "STRIPE_WEBHOOK_SECRET is required in production"),
         ({"TRUSTED_PROXIES": "10.0.0.300"}, "TRUSTED_PROXIES: '10.0.0.300' is not an IP address"),
         ({"TRUSTED_PROXY_COUNT": "1"}, "TRUSTED_PROXY_COUNT is set but TRUSTED_PROXIES is empty"),
+        ({"FULFILLMENT_TEST_CARRIER_SECRET": None}, "FULFILLMENT_TEST_CARRIER_SECRET must be a long random"),
+        ({"FULFILLMENT_TEST_CARRIER_SECRET": "short"}, "FULFILLMENT_TEST_CARRIER_SECRET must be a long random"),
+        ({"EASYPOST_API_KEY": "EZTK123"}, "EASYPOST_WEBHOOK_SECRET is required in production"),
     ],
     ids=lambda value: ",".join(f"{k}={v!r:.20}" for k, v in value.items()) if isinstance(value, dict) else None,
 )
@@ -128,7 +134,7 @@ def test_compose_runs_production_settings_and_requires_the_secrets():
         assert environment["PAYMENT_PROVIDER"] == "stripe"
         # ${VAR:?message}: compose refuses to start when the secret is not given.
         for secret in ("SECRET_KEY", "ALLOWED_HOSTS", "SITE_URL", "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY",
-                       "STRIPE_WEBHOOK_SECRET"):
+                       "STRIPE_WEBHOOK_SECRET", "FULFILLMENT_TEST_CARRIER_SECRET"):
             assert environment[secret].startswith("${" + secret + ":?"), secret
         assert ":?" in environment["DATABASE_URL"]  # the database password is required too
     assert compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")

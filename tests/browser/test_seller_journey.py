@@ -276,6 +276,7 @@ def test_a_seller_applies_lists_sells_ships_and_is_paid(page, new_tab, live_serv
     expect(page.get_by_role("heading", name="Orders to ship")).to_be_visible()
     page.get_by_role("link", name=order.number).click()
     page.locator("#id_tracking_number").fill(TRACKING)
+    page.locator("#id_carrier_name").fill("UPS")
     page.locator("input[name=_save]").click()
     expect(success_message(page)).to_be_visible()
     expect(page.locator("#result_list tbody tr").filter(has_text=order.number)).to_contain_text(TRACKING)
