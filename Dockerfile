@@ -32,7 +32,7 @@ RUN DJANGO_ENV=production \
     STRIPE_WEBHOOK_SECRET=unused-at-build \
     FULFILLMENT_TEST_CARRIER_SECRET="$(python -c 'import secrets; print(secrets.token_urlsafe(48))')" \
     python manage.py collectstatic --noinput \
-    && mkdir -p /app/var/media \
+    && mkdir -p /app/var/media /app/var/private \
     && chown -R bazaar:bazaar /app/var
 
 USER bazaar

@@ -87,6 +87,8 @@ def _test_settings(settings, tmp_path):
     current_app.conf.task_always_eager = True
     current_app.conf.task_eager_propagates = True
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {**settings.STORAGES, "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "private")}}}
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 

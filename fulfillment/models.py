@@ -8,9 +8,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.files.storage import storages
+from django.core.signals import setting_changed
 from django.db import models
 from django.db.models import F, Q
+from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
 
 from core.money import clean_prices
@@ -613,6 +617,27 @@ class TrackingStatus(models.TextChoices):
     EXPIRED = "expired", _("Tracking expired")
 
 
+class _PrivateStorage(LazyObject):
+    """``storages["private"]``, looked up when first used (again after a change of ``STORAGES``)."""
+
+    def _setup(self):
+        self._wrapped = storages["private"]
+
+
+_private = _PrivateStorage()
+
+
+@receiver(setting_changed)
+def _private_storage_reset(*, setting, **kwargs) -> None:
+    if setting == "STORAGES":
+        _private._wrapped = empty
+
+
+def private_storage():
+    """Where labels are kept: never served as media (see ``STORAGES["private"]``)."""
+    return _private
+
+
 class CarrierShipment(models.Model):
     """A parcel with a carrier's label: bought for the caller's ``reference`` (e.g. an order's
     package), tracked until delivered. Its timeline is its tracking events."""
@@ -623,7 +648,7 @@ class CarrierShipment(models.Model):
     carrier = models.CharField(_("carrier"), max_length=32)
     service = models.CharField(_("service"), max_length=64)
     tracking_number = models.CharField(_("tracking number"), max_length=64)
-    label = models.FileField(_("label"), upload_to="labels/%Y/%m/", blank=True)
+    label = models.FileField(_("label"), upload_to="labels/%Y/%m/", blank=True, storage=private_storage)
     cost = models.DecimalField(_("postage"), max_digits=10, decimal_places=2, null=True, blank=True)
     weight_lb = models.DecimalField(_("weight (lb)"), max_digits=8, decimal_places=3)
     status = models.CharField(_("tracking status"), max_length=24, choices=TrackingStatus.choices,

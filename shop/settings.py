@@ -301,6 +301,25 @@ if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
             "querystring_auth": False,
         },
     }
+# Files never served as media (shipping labels carry buyers' addresses): only views that check who
+# asks read them. On disk outside MEDIA_ROOT; on S3 a bucket of their own (or a "private/" prefix
+# of the media bucket) with signed, short-lived URLs.
+PRIVATE_ROOT = Path(env.str("PRIVATE_ROOT", default="") or VAR_DIR / "private")
+STORAGES["private"] = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                       "OPTIONS": {"location": str(PRIVATE_ROOT)}}
+if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
+    STORAGES["private"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_PRIVATE_BUCKET_NAME", default="") or env.str("AWS_STORAGE_BUCKET_NAME"),
+            "location": "" if env.str("AWS_PRIVATE_BUCKET_NAME", default="") else "private",
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": 300,
+        },
+    }
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=not PRODUCTION)
 WHITENOISE_USE_FINDERS = not PRODUCTION
 

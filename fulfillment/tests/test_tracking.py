@@ -6,6 +6,7 @@ order page; and only those who may ship a package buy its label."""
 import json
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -222,3 +223,11 @@ def test_the_pick_list_walks_the_bins_in_order_and_bins_are_staffs_to_set():
     assert "A bin is letters and digits" in page.content.decode()
     assert staff.post(url, {"bin": "b02-03-1", "adjust_by": ""}).status_code == 302
     assert StockItem.objects.get(pk=items[offers[1].pk].pk).bin == "B02-03-1"
+
+
+def test_labels_are_kept_where_media_is_never_served(client, settings):
+    shipment = tracking.label_buy(reference="package:91", carrier_code="test", service="ground", parcel=PARCEL)
+    private = Path(settings.STORAGES["private"]["OPTIONS"]["location"])
+    assert (private / shipment.label.name).read_bytes().startswith(b"%PDF")
+    assert not (Path(settings.MEDIA_ROOT) / shipment.label.name).exists()
+    assert client.get(f"/media/{shipment.label.name}").status_code == 404
