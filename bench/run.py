@@ -56,6 +56,7 @@ SEARCH_P95_BUDGET_MS = 50.0
 SEED_BUDGET_S = 180.0  # seed_demo --products 100000 into an empty database
 ORDER_BUDGET = 0.05  # orders/s placed by 32 API clients, as a share of hello's req/s
 PAYOUT_SELLERS, PAYOUT_ENTRIES = 1000, 200_000  # the payout run: sellers, ledger entries between them
+PROMISE_SHARE = 0.05  # the delivery promise may take this share of the member product page's time budget
 STORAGE_SELLERS, STORAGE_ROWS = 1000, 100_000  # the storage-fee run: sellers, stock rows in a Bazaar centre
 SEARCH_WORDS = [
     "kettle", "electric kettle", "headphones", "wireless earbuds", "laptop", "mechanical keyboard", "monitor",
@@ -830,6 +831,8 @@ def main() -> int:
     payouts = _payout_run()
     print(f"timing a month's storage fees: {STORAGE_SELLERS} sellers, {STORAGE_ROWS} stock rows (rolled back)")
     storage_fees = _storage_run()
+    print("timing the delivery promise of a product page")
+    promise_cost = _promise_timing()
     connection.close()
     seed_fresh = None
     if args.seed_timing:
@@ -884,6 +887,20 @@ def main() -> int:
         f"{payouts['seconds']:.2f} s, {payouts['paid']:,} payouts, {payouts['queries']:,} SQL queries "
         f"({payouts['queries'] / max(payouts['sellers'], 1):.1f} per seller); with a tenth of the entries "
         f"{payouts['queries_tenth']:,} queries (the same: queries follow sellers, not entries).\n"
+    )
+    hello_ms = 1000 / max(loads["hello"].rps or 1.0, 1.0)
+    page_ms = member_miss["p50"]
+    budget_ms = hello_ms / MEMBER_BUDGETS["product"]  # the member product page goal, as time per request
+    verdict = "met" if promise_cost["ms_per_page"] < PROMISE_SHARE * budget_ms else "MISSED"
+    report += (
+        "\n## The delivery promise on a product page\n\nIn one process, over "
+        f"{promise_cost['pages']} products ({promise_cost['offers']:.1f} offers each): the warehouses' clocks for "
+        "the page key, the cached calendar, and each offer's promised days and its member's "
+        f"{promise_cost['ms_per_page']:.3f} ms per page, {promise_cost['queries']:.1f} SQL queries; "
+        f"{promise_cost['ms_per_page'] / max(page_ms, 0.001):.1%} of a member product page on a page-cache miss "
+        f"(p50 {page_ms:.1f} ms). The member product page's goal ({MEMBER_BUDGETS['product']:.0%} of hello's "
+        f"req/s) is {budget_ms:.1f} ms per request in this run; the promise's budget is "
+        f"{PROMISE_SHARE:.0%} of it ({PROMISE_SHARE * budget_ms:.2f} ms): {verdict}.\n"
     )
     report += (
         f"\n## Storage fees\n\nFor {storage_fees['sellers']:,} sellers with {storage_fees['rows']:,} stock rows in a "
@@ -953,6 +970,68 @@ def _payout_run(sellers: int = PAYOUT_SELLERS, entries: int = PAYOUT_ENTRIES) ->
     _small_seconds, small_queries, _small_paid = run(max(entries // sellers // 10, 1))
     return {"sellers": sellers, "entries": entries, "seconds": seconds, "queries": queries, "paid": paid,
             "queries_tenth": small_queries}
+
+
+def _promise_timing(pages: int = 300, rounds: int = 20) -> dict[str, float]:
+    """What the delivery promise adds to one product page, in this process: the warehouses' clocks
+    for the page key (``promise_epoch``), the shared calendar (``calendar``) and, for each offer of
+    the product in stock, its promised days and its member's (``promise.promise``), as ``offer_facts``
+    computes them. Over ``pages`` products with offers, each ``rounds`` times; the stock and shipping
+    methods the page reads anyway are read once beforehand. Counts the SQL it issues (the calendar is
+    cached: none once warm)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from fulfillment import promise, selectors
+    from marketplace.models import Offer
+
+    offers = list(Offer.objects.filter(is_active=True).order_by("product_id", "pk")
+                  .only("pk", "product_id", "seller_id", "fulfillment_channel", "handling_days")[: pages * 4])
+    by_product: dict[int, list] = {}
+    for offer in offers:
+        by_product.setdefault(offer.product_id, []).append(offer)
+    products = list(by_product.values())[:pages]
+    stock = selectors.stock_by_offer(offer_ids=[o.pk for page in products for o in page])
+    methods = selectors.active_shipping_methods()
+    options = {}
+    for page in products:
+        for o in page:
+            key = (o.seller_id, o.fulfillment_channel)
+            if key not in options:
+                plain = selectors.shipping_methods_for(seller_id=key[0], channel=key[1], methods=methods)
+                member = selectors.shipping_methods_for(seller_id=key[0], channel=key[1], methods=methods, members=True)
+                options[key] = (min(plain, key=lambda m: (m.price, m.min_days), default=None),
+                                min(member, key=lambda m: (m.max_days, m.min_days), default=None))
+    selectors.calendar()
+    selectors.promise_epoch()  # warm, as in a running shop
+    statements = 0
+
+    def count(execute, sql, params, many, context):
+        nonlocal statements
+        statements += 1
+        return execute(sql, params, many, context)
+
+    now = timezone.now()
+    with connection.execute_wrapper(count):
+        started = time.perf_counter()
+        for _round in range(rounds):
+            for page in products:
+                selectors.promise_epoch(now=now)
+                cal = selectors.calendar()
+                for o in page:
+                    available, warehouse_id = stock.get(o.pk, (0, None))
+                    if available <= 0 or warehouse_id is None:
+                        continue
+                    dispatch = selectors.dispatch_of(warehouse_id=warehouse_id, cal=cal)
+                    for method in options[(o.seller_id, o.fulfillment_channel)]:
+                        if method is not None:
+                            promise.promise(now=now, dispatch=dispatch, handling_days=o.handling_days,
+                                            min_days=method.min_days, max_days=method.max_days,
+                                            transit_closed=selectors.transit_closed(carrier=method.carrier, cal=cal))
+        seconds = time.perf_counter() - started
+    timed = len(products) * rounds
+    return {"pages": len(products), "offers": sum(len(p) for p in products) / max(len(products), 1),
+            "ms_per_page": seconds * 1000 / max(timed, 1), "queries": statements / max(timed, 1)}
 
 
 def _storage_run(sellers: int = STORAGE_SELLERS, rows: int = STORAGE_ROWS) -> dict[str, float]:

@@ -99,6 +99,7 @@ def insert_rows(
     primary keys in row order when ``with_ids`` or ``ids``, else an empty list.
     """
     rows = rows if isinstance(rows, list) else list(rows)
+    fields, rows = _with_defaults(model, fields, rows)
     if ids is not None:
         if len(ids) != len(rows):
             raise ValueError(f"{len(ids)} ids for {len(rows)} rows")
@@ -112,6 +113,21 @@ def insert_rows(
     objs = [model(**dict(zip(fields, row, strict=True))) for row in rows]
     model.objects.bulk_create(objs, batch_size=BATCH_SIZE // 4)
     return [obj.pk for obj in objs] if with_ids or ids is not None else []
+
+
+def _with_defaults(model: type[models.Model], fields: Sequence[str], rows: list[Sequence]
+                   ) -> tuple[Sequence[str], list[Sequence]]:
+    """``fields`` and ``rows`` completed with the model's defaults for the columns not given (a
+    default, or "" for a blank text field), as the ORM would: a field added to a model later
+    never makes a loader write NULL into a NOT NULL column. Each default is computed once."""
+    given = {model._meta.get_field(name).attname for name in fields}
+    missing = [f for f in model._meta.concrete_fields
+               if not f.primary_key and f.attname not in given
+               and (f.has_default() or (f.blank and f.empty_strings_allowed and not f.null))]
+    if not missing or not rows:
+        return fields, rows
+    defaults = tuple(f.get_default() for f in missing)
+    return [*fields, *(f.attname for f in missing)], [(*row, *defaults) for row in rows]
 
 
 def _copy(model: type[models.Model], fields: Sequence[str], rows: list[Sequence], *, with_ids: bool) -> list[int]:

@@ -59,3 +59,15 @@ def test_any_of_matches_in_for_many_ids():
     assert set(OutboxMessage.objects.filter(bulk.any_of("id", iter(ids[:2]))).values_list("pk", flat=True)) == set(
         ids[:2]
     )
+
+
+def test_fields_not_given_get_the_models_defaults_never_null():
+    from fulfillment.models import StockItem
+    from tests.factories import OfferFactory, WarehouseFactory
+
+    offer, centre = OfferFactory(), WarehouseFactory()
+    now = datetime.now(UTC)
+    [pk] = bulk.insert_rows(StockItem, ["offer_id", "warehouse_id", "updated_at"], [(offer.pk, centre.pk, now)],
+                            with_ids=True)
+    item = StockItem.objects.get(pk=pk)
+    assert (item.on_hand, item.reserved, item.bin) == (0, 0, "")  # defaults, and "" for a blank text field

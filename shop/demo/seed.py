@@ -554,7 +554,8 @@ def _demo_seller_history(ctx: _Context) -> bool:
             finance_services.ledger_post_package_shipped(package_id=package.pk)  # as the worker would
             if arrives is not None:
                 delivered = orders_services.package_deliver(
-                    package=orders_selectors.package_with_lines(package_id=package.pk), now=arrives)
+                    package=orders_selectors.package_with_lines(package_id=package.pk), now=arrives,
+                    confirmed_by="staff" if package.fulfillment_channel == "merchant" else "carrier")
                 if n == 1:
                     orders_services.order_refund(order=orders_selectors.order_get(pk=delivered.order_id),
                                                  reason="Demo: arrived damaged")
