@@ -645,6 +645,14 @@ class InboundShipmentAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admi
         elif button == "_close":
             inbound.inbound_close(shipment=current, actor=request.user)
 
+    def response_change(self, request, obj):
+        # After a step (ready, shipped, in transit, closed...) stay on the shipment: its next step
+        # (the box labels once ready) is there.
+        response = super().response_change(request, obj)
+        if getattr(request, "_inbound_button", (None,))[0] and response.status_code == 302:
+            return HttpResponseRedirect(reverse("admin:fulfillment_inboundshipment_change", args=[obj.pk]))
+        return response
+
     def get_urls(self):
         return [
             path("scan/", self.admin_site.admin_view(self.scan_view), name="fulfillment_inboundshipment_scan"),

@@ -57,6 +57,7 @@ OWNER = "kim@kettleworks.example"
 GUEST = "gus@example.com"
 STORE = "Kettle Works"
 SKU = "KW-COPPER-FBA"
+BIN = "A03-12-2"
 PRICE = Decimal("54.00")
 PLANNED, COUNTED = 10, 9  # one unit short at the centre
 PACKED_LB = "3.4"
@@ -238,17 +239,16 @@ def test_fulfilled_by_bazaar_from_inbound_to_delivery_and_fees(page, new_tab, li
     page.get_by_role("button", name="Save and mark ready to ship").click()
     expect(success_message(page)).to_be_visible()
     shipment = InboundShipment.objects.get(seller=seller)
-    planned = row(page, shipment.code)
-    expect(planned.locator("td.field-status")).to_have_text("Ready to ship")
-    expect(planned.locator("td.field-warehouse")).to_have_text(CENTRE)
-    planned.get_by_role("link", name=shipment.code).click()
+    # the shipment stays open: its next step, the box labels, is here
+    expect(page.locator(".field-status .readonly")).to_have_text("Ready to ship")
+    expect(page.locator(".field-warehouse .readonly")).to_contain_text(CENTRE)
     box_labels = fetch_pdf(page, page.get_by_role("link", name="Box labels (PDF)"))
     assert len(re.findall(rb"/Type /Page\b(?!s)", box_labels)) == 2  # one label per box
     page.locator("#id_carrier").fill("UPS")
     page.locator("#id_tracking_number").fill("1Z999AA10123456784")
     page.get_by_role("button", name="Save and mark shipped").click()
     expect(success_message(page)).to_be_visible()
-    expect(row(page, shipment.code).locator("td.field-status")).to_have_text("Shipped")
+    expect(page.locator(".field-status .readonly")).to_have_text("Shipped")
     shipment.refresh_from_db()
     assert (shipment.status, shipment.warehouse_id, shipment.box_count, shipment.carrier) == (
         InboundShipment.Status.SHIPPED, centre.pk, 2, "UPS")
@@ -268,7 +268,7 @@ def test_fulfilled_by_bazaar_from_inbound_to_delivery_and_fees(page, new_tab, li
     expect(dock.locator("#content")).to_contain_text(f"From {STORE} to {CENTRE} · Shipped")
     counted = dock.locator("#receive-items tbody tr").filter(has_text=SKU)
     expect(counted).to_contain_text(product.title)
-    counted.get_by_label("units counted now").fill(str(COUNTED))
+    counted.get_by_label(f"units of {SKU} counted now").fill(str(COUNTED))
     dock.get_by_role("button", name="Receive into stock").click()
     expect(success_message(dock)).to_have_text(f"{COUNTED} units received into {CENTRE}.")
     expect(counted.locator("td").nth(3)).to_have_text(str(COUNTED))  # received so far
@@ -276,14 +276,14 @@ def test_fulfilled_by_bazaar_from_inbound_to_delivery_and_fees(page, new_tab, li
     dock.get_by_role("link", name="Back").click()
     dock.get_by_role("button", name="Close: receiving is over").click()
     expect(success_message(dock)).to_be_visible()
-    expect(row(dock, shipment.code).locator("td.field-status")).to_have_text("Closed")
+    expect(dock.locator(".field-status .readonly")).to_have_text("Closed")
     in_centre = StockItem.objects.get(offer=offer, warehouse=centre)
     assert (in_centre.on_hand, in_centre.reserved) == (COUNTED, 0)
+    fulfillment_services.stock_item_set_bin(stock_item=in_centre, bin_code=BIN, actor=receiver)  # shelved
 
     # The seller sees what arrived and the unit missing.
-    page.reload()
-    expect(row(page, shipment.code).locator("td.field-status")).to_have_text("Closed")
-    row(page, shipment.code).get_by_role("link", name=shipment.code).click()
+    page.reload()  # the shipment's page, where they left it
+    expect(page.locator(".field-status .readonly")).to_have_text("Closed")
     received = page.locator("#items-0")
     expect(received.locator("td.field-received")).to_have_text(str(COUNTED))
     expect(received.locator("td.field-discrepancy")).to_have_text(str(COUNTED - PLANNED))
@@ -349,9 +349,10 @@ def test_fulfilled_by_bazaar_from_inbound_to_delivery_and_fees(page, new_tab, li
     floor.get_by_role("button", name="Show").click()
     picks = floor.locator("#pick-list tbody tr")
     expect(picks).to_have_count(1)
-    expect(picks.locator("td").nth(0)).to_have_text(SKU)
-    expect(picks.locator("td").nth(1)).to_have_text(product.title)
-    expect(picks.locator("td").nth(2)).to_have_text("1")
+    expect(picks.locator("td").nth(0)).to_have_text(BIN)  # where to walk to
+    expect(picks.locator("td").nth(1)).to_have_text(SKU)
+    expect(picks.locator("td").nth(2)).to_have_text(product.title)
+    expect(picks.locator("td").nth(3)).to_have_text("1")
     expect(picks).to_contain_text(f"{order.number} ×1")
     expect(floor.get_by_label("Centre").locator("option:checked")).to_have_text(CENTRE)
     shot(floor, shots, "4-pick-list")
