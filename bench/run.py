@@ -56,7 +56,7 @@ SEARCH_P95_BUDGET_MS = 50.0
 SEED_BUDGET_S = 180.0  # seed_demo --products 100000 into an empty database
 ORDER_BUDGET = 0.05  # orders/s placed by 32 API clients, as a share of hello's req/s
 PAYOUT_SELLERS, PAYOUT_ENTRIES = 1000, 200_000  # the payout run: sellers, ledger entries between them
-PROMISE_SHARE = 0.05  # the delivery promise may take this share of the member product page's time budget
+PROMISE_SHARE = 0.05  # the delivery promise may take this share of a member product page rendered on a cache miss
 STORAGE_SELLERS, STORAGE_ROWS = 1000, 100_000  # the storage-fee run: sellers, stock rows in a Bazaar centre
 SEARCH_WORDS = [
     "kettle", "electric kettle", "headphones", "wireless earbuds", "laptop", "mechanical keyboard", "monitor",
@@ -888,19 +888,19 @@ def main() -> int:
         f"({payouts['queries'] / max(payouts['sellers'], 1):.1f} per seller); with a tenth of the entries "
         f"{payouts['queries_tenth']:,} queries (the same: queries follow sellers, not entries).\n"
     )
-    hello_ms = 1000 / max(loads["hello"].rps or 1.0, 1.0)
     page_ms = member_miss["p50"]
-    budget_ms = hello_ms / MEMBER_BUDGETS["product"]  # the member product page goal, as time per request
-    verdict = "met" if promise_cost["ms_per_page"] < PROMISE_SHARE * budget_ms else "MISSED"
+    share = promise_cost["ms_per_page"] / max(page_ms, 0.001)
+    page_met = member_loads["product"].rps / (loads["hello"].rps or 1.0) >= MEMBER_BUDGETS["product"]
+    verdict = "met" if share <= PROMISE_SHARE and page_met else "MISSED"
     report += (
         "\n## The delivery promise on a product page\n\nIn one process, over "
         f"{promise_cost['pages']} products ({promise_cost['offers']:.1f} offers each): the warehouses' clocks for "
-        "the page key, the cached calendar, and each offer's promised days and its member's "
-        f"{promise_cost['ms_per_page']:.3f} ms per page, {promise_cost['queries']:.1f} SQL queries; "
-        f"{promise_cost['ms_per_page'] / max(page_ms, 0.001):.1%} of a member product page on a page-cache miss "
-        f"(p50 {page_ms:.1f} ms). The member product page's goal ({MEMBER_BUDGETS['product']:.0%} of hello's "
-        f"req/s) is {budget_ms:.1f} ms per request in this run; the promise's budget is "
-        f"{PROMISE_SHARE:.0%} of it ({PROMISE_SHARE * budget_ms:.2f} ms): {verdict}.\n"
+        "the page key, the cached calendar, and each offer's promised days and its member's: "
+        f"{promise_cost['ms_per_page']:.3f} ms per page, {promise_cost['queries']:.1f} SQL queries; that is "
+        f"{share:.1%} of a member product page rendered on a page-cache miss (p50 {page_ms:.1f} ms; a page-cache "
+        "hit computes only the clocks). Budget: at most "
+        f"{PROMISE_SHARE:.0%} of that page, and the member product page (promise included) within its goal of "
+        f"{MEMBER_BUDGETS['product']:.0%} of hello: {verdict}.\n"
     )
     report += (
         f"\n## Storage fees\n\nFor {storage_fees['sellers']:,} sellers with {storage_fees['rows']:,} stock rows in a "
