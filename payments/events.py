@@ -14,3 +14,14 @@ AGGREGATE = "payment"
 
 def status_event(status: str) -> str:
     return f"{STATUS_PREFIX}{status}"
+
+# Store credit moved: one event per ledger entry, aggregate ``store_credit_account`` (its id), with
+# entry_id, user_id, kind (refund, gift_card, spend, spend_release, adjustment), amount (signed),
+# balance (after), currency, reference.
+STORE_CREDIT_POSTED = "payments.store_credit_posted"
+STORE_CREDIT_AGGREGATE = "store_credit_account"
+# A gift card's balance moved: one event per card entry, aggregate ``gift_card`` (its id), with
+# entry_id, card_id, kind (issued, spend, spend_release, redeemed, voided), amount (signed),
+# balance (after), currency, reference. Never the code.
+GIFT_CARD_POSTED = "payments.gift_card_posted"
+GIFT_CARD_AGGREGATE = "gift_card"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from core.exceptions import ApplicationError, Conflict
 
 
@@ -57,3 +59,14 @@ class PaymentActionRequired(ApplicationError):
     @property
     def extra(self) -> dict:
         return {"client_secret": self.payment.client_secret, "provider": self.payment.provider}
+
+
+class InvalidGiftCard(ApplicationError):
+    """A gift card code that cannot be used: never issued, mistyped, used up, redeemed or voided.
+    The answer is the same for all of them, so trying codes tells nothing about which exist."""
+
+    code = "invalid_gift_card"
+
+    def __init__(self, *, field: str = "code") -> None:
+        message = _("This gift card code is not valid or has no balance left.")
+        super().__init__(message, fields={field: [message]})

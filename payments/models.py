@@ -1,15 +1,19 @@
-"""Payments: what was authorized, captured and refunded at a provider, and the webhooks it sent.
+"""Payments: what was authorized, captured and refunded at a provider, and the webhooks it sent;
+and the tenders that hold money for a customer: store credit and gift cards.
 
 Amounts are Decimal in the payment's currency (``DecimalField(12, 2)``). Rows are written only by
-:mod:`payments.services`; the CHECK constraints keep ``0 <= refunded <= captured <= amount``.
+:mod:`payments.services` (payments), :mod:`payments.store_credit` and :mod:`payments.gift_cards`;
+the CHECK constraints keep ``0 <= refunded <= captured <= amount`` and no balance below zero.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -154,3 +158,197 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.type} {self.event_id}"
+
+
+# --- store credit ------------------------------------------------------------------------------
+
+
+class StoreCreditAccount(models.Model):
+    """A customer's store credit in one currency. ``balance`` is the sum of the account's entries:
+    it changes only in :mod:`payments.store_credit`, under ``SELECT ... FOR UPDATE`` of this row and
+    in the transaction that appends the entry; a CHECK keeps it from going below zero."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                             verbose_name=_("customer"))
+    currency = models.CharField(_("currency"), max_length=3)
+    balance = models.DecimalField(_("balance"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ("-id",)
+        verbose_name = _("store credit account")
+        verbose_name_plural = _("store credit accounts")
+        permissions = [("adjust_store_credit", _("Can adjust customers' store credit"))]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "currency"], name="store_credit_one_account_per_currency"),
+            models.CheckConstraint(condition=Q(balance__gte=0), name="store_credit_balance_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.balance} {self.currency}"
+
+
+class StoreCreditEntry(models.Model):
+    """One movement of store credit (append-only: the model refuses changes and a PostgreSQL
+    trigger refuses UPDATE and DELETE). Positive amounts add credit, negative ones take it.
+
+    ``reference`` names the source ("order:<number>", "refund:<id>", "gift_card:<id>:<n>",
+    "adjustment:<key>"); an entry is unique per kind and reference, so a retried grant, spend or
+    release posts nothing twice."""
+
+    class Kind(models.TextChoices):
+        REFUND = "refund", _("Refund")
+        GIFT_CARD = "gift_card", _("Gift card redeemed")
+        SPEND = "spend", _("Spent")
+        SPEND_RELEASE = "spend_release", _("Spend given back")
+        ADJUSTMENT = "adjustment", _("Adjustment")
+
+    account = models.ForeignKey(StoreCreditAccount, on_delete=models.PROTECT, related_name="entries",
+                                verbose_name=_("account"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    balance_after = models.DecimalField(_("balance after"), max_digits=12, decimal_places=2)
+    reference = models.CharField(_("reference"), max_length=100)
+    # What the customer reads in their history ("Order B-123", "Gift card ending 7KQ2").
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    # Staff only: the reason of an adjustment.
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", verbose_name=_("by"))
+    created_at = models.DateTimeField(_("posted"), default=timezone.now)
+
+    class Meta:
+        ordering = ("-id",)
+        verbose_name = _("store credit entry")
+        verbose_name_plural = _("store credit entries")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "reference"], name="store_credit_entry_once_per_kind_reference"),
+            models.CheckConstraint(condition=~Q(amount=0), name="store_credit_entry_amount_not_zero"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="store_credit_entry_balance_not_negative"),
+        ]
+        indexes = [models.Index(fields=["reference"], name="store_credit_entry_reference")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} ({self.reference})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("Store credit entries are never changed; post a correcting entry instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Store credit entries are never deleted.")
+
+
+# --- gift cards ---------------------------------------------------------------------------------
+
+
+class GiftCard(models.Model):
+    """A gift card: an amount anyone holding its code can spend at checkout or move into their
+    store credit. The code is never stored: only its keyed hash (HMAC-SHA256, looked up by) and its
+    last four characters (shown to staff and owners). While an e-mail delivery is pending the row
+    keeps ``delivery_seed``, from which the code is derived again with a secret that is not in the
+    database (see :mod:`payments.gift_cards`); it is wiped once the e-mail is sent."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        REDEEMED = "redeemed", _("Redeemed into store credit")
+        VOIDED = "voided", _("Voided")
+
+    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    last4 = models.CharField(_("code ends with"), max_length=4, editable=False)
+    currency = models.CharField(_("currency"), max_length=3)
+    initial_amount = models.DecimalField(_("initial amount"), max_digits=12, decimal_places=2)
+    balance = models.DecimalField(_("balance"), max_digits=12, decimal_places=2)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE,
+                              db_index=True)
+    recipient_name = models.CharField(_("recipient's name"), max_length=100, blank=True)
+    recipient_email = models.EmailField(_("recipient's e-mail"), blank=True)
+    sender_name = models.CharField(_("sender's name"), max_length=100, blank=True)
+    message = models.TextField(_("message"), max_length=500, blank=True)
+    deliver_on = models.DateField(_("deliver on"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    delivery_seed = models.CharField(max_length=64, blank=True, editable=False)
+    purchaser = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+", verbose_name=_("purchaser"))
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+", verbose_name=_("issued by"))
+    # What the card was issued for ("order_line:<id>", "admin:<key>"): one card per reference.
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    redeemed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", verbose_name=_("redeemed by"))
+    redeemed_at = models.DateTimeField(_("redeemed"), null=True, blank=True)
+    voided_at = models.DateTimeField(_("voided"), null=True, blank=True)
+    created_at = models.DateTimeField(_("issued"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ("-id",)
+        verbose_name = _("gift card")
+        verbose_name_plural = _("gift cards")
+        permissions = [
+            ("issue_gift_card", _("Can issue gift cards")),
+            ("void_gift_card", _("Can void gift cards")),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(initial_amount__gt=0), name="gift_card_initial_amount_positive"),
+            models.CheckConstraint(condition=Q(balance__gte=0), name="gift_card_balance_not_negative"),
+            models.CheckConstraint(condition=Q(balance__lte=F("initial_amount")),
+                                   name="gift_card_balance_le_initial_amount"),
+            models.UniqueConstraint(fields=["reference"], condition=~Q(reference=""),
+                                    name="gift_card_one_per_reference"),
+        ]
+        indexes = [
+            models.Index(fields=["deliver_on"], condition=Q(delivered_at__isnull=True) & ~Q(recipient_email=""),
+                         name="gift_card_delivery_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"•••• {self.last4}"
+
+
+class GiftCardEntry(models.Model):
+    """One movement of a gift card's balance (append-only, like the store credit ledger): issued,
+    spent at checkout and given back, redeemed into store credit, voided. ``reference`` is unique
+    per card and kind, so a retried spend or release moves nothing twice."""
+
+    class Kind(models.TextChoices):
+        ISSUED = "issued", _("Issued")
+        SPEND = "spend", _("Spent")
+        SPEND_RELEASE = "spend_release", _("Spend given back")
+        REDEEMED = "redeemed", _("Redeemed into store credit")
+        VOIDED = "voided", _("Voided")
+
+    card = models.ForeignKey(GiftCard, on_delete=models.PROTECT, related_name="entries", verbose_name=_("gift card"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    balance_after = models.DecimalField(_("balance after"), max_digits=12, decimal_places=2)
+    reference = models.CharField(_("reference"), max_length=100)
+    # Staff only: why a card was voided.
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", verbose_name=_("by"))
+    created_at = models.DateTimeField(_("posted"), default=timezone.now)
+
+    class Meta:
+        ordering = ("id",)
+        verbose_name = _("gift card entry")
+        verbose_name_plural = _("gift card entries")
+        constraints = [
+            models.UniqueConstraint(fields=["card", "kind", "reference"], name="gift_card_entry_once_per_reference"),
+            models.CheckConstraint(condition=~Q(amount=0), name="gift_card_entry_amount_not_zero"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="gift_card_entry_balance_not_negative"),
+        ]
+        indexes = [models.Index(fields=["reference"], name="gift_card_entry_reference")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} ({self.reference})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("Gift card entries are never changed; post a correcting entry instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Gift card entries are never deleted.")

@@ -1,15 +1,27 @@
-"""Reads of payments for other contexts (orders, membership) and the admin."""
+"""Reads of payments for other contexts (orders, membership, checkout) and the admin: payments,
+store credit and gift cards."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
 
-from core.money import minor_units, quantize
-from payments.models import Payment, PaymentStatus, WebhookEvent
+from core.money import Money, default_currency, minor_units, quantize
+from payments import gift_cards
+from payments.models import (
+    GiftCard,
+    GiftCardEntry,
+    Payment,
+    PaymentStatus,
+    Refund,
+    StoreCreditAccount,
+    StoreCreditEntry,
+    WebhookEvent,
+)
 
 # Other contexts compare ``payment.status`` with ``payments.selectors.PaymentStatus``: the values
 # are part of what payments publishes; its models are not (an import-linter contract).
@@ -62,3 +74,79 @@ def element_options(*, amount: Decimal, currency: str) -> dict[str, Any]:
 def webhook_event_list(*, provider: str | None = None) -> QuerySet[WebhookEvent]:
     qs = WebhookEvent.objects.all()
     return qs.filter(provider=provider) if provider else qs
+
+
+def refund_for_key(*, idempotency_key: str) -> Refund | None:
+    """The provider refund made under ``idempotency_key``, if any."""
+    return Refund.objects.filter(idempotency_key=idempotency_key).first()
+
+
+# --- store credit --------------------------------------------------------------------------
+
+
+def store_credit_balance(*, user, currency: str | None = None) -> Money:
+    """What the customer can spend in ``currency`` (the shop's by default); zero without an account."""
+    currency = (currency or default_currency()).upper()
+    if user is None or not getattr(user, "pk", None):
+        return Money(0, currency)
+    balance = (StoreCreditAccount.objects.filter(user=user, currency=currency)
+               .values_list("balance", flat=True).first())
+    return Money(balance or 0, currency)
+
+
+def store_credit_balances(*, user) -> list[Money]:
+    """Every balance the customer holds: the shop's currency first (zero included), then others."""
+    shop = default_currency()
+    held = dict(StoreCreditAccount.objects.filter(user=user).values_list("currency", "balance"))
+    return [Money(held.pop(shop, 0), shop), *(Money(held[c], c) for c in sorted(held))]
+
+
+def store_credit_entries(*, user) -> QuerySet[StoreCreditEntry]:
+    """The customer's store credit history, newest first (every currency; ``account`` selected)."""
+    return StoreCreditEntry.objects.filter(account__user=user).select_related("account").order_by("-id")
+
+
+def store_credit_account_entries(*, account_id: int) -> QuerySet[StoreCreditEntry]:
+    return StoreCreditEntry.objects.filter(account_id=account_id).select_related("created_by").order_by("-id")
+
+
+# --- gift cards ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GiftCardBalance:
+    balance: Money
+    last4: str
+
+
+def gift_card_balance(*, code: str) -> GiftCardBalance | None:
+    """What an active card still holds, found by its code; None for any code that cannot be used
+    (never issued, used up, redeemed, voided): callers answer all of them the same way."""
+    hashes = gift_cards.code_hashes(code)
+    if not hashes:
+        return None
+    found = (GiftCard.objects.filter(code_hash__in=hashes, status=GiftCard.Status.ACTIVE, balance__gt=0)
+             .values_list("balance", "currency", "last4").first())
+    if found is None:
+        return None
+    balance, currency, last4 = found
+    return GiftCardBalance(balance=Money(balance, currency), last4=last4)
+
+
+def gift_card_find(*, code: str) -> GiftCard | None:
+    """The card with this code whatever its state (staff looking a code up in admin)."""
+    hashes = gift_cards.code_hashes(code)
+    return GiftCard.objects.filter(code_hash__in=hashes).first() if hashes else None
+
+
+def gift_card_get(*, pk: int) -> GiftCard | None:
+    return GiftCard.objects.filter(pk=pk).first()
+
+
+def gift_card_entries(*, card_id: int) -> QuerySet[GiftCardEntry]:
+    return GiftCardEntry.objects.filter(card_id=card_id).select_related("created_by").order_by("id")
+
+
+def gift_card_spends(*, reference: str) -> QuerySet[GiftCardEntry]:
+    """What ``reference`` (an order) spent of gift cards, with the card (for its last four characters)."""
+    return GiftCardEntry.objects.filter(kind=GiftCardEntry.Kind.SPEND, reference=reference).select_related("card")

@@ -29,9 +29,24 @@ from core.exceptions import ApplicationError, Conflict, IdempotencyKeyReused
 from core.money import format_money, quantize
 from payments import events as payment_events
 from payments.exceptions import PaymentDeclined, PaymentInProgress, PaymentUnavailable, RefundFailed
+
+# Store credit and gift cards have modules of their own; other contexts call them from here, as
+# every payments service (see README "Store credit and gift cards").
+from payments.gift_cards import IssuedGiftCard as IssuedGiftCard
+from payments.gift_cards import gift_card_deliver_due as gift_card_deliver_due
+from payments.gift_cards import gift_card_issue as gift_card_issue
+from payments.gift_cards import gift_card_redeem as gift_card_redeem
+from payments.gift_cards import gift_card_release as gift_card_release
+from payments.gift_cards import gift_card_spend as gift_card_spend
+from payments.gift_cards import gift_card_void as gift_card_void
 from payments.models import Payment, PaymentStatus, ProviderCustomer, Refund, RefundStatus, WebhookEvent
 from payments.providers import base as providers
 from payments.providers.base import PaymentProvider, ProviderError, ProviderEvent, ProviderResult
+from payments.store_credit import StoreCreditKind as StoreCreditKind
+from payments.store_credit import store_credit_adjust as store_credit_adjust
+from payments.store_credit import store_credit_grant as store_credit_grant
+from payments.store_credit import store_credit_release as store_credit_release
+from payments.store_credit import store_credit_spend as store_credit_spend
 
 # How long one caller may hold a pending payment while it talks to the provider.
 PROVIDER_LEASE = timedelta(seconds=60)
