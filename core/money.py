@@ -31,6 +31,18 @@ def minor_units(currency: str) -> int:
     return _MINOR_UNITS.get(currency.upper(), 2)
 
 
+def cumulative_share(amount: Decimal, *, done: int, more: int, of: int, currency: str) -> Decimal:
+    """What ``more`` of ``of`` units are worth of ``amount`` once ``done`` units were counted: the
+    cumulative share after them, rounded, less the cumulative share before. However a line is
+    split (refunds, credit notes, the seller's ledger), the parts sum exactly to ``amount`` and
+    every part of the same units is the same."""
+    if of <= 0:
+        return Decimal(0)
+    after = Decimal(amount) if done + more >= of else quantize(Decimal(amount) * (done + more) / of, currency)
+    before = quantize(Decimal(amount) * done / of, currency) if done else Decimal(0)
+    return after - before
+
+
 def quantize(amount: Decimal | int | str, currency: str) -> Decimal:
     if isinstance(amount, float):
         raise TypeError("Money amounts must not be floats")

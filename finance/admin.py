@@ -1,6 +1,7 @@
 """Finance admin: the referral fee rules, platform staff only (sellers' roles carry no permission
 for them), saved through the service so orders placed from then on use them; the seller ledger,
-read-only, each seller's members seeing their own entries."""
+read-only, each seller's members seeing their own entries; invoices and credit notes, read-only,
+with their PDFs, each seller's members seeing their own."""
 
 from __future__ import annotations
 
@@ -8,15 +9,36 @@ import csv
 from decimal import Decimal
 
 from django.contrib import admin, messages
-from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core import cache as vcache
-from core.admin import InvalidateAfterDeleteMixin, ReadOnlyAdminMixin, ServiceErrorsAdminMixin, money_column
-from finance import selectors, services
-from finance.models import Adjustment, LedgerEntry, Payout, ReferralFeeRule, SellerHealth
+from core.admin import (
+    InvalidateAfterDeleteMixin,
+    ReadOnlyAdminMixin,
+    ReadOnlyInline,
+    ServiceErrorsAdminMixin,
+    money_column,
+)
+from core.exceptions import ApplicationError
+from finance import invoices, selectors, services
+from finance.models import (
+    Adjustment,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    LedgerEntry,
+    Payout,
+    ReferralFeeRule,
+    SellerHealth,
+)
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
 
 
@@ -177,3 +199,98 @@ class SellerHealthAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelA
     list_filter = ("eligible", ("seller", admin.RelatedOnlyFieldListFilter))
     date_hierarchy = "computed_on"
     list_select_related = ("seller",)
+
+
+# --- invoices and credit notes ---------------------------------------------------------------------------
+
+
+class InvoiceLineInline(ReadOnlyInline):
+    model = InvoiceLine
+    fields = ("position", "kind", "title", "sku", "quantity", "unit_price", "discount", "total", "tax_rate", "tax",
+              "net", "gross")
+    readonly_fields = fields
+
+
+class CreditNoteLineInline(ReadOnlyInline):
+    model = CreditNoteLine
+    fields = ("position", "kind", "title", "sku", "quantity", "unit_price", "discount", "total", "tax_rate", "tax",
+              "net", "gross")
+    readonly_fields = fields
+
+
+class CreditNoteInline(ReadOnlyInline):
+    model = CreditNote
+    fields = ("number", "issued_at", "reason", "total", "currency")
+    readonly_fields = fields
+    show_change_link = True
+
+
+class DocumentAdminMixin(ReadOnlyAdminMixin, SellerScopedAdminMixin):
+    """An invoice or credit note, read-only, with its PDF: a seller's members see their seller's
+    (their role's view permission), platform staff with the view permission every seller's."""
+
+    seller_lookup = "seller"
+    date_hierarchy = "issued_at"
+    list_filter = (("seller", admin.RelatedOnlyFieldListFilter),)
+    search_fields = ("=number", "=order_number")
+    list_select_related = ("seller",)
+    show_full_result_count = False
+
+    @admin.display(description=_("total"), ordering="total")
+    def total_column(self, obj) -> str:
+        return money_column(obj.total, obj.currency)
+
+    @admin.display(description=_("PDF"))
+    def pdf_link(self, obj) -> str:
+        if obj is None or not obj.pk:
+            return "-"
+        if not obj.pdf:
+            return _("being prepared")
+        name = f"admin:{self.opts.app_label}_{self.opts.model_name}_pdf"
+        return format_html('<a href="{}">{}</a>', reverse(name, args=[obj.pk]),
+                           _("Download %(number)s.pdf") % {"number": obj.number})
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_pdf"
+        return [path("<int:pk>/pdf/", self.admin_site.admin_view(self.pdf_view), name=name), *super().get_urls()]
+
+    def pdf_view(self, request, pk: int):
+        """The PDF, for whoever may see the document here (scoped like the list)."""
+        document = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_view_permission(request, document):
+            raise DjangoPermissionDenied
+        try:
+            pdf = invoices.document_file(document)
+        except ApplicationError as exc:  # being prepared, or missing: nothing to download
+            raise Http404(exc.message)
+        return FileResponse(pdf, content_type="application/pdf", as_attachment=True, filename=f"{document.number}.pdf")
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(DocumentAdminMixin, admin.ModelAdmin):
+    """Invoices: one per seller and paid order, numbered in the seller's gapless series."""
+
+    list_display = ("number", "issued_at", "seller", "order_number", "total_column", "pdf_link")
+    fields = ("number", "issued_at", "seller", "seller_legal_name", "seller_tax_id", "seller_address",
+              "order_number", "buyer_email", "billing_address", "shipping_address", "currency",
+              "prices_include_tax", "subtotal", "discount", "shipping", "net", "tax", "total", "tax_summary",
+              "pdf_link", "event_id")
+    readonly_fields = fields
+    inlines = [InvoiceLineInline, CreditNoteInline]
+
+    @admin.display(description=_("tax per rate"))
+    def tax_summary(self, obj: Invoice) -> str:
+        return "; ".join(f"{row.label}: {money_column(row.tax, obj.currency)} on {money_column(row.net, obj.currency)}"
+                         for row in invoices.tax_by_rate(obj.lines.all())) or "-"
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(DocumentAdminMixin, admin.ModelAdmin):
+    """Credit notes: what was given back on an invoice, and why (the seller's own gapless series)."""
+
+    list_display = ("number", "issued_at", "seller", "order_number", "invoice", "total_column", "reason", "pdf_link")
+    list_select_related = ("seller", "invoice")
+    fields = ("number", "issued_at", "seller", "invoice", "order_number", "reason", "source", "currency",
+              "shipping", "net", "tax", "total", "pdf_link", "event_id")
+    readonly_fields = fields
+    inlines = [CreditNoteLineInline]

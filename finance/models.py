@@ -1,5 +1,5 @@
-"""Finance: what the platform charges sellers. Referral fees first (the seller ledger, payouts and
-account health follow)."""
+"""Finance: what the platform charges sellers (referral fees, the seller ledger, payouts, account
+health) and the documents of every sale (invoices and credit notes)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from core.files import private_storage
 
 
 class ReferralFeeRule(models.Model):
@@ -95,6 +97,8 @@ class LedgerEntry(models.Model):
         ADJUSTMENT = "adjustment", _("adjustment")
         STORAGE_CHARGE = "storage_charge", _("storage charge")
         REMOVAL_ORDER = "removal_order", _("removal order")
+        REFUND_LINE = "refund_line", _("refunded units")
+        REFUND_SHIPPING = "refund_shipping", _("refunded shipping")
 
     seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="+",
                                verbose_name=_("seller"))
@@ -216,3 +220,209 @@ class SellerHealth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.seller} {self.computed_on}"
+
+
+# --- invoices and credit notes ------------------------------------------------------------------------
+
+
+class DocumentCounter(models.Model):
+    """The last number a seller gave in one series (its invoices, or its credit notes). A document
+    takes the next number with this row locked (``SELECT ... FOR UPDATE``) in the transaction that
+    creates it, so numbers are gapless: a rollback gives the number back with the document, which a
+    database sequence would not."""
+
+    class Series(models.TextChoices):
+        INVOICE = "invoice", _("invoices")
+        CREDIT_NOTE = "credit_note", _("credit notes")
+
+    seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("seller"))
+    series = models.CharField(_("series"), max_length=12, choices=Series.choices)
+    last_number = models.PositiveIntegerField(_("last number"), default=0)
+
+    class Meta:
+        verbose_name = _("document counter")
+        verbose_name_plural = _("document counters")
+        constraints = [models.UniqueConstraint(fields=["seller", "series"], name="document_counter_once_per_series")]
+
+    def __str__(self) -> str:
+        return f"{self.seller_id} {self.series}: {self.last_number}"
+
+
+def invoice_pdf_path(instance, filename: str) -> str:
+    return f"invoices/{instance.seller_id}/{instance.number}.pdf"
+
+
+def credit_note_pdf_path(instance, filename: str) -> str:
+    return f"credit-notes/{instance.seller_id}/{instance.number}.pdf"
+
+
+class LineKind(models.TextChoices):
+    ITEM = "item", _("item")
+    SHIPPING = "shipping", _("shipping")
+
+
+class Invoice(models.Model):
+    """What one seller sold in one order, as its merchant of record (the house seller for Bazaar's
+    own lines): issued once the order is paid, numbered in the seller's gapless series, with both
+    parties and every amount snapshotted (later edits to the seller or the order change nothing).
+
+    Amounts: a line's ``total`` is its price times quantity less its discount, as the order shows it
+    (tax included when ``prices_include_tax``); ``net`` is without tax, ``gross`` what the buyer paid.
+    The invoice's figures are sums of its lines, so the invoices of an order add up exactly to it."""
+
+    seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("seller"))
+    order_id = models.BigIntegerField(_("order id"))
+    order_number = models.CharField(_("order"), max_length=32)
+    sequence = models.PositiveIntegerField(_("sequence"))
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    issued_at = models.DateTimeField(_("issued"), default=timezone.now)
+    currency = models.CharField(_("currency"), max_length=3)
+    prices_include_tax = models.BooleanField(_("prices include tax"), default=False)
+    # the merchant of record, as it was when the invoice was issued
+    seller_name = models.CharField(_("store name"), max_length=120)
+    seller_legal_name = models.CharField(_("legal name"), max_length=200)
+    seller_tax_id = models.CharField(_("tax id"), max_length=40, blank=True)
+    seller_address = models.TextField(_("seller's address"), blank=True)
+    # the buyer
+    buyer_email = models.EmailField(_("buyer's e-mail"))
+    billing_address = models.JSONField(_("billing address"))
+    shipping_address = models.JSONField(_("shipping address"))
+    # sums of the lines
+    subtotal = models.DecimalField(_("items before discounts"), max_digits=12, decimal_places=2)
+    discount = models.DecimalField(_("discounts"), max_digits=12, decimal_places=2, default=0)
+    shipping = models.DecimalField(_("shipping"), max_digits=12, decimal_places=2, default=0)
+    net = models.DecimalField(_("net"), max_digits=12, decimal_places=2)
+    tax = models.DecimalField(_("tax"), max_digits=12, decimal_places=2, default=0)
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
+    pdf = models.FileField(_("PDF"), upload_to=invoice_pdf_path, storage=private_storage, blank=True, max_length=200)
+    event_id = models.BigIntegerField(_("event"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+        ordering = ("-issued_at", "-id")
+        indexes = [models.Index(fields=["order_id"], name="invoice_order"),
+                   models.Index(fields=["seller", "-issued_at"], name="invoice_seller_issued")]
+        constraints = [
+            models.UniqueConstraint(fields=["order_id", "seller"], name="invoice_once_per_order_and_seller"),
+            models.UniqueConstraint(fields=["seller", "sequence"], name="invoice_number_once_per_seller"),
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="invoice_sequence_from_1"),
+            models.CheckConstraint(condition=Q(total=F("net") + F("tax")), name="invoice_total_is_net_plus_tax"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class InvoiceLine(models.Model):
+    """One order line (or one package's shipping) of an invoice, as it was sold."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines", verbose_name=_("invoice"))
+    position = models.PositiveSmallIntegerField(_("position"))
+    kind = models.CharField(_("kind"), max_length=10, choices=LineKind.choices, default=LineKind.ITEM)
+    order_line_id = models.BigIntegerField(_("order line"), null=True, blank=True)
+    package_id = models.BigIntegerField(_("package"), null=True, blank=True)
+    title = models.CharField(_("description"), max_length=200)
+    sku = models.CharField(_("SKU"), max_length=64, blank=True)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+    discount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=0)
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2,
+                                help_text=_("Price times quantity less the discount, as the order shows it."))
+    tax_rate = models.DecimalField(_("tax rate"), max_digits=6, decimal_places=4, default=0)
+    tax = models.DecimalField(_("tax"), max_digits=12, decimal_places=2, default=0)
+    net = models.DecimalField(_("net"), max_digits=12, decimal_places=2)
+    gross = models.DecimalField(_("gross"), max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
+        ordering = ("invoice", "position")
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="invoice_line_position_once"),
+            models.CheckConstraint(condition=Q(gross=F("net") + F("tax")), name="invoice_line_gross_is_net_plus_tax"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.title}"
+
+
+class CreditNote(models.Model):
+    """Money given back on an invoice (a refund, a cancellation after payment): the lines and
+    amounts credited, with the reason, numbered in the seller's own gapless series of credit notes
+    (separate from its invoices). A line is never credited beyond what its invoice line charged;
+    ``source`` names what caused it (e.g. ``order_refunded``) and is unique per invoice, so a
+    replayed event credits nothing twice. Amounts are positive: what is credited."""
+
+    seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("seller"))
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes",
+                                verbose_name=_("invoice"))
+    order_id = models.BigIntegerField(_("order id"))
+    order_number = models.CharField(_("order"), max_length=32)
+    sequence = models.PositiveIntegerField(_("sequence"))
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    issued_at = models.DateTimeField(_("issued"), default=timezone.now)
+    currency = models.CharField(_("currency"), max_length=3)
+    reason = models.CharField(_("reason"), max_length=300)
+    source = models.CharField(_("source"), max_length=100, blank=True)
+    shipping = models.DecimalField(_("shipping"), max_digits=12, decimal_places=2, default=0)
+    net = models.DecimalField(_("net"), max_digits=12, decimal_places=2)
+    tax = models.DecimalField(_("tax"), max_digits=12, decimal_places=2, default=0)
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
+    pdf = models.FileField(_("PDF"), upload_to=credit_note_pdf_path, storage=private_storage, blank=True,
+                           max_length=200)
+    event_id = models.BigIntegerField(_("event"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("credit note")
+        verbose_name_plural = _("credit notes")
+        ordering = ("-issued_at", "-id")
+        indexes = [models.Index(fields=["order_id"], name="credit_note_order")]
+        constraints = [
+            models.UniqueConstraint(fields=["seller", "sequence"], name="credit_note_number_once_per_seller"),
+            models.UniqueConstraint(fields=["invoice", "source"], condition=~Q(source=""),
+                                    name="credit_note_once_per_invoice_and_source"),
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="credit_note_sequence_from_1"),
+            models.CheckConstraint(condition=Q(total=F("net") + F("tax"), total__gt=0),
+                                   name="credit_note_total_positive_net_plus_tax"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CreditNoteLine(models.Model):
+    """What a credit note gives back of one invoice line: units of an item (their share of its
+    total and tax) or an amount of shipping."""
+
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines",
+                                    verbose_name=_("credit note"))
+    invoice_line = models.ForeignKey(InvoiceLine, on_delete=models.PROTECT, related_name="credits",
+                                     verbose_name=_("invoice line"))
+    position = models.PositiveSmallIntegerField(_("position"))
+    kind = models.CharField(_("kind"), max_length=10, choices=LineKind.choices, default=LineKind.ITEM)
+    title = models.CharField(_("description"), max_length=200)
+    sku = models.CharField(_("SKU"), max_length=64, blank=True)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+    discount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=0)
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
+    tax_rate = models.DecimalField(_("tax rate"), max_digits=6, decimal_places=4, default=0)
+    tax = models.DecimalField(_("tax"), max_digits=12, decimal_places=2, default=0)
+    net = models.DecimalField(_("net"), max_digits=12, decimal_places=2)
+    gross = models.DecimalField(_("gross"), max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("credit note line")
+        verbose_name_plural = _("credit note lines")
+        ordering = ("credit_note", "position")
+        constraints = [
+            models.CheckConstraint(condition=Q(gross=F("net") + F("tax")),
+                                   name="credit_note_line_gross_is_net_plus_tax"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.title}"

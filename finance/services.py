@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from core import cache as vcache
 from core import outbox
 from core.exceptions import ApplicationError
-from core.money import default_currency, max_price
+from core.money import cumulative_share, default_currency, max_price
 from finance import selectors as finance_selectors
 from finance.models import Adjustment, LedgerEntry, Payout, ReferralFeeRule, SellerHealth
 from finance.providers import PayoutFailed, get_provider
@@ -206,20 +206,76 @@ def ledger_post_order_refunded(*, order_id: int, event_id: int | None = None) ->
             sale = posted.get((E.SALE, SRC.ORDER_LINE, line.pk))
             if sale is None:
                 continue
-            entries.append(LedgerEntry(kind=E.REFUND, amount=-sale.amount, source_type=SRC.ORDER_LINE,
-                                       source_id=line.pk, **common))
-            fee = posted.get((E.REFERRAL_FEE, SRC.ORDER_LINE, line.pk))
-            if fee is not None:
-                entries.append(LedgerEntry(kind=E.REFERRAL_FEE_REFUND, amount=-fee.amount, source_type=SRC.ORDER_LINE,
+            # what partial refunds of this line gave back already is not given back twice
+            shares = _partial_shares(line).values()
+            sale_left = sale.amount - sum((s for s, _f in shares), Decimal("0.00"))
+            if sale_left:
+                entries.append(LedgerEntry(kind=E.REFUND, amount=-sale_left, source_type=SRC.ORDER_LINE,
                                            source_id=line.pk, **common))
-                admin_fee = refund_admin_fee(-fee.amount)
+            fee = posted.get((E.REFERRAL_FEE, SRC.ORDER_LINE, line.pk))
+            fee_left = -fee.amount - sum((f for _s, f in shares), Decimal("0.00")) if fee is not None else 0
+            if fee_left:
+                entries.append(LedgerEntry(kind=E.REFERRAL_FEE_REFUND, amount=fee_left, source_type=SRC.ORDER_LINE,
+                                           source_id=line.pk, **common))
+                admin_fee = refund_admin_fee(fee_left)
                 if admin_fee:
                     entries.append(LedgerEntry(kind=E.REFUND_ADMIN_FEE, amount=-admin_fee, source_type=SRC.ORDER_LINE,
                                                source_id=line.pk, **common))
         credit = posted.get((E.SHIPPING_CREDIT, SRC.PACKAGE, package.pk))
-        if credit is not None:
+        given_back = LedgerEntry.objects.filter(kind=E.REFUND, source_type=SRC.REFUND_SHIPPING,
+                                                source_id=package.pk).exists()  # by a partial refund
+        if credit is not None and not given_back:
             entries.append(LedgerEntry(kind=E.REFUND, amount=-credit.amount, source_type=SRC.PACKAGE,
                                        source_id=package.pk, description="shipping", **common))
+    return _post(entries)
+
+
+def _partial_shares(line) -> dict[int, tuple[Decimal, Decimal]]:
+    """refund line id -> (sale share, referral fee share) of each partial refund of ``line``, oldest
+    first: its units' cumulative share of the line's sale and fee (:func:`core.money.cumulative_share`),
+    so the shares of a whole line sum to its sale and fee exactly."""
+    shares, done = {}, 0
+    currency = line.order.currency
+    for row in sorted(line.refund_lines.all(), key=lambda r: r.pk):
+        shares[row.pk] = (cumulative_share(line.subtotal, done=done, more=row.quantity, of=line.quantity,
+                                           currency=currency),
+                          cumulative_share(line.referral_fee, done=done, more=row.quantity, of=line.quantity,
+                                           currency=currency))
+        done += row.quantity
+    return shares
+
+
+@transaction.atomic
+def ledger_post_order_partially_refunded(*, refund_id: int, event_id: int | None = None) -> int:
+    """Some units (and perhaps a package's shipping) were refunded: for each seller's units, their
+    share of the sale is taken back and their share of the referral fee returned less the refund
+    administration fee; a seller's own shipping credit is taken back with its package's shipping.
+    The house seller posts nothing. Idempotent (one posting per refunded line and package)."""
+    refund = orders_selectors.refund_detail(refund_id=refund_id)
+    if refund is None:
+        return 0
+    order = refund.order
+    entries = []
+    for row in refund.lines.all():
+        line = orders_selectors.order_line_with_refunds(line_id=row.line_id)
+        if _house(line.seller_id):
+            continue
+        sale, fee = _partial_shares(line)[row.pk]
+        common = {"seller_id": line.seller_id, "currency": order.currency, "order_number": order.number,
+                  "event_id": event_id, "source_type": SRC.REFUND_LINE, "source_id": row.pk}
+        entries.append(LedgerEntry(kind=E.REFUND, amount=-sale,
+                                   description=f"{row.quantity} x {line.product_title}"[:200], **common))
+        if fee:
+            entries.append(LedgerEntry(kind=E.REFERRAL_FEE_REFUND, amount=fee, **common))
+            admin_fee = refund_admin_fee(fee)
+            if admin_fee:
+                entries.append(LedgerEntry(kind=E.REFUND_ADMIN_FEE, amount=-admin_fee, **common))
+    for package in orders_selectors.packages_with_shipping_refunded(refund=refund):
+        if _house(package.seller_id) or package.fulfillment_channel != MERCHANT or not package.shipping_price:
+            continue  # only a seller's own shipping was credited to it
+        entries.append(LedgerEntry(kind=E.REFUND, amount=-package.shipping_price, seller_id=package.seller_id,
+                                   currency=order.currency, order_number=order.number, event_id=event_id,
+                                   source_type=SRC.REFUND_SHIPPING, source_id=package.pk, description="shipping"))
     return _post(entries)
 
 

@@ -1,4 +1,6 @@
-"""Finance's jobs: the seller ledger's postings from orders' events, and the daily reserve release."""
+"""Finance's jobs: the seller ledger's postings from orders' events, the daily reserve release, and
+the invoices and credit notes of orders (issued from orders' events, their PDFs drawn after the
+commit)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from finance import services
+from finance import invoices, services
 from marketplace import selectors as marketplace_selectors
+from orders import selectors as orders_selectors
+
+PAID, CANCELLED = orders_selectors.OrderStatus.PAID, orders_selectors.OrderStatus.CANCELLED
 
 RETRY = {"autoretry_for": (Exception,), "retry_backoff": True, "retry_jitter": True, "max_retries": 8,
          "acks_late": True}
@@ -30,6 +35,12 @@ def post_order_refunded(order_id: int, event_id: int | None = None, **_event) ->
 
 
 @shared_task(**RETRY)
+def post_order_partially_refunded(refund_id: int, event_id: int | None = None, **_event) -> int:
+    """``orders.order_partially_refunded``: the refunded units' and shipping's postings (idempotent)."""
+    return services.ledger_post_order_partially_refunded(refund_id=refund_id, event_id=event_id)
+
+
+@shared_task(**RETRY)
 def post_storage_charged(charge_id: int, event_id: int | None = None, **_event) -> int:
     """``fulfillment.storage_charged``: the month's storage fee in the seller's ledger (idempotent)."""
     return services.ledger_post_storage_charge(charge_id=charge_id, event_id=event_id)
@@ -39,6 +50,44 @@ def post_storage_charged(charge_id: int, event_id: int | None = None, **_event) 
 def post_removal_completed(removal_id: int, event_id: int | None = None, **_event) -> int:
     """``fulfillment.removal_completed``: the removal fee in the seller's ledger (idempotent)."""
     return services.ledger_post_removal(removal_id=removal_id, event_id=event_id)
+
+
+@shared_task(**RETRY)
+def issue_order_documents(order_id: int, to_status: str = "", from_status: str = "", event_id: int | None = None,
+                          **_event) -> int:
+    """``orders.status_changed``: an order that became paid gets its invoices (one per seller); a
+    paid order cancelled gets a credit note for each (idempotent). Other changes do nothing."""
+    if to_status == PAID:
+        return len(invoices.invoices_issue(order_id=order_id, event_id=event_id))
+    if to_status == CANCELLED and from_status == PAID:
+        return len(invoices.credit_notes_for_order(order_id=order_id, reason=_("Order cancelled"),
+                                                   source=invoices.SOURCE_CANCELLED, event_id=event_id))
+    return 0
+
+
+@shared_task(**RETRY)
+def credit_order_refunded(order_id: int, event_id: int | None = None, **_event) -> int:
+    """``orders.order_refunded``: a credit note for what each of the order's invoices still charges."""
+    return len(invoices.credit_notes_for_order(order_id=order_id, reason=_("Order refunded"),
+                                               source=invoices.SOURCE_REFUNDED, event_id=event_id))
+
+
+@shared_task(**RETRY)
+def credit_order_partially_refunded(refund_id: int, event_id: int | None = None, **_event) -> int:
+    """``orders.order_partially_refunded``: a credit note per seller for the refunded units and shipping."""
+    return len(invoices.credit_notes_for_refund(refund_id=refund_id, event_id=event_id))
+
+
+@shared_task(**RETRY)
+def render_invoice_pdf(invoice_id: int) -> bool:
+    """Draw an invoice's PDF into private storage (after the commit that issued it; idempotent)."""
+    return invoices.invoice_pdf_render(invoice_id=invoice_id)
+
+
+@shared_task(**RETRY)
+def render_credit_note_pdf(credit_note_id: int) -> bool:
+    """Draw a credit note's PDF into private storage (idempotent)."""
+    return invoices.credit_note_pdf_render(credit_note_id=credit_note_id)
 
 
 @shared_task(**RETRY)

@@ -1,16 +1,21 @@
 """The seller centre: a seller's home in the admin site (sales, orders to ship, account health,
-money and buy boxes lost), for the seller's members and for platform staff."""
+money and buy boxes lost), for the seller's members and for platform staff; and the shopper's
+downloads of their invoices and credit notes."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.contrib.auth.views import redirect_to_login
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
-from finance import selectors, services
+from core.exceptions import NotFound
+from finance import invoices, selectors, services
 from marketplace import selectors as marketplace_selectors
 from marketplace.admin_scoping import seller_scope
 
@@ -59,3 +64,42 @@ def _health_rows(centre) -> list[dict]:
         ok = value is None or (value >= target if at_least else value < target)
         rows.append({"label": names[name], "value": value, "target": target, "at_least": at_least, "ok": ok})
     return rows
+
+
+# --- the shopper's invoices and credit notes ------------------------------------------------------------
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    """Documents carry addresses: never stored by a browser or proxy cache, never a Referer."""
+    add_never_cache_headers(response)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _download(request: HttpRequest, document) -> HttpResponse:
+    """The document's PDF for the shopper who may see its order (its signed-in owner, or a session
+    that opened the order's guest link); anyone else: sign in, or "not found" (nothing revealed)."""
+    if document is None:
+        if not request.user.is_authenticated:
+            return _private(redirect_to_login(request.get_full_path()))
+        raise Http404(_("No such document."))
+    try:
+        pdf = invoices.document_file(document)
+    except invoices.DocumentNotReady as exc:
+        response = render(request, "finance/document_pending.html", {"message": exc.message}, status=409)
+        response["Retry-After"] = "60"
+        return _private(response)
+    except NotFound as exc:
+        raise Http404(exc.message)
+    return _private(FileResponse(pdf, content_type="application/pdf", as_attachment=True,
+                                 filename=f"{document.number}.pdf"))
+
+
+@require_safe
+def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    return _download(request, invoices.invoice_for_shopper(user=request.user, session=request.session, pk=pk))
+
+
+@require_safe
+def credit_note_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    return _download(request, invoices.credit_note_for_shopper(user=request.user, session=request.session, pk=pk))

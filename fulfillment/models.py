@@ -8,15 +8,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.files.storage import storages
-from django.core.signals import setting_changed
 from django.db import models
 from django.db.models import F, Q
-from django.dispatch import receiver
 from django.utils import timezone
-from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
 
+from core.files import private_storage  # labels carry buyers' addresses (also named by migration 0016)
 from core.money import clean_prices
 
 
@@ -615,27 +612,6 @@ class TrackingStatus(models.TextChoices):
     AVAILABLE_FOR_PICKUP = "available_for_pickup", _("Available for pickup")
     EXCEPTION = "exception", _("Problem in transit")
     EXPIRED = "expired", _("Tracking expired")
-
-
-class _PrivateStorage(LazyObject):
-    """``storages["private"]``, looked up when first used (again after a change of ``STORAGES``)."""
-
-    def _setup(self):
-        self._wrapped = storages["private"]
-
-
-_private = _PrivateStorage()
-
-
-@receiver(setting_changed)
-def _private_storage_reset(*, setting, **kwargs) -> None:
-    if setting == "STORAGES":
-        _private._wrapped = empty
-
-
-def private_storage():
-    """Where labels are kept: never served as media (see ``STORAGES["private"]``)."""
-    return _private
 
 
 class CarrierShipment(models.Model):

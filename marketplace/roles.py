@@ -7,7 +7,7 @@ and to the sellers where *their role there* grants the permission (someone can b
 seller and staff at another). Changing a member's role swaps the group in the same transaction,
 so their rights change at their next request.
 
-* **staff**: see the seller's offers, stock, ledger, packages and sold lines; set tracking numbers and
+* **staff**: see the seller's offers, stock, ledger, invoices, packages and sold lines; set tracking numbers and
   ship the seller's own packages (shipped by the seller; Bazaar ships the ones it fulfils). Delivery
   is confirmed by the carrier's tracking or Bazaar staff, never by the seller.
 * **manager**: what staff do, plus list and edit offers (prices, member prices, activity), propose
@@ -43,6 +43,8 @@ _STAFF = frozenset({
     "finance.view_ledgerentry",  # the seller's own ledger and balance
     "finance.view_payout",  # and their payouts
     "finance.view_sellerhealth",  # and their account health
+    "finance.view_invoice",  # the invoices they issued as merchant of record (PDF included)
+    "finance.view_creditnote",  # and their credit notes
     "fulfillment.view_inventoryupload",  # inventory files and their reports
     "fulfillment.view_sizetier",  # Bazaar's size tiers and fulfilment fees (the same for every seller)
     "fulfillment.view_fulfilmentfeerate",

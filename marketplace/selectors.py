@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 
 from catalog import selectors as catalog_selectors
 from catalog.models import Product
@@ -284,6 +284,33 @@ def application_of(*, user) -> SellerApplication | None:
         return None
     return (SellerApplication.objects.filter(applicant=user).prefetch_related("categories", "events")
             .order_by("-created_at", "-id").first())
+
+
+@dataclass(frozen=True)
+class SellerIdentity:
+    """Who a seller is in law, as far as Bazaar knows: the merchant of record on its invoices."""
+
+    seller_id: int
+    name: str  # the store name shoppers see
+    legal_name: str  # from the approved application; the store name for sellers without one
+    tax_id: str
+    country: str
+    email: str
+
+
+def seller_identity(*, seller_id: int) -> SellerIdentity | None:
+    """The seller's legal name and tax id from its approved application (its latest), with its
+    country and contact e-mail; None for an unknown seller. Sellers keep no postal address."""
+    seller = Seller.objects.filter(pk=seller_id).only("pk", "name", "country", "email").first()
+    if seller is None:
+        return None
+    application = (SellerApplication.objects.filter(seller_id=seller_id, status=SellerApplication.Status.APPROVED)
+                   .order_by(F("reviewed_at").desc(nulls_last=True), "-id")
+                   .only("legal_name", "tax_id", "country").first())
+    legal_name = application.legal_name if application else ""
+    return SellerIdentity(seller_id=seller.pk, name=seller.name, legal_name=legal_name or seller.name,
+                          tax_id=application.tax_id if application else "",
+                          country=seller.country or (application.country if application else ""), email=seller.email)
 
 
 def offers_losing_buy_box(*, seller_id: int, limit: int = 20) -> list[tuple[Offer, BuyBox]]:

@@ -3,6 +3,7 @@ packages and order lines (invariant 7 in docs/architecture.md, through the share
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from django.contrib import admin, messages
@@ -18,8 +19,8 @@ from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, ServiceErrorsAdminMix
 from core.exceptions import ApplicationError
 from fulfillment import selectors as fulfillment_selectors
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
-from orders import selectors, services
-from orders.models import Claim, Order, OrderDiscount, OrderEvent, OrderLine, Package
+from orders import refunds, selectors, services
+from orders.models import Claim, Order, OrderDiscount, OrderEvent, OrderLine, OrderRefund, OrderRefundLine, Package
 from payments import selectors as payment_selectors
 
 
@@ -33,7 +34,7 @@ class PackageInline(ReadOnlyInline):
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
     fields = ("product_title", "sku", "seller_name", "quantity", "unit_price", "discount", "tax", "total",
-              "referral_fee_percent", "referral_fee")
+              "referral_fee_percent", "referral_fee", "refunded_quantity", "refunded_amount")
     readonly_fields = fields
 
 
@@ -59,8 +60,8 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "placed_at"
     list_select_related = ("user",)
     readonly_fields = ("number", "user", "email", "status", "currency", "prices_include_tax", "subtotal",
-                       "discount", "shipping", "tax", "total", "shipping_address", "billing_address", "placed_at",
-                       "payment_problem", "payment_problem_note", "payments")
+                       "discount", "shipping", "tax", "total", "refunded_amount", "shipping_address", "billing_address",
+                       "placed_at", "payment_problem", "payment_problem_note", "payments")
     exclude = ("idempotency_key",)
     inlines = (PackageInline, OrderLineInline, OrderDiscountInline, OrderEventInline)
     actions = ("cancel_orders", "refund_orders", "complete_orders", "resolve_payment_problems", "revoke_guest_links")
@@ -137,6 +138,49 @@ class OrderAdmin(admin.ModelAdmin):
             request, _("Guest links revoked for %(n)s order(s).") % {"n": done}, messages.SUCCESS
         )
 
+    change_form_template = "admin/orders/order/change_form.html"
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["can_refund_part"] = (request.user.has_perm("orders.refund_order")
+                                          and obj.status in refunds.REFUNDABLE)
+            context["partial_refunds"] = selectors.refunds_of_order(order=obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self):
+        return [path("<int:pk>/refund/", self.admin_site.admin_view(self.partial_refund_view),
+                     name="orders_order_partial_refund")] + super().get_urls()
+
+    def partial_refund_view(self, request, pk: int):
+        """Give back some units and/or shipping: the form (GET) and the refund (POST, once per
+        form: its key comes with the form, so a double submit refunds once)."""
+        order = get_object_or_404(Order, pk=pk)
+        if not (self.has_view_permission(request, order) and request.user.has_perm("orders.refund_order")):
+            raise DjangoPermissionDenied
+        lines = list(OrderLine.objects.filter(order=order).select_related("package").order_by("pk"))
+        chosen = {}
+        if request.method == "POST":
+            chosen = {line.pk: request.POST.get(f"units-{line.pk}", "0") or "0" for line in lines}
+            try:
+                done = refunds.order_refund_partial(
+                    order=order, lines=chosen, shipping=request.POST.getlist("shipping"),
+                    reason=request.POST.get("reason", ""), idempotency_key=request.POST.get("key", ""),
+                    actor=request.user, to_store_credit=request.POST.get("to_store_credit") == "on")
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, _("Refunding %(amount)s (refund %(id)s).") % {
+                    "amount": done.amount, "id": done.pk}, messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+        packages = list(Package.objects.filter(order=order).order_by("pk"))
+        return TemplateResponse(request, "admin/orders/order/partial_refund.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "original": order,
+            "title": _("Refund part of order %(number)s") % {"number": order.number},
+            "rows": [(line, line.quantity - line.refunded_quantity, chosen.get(line.pk, "0"),
+                      line.package.status in refunds.UNITS_LEAVE) for line in lines],
+            "packages": [(p, p.shipping_price + p.shipping_tax - p.shipping_refunded) for p in packages],
+            "key": request.POST.get("key") or uuid.uuid4().hex, "reason": request.POST.get("reason", "")})
+
 
 @admin.register(Package)
 class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
@@ -151,7 +195,8 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ("order",)
     readonly_fields = ("order", "seller", "seller_name", "fulfillment_channel", "shipping_method_code",
                        "shipping_method_name", "shipping_price", "shipping_tax", "estimated_earliest",
-                       "estimated_latest", "status", "packed_at", "packed_weight_lb", "shipped_at", "shipped_from",
+                       "estimated_latest", "status", "shipping_refunded", "packed_at", "packed_weight_lb", "shipped_at",
+                       "shipped_from",
                        "delivered_at", "delivery_confirmed_by")
     actions = ("ship_packages", "deliver_packages")
 
@@ -337,8 +382,36 @@ class OrderLineAdmin(ReadOnlyAdminMixin, SellerScopedAdminMixin, admin.ModelAdmi
     list_select_related = ("order",)
     readonly_fields = ("order", "package", "offer", "product", "seller", "seller_name", "product_title",
                        "product_slug", "sku", "quantity", "unit_price", "subtotal", "discount", "tax_rate", "tax",
-                       "total", "referral_fee_percent", "referral_fee")
+                       "total", "referral_fee_percent", "referral_fee", "refunded_quantity", "refunded_amount")
 
+
+
+class OrderRefundLineInline(ReadOnlyInline):
+    model = OrderRefundLine
+    fields = ("line", "quantity", "amount", "tax")
+    readonly_fields = fields
+
+
+@admin.register(OrderRefund)
+class OrderRefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every partial refund, explained (made from an order's "Refund part of this order" page or
+    the API). A failed one is also the order's payment problem, for staff to settle by hand."""
+
+    list_display = ("order", "created_at", "amount", "items_amount", "shipping_amount", "status", "reason",
+                    "created_by")
+    list_filter = ("status", "created_at")
+    search_fields = ("order__number", "reason")
+    list_select_related = ("order", "created_by")
+    readonly_fields = ("order", "amount", "items_amount", "items_tax", "shipping_amount", "shipping_packages",
+                       "reason", "status", "created_by", "created_at")
+    exclude = ("idempotency_key",)
+    inlines = (OrderRefundLineInline,)
+
+    def has_module_permission(self, request):
+        return seller_scope(request) is None and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return seller_scope(request) is None and super().has_view_permission(request, obj)
 
 
 CLAIM_DECISIONS = ("_grant", "_deny")
@@ -351,14 +424,14 @@ class ClaimAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdm
     order is refunded in full) or deny with the reason the buyer is told."""
 
     change_form_template = "admin/orders/claim/change_form.html"
-    list_display = ("created_at", "order", "seller", "reason", "status", "decided_by")
+    list_display = ("created_at", "order", "seller", "reason", "status", "answer_by", "decided_by")
     list_filter = ("status", "reason", ("seller", admin.RelatedOnlyFieldListFilter))
     search_fields = ("order__number", "description")
     list_select_related = ("order", "seller", "decided_by")
     ordering = ("-created_at", "-id")
     actions = None
-    fields = ("order", "seller", "reason", "description", "created_at", "status", "seller_response", "resolution",
-              "decided_by", "decided_at")
+    fields = ("order", "seller", "reason", "description", "created_at", "answer_by", "status", "seller_response",
+              "resolution", "decided_by", "decided_at")
 
     def _decider(self, request) -> bool:
         return seller_scope(request) is None and request.user.has_perm("orders.decide_claim")

@@ -7,4 +7,5 @@ PAYMENT_PROBLEM = "orders.payment_problem"  # order_id, problem (PaymentProblem 
 PACKAGE_SHIPPED = "orders.package_shipped"  # order_id, package_id, seller_id
 PACKAGE_DELIVERED = "orders.package_delivered"  # order_id, package_id
 ORDER_REFUNDED = "orders.order_refunded"  # order_id: refunded in full
+ORDER_PARTIALLY_REFUNDED = "orders.order_partially_refunded"  # order_id, refund_id, amount: some units or shipping
 AGGREGATE = "order"

@@ -51,6 +51,8 @@ class Order(models.Model):
     shipping = models.DecimalField(_("shipping"), max_digits=12, decimal_places=2, default=0)
     tax = models.DecimalField(_("tax"), max_digits=12, decimal_places=2, default=0)
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
+    # What was given back by refunds (partial or full), each explained in its OrderRefund.
+    refunded_amount = models.DecimalField(_("refunded"), max_digits=12, decimal_places=2, default=0)
     shipping_address = models.JSONField(_("shipping address"))
     billing_address = models.JSONField(_("billing address"))
     # The same key from the same owner is the same order; keys of different owners never meet
@@ -76,6 +78,8 @@ class Order(models.Model):
         ordering = ("-placed_at", "-id")
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+            models.CheckConstraint(condition=Q(refunded_amount__gte=0, refunded_amount__lte=F("total")),
+                                   name="order_refunded_within_total"),
             models.CheckConstraint(condition=Q(discount__gte=0, shipping__gte=0, tax__gte=0),
                                    name="order_parts_not_negative"),
             models.UniqueConstraint(fields=["idempotency_owner", "idempotency_key"],
@@ -118,6 +122,7 @@ class Package(models.Model):
     shipping_method_name = models.CharField(_("shipping method"), max_length=80, blank=True)
     shipping_price = models.DecimalField(_("shipping"), max_digits=12, decimal_places=2, default=0)
     shipping_tax = models.DecimalField(_("shipping tax"), max_digits=12, decimal_places=2, default=0)
+    shipping_refunded = models.DecimalField(_("shipping refunded"), max_digits=12, decimal_places=2, default=0)
     estimated_earliest = models.DateField(_("arrives from"), null=True, blank=True)
     estimated_latest = models.DateField(_("arrives by"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
@@ -169,6 +174,9 @@ class OrderLine(models.Model):
     # placed (finance); later rule changes never touch it. Zero on the house seller's lines.
     referral_fee_percent = models.DecimalField(_("referral fee %"), max_digits=5, decimal_places=2, default=0)
     referral_fee = models.DecimalField(_("referral fee"), max_digits=12, decimal_places=2, default=0)
+    # Units refunded so far and the money they returned (their share of the total, tax included).
+    refunded_quantity = models.PositiveIntegerField(_("units refunded"), default=0)
+    refunded_amount = models.DecimalField(_("refunded"), max_digits=12, decimal_places=2, default=0)
 
     class Meta:
         verbose_name = _("order line")
@@ -181,6 +189,9 @@ class OrderLine(models.Model):
             models.CheckConstraint(condition=Q(discount__lte=F("subtotal")), name="order_line_discount_within"),
             models.CheckConstraint(condition=Q(referral_fee__gte=0, referral_fee_percent__gte=0,
                                                referral_fee_percent__lte=100), name="order_line_referral_fee_valid"),
+            models.CheckConstraint(condition=Q(refunded_quantity__lte=F("quantity"), refunded_amount__gte=0,
+                                               refunded_amount__lte=F("total")),
+                                   name="order_line_refund_within"),
         ]
 
     def __str__(self) -> str:
@@ -270,6 +281,64 @@ class SellerFeedback(models.Model):
         return f"{self.seller_id}: {self.rating}/5"
 
 
+class OrderRefund(models.Model):
+    """Money given back for part (or the rest) of an order: units of some lines (their share of
+    the line's total, discount and tax included) and shipping, each explained in its lines. The
+    provider refund runs after the commit; ``status`` follows it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("being refunded")
+        SUCCEEDED = "succeeded", _("refunded")
+        FAILED = "failed", _("failed: staff will retry")
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    items_amount = models.DecimalField(_("for items"), max_digits=12, decimal_places=2, default=0)
+    items_tax = models.DecimalField(_("of which tax"), max_digits=12, decimal_places=2, default=0)
+    shipping_amount = models.DecimalField(_("for shipping"), max_digits=12, decimal_places=2, default=0)
+    shipping_packages = models.JSONField(_("packages whose shipping it gives back"), default=list, blank=True)
+    to_store_credit = models.BooleanField(_("to store credit"), default=False,
+                                          help_text=_("Given as the customer's store credit instead of back to "
+                                                      "the card (the customer's choice, for orders with an account)."))
+    reason = models.CharField(_("reason"), max_length=300)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    idempotency_key = models.CharField(max_length=100, unique=True, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name=_("by"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ("order", "id")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0, items_amount__gte=0, shipping_amount__gte=0,
+                                               amount=F("items_amount") + F("shipping_amount")),
+                                   name="order_refund_sums"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.number} refund {self.pk}"
+
+
+class OrderRefundLine(models.Model):
+    refund = models.ForeignKey(OrderRefund, on_delete=models.CASCADE, related_name="lines")
+    line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="refund_lines")
+    quantity = models.PositiveIntegerField(_("units"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    tax = models.DecimalField(_("of which tax"), max_digits=12, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("refunded line")
+        verbose_name_plural = _("refunded lines")
+        ordering = ("refund", "id")
+        constraints = [models.CheckConstraint(condition=Q(quantity__gte=1, amount__gte=0),
+                                              name="order_refund_line_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.line.product_title}"
+
+
 class Claim(models.Model):
     """A buyer's claim against a seller for one order (an item not received, not as described, or
     damaged or defective): the seller may answer; platform staff grant it (the order is refunded)
@@ -280,6 +349,7 @@ class Claim(models.Model):
         NOT_RECEIVED = "not_received", _("The package never arrived")
         NOT_AS_DESCRIBED = "not_as_described", _("The item is not as described")
         DAMAGED = "damaged", _("The item arrived damaged or defective")
+        LATE = "late", _("The package is late: its promised day has passed")
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
@@ -300,6 +370,8 @@ class Claim(models.Model):
                                    related_name="+", verbose_name=_("decided by"))
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
     created_at = models.DateTimeField(_("opened"), default=timezone.now)
+    # The seller answers by then (ORDERS_CLAIM_ANSWER_HOURS); staff decide once it has answered or then.
+    answer_by = models.DateTimeField(_("seller answers by"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("claim")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol, runtime_checkable
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -20,7 +22,16 @@ from django.utils.translation import gettext as _
 
 from fulfillment import selectors as fulfillment_selectors
 from marketplace import selectors as marketplace_selectors
-from orders.models import Claim, DeliveryConfirmation, Order, OrderLine, OrderReservation, Package, SellerFeedback
+from orders.models import (
+    Claim,
+    DeliveryConfirmation,
+    Order,
+    OrderLine,
+    OrderRefund,
+    OrderReservation,
+    Package,
+    SellerFeedback,
+)
 from orders.models import PaymentProblem as PaymentProblem
 
 # Other contexts compare ``order.status`` with ``orders.selectors.OrderStatus`` (and name a
@@ -116,6 +127,7 @@ def order_detail(*, number: str, history: bool = True) -> Order | None:
             Prefetch("lines", queryset=OrderLine.objects.order_by("id"))
         )),
         "discounts",
+        Prefetch("refunds", queryset=OrderRefund.objects.order_by("id").prefetch_related("lines__line")),
     ]
     return Order.objects.filter(number=number).prefetch_related(*related, *(["events"] if history else [])).first()
 
@@ -300,6 +312,33 @@ def packages_delivered_before(*, package_ids: list[int], before) -> list[int]:
     """Which of these packages were delivered before ``before``."""
     return list(Package.objects.filter(pk__in=package_ids, status=Package.Status.DELIVERED, delivered_at__lt=before)
                 .values_list("pk", flat=True))
+
+
+# --- what the order page shows from contexts above orders ------------------------------------------
+
+
+@runtime_checkable
+class OrderDocument(Protocol):
+    """A document about the order issued by a context above orders (an invoice, a credit note)."""
+
+    title: str  # e.g. "Invoice INV-3-000012"
+    seller_name: str  # who issued it
+    issued_at: datetime
+    total: Decimal
+    currency: str
+    url: str  # where the buyer downloads it: the page checks who asks
+    ready: bool  # False while its PDF is being prepared
+
+
+@runtime_checkable
+class OrderPageInputs(Protocol):
+    """What the order page needs from contexts above orders: the shop's strategy
+    (``request.strategy``) answers it; orders never looks it up itself."""
+
+    def order_documents(self, order: Order) -> Sequence[OrderDocument]:
+        """The order's invoices and credit notes, oldest first (the caller already checked that
+        the shopper may see the order)."""
+        ...
 
 
 # --- feedback on sellers ------------------------------------------------------------------------------
@@ -505,3 +544,48 @@ def pick_list(*, warehouse_id: int) -> list[PickRow]:
         row.quantity += quantity
         row.packages.append((line.order.number, line.package_id, quantity))
     return sorted(rows.values(), key=lambda r: (not r.bin, r.bin, r.title.lower(), r.sku))
+
+
+def refund_detail(*, refund_id: int):
+    """A partial refund with its order and explained lines."""
+    return (OrderRefund.objects.select_related("order").prefetch_related("lines__line")
+            .filter(pk=refund_id).first())
+
+
+def refunds_of_order(*, order: Order) -> list:
+    """The order's partial refunds, oldest first, with their lines."""
+    return list(order.refunds.prefetch_related("lines__line").order_by("id"))
+
+
+def order_line_with_refunds(*, line_id: int) -> OrderLine | None:
+    """An order line with its partial refunds' lines (for the seller ledger's shares)."""
+    return OrderLine.objects.select_related("order").prefetch_related("refund_lines").filter(pk=line_id).first()
+
+
+def packages_with_shipping_refunded(*, refund) -> list[Package]:
+    """The packages whose shipping ``refund`` gave back (each package's once, whole)."""
+    return list(Package.objects.filter(order_id=refund.order_id, pk__in=list(refund.shipping_packages or ())))
+
+
+def package_late(*, order: Order, seller_id: int, today=None) -> bool:
+    """Whether a package of ``seller_id`` in ``order`` is past its latest promised day and not
+    delivered (shipped or not)."""
+    today = today or timezone.localdate()
+    return Package.objects.filter(order=order, seller_id=seller_id, estimated_latest__lt=today,
+                                  status__in=[Package.Status.PENDING, Package.Status.SHIPPED]).exists()
+
+
+def claimable_sellers(*, order: Order, today=None) -> set[int]:
+    """Sellers of ``order`` the buyer may open a claim about now (shipped, or late past the promised
+    day), before the claim window closes; none for a refunded or cancelled order."""
+    if order.status in (Order.Status.REFUNDED, Order.Status.CANCELLED):
+        return set()
+    today = today or timezone.localdate()
+    since = timezone.now() - timedelta(days=settings.ORDERS_CLAIM_WINDOW_DAYS)
+    sellers = set()
+    for package in order.packages.all():
+        late = package.estimated_latest and package.estimated_latest < today and package.status in (
+            Package.Status.PENDING, Package.Status.SHIPPED)
+        if late or (package.shipped_at and package.shipped_at >= since):
+            sellers.add(package.seller_id)
+    return sellers

@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Count, Max
+from django.db.models import Avg, Count, F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -332,6 +332,10 @@ def order_refund(*, order: Order, actor=None, reason: str = "", in_transit: bool
         if locked.status == S.SHIPPED and not in_transit:
             raise IllegalTransition(_("An order that is shipped cannot become refunded: it is still in transit."))
         order_transition(order=locked, to=S.REFUNDED, actor=actor, message=reason or _("Refunded"))
+        # Everything is given back (what partial refunds returned already, and the rest now).
+        Order.objects.filter(pk=locked.pk).update(refunded_amount=F("total"))
+        OrderLine.objects.filter(order=locked).update(refunded_quantity=F("quantity"), refunded_amount=F("total"))
+        Package.objects.filter(order=locked).update(shipping_refunded=F("shipping_price") + F("shipping_tax"))
         if order_release_stock(order=locked, reference=f"refund:{locked.number}"):
             Package.objects.filter(order=locked, status=Package.Status.PENDING).update(
                 status=Package.Status.CANCELLED)
@@ -349,12 +353,17 @@ def order_return_payment(*, order: Order, reason: str) -> int:
     inside a transaction. Raises :class:`~payments.exceptions.PaymentUnavailable` when the
     provider cannot be reached (the task retries) and other ApplicationErrors when it refuses."""
     done = 0
+    from orders.refunds import given_as_store_credit  # refunds build on these services
+
+    kept = given_as_store_credit(order)  # refunded as store credit: the card keeps that much
     for payment in payment_selectors.payment_list_for_reference(reference=order.number):
         if payment.status in (PaymentStatus.AUTHORIZED, PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
             payment_services.payment_cancel(payment=payment)
             done += 1
         elif payment.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
             remaining = payment.captured_amount - payment.refunded_amount
+            taken = min(kept, remaining)
+            remaining, kept = remaining - taken, kept - taken
             if remaining > 0:
                 payment_services.payment_refund(
                     payment=payment, amount=remaining, reason=reason,
@@ -843,27 +852,35 @@ def _claim_text(value: str, field: str, *, required: bool, minimum: int = 0) -> 
 
 def claim_open(*, order: Order, seller_id: int, user, reason: str, description: str,
                guest_access: bool = False) -> Claim:
-    """The buyer claims against the seller of a shipped package of their order (once per order and
-    seller, within ``ORDERS_CLAIM_WINDOW_DAYS`` of shipping). The seller is told and may answer;
-    platform staff decide."""
+    """The buyer claims against the seller of their order (once per order and seller): about a
+    shipped package, within ``ORDERS_CLAIM_WINDOW_DAYS`` of shipping, or about a package late past
+    its promised day (shipped or not). The seller is told and has ``ORDERS_CLAIM_ANSWER_HOURS`` to
+    answer; platform staff decide once it has answered or that time is up."""
     _check_buyer(order, user, guest_access)
     if reason not in Claim.Reason.values:
         raise ApplicationError(_("Choose what went wrong."), fields={"reason": [_("Choose a reason.")]})
     description = _claim_text(description, "description", required=True, minimum=10)
+    late = selectors.package_late(order=order, seller_id=seller_id)
+    if reason == Claim.Reason.LATE and not late:
+        raise ApplicationError(_("The package is not late: it is delivered or its promised day has not passed."),
+                               fields={"reason": [_("Not late.")]}, code="not_late")
     shipped = (Package.objects.filter(order=order, seller_id=seller_id, shipped_at__isnull=False)
                .order_by("shipped_at").values_list("shipped_at", flat=True).first())
-    if shipped is None:
-        raise ApplicationError(_("You can open a claim once the seller has shipped your package."),
-                               code="not_shipped")
-    if timezone.now() - shipped > timedelta(days=settings.ORDERS_CLAIM_WINDOW_DAYS):
+    if shipped is None and not late:
+        raise ApplicationError(_("You can open a claim once the seller has shipped your package, or once its "
+                                 "promised day has passed."), code="not_shipped")
+    if shipped is not None and not late and timezone.now() - shipped > timedelta(
+            days=settings.ORDERS_CLAIM_WINDOW_DAYS):
         raise ApplicationError(_("Claims can be opened up to %(days)s days after shipping.")
                                % {"days": settings.ORDERS_CLAIM_WINDOW_DAYS}, code="claim_window_closed")
     if order.status in (S.REFUNDED, S.CANCELLED):
         raise ApplicationError(_("This order was refunded already."), code="order_refunded")
     try:
         with transaction.atomic():
+            now = timezone.now()
             claim = Claim.objects.create(order=order, seller_id=seller_id, user=order.user, reason=reason,
-                                         description=description)
+                                         description=description, created_at=now, answer_by=now + timedelta(
+                                             hours=settings.ORDERS_CLAIM_ANSWER_HOURS))
     except IntegrityError:
         raise Conflict(_("You opened a claim about this seller for this order already."), code="claim_exists") from None
     _claim_email_on_commit(claim, "opened")
@@ -909,12 +926,21 @@ def _check_decider(actor) -> None:
         raise PermissionDenied(_("Only platform staff decide claims."))
 
 
+def _check_seller_heard(claim: Claim) -> None:
+    """A claim is decided once the seller has answered or its time to answer is up."""
+    if not claim.seller_response and claim.answer_by and timezone.now() < claim.answer_by:
+        raise Conflict(_("The seller has until %(when)s to answer this claim; decide after its answer or then.")
+                       % {"when": timezone.localtime(claim.answer_by).strftime("%Y-%m-%d %H:%M")},
+                       code="claim_awaiting_seller")
+
+
 def claim_grant(*, claim: Claim, actor, resolution: str = "") -> Claim:
     """Grant the claim: the order is refunded in full (unless it was already) and the buyer told."""
     _check_decider(actor)
     resolution = _claim_text(resolution, "resolution", required=False)
     with transaction.atomic():
         locked = _claim_locked(claim)
+        _check_seller_heard(locked)
         if locked.order.status != S.REFUNDED:
             order_refund(order=locked.order, actor=actor, in_transit=True,
                          reason=_("Claim granted: %(reason)s") % {"reason": locked.get_reason_display()})
@@ -931,6 +957,7 @@ def claim_deny(*, claim: Claim, actor, resolution: str) -> Claim:
     resolution = _claim_text(resolution, "resolution", required=True)
     with transaction.atomic():
         locked = _claim_locked(claim)
+        _check_seller_heard(locked)
         locked.status, locked.resolution = Claim.Status.DENIED, resolution
         locked.decided_by, locked.decided_at = actor, timezone.now()
         locked.save(update_fields=["status", "resolution", "decided_by", "decided_at"])

@@ -184,3 +184,37 @@ def deliver_overdue_packages() -> int:
     from orders import services
 
     return services.packages_deliver_overdue()
+
+
+@shared_task(acks_late=True)
+def pay_back_refund(refund_id: int, attempt: int = 0) -> str:
+    """Give a partial refund's money back after its commit (see :mod:`orders.refunds`). Tried again
+    with backoff while the provider is unreachable; a refusal flags the order for staff."""
+    from orders import refunds
+
+    try:
+        return refunds.refund_pay_back(refund_id=refund_id)
+    except PaymentUnavailable:
+        if attempt < RETURN_PAYMENT_RETRIES:
+            outbox.enqueue_later(pay_back_refund, timedelta(seconds=min(60 * 2 ** attempt, 3600)), refund_id,
+                                 attempt=attempt + 1)
+            return "retrying"
+        return refunds.refund_give_up(refund_id=refund_id, problem=_("the payment provider could not be reached"))
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, retry_jitter=True, max_retries=8, acks_late=True)
+def send_refund_email(refund_id: int) -> bool:
+    """Tell the customer what a partial refund gives back, line by line."""
+    refund = selectors.refund_detail(refund_id=refund_id)
+    if refund is None:
+        return False
+    order = refund.order
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {"order": order, "refund": refund, "SHOP_NAME": settings.SHOP_NAME, **_links(order)}
+        text = render_to_string("orders/email/refund.txt", context)
+        html = render_to_string("orders/email/refund.html", context)
+        subject = _("Order %(number)s: %(amount)s refunded") % {"number": order.number, "amount": refund.amount}
+        message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [order.email])
+        message.attach_alternative(html, "text/html")
+        message.send()
+    return True

@@ -49,7 +49,11 @@ def _detail(request: HttpRequest, order, *, guest: bool = False, cancel_form=Non
             "history": list(order.events.all()),
             "rated_sellers": selectors.sellers_rated(order=order),
             "claims": selectors.claims_of_order(order=order),
+            "claimable": selectors.claimable_sellers(order=order),
             "timelines": selectors.package_timelines(order=order),
+            # invoices and credit notes come from finance, above orders: the shop's strategy answers
+            # (orders.selectors.OrderPageInputs)
+            "documents": request.strategy.order_documents(order),
         },
         status=status,
     )

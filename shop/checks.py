@@ -16,8 +16,9 @@ def protocols() -> list[type]:
     from checkout.pricing import PricingInputs
     from marketplace.buy_box import BuyBoxInputs
     from marketplace.selectors import ProductPageInputs
+    from orders.selectors import OrderPageInputs
 
-    return [BuyBoxInputs, ProductPageInputs, PurchaseFacts, PricingInputs]
+    return [BuyBoxInputs, ProductPageInputs, PurchaseFacts, PricingInputs, OrderPageInputs]
 
 
 def _members(protocol: type) -> set[str]:

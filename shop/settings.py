@@ -263,6 +263,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "run-seller-payouts": {"task": "finance.tasks.run_payouts", "schedule": 60 * 60},
     # Sellers' account health, once a day (idempotent per seller and day; decides buy-box eligibility).
     "compute-seller-health": {"task": "finance.tasks.compute_health", "schedule": 6 * 60 * 60},
+    # Gift cards whose delivery date has come are e-mailed to their recipients (once; see payments.gift_cards).
+    "deliver-gift-cards": {"task": "payments.tasks.deliver_gift_cards", "schedule": 15 * 60},
 }
 
 # --- i18n -------------------------------------------------------------------------------
@@ -378,6 +380,20 @@ UNPAID_ORDER_MAX_AGE_MINUTES = env.int("UNPAID_ORDER_MAX_AGE_MINUTES", default=6
 # A card authorization holds this long when the provider does not say (7 days at Stripe).
 PAYMENT_AUTHORIZATION_DAYS = env.int("PAYMENT_AUTHORIZATION_DAYS", default=7)
 
+# --- Store credit and gift cards (payments.store_credit, payments.gift_cards) -----------------
+# Gift cards are issued for one of these amounts, or any amount from GIFT_CARD_MIN_AMOUNT to
+# GIFT_CARD_MAX_AMOUNT (in the shop's currency; a minimum above the maximum allows the fixed ones only).
+GIFT_CARD_DENOMINATIONS = tuple(Decimal(v) for v in env.list("GIFT_CARD_DENOMINATIONS",
+                                                             default=["10", "25", "50", "100"]))
+GIFT_CARD_MIN_AMOUNT = Decimal(env.str("GIFT_CARD_MIN_AMOUNT", default="5.00"))
+GIFT_CARD_MAX_AMOUNT = Decimal(env.str("GIFT_CARD_MAX_AMOUNT", default="500.00"))
+# The secret gift card codes are hashed with (HMAC-SHA256; the database keeps only the hash) and
+# derived from while their e-mail waits to be sent. Set it once and keep it: a card whose code was
+# hashed with a secret no longer listed here cannot be found. To rotate, put the old one in the
+# fallbacks (comma-separated). Empty: SECRET_KEY (which then must not be rotated without this).
+GIFT_CARD_SECRET = env.str("GIFT_CARD_SECRET", default="") or SECRET_KEY
+GIFT_CARD_SECRET_FALLBACKS = env.list("GIFT_CARD_SECRET_FALLBACKS", default=[])
+
 # --- Domain events (the composition point) ---------------------------------------------
 # Who is told what happened, durably (core.events.record): event -> Celery tasks run with the
 # event's payload, at least once, after the commit that produced it. A name that is not a task
@@ -396,7 +412,12 @@ EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
     # The seller ledger (finance): a shipped package posts its sale, fees and reserve; a refund
     # takes them back (each posting once per event, whatever the retries).
     "orders.package_shipped": ("finance.tasks.post_package_shipped",),
-    "orders.order_refunded": ("finance.tasks.post_order_refunded",),
+    "orders.order_refunded": ("finance.tasks.post_order_refunded", "finance.tasks.credit_order_refunded"),
+    "orders.order_partially_refunded": ("finance.tasks.post_order_partially_refunded",
+                                        "finance.tasks.credit_order_partially_refunded"),
+    # Invoices and credit notes (finance): an order that became paid gets one invoice per seller; a
+    # paid order cancelled, or refunded (above), a credit note per invoice (each once, numbered gaplessly).
+    "orders.status_changed": ("finance.tasks.issue_order_documents",),
     # A month's storage fee charged to a seller: posted to its ledger (once).
     "fulfillment.storage_charged": ("finance.tasks.post_storage_charged",),
     # Units a seller asked back were sent: the removal fee, posted to its ledger (once).
@@ -410,6 +431,8 @@ EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
 # --- Orders: claims ----------------------------------------------------------------------
 # A buyer may open a claim against a seller up to this many days after the package shipped.
 ORDERS_CLAIM_WINDOW_DAYS = env.int("ORDERS_CLAIM_WINDOW_DAYS", default=90)
+# A seller has this long to answer a claim; staff decide once it has answered or the time is up.
+ORDERS_CLAIM_ANSWER_HOURS = env.int("ORDERS_CLAIM_ANSWER_HOURS", default=72)
 # A package shipped without a Bazaar label is taken as delivered this many days after its latest
 # promised day (sellers never mark their own packages delivered; carriers' tracking or staff do).
 ORDERS_ASSUME_DELIVERED_DAYS = env.int("ORDERS_ASSUME_DELIVERED_DAYS", default=7)
@@ -476,6 +499,12 @@ FINANCE_HEALTH_TARGETS = {
 FINANCE_HEALTH_MIN_ORDERS = env.int("FINANCE_HEALTH_MIN_ORDERS", default=10)
 # How payouts are sent (a dotted path to a finance.providers.PayoutProvider).
 FINANCE_PAYOUT_PROVIDER = env.str("FINANCE_PAYOUT_PROVIDER", default="finance.providers.TestPayoutProvider")
+# Bazaar as merchant of record of its own (first-party) lines, on the house seller's invoices: its
+# legal name (default SHOP_NAME), postal address (lines separated by "|") and tax id.
+FINANCE_HOUSE_LEGAL_NAME = env.str("FINANCE_HOUSE_LEGAL_NAME", default="") or SHOP_NAME
+FINANCE_HOUSE_ADDRESS = [line.strip() for line in env.str("FINANCE_HOUSE_ADDRESS", default="").split("|")
+                         if line.strip()]
+FINANCE_HOUSE_TAX_ID = env.str("FINANCE_HOUSE_TAX_ID", default="")
 
 # --- Membership -------------------------------------------------------------------------
 # A declined renewal is retried this many days after the renewal date (one retry per entry),
@@ -525,6 +554,8 @@ RATE_LIMITS = {
     "voucher": env.str("RATE_LIMIT_VOUCHER", default="30/min"),  # voucher codes checked
     "password_reset_email": env.str("RATE_LIMIT_PASSWORD_RESET_EMAIL", default="5/hour"),  # e-mails per address
     "password_reset_client": env.str("RATE_LIMIT_PASSWORD_RESET_CLIENT", default="20/hour"),  # requests per client
+    # gift card codes tried (balance checks and redemptions), per signed-in user and per client address
+    "gift_card": env.str("RATE_LIMIT_GIFT_CARD", default="10/hour"),
 }
 # How a client's address is read (shared with the sign-in lockout above).
 CLIENT_IP_CALLABLE = AXES_CLIENT_IP_CALLABLE

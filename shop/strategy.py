@@ -10,7 +10,9 @@ parameter:
   "members pay" lines);
 * ``catalog.services.PurchaseFacts``: whether this shopper bought a product (orders), for
   "verified purchase" on reviews;
-* ``checkout.pricing``: the buyer's benefits (member prices, free and faster shipping).
+* ``checkout.pricing``: the buyer's benefits (member prices, free and faster shipping);
+* ``orders.selectors.OrderPageInputs``: the invoices and credit notes of an order (finance), for
+  the order page.
 
 :class:`Strategy` answers all of them, for one buyer. One is built per request by
 :class:`shop.middleware.StrategyMiddleware` (``request.strategy``, lazily) and one per background
@@ -26,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from functools import cached_property
 
+from finance import invoices
 from fulfillment import selectors as fulfillment_selectors
 from marketplace.benefits import Benefits
 from marketplace.buy_box import OfferFacts
@@ -85,6 +88,13 @@ class Strategy:
     def has_bought(self, product_id: int) -> bool:
         """Whether this shopper has a paid (or later) order with this product (orders)."""
         return self.user is not None and orders_selectors.user_bought_product(self.user.pk, product_id)
+
+    # --- after the sale ---------------------------------------------------------------------------
+
+    def order_documents(self, order) -> Sequence[invoices.DocumentView]:
+        """The order's invoices and credit notes (finance), for the order page; the page has checked
+        that this shopper may see the order."""
+        return invoices.order_documents(order_id=order.pk)
 
 
 def for_request(request) -> Strategy:

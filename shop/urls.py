@@ -11,6 +11,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from checkout import urls as checkout_urls
 from core import views as core_views
 from finance import views as finance_views
+from payments import urls as payments_urls
 
 # Redoc builds its search index in a worker made from a blob: URL and shows the Redocly logo from
 # its CDN: allowed on that page only (scripts stay this site's own files everywhere).
@@ -37,9 +38,13 @@ urlpatterns = [
     path("checkout/", include((checkout_urls.checkout_patterns, "checkout_flow"))),
     path("payments/", include("payments.urls")),
     path("fulfillment/", include("fulfillment.urls")),
+    # The shopper's invoices and credit notes (PDF), linked from the order page.
+    path("", include("finance.urls")),
     # Pages that show several contexts (home, product page, account overview) come first.
     path("", include("storefront.urls")),
     path("account/", include("accounts.urls")),
+    # Store credit and gift cards: /account/store-credit/, /account/gift-cards/redeem/, /gift-cards/balance/.
+    path("", include((payments_urls.page_patterns, "credit"))),
     path("orders/", include("orders.urls")),
     path("deals/", include("promotions.urls")),
     path("membership/", include("membership.urls")),

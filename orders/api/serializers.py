@@ -4,6 +4,7 @@ from orders import selectors
 
 
 class OrderLineOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
     product_title = serializers.CharField()
     product_slug = serializers.CharField()
     sku = serializers.CharField()
@@ -13,6 +14,8 @@ class OrderLineOutputSerializer(serializers.Serializer):
     discount = serializers.DecimalField(max_digits=12, decimal_places=2)
     tax = serializers.DecimalField(max_digits=12, decimal_places=2)
     total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    refunded_quantity = serializers.IntegerField()
+    refunded_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
 
 
 class OrderDiscountOutputSerializer(serializers.Serializer):
@@ -22,6 +25,7 @@ class OrderDiscountOutputSerializer(serializers.Serializer):
 
 
 class PackageOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
     seller = serializers.CharField(source="seller_name")
     fulfillment_channel = serializers.CharField()
     shipping_method = serializers.CharField(source="shipping_method_name")
@@ -36,6 +40,42 @@ class PackageOutputSerializer(serializers.Serializer):
     shipped_at = serializers.DateTimeField(allow_null=True)
     delivered_at = serializers.DateTimeField(allow_null=True)
     lines = OrderLineOutputSerializer(many=True, source="lines.all")
+
+
+class RefundLineOutputSerializer(serializers.Serializer):
+    line = serializers.IntegerField(source="line_id")
+    product_title = serializers.CharField(source="line.product_title")
+    quantity = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Tax included.")
+    tax = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class RefundOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    items_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    items_tax = serializers.DecimalField(max_digits=12, decimal_places=2)
+    shipping_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    reason = serializers.CharField()
+    status = serializers.ChoiceField(choices=["pending", "succeeded", "failed"])
+    to_store_credit = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    lines = RefundLineOutputSerializer(many=True, source="lines.all")
+
+
+class RefundLineInputSerializer(serializers.Serializer):
+    line = serializers.IntegerField(min_value=1, max_value=2**62, help_text="An order line's id (`lines[].id`).")
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+
+
+class RefundInputSerializer(serializers.Serializer):
+    lines = RefundLineInputSerializer(many=True, required=False, max_length=500)
+    shipping = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**62), required=False,
+                                     max_length=100, help_text="Packages whose shipping is given back, whole.")
+    reason = serializers.CharField(max_length=300, help_text="Why; the buyer reads it.")
+    to_store_credit = serializers.BooleanField(required=False, default=False,
+                                               help_text="Give it as the customer's store credit (orders with an "
+                                                         "account, when the customer asked), not back to the card.")
 
 
 class OrderOutputSerializer(serializers.Serializer):
@@ -53,6 +93,8 @@ class OrderOutputSerializer(serializers.Serializer):
     total = serializers.DecimalField(max_digits=12, decimal_places=2)
     shipping_address = serializers.DictField()
     packages = PackageOutputSerializer(many=True, source="packages.all")
+    refunded_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    refunds = RefundOutputSerializer(many=True, source="refunds.all")
     can_cancel = serializers.SerializerMethodField()
 
     def get_can_cancel(self, order) -> bool:

@@ -6,4 +6,5 @@ urlpatterns = [
     path("orders/", views.OrderListApi.as_view(), name="api-orders"),
     path("orders/<str:number>/", views.OrderDetailApi.as_view(), name="api-order"),
     path("orders/<str:number>/cancel/", views.OrderCancelApi.as_view(), name="api-order-cancel"),
+    path("orders/<str:number>/refunds/", views.OrderRefundApi.as_view(), name="api-order-refunds"),
 ]

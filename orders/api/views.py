@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import StrictPageNumberPagination, error_responses
-from core.exceptions import NotFound
-from orders import selectors, services
+from core.exceptions import ApplicationError, NotFound, PermissionDenied
+from marketplace import selectors as marketplace_selectors
+from orders import refunds, selectors, services
 from orders.api import serializers as s
 
 ORDERS = "orders"
@@ -54,3 +55,46 @@ class OrderCancelApi(APIView):
         order = _own(request, number)
         services.order_cancel(order=order, actor=request.user, reason=_("Cancelled by the customer"))
         return Response(s.OrderOutputSerializer(selectors.order_detail(number=number, history=False)).data)
+
+
+class OrderRefundApi(APIView):
+    """Staff give back part of an order (see ``orders.refunds``)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="orders_refunds_create", tags=[ORDERS],
+        summary="Refund some units and/or shipping of an order (staff)",
+        description=(
+            "Platform staff with the \"refund orders\" permission give back units of shipped lines (each its share "
+            "of what the buyer paid for the line, discounts and tax included; the last units what is left) and whole "
+            "packages' shipping, never more than was paid. The money goes back through the payment provider after "
+            "the answer (`status` pending, then succeeded or failed). The same Idempotency-Key answers with the same "
+            "refund. 400: nothing chosen, too many units, a line not shipped yet, an unknown line or package; 409: "
+            "the order cannot be refunded in part (not paid, cancelled, refunded in full)."),
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
+                                     description="One key per refund (e.g. a UUID); resend it on retry.")],
+        request=s.RefundInputSerializer,
+        responses={201: s.RefundOutputSerializer, **error_responses(400, 401, 403, 404, 409, 415, 429)},
+    )
+    def post(self, request: Request, number: str) -> Response:
+        if (not request.user.has_perm("orders.refund_order")
+                or marketplace_selectors.seller_scope_for_user(request.user) is not None):
+            raise PermissionDenied(_("Only Bazaar staff who may refund orders give money back."))
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key or len(key) > 80:
+            raise ApplicationError(_("Send an Idempotency-Key header of 1 to 80 characters."),
+                                   fields={"Idempotency-Key": [_("Required, at most 80 characters.")]})
+        body = s.RefundInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        order = selectors.order_detail(number=number, history=False)
+        if order is None:
+            raise NotFound(_("No such order."))
+        lines: dict[int, int] = {}
+        for row in data.get("lines", []):
+            lines[row["line"]] = lines.get(row["line"], 0) + row["quantity"]
+        done = refunds.order_refund_partial(order=order, lines=lines, shipping=data.get("shipping", []),
+                                            reason=data["reason"], idempotency_key=f"api:{key}", actor=request.user,
+                                            to_store_credit=data["to_store_credit"])
+        return Response(s.RefundOutputSerializer(selectors.refund_detail(refund_id=done.pk)).data, status=201)

@@ -74,7 +74,7 @@ def test_a_denied_claim_needs_a_reason_and_refunds_nothing(shipped):
     with pytest.raises(ApplicationError):
         services.claim_deny(claim=claim, actor=decider, resolution=" ")
     with committed():
-        services.claim_deny(claim=claim, actor=decider, resolution="The listing says blue.")
+        services.claim_deny(claim=time_up(claim), actor=decider, resolution="The listing says blue.")
     order.refresh_from_db()
     assert (Claim.objects.get(pk=claim.pk).status, order.status) == ("denied", "shipped")
     assert not LedgerEntry.objects.filter(seller=seller, kind="refund").exists()
@@ -127,7 +127,7 @@ def test_a_claim_not_denied_is_a_defect(shipped):
     claim = open_claim(order, seller, buyer)
     assert defects() == 1
     with committed():
-        services.claim_deny(claim=claim, actor=staff_user(*DECIDER), resolution="Delivered, signed for.")
+        services.claim_deny(claim=time_up(claim), actor=staff_user(*DECIDER), resolution="Delivered, signed for.")
     assert defects() == 0
 
 
@@ -208,6 +208,7 @@ def test_two_staff_deciding_at_once_decide_once():
     ship(Package.objects.get(order=order), tracking_number="1Z")
     claim = services.claim_open(order=Order.objects.get(pk=order.pk), seller_id=seller.pk, user=buyer,
                                 reason="damaged", description="Broken glass in the parcel.")
+    claim = time_up(claim)
     first, second = staff_user(*DECIDER), staff_user(*DECIDER)
     results = race(lambda call, actor: call(claim=claim, actor=actor, resolution="Decided."),
                    [(services.claim_grant, first), (services.claim_deny, second)])
@@ -251,3 +252,59 @@ def test_a_guest_rates_and_claims_through_their_order_link_and_nobody_else_can(c
     opened = Claim.objects.get(order=order)
     assert (opened.user, opened.reason) == (None, "damaged")
     assert order.seller_feedback.get().rating == 2
+
+
+def time_up(claim) -> Claim:
+    """The seller's time to answer is over (as 72 hours later)."""
+    Claim.objects.filter(pk=claim.pk).update(answer_by=timezone.now() - timedelta(seconds=1))
+    return Claim.objects.get(pk=claim.pk)
+
+
+def test_staff_decide_after_the_sellers_answer_or_its_72_hours(shipped):
+    buyer, seller, order, _offer = shipped
+    claim = open_claim(order, seller, buyer)
+    assert claim.answer_by - claim.created_at == timedelta(hours=72)
+    staff = staff_user(*DECIDER)
+    with pytest.raises(Conflict, match="The seller has until"):
+        services.claim_deny(claim=claim, actor=staff, resolution="Too early.")
+    with pytest.raises(Conflict, match="The seller has until"), committed():
+        services.claim_grant(claim=claim, actor=staff)
+    assert Order.objects.get(pk=order.pk).status != "refunded"  # nothing moved
+    with committed():
+        services.claim_deny(claim=time_up(claim), actor=staff, resolution="The carrier confirms delivery.")
+    assert Claim.objects.get(pk=claim.pk).status == "denied"
+
+
+def test_a_late_package_can_be_claimed_even_before_it_ships(client):
+    shipping_method(channel="merchant", price="4.99", code="standard")
+    seller = SellerFactory()
+    offer = OfferFactory(seller=seller, fulfillment_channel="merchant")
+    stock(offer, 5)
+    buyer = UserFactory()
+    order = place(cart_with((offer, 1), user=buyer), user=buyer).order
+    package = Package.objects.get(order=order)
+    with pytest.raises(ApplicationError, match="once the seller has shipped"):
+        open_claim(order, seller, buyer)
+    with pytest.raises(ApplicationError, match="not late"):
+        open_claim(order, seller, buyer, reason="late")
+    client.force_login(buyer)
+    page = client.get(reverse("orders:detail", args=[order.number])).content.decode()
+    assert "Report a problem with this package" not in page
+    Package.objects.filter(pk=package.pk).update(estimated_latest=timezone.localdate() - timedelta(days=1))
+    page = client.get(reverse("orders:detail", args=[order.number])).content.decode()
+    assert "Report a problem with this package" in page
+    claim = open_claim(order, seller, buyer, reason="late", description="Promised last week, nothing shipped.")
+    assert claim.reason == "late"
+    with committed():
+        services.claim_grant(claim=time_up(claim), actor=staff_user(*DECIDER), resolution="Refunded: never shipped.")
+    assert Order.objects.get(pk=order.pk).status == "refunded"
+
+
+def test_late_is_refused_for_a_package_on_time_or_delivered(shipped):
+    buyer, seller, order, _offer = shipped
+    with pytest.raises(ApplicationError, match="not late"):
+        open_claim(order, seller, buyer, reason="late")
+    Package.objects.filter(order=order).update(estimated_latest=timezone.localdate() - timedelta(days=2))
+    services.package_deliver(package=Package.objects.get(order=order))
+    with pytest.raises(ApplicationError, match="not late"):
+        open_claim(order, seller, buyer, reason="late")

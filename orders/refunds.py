@@ -1,0 +1,259 @@
+"""Partial refunds: money given back for some units of some lines and for shipping, on an order
+that is paid, shipping, delivered or completed, as many times as needed up to what was paid.
+
+Every amount is explained and sums exactly. Units of a line return their cumulative share of the
+line's total (its discount and tax included): after k of n units, exactly ``total x k / n``
+rounded to the cent has been given back, so refunding a line in several steps gives back exactly
+its total, whatever the steps. The same rule splits the tax, and invoices' credit notes and the
+seller's ledger use it too (:func:`core.money.cumulative_share`). A package's shipping is given back
+whole (its price and tax), once.
+
+The refund is decided in one transaction under the order's lock (two at once are serialised; a
+unit is never refunded twice), then paid back by a task after the commit (the provider is never
+called inside a transaction; each provider refund has a key derived from the refund, so a retry
+never refunds twice). The seller's ledger takes its share through ``orders.order_partially_refunded``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core import events, outbox
+from core.exceptions import ApplicationError, Conflict
+from core.money import cumulative_share
+from orders import events as order_events
+from orders.models import Order, OrderLine, OrderRefund, OrderRefundLine, Package
+from orders.services import IllegalTransition, _note, order_lock, order_payment_problem
+from payments import selectors as payment_selectors
+from payments import services as payment_services
+from payments.exceptions import PaymentUnavailable, RefundFailed
+from payments.selectors import PaymentStatus
+
+S = Order.Status
+CENT = Decimal("0.01")
+REFUNDABLE = (S.PAID, S.PARTIALLY_SHIPPED, S.SHIPPED, S.DELIVERED, S.COMPLETED)
+UNITS_LEAVE = (Package.Status.SHIPPED, Package.Status.DELIVERED)  # units refunded once they have left
+
+
+def share(total: Decimal, units: int, quantity: int, units_done: int, currency: str) -> Decimal:
+    """What ``units`` more units of a line of ``quantity`` units worth ``total`` return, when
+    ``units_done`` units were refunded already: their cumulative share, as invoices' credit notes
+    and the seller's ledger count it (:func:`core.money.cumulative_share`)."""
+    return cumulative_share(total, done=units_done, more=units, of=quantity, currency=currency)
+
+
+@dataclass
+class RefundQuote:
+    """What a refund would give back, line by line: (line, units, amount, tax) and (package, amount)."""
+
+    lines: list[tuple[OrderLine, int, Decimal, Decimal]] = field(default_factory=list)
+    shipping: list[tuple[Package, Decimal]] = field(default_factory=list)
+
+    @property
+    def items_amount(self) -> Decimal:
+        return sum((amount for _l, _u, amount, _t in self.lines), Decimal("0.00"))
+
+    @property
+    def items_tax(self) -> Decimal:
+        return sum((tax for _l, _u, _a, tax in self.lines), Decimal("0.00"))
+
+    @property
+    def shipping_amount(self) -> Decimal:
+        return sum((amount for _p, amount in self.shipping), Decimal("0.00"))
+
+    @property
+    def amount(self) -> Decimal:
+        return self.items_amount + self.shipping_amount
+
+
+def _whole(value, what: str) -> int:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0 or number > 1_000_000:
+        raise ApplicationError(_("%(what)s: a whole number of units, 0 or more.") % {"what": what},
+                               fields={"lines": [_("Not a number of units.")]})
+    return number
+
+
+def refund_quote(*, order: Order, lines: dict, shipping=()) -> RefundQuote:
+    """The refund of ``lines`` (order line id -> units) and ``shipping`` (ids of packages whose
+    shipping is given back, all of it) on ``order`` as it is now, refused with a clear message for
+    anything that cannot be refunded."""
+    quote = RefundQuote()
+    own_lines = {line.pk: line for line in OrderLine.objects.filter(order=order).select_related("package")}
+    for key, value in (lines or {}).items():
+        line = own_lines.get(_whole(key, _("Line")))
+        if line is None:
+            raise ApplicationError(_("That line is not part of order %(number)s.") % {"number": order.number},
+                                   fields={"lines": [_("Unknown line.")]})
+        units = _whole(value, line.product_title)
+        if not units:
+            continue
+        left = line.quantity - line.refunded_quantity
+        if units > left:
+            raise ApplicationError(
+                _("%(title)s: at most %(left)s more unit(s) can be refunded.") % {"title": line.product_title,
+                                                                                   "left": left},
+                fields={"lines": [_("Too many units.")]})
+        if line.package.status not in UNITS_LEAVE:
+            raise ApplicationError(
+                _("%(title)s has not shipped yet: cancel the order instead, or refund it once it has shipped.")
+                % {"title": line.product_title}, fields={"lines": [_("Not shipped yet.")]})
+        amount = share(line.total, units, line.quantity, line.refunded_quantity, order.currency)
+        tax = share(line.tax, units, line.quantity, line.refunded_quantity, order.currency)
+        quote.lines.append((line, units, amount, tax))
+    packages = {package.pk: package for package in Package.objects.filter(order=order)}
+    for key in shipping or ():
+        package = packages.get(_whole(key, _("Package")))
+        if package is None:
+            raise ApplicationError(_("That package is not part of order %(number)s.") % {"number": order.number},
+                                   fields={"shipping": [_("Unknown package.")]})
+        left = package.shipping_price + package.shipping_tax - package.shipping_refunded
+        if left <= 0:
+            raise ApplicationError(_("The shipping from %(seller)s was free or is refunded already.")
+                                   % {"seller": package.seller_name}, fields={"shipping": [_("Nothing to refund.")]})
+        quote.shipping.append((package, left))
+    if quote.amount <= 0:
+        raise ApplicationError(_("Choose units or shipping to refund."), fields={"lines": [_("Nothing chosen.")]})
+    return quote
+
+
+def given_as_store_credit(order: Order) -> Decimal:
+    """What refunds of ``order`` gave as store credit (money the card keeps)."""
+    return OrderRefund.objects.filter(order=order, to_store_credit=True).aggregate(
+        total=Sum("amount"))["total"] or Decimal("0.00")
+
+
+def _paid_back_available(order: Order) -> Decimal:
+    """What can still be given back: the captured payments less their refunds (those in flight
+    reserved) and less what was given as store credit."""
+    captured = sum((p.captured_amount - p.refunded_amount
+                    for p in payment_selectors.payment_list_for_reference(reference=order.number)
+                    if p.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)), Decimal("0.00"))
+    return max(captured - given_as_store_credit(order), Decimal("0.00"))
+
+
+def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
+                         idempotency_key: str, actor=None, to_store_credit: bool = False) -> OrderRefund:
+    """Refund some units and/or shipping of ``order`` (see the module's rules). Idempotent per
+    ``idempotency_key``: the same key gives back the same refund (a different request under it
+    is a conflict). The money goes back to the card by a task after the commit, or, with
+    ``to_store_credit`` (orders with an account), to the customer's store credit at once."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(_("Say why the money is given back."), fields={"reason": [_("Required.")]})
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 100:
+        raise ApplicationError(_("A refund needs an idempotency key (at most 100 characters)."))
+    with transaction.atomic():
+        locked = order_lock(order_id=order.pk)
+        existing = OrderRefund.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            if existing.order_id != order.pk:
+                raise Conflict(_("This idempotency key was already used for another order's refund."))
+            return existing
+        if locked is None or locked.status not in REFUNDABLE:
+            raise IllegalTransition(_("Order %(number)s cannot be refunded in part: it is %(status)s.") % {
+                "number": order.number, "status": S(locked.status).label.lower() if locked else "gone"})
+        if to_store_credit and locked.user_id is None:
+            raise ApplicationError(_("Store credit needs an account: this order was placed as a guest."),
+                                   fields={"to_store_credit": [_("Not for a guest order.")]})
+        quote = refund_quote(order=locked, lines=lines, shipping=shipping)
+        available = _paid_back_available(locked)
+        if quote.amount > available:
+            raise ApplicationError(
+                _("At most %(amount)s can be given back now (the payment is captured when the first package "
+                  "ships).") % {"amount": available}, code="refund_too_large")
+        refund = OrderRefund.objects.create(
+            order=locked, amount=quote.amount, items_amount=quote.items_amount, items_tax=quote.items_tax,
+            shipping_amount=quote.shipping_amount, shipping_packages=[p.pk for p, _a in quote.shipping],
+            reason=reason[:300], idempotency_key=key, to_store_credit=to_store_credit,
+            status=OrderRefund.Status.SUCCEEDED if to_store_credit else OrderRefund.Status.PENDING,
+            created_by=actor if getattr(actor, "pk", None) else None)
+        OrderRefundLine.objects.bulk_create([
+            OrderRefundLine(refund=refund, line=line, quantity=units, amount=amount, tax=tax)
+            for line, units, amount, tax in quote.lines])
+        for line, units, amount, _tax in quote.lines:
+            OrderLine.objects.filter(pk=line.pk).update(refunded_quantity=F("refunded_quantity") + units,
+                                                        refunded_amount=F("refunded_amount") + amount)
+        for package, amount in quote.shipping:
+            Package.objects.filter(pk=package.pk).update(shipping_refunded=F("shipping_refunded") + amount)
+        Order.objects.filter(pk=locked.pk).update(refunded_amount=F("refunded_amount") + quote.amount,
+                                                  updated_at=timezone.now())
+        _note(locked, _("Refunded %(amount)s: %(reason)s") % {"amount": quote.amount, "reason": reason}, actor)
+        from orders.tasks import pay_back_refund, send_refund_email  # tasks import services
+
+        if to_store_credit:
+            payment_services.store_credit_grant(
+                user=locked.user, amount=quote.amount, kind=payment_services.StoreCreditKind.REFUND,
+                reference=f"refund:{refund.pk}", currency=locked.currency,
+                description=_("Refund for order %(number)s") % {"number": locked.number}, actor=actor)
+        else:
+            outbox.enqueue(pay_back_refund, refund.pk)
+        outbox.enqueue(send_refund_email, refund.pk)
+        events.record(order_events.ORDER_PARTIALLY_REFUNDED, aggregate=order_events.AGGREGATE,
+                      aggregate_id=locked.pk, order_id=locked.pk, refund_id=refund.pk, amount=str(quote.amount))
+    return refund
+
+
+def refund_pay_back(*, refund_id: int) -> str:
+    """Give the refund's money back through the order's captured payments (task; idempotent: each
+    provider refund is keyed by this refund and payment). Returns the refund's status. Raises
+    :class:`PaymentUnavailable` when the provider cannot be reached (the task retries)."""
+    refund = OrderRefund.objects.select_related("order").get(pk=refund_id)
+    if refund.status != OrderRefund.Status.PENDING:
+        return refund.status
+    left = refund.amount
+    try:
+        for payment in payment_selectors.payment_list_for_reference(reference=refund.order.number):
+            if left <= 0:
+                break
+            if payment.status not in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
+                continue
+            already = payment_selectors.refund_for_key(idempotency_key=f"order-refund:{refund.pk}:{payment.pk}")
+            amount = already.amount if already is not None else min(left, payment.captured_amount
+                                                                     - payment.refunded_amount)
+            if amount <= 0:
+                continue
+            payment_services.payment_refund(payment=payment, amount=amount, reason=refund.reason[:255],
+                                            idempotency_key=f"order-refund:{refund.pk}:{payment.pk}")
+            left -= amount
+    except RefundFailed:
+        OrderRefund.objects.filter(pk=refund.pk, status=OrderRefund.Status.PENDING).update(
+            status=OrderRefund.Status.FAILED)
+        order_payment_problem(order=refund.order, problem="refund_failed",
+                              note=_("Refund %(id)s of %(amount)s was refused by the provider.")
+                              % {"id": refund.pk, "amount": refund.amount})
+        return OrderRefund.Status.FAILED
+    except PaymentUnavailable:
+        raise
+    if left > 0:
+        OrderRefund.objects.filter(pk=refund.pk, status=OrderRefund.Status.PENDING).update(
+            status=OrderRefund.Status.FAILED)
+        order_payment_problem(order=refund.order, problem="refund_failed",
+                              note=_("Refund %(id)s: %(left)s could not be given back (nothing left to refund).")
+                              % {"id": refund.pk, "left": left})
+        return OrderRefund.Status.FAILED
+    OrderRefund.objects.filter(pk=refund.pk, status=OrderRefund.Status.PENDING).update(
+        status=OrderRefund.Status.SUCCEEDED)
+    return OrderRefund.Status.SUCCEEDED
+
+
+def refund_give_up(*, refund_id: int, problem: str) -> str:
+    """The refund could not be paid back after every retry: it fails and staff are told (the
+    order's payment problem), who retry from admin."""
+    refund = OrderRefund.objects.select_related("order").get(pk=refund_id)
+    OrderRefund.objects.filter(pk=refund.pk, status=OrderRefund.Status.PENDING).update(
+        status=OrderRefund.Status.FAILED)
+    order_payment_problem(order=refund.order, problem="refund_failed",
+                          note=_("Refund %(id)s of %(amount)s: %(problem)s") % {
+                              "id": refund.pk, "amount": refund.amount, "problem": problem})
+    return OrderRefund.Status.FAILED
