@@ -558,3 +558,8 @@ def category_choices() -> list[tuple[int, str]]:
             yield from walk(node.children, depth + 1)
 
     return list(walk(tree.roots, 0))
+
+
+def product_category_ids(*, product_ids) -> dict[int, int | None]:
+    """product id -> its category's id (None when it has none)."""
+    return dict(Product.objects.filter(pk__in=list(product_ids)).values_list("pk", "category_id"))

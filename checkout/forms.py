@@ -38,3 +38,4 @@ class PaymentForm(forms.Form):
     )
     expected_total = forms.DecimalField(widget=forms.HiddenInput, max_digits=12, decimal_places=2)
     order_key = forms.CharField(widget=forms.HiddenInput, max_length=80, required=False)
+    use_store_credit = forms.BooleanField(label=gettext_lazy("Pay with my store credit first"), required=False)

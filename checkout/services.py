@@ -430,6 +430,7 @@ def order_place(
     *, cart: Cart, user, email: str, shipping_address: Mapping, billing_address: Mapping | None = None,
     shipping_choices: Mapping[str, str] | None = None, payment_method: str = "", idempotency_key: str,
     expected_total: Decimal | None = None, voucher_code: str = "", digest: str = "", buyer: pricing.PricingInputs,
+    use_store_credit: bool = False,
 ) -> PlacedOrder:
     """Place the cart's order under ``idempotency_key`` and pay for it (see the module doc).
 
@@ -437,7 +438,9 @@ def order_place(
     cards; empty with a provider that confirms in the browser starts an intent for the page.
     ``digest`` (:func:`request_digest` of the request): the same key with another digest raises
     :class:`~core.exceptions.IdempotencyKeyReused`. ``buyer``: the shop's strategy for this buyer
-    (their membership benefits price the order).
+    (their membership benefits price the order). ``use_store_credit``: a signed-in customer pays
+    what their store credit covers from it (spent in the order's transaction, under the account's
+    lock) and the card the rest; store credit covering it all needs no card.
     Raises ApplicationError subclasses for everything a shopper can cause: PaymentDeclined (402,
     nothing left), PaymentUnavailable (503, retry with the same key), PaymentInProgress (409),
     PriceChanged, deal sold out, out of stock (409), bad input (400).
@@ -457,8 +460,12 @@ def order_place(
         raise ApplicationError(_("Enter a valid e-mail address."), fields={"email": [_("Not an e-mail address.")]})
     shipping = clean_address(shipping_address, field="shipping_address")
     billing = clean_address(billing_address, field="billing_address") if billing_address else shipping
+    if use_store_credit and not getattr(user, "is_authenticated", False):
+        raise ApplicationError(_("Sign in to pay with store credit."), fields={"use_store_credit": [_("Sign in.")]})
     if payment_method:  # somebody else's saved card is refused before any stock is held for it
         payment_services.payment_method_check_owner(payment_method=payment_method, owner=owner)
+    elif use_store_credit:
+        pass  # the credit may cover it all; what it does not is refused below, before any stock is held
     elif not payment_services.provider_confirms_in_browser():  # nothing to pay with: no order either
         raise ApplicationError(_("Enter a card number."), code="payment_method_required",
                                fields={"payment_method": [_("Required.")]})
@@ -486,6 +493,14 @@ def order_place(
             fields={"expected_total": [str(priced.total.amount)]},
         )
 
+    credit = Decimal("0.00")
+    if use_store_credit:
+        credit = min(payment_selectors.store_credit_balance(user=user, currency=priced.currency).amount,
+                     priced.total.amount)
+        if credit < priced.total.amount and not payment_method and not payment_services.provider_confirms_in_browser():
+            raise ApplicationError(_("Your store credit covers %(credit)s of %(total)s: enter a card for the rest.")
+                                   % {"credit": Money(credit, priced.currency), "total": priced.total},
+                                   code="payment_method_required", fields={"payment_method": [_("Required.")]})
     draft = order_draft(priced=priced, user=user, email=email, shipping_address=shipping, billing_address=billing)
     notes = [d.label for d in priced.discounts if d is not priced.voucher]  # automatic promotions and deals
     if priced.member_plan:
@@ -519,6 +534,13 @@ def order_place(
             if deal_claims:
                 # Claimed in the same transaction: a deal sold out meanwhile rolls the whole order back.
                 promotions_services.deals_claim(order_number=order.number, claims=deal_claims)
+            if credit > 0:
+                # Spent in the same transaction, under the account's lock: two checkouts spending one
+                # balance at once never overdraw it (the second is refused and keeps nothing).
+                payment_services.store_credit_spend(
+                    user=user, amount=credit, reference=f"order:{order.number}", currency=order.currency,
+                    description=_("Order %(number)s") % {"number": order.number})
+                orders_services.order_store_credit_record(order=order, amount=credit)
     except IntegrityError:
         # The same key won a race in another request: our reservation was rolled back.
         existing = orders_selectors.order_by_idempotency_key(owner=owner, key=key)
@@ -546,7 +568,8 @@ def _pay(order: Order, *, payment_method: str, created: bool) -> PlacedOrder:
     unreachable is paid by the next request with the same key)."""
     if order.status != OrderStatus.PLACED:
         return PlacedOrder(order, created=created)
-    if order.total <= 0:
+    card = orders_services.order_card_amount(order=order)
+    if card <= 0:  # free, or paid in full with store credit
         return _settled(order, None, created=created)
     paid_now: list[bool] = []
 
@@ -558,12 +581,12 @@ def _pay(order: Order, *, payment_method: str, created: bool) -> PlacedOrder:
     try:
         if payment_method or not payment_services.provider_confirms_in_browser():
             payment = payment_services.payment_authorize(
-                amount=order.total, currency=order.currency, payment_method=payment_method, reference=order.number,
+                amount=card, currency=order.currency, payment_method=payment_method, reference=order.number,
                 idempotency_key=_payment_key(order), owner=order.idempotency_owner, on_paid=mark_paid,
             )
         else:
             payment = payment_services.payment_start(
-                amount=order.total, currency=order.currency, reference=order.number,
+                amount=card, currency=order.currency, reference=order.number,
                 idempotency_key=_payment_key(order), owner=order.idempotency_owner,
             )
     except PaymentDeclined as exc:
@@ -685,6 +708,7 @@ def _undo_unpaid(order: Order) -> bool:
         if locked is None or locked.status != OrderStatus.PLACED:
             return False
         orders_services.order_release_stock(order=locked, reference=f"unpaid:{locked.number}")
+        payment_services.store_credit_release(reference=f"order:{locked.number}")  # nothing if none was spent
         promotions_services.voucher_release(order_number=locked.number)
         promotions_services.deals_release(order_number=locked.number)
         return orders_services.order_discard_unpaid(order=locked)

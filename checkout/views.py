@@ -272,7 +272,8 @@ def _expected(form_value) -> Decimal | None:
         return None
 
 
-def _place(request: HttpRequest, cart, *, payment_method: str, expected: Decimal | None) -> services.PlacedOrder:
+def _place(request: HttpRequest, cart, *, payment_method: str, expected: Decimal | None,
+           use_store_credit: bool = False) -> services.PlacedOrder:
     """Place (or go on with) this checkout's order. A request sent again with other details while
     an unpaid order waits under the key gives that order up first (its payment voided, its stock
     released) and places the new one under a new key."""
@@ -283,7 +284,7 @@ def _place(request: HttpRequest, cart, *, payment_method: str, expected: Decimal
             cart=cart, user=request.user, email=state.get("email", ""), shipping_address=state.get("address"),
             shipping_choices=state.get("shipping") or {}, payment_method=payment_method,
             idempotency_key=_order_key(request), expected_total=expected, voucher_code=_voucher_code(request),
-            digest=_digest(request), buyer=request.strategy,
+            digest=_digest(request), buyer=request.strategy, use_store_credit=use_store_credit,
         )
 
     try:
@@ -372,6 +373,8 @@ def _render_review(request: HttpRequest, cart, view, priced, form, *, status: in
         request, "checkout/flow_review.html",
         {"priced": priced, "view": view, "form": form, "state": state, "step": 3, "member_savings": savings,
          "pending": pending, "browser_payment": browser,
+         "store_credit": payment_selectors.store_credit_balance(user=request.user, currency=priced.currency)
+         if request.user.is_authenticated and not browser else None,
          "element": payment_selectors.element_options(amount=priced.total.amount, currency=priced.currency)
          if browser else None},
         status=status,
@@ -398,15 +401,20 @@ def checkout_place(request: HttpRequest) -> HttpResponse:
         return stop
     form = forms.PaymentForm(request.POST)
     card = ""
+    use_credit = False
     if form.is_valid():
         card = form.cleaned_data["card_number"].strip()
-        if not card and (done is None or payment_services.provider_confirms_in_browser()):
+        use_credit = form.cleaned_data["use_store_credit"] and request.user.is_authenticated
+        covered = use_credit and payment_selectors.store_credit_balance(
+            user=request.user, currency=priced.currency).amount >= priced.total.amount
+        if not card and not covered and (done is None or payment_services.provider_confirms_in_browser()):
             form.add_error("card_number", _("Enter a card number."))
     if not form.is_valid():
         messages.error(request, _("Please check the payment details."))
         return _render_review(request, cart, view, priced, form, status=400)
     try:
-        placed = _place(request, cart, payment_method=card, expected=_expected(form.cleaned_data["expected_total"]))
+        placed = _place(request, cart, payment_method=card, expected=_expected(form.cleaned_data["expected_total"]),
+                        use_store_credit=use_credit)
     except PaymentDeclined as exc:
         _end_attempt(request)
         messages.error(request, exc.message)

@@ -54,6 +54,7 @@ _STAFF = frozenset({
     "fulfillment.view_storagecharge",
     "fulfillment.view_removalorder",  # stock asked back from Bazaar's centres
     "orders.view_claim",  # buyers' claims against the seller
+    "orders.view_returnrequest",  # shoppers' returns of the seller's own packages
 })
 
 _MANAGER = _STAFF | {
@@ -74,6 +75,7 @@ _MANAGER = _STAFF | {
     "fulfillment.add_removalorder",  # ask stock back from Bazaar's centres (Bazaar sends it, for a fee)
     "fulfillment.change_removalorder",
     "orders.change_claim",  # answer a buyer's claim (Bazaar decides it)
+    "orders.change_returnrequest",  # approve, refuse or offer a partial refund; receive and inspect
 }
 
 _OWNER = _MANAGER | {

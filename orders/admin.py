@@ -19,8 +19,23 @@ from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, ServiceErrorsAdminMix
 from core.exceptions import ApplicationError
 from fulfillment import selectors as fulfillment_selectors
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
-from orders import refunds, selectors, services
-from orders.models import Claim, Order, OrderDiscount, OrderEvent, OrderLine, OrderRefund, OrderRefundLine, Package
+from orders import refunds, returns, selectors, services
+from orders.forms import ReturnPolicyForm
+from orders.models import (
+    Claim,
+    Order,
+    OrderDiscount,
+    OrderEvent,
+    OrderLine,
+    OrderRefund,
+    OrderRefundLine,
+    Package,
+    ReturnEvent,
+    ReturnLine,
+    ReturnPhoto,
+    ReturnPolicy,
+    ReturnRequest,
+)
 from payments import selectors as payment_selectors
 
 
@@ -402,8 +417,8 @@ class OrderRefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "created_at")
     search_fields = ("order__number", "reason")
     list_select_related = ("order", "created_by")
-    readonly_fields = ("order", "amount", "items_amount", "items_tax", "shipping_amount", "shipping_packages",
-                       "reason", "status", "created_by", "created_at")
+    readonly_fields = ("order", "amount", "items_amount", "items_tax", "shipping_amount", "deduction",
+                       "deduction_label", "shipping_packages", "reason", "status", "created_by", "created_at")
     exclude = ("idempotency_key",)
     inlines = (OrderRefundLineInline,)
 
@@ -473,3 +488,116 @@ class ClaimAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdm
             services.claim_respond(claim=current, actor=request.user, response=data["seller_response"])
         else:
             raise ApplicationError(_("Grant or deny the claim."))
+
+
+# --- returns (orders.returns) ----------------------------------------------------------------------
+
+
+@admin.register(ReturnPolicy)
+class ReturnPolicyAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
+    """Return policies per category (its whole subtree, unless a deeper category has its own);
+    categories without one follow the RETURNS_* settings."""
+
+    list_display = ("category", "returnable", "window_days", "buyer_pays_reasons")
+    list_filter = ("returnable",)
+    search_fields = ("category__name",)
+    autocomplete_fields = ("category",)
+    list_select_related = ("category",)
+    form = ReturnPolicyForm
+
+    def save_model(self, request, obj, form, change):
+        returns.return_policy_save(policy=obj)
+
+
+class ReturnLineInline(ReadOnlyInline):
+    model = ReturnLine
+    fields = ("line", "quantity", "condition")
+    readonly_fields = fields
+
+
+class ReturnPhotoInline(ReadOnlyInline):
+    model = ReturnPhoto
+    fields = ("image",)
+    readonly_fields = fields
+
+
+class ReturnEventInline(ReadOnlyInline):
+    model = ReturnEvent
+    fields = ("created_at", "from_status", "to_status", "message", "actor")
+    readonly_fields = fields
+
+
+RETURN_DECISIONS = ("_approve", "_refuse", "_offer", "_receive")
+
+
+@admin.register(ReturnRequest)
+class ReturnRequestAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
+    """Shoppers' returns. A seller's owners and managers answer the returns of their own packages
+    (approve, refuse with a reason, offer a partial refund) and receive them; platform staff with
+    "can approve, refuse and receive returns" handle Bazaar-fulfilled ones and every other. On
+    receipt each line is marked sellable (restocked) or unsellable, and the refund follows."""
+
+    change_form_template = "admin/orders/returnrequest/change_form.html"
+    list_display = ("created_at", "order", "seller", "fulfillment_channel", "reason", "status", "answer_by")
+    list_filter = ("status", "reason", "fulfillment_channel", ("seller", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("order__number", "tracking_number")
+    list_select_related = ("order", "seller")
+    ordering = ("-created_at", "-id")
+    actions = None
+    inlines = (ReturnLineInline, ReturnPhotoInline, ReturnEventInline)
+    fields = ("order", "package", "seller", "fulfillment_channel", "destination", "reason", "description",
+              "buyer_pays_shipping", "status", "answer_by", "refusal_reason", "offered_amount", "carrier",
+              "tracking_number", "label_cost", "drop_off_instructions", "refund", "decided_by", "decided_at",
+              "received_at", "created_at")
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if seller_scope(request) is not None:  # a seller sees the returns of its own packages only
+            queryset = queryset.filter(fulfillment_channel="merchant")
+        return queryset
+
+    def get_readonly_fields(self, request, obj=None):
+        editable = set()
+        if obj is not None and obj.status == ReturnRequest.Status.REQUESTED and self._may_act(request, obj):
+            editable = {"refusal_reason", "offered_amount"}
+        return [f for f in self.fields if f not in editable]
+
+    def _may_act(self, request, obj) -> bool:
+        return obj is not None and returns.return_refusal(request=obj, actor=request.user) is None
+
+    def has_add_permission(self, request):
+        return False  # shoppers start returns from their order page
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) or (obj is not None and self._may_act(request, obj))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        may = obj is not None and self._may_act(request, obj)
+        context["can_answer"] = may and obj.status == ReturnRequest.Status.REQUESTED
+        context["can_receive"] = may and obj.status in returns.RECEIVABLE
+        context["return_lines"] = list(obj.lines.select_related("line")) if obj is not None else []
+        context["conditions"] = [c for c in ReturnLine.Condition.choices if c[0]]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request, obj, form, change):
+        current = ReturnRequest.objects.get(pk=obj.pk)
+        decision = next((key for key in RETURN_DECISIONS if key in request.POST), None)
+        data = form.cleaned_data
+        if decision == "_approve":
+            returns.return_approve(request=current, actor=request.user)
+        elif decision == "_refuse":
+            returns.return_refuse(request=current, actor=request.user, reason=data.get("refusal_reason", ""))
+        elif decision == "_offer":
+            returns.return_offer_partial(request=current, actor=request.user,
+                                         amount=data.get("offered_amount") or "")
+        elif decision == "_receive":
+            returns.return_receive(request=current, actor=request.user, conditions={
+                line.pk: request.POST.get(f"condition-{line.pk}", "") for line in current.lines.all()})
+        else:
+            raise ApplicationError(_("Approve, refuse, offer a partial refund or receive the return."))
+
+    def save_related(self, request, form, formsets, change):
+        pass  # nothing related is edited here: the services above did the work

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from orders.models import ReturnPolicy, ReturnReason
+
 
 class GuestCancelForm(forms.Form):
     email = forms.EmailField(
@@ -45,3 +47,36 @@ class ClaimForm(forms.Form):
     def __init__(self, *args, reasons=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["reason"].choices = list(reasons)
+
+
+class ReturnPolicyForm(forms.ModelForm):
+    """A category's return policy in admin: the reasons the shopper pays return shipping for, as boxes."""
+
+    buyer_pays_reasons = forms.MultipleChoiceField(
+        label=_("The shopper pays return shipping for"), required=False, widget=forms.CheckboxSelectMultiple,
+        choices=ReturnReason.choices,
+        help_text=_("For these reasons the return label's cost is deducted from the refund."))
+
+    class Meta:
+        model = ReturnPolicy
+        fields = ("category", "returnable", "window_days", "buyer_pays_reasons")
+
+
+class ReturnStartForm(forms.Form):
+    """A return of units of one package: units per line (fields "units-<line id>"), a reason,
+    details and up to three photos."""
+
+    reason = forms.ChoiceField(label=_("Why do you return them?"), choices=ReturnReason.choices)
+    description = forms.CharField(label=_("Details (optional)"), required=False, max_length=2000,
+                                  widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, lines=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = list(lines)
+        for line, left in self.lines:
+            self.fields[f"units-{line.pk}"] = forms.IntegerField(
+                label=line.product_title, min_value=0, max_value=left, initial=0, required=False,
+                help_text=_("Up to %(n)s unit(s).") % {"n": left})
+
+    def units(self) -> dict[int, int]:
+        return {line.pk: self.cleaned_data.get(f"units-{line.pk}") or 0 for line, _left in self.lines}

@@ -14,6 +14,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.files import private_storage
+
 
 def _new_nonce() -> str:
     return secrets.token_hex(8)
@@ -53,6 +55,9 @@ class Order(models.Model):
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     # What was given back by refunds (partial or full), each explained in its OrderRefund.
     refunded_amount = models.DecimalField(_("refunded"), max_digits=12, decimal_places=2, default=0)
+    # Paid from the customer's store credit (the card pays the rest of the total).
+    store_credit_used = models.DecimalField(_("paid with store credit"), max_digits=12, decimal_places=2,
+                                            default=0)
     shipping_address = models.JSONField(_("shipping address"))
     billing_address = models.JSONField(_("billing address"))
     # The same key from the same owner is the same order; keys of different owners never meet
@@ -80,6 +85,8 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
             models.CheckConstraint(condition=Q(refunded_amount__gte=0, refunded_amount__lte=F("total")),
                                    name="order_refunded_within_total"),
+            models.CheckConstraint(condition=Q(store_credit_used__gte=0, store_credit_used__lte=F("total")),
+                                   name="order_store_credit_within_total"),
             models.CheckConstraint(condition=Q(discount__gte=0, shipping__gte=0, tax__gte=0),
                                    name="order_parts_not_negative"),
             models.UniqueConstraint(fields=["idempotency_owner", "idempotency_key"],
@@ -296,7 +303,13 @@ class OrderRefund(models.Model):
     items_amount = models.DecimalField(_("for items"), max_digits=12, decimal_places=2, default=0)
     items_tax = models.DecimalField(_("of which tax"), max_digits=12, decimal_places=2, default=0)
     shipping_amount = models.DecimalField(_("for shipping"), max_digits=12, decimal_places=2, default=0)
+    # Taken off what the items and shipping give back (a return's label when the shopper pays it),
+    # explained by its label: amount = items + shipping - deduction.
+    deduction = models.DecimalField(_("deducted"), max_digits=12, decimal_places=2, default=0)
+    deduction_label = models.CharField(_("deducted for"), max_length=200, blank=True)
     shipping_packages = models.JSONField(_("packages whose shipping it gives back"), default=list, blank=True)
+    credit_amount = models.DecimalField(_("as store credit"), max_digits=12, decimal_places=2, default=0,
+                                        help_text=_("The part given back as store credit (the rest to the card)."))
     to_store_credit = models.BooleanField(_("to store credit"), default=False,
                                           help_text=_("Given as the customer's store credit instead of back to "
                                                       "the card (the customer's choice, for orders with an account)."))
@@ -313,7 +326,8 @@ class OrderRefund(models.Model):
         ordering = ("order", "id")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0, items_amount__gte=0, shipping_amount__gte=0,
-                                               amount=F("items_amount") + F("shipping_amount")),
+                                               deduction__gte=0,
+                                               amount=F("items_amount") + F("shipping_amount") - F("deduction")),
                                    name="order_refund_sums"),
         ]
 
@@ -350,6 +364,7 @@ class Claim(models.Model):
         NOT_AS_DESCRIBED = "not_as_described", _("The item is not as described")
         DAMAGED = "damaged", _("The item arrived damaged or defective")
         LATE = "late", _("The package is late: its promised day has passed")
+        RETURN_REFUSED = "return_refused", _("The seller refused my return")
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
@@ -383,3 +398,153 @@ class Claim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order} / {self.seller_id}: {self.get_reason_display()} ({self.get_status_display()})"
+
+
+# --- returns (orders.returns) -----------------------------------------------------------------------
+
+
+class ReturnReason(models.TextChoices):
+    DEFECTIVE = "defective", _("Defective or does not work")
+    DAMAGED = "damaged", _("Damaged in transit")
+    WRONG_ITEM = "wrong_item", _("Wrong item sent")
+    NOT_AS_DESCRIBED = "not_as_described", _("Not as described")
+    NO_LONGER_NEEDED = "no_longer_needed", _("No longer needed")
+    ARRIVED_LATE = "arrived_late", _("Arrived too late")
+
+
+class ReturnPolicy(models.Model):
+    """How a category's items come back: returnable or not, for how many days after delivery, and
+    for which reasons the shopper pays the return shipping. A policy applies to its category's whole
+    subtree unless a deeper category has its own; without any, the settings' default applies."""
+
+    category = models.OneToOneField("catalog.Category", on_delete=models.CASCADE, related_name="+",
+                                    verbose_name=_("category"))
+    returnable = models.BooleanField(_("returnable"), default=True)
+    window_days = models.PositiveSmallIntegerField(_("days after delivery"), default=30)
+    buyer_pays_reasons = models.JSONField(
+        _("the shopper pays return shipping for"), default=list, blank=True,
+        help_text=_("Reasons for which the return label's cost is deducted from the refund."))
+
+    class Meta:
+        verbose_name = _("return policy")
+        verbose_name_plural = _("return policies")
+        ordering = ("category",)
+        constraints = [models.CheckConstraint(condition=Q(window_days__gte=1, window_days__lte=365),
+                                              name="return_policy_window_1_to_365")]
+
+    def __str__(self) -> str:
+        return str(self.category)
+
+
+class ReturnRequest(models.Model):
+    """A shopper sends units of some lines of one delivered package back (see orders.returns)."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested: the seller answers")
+        OFFERED = "offered", _("Partial refund offered")
+        APPROVED = "approved", _("Approved")
+        REFUSED = "refused", _("Refused")
+        LABEL_ISSUED = "label_issued", _("Label ready: send it back")
+        AWAITING_DROP_OFF = "awaiting_drop_off", _("Awaiting drop-off")
+        IN_TRANSIT = "in_transit", _("On its way back")
+        DELIVERED_BACK = "delivered_back", _("Delivered back")
+        RECEIVED = "received", _("Received and inspected")
+        REFUNDED = "refunded", _("Refunded")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns", verbose_name=_("order"))
+    package = models.ForeignKey(Package, on_delete=models.PROTECT, related_name="returns", verbose_name=_("package"))
+    seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("seller"))
+    fulfillment_channel = models.CharField(_("fulfilment"), max_length=10)
+    # Where the units go back to: the warehouse the package left from (a platform centre or the seller's location).
+    destination = models.ForeignKey("fulfillment.Warehouse", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", verbose_name=_("comes back to"))
+    reason = models.CharField(_("reason"), max_length=20, choices=ReturnReason.choices)
+    description = models.TextField(_("details"), blank=True, max_length=2000)
+    buyer_pays_shipping = models.BooleanField(_("the shopper pays return shipping"), default=False)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.REQUESTED,
+                              db_index=True)
+    refusal_reason = models.TextField(_("why refused"), blank=True, max_length=2000)
+    offered_amount = models.DecimalField(_("partial refund offered"), max_digits=12, decimal_places=2, null=True,
+                                         blank=True)
+    carrier = models.CharField(_("carrier"), max_length=32, blank=True)
+    tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True)
+    label_cost = models.DecimalField(_("label cost"), max_digits=12, decimal_places=2, null=True, blank=True)
+    drop_off_instructions = models.TextField(_("drop-off instructions"), blank=True)
+    refund = models.OneToOneField(OrderRefund, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                  verbose_name=_("refund"))
+    idempotency_key = models.CharField(max_length=100, editable=False)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name=_("decided by"))
+    created_at = models.DateTimeField(_("requested"), default=timezone.now)
+    answer_by = models.DateTimeField(_("seller answers by"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("return")
+        verbose_name_plural = _("returns")
+        ordering = ("-created_at", "-id")
+        permissions = [("decide_return", "Can approve, refuse and receive returns")]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "idempotency_key"], name="return_idempotent_per_order"),
+            models.CheckConstraint(condition=Q(offered_amount__isnull=True) | Q(offered_amount__gt=0),
+                                   name="return_offer_positive"),
+        ]
+        indexes = [models.Index(fields=["status", "answer_by"], name="return_status_answer_by")]
+
+    def __str__(self) -> str:
+        return f"{self.order.number} return {self.pk}"
+
+
+class ReturnLine(models.Model):
+    class Condition(models.TextChoices):
+        PENDING = "", _("Not inspected")
+        SELLABLE = "sellable", _("Sellable: restocked")
+        UNSELLABLE = "unsellable", _("Unsellable")
+
+    request = models.ForeignKey(ReturnRequest, on_delete=models.CASCADE, related_name="lines")
+    line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="return_lines")
+    quantity = models.PositiveIntegerField(_("units"))
+    condition = models.CharField(_("condition"), max_length=10, choices=Condition.choices, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("returned line")
+        verbose_name_plural = _("returned lines")
+        ordering = ("request", "id")
+        constraints = [models.CheckConstraint(condition=Q(quantity__gte=1), name="return_line_quantity_min_1")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.line.product_title}"
+
+
+class ReturnPhoto(models.Model):
+    request = models.ForeignKey(ReturnRequest, on_delete=models.CASCADE, related_name="photos")
+    image = models.FileField(_("photo"), upload_to="returns/%Y/%m/", storage=private_storage)
+
+    class Meta:
+        verbose_name = _("photo")
+        verbose_name_plural = _("photos")
+        ordering = ("request", "id")
+
+    def __str__(self) -> str:
+        return self.image.name
+
+
+class ReturnEvent(models.Model):
+    """The return's history: every status it went through, who moved it and why."""
+
+    request = models.ForeignKey(ReturnRequest, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    message = models.CharField(_("message"), max_length=300, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("request", "created_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.from_status} -> {self.to_status}"

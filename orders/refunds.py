@@ -126,27 +126,50 @@ def refund_quote(*, order: Order, lines: dict, shipping=()) -> RefundQuote:
     return quote
 
 
-def given_as_store_credit(order: Order) -> Decimal:
-    """What refunds of ``order`` gave as store credit (money the card keeps)."""
-    return OrderRefund.objects.filter(order=order, to_store_credit=True).aggregate(
-        total=Sum("amount"))["total"] or Decimal("0.00")
+def money_back_left(order: Order) -> tuple[Decimal, Decimal]:
+    """(to the card, as store credit): what refunds of ``order`` can still give back. The card's
+    part is what its payments captured less their refunds (those in flight reserved); the store
+    credit's is what the order spent of it less what refunds credited. Store credit given for card
+    money (a refund the customer took as credit) is money the card keeps."""
+    captured = refunded = Decimal("0.00")
+    for p in payment_selectors.payment_list_for_reference(reference=order.number):
+        if p.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED):
+            captured, refunded = captured + p.captured_amount, refunded + p.refunded_amount
+    credited = OrderRefund.objects.filter(order=order).aggregate(total=Sum("credit_amount"))["total"] or Decimal(0)
+    card_kept = max(credited - order.store_credit_used, Decimal("0.00"))
+    return (max(captured - refunded - card_kept, Decimal("0.00")),
+            max(order.store_credit_used - credited, Decimal("0.00")))
 
 
 def _paid_back_available(order: Order) -> Decimal:
-    """What can still be given back: the captured payments less their refunds (those in flight
-    reserved) and less what was given as store credit."""
-    captured = sum((p.captured_amount - p.refunded_amount
-                    for p in payment_selectors.payment_list_for_reference(reference=order.number)
-                    if p.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED)), Decimal("0.00"))
-    return max(captured - given_as_store_credit(order), Decimal("0.00"))
+    card, credit = money_back_left(order)
+    return card + credit
+
+
+def _deduction(value, label: str) -> tuple[Decimal, str]:
+    try:
+        amount = Decimal(str(value if value is not None else "0").strip())
+    except ArithmeticError:
+        amount = Decimal("-1")
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(CENT):
+        raise ApplicationError(_("A deduction is an amount of 0 or more, in cents."),
+                               fields={"deduction": [_("Not an amount.")]})
+    label = (label or "").strip()
+    if amount and not label:
+        raise ApplicationError(_("Say what is deducted."), fields={"deduction_label": [_("Required.")]})
+    return amount, label[:200] if amount else ""
 
 
 def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
-                         idempotency_key: str, actor=None, to_store_credit: bool = False) -> OrderRefund:
+                         idempotency_key: str, actor=None, to_store_credit: bool = False,
+                         deduction: Decimal | None = None, deduction_label: str = "") -> OrderRefund:
     """Refund some units and/or shipping of ``order`` (see the module's rules). Idempotent per
     ``idempotency_key``: the same key gives back the same refund (a different request under it
     is a conflict). The money goes back to the card by a task after the commit, or, with
-    ``to_store_credit`` (orders with an account), to the customer's store credit at once."""
+    ``to_store_credit`` (orders with an account), to the customer's store credit at once.
+    ``deduction`` (explained by ``deduction_label``, e.g. a return label the shopper pays) is taken
+    off what the units and shipping give back; something must be left to give back."""
+    deduction, deduction_label = _deduction(deduction, deduction_label)
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("Say why the money is given back."), fields={"reason": [_("Required.")]})
@@ -167,16 +190,26 @@ def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
             raise ApplicationError(_("Store credit needs an account: this order was placed as a guest."),
                                    fields={"to_store_credit": [_("Not for a guest order.")]})
         quote = refund_quote(order=locked, lines=lines, shipping=shipping)
+        refund_amount = quote.amount - deduction
+        if refund_amount <= 0:
+            raise ApplicationError(_("The deduction (%(deduction)s) leaves nothing to give back of %(amount)s.")
+                                   % {"deduction": deduction, "amount": quote.amount},
+                                   fields={"deduction": [_("Too large.")]})
         available = _paid_back_available(locked)
-        if quote.amount > available:
+        if refund_amount > available:
             raise ApplicationError(
                 _("At most %(amount)s can be given back now (the payment is captured when the first package "
                   "ships).") % {"amount": available}, code="refund_too_large")
+        card_left, _credit_left = money_back_left(locked)
+        # Back where it came from: to the card first, the rest to the store credit the order spent
+        # (or all of it as store credit, when the customer asked).
+        credit = refund_amount if to_store_credit else max(refund_amount - card_left, Decimal("0.00"))
         refund = OrderRefund.objects.create(
-            order=locked, amount=quote.amount, items_amount=quote.items_amount, items_tax=quote.items_tax,
-            shipping_amount=quote.shipping_amount, shipping_packages=[p.pk for p, _a in quote.shipping],
-            reason=reason[:300], idempotency_key=key, to_store_credit=to_store_credit,
-            status=OrderRefund.Status.SUCCEEDED if to_store_credit else OrderRefund.Status.PENDING,
+            order=locked, amount=refund_amount, items_amount=quote.items_amount, items_tax=quote.items_tax,
+            shipping_amount=quote.shipping_amount, deduction=deduction, deduction_label=deduction_label,
+            shipping_packages=[p.pk for p, _a in quote.shipping],
+            reason=reason[:300], idempotency_key=key, to_store_credit=to_store_credit, credit_amount=credit,
+            status=OrderRefund.Status.SUCCEEDED if credit == refund_amount else OrderRefund.Status.PENDING,
             created_by=actor if getattr(actor, "pk", None) else None)
         OrderRefundLine.objects.bulk_create([
             OrderRefundLine(refund=refund, line=line, quantity=units, amount=amount, tax=tax)
@@ -186,21 +219,21 @@ def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
                                                         refunded_amount=F("refunded_amount") + amount)
         for package, amount in quote.shipping:
             Package.objects.filter(pk=package.pk).update(shipping_refunded=F("shipping_refunded") + amount)
-        Order.objects.filter(pk=locked.pk).update(refunded_amount=F("refunded_amount") + quote.amount,
+        Order.objects.filter(pk=locked.pk).update(refunded_amount=F("refunded_amount") + refund_amount,
                                                   updated_at=timezone.now())
-        _note(locked, _("Refunded %(amount)s: %(reason)s") % {"amount": quote.amount, "reason": reason}, actor)
+        _note(locked, _("Refunded %(amount)s: %(reason)s") % {"amount": refund_amount, "reason": reason}, actor)
         from orders.tasks import pay_back_refund, send_refund_email  # tasks import services
 
-        if to_store_credit:
+        if credit:
             payment_services.store_credit_grant(
-                user=locked.user, amount=quote.amount, kind=payment_services.StoreCreditKind.REFUND,
+                user=locked.user, amount=credit, kind=payment_services.StoreCreditKind.REFUND,
                 reference=f"refund:{refund.pk}", currency=locked.currency,
                 description=_("Refund for order %(number)s") % {"number": locked.number}, actor=actor)
-        else:
+        if credit < refund_amount:
             outbox.enqueue(pay_back_refund, refund.pk)
         outbox.enqueue(send_refund_email, refund.pk)
         events.record(order_events.ORDER_PARTIALLY_REFUNDED, aggregate=order_events.AGGREGATE,
-                      aggregate_id=locked.pk, order_id=locked.pk, refund_id=refund.pk, amount=str(quote.amount))
+                      aggregate_id=locked.pk, order_id=locked.pk, refund_id=refund.pk, amount=str(refund_amount))
     return refund
 
 
@@ -211,7 +244,7 @@ def refund_pay_back(*, refund_id: int) -> str:
     refund = OrderRefund.objects.select_related("order").get(pk=refund_id)
     if refund.status != OrderRefund.Status.PENDING:
         return refund.status
-    left = refund.amount
+    left = refund.amount - refund.credit_amount  # the card's part (the rest was credited at once)
     try:
         for payment in payment_selectors.payment_list_for_reference(reference=refund.order.number):
             if left <= 0:

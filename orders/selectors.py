@@ -30,6 +30,7 @@ from orders.models import (
     OrderRefund,
     OrderReservation,
     Package,
+    ReturnRequest,
     SellerFeedback,
 )
 from orders.models import PaymentProblem as PaymentProblem
@@ -375,6 +376,12 @@ def delivered_package_of(*, order: Order, seller_id: int) -> Package | None:
     return Package.objects.filter(order=order, seller_id=seller_id, status=Package.Status.DELIVERED).first()
 
 
+def delivered_package(*, order: Order, package_id: int) -> Package | None:
+    """A delivered package of ``order``, with its lines (for a return)."""
+    return (Package.objects.filter(order=order, pk=package_id, status=Package.Status.DELIVERED)
+            .prefetch_related("lines").first())
+
+
 # --- for finance (account health) ----------------------------------------------------------------------
 
 
@@ -588,4 +595,7 @@ def claimable_sellers(*, order: Order, today=None) -> set[int]:
             Package.Status.PENDING, Package.Status.SHIPPED)
         if late or (package.shipped_at and package.shipped_at >= since):
             sellers.add(package.seller_id)
+    # a refused return opens a claim, within the window counted from the refusal (orders.services.claim_open)
+    sellers |= set(ReturnRequest.objects.filter(order=order, status=ReturnRequest.Status.REFUSED, decided_at__gte=since)
+                   .values_list("seller_id", flat=True))
     return sellers

@@ -35,6 +35,7 @@ from orders.models import (
     OrderReservation,
     Package,
     PaymentProblem,
+    ReturnRequest,
     SellerFeedback,
 )
 from payments import selectors as payment_selectors
@@ -251,6 +252,19 @@ def order_mark_reservations_released(*, order: Order) -> int:
     return OrderReservation.objects.filter(order=order, released=False).update(released=True)
 
 
+def order_store_credit_record(*, order: Order, amount: Decimal) -> Order:
+    """The part of ``order``'s total paid from the customer's store credit (spent by the caller in
+    the same transaction); the card pays the rest."""
+    Order.objects.filter(pk=order.pk).update(store_credit_used=amount)
+    order.store_credit_used = amount
+    return order
+
+
+def order_card_amount(*, order: Order) -> Decimal:
+    """What the card pays: the total less the store credit used."""
+    return order.total - order.store_credit_used
+
+
 def order_discard_unpaid(*, order: Order) -> bool:
     """Remove an order that was never paid (declined, failed, abandoned: invariant 3 in docs/architecture.md, no
     order is left). Its stock must have been released first (:func:`order_release_stock`).
@@ -353,17 +367,22 @@ def order_return_payment(*, order: Order, reason: str) -> int:
     inside a transaction. Raises :class:`~payments.exceptions.PaymentUnavailable` when the
     provider cannot be reached (the task retries) and other ApplicationErrors when it refuses."""
     done = 0
-    from orders.refunds import given_as_store_credit  # refunds build on these services
+    from orders.refunds import money_back_left  # refunds build on these services
 
-    kept = given_as_store_credit(order)  # refunded as store credit: the card keeps that much
+    card_left, credit_left = money_back_left(order)
+    if credit_left > 0:  # what the order paid with store credit goes back to it (once)
+        payment_services.store_credit_grant(
+            user=order.user, amount=credit_left, kind=payment_services.StoreCreditKind.REFUND,
+            reference=f"order-{reason}:{order.number}", currency=order.currency,
+            description=_("Order %(number)s %(reason)s") % {"number": order.number, "reason": reason})
+        done += 1
     for payment in payment_selectors.payment_list_for_reference(reference=order.number):
         if payment.status in (PaymentStatus.AUTHORIZED, PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
             payment_services.payment_cancel(payment=payment)
             done += 1
         elif payment.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
-            remaining = payment.captured_amount - payment.refunded_amount
-            taken = min(kept, remaining)
-            remaining, kept = remaining - taken, kept - taken
+            remaining = min(payment.captured_amount - payment.refunded_amount, card_left)
+            card_left -= remaining
             if remaining > 0:
                 payment_services.payment_refund(
                     payment=payment, amount=remaining, reason=reason,
@@ -861,7 +880,18 @@ def claim_open(*, order: Order, seller_id: int, user, reason: str, description: 
         raise ApplicationError(_("Choose what went wrong."), fields={"reason": [_("Choose a reason.")]})
     description = _claim_text(description, "description", required=True, minimum=10)
     late = selectors.package_late(order=order, seller_id=seller_id)
-    if reason == Claim.Reason.LATE and not late:
+    # A refused return opens a claim about it within the claim window counted from the refusal.
+    refused_at = (ReturnRequest.objects.filter(order=order, seller_id=seller_id, status=ReturnRequest.Status.REFUSED)
+                  .order_by("-decided_at").values_list("decided_at", flat=True).first())
+    if refused_at is not None:
+        if timezone.now() - refused_at > timedelta(days=settings.ORDERS_CLAIM_WINDOW_DAYS):
+            raise ApplicationError(_("Claims can be opened up to %(days)s days after a return is refused.")
+                                   % {"days": settings.ORDERS_CLAIM_WINDOW_DAYS}, code="claim_window_closed")
+        late = True  # neither the shipping date nor the window from shipping stand in its way
+    elif reason == Claim.Reason.RETURN_REFUSED:
+        raise ApplicationError(_("No return of yours was refused by this seller."),
+                               fields={"reason": [_("No refused return.")]}, code="no_refused_return")
+    if reason == Claim.Reason.LATE and not selectors.package_late(order=order, seller_id=seller_id):
         raise ApplicationError(_("The package is not late: it is delivered or its promised day has not passed."),
                                fields={"reason": [_("Not late.")]}, code="not_late")
     shipped = (Package.objects.filter(order=order, seller_id=seller_id, shipped_at__isnull=False)

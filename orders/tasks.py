@@ -173,9 +173,61 @@ def apply_tracking(shipment_id: int, reference: str, status: str, occurred_at: s
                    event_id: int | None = None, **_event) -> str:
     """``fulfillment.tracking_updated``: a package's carrier says where it is (delivered: the
     package is delivered; out for delivery, delivered and problems are e-mailed). Idempotent."""
-    from orders import services
+    from orders import returns, services
 
+    if reference.startswith(returns.REFERENCE):  # a return's parcel on its way back
+        return returns.return_tracking_update(reference=reference, status=status)
     return services.package_tracking_update(reference=reference, status=status, occurred_at=occurred_at)
+
+
+@shared_task(acks_late=True)
+def approve_unanswered_returns() -> int:
+    """Beat: sellers' returns not answered within RETURNS_SELLER_ANSWER_BUSINESS_DAYS are approved."""
+    from orders import returns
+
+    return returns.returns_approve_unanswered()
+
+
+RETURN_SUBJECTS = {
+    "requested": _("Return %(id)s of order %(number)s: requested"),
+    "approved": _("Return %(id)s of order %(number)s: approved, send it back"),
+    "refused": _("Return %(id)s of order %(number)s: refused"),
+    "offered": _("Return %(id)s of order %(number)s: a partial refund is offered"),
+    "received": _("Return %(id)s of order %(number)s: received"),
+}
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, retry_jitter=True, max_retries=8, acks_late=True)
+def send_return_email(return_id: int, kind: str) -> int:
+    """A return moved: the shopper is told (approved with its label or drop-off instructions,
+    refused with the reason and the claim option, an offer, received); a seller's new return goes
+    to the seller too. The refund has its own e-mail. Returns the number of e-mails sent."""
+    from marketplace import selectors as marketplace_selectors
+    from orders.models import ReturnRequest
+
+    request = (ReturnRequest.objects.select_related("order").prefetch_related("lines__line")
+               .filter(pk=return_id).first())
+    if request is None or kind not in RETURN_SUBJECTS:
+        return 0
+    seller = marketplace_selectors.seller_get(pk=request.seller_id)
+    site = settings.SITE_URL.rstrip("/")
+    audiences = [("buyer", request.order.email)]
+    if kind == "requested" and request.fulfillment_channel == "merchant" and seller is not None:
+        audiences.append(("seller", seller.email))
+    sent = 0
+    with translation.override(settings.LANGUAGE_CODE):
+        for audience, address in audiences:
+            if not address:
+                continue
+            link = site + (reverse("orders:detail", kwargs={"number": request.order.number}) if audience == "buyer"
+                           else reverse("admin:orders_returnrequest_change", args=[request.pk]))
+            context = {"request": request, "kind": kind, "audience": audience, "seller": seller, "link": link,
+                       "SHOP_NAME": settings.SHOP_NAME}
+            subject = str(RETURN_SUBJECTS[kind]) % {"id": request.pk, "number": request.order.number}
+            EmailMultiAlternatives(subject, render_to_string("orders/email/return.txt", context),
+                                   settings.DEFAULT_FROM_EMAIL, [address]).send()
+            sent += 1
+    return sent
 
 
 @shared_task(acks_late=True)

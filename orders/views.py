@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import uuid
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -14,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -23,10 +24,10 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from accounts.lockout import client_ip
 from core import cache as vcache
-from core.exceptions import ApplicationError
+from core.exceptions import ApplicationError, NotFound
 from core.forms import add_service_errors
-from orders import selectors, services
-from orders.forms import ClaimForm, GuestCancelForm, GuestLinkRequestForm, SellerFeedbackForm
+from orders import returns, selectors, services
+from orders.forms import ClaimForm, GuestCancelForm, GuestLinkRequestForm, ReturnStartForm, SellerFeedbackForm
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def _detail(request: HttpRequest, order, *, guest: bool = False, cancel_form=Non
             "claims": selectors.claims_of_order(order=order),
             "claimable": selectors.claimable_sellers(order=order),
             "timelines": selectors.package_timelines(order=order),
+            "returns": list(returns.returns_of_order(order=order)),
             # invoices and credit notes come from finance, above orders: the shop's strategy answers
             # (orders.selectors.OrderPageInputs)
             "documents": request.strategy.order_documents(order),
@@ -318,3 +320,119 @@ def guest_seller_feedback(request: HttpRequest, number: str, seller_id: int) -> 
 def guest_claim_open(request: HttpRequest, number: str, seller_id: int) -> HttpResponse:
     order, refusal = _guest_order(request, number)
     return refusal or _after_sale(request, order, seller_id, guest=True, claim=True)
+
+
+# --- returns (orders.returns): the signed-in buyer's pages, and the same through a guest link -------
+
+
+def _return_url(order, name: str, *, guest: bool, **kwargs) -> str:
+    return reverse(f"orders:{'guest_' if guest else ''}{name}", kwargs={"number": order.number, **kwargs})
+
+
+def _return_new(request: HttpRequest, order, package_id: int, *, guest: bool) -> HttpResponse:
+    """Return units of one delivered package: units per line, a reason, details, up to three photos."""
+    package = selectors.delivered_package(order=order, package_id=package_id) if order is not None else None
+    if package is None:
+        raise Http404(_("No such delivered package in your order."))
+    left = returns.returnable_units(order=order, package=package)
+    lines = [(line, left.get(line.pk, 0)) for line in package.lines.all() if left.get(line.pk, 0)]
+    form = ReturnStartForm(request.POST or None, lines=lines)
+    if request.method == "POST" and form.is_valid():
+        try:
+            made = returns.return_start(
+                order=order, package_id=package.pk, lines=form.units(), reason=form.cleaned_data["reason"],
+                description=form.cleaned_data["description"], photos=request.FILES.getlist("photos")[:4],
+                user=request.user, guest_access=guest, idempotency_key=request.POST.get("key", "")[:100])
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Your return %(id)s is registered.") % {"id": made.pk})
+            return _see_other(_return_url(order, "return_detail", guest=guest, pk=made.pk))
+    return render(request, "orders/return_new.html", {
+        "order": order, "package": package, "form": form, "nothing_left": not lines, "guest": guest,
+        "key": request.POST.get("key") or uuid.uuid4().hex, "max_photos": returns.MAX_PHOTOS})
+
+
+def _return_of(request: HttpRequest, order, pk: int, *, guest: bool):
+    if order is None:
+        raise Http404(_("No such return."))
+    try:
+        found = returns.return_get_for_buyer(pk=pk, user=request.user,
+                                             guest_orders=[order.number] if guest else ())
+    except NotFound:
+        raise Http404(_("No such return.")) from None
+    if found.order_id != order.pk:
+        raise Http404(_("No such return."))
+    return found
+
+
+def _return_detail(request: HttpRequest, order, pk: int, *, guest: bool) -> HttpResponse:
+    """A return's status, its label and drop-off text; the shopper may cancel it before it ships
+    back, or accept the seller's partial refund."""
+    found = _return_of(request, order, pk, guest=guest)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "cancel":
+                returns.return_cancel(request=found, user=request.user, guest_access=guest)
+                messages.success(request, _("Your return is cancelled."))
+            elif action == "accept":
+                returns.return_accept_offer(request=found, user=request.user, guest_access=guest)
+                messages.success(request, _("Partial refund accepted: the money is on its way."))
+            else:
+                raise ApplicationError(_("Choose what to do."))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        return _see_other(_return_url(order, "return_detail", guest=guest, pk=found.pk))
+    return render(request, "orders/return_detail.html", {
+        "order": order, "ret": found, "guest": guest, "can_cancel": found.status in returns.CANCELLABLE,
+        "has_label": bool(found.tracking_number)})
+
+
+def _return_label(request: HttpRequest, order, pk: int, *, guest: bool) -> HttpResponse:
+    """The return label's PDF, for the buyer only."""
+    found = _return_of(request, order, pk, guest=guest)
+    shipment = returns.return_label_shipment(request=found)
+    if shipment is None or not shipment.label:
+        raise Http404(_("This return has no label."))
+    return FileResponse(shipment.label.open("rb"), as_attachment=True, content_type="application/pdf",
+                        filename=f"return-{found.pk}-label.pdf")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def return_new(request: HttpRequest, number: str, package_id: int) -> HttpResponse:
+    return _return_new(request, selectors.order_for_user(user=request.user, number=number), package_id, guest=False)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def return_detail(request: HttpRequest, number: str, pk: int) -> HttpResponse:
+    return _return_detail(request, selectors.order_for_user(user=request.user, number=number), pk, guest=False)
+
+
+@login_required
+@require_safe
+def return_label(request: HttpRequest, number: str, pk: int) -> HttpResponse:
+    return _return_label(request, selectors.order_for_user(user=request.user, number=number), pk, guest=False)
+
+
+@_private
+@require_http_methods(["GET", "POST"])
+def guest_return_new(request: HttpRequest, number: str, package_id: int) -> HttpResponse:
+    order, refusal = _guest_order(request, number)
+    return refusal or _return_new(request, order, package_id, guest=True)
+
+
+@_private
+@require_http_methods(["GET", "POST"])
+def guest_return_detail(request: HttpRequest, number: str, pk: int) -> HttpResponse:
+    order, refusal = _guest_order(request, number)
+    return refusal or _return_detail(request, order, pk, guest=True)
+
+
+@_private
+@require_safe
+def guest_return_label(request: HttpRequest, number: str, pk: int) -> HttpResponse:
+    order, refusal = _guest_order(request, number)
+    return refusal or _return_label(request, order, pk, guest=True)

@@ -259,6 +259,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Tracking: ask the carriers about parcels not delivered yet (the webhooks' fallback).
     "poll-tracking": {"task": "fulfillment.tasks.poll_tracking", "schedule": 30 * 60},
     "deliver-overdue-packages": {"task": "orders.tasks.deliver_overdue_packages", "schedule": 6 * 60 * 60},
+    # Merchant returns not answered within RETURNS_SELLER_ANSWER_BUSINESS_DAYS are approved (see orders.returns).
+    "approve-unanswered-returns": {"task": "orders.tasks.approve_unanswered_returns", "schedule": 60 * 60},
     # Pay sellers on each settlement date; retry payouts whose transfer failed (idempotent; see finance).
     "run-seller-payouts": {"task": "finance.tasks.run_payouts", "schedule": 60 * 60},
     # Sellers' account health, once a day (idempotent per seller and day; decides buy-box eligibility).
@@ -436,6 +438,24 @@ ORDERS_CLAIM_ANSWER_HOURS = env.int("ORDERS_CLAIM_ANSWER_HOURS", default=72)
 # A package shipped without a Bazaar label is taken as delivered this many days after its latest
 # promised day (sellers never mark their own packages delivered; carriers' tracking or staff do).
 ORDERS_ASSUME_DELIVERED_DAYS = env.int("ORDERS_ASSUME_DELIVERED_DAYS", default=7)
+
+# --- Orders: returns (orders.returns) ------------------------------------------------------
+# Without a return policy for a product's category (or an ancestor's), items are returnable this
+# many days after delivery, and the shopper pays the return label for these reasons (comma-separated).
+RETURNS_WINDOW_DAYS = env.int("RETURNS_WINDOW_DAYS", default=30)
+RETURNS_BUYER_PAYS_REASONS = env.list("RETURNS_BUYER_PAYS_REASONS", default=["no_longer_needed"])
+# A seller that has not answered a return of its own package within this many business days
+# (Monday to Friday; public holidays are not counted out) has it approved automatically.
+RETURNS_SELLER_ANSWER_BUSINESS_DAYS = env.int("RETURNS_SELLER_ANSWER_BUSINESS_DAYS", default=2)
+# Refund trusted shoppers when the carrier first scans their return label (drop-off) instead of on
+# receipt: an account with at least RETURNS_TRUSTED_MIN_ORDERS delivered orders and no refused return.
+RETURNS_REFUND_AT_DROP_OFF = env.bool("RETURNS_REFUND_AT_DROP_OFF", default=False)
+RETURNS_TRUSTED_MIN_ORDERS = env.int("RETURNS_TRUSTED_MIN_ORDERS", default=5)
+# What a shopper is told when no carrier label can be bought for a return (the address follows).
+RETURNS_DROP_OFF_INSTRUCTIONS = env.str(
+    "RETURNS_DROP_OFF_INSTRUCTIONS",
+    default="Pack the items with the return number on a note inside and drop them off at any post office, "
+            "addressed to:")
 
 # --- Fulfilled by Bazaar: sizes and fees (fulfillment.sizing) -------------------------------
 # Dimensional weight = length x width x height (inches) / this divisor (pounds).

@@ -300,6 +300,7 @@ class PlaceOrderApi(CartApiView):
             billing_address=v.get("billing_address"), shipping_choices=v["shipping_choices"],
             payment_method=v.get("payment_method", ""), idempotency_key=key, expected_total=v.get("expected_total"),
             voucher_code=_voucher_code(request, v), digest=services.request_digest(body=v), buyer=request.strategy,
+            use_store_credit=v.get("use_store_credit", False),
         )
         if placed.created:
             request.session.pop(VOUCHER_SESSION_KEY, None)  # used by this order

@@ -56,9 +56,15 @@ class RefundOutputSerializer(serializers.Serializer):
     items_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     items_tax = serializers.DecimalField(max_digits=12, decimal_places=2)
     shipping_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    deduction = serializers.DecimalField(max_digits=12, decimal_places=2,
+                                         help_text="Taken off items and shipping (a return label the shopper pays): "
+                                                   "amount = items_amount + shipping_amount - deduction.")
+    deduction_label = serializers.CharField(help_text="What the deduction is for (empty without one).")
     reason = serializers.CharField()
     status = serializers.ChoiceField(choices=["pending", "succeeded", "failed"])
     to_store_credit = serializers.BooleanField()
+    credit_amount = serializers.DecimalField(max_digits=12, decimal_places=2,
+                                             help_text="The part given back as store credit; the rest to the card.")
     created_at = serializers.DateTimeField()
     lines = RefundLineOutputSerializer(many=True, source="lines.all")
 
@@ -94,6 +100,8 @@ class OrderOutputSerializer(serializers.Serializer):
     shipping_address = serializers.DictField()
     packages = PackageOutputSerializer(many=True, source="packages.all")
     refunded_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    store_credit_used = serializers.DecimalField(max_digits=12, decimal_places=2,
+                                                 help_text="Paid from store credit; the card paid the rest.")
     refunds = RefundOutputSerializer(many=True, source="refunds.all")
     can_cancel = serializers.SerializerMethodField()
 
