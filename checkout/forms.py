@@ -39,3 +39,5 @@ class PaymentForm(forms.Form):
     expected_total = forms.DecimalField(widget=forms.HiddenInput, max_digits=12, decimal_places=2)
     order_key = forms.CharField(widget=forms.HiddenInput, max_length=80, required=False)
     use_store_credit = forms.BooleanField(label=gettext_lazy("Pay with my store credit first"), required=False)
+    gift_card_code = forms.CharField(label=gettext_lazy("Gift card code"), required=False, max_length=40,
+                                     widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))

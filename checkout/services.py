@@ -62,7 +62,7 @@ from orders import services as orders_services
 from orders.selectors import OrderStatus, PaymentProblem
 from payments import selectors as payment_selectors
 from payments import services as payment_services
-from payments.exceptions import PaymentDeclined, PaymentUnavailable
+from payments.exceptions import InvalidGiftCard, PaymentDeclined, PaymentUnavailable
 from payments.selectors import PaymentStatus
 from promotions import services as promotions_services
 
@@ -430,7 +430,7 @@ def order_place(
     *, cart: Cart, user, email: str, shipping_address: Mapping, billing_address: Mapping | None = None,
     shipping_choices: Mapping[str, str] | None = None, payment_method: str = "", idempotency_key: str,
     expected_total: Decimal | None = None, voucher_code: str = "", digest: str = "", buyer: pricing.PricingInputs,
-    use_store_credit: bool = False,
+    use_store_credit: bool = False, gift_card_code: str = "",
 ) -> PlacedOrder:
     """Place the cart's order under ``idempotency_key`` and pay for it (see the module doc).
 
@@ -440,7 +440,8 @@ def order_place(
     :class:`~core.exceptions.IdempotencyKeyReused`. ``buyer``: the shop's strategy for this buyer
     (their membership benefits price the order). ``use_store_credit``: a signed-in customer pays
     what their store credit covers from it (spent in the order's transaction, under the account's
-    lock) and the card the rest; store credit covering it all needs no card.
+    lock) and the card the rest; store credit covering it all needs no card. ``gift_card_code``:
+    a gift card pays first, up to what it holds (then store credit, then the card).
     Raises ApplicationError subclasses for everything a shopper can cause: PaymentDeclined (402,
     nothing left), PaymentUnavailable (503, retry with the same key), PaymentInProgress (409),
     PriceChanged, deal sold out, out of stock (409), bad input (400).
@@ -464,8 +465,8 @@ def order_place(
         raise ApplicationError(_("Sign in to pay with store credit."), fields={"use_store_credit": [_("Sign in.")]})
     if payment_method:  # somebody else's saved card is refused before any stock is held for it
         payment_services.payment_method_check_owner(payment_method=payment_method, owner=owner)
-    elif use_store_credit:
-        pass  # the credit may cover it all; what it does not is refused below, before any stock is held
+    elif use_store_credit or gift_card_code:
+        pass  # they may cover it all; what they do not is refused below, before any stock is held
     elif not payment_services.provider_confirms_in_browser():  # nothing to pay with: no order either
         raise ApplicationError(_("Enter a card number."), code="payment_method_required",
                                fields={"payment_method": [_("Required.")]})
@@ -493,14 +494,21 @@ def order_place(
             fields={"expected_total": [str(priced.total.amount)]},
         )
 
-    credit = Decimal("0.00")
+    gift = credit = Decimal("0.00")
+    if gift_card_code:
+        card_balance = payment_selectors.gift_card_balance(code=gift_card_code)
+        if card_balance is None:
+            raise InvalidGiftCard(field="gift_card_code")
+        gift = min(card_balance.balance.amount, priced.total.amount)
     if use_store_credit:
         credit = min(payment_selectors.store_credit_balance(user=user, currency=priced.currency).amount,
-                     priced.total.amount)
-        if credit < priced.total.amount and not payment_method and not payment_services.provider_confirms_in_browser():
-            raise ApplicationError(_("Your store credit covers %(credit)s of %(total)s: enter a card for the rest.")
-                                   % {"credit": Money(credit, priced.currency), "total": priced.total},
-                                   code="payment_method_required", fields={"payment_method": [_("Required.")]})
+                     priced.total.amount - gift)
+    covered = gift + credit
+    if (use_store_credit or gift_card_code) and covered < priced.total.amount and not payment_method \
+            and not payment_services.provider_confirms_in_browser():
+        raise ApplicationError(_("Your gift card and store credit cover %(covered)s of %(total)s: enter a card for "
+                                 "the rest.") % {"covered": Money(covered, priced.currency), "total": priced.total},
+                               code="payment_method_required", fields={"payment_method": [_("Required.")]})
     draft = order_draft(priced=priced, user=user, email=email, shipping_address=shipping, billing_address=billing)
     notes = [d.label for d in priced.discounts if d is not priced.voucher]  # automatic promotions and deals
     if priced.member_plan:
@@ -534,6 +542,10 @@ def order_place(
             if deal_claims:
                 # Claimed in the same transaction: a deal sold out meanwhile rolls the whole order back.
                 promotions_services.deals_claim(order_number=order.number, claims=deal_claims)
+            if gift > 0:  # gift cards first (the lock order: gift cards, then store credit)
+                payment_services.gift_card_spend(code=gift_card_code, amount=gift, reference=f"order:{order.number}",
+                                                 currency=order.currency, field="gift_card_code")
+                orders_services.order_gift_cards_record(order=order, amount=gift)
             if credit > 0:
                 # Spent in the same transaction, under the account's lock: two checkouts spending one
                 # balance at once never overdraw it (the second is refused and keeps nothing).
@@ -709,6 +721,7 @@ def _undo_unpaid(order: Order) -> bool:
             return False
         orders_services.order_release_stock(order=locked, reference=f"unpaid:{locked.number}")
         payment_services.store_credit_release(reference=f"order:{locked.number}")  # nothing if none was spent
+        payment_services.gift_card_release(reference=f"order:{locked.number}")
         promotions_services.voucher_release(order_number=locked.number)
         promotions_services.deals_release(order_number=locked.number)
         return orders_services.order_discard_unpaid(order=locked)

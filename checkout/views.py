@@ -273,7 +273,7 @@ def _expected(form_value) -> Decimal | None:
 
 
 def _place(request: HttpRequest, cart, *, payment_method: str, expected: Decimal | None,
-           use_store_credit: bool = False) -> services.PlacedOrder:
+           use_store_credit: bool = False, gift_card_code: str = "") -> services.PlacedOrder:
     """Place (or go on with) this checkout's order. A request sent again with other details while
     an unpaid order waits under the key gives that order up first (its payment voided, its stock
     released) and places the new one under a new key."""
@@ -285,6 +285,7 @@ def _place(request: HttpRequest, cart, *, payment_method: str, expected: Decimal
             shipping_choices=state.get("shipping") or {}, payment_method=payment_method,
             idempotency_key=_order_key(request), expected_total=expected, voucher_code=_voucher_code(request),
             digest=_digest(request), buyer=request.strategy, use_store_credit=use_store_credit,
+            gift_card_code=gift_card_code,
         )
 
     try:
@@ -405,8 +406,14 @@ def checkout_place(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         card = form.cleaned_data["card_number"].strip()
         use_credit = form.cleaned_data["use_store_credit"] and request.user.is_authenticated
-        covered = use_credit and payment_selectors.store_credit_balance(
-            user=request.user, currency=priced.currency).amount >= priced.total.amount
+        gift_code = form.cleaned_data["gift_card_code"].strip()
+        if gift_code and not all(ratelimit.hit("gift_card", key).allowed
+                                 for key in {ratelimit.caller_key(request), ratelimit.client_key(request)}):
+            form.add_error("gift_card_code", _("Too many gift card codes tried; please wait a while."))
+        gift = payment_selectors.gift_card_balance(code=gift_code) if gift_code else None
+        covered_amount = (gift.balance.amount if gift else Decimal(0)) + (payment_selectors.store_credit_balance(
+            user=request.user, currency=priced.currency).amount if use_credit else Decimal(0))
+        covered = covered_amount >= priced.total.amount
         if not card and not covered and (done is None or payment_services.provider_confirms_in_browser()):
             form.add_error("card_number", _("Enter a card number."))
     if not form.is_valid():
@@ -414,7 +421,7 @@ def checkout_place(request: HttpRequest) -> HttpResponse:
         return _render_review(request, cart, view, priced, form, status=400)
     try:
         placed = _place(request, cart, payment_method=card, expected=_expected(form.cleaned_data["expected_total"]),
-                        use_store_credit=use_credit)
+                        use_store_credit=use_credit, gift_card_code=gift_code)
     except PaymentDeclined as exc:
         _end_attempt(request)
         messages.error(request, exc.message)

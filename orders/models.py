@@ -58,6 +58,8 @@ class Order(models.Model):
     # Paid from the customer's store credit (the card pays the rest of the total).
     store_credit_used = models.DecimalField(_("paid with store credit"), max_digits=12, decimal_places=2,
                                             default=0)
+    # Paid with gift cards typed at checkout (their spends are referenced "order:<number>").
+    gift_card_used = models.DecimalField(_("paid with gift cards"), max_digits=12, decimal_places=2, default=0)
     shipping_address = models.JSONField(_("shipping address"))
     billing_address = models.JSONField(_("billing address"))
     # The same key from the same owner is the same order; keys of different owners never meet
@@ -85,7 +87,8 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
             models.CheckConstraint(condition=Q(refunded_amount__gte=0, refunded_amount__lte=F("total")),
                                    name="order_refunded_within_total"),
-            models.CheckConstraint(condition=Q(store_credit_used__gte=0, store_credit_used__lte=F("total")),
+            models.CheckConstraint(condition=Q(store_credit_used__gte=0, gift_card_used__gte=0,
+                                               store_credit_used__lte=F("total") - F("gift_card_used")),
                                    name="order_store_credit_within_total"),
             models.CheckConstraint(condition=Q(discount__gte=0, shipping__gte=0, tax__gte=0),
                                    name="order_parts_not_negative"),
@@ -310,6 +313,8 @@ class OrderRefund(models.Model):
     shipping_packages = models.JSONField(_("packages whose shipping it gives back"), default=list, blank=True)
     credit_amount = models.DecimalField(_("as store credit"), max_digits=12, decimal_places=2, default=0,
                                         help_text=_("The part given back as store credit (the rest to the card)."))
+    gift_card_amount = models.DecimalField(_("onto gift cards"), max_digits=12, decimal_places=2, default=0,
+                                           help_text=_("The part put back onto the gift cards the order paid with."))
     to_store_credit = models.BooleanField(_("to store credit"), default=False,
                                           help_text=_("Given as the customer's store credit instead of back to "
                                                       "the card (the customer's choice, for orders with an account)."))

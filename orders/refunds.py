@@ -126,24 +126,26 @@ def refund_quote(*, order: Order, lines: dict, shipping=()) -> RefundQuote:
     return quote
 
 
-def money_back_left(order: Order) -> tuple[Decimal, Decimal]:
-    """(to the card, as store credit): what refunds of ``order`` can still give back. The card's
-    part is what its payments captured less their refunds (those in flight reserved); the store
-    credit's is what the order spent of it less what refunds credited. Store credit given for card
-    money (a refund the customer took as credit) is money the card keeps."""
+def money_back_left(order: Order) -> tuple[Decimal, Decimal, Decimal]:
+    """(to the card, as store credit, onto gift cards): what refunds of ``order`` can still give
+    back. The card's part is what its payments captured less their refunds (those in flight
+    reserved); store credit's and gift cards' what the order spent of them less what refunds
+    returned to them. Store credit given for card money (a refund the customer took as credit) is
+    money the card keeps."""
     captured = refunded = Decimal("0.00")
     for p in payment_selectors.payment_list_for_reference(reference=order.number):
         if p.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED):
             captured, refunded = captured + p.captured_amount, refunded + p.refunded_amount
-    credited = OrderRefund.objects.filter(order=order).aggregate(total=Sum("credit_amount"))["total"] or Decimal(0)
+    sums = OrderRefund.objects.filter(order=order).aggregate(credit=Sum("credit_amount"), gift=Sum("gift_card_amount"))
+    credited, gifted = sums["credit"] or Decimal(0), sums["gift"] or Decimal(0)
     card_kept = max(credited - order.store_credit_used, Decimal("0.00"))
     return (max(captured - refunded - card_kept, Decimal("0.00")),
-            max(order.store_credit_used - credited, Decimal("0.00")))
+            max(order.store_credit_used - credited, Decimal("0.00")),
+            max(order.gift_card_used - gifted, Decimal("0.00")))
 
 
 def _paid_back_available(order: Order) -> Decimal:
-    card, credit = money_back_left(order)
-    return card + credit
+    return sum(money_back_left(order), Decimal("0.00"))
 
 
 def _deduction(value, label: str) -> tuple[Decimal, str]:
@@ -200,16 +202,21 @@ def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
             raise ApplicationError(
                 _("At most %(amount)s can be given back now (the payment is captured when the first package "
                   "ships).") % {"amount": available}, code="refund_too_large")
-        card_left, _credit_left = money_back_left(locked)
-        # Back where it came from: to the card first, the rest to the store credit the order spent
-        # (or all of it as store credit, when the customer asked).
-        credit = refund_amount if to_store_credit else max(refund_amount - card_left, Decimal("0.00"))
+        card_left, credit_left, gift_left = money_back_left(locked)
+        # Back where it came from: to the card first, then the store credit the order spent, then
+        # onto its gift cards (or all of it as store credit, when the customer asked).
+        past_card = max(refund_amount - card_left, Decimal("0.00"))
+        gift = Decimal("0.00") if to_store_credit else max(past_card - credit_left, Decimal("0.00"))
+        if gift > gift_left:  # cannot happen: the total was checked against all three
+            raise ApplicationError(_("This refund cannot be given back."), code="refund_too_large")
+        credit = refund_amount if to_store_credit else past_card - gift
         refund = OrderRefund.objects.create(
             order=locked, amount=refund_amount, items_amount=quote.items_amount, items_tax=quote.items_tax,
             shipping_amount=quote.shipping_amount, deduction=deduction, deduction_label=deduction_label,
             shipping_packages=[p.pk for p, _a in quote.shipping],
             reason=reason[:300], idempotency_key=key, to_store_credit=to_store_credit, credit_amount=credit,
-            status=OrderRefund.Status.SUCCEEDED if credit == refund_amount else OrderRefund.Status.PENDING,
+            gift_card_amount=gift,
+            status=OrderRefund.Status.SUCCEEDED if credit + gift == refund_amount else OrderRefund.Status.PENDING,
             created_by=actor if getattr(actor, "pk", None) else None)
         OrderRefundLine.objects.bulk_create([
             OrderRefundLine(refund=refund, line=line, quantity=units, amount=amount, tax=tax)
@@ -229,7 +236,10 @@ def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
                 user=locked.user, amount=credit, kind=payment_services.StoreCreditKind.REFUND,
                 reference=f"refund:{refund.pk}", currency=locked.currency,
                 description=_("Refund for order %(number)s") % {"number": locked.number}, actor=actor)
-        if credit < refund_amount:
+        if gift:
+            payment_services.gift_card_refund(spent_reference=f"order:{locked.number}", amount=gift,
+                                              reference=f"refund:{refund.pk}", currency=locked.currency)
+        if credit + gift < refund_amount:
             outbox.enqueue(pay_back_refund, refund.pk)
         outbox.enqueue(send_refund_email, refund.pk)
         events.record(order_events.ORDER_PARTIALLY_REFUNDED, aggregate=order_events.AGGREGATE,
@@ -244,7 +254,7 @@ def refund_pay_back(*, refund_id: int) -> str:
     refund = OrderRefund.objects.select_related("order").get(pk=refund_id)
     if refund.status != OrderRefund.Status.PENDING:
         return refund.status
-    left = refund.amount - refund.credit_amount  # the card's part (the rest was credited at once)
+    left = refund.amount - refund.credit_amount - refund.gift_card_amount  # the card's part (the rest at once)
     try:
         for payment in payment_selectors.payment_list_for_reference(reference=refund.order.number):
             if left <= 0:

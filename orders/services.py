@@ -260,9 +260,16 @@ def order_store_credit_record(*, order: Order, amount: Decimal) -> Order:
     return order
 
 
+def order_gift_cards_record(*, order: Order, amount: Decimal) -> Order:
+    """The part of ``order``'s total paid with gift cards (spent by the caller in the same transaction)."""
+    Order.objects.filter(pk=order.pk).update(gift_card_used=amount)
+    order.gift_card_used = amount
+    return order
+
+
 def order_card_amount(*, order: Order) -> Decimal:
-    """What the card pays: the total less the store credit used."""
-    return order.total - order.store_credit_used
+    """What the card pays: the total less the gift cards and store credit used."""
+    return order.total - order.gift_card_used - order.store_credit_used
 
 
 def order_discard_unpaid(*, order: Order) -> bool:
@@ -369,7 +376,11 @@ def order_return_payment(*, order: Order, reason: str) -> int:
     done = 0
     from orders.refunds import money_back_left  # refunds build on these services
 
-    card_left, credit_left = money_back_left(order)
+    card_left, credit_left, gift_left = money_back_left(order)
+    if gift_left > 0:  # what the order paid with gift cards goes back onto them (once)
+        payment_services.gift_card_refund(spent_reference=f"order:{order.number}", amount=gift_left,
+                                          reference=f"order-{reason}:{order.number}", currency=order.currency)
+        done += 1
     if credit_left > 0:  # what the order paid with store credit goes back to it (once)
         payment_services.store_credit_grant(
             user=order.user, amount=credit_left, kind=payment_services.StoreCreditKind.REFUND,

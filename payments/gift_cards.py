@@ -378,6 +378,47 @@ def gift_card_release(*, reference: str) -> list[GiftCardEntry]:
     return released
 
 
+def gift_card_refund(*, spent_reference: str, amount: Decimal | str, reference: str,
+                     currency: str | None = None) -> list[GiftCardEntry]:
+    """Put ``amount`` back onto the gift cards ``spent_reference`` (an order) paid with, for a
+    refund named ``reference`` ("refund:<id>"): card by card in the order they were spent, each at
+    most what it paid less what was given back to it already (cards locked in id order). Idempotent
+    per card and ``reference``. Refuses more than the cards paid and have not had back."""
+    currency = store_credit.clean_currency(currency)
+    value = store_credit.clean_amount(amount, currency=currency)
+    spent_reference = store_credit.clean_reference(spent_reference)
+    reference = store_credit.clean_reference(reference)
+    spends = list(GiftCardEntry.objects.filter(kind=Kind.SPEND, reference=spent_reference).order_by("pk"))
+    done = list(GiftCardEntry.objects.filter(kind=Kind.REFUND, reference=reference))
+    if done:
+        return done
+    with transaction.atomic():
+        cards = {c.pk: c for c in GiftCard.objects.select_for_update().filter(
+            pk__in=sorted({e.card_id for e in spends})).order_by("pk")}
+        left, made = value, []
+        for spend in spends:
+            card = cards[spend.card_id]
+            # what this order's spend of the card got back already: a release, or earlier refunds
+            given = sum((e.amount for e in card.entries.filter(kind=Kind.SPEND_RELEASE, reference=spent_reference)),
+                        Decimal(0)) + sum((e.amount for e in card.entries.filter(kind=Kind.REFUND,
+                                                                                 note=spent_reference)), Decimal(0))
+            room = -spend.amount - given
+            part = min(left, room)
+            if part <= 0:
+                continue
+            fields: tuple[str, ...] = ()
+            if card.status == Status.REDEEMED:
+                card.status, fields = Status.ACTIVE, ("status",)
+            made.append(_post(card, kind=Kind.REFUND, amount=part, reference=reference, note=spent_reference,
+                              fields=fields))
+            left -= part
+        if left > 0:
+            raise ApplicationError(_("The gift cards of %(reference)s cannot take %(amount)s more back.")
+                                   % {"reference": spent_reference, "amount": format_money(left, currency)},
+                                   code="gift_card_refund_too_large")
+    return made
+
+
 def gift_card_void(*, card_id: int, actor, reason: str = "") -> GiftCard:
     """Staff stop a card (lost, sold by mistake): its balance goes to zero, its pending e-mail is
     not sent. Needs ``payments.void_gift_card``. Voiding a voided card changes nothing; a card

@@ -319,6 +319,7 @@ class GiftCardEntry(models.Model):
         SPEND_RELEASE = "spend_release", _("Spend given back")
         REDEEMED = "redeemed", _("Redeemed into store credit")
         VOIDED = "voided", _("Voided")
+        REFUND = "refund", _("Refunded onto the card")
 
     card = models.ForeignKey(GiftCard, on_delete=models.PROTECT, related_name="entries", verbose_name=_("gift card"))
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)

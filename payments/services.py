@@ -36,6 +36,7 @@ from payments.gift_cards import IssuedGiftCard as IssuedGiftCard
 from payments.gift_cards import gift_card_deliver_due as gift_card_deliver_due
 from payments.gift_cards import gift_card_issue as gift_card_issue
 from payments.gift_cards import gift_card_redeem as gift_card_redeem
+from payments.gift_cards import gift_card_refund as gift_card_refund
 from payments.gift_cards import gift_card_release as gift_card_release
 from payments.gift_cards import gift_card_spend as gift_card_spend
 from payments.gift_cards import gift_card_void as gift_card_void

@@ -146,6 +146,10 @@ class PlaceOrderInputSerializer(serializers.Serializer):
         max_length=64, required=False, allow_blank=True,
         help_text="A voucher code; one that does not apply is a 400 saying why. Left out: the cart's voucher "
                   "(POST /api/v1/cart/voucher/); empty: none.")
+    gift_card_code = serializers.CharField(
+        max_length=40, required=False, allow_blank=True,
+        help_text="A gift card code: it pays first, up to what it holds (then store credit, then the card). "
+                  "A code that cannot be used is a 400 `invalid_gift_card` on this field.")
     use_store_credit = serializers.BooleanField(
         required=False, default=False,
         help_text="Signed-in customers: pay what your store credit covers from it and the card the rest "

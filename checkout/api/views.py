@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import Throttled
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -26,6 +27,7 @@ from rest_framework.views import APIView
 from checkout import pricing, selectors, services
 from checkout.api import serializers as s
 from checkout.selectors import VOUCHER_SESSION_KEY
+from core import ratelimit
 from core.api import error_responses
 from core.exceptions import ApplicationError, NotFound
 from orders import selectors as orders_selectors
@@ -295,12 +297,17 @@ class PlaceOrderApi(CartApiView):
         owner = services.idempotency_owner(user=request.user, cart=cart)
         if cart is None or not owner:
             raise ApplicationError(_("Your cart is empty."), code="empty_cart")
+        if v.get("gift_card_code"):  # codes tried count against the gift card limit, as on the pages
+            for caller in {ratelimit.caller_key(request), ratelimit.client_key(request)}:
+                verdict = ratelimit.hit("gift_card", caller)
+                if not verdict.allowed:
+                    raise Throttled(wait=verdict.retry_after)
         placed = services.order_place(
             cart=cart, user=request.user, email=v["email"], shipping_address=v["shipping_address"],
             billing_address=v.get("billing_address"), shipping_choices=v["shipping_choices"],
             payment_method=v.get("payment_method", ""), idempotency_key=key, expected_total=v.get("expected_total"),
             voucher_code=_voucher_code(request, v), digest=services.request_digest(body=v), buyer=request.strategy,
-            use_store_credit=v.get("use_store_credit", False),
+            use_store_credit=v.get("use_store_credit", False), gift_card_code=v.get("gift_card_code", ""),
         )
         if placed.created:
             request.session.pop(VOUCHER_SESSION_KEY, None)  # used by this order

@@ -157,3 +157,87 @@ def test_a_partial_refund_beyond_what_the_card_paid_goes_back_to_the_credit(kett
     assert balance(buyer) == done.credit_amount
     with pytest.raises(ApplicationError, match="at most 0 more unit"):
         refunds.order_refund_partial(order=order, lines={line.pk: 1}, reason="Again", idempotency_key="again")
+
+
+# --- gift cards typed at checkout ---------------------------------------------------------------
+
+
+def gift_card(amount) -> str:
+    return payment_services.gift_card_issue(amount=Decimal(amount), recipient_email="",
+                                            reference=f"test:{uuid.uuid4().hex}").code
+
+
+def place_with_card_code(user, offer, code, *, card=GOOD_CARD, quantity=1, key=None, credit_too=False):
+    from checkout import services
+
+    with committed():
+        return services.order_place(
+            cart=cart_with((offer, quantity), user=user), user=user, email="ada@example.com",
+            shipping_address=ADDRESS, payment_method=card, idempotency_key=key or uuid.uuid4().hex,
+            buyer=Strategy(user=user), gift_card_code=code, use_store_credit=credit_too).order
+
+
+def card_balance(code) -> Decimal:
+    found = payment_selectors.gift_card_balance(code=code)
+    return found.balance.amount if found else Decimal("0.00")
+
+
+def test_a_gift_card_pays_first_then_the_card_and_a_guest_may_use_one(kettle):
+    code = gift_card("10.00")
+    order = place_with_card_code(None, kettle, code)
+    assert (order.status, order.gift_card_used) == (Order.Status.PAID, Decimal("10.00"))
+    assert Payment.objects.get(reference=order.number).amount == order.total - Decimal("10.00")
+    assert card_balance(code) == 0
+    with pytest.raises(ApplicationError) as exc:
+        place_with_card_code(None, kettle, code)  # used up
+    assert exc.value.code == "invalid_gift_card"
+    assert "gift_card_code" in exc.value.fields
+
+
+def test_gift_card_store_credit_and_nothing_on_the_card(kettle):
+    buyer = UserFactory()
+    credit(buyer, "50.00")
+    code = gift_card("10.00")
+    order = place_with_card_code(buyer, kettle, code, card="", credit_too=True)
+    assert order.gift_card_used == Decimal("10.00")
+    assert order.store_credit_used == order.total - Decimal("10.00")
+    assert not Payment.objects.filter(reference=order.number).exists()
+
+
+def test_a_declined_card_gives_the_gift_card_back(kettle):
+    code = gift_card("5.00")
+    with pytest.raises(PaymentDeclined):
+        place_with_card_code(None, kettle, code, card=DECLINED_CARD)
+    assert card_balance(code) == Decimal("5.00")
+    assert not Order.objects.exists()
+
+
+def test_refunds_of_a_guest_order_go_back_to_the_card_then_onto_the_gift_card(kettle):
+    code = gift_card("30.00")
+    order = place_with_card_code(None, kettle, code, quantity=2)  # $40: $30 gift card, $10 card
+    with committed():
+        ship(Package.objects.get(order=order))
+        orders_services.package_deliver(package=Package.objects.get(order=order))
+    line = OrderLine.objects.get(order=order)
+    with committed():
+        done = refunds.order_refund_partial(order=order, lines={line.pk: 1}, reason="One broken",
+                                            idempotency_key="one")
+    paid = Payment.objects.get(reference=order.number)
+    assert paid.refunded_amount == paid.captured_amount  # the card first, all of it
+    assert done.gift_card_amount == done.amount - paid.captured_amount
+    assert card_balance(code) == done.gift_card_amount
+    with committed():
+        orders_services.order_refund(order=Order.objects.get(pk=order.pk), reason="The rest")
+    assert card_balance(code) == Decimal("30.00")  # everything it paid is back on it, once
+    with committed():
+        orders_services.order_return_payment(order=Order.objects.get(pk=order.pk), reason="refunded")
+    assert card_balance(code) == Decimal("30.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_checkouts_with_one_gift_card_at_once_spend_it_once(kettle):
+    code = gift_card("25.00")
+    results = race(lambda key: place_with_card_code(None, kettle, code, card="", key=key), [("a",), ("b",)])
+    placed = [r for r in results if isinstance(r, Order)]
+    assert len(placed) == 1, results
+    assert card_balance(code) == Decimal("25.00") - placed[0].total

@@ -65,6 +65,8 @@ class RefundOutputSerializer(serializers.Serializer):
     to_store_credit = serializers.BooleanField()
     credit_amount = serializers.DecimalField(max_digits=12, decimal_places=2,
                                              help_text="The part given back as store credit; the rest to the card.")
+    gift_card_amount = serializers.DecimalField(max_digits=12, decimal_places=2,
+                                                help_text="The part put back onto the gift cards the order paid with.")
     created_at = serializers.DateTimeField()
     lines = RefundLineOutputSerializer(many=True, source="lines.all")
 
@@ -102,6 +104,7 @@ class OrderOutputSerializer(serializers.Serializer):
     refunded_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     store_credit_used = serializers.DecimalField(max_digits=12, decimal_places=2,
                                                  help_text="Paid from store credit; the card paid the rest.")
+    gift_card_used = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Paid with gift cards.")
     refunds = RefundOutputSerializer(many=True, source="refunds.all")
     can_cancel = serializers.SerializerMethodField()
 
