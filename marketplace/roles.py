@@ -54,7 +54,10 @@ _STAFF = frozenset({
     "fulfillment.view_storagecharge",
     "fulfillment.view_removalorder",  # stock asked back from Bazaar's centres
     "orders.view_claim",  # buyers' claims against the seller
-    "orders.view_returnrequest",  # shoppers' returns of the seller's own packages
+    "orders.view_returnrequest",  # shoppers' returns of the seller's own packages, their lines,
+    "orders.view_returnline",  # photos and history
+    "orders.view_returnphoto",
+    "orders.view_returnevent",
 })
 
 _MANAGER = _STAFF | {

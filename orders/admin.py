@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, ServiceErrorsAdminMixin, requires_permission
 from core.exceptions import ApplicationError
+from core.money import format_money
 from fulfillment import selectors as fulfillment_selectors
 from marketplace.admin_scoping import SellerScopedAdminMixin, seller_scope
 from orders import refunds, returns, selectors, services
@@ -185,7 +186,7 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, exc.message, messages.ERROR)
             else:
                 self.message_user(request, _("Refunding %(amount)s (refund %(id)s).") % {
-                    "amount": done.amount, "id": done.pk}, messages.SUCCESS)
+                    "amount": format_money(done.amount, order.currency), "id": done.pk}, messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
         packages = list(Package.objects.filter(order=order).order_by("pk"))
         return TemplateResponse(request, "admin/orders/order/partial_refund.html", {
@@ -582,6 +583,13 @@ class ReturnRequestAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.
         context["conditions"] = [c for c in ReturnLine.Condition.choices if c[0]]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    def response_change(self, request, obj):
+        # After a decision or the receipt, stay on the return: its next step (or the refund) is there.
+        response = super().response_change(request, obj)
+        if any(key in request.POST for key in RETURN_DECISIONS) and response.status_code == 302:
+            return HttpResponseRedirect(reverse("admin:orders_returnrequest_change", args=[obj.pk]))
+        return response
+
     def save_model(self, request, obj, form, change):
         current = ReturnRequest.objects.get(pk=obj.pk)
         decision = next((key for key in RETURN_DECISIONS if key in request.POST), None)
@@ -600,4 +608,7 @@ class ReturnRequestAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.
             raise ApplicationError(_("Approve, refuse, offer a partial refund or receive the return."))
 
     def save_related(self, request, form, formsets, change):
-        pass  # nothing related is edited here: the services above did the work
+        # Nothing related is edited here (the services above did the work); the read-only inlines
+        # still take part in the history message, as formsets that saved nothing.
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []

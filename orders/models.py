@@ -297,9 +297,9 @@ class OrderRefund(models.Model):
     provider refund runs after the commit; ``status`` follows it."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("being refunded")
-        SUCCEEDED = "succeeded", _("refunded")
-        FAILED = "failed", _("failed: staff will retry")
+        PENDING = "pending", _("Being refunded")
+        SUCCEEDED = "succeeded", _("Refunded")
+        FAILED = "failed", _("Failed: staff are on it")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order"))
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)

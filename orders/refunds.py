@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from core import events, outbox
 from core.exceptions import ApplicationError, Conflict
-from core.money import cumulative_share
+from core.money import cumulative_share, format_money
 from orders import events as order_events
 from orders.models import Order, OrderLine, OrderRefund, OrderRefundLine, Package
 from orders.services import IllegalTransition, _note, order_lock, order_payment_problem
@@ -228,7 +228,8 @@ def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
             Package.objects.filter(pk=package.pk).update(shipping_refunded=F("shipping_refunded") + amount)
         Order.objects.filter(pk=locked.pk).update(refunded_amount=F("refunded_amount") + refund_amount,
                                                   updated_at=timezone.now())
-        _note(locked, _("Refunded %(amount)s: %(reason)s") % {"amount": refund_amount, "reason": reason}, actor)
+        _note(locked, _("Refunded %(amount)s: %(reason)s") % {"amount": format_money(refund_amount, locked.currency),
+                                                       "reason": reason}, actor)
         from orders.tasks import pay_back_refund, send_refund_email  # tasks import services
 
         if credit:
