@@ -422,6 +422,21 @@ class OrderRefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                        "deduction_label", "shipping_packages", "reason", "status", "created_by", "created_at")
     exclude = ("idempotency_key",)
     inlines = (OrderRefundLineInline,)
+    actions = ("retry_refunds",)
+
+    has_refund_order_permission = requires_permission("orders.refund_order")
+
+    @admin.action(description=_("Try the failed refunds again"), permissions=["refund_order"])
+    def retry_refunds(self, request, queryset):
+        done = 0
+        for refund in queryset.order_by("pk"):
+            try:
+                refunds.refund_retry(refund=refund, actor=request.user)
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{refund}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, _("%(n)s refund(s) tried again.") % {"n": done}, messages.SUCCESS)
 
     def has_module_permission(self, request):
         return seller_scope(request) is None and super().has_module_permission(request)

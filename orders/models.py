@@ -320,6 +320,8 @@ class OrderRefund(models.Model):
                                                       "the card (the customer's choice, for orders with an account)."))
     reason = models.CharField(_("reason"), max_length=300)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    # Tries after a refusal (staff "retry"): each has its own provider key, earlier successes count.
+    retries = models.PositiveSmallIntegerField(_("retries"), default=0)
     idempotency_key = models.CharField(max_length=100, unique=True, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+", verbose_name=_("by"))

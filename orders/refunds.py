@@ -248,6 +248,27 @@ def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
     return refund
 
 
+def _provider_key(refund: OrderRefund, payment, attempt: int) -> str:
+    return f"order-refund:{refund.pk}:{payment.pk}" + (f":{attempt}" if attempt else "")
+
+
+def refund_retry(*, refund: OrderRefund, actor=None) -> OrderRefund:
+    """Try a failed refund again (staff, once the provider's refusal is sorted out): it becomes
+    pending and is paid back by a task after the commit, with new provider keys (what an earlier
+    try did give back counts). Only a failed refund is retried."""
+    with transaction.atomic():
+        updated = OrderRefund.objects.filter(pk=refund.pk, status=OrderRefund.Status.FAILED).update(
+            status=OrderRefund.Status.PENDING, retries=F("retries") + 1)
+        if not updated:
+            raise Conflict(_("Only a failed refund is tried again."), code="refund_not_failed")
+        locked = OrderRefund.objects.select_related("order").get(pk=refund.pk)
+        _note(locked.order, _("Refund %(id)s tried again") % {"id": locked.pk}, actor)
+        from orders.tasks import pay_back_refund  # tasks import services
+
+        outbox.enqueue(pay_back_refund, locked.pk)
+    return locked
+
+
 def refund_pay_back(*, refund_id: int) -> str:
     """Give the refund's money back through the order's captured payments (task; idempotent: each
     provider refund is keyed by this refund and payment). Returns the refund's status. Raises
@@ -262,13 +283,18 @@ def refund_pay_back(*, refund_id: int) -> str:
                 break
             if payment.status not in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
                 continue
-            already = payment_selectors.refund_for_key(idempotency_key=f"order-refund:{refund.pk}:{payment.pk}")
+            keys = [_provider_key(refund, payment, attempt) for attempt in range(refund.retries + 1)]
+            earlier = [payment_selectors.refund_for_key(idempotency_key=k) for k in keys[:-1]]
+            left -= sum((r.amount for r in earlier if r is not None and r.status == "succeeded"), Decimal(0))
+            if left <= 0:
+                break
+            already = payment_selectors.refund_for_key(idempotency_key=keys[-1])
             amount = already.amount if already is not None else min(left, payment.captured_amount
                                                                      - payment.refunded_amount)
             if amount <= 0:
                 continue
             payment_services.payment_refund(payment=payment, amount=amount, reason=refund.reason[:255],
-                                            idempotency_key=f"order-refund:{refund.pk}:{payment.pk}")
+                                            idempotency_key=keys[-1])
             left -= amount
     except RefundFailed:
         OrderRefund.objects.filter(pk=refund.pk, status=OrderRefund.Status.PENDING).update(

@@ -254,6 +254,7 @@ def return_start(*, order: Order, package_id, lines: dict, reason: str, user, id
     for photo in photos:
         _check_photo(photo)
     now = now or timezone.now()
+    saved: list = []  # photo files written: removed again if the return rolls back
     try:
         with transaction.atomic():
             locked = order_lock(order_id=order.pk)
@@ -299,7 +300,7 @@ def return_start(*, order: Order, package_id, lines: dict, reason: str, user, id
             ReturnLine.objects.bulk_create([ReturnLine(request=request, line_id=line_id, quantity=units)
                                             for line_id, units in sorted(chosen.items())])
             for photo in photos:
-                ReturnPhoto.objects.create(request=request, image=photo)
+                saved.append(ReturnPhoto.objects.create(request=request, image=photo).image)
             ReturnEvent.objects.create(request=request, to_status=R.REQUESTED,
                                        actor=user if getattr(user, "pk", None) else None,
                                        message=ReturnReason(reason).label)
@@ -312,13 +313,26 @@ def return_start(*, order: Order, package_id, lines: dict, reason: str, user, id
             if merchant:  # the seller answers; a platform return's e-mail is its approval
                 _email_on_commit(request, "requested")
     except IntegrityError:  # the same key at the same time: the first one stands
+        _forget(saved)
         existing = ReturnRequest.objects.filter(order=order, idempotency_key=key).first()
         if existing is None:
             raise
         return existing
+    except BaseException:
+        _forget(saved)
+        raise
     if request.status == R.APPROVED:
         return return_issue_label(request=request)
     return request
+
+
+def _forget(files) -> None:
+    """Delete the files of photos whose rows were rolled back."""
+    for file in files:
+        try:
+            file.storage.delete(file.name)
+        except OSError:  # gone already: nothing to forget
+            continue
 
 
 def return_cancel(*, request: ReturnRequest, user, guest_access: bool = False) -> ReturnRequest:

@@ -22,6 +22,7 @@ MONEY_ACTIONS = {
     ("orders", "order", "refund_orders"): "orders.refund_order",
     ("orders", "order", "complete_orders"): "orders.complete_order",
     ("orders", "order", "resolve_payment_problems"): "orders.refund_order",
+    ("orders", "orderrefund", "retry_refunds"): "orders.refund_order",
     ("orders", "package", "ship_packages"): "orders.ship_package",
     ("orders", "package", "deliver_packages"): "orders.ship_package",
     ("payments", "payment", "capture"): "payments.capture_payment",

@@ -331,3 +331,29 @@ def test_each_seller_gets_a_credit_note_matching_the_refund_exactly(offers, prov
 
     assert len(invoices.credit_notes_for_refund(refund_id=first.pk)) == 2  # replayed: the same two
     assert notes.count() == 3
+
+
+def test_staff_try_a_refused_refund_again_and_it_is_paid_once(offers, provider):
+    from django.test import Client
+
+    from tests.factories import admin_action, admin_actions, staff_user
+
+    kettle, _towel = offers
+    order = delivered(buy(offers, quantity=1), offers)
+    provider.refuse_refunds = True
+    done = refund(order, {line_of(order, kettle).pk: 1})
+    done.refresh_from_db()
+    assert done.status == OrderRefund.Status.FAILED
+    provider.refuse_refunds = False
+    viewer = Client()
+    viewer.force_login(staff_user("orders.view_orderrefund"))
+    assert "retry_refunds" not in admin_actions(viewer.get("/admin/orders/orderrefund/"))
+    staff = Client()
+    staff.force_login(staff_user("orders.view_orderrefund", "orders.refund_order"))
+    with committed():
+        admin_action(staff, "/admin/orders/orderrefund/", "retry_refunds", done)
+    done.refresh_from_db()
+    assert (done.status, done.retries) == (OrderRefund.Status.SUCCEEDED, 1)
+    assert payment(order).refunded_amount == done.amount  # paid once, on the second try
+    with pytest.raises(ApplicationError, match="Only a failed refund"):
+        refunds.refund_retry(refund=done)

@@ -567,3 +567,20 @@ def test_a_trusted_shopper_is_refunded_at_drop_off_when_the_setting_is_on(offers
     assert received.status == R.REFUNDED
     assert OrderRefund.objects.filter(order=third_order).count() == 1  # not twice
     assert StockMovement.objects.filter(reference=f"return:{third.pk}").exists()
+
+
+def test_a_return_that_rolls_back_keeps_no_photo_file(offers, buyer, provider, settings):  # noqa: F811
+    from pathlib import Path
+    from unittest import mock
+
+    kettle, _towel = offers
+    order = bought(offers, buyer)
+    line, package = line_of(order, kettle), package_of(order, kettle)
+    private = Path(settings.STORAGES["private"]["OPTIONS"]["location"])
+    # a failure after the photos were written (here: the order's history), as a crash would
+    with mock.patch("orders.returns._note", side_effect=RuntimeError("crash")), pytest.raises(RuntimeError):
+        returns.return_start(order=order, package_id=package.pk, lines={line.pk: 1}, reason="defective",
+                             user=buyer, idempotency_key="crash", photos=[png(), png("b.png")])
+    assert not ReturnRequest.objects.filter(order=order).exists()
+    photos = [p for p in private.rglob("*.png") if p.is_file()]
+    assert photos == []  # the photos went with the rolled-back return (labels and invoices stay)
