@@ -357,3 +357,15 @@ def test_staff_try_a_refused_refund_again_and_it_is_paid_once(offers, provider):
     assert payment(order).refunded_amount == done.amount  # paid once, on the second try
     with pytest.raises(ApplicationError, match="Only a failed refund"):
         refunds.refund_retry(refund=done)
+
+
+def test_a_package_refunded_in_full_offers_no_return(client, offers, provider):
+    from orders import selectors
+
+    kettle, _towel = offers
+    order = delivered(buy(offers, quantity=1), offers)
+    page = client.get(selectors.guest_link_path(order=order), follow=True).content.decode()
+    assert page.count("data-return-link") == 2
+    refund(order, {line_of(order, kettle).pk: 1})
+    page = client.get(selectors.guest_link_path(order=order), follow=True).content.decode()
+    assert page.count("data-return-link") == 1  # the kettle is refunded: nothing of it to return
