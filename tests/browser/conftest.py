@@ -62,3 +62,20 @@ def page(browser, settings):
 def shots() -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     return SHOTS
+
+
+@pytest.fixture
+def new_tab(browser):
+    """Tabs in browser contexts of their own (another person: their own cookies), closed afterwards."""
+    contexts = []
+
+    def make():
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+        contexts.append(context)
+        tab = context.new_page()
+        tab.set_default_timeout(10_000)
+        return tab
+
+    yield make
+    for context in contexts:
+        context.close()

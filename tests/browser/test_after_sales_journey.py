@@ -29,7 +29,6 @@ import pytest
 import time_machine
 from playwright.sync_api import expect
 
-from core.money import format_money
 from fulfillment import services as fulfillment_services
 from fulfillment.models import StockItem, Warehouse
 from orders import refunds, returns
@@ -38,6 +37,7 @@ from orders.models import Order, OrderRefund, Package, ReturnPolicy, ReturnReaso
 from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.models import StoreCreditEntry
+from tests.browser.journeys import admin_open, money, ready, sign_in_admin, sign_in_storefront, success_message
 from tests.commit import committed
 from tests.factories import (
     CategoryFactory,
@@ -55,7 +55,6 @@ from tests.factories import (
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 PAYS = "4242 4242 4242 4242"
-PASSWORD = "correct horse battery"  # UserFactory's
 OWNER = "kim@kettleworks.example"
 SHOPPER = "mia@example.com"
 STORE = "Kettle Works"
@@ -80,23 +79,6 @@ def clock():
     """Time for the whole journey (the live server's too), moving on from Monday afternoon."""
     with time_machine.travel(BUYING, tick=True) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def new_tab(browser):
-    """Tabs in browser contexts of their own (another person: their own cookies), closed afterwards."""
-    contexts = []
-
-    def make():
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-        contexts.append(context)
-        tab = context.new_page()
-        tab.set_default_timeout(10_000)
-        return tab
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 @pytest.fixture
@@ -129,44 +111,8 @@ def world(clock):
 # --- helpers ---------------------------------------------------------------------------------------
 
 
-def ready(page) -> None:
-    page.wait_for_selector("html[data-enhanced]", state="attached")
-
-
 def shot(page, shots, name: str) -> None:
     page.screenshot(path=str(shots / f"after-sales-{name}.png"), full_page=True)
-
-
-def money(amount: Decimal) -> str:
-    return format_money(amount, "USD")
-
-
-def sign_in_storefront(page, live_server, email: str, *, then: str) -> None:
-    page.goto(f"{live_server.url}/account/sign-in/?next={then}")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(re.escape(then) + "$"))
-
-
-def sign_in_admin(page, live_server, email: str) -> None:
-    page.goto(f"{live_server.url}/admin/")
-    page.locator("#id_username").fill(email)
-    page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#site-name")).to_be_visible()
-    expect(page.locator("#user-tools")).to_be_visible()
-
-
-def admin_open(page, model_link: str) -> None:
-    """From the admin home, the change list of a model, by its row's link text (not its app's)."""
-    page.locator("#site-name a").click()
-    page.locator("#content-main").get_by_role("rowheader", name=model_link, exact=True).get_by_role("link").click()
-    expect(page.locator("#changelist")).to_be_visible()
-
-
-def success_message(page):
-    return page.locator(".messagelist .success")
 
 
 def card_refunded(order: Order) -> Decimal:

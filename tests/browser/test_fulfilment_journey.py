@@ -38,7 +38,6 @@ from django.utils import dateformat
 from playwright.sync_api import expect
 
 from catalog import services as catalog_services
-from core.money import format_money
 from finance.models import LedgerEntry
 from fulfillment import carriers, labels
 from fulfillment import selectors as fulfillment_selectors
@@ -46,13 +45,13 @@ from fulfillment import services as fulfillment_services
 from fulfillment import tasks as fulfillment_tasks
 from fulfillment.models import CarrierShipment, InboundShipment, StockItem, StorageRate, Warehouse
 from orders.models import Order, Package
+from tests.browser.journeys import admin_action_on, admin_open, ledger_row, money, ready, sign_in_admin, success_message
 from tests.commit import committed
 from tests.factories import OfferFactory, ProductFactory, SellerFactory, WarehouseFactory, seller_member, staff_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 PAYS = "4242 4242 4242 4242"
-PASSWORD = "correct horse battery"  # UserFactory's
 OWNER = "kim@kettleworks.example"
 GUEST = "gus@example.com"
 STORE = "Kettle Works"
@@ -83,23 +82,6 @@ def clock():
 
 
 @pytest.fixture
-def new_tab(browser):
-    """Tabs in browser contexts of their own (another person: their own cookies), closed afterwards."""
-    contexts = []
-
-    def make():
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-        contexts.append(context)
-        tab = context.new_page()
-        tab.set_default_timeout(10_000)
-        return tab
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
 def world(clock):
     """Bazaar's New York centre and its free platform delivery; a seller whose owner may sign in to
     admin, and its offer fulfilled by Bazaar of a measured product (no units anywhere yet)."""
@@ -125,56 +107,16 @@ def world(clock):
 # --- helpers ---------------------------------------------------------------------------------------
 
 
-def ready(page) -> None:
-    page.wait_for_selector("html[data-enhanced]", state="attached")
-
-
 def shot(page, shots, name: str) -> None:
     page.screenshot(path=str(shots / f"fulfilment-journey-{name}.png"), full_page=True)
-
-
-def money(amount: Decimal) -> str:
-    return format_money(amount, "USD")
 
 
 def day(value: date) -> str:
     return dateformat.format(value, "D j M")  # as the templates show a promised day
 
 
-def sign_in_admin(page, live_server, email: str) -> None:
-    page.goto(f"{live_server.url}/admin/")
-    page.locator("#id_username").fill(email)
-    page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#site-name")).to_be_visible()
-    expect(page.locator("#user-tools")).to_be_visible()
-
-
-def admin_open(page, model_link: str) -> None:
-    """From the admin home, the change list of a model, by its link text."""
-    page.locator("#site-name a").click()
-    page.locator("#content-main").get_by_role("link", name=model_link, exact=True).click()
-    expect(page.locator("#changelist")).to_be_visible()
-
-
-def admin_action_on(page, row_text: str, action: str) -> None:
-    """Tick one row of a change list and run an action on it."""
-    page.locator("#result_list tbody tr").filter(has_text=row_text).locator("input.action-select").check()
-    page.locator("select[name=action]").select_option(label=action)
-    page.get_by_role("button", name="Go").click()
-
-
-def success_message(page):
-    return page.locator(".messagelist .success")
-
-
 def row(page, text: str):
     return page.locator("#result_list tbody tr").filter(has_text=text)
-
-
-def ledger_row(page, kind: str):
-    kind_cell = page.locator("td.field-kind", has_text=re.compile(rf"^{re.escape(kind)}$"))
-    return page.locator("#result_list tbody tr").filter(has=kind_cell)
 
 
 def fetch_pdf(page, link) -> bytes:

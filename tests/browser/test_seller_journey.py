@@ -29,41 +29,32 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from core.money import format_money
 from finance import selectors as finance_selectors
 from finance import tasks as finance_tasks
 from finance.models import LedgerEntry, Payout
 from marketplace.models import Offer, SellerApplication
 from orders.models import Order, Package
+from tests.browser.journeys import (
+    admin_action_on,
+    admin_open,
+    ledger_row,
+    money,
+    ready,
+    sign_in_admin,
+    sign_in_storefront,
+    success_message,
+)
 from tests.factories import CategoryFactory, ProductFactory, UserFactory, shipping_method, staff_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 PAYS = "4242 4242 4242 4242"
-PASSWORD = "correct horse battery"  # UserFactory's
 APPLICANT = "kim@kettleworks.example"
 STORE = "Kettle Works"
 SKU = "KW-COPPER-1"
 PRICE = Decimal("40.00")
 SHIPPING = Decimal("4.99")  # the merchant shipping method's price: credited to the seller who ships
 TRACKING = "1Z999AA10123456784"
-
-
-@pytest.fixture
-def new_tab(browser):
-    """Tabs in browser contexts of their own (another person: their own cookies), closed afterwards."""
-    contexts = []
-
-    def make():
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-        contexts.append(context)
-        tab = context.new_page()
-        tab.set_default_timeout(10_000)
-        return tab
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 @pytest.fixture
@@ -77,33 +68,8 @@ def marketplace():
 # --- helpers ---------------------------------------------------------------------------------------
 
 
-def ready(page) -> None:
-    page.wait_for_selector("html[data-enhanced]", state="attached")
-
-
 def shot(page, shots, name: str) -> None:
     page.screenshot(path=str(shots / f"seller-journey-{name}.png"), full_page=True)
-
-
-def money(amount: Decimal) -> str:
-    return format_money(amount, "USD")
-
-
-def sign_in_storefront(page, live_server, email: str, *, then: str) -> None:
-    page.goto(f"{live_server.url}/account/sign-in/?next={then}")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(re.escape(then) + "$"))
-
-
-def sign_in_admin(page, live_server, email: str) -> None:
-    page.goto(f"{live_server.url}/admin/")
-    page.locator("#id_username").fill(email)
-    page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#site-name")).to_be_visible()
-    expect(page.locator("#user-tools")).to_be_visible()
 
 
 def fill_application(page, category_name: str) -> None:
@@ -122,35 +88,12 @@ def fill_application(page, category_name: str) -> None:
     page.get_by_label("I accept the seller terms").check()
 
 
-def admin_open(page, model_link: str) -> None:
-    """From the admin home, the change list of a model, by its link text."""
-    page.locator("#site-name a").click()
-    page.locator("#content-main").get_by_role("link", name=model_link, exact=True).click()
-    expect(page.locator("#changelist")).to_be_visible()
-
-
 def pick_autocomplete(page, field: str, search: str, option: str) -> None:
     """Choose in one of admin's autocomplete (Select2) fields, as a person does: open, type, click."""
     page.locator(f".field-{field} .select2-selection").click()
     page.locator(".select2-container--open .select2-search__field").fill(search)
     page.locator(".select2-results__option", has_text=option).click()
     expect(page.locator(f".field-{field} .select2-selection__rendered")).to_contain_text(option)
-
-
-def admin_action_on(page, row_text: str, action: str) -> None:
-    """Tick one row of a change list and run an action on it."""
-    page.locator("#result_list tbody tr").filter(has_text=row_text).locator("input.action-select").check()
-    page.locator("select[name=action]").select_option(label=action)
-    page.get_by_role("button", name="Go").click()
-
-
-def success_message(page):
-    return page.locator(".messagelist .success")
-
-
-def ledger_row(page, kind: str):
-    kind_cell = page.locator("td.field-kind", has_text=re.compile(rf"^{re.escape(kind)}$"))
-    return page.locator("#result_list tbody tr").filter(has=kind_cell)
 
 
 @contextmanager
