@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "promotions",
     "membership",
     "checkout",
+    "insights",
     "storefront",
     "shop",
 ]

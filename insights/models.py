@@ -1,0 +1,1 @@
+"""Insights: the event store, sessions, daily KPIs, experiment results and recommendations."""
