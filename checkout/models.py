@@ -18,6 +18,8 @@ class Cart(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.CASCADE,
         related_name="carts",
     )
+    # The anonymous visitor id of the browser that filled it (insights: cart and checkout events).
+    visitor_id = models.CharField(_("visitor id"), max_length=36, blank=True, default="")
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -70,6 +70,9 @@ class Order(models.Model):
     request_digest = models.CharField(max_length=64, blank=True, editable=False)
     # Part of every guest link; a new nonce revokes the links sent so far.
     guest_nonce = models.CharField(max_length=32, default=_new_nonce, editable=False)
+    # The shopper's anonymous visitor id (first-party cookie) when it was placed from a browser: how
+    # insights ties the order to the visits before it. Empty from the API or without consent.
+    visitor_id = models.CharField(_("visitor id"), max_length=36, blank=True, default="", editable=False)
     # Set when the money behind the order needs staff: an authorization that expired, a payment
     # cancelled or failed at the provider, a refund or void that keeps failing. Cleared by the fix.
     payment_problem = models.CharField(
