@@ -1,4 +1,4 @@
-"""Checkout's forms: the delivery address and the payment step."""
+"""Checkout's forms: a gift card to buy, the delivery address and the payment step."""
 
 from __future__ import annotations
 
@@ -41,3 +41,32 @@ class PaymentForm(forms.Form):
     use_store_credit = forms.BooleanField(label=gettext_lazy("Pay with my store credit first"), required=False)
     gift_card_code = forms.CharField(label=gettext_lazy("Gift card code"), required=False, max_length=40,
                                      widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+
+
+class GiftCardForm(forms.Form):
+    """A gift card to put in the cart. The rules (amounts, dates, lengths) are payments'; this form
+    only shapes the input, and the service's error is shown on the field it names."""
+
+    amount = forms.ChoiceField(label=gettext_lazy("Amount"), widget=forms.RadioSelect, required=False)
+    custom_amount = forms.DecimalField(label=gettext_lazy("Or another amount"), required=False, max_digits=12,
+                                       decimal_places=2, min_value=0)
+    recipient_email = forms.EmailField(label=gettext_lazy("Recipient's e-mail"), max_length=254,
+                                       help_text=gettext_lazy("The card's code is e-mailed there. It can be yours."))
+    recipient_name = forms.CharField(label=gettext_lazy("Recipient's name"), max_length=100, required=False)
+    sender_name = forms.CharField(label=gettext_lazy("From"), max_length=100, required=False)
+    message = forms.CharField(label=gettext_lazy("Message"), max_length=500, required=False,
+                              widget=forms.Textarea(attrs={"rows": 3}))
+    deliver_on = forms.DateField(label=gettext_lazy("Send it on"), required=False,
+                                 widget=forms.DateInput(attrs={"type": "date"}),
+                                 help_text=gettext_lazy("Empty: as soon as the order is paid."))
+
+    def __init__(self, *args, choices=(), currency: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].choices = [(str(v), f"{v:,.2f} {currency}".strip()) for v in choices]
+
+    def chosen_amount(self):
+        """The custom amount when given, else the chosen one; None when neither is."""
+        data = self.cleaned_data
+        if data.get("custom_amount") is not None:
+            return data["custom_amount"]
+        return data.get("amount") or None

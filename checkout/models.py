@@ -54,6 +54,30 @@ class CartLine(models.Model):
         return f"{self.quantity} x offer {self.offer_id}"
 
 
+class CartGiftCard(models.Model):
+    """A gift card in the cart: an amount and who gets it, when. Issued (and e-mailed on its day) once
+    the order that buys it is paid; each row is one card, for one recipient."""
+
+    cart = models.ForeignKey(Cart, verbose_name=_("cart"), on_delete=models.CASCADE, related_name="gift_cards")
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    recipient_email = models.EmailField(_("recipient's e-mail"))
+    recipient_name = models.CharField(_("recipient's name"), max_length=100, blank=True)
+    sender_name = models.CharField(_("sender's name"), max_length=100, blank=True)
+    message = models.TextField(_("message"), max_length=500, blank=True)
+    deliver_on = models.DateField(_("deliver on"))
+    added_at = models.DateTimeField(_("added"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("gift card in a cart")
+        verbose_name_plural = _("gift cards in carts")
+        ordering = ("added_at", "id")
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="cart_gift_card_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"gift card {self.amount} {self.currency} for {self.recipient_email}"
+
+
 class TaxRate(models.Model):
     """Sales tax / VAT by destination country (optionally a region inside it)."""
 

@@ -60,6 +60,20 @@ class LineInput:
 
 
 @dataclass(frozen=True)
+class GiftCardInput:
+    """A gift card being bought (a cart's ``CartGiftCard``): priced at its amount, outside
+    discounts, tax and shipping (a gift card is money in another form; what it buys is taxed)."""
+
+    id: int
+    amount: Decimal
+    recipient_email: str
+    recipient_name: str = ""
+    sender_name: str = ""
+    message: str = ""
+    deliver_on: date | None = None
+
+
+@dataclass(frozen=True)
 class PricingContext:
     country: str = "US"
     region: str = ""
@@ -73,6 +87,7 @@ class PricingContext:
     # the buyer's membership benefits, from the shop's strategy (``PricingInputs.benefits``); a
     # preview's to show a non-member what they would save
     benefits: Benefits | None = None
+    gift_cards: tuple[GiftCardInput, ...] = ()  # gift cards bought with the order
 
 
 @runtime_checkable
@@ -164,10 +179,12 @@ class PricedCart:
     voucher: Discount | None = None  # the voucher discount applied, if a code was given and applies
     voucher_error: str = ""  # why the given voucher code does not apply
     member_plan: str = ""  # the membership plan whose benefits priced this cart ("" for none)
+    gift_cards: tuple[GiftCardInput, ...] = ()  # bought with the order: in ``total``, not in ``subtotal``
+    gift_cards_total: Money | None = None
 
     @property
     def is_empty(self) -> bool:
-        return not self.lines
+        return not self.lines and not self.gift_cards
 
 
 def package_key(seller_id: int, channel: str) -> str:
@@ -218,7 +235,7 @@ def cart_price(
     return _totals(  # 5.
         priced, packages, discounts, tax_rate, currency=currency, included=included, unavailable=[
             offer_id for offer_id in wanted if offer_id not in offers
-        ], voucher=voucher, voucher_error=voucher_error, benefits=context.benefits,
+        ], voucher=voucher, voucher_error=voucher_error, benefits=context.benefits, gift_cards=context.gift_cards,
     )
 
 
@@ -348,20 +365,25 @@ def _packages(priced: list[PricedLine], context: PricingContext, tax_rate: TaxRa
 
 def _totals(priced: list[PricedLine], packages: list[Package], discounts: list[Discount],
             tax_rate: TaxRate | None, *, currency: str, included: bool, unavailable: list[int],
-            voucher: Discount | None, voucher_error: str, benefits: Benefits | None) -> PricedCart:
-    """5. The cart's figures: sums of its lines and packages (tax added on top unless prices include it)."""
+            voucher: Discount | None, voucher_error: str, benefits: Benefits | None,
+            gift_cards: tuple[GiftCardInput, ...] = ()) -> PricedCart:
+    """5. The cart's figures: sums of its lines and packages (tax added on top unless prices include
+    it), plus the gift cards bought."""
     zero = Money.zero(currency)
     subtotal = sum((line.subtotal for line in priced), zero)
     discount = sum((line.discount for line in priced), zero)
     shipping = sum((p.shipping for p in packages), zero)
     tax = sum((line.tax for line in priced), zero) + sum((p.shipping_tax for p in packages), zero)
-    total = subtotal - discount + shipping + (zero if included else tax)
-    _check_fits(subtotal + shipping + tax)  # the largest figure stored: every line, package and total is below it
+    gift_cards_total = sum((Money(card.amount, currency) for card in gift_cards), zero)
+    total = subtotal - discount + shipping + (zero if included else tax) + gift_cards_total
+    # the largest figure stored: every line, package and total is below it
+    _check_fits(subtotal + shipping + tax + gift_cards_total)
     return PricedCart(
         currency=currency, prices_include_tax=included, lines=priced, packages=packages,
         discounts=discounts, subtotal=subtotal, discount=discount, shipping=shipping, tax=tax, total=total,
         tax_name=tax_rate.name if tax_rate else _("Tax"), unavailable=unavailable,
         voucher=voucher, voucher_error=voucher_error, member_plan=benefits.plan_name if benefits else "",
+        gift_cards=tuple(gift_cards), gift_cards_total=gift_cards_total,
     )
 
 

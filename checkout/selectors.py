@@ -6,8 +6,9 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import Exists, OuterRef
 
-from checkout.models import Cart, CartLine
+from checkout.models import Cart, CartGiftCard, CartLine
 from core.money import default_currency
 from fulfillment import selectors as fulfillment_selectors
 
@@ -71,10 +72,11 @@ class CartView:
     subtotal: Decimal = Decimal("0.00")
     currency: str = ""
     item_count: int = 0
+    gift_cards: tuple = ()  # pricing.GiftCardInput: the gift cards being bought
 
     @property
     def is_empty(self) -> bool:
-        return not self.lines
+        return not self.lines and not self.gift_cards
 
     @property
     def sellable_count(self) -> int:
@@ -100,7 +102,7 @@ def cart_view(*, cart: Cart | None) -> CartView:
     """Every line of ``cart`` at today's price with its stock, problems flagged (never dropped).
 
     Three queries whatever the size: lines with offer, seller and product; product images;
-    availability of all offers at once.
+    availability of all offers at once; a fourth for its gift cards, only when it holds some.
     """
     currency = default_currency()
     if cart is None:
@@ -109,6 +111,7 @@ def cart_view(*, cart: Cart | None) -> CartView:
         CartLine.objects.filter(cart=cart)
         .select_related("offer__seller", "offer__product")
         .prefetch_related("offer__product__images")
+        .annotate(cart_has_gift_cards=Exists(CartGiftCard.objects.filter(cart_id=OuterRef("cart_id"))))
         .order_by("added_at", "pk")
     )
     available = fulfillment_selectors.available_by_offer(offer_ids=[li.offer_id for li in lines]) if lines else {}
@@ -129,8 +132,10 @@ def cart_view(*, cart: Cart | None) -> CartView:
             )
         )
     subtotal = sum((v.line_total for v in views if v.sellable), Decimal("0.00"))
+    gift_cards = cart_gift_cards(cart=cart) if not lines or lines[0].cart_has_gift_cards else ()
     return CartView(
-        cart=cart, lines=views, subtotal=subtotal, currency=currency, item_count=sum(v.quantity for v in views)
+        cart=cart, lines=views, subtotal=subtotal, currency=currency,
+        item_count=sum(v.quantity for v in views) + len(gift_cards), gift_cards=gift_cards,
     )
 
 
@@ -152,13 +157,18 @@ def cart_view_priced(*, view: CartView, priced) -> CartView:
 # the rest of serving a cached page). Same cart as cart_for_session: the user's latest, or the
 # guest's from the session.
 _LINES, _CARTS = CartLine._meta.db_table, Cart._meta.db_table  # table names from the models, values are parameters
+_GIFTS = CartGiftCard._meta.db_table
+# Units of the cart's lines plus its gift cards, for one cart id.
+_COUNT_OF_CART = (
+    f"(SELECT COALESCE(SUM(l.quantity), 0) FROM {_LINES} l WHERE l.cart_id = c.id) + "  # noqa: S608
+    f"(SELECT COUNT(*) FROM {_GIFTS} g WHERE g.cart_id = c.id)"
+)
 _USER_COUNT_SQL = (
-    f"SELECT COALESCE(SUM(l.quantity), 0) FROM {_LINES} l WHERE l.cart_id = (SELECT c.id FROM {_CARTS} c "  # noqa: S608
-    "WHERE c.user_id = %s ORDER BY c.updated_at DESC, c.id DESC LIMIT 1)"
+    f"SELECT COALESCE((SELECT {_COUNT_OF_CART} FROM {_CARTS} c WHERE c.user_id = %s "  # noqa: S608
+    "ORDER BY c.updated_at DESC, c.id DESC LIMIT 1), 0)"
 )
 _GUEST_COUNT_SQL = (
-    f"SELECT COALESCE(SUM(l.quantity), 0) FROM {_LINES} l JOIN {_CARTS} c ON c.id = l.cart_id "  # noqa: S608
-    "WHERE l.cart_id = %s AND c.user_id IS NULL"
+    f"SELECT COALESCE((SELECT {_COUNT_OF_CART} FROM {_CARTS} c WHERE c.id = %s AND c.user_id IS NULL), 0)"  # noqa: S608
 )
 
 
@@ -179,23 +189,41 @@ def cart_item_count(*, session, user) -> int:
         return int(cursor.fetchone()[0])
 
 
-def cart_lines_with_offers(*, cart: Cart | None) -> tuple[list, dict]:
-    """The cart's lines as pricing input, and their offers (with seller and product) for
-    ``pricing.cart_price(offers=...)``, in one query."""
+def cart_lines_with_offers(*, cart: Cart | None) -> tuple[list, dict, tuple]:
+    """The cart's lines as pricing input, their offers (with seller and product) for
+    ``pricing.cart_price(offers=...)``, and its gift cards: one query for all three, a second only
+    when the cart holds gift cards."""
     from checkout import pricing
 
     if cart is None:
-        return [], {}
+        return [], {}, ()
     rows = list(CartLine.objects.filter(cart=cart).select_related("offer__seller", "offer__product").annotate(
-        dispatch_warehouse_id=fulfillment_selectors.dispatch_warehouse_of_offer("offer_id")))
+        dispatch_warehouse_id=fulfillment_selectors.dispatch_warehouse_of_offer("offer_id"),
+        cart_has_gift_cards=Exists(CartGiftCard.objects.filter(cart_id=OuterRef("cart_id")))))
     for row in rows:  # where each parcel would leave from: the delivery promise's warehouse
         row.offer.dispatch_warehouse_id = row.dispatch_warehouse_id
-    return [pricing.LineInput(r.offer_id, r.quantity) for r in rows], {r.offer_id: r.offer for r in rows}
+    gift_cards = cart_gift_cards(cart=cart) if not rows or rows[0].cart_has_gift_cards else ()
+    return [pricing.LineInput(r.offer_id, r.quantity) for r in rows], {r.offer_id: r.offer for r in rows}, gift_cards
+
+
+def cart_gift_cards(*, cart: Cart | None) -> tuple:
+    """The gift cards in ``cart`` as pricing input (one query; none without a cart)."""
+    from checkout import pricing
+
+    if cart is None or cart.pk is None:
+        return ()
+    return tuple(
+        pricing.GiftCardInput(id=c.pk, amount=c.amount, recipient_email=c.recipient_email,
+                              recipient_name=c.recipient_name, sender_name=c.sender_name, message=c.message,
+                              deliver_on=c.deliver_on)
+        for c in CartGiftCard.objects.filter(cart=cart).order_by("added_at", "pk")
+    )
 
 
 def cart_pricing_input(
     *, buyer, user, cart: Cart | None = None, lines: list | None = None, voucher_code: str = "",
     country: str = "US", region: str = "", shipping_choices: dict | None = None, email: str = "",
+    gift_cards: tuple | None = None,
 ):
     """The one way to turn a cart into what ``pricing.cart_price`` takes: its lines (or ``lines``
     already chosen, e.g. the sellable ones) and the pricing context for this buyer (``buyer``: the
@@ -207,5 +235,6 @@ def cart_pricing_input(
     context = pricing.PricingContext(
         country=(country or "US").upper(), region=region or "", shipping_choices=dict(shipping_choices or {}),
         user=user, voucher_code=voucher_code or "", email=email or "", benefits=buyer.benefits,
+        gift_cards=cart_gift_cards(cart=cart) if gift_cards is None else tuple(gift_cards),
     )
     return lines, context

@@ -46,13 +46,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from checkout import pricing, selectors
-from checkout.models import MAX_LINE_QUANTITY, Cart, CartLine, TaxRate
+from checkout.models import MAX_LINE_QUANTITY, Cart, CartGiftCard, CartLine, TaxRate
 from checkout.pricing import TAX_RATES_NAMESPACE
 from checkout.selectors import SESSION_KEY
 from core import cache as vcache
 from core import outbox
 from core.exceptions import ApplicationError, Conflict, IdempotencyKeyReused, NotFound
-from core.money import Money
+from core.money import Money, format_money
 from finance import selectors as finance_selectors
 from fulfillment import selectors as fulfillment_selectors
 from fulfillment import services as fulfillment_services
@@ -76,21 +76,23 @@ ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "region"
 REQUIRED_ADDRESS_FIELDS = ("full_name", "line1", "city", "postal_code", "country")
 
 
-def cart_for_session(*, session, user, create: bool = False) -> Cart | None:
+def cart_for_session(*, session, user, create: bool = False, visitor_id: str = "") -> Cart | None:
     """The shopper's open cart: a signed-in user's latest cart, else the guest cart in the session.
 
     Nothing is written unless ``create`` is set (carts start when something is added). Only guest
-    carts are remembered in the session; a signed-in user's cart is found through the user.
+    carts are remembered in the session; a signed-in user's cart is found through the user. A new
+    cart keeps ``visitor_id`` (the browser's anonymous id, for insights).
     """
+    visitor_id = str(visitor_id or "")[:36]
     if getattr(user, "is_authenticated", False):
         cart = Cart.objects.filter(user=user).order_by("-updated_at", "-pk").first()
         if cart is None and create:
-            cart = Cart.objects.create(user=user)
+            cart = Cart.objects.create(user=user, visitor_id=visitor_id)
         return cart
     cart_id = session.get(SESSION_KEY)
     cart = Cart.objects.filter(pk=cart_id, user__isnull=True).first() if isinstance(cart_id, int) else None
     if cart is None and create:
-        cart = Cart.objects.create()
+        cart = Cart.objects.create(visitor_id=visitor_id)
         session[SESSION_KEY] = cart.pk
     elif cart is None and SESSION_KEY in session:
         del session[SESSION_KEY]  # a stale id (the cart was deleted) is forgotten
@@ -208,6 +210,48 @@ def cart_line_remove(*, cart: Cart, line_id) -> None:
         locked.save(update_fields=["updated_at"])
 
 
+# --- gift cards bought ---------------------------------------------------------------------
+
+
+def cart_gift_card_add(*, cart: Cart, amount, recipient_email, recipient_name="", sender_name="", message="",
+                       deliver_on=None) -> CartGiftCard:
+    """Put a gift card in the cart: one card for one recipient, e-mailed on ``deliver_on`` (default
+    today) once the order is paid. The details are checked as payments will issue them; a cart holds
+    at most ``GIFT_CARDS_PER_CART`` cards worth ``GIFT_CARDS_MAX_PER_ORDER`` together."""
+    details = payment_services.gift_card_details_clean(
+        amount=amount, currency=settings.SHOP_CURRENCY, recipient_email=recipient_email,
+        recipient_name=recipient_name, sender_name=sender_name, message=message, deliver_on=deliver_on)
+    with transaction.atomic():
+        locked = _lock(cart)
+        held = list(CartGiftCard.objects.filter(cart=locked).values_list("amount", flat=True))
+        if len(held) >= settings.GIFT_CARDS_PER_CART:
+            error = _("A cart holds at most %(n)s gift cards; place this order first.") % {
+                "n": settings.GIFT_CARDS_PER_CART}
+            raise Conflict(error, code="too_many_gift_cards", fields={"amount": [error]})
+        cap = settings.GIFT_CARDS_MAX_PER_ORDER
+        if sum(held, Decimal(0)) + details.amount > cap:
+            error = _("Gift cards in one order may be worth at most %(max)s together.") % {
+                "max": format_money(cap, details.currency)}
+            raise Conflict(error, code="gift_cards_too_large", fields={"amount": [error]})
+        card = CartGiftCard.objects.create(
+            cart=locked, amount=details.amount, currency=details.currency, recipient_email=details.recipient_email,
+            recipient_name=details.recipient_name, sender_name=details.sender_name, message=details.message,
+            deliver_on=details.deliver_on)
+        locked.save(update_fields=["updated_at"])
+    return card
+
+
+def cart_gift_card_remove(*, cart: Cart, gift_card_id) -> None:
+    """Take a gift card out of the cart (404 if it is not in this cart)."""
+    pk = _parse_id(gift_card_id)
+    with transaction.atomic():
+        locked = _lock(cart)
+        deleted, _rows = CartGiftCard.objects.filter(cart=locked, pk=pk).delete() if pk is not None else (0, {})
+        if not deleted:
+            raise NotFound(_("That gift card is not in your cart."))
+        locked.save(update_fields=["updated_at"])
+
+
 # --- sign-in ---------------------------------------------------------------------------------------
 
 
@@ -252,6 +296,8 @@ def cart_merge(*, guest_cart: Cart, user) -> list[str]:
                     notices.append(notice)
             if moving:
                 CartLine.objects.filter(pk__in=moving).update(cart=user_cart)
+        # Gift cards move over as they are (each is its own card for its own recipient).
+        CartGiftCard.objects.filter(cart=guest).update(cart=user_cart)
         guest.delete()
         user_cart.save(update_fields=["updated_at"])
     return notices
@@ -390,6 +436,12 @@ def order_draft(*, priced: pricing.PricedCart, user, email: str, shipping_addres
             orders_services.DiscountDraft(label=d.label, amount=d.amount.amount, code=d.code)
             for d in priced.discounts
         ),
+        gift_cards=tuple(
+            orders_services.GiftCardDraft(
+                amount=card.amount, recipient_email=card.recipient_email, deliver_on=card.deliver_on,
+                recipient_name=card.recipient_name, sender_name=card.sender_name, message=card.message)
+            for card in priced.gift_cards
+        ),
     )
 
 
@@ -430,7 +482,7 @@ def order_place(
     *, cart: Cart, user, email: str, shipping_address: Mapping, billing_address: Mapping | None = None,
     shipping_choices: Mapping[str, str] | None = None, payment_method: str = "", idempotency_key: str,
     expected_total: Decimal | None = None, voucher_code: str = "", digest: str = "", buyer: pricing.PricingInputs,
-    use_store_credit: bool = False, gift_card_code: str = "",
+    use_store_credit: bool = False, gift_card_code: str = "", visitor_id: str = "",
 ) -> PlacedOrder:
     """Place the cart's order under ``idempotency_key`` and pay for it (see the module doc).
 
@@ -441,7 +493,8 @@ def order_place(
     (their membership benefits price the order). ``use_store_credit``: a signed-in customer pays
     what their store credit covers from it (spent in the order's transaction, under the account's
     lock) and the card the rest; store credit covering it all needs no card. ``gift_card_code``:
-    a gift card pays first, up to what it holds (then store credit, then the card).
+    a gift card pays first, up to what it holds (then store credit, then the card); neither pays for
+    an order that buys gift cards. ``visitor_id``: the browser's anonymous id, kept on the order.
     Raises ApplicationError subclasses for everything a shopper can cause: PaymentDeclined (402,
     nothing left), PaymentUnavailable (503, retry with the same key), PaymentInProgress (409),
     PriceChanged, deal sold out, out of stock (409), bad input (400).
@@ -471,10 +524,10 @@ def order_place(
         raise ApplicationError(_("Enter a card number."), code="payment_method_required",
                                fields={"payment_method": [_("Required.")]})
 
-    lines, offers = selectors.cart_lines_with_offers(cart=cart)  # one query for both
+    lines, offers, gift_cards = selectors.cart_lines_with_offers(cart=cart)  # one query for all
     lines, context = selectors.cart_pricing_input(
         buyer=buyer, user=user, lines=lines, country=shipping["country"], region=shipping["region"],
-        shipping_choices=shipping_choices, voucher_code=voucher_code, email=email,
+        shipping_choices=shipping_choices, voucher_code=voucher_code, email=email, gift_cards=gift_cards,
     )
     priced = pricing.cart_price(lines=lines, context=context, offers=offers)
     if priced.unavailable:
@@ -485,6 +538,12 @@ def order_place(
         raise ApplicationError(_("Your cart is empty."), code="empty_cart")
     if priced.voucher_error:
         raise ApplicationError(priced.voucher_error, code="voucher", fields={"voucher_code": [priced.voucher_error]})
+    if priced.gift_cards and (use_store_credit or gift_card_code):
+        # Gift cards are bought with a card: turning a gift card or store credit into a new card would
+        # move value out of reach of the refunds and withdrawals that rely on where it came from.
+        message = _("An order with gift cards is paid by card: gift cards and store credit cannot buy gift cards.")
+        raise ApplicationError(message, code="gift_cards_need_card",
+                               fields={"gift_card_code" if gift_card_code else "use_store_credit": [message]})
     if expected_total is not None and Money(expected_total, priced.currency) != priced.total:
         # A lightning deal that sold out or ended since the review says so first.
         missed = promotions_services.deals_missed(offer_ids=[line.offer_id for line in priced.lines])
@@ -510,6 +569,7 @@ def order_place(
                                  "the rest.") % {"covered": Money(covered, priced.currency), "total": priced.total},
                                code="payment_method_required", fields={"payment_method": [_("Required.")]})
     draft = order_draft(priced=priced, user=user, email=email, shipping_address=shipping, billing_address=billing)
+    draft = replace(draft, visitor_id=str(visitor_id or "")[:36])
     notes = [d.label for d in priced.discounts if d is not priced.voucher]  # automatic promotions and deals
     if priced.member_plan:
         notes.insert(0, _("%(plan)s member prices and shipping") % {"plan": priced.member_plan})
@@ -710,6 +770,8 @@ def _empty_cart(order: Order) -> None:
         return
     carts = Cart.objects.filter(user_id=int(ident)) if kind == "user" else Cart.objects.filter(pk=int(ident))
     CartLine.objects.filter(cart__in=carts, offer_id__in=orders_selectors.order_offer_ids(order=order)).delete()
+    if order.gift_cards_total:  # the gift cards it bought: those in the cart when it was placed
+        CartGiftCard.objects.filter(cart__in=carts, added_at__lte=order.placed_at).delete()
 
 
 def _undo_unpaid(order: Order) -> bool:

@@ -10,6 +10,8 @@ cart_patterns = [
     path("add/", views.cart_add, name="add"),
     path("lines/<int:line_id>/", views.cart_line, name="line"),
     path("voucher/", views.cart_voucher, name="voucher"),
+    path("gift-cards/", views.gift_card_buy, name="gift_cards"),
+    path("gift-cards/<int:card_id>/remove/", views.gift_card_remove, name="gift_card_remove"),
 ]
 
 checkout_patterns = [

@@ -43,6 +43,7 @@ from checkout import forms, pricing, selectors, services
 from checkout.selectors import VOUCHER_SESSION_KEY
 from core import ratelimit
 from core.exceptions import ApplicationError, IdempotencyKeyReused
+from core.money import default_currency
 from core.ratelimit import rate_limited, too_many_requests_json
 from orders import selectors as orders_selectors
 from orders import services as orders_services
@@ -68,10 +69,10 @@ def _priced_context(request: HttpRequest, view: selectors.CartView) -> dict:
     session's voucher (or why it gives none), and for a non-member what joining would save."""
     code = str(request.session.get(VOUCHER_SESSION_KEY) or "")
     lines = [pricing.LineInput(v.line.offer_id, v.quantity) for v in view.lines if v.sellable]
-    if not lines:
+    if not lines and not view.gift_cards:
         return {"view": view, "voucher_code": code}
     lines, context = selectors.cart_pricing_input(buyer=request.strategy, user=request.user, lines=lines,
-                                                  voucher_code=code)
+                                                  voucher_code=code, gift_cards=view.gift_cards)
     offers = {v.line.offer_id: v.line.offer for v in view.lines if v.sellable}
     try:
         priced = pricing.cart_price(lines=lines, context=context, offers=offers)
@@ -158,7 +159,8 @@ def _is_htmx(request: HttpRequest) -> bool:
 def cart_add(request: HttpRequest) -> HttpResponse:
     error = None
     try:
-        cart = services.cart_for_session(session=request.session, user=request.user, create=True)
+        cart = services.cart_for_session(session=request.session, user=request.user, create=True,
+                                         visitor_id=getattr(request, "visitor_id", ""))
         services.cart_add(cart=cart, offer_id=request.POST.get("offer"), quantity=request.POST.get("quantity", "1"))
     except ApplicationError as exc:
         error = exc.message
@@ -170,6 +172,60 @@ def cart_add(request: HttpRequest) -> HttpResponse:
         messages.error(request, error)
         return redirect(_back(request))
     messages.success(request, _("Added to your cart"))
+    return redirect("checkout:cart")
+
+
+def gift_card_buy(request: HttpRequest) -> HttpResponse:
+    """The gift card "product page": choose an amount (or type one), who gets it, when and with what
+    message; adding it puts one card in the cart."""
+    low, high = payment_services.gift_card_amount_limits()
+    form_kwargs = {"choices": payment_services.gift_card_amount_choices(), "currency": default_currency()}
+    if request.method == "POST":
+        form = forms.GiftCardForm(request.POST, **form_kwargs)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                cart = services.cart_for_session(session=request.session, user=request.user, create=True,
+                                                 visitor_id=getattr(request, "visitor_id", ""))
+                services.cart_gift_card_add(
+                    cart=cart, amount=form.chosen_amount(), recipient_email=data["recipient_email"],
+                    recipient_name=data["recipient_name"], sender_name=data["sender_name"],
+                    message=data["message"], deliver_on=data["deliver_on"])
+            except ApplicationError as exc:
+                for field, errors in (exc.fields or {"__all__": [exc.message]}).items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields and field != "amount" else None, error)
+            else:
+                messages.success(request, _("The gift card is in your cart"))
+                return redirect("checkout:cart")
+        status = 400
+    else:
+        form = forms.GiftCardForm(**form_kwargs)
+        status = 200
+    return render(request, "checkout/gift_cards.html", {"form": form, "low": low, "high": high,
+                                                        "currency": default_currency()}, status=status)
+
+
+@require_POST
+def gift_card_remove(request: HttpRequest, card_id: int) -> HttpResponse:
+    cart = services.cart_for_session(session=request.session, user=request.user)
+    error = notice = None
+    try:
+        if cart is None:
+            raise ApplicationError(_("Your cart is empty."))
+        services.cart_gift_card_remove(cart=cart, gift_card_id=card_id)
+        notice = _("Removed from your cart")
+    except ApplicationError as exc:
+        error = exc.message
+    if _is_htmx(request):
+        view = selectors.cart_view(cart=cart)
+        context = {"error": error, "notice": notice, "cart_item_count": view.item_count, "oob": True,
+                   **_priced_context(request, view)}
+        return render(request, "checkout/_cart_body.html", context)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, notice)
     return redirect("checkout:cart")
 
 
@@ -285,7 +341,7 @@ def _place(request: HttpRequest, cart, *, payment_method: str, expected: Decimal
             shipping_choices=state.get("shipping") or {}, payment_method=payment_method,
             idempotency_key=_order_key(request), expected_total=expected, voucher_code=_voucher_code(request),
             digest=_digest(request), buyer=request.strategy, use_store_credit=use_store_credit,
-            gift_card_code=gift_card_code,
+            gift_card_code=gift_card_code, visitor_id=getattr(request, "visitor_id", ""),
         )
 
     try:

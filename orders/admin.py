@@ -27,6 +27,7 @@ from orders.models import (
     Order,
     OrderDiscount,
     OrderEvent,
+    OrderGiftCard,
     OrderLine,
     OrderRefund,
     OrderRefundLine,
@@ -60,6 +61,12 @@ class OrderDiscountInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class OrderGiftCardInline(ReadOnlyInline):
+    model = OrderGiftCard
+    fields = ("amount", "recipient_email", "recipient_name", "deliver_on", "status", "gift_card")
+    readonly_fields = fields
+
+
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
     fields = ("created_at", "from_status", "to_status", "message", "actor")
@@ -76,10 +83,11 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "placed_at"
     list_select_related = ("user",)
     readonly_fields = ("number", "user", "email", "status", "currency", "prices_include_tax", "subtotal",
-                       "discount", "shipping", "tax", "total", "refunded_amount", "shipping_address", "billing_address",
+                       "discount", "shipping", "tax", "gift_cards_total", "total", "refunded_amount",
+                       "shipping_address", "billing_address",
                        "placed_at", "payment_problem", "payment_problem_note", "payments")
     exclude = ("idempotency_key",)
-    inlines = (PackageInline, OrderLineInline, OrderDiscountInline, OrderEventInline)
+    inlines = (PackageInline, OrderLineInline, OrderGiftCardInline, OrderDiscountInline, OrderEventInline)
     actions = ("cancel_orders", "refund_orders", "complete_orders", "resolve_payment_problems", "revoke_guest_links")
 
     def has_module_permission(self, request):

@@ -60,6 +60,8 @@ class Order(models.Model):
                                             default=0)
     # Paid with gift cards typed at checkout (their spends are referenced "order:<number>").
     gift_card_used = models.DecimalField(_("paid with gift cards"), max_digits=12, decimal_places=2, default=0)
+    # Gift cards bought with the order (OrderGiftCard): part of the total, outside subtotal, tax and shipping.
+    gift_cards_total = models.DecimalField(_("gift cards bought"), max_digits=12, decimal_places=2, default=0)
     shipping_address = models.JSONField(_("shipping address"))
     billing_address = models.JSONField(_("billing address"))
     # The same key from the same owner is the same order; keys of different owners never meet
@@ -214,6 +216,41 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.product_title}"
+
+
+class OrderGiftCard(models.Model):
+    """A gift card the order buys. Issued by payments once the order is paid (the card's reference is
+    ``order_gift_card:<id>``), e-mailed to the recipient on ``deliver_on``; taken back (voided) if the
+    order is cancelled or refunded while nobody has used it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("To be issued")
+        ISSUED = "issued", _("Issued")
+        WITHDRAWN = "withdrawn", _("Taken back")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="gift_cards", verbose_name=_("order"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    recipient_email = models.EmailField(_("recipient's e-mail"))
+    recipient_name = models.CharField(_("recipient's name"), max_length=100, blank=True)
+    sender_name = models.CharField(_("sender's name"), max_length=100, blank=True)
+    message = models.TextField(_("message"), max_length=500, blank=True)
+    deliver_on = models.DateField(_("deliver on"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    gift_card = models.ForeignKey("payments.GiftCard", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+", verbose_name=_("gift card"))
+
+    class Meta:
+        verbose_name = _("gift card bought")
+        verbose_name_plural = _("gift cards bought")
+        ordering = ("id",)
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="order_gift_card_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"gift card {self.amount} for {self.recipient_email}"
+
+    @property
+    def reference(self) -> str:
+        return f"order_gift_card:{self.pk}"
 
 
 class OrderReservation(models.Model):

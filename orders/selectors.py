@@ -599,3 +599,28 @@ def claimable_sellers(*, order: Order, today=None) -> set[int]:
     sellers |= set(ReturnRequest.objects.filter(order=order, status=ReturnRequest.Status.REFUSED, decided_at__gte=since)
                    .values_list("seller_id", flat=True))
     return sellers
+
+
+def order_for_analytics(order_id: int) -> dict | None:
+    """What insights records about an order (Segment's "Order Completed" and friends), as plain
+    values: the number, buyer (``user_id``, ``visitor_id``), money fields as Decimals and one entry
+    per line with its product's category name. ``None`` when the order no longer exists. Two
+    queries whatever the number of lines."""
+    order = (Order.objects.filter(pk=order_id)
+             .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.select_related("product__category")
+                                        .order_by("id")))
+             .first())
+    if order is None:
+        return None
+    return {
+        "number": order.number, "user_id": order.user_id, "visitor_id": order.visitor_id,
+        "status": order.status, "currency": order.currency, "subtotal": order.subtotal,
+        "discount": order.discount, "shipping": order.shipping, "tax": order.tax, "total": order.total,
+        "refunded_amount": order.refunded_amount,
+        "lines": [
+            {"product_id": line.product_id, "sku": line.sku, "name": line.product_title,
+             "category": line.product.category.name if line.product is not None else "",
+             "price": line.unit_price, "quantity": line.quantity, "seller_id": line.seller_id}
+            for line in order.lines.all()
+        ],
+    }

@@ -31,6 +31,7 @@ from orders.models import (
     Order,
     OrderDiscount,
     OrderEvent,
+    OrderGiftCard,
     OrderLine,
     OrderReservation,
     Package,
@@ -48,7 +49,8 @@ S = Order.Status
 # Which status may follow which. Anything else is refused.
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.PLACED: frozenset({S.PAID, S.CANCELLED}),
-    S.PAID: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED, S.REFUNDED}),
+    # paid -> completed: an order of gift cards only, once they are issued (nothing ships)
+    S.PAID: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED, S.REFUNDED, S.COMPLETED}),
     S.PARTIALLY_SHIPPED: frozenset({S.SHIPPED}),
     S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED}),  # refunded in transit: only a granted claim (lost)
     S.DELIVERED: frozenset({S.COMPLETED, S.REFUNDED}),
@@ -109,6 +111,16 @@ class PackageDraft:
 
 
 @dataclass(frozen=True)
+class GiftCardDraft:
+    amount: Decimal
+    recipient_email: str
+    deliver_on: date
+    recipient_name: str = ""
+    sender_name: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class OrderDraft:
     user: object | None
     email: str
@@ -124,6 +136,8 @@ class OrderDraft:
     packages: tuple[PackageDraft, ...]
     note: str = ""  # added to the "Order placed" history entry (e.g. the voucher code applied)
     discounts: tuple[DiscountDraft, ...] = ()  # each explained discount, as the shopper saw it
+    gift_cards: tuple[GiftCardDraft, ...] = ()  # gift cards bought (in ``total``, not in ``subtotal``)
+    visitor_id: str = ""  # the browser's anonymous visitor id (insights), when placed from one
 
 
 @dataclass(frozen=True)
@@ -147,7 +161,7 @@ def order_create(
     """Store the order with snapshot lines and packages. Runs inside the caller's transaction
     (``order_place`` reserves stock in the same one); raises IntegrityError if the idempotency
     key was used by another order committed meanwhile, so the caller can return that one."""
-    if not draft.packages or not any(p.lines for p in draft.packages):
+    if not draft.gift_cards and (not draft.packages or not any(p.lines for p in draft.packages)):
         raise ApplicationError(_("An order needs at least one item."), code="empty_order")
     user = draft.user if getattr(draft.user, "is_authenticated", False) else None
     # One INSERT, no savepoint: a clash of the idempotency key (or, once in billions, of the
@@ -158,6 +172,8 @@ def order_create(
         shipping=draft.shipping, tax=draft.tax, total=draft.total,
         shipping_address=draft.shipping_address, billing_address=draft.billing_address,
         idempotency_key=idempotency_key, idempotency_owner=idempotency_owner, request_digest=request_digest,
+        gift_cards_total=sum((card.amount for card in draft.gift_cards), Decimal(0)),
+        visitor_id=(draft.visitor_id or "")[:36],
     )
     lines = []
     for pd in draft.packages:
@@ -186,6 +202,13 @@ def order_create(
         [OrderReservation(order=order, stock_item_id=r.stock_item_id, offer_id=r.offer_id, quantity=r.quantity)
          for r in reservations]
     )
+    if draft.gift_cards:
+        OrderGiftCard.objects.bulk_create([
+            OrderGiftCard(order=order, amount=c.amount, recipient_email=c.recipient_email,
+                          recipient_name=c.recipient_name, sender_name=c.sender_name, message=c.message,
+                          deliver_on=c.deliver_on)
+            for c in draft.gift_cards
+        ])
     message = _("Order placed") + (f" ({draft.note})" if draft.note else "")
     OrderEvent.objects.create(order=order, to_status=order.status, message=message[:300])
     events.record(order_events.ORDER_PLACED, aggregate=order_events.AGGREGATE, aggregate_id=order.pk, order_id=order.pk,
@@ -308,8 +331,69 @@ def order_mark_paid(*, order: Order, message: str = "") -> bool:
         events.record(order_events.STATUS_CHANGED, aggregate=order_events.AGGREGATE, aggregate_id=order.pk,
                       order_id=order.pk, from_status=S.PLACED, to_status=S.PAID)
         _send_email_on_commit(order, "confirmation")
+        if order.gift_cards_total:
+            from orders.tasks import issue_order_gift_cards  # tasks import services
+
+            outbox.enqueue(issue_order_gift_cards, order.pk)
     order.status = S.PAID
     return True
+
+
+# --- gift cards bought ---------------------------------------------------------------------
+
+GIFT_CARD_HOLDERS = frozenset({S.PAID, S.PARTIALLY_SHIPPED, S.SHIPPED, S.DELIVERED, S.COMPLETED})
+
+
+def order_gift_cards_issue(*, order: Order) -> int:
+    """Issue the gift cards a paid order bought (a worker, after the commit that marked it paid).
+
+    The payment is captured first (a gift card is handed over at once, so it is charged at once;
+    the provider is called outside any transaction, and a failure leaves the cards unissued for the
+    retry). Then each card is issued by payments under the order's lock, idempotently (the card's
+    reference is the order's gift card), and e-mailed to its recipient on its day. An order
+    cancelled meanwhile issues nothing. An order of gift cards only is then completed. Returns how
+    many cards this call issued."""
+    if order.status not in GIFT_CARD_HOLDERS or not order.gift_cards_total:
+        return 0
+    order_capture_payment(order=order)
+    issued = 0
+    with transaction.atomic():
+        locked = order_lock(order_id=order.pk)
+        if locked is None or locked.status not in GIFT_CARD_HOLDERS:
+            return 0
+        today = timezone.localdate()
+        pending = OrderGiftCard.objects.select_for_update().filter(order=locked, status=OrderGiftCard.Status.PENDING)
+        for bought in pending:
+            card, _code = payment_services.gift_card_issue(
+                amount=bought.amount, currency=locked.currency, recipient_email=bought.recipient_email,
+                recipient_name=bought.recipient_name, sender_name=bought.sender_name, message=bought.message,
+                deliver_on=max(bought.deliver_on, today), purchaser=locked.user, reference=bought.reference,
+            )
+            bought.status, bought.gift_card = OrderGiftCard.Status.ISSUED, card
+            bought.save(update_fields=["status", "gift_card"])
+            _note(locked, _("Gift card of %(amount)s for %(email)s issued, e-mailed on %(day)s") % {
+                "amount": bought.amount, "email": bought.recipient_email, "day": card.deliver_on})
+            issued += 1
+        if locked.status == S.PAID and not Package.objects.filter(order=locked).exists():
+            order_transition(order=locked, to=S.COMPLETED, message=_("Gift cards issued"))
+    order.status = locked.status
+    return issued
+
+
+def _withdraw_gift_cards(order: Order, *, why: str) -> None:
+    """In the caller's transaction (order locked): every gift card the order bought is taken back,
+    or never issued; refused, rolling everything back, if anyone has used one."""
+    for bought in OrderGiftCard.objects.select_for_update().filter(order=order).exclude(
+            status=OrderGiftCard.Status.WITHDRAWN):
+        if bought.status == OrderGiftCard.Status.ISSUED and payment_services.gift_card_withdraw(
+                reference=bought.reference) is False:
+            raise IllegalTransition(
+                _("The gift card for %(email)s bought with this order has been used, so the order cannot be "
+                  "%(why)s as a whole; refund its other items instead.") % {"email": bought.recipient_email,
+                                                                           "why": why},
+                code="gift_card_used")
+        bought.status = OrderGiftCard.Status.WITHDRAWN
+        bought.save(update_fields=["status"])
 
 
 CANCELLABLE = frozenset({S.PLACED, S.PAID})
@@ -332,6 +416,7 @@ def order_cancel(*, order: Order, actor=None, reason: str = "") -> Order:
             status=Package.Status.PENDING
         ).exists():
             raise IllegalTransition(_("This order can no longer be cancelled: part of it has shipped."))
+        _withdraw_gift_cards(locked, why=_("cancelled"))
         order_transition(order=locked, to=S.CANCELLED, actor=actor, message=reason or _("Cancelled"))
         order_release_stock(order=locked, reference=f"cancel:{locked.number}")
         Package.objects.filter(order=locked).update(status=Package.Status.CANCELLED)
@@ -352,6 +437,7 @@ def order_refund(*, order: Order, actor=None, reason: str = "", in_transit: bool
             raise IllegalTransition(_("This order no longer exists."))
         if locked.status == S.SHIPPED and not in_transit:
             raise IllegalTransition(_("An order that is shipped cannot become refunded: it is still in transit."))
+        _withdraw_gift_cards(locked, why=_("refunded"))
         order_transition(order=locked, to=S.REFUNDED, actor=actor, message=reason or _("Refunded"))
         # Everything is given back (what partial refunds returned already, and the rest now).
         Order.objects.filter(pk=locked.pk).update(refunded_amount=F("total"))

@@ -93,6 +93,17 @@ def capture_order_payment(order_id: int) -> int:
     return services.order_capture_payment(order=order) if order is not None else 0
 
 
+@shared_task(
+    autoretry_for=(PaymentUnavailable,), retry_backoff=True, retry_jitter=True, max_retries=10, acks_late=True
+)
+def issue_order_gift_cards(order_id: int) -> int:
+    """Capture the payment of a paid order that bought gift cards, then issue them (idempotent)."""
+    from orders import services
+
+    order = selectors.order_detail_by_id(order_id=order_id)
+    return services.order_gift_cards_issue(order=order) if order is not None else 0
+
+
 @shared_task(acks_late=True)
 def complete_delivered_orders() -> int:
     """Beat: complete orders delivered more than 14 days ago (see services.order_complete_delivered)."""

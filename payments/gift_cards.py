@@ -136,6 +136,11 @@ def amount_limits() -> tuple[Decimal, Decimal]:
     return Decimal(str(settings.GIFT_CARD_MIN_AMOUNT)), Decimal(str(settings.GIFT_CARD_MAX_AMOUNT))
 
 
+# What the gift card page offers (payments.services re-exports them under these names).
+gift_card_amount_choices = amount_choices
+gift_card_amount_limits = amount_limits
+
+
 def clean_gift_card_amount(amount: Any, *, currency: str, field: str = "amount") -> Decimal:
     """One of ``GIFT_CARD_DENOMINATIONS``, or from ``GIFT_CARD_MIN_AMOUNT`` to ``GIFT_CARD_MAX_AMOUNT``."""
     value = store_credit.clean_amount(amount, currency=currency, field=field)
@@ -188,6 +193,47 @@ def _deliver_on(value: date | None, *, email: str, today: date) -> date | None:
         message = _("Choose a date from today to %(n)d days ahead.") % {"n": MAX_DELIVERY_DAYS}
         raise ApplicationError(message, fields={"deliver_on": [message]})
     return value
+
+
+class GiftCardDetails(NamedTuple):
+    """What a shopper chose for a gift card they buy, checked (see :func:`gift_card_details_clean`)."""
+
+    amount: Decimal
+    currency: str
+    recipient_email: str
+    recipient_name: str
+    sender_name: str
+    message: str
+    deliver_on: date
+
+
+def gift_card_details_clean(*, amount: Any, currency: str | None = None, recipient_email: Any,
+                            recipient_name: Any = "", sender_name: Any = "", message: Any = "",
+                            deliver_on: Any = None) -> GiftCardDetails:
+    """Check a gift card a shopper puts in their cart, with the rules :func:`gift_card_issue` will
+    apply when the order is paid: an allowed amount, a recipient's e-mail (a bought card reaches
+    its recipient only by e-mail: the buyer may give their own), a delivery day from today to a
+    year ahead (default today), names and a message within their lengths. Raises ApplicationError
+    with the field at fault."""
+    currency = store_credit.clean_currency(currency)
+    value = clean_gift_card_amount(amount, currency=currency)
+    email = _recipient_email(recipient_email)
+    if not email:
+        message_text = _("Give the e-mail address to send the gift card to (it can be your own).")
+        raise ApplicationError(message_text, fields={"recipient_email": [message_text]})
+    if isinstance(deliver_on, str):
+        try:
+            deliver_on = date.fromisoformat(deliver_on.strip()) if deliver_on.strip() else None
+        except ValueError:
+            error = _("Enter a valid date.")
+            raise ApplicationError(error, fields={"deliver_on": [error]}) from None
+    day = _deliver_on(deliver_on, email=email, today=timezone.localdate())
+    return GiftCardDetails(
+        amount=value, currency=currency, recipient_email=email,
+        recipient_name=_text(recipient_name, field="recipient_name", limit=100),
+        sender_name=_text(sender_name, field="sender_name", limit=100),
+        message=_text(message, field="message", limit=500), deliver_on=day,
+    )
 
 
 # --- the card ledger -----------------------------------------------------------------------
@@ -442,6 +488,28 @@ def gift_card_void(*, card_id: int, actor, reason: str = "") -> GiftCard:
         else:
             card.save(update_fields=["updated_at", *fields])
     return card
+
+
+def gift_card_withdraw(*, reference: str) -> bool | None:
+    """Take back the card issued for ``reference`` (an order's gift card, when the order is cancelled
+    or refunded): it is voided, its pending e-mail never sent. Only a card nobody has used: returns
+    True when withdrawn now or before, None when ``reference`` issued no card, and False (nothing
+    changed) when its balance was spent or redeemed, in part or whole. Joins the caller's
+    transaction (the card row locked), so a withdrawal and a spend of the same card never both win."""
+    reference = store_credit.clean_reference(reference)
+    with transaction.atomic():
+        card = GiftCard.objects.select_for_update().filter(reference=reference).first()
+        if card is None:
+            return None
+        if card.status == Status.VOIDED:
+            return True
+        if card.status != Status.ACTIVE or card.balance != card.initial_amount:
+            return False
+        card.status, card.voided_at, card.delivery_seed = Status.VOIDED, timezone.now(), ""
+        _post(card, kind=Kind.VOIDED, amount=-card.balance, reference=f"withdrawn:{reference}"[:100],
+              note=_("Taken back: the order that bought it was cancelled or refunded"),
+              fields=("status", "voided_at", "delivery_seed"))
+    return True
 
 
 def gift_card_deliver_due(*, today: date | None = None, batch_size: int = 200) -> int:

@@ -32,14 +32,19 @@ from payments.exceptions import PaymentDeclined, PaymentInProgress, PaymentUnava
 
 # Store credit and gift cards have modules of their own; other contexts call them from here, as
 # every payments service (see README "Store credit and gift cards").
+from payments.gift_cards import GiftCardDetails as GiftCardDetails
 from payments.gift_cards import IssuedGiftCard as IssuedGiftCard
+from payments.gift_cards import gift_card_amount_choices as gift_card_amount_choices
+from payments.gift_cards import gift_card_amount_limits as gift_card_amount_limits
 from payments.gift_cards import gift_card_deliver_due as gift_card_deliver_due
+from payments.gift_cards import gift_card_details_clean as gift_card_details_clean
 from payments.gift_cards import gift_card_issue as gift_card_issue
 from payments.gift_cards import gift_card_redeem as gift_card_redeem
 from payments.gift_cards import gift_card_refund as gift_card_refund
 from payments.gift_cards import gift_card_release as gift_card_release
 from payments.gift_cards import gift_card_spend as gift_card_spend
 from payments.gift_cards import gift_card_void as gift_card_void
+from payments.gift_cards import gift_card_withdraw as gift_card_withdraw
 from payments.models import Payment, PaymentStatus, ProviderCustomer, Refund, RefundStatus, WebhookEvent
 from payments.providers import base as providers
 from payments.providers.base import PaymentProvider, ProviderError, ProviderEvent, ProviderResult

@@ -85,6 +85,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.visitor_id: the first-party bz_vid cookie, with consent when required (insights; core.analytics)
+    "core.middleware.VisitorMiddleware",
     # request.strategy: what this buyer can buy, at what price, when it arrives (shop.strategy)
     "shop.middleware.StrategyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -396,6 +398,9 @@ GIFT_CARD_MAX_AMOUNT = Decimal(env.str("GIFT_CARD_MAX_AMOUNT", default="500.00")
 # fallbacks (comma-separated). Empty: SECRET_KEY (which then must not be rotated without this).
 GIFT_CARD_SECRET = env.str("GIFT_CARD_SECRET", default="") or SECRET_KEY
 GIFT_CARD_SECRET_FALLBACKS = env.list("GIFT_CARD_SECRET_FALLBACKS", default=[])
+# Gift cards a shopper buys: at most this many in one cart, worth at most this much together.
+GIFT_CARDS_PER_CART = env.int("GIFT_CARDS_PER_CART", default=10)
+GIFT_CARDS_MAX_PER_ORDER = Decimal(env.str("GIFT_CARDS_MAX_PER_ORDER", default="2000.00"))
 
 # --- Domain events (the composition point) ---------------------------------------------
 # Who is told what happened, durably (core.events.record): event -> Celery tasks run with the
@@ -583,6 +588,39 @@ CLIENT_IP_CALLABLE = AXES_CLIENT_IP_CALLABLE
 # The highest price anyone may type (offers, deals, promotions, vouchers, plans, shipping); the
 # amount columns hold up to 9,999,999,999.99, and an order whose totals would not fit is refused.
 MAX_PRICE = env.str("MAX_PRICE", default="1000000.00")
+
+# --- Insights: shopper events (core.analytics -> Redis buffer -> insights.Event) ---------------
+# With consent required, no visitor cookie is set and nothing is tracked until the visitor accepts
+# the banner (bz_consent=yes); a "no" is respected in either mode.
+INSIGHTS_CONSENT_REQUIRED = env.bool("INSIGHTS_CONSENT_REQUIRED", default=False)
+# Days of events kept: older daily partitions are dropped whole (insights.tasks.drop_old_partitions).
+INSIGHTS_RETENTION_DAYS = env.int("INSIGHTS_RETENTION_DAYS", default=400)
+# Daily partitions created this many days ahead (hourly, insights.tasks.ensure_partitions).
+INSIGHTS_PARTITIONS_AHEAD_DAYS = env.int("INSIGHTS_PARTITIONS_AHEAD_DAYS", default=7)
+# Seconds between two drains of the Redis buffer into the event table.
+INSIGHTS_FLUSH_SECONDS = env.float("INSIGHTS_FLUSH_SECONDS", default=5.0)
+# Crawlers' events are dropped; on, they are stored with is_bot set.
+INSIGHTS_KEEP_BOT_EVENTS = env.bool("INSIGHTS_KEEP_BOT_EVENTS", default=False)
+# Domain events younger than this wait for the next run (a lower id may still be committing).
+INSIGHTS_DOMAIN_EVENTS_SETTLE_SECONDS = env.int("INSIGHTS_DOMAIN_EVENTS_SETTLE_SECONDS", default=30)
+# core.analytics: the Redis list (under the cache's key prefix), what writes events without Redis
+# (the composition point tells core which function of insights that is), paths never tracked, and
+# how long the buffer is bypassed after a Redis error.
+ANALYTICS_BUFFER_KEY = "analytics:buffer"
+ANALYTICS_DIRECT_SINK = "insights.services.events_insert"
+ANALYTICS_EXCLUDED_PATHS = ("/healthz", "/readyz")
+ANALYTICS_REDIS_RETRY_SECONDS = 5
+# Beacon posts (POST /insights/e/, up to 20 events each) per client address.
+RATE_LIMITS["insights_beacon"] = env.str("RATE_LIMIT_INSIGHTS_BEACON", default="120/min")
+CELERY_BEAT_SCHEDULE.update({
+    "insights-flush-events": {"task": "insights.tasks.flush_events", "schedule": INSIGHTS_FLUSH_SECONDS,
+                              "options": {"expires": INSIGHTS_FLUSH_SECONDS * 2}},
+    "insights-ingest-domain-events": {"task": "insights.tasks.ingest_domain_events", "schedule": 15,
+                                      "options": {"expires": 30}},
+    "insights-ensure-partitions": {"task": "insights.tasks.ensure_partitions", "schedule": 60 * 60},
+    "insights-drop-old-partitions": {"task": "insights.tasks.drop_old_partitions", "schedule": 24 * 60 * 60},
+})
+# --- end of Insights ----------------------------------------------------------------------------
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Bazaar API",

@@ -122,3 +122,19 @@ def test_an_unknown_shipping_choice_falls_back_to_the_cheapest(client, offer):
     key = re.search(r'name="(ship_[^"]+)"', delivery).group(1)
     client.post("/checkout/delivery/", {key: "teleport"})
     assert review_form(client)["expected_total"] == "15.00"
+
+
+def test_a_guest_buys_a_gift_card_through_the_checkout_pages(client):
+    assert client.post("/cart/gift-cards/", {"amount": "25", "recipient_email": "ann@example.com",
+                                             "message": "For you"}).status_code == 302
+    assert client.post("/checkout/", ADDRESS).url == "/checkout/delivery/"
+    assert client.get("/checkout/delivery/").status_code == 200  # nothing to ship: no package to choose for
+    form = review_form(client)
+    assert form["expected_total"] == "25.00"
+    review = client.get("/checkout/review/").content.decode()
+    assert "Gift cards" in review
+    response = client.post("/checkout/place/", form, follow=True)
+    assert response.status_code == 200
+    order = Order.objects.get()
+    assert order.number in response.content.decode()
+    assert (order.total, order.gift_cards_total) == (Decimal("25.00"), Decimal("25.00"))

@@ -78,8 +78,31 @@ class CartLineOutputSerializer(serializers.Serializer):
     thumbnail = serializers.CharField(source="thumbnail_url", allow_null=True, read_only=True)
 
 
+class CartGiftCardOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    recipient_email = serializers.EmailField(read_only=True)
+    recipient_name = serializers.CharField(read_only=True)
+    sender_name = serializers.CharField(read_only=True)
+    message = serializers.CharField(read_only=True)
+    deliver_on = serializers.DateField(read_only=True, help_text=_("The day the card is e-mailed to its recipient."))
+
+
+class CartGiftCardAddInputSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, help_text=_(
+        "One of the shop's fixed amounts, or an amount within its custom limits (GIFT_CARD_* settings)."))
+    recipient_email = serializers.EmailField(max_length=254, help_text=_("Where the card's code is e-mailed."))
+    recipient_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    sender_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    message = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    deliver_on = serializers.DateField(required=False, allow_null=True, default=None, help_text=_(
+        "The day to e-mail it, from today to a year ahead; empty: as soon as the order is paid."))
+
+
 class CartOutputSerializer(serializers.Serializer):
     lines = CartLineOutputSerializer(many=True, read_only=True)
+    gift_cards = CartGiftCardOutputSerializer(many=True, read_only=True, help_text=_(
+        "Gift cards being bought: each is one card for one recipient, paid by card, issued once the order is paid."))
     item_count = serializers.IntegerField(read_only=True, help_text=_("Units in the cart, all lines."))
     sellable_count = serializers.IntegerField(read_only=True, help_text=_("Units of the lines without a problem."))
     subtotal = _amount(help_text=_("Sum of the lines without a problem, at today's prices."))
@@ -207,6 +230,8 @@ class QuoteOutputSerializer(serializers.Serializer):
     discount = serializers.DecimalField(max_digits=12, decimal_places=2, source="discount.amount")
     shipping = serializers.DecimalField(max_digits=12, decimal_places=2, source="shipping.amount")
     tax = serializers.DecimalField(max_digits=12, decimal_places=2, source="tax.amount")
+    gift_cards_total = serializers.DecimalField(max_digits=12, decimal_places=2, source="gift_cards_total.amount",
+                                                help_text=_("Gift cards bought: in `total`, outside tax and shipping."))
     total = serializers.DecimalField(max_digits=12, decimal_places=2, source="total.amount")
     unavailable = serializers.ListField(child=serializers.IntegerField())
     discounts = DiscountOutputSerializer(many=True)

@@ -178,6 +178,43 @@ class CartLineDetailApi(CartApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class CartGiftCardListApi(CartApiView):
+    @extend_schema(
+        operation_id="cart_gift_cards_create", tags=[CART], summary="Put a gift card in the cart",
+        description=(
+            "One card for one recipient, e-mailed with its code on `deliver_on` once the order is paid. An "
+            "amount outside the shop's choices and limits, a day in the past or over a year ahead, or text too "
+            "long is a 400 naming the field; more cards than a cart may hold, or worth more together, a 409. "
+            "An order with gift cards is paid by card (not with store credit or another gift card)."
+        ),
+        request=s.CartGiftCardAddInputSerializer,
+        responses={201: OpenApiResponse(s.CartOutputSerializer, description="The cart with the gift card."),
+                   **error_responses(400, 403, 409, 415, 429)},
+        examples=[OpenApiExample("A card for Ann", request_only=True, value={
+            "amount": "50.00", "recipient_email": "ann@example.com", "message": "Happy birthday!"})],
+    )
+    def post(self, request: Request) -> Response:
+        data = s.CartGiftCardAddInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        cart = self.cart(request, create=True)
+        services.cart_gift_card_add(cart=cart, **data.validated_data)
+        return self.cart_response(request, cart, status_code=status.HTTP_201_CREATED)
+
+
+class CartGiftCardDetailApi(CartApiView):
+    @extend_schema(
+        operation_id="cart_gift_cards_destroy", tags=[CART], summary="Take a gift card out of the cart",
+        description="A gift card of any other cart is a 404.",
+        responses={204: OpenApiResponse(description="Removed."), **error_responses(403, 404, 429)},
+    )
+    def delete(self, request: Request, card_id: int) -> Response:
+        cart = self.cart(request)
+        if cart is None:
+            raise NotFound(_("That gift card is not in your cart."))
+        services.cart_gift_card_remove(cart=cart, gift_card_id=card_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class CartVoucherApi(CartApiView):
     """The voucher of the shopper's cart, kept in the session like the cart page's form does; the
     quote and place-order endpoints use it when their body names no ``voucher_code``."""

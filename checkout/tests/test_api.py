@@ -42,7 +42,7 @@ def test_guest_empty_cart_stores_nothing(api):
     response = api.get(CART)
     assert response.status_code == 200
     assert response.json() == {
-        "lines": [], "item_count": 0, "sellable_count": 0, "subtotal": "0.00", "currency": "USD",
+        "lines": [], "gift_cards": [], "item_count": 0, "sellable_count": 0, "subtotal": "0.00", "currency": "USD",
         "has_problems": False,
     }
     assert not Cart.objects.exists()

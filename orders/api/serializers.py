@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orders import selectors
@@ -86,6 +87,16 @@ class RefundInputSerializer(serializers.Serializer):
                                                          "account, when the customer asked), not back to the card.")
 
 
+class OrderGiftCardOutputSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    recipient_email = serializers.EmailField()
+    recipient_name = serializers.CharField()
+    deliver_on = serializers.DateField()
+    status = serializers.ChoiceField(choices=["pending", "issued", "withdrawn"], help_text=(
+        "pending: issued once the payment is taken; issued: e-mailed on deliver_on; withdrawn: taken back when "
+        "the order was cancelled or refunded."))
+
+
 class OrderOutputSerializer(serializers.Serializer):
     number = serializers.CharField()
     status = serializers.CharField()
@@ -105,8 +116,18 @@ class OrderOutputSerializer(serializers.Serializer):
     store_credit_used = serializers.DecimalField(max_digits=12, decimal_places=2,
                                                  help_text="Paid from store credit; the card paid the rest.")
     gift_card_used = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Paid with gift cards.")
+    gift_cards_total = serializers.DecimalField(max_digits=12, decimal_places=2,
+                                                help_text="Gift cards bought with the order (part of the total).")
+    gift_cards = serializers.SerializerMethodField()
     refunds = RefundOutputSerializer(many=True, source="refunds.all")
     can_cancel = serializers.SerializerMethodField()
+
+    @extend_schema_field(OrderGiftCardOutputSerializer(many=True))
+    def get_gift_cards(self, order) -> list:
+        """The gift cards the order bought (read only for orders that bought some)."""
+        if not order.gift_cards_total:
+            return []
+        return OrderGiftCardOutputSerializer(order.gift_cards.all(), many=True).data
 
     def get_can_cancel(self, order) -> bool:
         return selectors.order_can_cancel(order=order)  # uses prefetched packages: no query

@@ -1,0 +1,369 @@
+"""Buying gift cards: a card (amount, recipient, day, message) goes in the cart beside products, the
+order pays for it by card, and once the order is paid the card is issued and e-mailed on its day;
+cancelling or refunding the order takes back a card nobody has used, and refuses once one has
+been."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+
+from checkout import pricing, selectors, services
+from checkout.models import Cart, CartGiftCard
+from core.exceptions import ApplicationError, Conflict, NotFound
+from orders import services as orders_services
+from orders.models import Order, OrderGiftCard
+from payments import services as payment_services
+from payments.models import GiftCard, Payment
+from shop.strategy import Strategy
+from tests.buying import ADDRESS, DECLINED_CARD, GOOD_CARD, cart_with, ship
+from tests.commit import committed
+from tests.factories import OfferFactory, UserFactory, shipping_method, stock
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def kettle():
+    shipping_method(channel="merchant", price="5.00", code="std-m")
+    offer = OfferFactory(price=Decimal("20.00"), fulfillment_channel="merchant")
+    stock(offer, 10)
+    return offer
+
+
+def add_card(cart, amount="50.00", email="ann@example.com", **kwargs):
+    return services.cart_gift_card_add(cart=cart, amount=amount, recipient_email=email, **kwargs)
+
+
+def place(cart, *, user=None, card=GOOD_CARD, key=None, **kwargs):
+    with committed():
+        return services.order_place(
+            cart=cart, user=user, email="ada@example.com", shipping_address=ADDRESS, payment_method=card,
+            idempotency_key=key or uuid.uuid4().hex, buyer=Strategy(user=user), **kwargs).order
+
+
+def price(cart) -> pricing.PricedCart:
+    lines, context = selectors.cart_pricing_input(buyer=Strategy(user=None), user=None, cart=cart)
+    return pricing.cart_price(lines=lines, context=context)
+
+
+# --- in the cart -----------------------------------------------------------------------------
+
+
+def test_a_gift_card_needs_a_recipient_an_allowed_amount_and_a_day_from_today():
+    cart = Cart.objects.create()
+    with pytest.raises(ApplicationError) as no_email:
+        add_card(cart, email="")
+    assert "recipient_email" in no_email.value.fields
+    with pytest.raises(ApplicationError) as bad_amount:
+        add_card(cart, amount="1.00")
+    assert "amount" in bad_amount.value.fields
+    with pytest.raises(ApplicationError) as junk_amount:
+        add_card(cart, amount="lots")
+    assert "amount" in junk_amount.value.fields
+    with pytest.raises(ApplicationError) as past:
+        add_card(cart, deliver_on=timezone.localdate() - timedelta(days=1))
+    assert "deliver_on" in past.value.fields
+    with pytest.raises(ApplicationError) as not_a_date:
+        add_card(cart, deliver_on="31/12/2026")
+    assert "deliver_on" in not_a_date.value.fields
+    with pytest.raises(ApplicationError) as long_message:
+        add_card(cart, message="x" * 501)
+    assert "message" in long_message.value.fields
+    assert not CartGiftCard.objects.exists()
+
+    card = add_card(cart, amount="25", recipient_name="Ann", message="Happy birthday")
+    assert (card.amount, card.deliver_on, card.currency) == (Decimal("25.00"), timezone.localdate(), "USD")
+
+
+def test_a_cart_holds_a_limited_number_and_value_of_gift_cards(settings):
+    settings.GIFT_CARDS_PER_CART, settings.GIFT_CARDS_MAX_PER_ORDER = 3, Decimal("250.00")
+    cart = Cart.objects.create()
+    add_card(cart, "100.00")
+    add_card(cart, "100.00")
+    with pytest.raises(Conflict) as too_much:
+        add_card(cart, "100.00")
+    assert too_much.value.code == "gift_cards_too_large"
+    add_card(cart, "50.00")
+    with pytest.raises(Conflict) as too_many:
+        add_card(cart, "10.00")
+    assert too_many.value.code == "too_many_gift_cards"
+    assert CartGiftCard.objects.filter(cart=cart).count() == 3
+
+
+def test_only_the_carts_own_gift_card_can_be_removed():
+    mine, theirs = Cart.objects.create(), Cart.objects.create()
+    their_card = add_card(theirs)
+    with pytest.raises(NotFound):
+        services.cart_gift_card_remove(cart=mine, gift_card_id=their_card.pk)
+    with pytest.raises(NotFound):
+        services.cart_gift_card_remove(cart=mine, gift_card_id="junk")
+    services.cart_gift_card_remove(cart=theirs, gift_card_id=their_card.pk)
+    assert not CartGiftCard.objects.exists()
+
+
+def test_gift_cards_are_priced_at_their_amount_outside_discounts_tax_and_shipping(kettle):
+    cart = cart_with((kettle, 1))
+    before = price(cart)
+    add_card(cart, "50.00")
+    after = price(cart)
+    assert after.subtotal == before.subtotal
+    assert after.tax == before.tax
+    assert after.shipping == before.shipping
+    assert after.gift_cards_total.amount == Decimal("50.00")
+    assert after.total.amount == before.total.amount + Decimal("50.00")
+    only_cards = Cart.objects.create()
+    add_card(only_cards, "25.00")
+    priced = price(only_cards)
+    assert not priced.is_empty
+    assert priced.packages == []
+    assert priced.total.amount == Decimal("25.00")
+
+
+def test_a_guests_gift_cards_follow_them_when_they_sign_in(kettle):
+    buyer = UserFactory()
+    guest = cart_with((kettle, 1))
+    add_card(guest)
+    services.cart_merge(guest_cart=guest, user=buyer)
+    mine = Cart.objects.get(user=buyer)
+    assert list(CartGiftCard.objects.filter(cart=mine).values_list("recipient_email", flat=True)) == [
+        "ann@example.com"]
+
+
+# --- placing and issuing ---------------------------------------------------------------------
+
+
+def test_an_order_of_gift_cards_only_is_charged_issued_emailed_and_completed():
+    cart = Cart.objects.create()
+    add_card(cart, "50.00", recipient_name="Ann", sender_name="Ada", message="Happy birthday!")
+    order = place(cart)
+    order.refresh_from_db()
+    assert (order.total, order.gift_cards_total, order.subtotal, order.tax) == (
+        Decimal("50.00"), Decimal("50.00"), Decimal("0.00"), Decimal("0.00"))
+    assert order.status == Order.Status.COMPLETED
+    bought = OrderGiftCard.objects.get(order=order)
+    assert bought.status == OrderGiftCard.Status.ISSUED
+    card = bought.gift_card
+    assert (card.initial_amount, card.balance, card.recipient_email, card.reference) == (
+        Decimal("50.00"), Decimal("50.00"), "ann@example.com", bought.reference)
+    assert Payment.objects.get(reference=order.number).status == "captured"
+    [gift_mail] = [m for m in mail.outbox if m.to == ["ann@example.com"]]
+    code = re.search(r"[2-9A-Z]{4}(?:-[2-9A-Z]{4}){4}", gift_mail.body).group(0)
+    assert "Happy birthday!" in gift_mail.body
+    assert payment_services.gift_card_spend(code=code, amount="10.00", reference="order:other").amount == Decimal(
+        "-10.00")
+    assert not CartGiftCard.objects.filter(cart=cart).exists()  # the cart is emptied once paid
+
+
+def test_a_card_for_a_later_day_is_issued_now_and_emailed_on_its_day():
+    cart = Cart.objects.create()
+    day = timezone.localdate() + timedelta(days=5)
+    add_card(cart, deliver_on=day)
+    order = place(cart)
+    card = OrderGiftCard.objects.get(order=order).gift_card
+    assert card.deliver_on == day
+    assert card.delivered_at is None
+    assert not [m for m in mail.outbox if m.to == ["ann@example.com"]]
+    with time_machine.travel(timezone.now() + timedelta(days=5)), committed():
+        assert payment_services.gift_card_deliver_due() == 1
+    assert len([m for m in mail.outbox if m.to == ["ann@example.com"]]) == 1
+
+
+def test_a_mixed_order_issues_its_card_at_once_and_ships_its_items_later(kettle):
+    cart = cart_with((kettle, 2))
+    add_card(cart, "25.00")
+    order = place(cart)
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert order.total == order.subtotal - order.discount + order.shipping + order.tax + Decimal("25.00")
+    assert OrderGiftCard.objects.get(order=order).status == OrderGiftCard.Status.ISSUED
+    assert Payment.objects.get(reference=order.number).captured_amount == order.total
+    with committed():
+        ship(order.packages.get())
+    order.refresh_from_db()
+    assert order.status == Order.Status.SHIPPED
+    assert Payment.objects.filter(reference=order.number).count() == 1  # captured once
+
+
+def test_issuing_again_issues_nothing_more():
+    cart = Cart.objects.create()
+    add_card(cart)
+    order = place(cart)
+    with committed():
+        assert orders_services.order_gift_cards_issue(order=Order.objects.get(pk=order.pk)) == 0
+    assert GiftCard.objects.count() == 1
+
+
+def test_gift_cards_cannot_be_bought_with_a_gift_card_or_store_credit(kettle):
+    buyer = UserFactory()
+    payment_services.store_credit_grant(user=buyer, amount=Decimal("100.00"),
+                                        kind=payment_services.StoreCreditKind.REFUND, reference="r:1")
+    cart = cart_with((kettle, 1), user=buyer)
+    add_card(cart)
+    with pytest.raises(ApplicationError) as credit:
+        place(cart, user=buyer, use_store_credit=True)
+    assert credit.value.code == "gift_cards_need_card"
+    issued = payment_services.gift_card_issue(amount="100.00")
+    with pytest.raises(ApplicationError) as gift:
+        place(cart, user=buyer, gift_card_code=issued.code)
+    assert gift.value.code == "gift_cards_need_card"
+    assert not Order.objects.exists()
+
+
+def test_a_declined_card_leaves_no_order_and_no_gift_card_and_keeps_the_cart():
+    cart = Cart.objects.create()
+    add_card(cart)
+    with pytest.raises(ApplicationError):
+        place(cart, card=DECLINED_CARD)
+    assert not Order.objects.exists()
+    assert not GiftCard.objects.exists()
+    assert CartGiftCard.objects.filter(cart=cart).count() == 1
+
+
+# --- taking them back ----------------------------------------------------------------------
+
+
+def test_cancelling_takes_back_an_unused_card_and_refunds_everything(kettle):
+    cart = cart_with((kettle, 1))
+    add_card(cart, "25.00")
+    order = place(cart)
+    with committed():
+        orders_services.order_cancel(order=order, reason="changed my mind")
+    order.refresh_from_db()
+    bought = OrderGiftCard.objects.get(order=order)
+    assert order.status == Order.Status.CANCELLED
+    assert bought.status == OrderGiftCard.Status.WITHDRAWN
+    card = GiftCard.objects.get(pk=bought.gift_card_id)
+    assert (card.status, card.balance) == (GiftCard.Status.VOIDED, Decimal("0.00"))
+    payment = Payment.objects.get(reference=order.number)
+    assert payment.refunded_amount == order.total
+
+
+def test_a_used_card_stops_the_cancellation_and_changes_nothing(kettle):
+    cart = cart_with((kettle, 1))
+    add_card(cart, "25.00")
+    order = place(cart)
+    body = [m for m in mail.outbox if m.to == ["ann@example.com"]][0].body
+    code = re.search(r"[2-9A-Z]{4}(?:-[2-9A-Z]{4}){4}", body).group(0)
+    payment_services.gift_card_spend(code=code, amount="5.00", reference="order:elsewhere")
+    with pytest.raises(ApplicationError) as refused:
+        orders_services.order_cancel(order=order)
+    assert refused.value.code == "gift_card_used"
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert OrderGiftCard.objects.get(order=order).status == OrderGiftCard.Status.ISSUED
+    assert GiftCard.objects.get().balance == Decimal("20.00")
+
+
+def test_refunding_a_gift_card_order_voids_the_card_and_pays_back():
+    cart = Cart.objects.create()
+    add_card(cart, "50.00")
+    order = place(cart)
+    with committed():
+        orders_services.order_refund(order=Order.objects.get(pk=order.pk), reason="sent to the wrong person")
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED
+    assert GiftCard.objects.get().status == GiftCard.Status.VOIDED
+    assert Payment.objects.get(reference=order.number).refunded_amount == Decimal("50.00")
+
+
+def test_a_cancellation_before_issuing_means_the_card_is_never_issued(kettle):
+    cart = cart_with((kettle, 1))
+    add_card(cart, "25.00")
+    # placed and paid, but its after-commit work (the worker issuing the card) has not run yet
+    order = services.order_place(
+        cart=cart, user=None, email="ada@example.com", shipping_address=ADDRESS, payment_method=GOOD_CARD,
+        idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=None)).order
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+    assert OrderGiftCard.objects.get(order=order).status == OrderGiftCard.Status.PENDING
+    with committed():
+        orders_services.order_cancel(order=order)  # the shopper cancels first
+        assert orders_services.order_gift_cards_issue(order=Order.objects.get(pk=order.pk)) == 0  # then the worker
+    assert not GiftCard.objects.exists()
+    assert OrderGiftCard.objects.get(order=order).status == OrderGiftCard.Status.WITHDRAWN
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+def test_the_gift_card_page_puts_a_card_in_the_cart_and_the_cart_shows_it():
+    client = Client()
+    page = client.get("/cart/gift-cards/")
+    assert page.status_code == 200
+    assert b"Recipient" in page.content
+    bad = client.post("/cart/gift-cards/", {"amount": "", "custom_amount": "2", "recipient_email": "ann@example.com"})
+    assert bad.status_code == 400
+    assert b"amount" in bad.content.lower()
+    missing = client.post("/cart/gift-cards/", {"amount": "50"})
+    assert missing.status_code == 400
+    ok = client.post("/cart/gift-cards/", {"amount": "50", "recipient_email": "ann@example.com",
+                                           "message": "Enjoy"})
+    assert ok.status_code == 302
+    assert ok["Location"] == "/cart/"
+    cart_page = client.get("/cart/")
+    assert b"ann@example.com" in cart_page.content
+    assert b"$50.00" in cart_page.content
+    assert b"Proceed to checkout" in cart_page.content
+    card = CartGiftCard.objects.get()
+    assert selectors.cart_item_count(session=client.session, user=None) == 1
+    removed = client.post(f"/cart/gift-cards/{card.pk}/remove/")
+    assert removed.status_code == 302
+    assert not CartGiftCard.objects.exists()
+    assert client.post("/cart/gift-cards/999999/remove/").status_code == 302  # a message, not a 500
+
+
+def test_a_custom_amount_wins_over_the_fixed_choice():
+    client = Client()
+    client.post("/cart/gift-cards/", {"amount": "50", "custom_amount": "35.50", "recipient_email": "a@example.com"})
+    assert CartGiftCard.objects.get().amount == Decimal("35.50")
+
+
+def test_the_api_adds_lists_and_removes_gift_cards_and_the_order_shows_them():
+    from rest_framework.test import APIClient
+
+    api = APIClient(enforce_csrf_checks=False)
+    bad = api.post("/api/v1/cart/gift-cards/", {"amount": "1.00", "recipient_email": "ann@example.com"},
+                   format="json")
+    assert bad.status_code == 400 and "amount" in bad.json()["error"]["fields"]
+    junk = api.post("/api/v1/cart/gift-cards/", {"amount": "x", "recipient_email": "nope"}, format="json")
+    assert junk.status_code == 400
+    made = api.post("/api/v1/cart/gift-cards/", {"amount": "50.00", "recipient_email": "ann@example.com",
+                                                  "message": "Enjoy"}, format="json")
+    assert made.status_code == 201
+    [card] = made.json()["gift_cards"]
+    assert (card["amount"], card["deliver_on"]) == ("50.00", timezone.localdate().isoformat())
+    quote = api.post("/api/v1/checkout/quote/", {"country": "US"}, format="json").json()
+    assert (quote["gift_cards_total"], quote["total"]) == ("50.00", "50.00")
+    assert api.delete("/api/v1/cart/gift-cards/999999/").status_code == 404
+    other = APIClient()
+    assert other.delete(f"/api/v1/cart/gift-cards/{card['id']}/").status_code == 404  # another shopper's
+    assert api.delete(f"/api/v1/cart/gift-cards/{card['id']}/").status_code == 204
+    assert api.get("/api/v1/cart/").json()["gift_cards"] == []
+
+
+def test_the_order_page_and_the_confirmation_list_the_gift_cards(client):
+    buyer = UserFactory()
+    cart = Cart.objects.create(user=buyer)
+    add_card(cart, "25.00", recipient_name="Ann")
+    order = place(cart, user=buyer)
+    client.force_login(buyer)
+    page = client.get(f"/orders/{order.number}/").content.decode()
+    assert 'data-gift-card-status="issued"' in page and "ann@example.com" in page
+    assert "data-gift-cards-bought" in page
+    confirmation = next(m for m in mail.outbox if m.to == ["ada@example.com"])
+    assert "Gift card of $25.00 for ann@example.com" in confirmation.body
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(buyer)
+    body = api.get(f"/api/v1/orders/{order.number}/").json()
+    assert body["gift_cards_total"] == "25.00"
+    assert [(c["recipient_email"], c["status"]) for c in body["gift_cards"]] == [("ann@example.com", "issued")]
