@@ -1,4 +1,5 @@
-"""Request-level middleware: forwarded headers only from trusted proxies, and the request id."""
+"""Request-level middleware: forwarded headers only from trusted proxies, the request id, and the
+visitor id (insights, at the end of this file)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import uuid
 
 from django.conf import settings
 
+from core import analytics
 from core.logging import request_id_var
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -84,4 +86,41 @@ class RequestIdMiddleware:
         finally:
             request_id_var.reset(token)
         response["X-Request-ID"] = rid
+        return response
+
+
+# --- Insights: the visitor id (core.analytics) ---------------------------------------------------
+
+
+class VisitorMiddleware:
+    """``request.visitor_id``: the first-party ``bz_vid`` cookie (a uuid4 hex, two years, SameSite=Lax,
+    HttpOnly: only the server reads it, the beacon included), made and set when missing.
+
+    With ``INSIGHTS_CONSENT_REQUIRED`` no cookie is set and the id is ``""`` until the visitor
+    accepted (``bz_consent=yes``); a visitor who declined (``bz_consent=no``) loses the cookie in
+    either mode. Health checks get neither. One cookie read per request and no I/O, so pages
+    served from the page cache stay cheap (the page cache never stores cookies: each response gets
+    its own). After the session and authentication middleware in ``MIDDLEWARE``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        cookie = request.COOKIES.get(analytics.VISITOR_COOKIE, "")
+        allowed = analytics.tracking_allowed(request)
+        new = ""
+        if not allowed or analytics.excluded_path(request.path):
+            request.visitor_id = cookie if allowed and analytics.VISITOR_ID_RE.match(cookie) else ""
+        elif analytics.VISITOR_ID_RE.match(cookie):
+            request.visitor_id = cookie
+        else:
+            request.visitor_id = new = analytics.new_visitor_id()
+        response = self.get_response(request)
+        if new and analytics.VISITOR_COOKIE not in response.cookies:
+            response.set_cookie(
+                analytics.VISITOR_COOKIE, new, max_age=analytics.VISITOR_COOKIE_MAX_AGE, samesite="Lax",
+                httponly=True, secure=settings.SESSION_COOKIE_SECURE,
+            )
+        elif not allowed and cookie and analytics.VISITOR_COOKIE not in response.cookies:
+            response.delete_cookie(analytics.VISITOR_COOKIE, samesite="Lax")
         return response

@@ -1,1 +1,79 @@
-"""Insights: the event store, sessions, daily KPIs, experiment results and recommendations."""
+"""Insights: the event store, sessions, daily KPIs, experiment results and recommendations.
+
+:class:`Event` is one shopper or server event (Segment's Ecommerce v2 names). On PostgreSQL its
+table is partitioned by day on ``occurred_at`` (``insights_event_pYYYYMMDD`` plus a default
+partition; ``insights.services.partitions_ensure`` / ``partitions_drop_older_than``): old days
+are dropped whole, never deleted row by row. A partitioned table's primary key and unique keys must
+contain the partition key, so the database's key is ``(id, occurred_at)`` and deduplication is
+``UNIQUE (event_id, occurred_at)``, while Django's state keeps a plain ``id`` primary key (admin
+and every queryset work as usual; ids come from one sequence, so they are unique anyway). The
+migration writes the table by hand on PostgreSQL and lets Django create an ordinary one elsewhere
+(SQLite, the embedded mode). Django 5.2's ``CompositePrimaryKey`` was the other option; its models
+cannot be registered in the admin (5.2), which the event list needs.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Event(models.Model):
+    class Channel(models.TextChoices):
+        WEB = "web", _("Web")
+        API = "api", _("API")
+
+    class Device(models.TextChoices):
+        DESKTOP = "desktop", _("Desktop")
+        MOBILE = "mobile", _("Mobile")
+        TABLET = "tablet", _("Tablet")
+        OTHER = "other", _("Other")
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(_("event id"), default=uuid.uuid4, editable=False)
+    name = models.CharField(_("event"), max_length=64)
+    occurred_at = models.DateTimeField(_("occurred"))
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    visitor_id = models.CharField(_("visitor id"), max_length=36, blank=True, default="")
+    # No foreign keys: users and sessions can be deleted, their events stay.
+    user_id = models.BigIntegerField(_("user id"), null=True, blank=True)
+    session_id = models.UUIDField(_("session id"), null=True, blank=True)  # filled by sessionisation
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices, default=Channel.WEB)
+    device = models.CharField(_("device"), max_length=8, choices=Device.choices, default=Device.OTHER)
+    is_bot = models.BooleanField(_("bot"), default=False)
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["event_id", "occurred_at"], name="insights_event_unique_event"),
+        ]
+        indexes = [
+            models.Index(fields=["occurred_at"], name="insights_event_occurred"),
+            models.Index(fields=["visitor_id", "occurred_at"], name="insights_event_visitor"),
+            models.Index(fields=["name", "occurred_at"], name="insights_event_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Cursor(models.Model):
+    """How far a reader of another log got (one row per reader, e.g. ``domain_events``): moved
+    in the same transaction as the rows it wrote, so a crash repeats nothing and skips nothing."""
+
+    name = models.CharField(max_length=40, unique=True)
+    last_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("cursor")
+        verbose_name_plural = _("cursors")
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_id}"

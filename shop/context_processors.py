@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from checkout import selectors as checkout_selectors
+from core import analytics
 
 
 def personal_parts(request: HttpRequest, known: Mapping[str, Any]) -> dict[str, Hashable]:
@@ -31,5 +32,10 @@ def personal_parts(request: HttpRequest, known: Mapping[str, Any]) -> dict[str, 
     if not isinstance(count, int):
         session = getattr(request, "session", None)
         count = checkout_selectors.cart_item_count(session=session, user=user) if session is not None else 0
-    return {"signed_in": signed_in, "member_plan": benefits.plan_name if benefits is not None else "",
-            "cart_item_count": count}
+    context: dict[str, Hashable] = {"signed_in": signed_in, "cart_item_count": count,
+                                    "member_plan": benefits.plan_name if benefits is not None else ""}
+    # --- Insights: the consent banner (personal/consent_banner.html), only when consent is required,
+    # so the parts' key is unchanged otherwise.
+    if analytics.consent_required():
+        context["consent_banner"] = analytics.consent_banner_pending(request)
+    return context

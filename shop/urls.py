@@ -48,6 +48,8 @@ urlpatterns = [
     path("orders/", include("orders.urls")),
     path("deals/", include("promotions.urls")),
     path("membership/", include("membership.urls")),
+    # Insights: the analytics beacon and the consent banner's answer.
+    path("insights/", include("insights.urls")),
     path("", include("marketplace.urls")),
     path("", include("catalog.urls")),
 ]
