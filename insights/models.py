@@ -77,3 +77,38 @@ class Cursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_id}"
+
+
+# --- recommendations (insights.recommend, computed nightly) --------------------------------------
+
+
+class Recommendation(models.Model):
+    """One stored recommendation: for ``product_id``, ``related_id`` at ``rank`` in the list of
+    ``kind``. The nightly job replaces a kind's whole table in one transaction; pages read the lists
+    through a versioned cache. Product ids without foreign keys: a deleted product leaves stale rows
+    until the next run, and pages only ever show products that are still for sale."""
+
+    class Kind(models.TextChoices):
+        ALSO_BOUGHT = "also_bought", _("Customers who bought this also bought")
+        BOUGHT_TOGETHER = "together", _("Frequently bought together")
+        ALSO_VIEWED = "also_viewed", _("Customers who viewed this also viewed")
+        CATEGORY_BEST = "category_best", _("Best sellers of the category")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    # The product the list is for; for CATEGORY_BEST, the category's id.
+    product_id = models.BigIntegerField(_("for"))
+    rank = models.PositiveSmallIntegerField(_("rank"))
+    related_id = models.BigIntegerField(_("product"))
+    score = models.FloatField(_("score"))
+    computed_at = models.DateTimeField(_("computed"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("recommendation")
+        verbose_name_plural = _("recommendations")
+        ordering = ("kind", "product_id", "rank")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "product_id", "rank"], name="recommendation_rank_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.product_id} #{self.rank}: {self.related_id}"
