@@ -206,6 +206,13 @@ def cart_lines_with_offers(*, cart: Cart | None) -> tuple[list, dict, tuple]:
     return [pricing.LineInput(r.offer_id, r.quantity) for r in rows], {r.offer_id: r.offer for r in rows}, gift_cards
 
 
+def cart_product_ids(*, cart: Cart | None) -> list[int]:
+    """The products in ``cart`` (one query; none without a cart)."""
+    if cart is None:
+        return []
+    return list(CartLine.objects.filter(cart=cart).values_list("offer__product_id", flat=True).distinct())
+
+
 def cart_gift_cards(*, cart: Cart | None) -> tuple:
     """The gift cards in ``cart`` as pricing input (one query; none without a cart)."""
     from checkout import pricing

@@ -36,3 +36,14 @@ def ingest_domain_events(batch_size: int = 500, max_batches: int = 20) -> int:
         if read < batch_size:
             break
     return total
+
+
+# --- recommendations -------------------------------------------------------------------------------
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def compute_recommendations() -> dict[str, int]:
+    """Beat, nightly: every recommendation list from the event store (insights.recommendations)."""
+    from insights import recommendations
+
+    return recommendations.recommendations_compute()

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "catalog",
+    "experiments",  # --- Experiments (insights issue): assignment, layer 2 beside accounts and catalog
     "marketplace",
     "payments",
     "fulfillment",
@@ -620,7 +621,18 @@ CELERY_BEAT_SCHEDULE.update({
     "insights-ensure-partitions": {"task": "insights.tasks.ensure_partitions", "schedule": 60 * 60},
     "insights-drop-old-partitions": {"task": "insights.tasks.drop_old_partitions", "schedule": 24 * 60 * 60},
 })
+# Recommendations (insights.recommendations): computed nightly from this many days of events, this
+# many kept per product and kind.
+INSIGHTS_RECS_DAYS = env.int("INSIGHTS_RECS_DAYS", default=180)
+INSIGHTS_RECS_TOP_N = env.int("INSIGHTS_RECS_TOP_N", default=20)
+CELERY_BEAT_SCHEDULE["insights-recommendations"] = {
+    "task": "insights.tasks.compute_recommendations", "schedule": 24 * 60 * 60}
 # --- end of Insights ----------------------------------------------------------------------------
+
+# --- Experiments: scheduled starts and stops (experiments.services.experiments_apply_schedule) ---
+CELERY_BEAT_SCHEDULE["experiments-apply-schedule"] = {"task": "experiments.tasks.apply_schedule", "schedule": 60,
+                                                      "options": {"expires": 55}}
+# --- end of Experiments --------------------------------------------------------------------------
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Bazaar API",

@@ -8,4 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("p/<slug:slug>/", views.product_detail, name="product"),
     path("account/", views.account, name="account"),
+    path("recommendations/product/<int:product_id>/", views.product_recommendations, name="recs_product"),
+    path("recommendations/cart/", views.cart_recommendations, name="recs_cart"),
+    path("recommendations/for-you/", views.for_you, name="recs_for_you"),
 ]

@@ -15,7 +15,10 @@ from django.utils.translation import gettext as _
 from accounts import selectors as account_selectors
 from catalog import cache_keys
 from catalog import selectors as catalog_selectors
+from checkout import selectors as checkout_selectors
+from checkout import services as checkout_services
 from core.pagecache import cache_page_versioned, personal_for
+from insights import recommendations
 from marketplace import selectors as marketplace_selectors
 from membership import selectors as membership_selectors
 from orders import selectors as orders_selectors
@@ -52,6 +55,62 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404(_("No such product."))
     response = render(request, "storefront/product_detail.html", {"page": page, "product": page.product})
     return personal_for(response, (review.user_id for review in page.reviews))
+
+
+# --- recommendations (insights.recommendations), loaded into the pages after they render -------------
+# The blocks are fragments the page fetches (htmx) once it is shown: the product page and the home
+# page stay whole in the page cache and cost nothing more to serve, and the blocks have caches of
+# their own (the stored lists, and for the product's block the catalog's prices and stock).
+
+RECS_SHOWN = 8
+
+
+def _recs_namespaces(request, product_id: int) -> list[str]:
+    return [cache_keys.CATALOG, cache_keys.LISTING, recommendations.RECS_NAMESPACE]
+
+
+@cache_page_versioned(_recs_namespaces, shared=True)
+def product_recommendations(request: HttpRequest, product_id: int) -> HttpResponse:
+    """"Frequently bought together" and "Customers who bought this also bought" (or, before anyone
+    bought it, "... viewed this also viewed") for one product."""
+    kind = recommendations.Kind
+    together = recommendations.for_product(product_id=product_id, kind=kind.BOUGHT_TOGETHER, limit=4)
+    also = recommendations.for_product(product_id=product_id, kind=kind.ALSO_BOUGHT, limit=RECS_SHOWN)
+    also_kind = kind.ALSO_BOUGHT
+    if not also:
+        also, also_kind = recommendations.for_product(product_id=product_id, kind=kind.ALSO_VIEWED,
+                                                      limit=RECS_SHOWN), kind.ALSO_VIEWED
+    blocks = [block for block in (
+        {"kind": str(kind.BOUGHT_TOGETHER), "title": kind.BOUGHT_TOGETHER.label, "products": together},
+        {"kind": str(also_kind), "title": also_kind.label, "products": also},
+    ) if block["products"]]
+    return render(request, "storefront/_recommendations.html", {"blocks": blocks})
+
+
+def cart_recommendations(request: HttpRequest) -> HttpResponse:
+    """What goes with the shopper's cart: the lists of its products merged (never what it holds)."""
+    cart = checkout_services.cart_for_session(session=request.session, user=request.user)
+    product_ids = checkout_selectors.cart_product_ids(cart=cart)
+    kind = recommendations.Kind
+    blocks = []
+    if product_ids:
+        together = recommendations.for_products(product_ids=product_ids, kind=kind.BOUGHT_TOGETHER, limit=4)
+        also = recommendations.for_products(product_ids=product_ids, kind=kind.ALSO_BOUGHT, limit=RECS_SHOWN)
+        blocks = [block for block in (
+            {"kind": str(kind.BOUGHT_TOGETHER), "title": kind.BOUGHT_TOGETHER.label, "products": together},
+            {"kind": str(kind.ALSO_BOUGHT), "title": kind.ALSO_BOUGHT.label, "products": also},
+        ) if block["products"]]
+    return render(request, "storefront/_recommendations.html", {"blocks": blocks})
+
+
+def for_you(request: HttpRequest) -> HttpResponse:
+    """Home page: "Inspired by your history" for a visitor with one, the shop's best sellers else."""
+    user_id = request.user.pk if request.user.is_authenticated else None
+    personal, products = recommendations.inspired_by(visitor_id=getattr(request, "visitor_id", ""),
+                                                     user_id=user_id, limit=RECS_SHOWN)
+    title = _("Inspired by your history") if personal else _("Popular right now")
+    blocks = [{"kind": "history" if personal else "popular", "title": title, "products": products}] if products else []
+    return render(request, "storefront/_recommendations.html", {"blocks": blocks})
 
 
 @login_required

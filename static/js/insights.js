@@ -68,11 +68,7 @@
       if (name) events.push(event(name, data));
     });
     document.querySelectorAll("[data-insights-list]").forEach(function (list) {
-      var data = parse(list, "data-insights-list");
-      data.products = itemsOf(list).map(function (item) {
-        return { product_id: item.data.product_id, position: item.data.position };
-      }).filter(function (product) { return typeof product.product_id === "number"; });
-      events.push(event("Product List Viewed", data));
+      events.push(listViewed(list));
     });
     return events;
   }
@@ -93,10 +89,33 @@
     })]);
   }
 
+  function listViewed(list) {
+    var data = parse(list, "data-insights-list");
+    data.products = itemsOf(list).map(function (item) {
+      return { product_id: item.data.product_id, position: item.data.position };
+    }).filter(function (product) { return typeof product.product_id === "number"; });
+    return event("Product List Viewed", data);
+  }
+
+  function onSwap() {
+    // Lists that arrive after the page (recommendation blocks fetched by htmx) are seen too, once.
+    var events = [];
+    document.querySelectorAll("[data-insights-list]").forEach(function (list) {
+      if (list.getAttribute("data-insights-sent")) return;
+      list.setAttribute("data-insights-sent", "1");
+      events.push(listViewed(list));
+    });
+    if (events.length) send(events);
+  }
+
   function start() {
+    document.querySelectorAll("[data-insights-list]").forEach(function (list) {
+      list.setAttribute("data-insights-sent", "1");
+    });
     var events = pageEvents();
     if (events.length) send(events);
     document.addEventListener("click", onClick, true);
+    document.body.addEventListener("htmx:afterSettle", onSwap);
   }
 
   if (document.readyState !== "loading") start();
