@@ -96,9 +96,13 @@ def _test_settings(settings, tmp_path):
 def _clean_cache():
     from django.core.cache import cache
 
+    from core import cache as vcache
+
     cache.clear()
+    vcache.local_clear()  # what this process holds of the cache goes with it
     yield
     cache.clear()
+    vcache.local_clear()
 
 
 @pytest.fixture(autouse=True)

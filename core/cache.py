@@ -14,17 +14,38 @@ lookup misses, so requests for things that do not exist (a made-up product slug)
 
 Every call here swallows cache errors (logged): when Redis is down, callers see a miss and
 read the database instead (invariant 6 in docs/architecture.md).
+
+**The in-process layer** (``CACHE_LOCAL_MB``, used by the page cache: ``get_checked(..., local=True)``).
+A page-cache hit would otherwise cost a Redis round trip to learn the namespaces' versions, the
+largest part of serving a stored page. So each process keeps the versions it has learnt and the
+last entries it read, and learns every change as it happens: :func:`bump` publishes the new versions
+on a Redis channel, and a thread in each web process, subscribed to it, writes them into the
+process's map (the process that bumps writes its own at once). A hit whose entry carries the
+versions the map holds is served with no round trip at all. The map is trusted only while the
+subscription is known to be alive (a confirmation, a message or an answered PING in the last
+``_ALIVE_SECONDS``): a lost connection, Redis down or a bump that could not be published empties
+the map, and every lookup goes to Redis again, exactly as without the layer. A version read from
+Redis is kept only if no message arrived while it was read (a generation counter), so a slow read
+never overwrites a newer version. The cost: between a bump's commit and its message reaching
+another process (well under a millisecond on one host, longer only when that process's thread
+waits for the interpreter lock) that process may serve the page it had; the process that made the
+change, and every one after the message, serve the new one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.db import transaction
@@ -109,11 +130,15 @@ def _new_version(kind: str = CREATED) -> str:
 
 
 def bump(*namespaces: str) -> None:
-    """Invalidate every key built on these namespaces, now."""
+    """Invalidate every key built on these namespaces, now (and tell every process: see the module)."""
+    fresh = {ns: _new_version(BUMPED) for ns in namespaces}
     try:
-        cache.set_many({_version_key(ns): _new_version(BUMPED) for ns in namespaces}, VERSION_TIMEOUT)
+        cache.set_many({_version_key(ns): version for ns, version in fresh.items()}, VERSION_TIMEOUT)
     except Exception:  # noqa: BLE001
         logger.warning("cache version bump failed for %s", namespaces, exc_info=True)
+        local_clear()  # this process must not keep serving what it holds; the others' threads lose Redis too
+        return
+    _local_learn(fresh, published=_publish(fresh))
 
 
 def bump_on_commit(*namespaces: str) -> None:
@@ -121,15 +146,21 @@ def bump_on_commit(*namespaces: str) -> None:
     transaction.on_commit(lambda: bump(*namespaces))
 
 
-def get_checked(key: str, namespaces: Iterable[str]) -> tuple[Any, dict[str, str | None]]:
+def get_checked(key: str, namespaces: Iterable[str], *, local: bool = False) -> tuple[Any, dict[str, str | None]]:
     """In ONE round trip: the value stored under ``key`` by :func:`set_checked` if the
     namespaces still have the versions it was stored with (else None), and those versions
     (None for a namespace that has no version yet; nothing is written on a miss).
 
     The key itself carries no version, so a hit costs a single ``get_many`` (not one round trip
-    for the versions and another for the value).
+    for the versions and another for the value). With ``local`` (and the layer on), a hit the
+    process holds costs none, and a miss of the value with known versions a single ``get``.
     """
-    names = sorted(set(namespaces))
+    if local and _local_ready():
+        return _get_checked_local(key, sorted(set(namespaces)))
+    return _get_checked_remote(key, sorted(set(namespaces)))
+
+
+def _get_checked_remote(key: str, names: list[str]) -> tuple[Any, dict[str, str | None]]:
     version_keys = [_version_key(ns) for ns in names]
     found = safe_get_many([key, *version_keys])
     current = {ns: found.get(vk) for ns, vk in zip(names, version_keys, strict=True)}
@@ -141,13 +172,15 @@ def get_checked(key: str, namespaces: Iterable[str]) -> tuple[Any, dict[str, str
     return None, current
 
 
-def set_checked(key: str, value: Any, versions_seen: dict[str, str | None], timeout: int | None = None) -> None:
+def set_checked(key: str, value: Any, versions_seen: dict[str, str | None], timeout: int | None = None, *,
+                local: bool = False) -> None:
     """Store ``value`` tagged with the namespace versions read before it was computed.
 
     A namespace that had no version then gets one now. If another process created one meanwhile,
     that one is used when it was merely created (by another reader); when it was set by a bump,
     the data changed while ``value`` was computed, so nothing is stored."""
     seen = dict(versions_seen)
+    made: dict[str, str] = {}
     for ns in sorted(ns for ns, version in seen.items() if version is None):
         version = _new_version(CREATED)
         try:
@@ -159,9 +192,15 @@ def set_checked(key: str, value: Any, versions_seen: dict[str, str | None], time
             version = safe_get(_version_key(ns))
             if not (isinstance(version, str) and version.startswith(CREATED)):
                 return
+        else:
+            made[ns] = version
         seen[ns] = version
+    if made and local:  # every process learns the new versions (a first one, or one that expired)
+        _local_learn(made, published=_publish(made))
     tag = tuple(str(seen[ns]) for ns in sorted(seen))
     safe_set(key, (tag, value), timeout)
+    if local and _local_ready():
+        _local_keep(key, sorted(seen), tag, value)
 
 
 def cached_in(namespace: str, key: str, producer: Callable[[], Any], timeout: int | None = None) -> Any:
@@ -179,3 +218,176 @@ def bump_now_and_on_commit(*namespaces: str) -> None:
     concurrent reader keeps what it read before the commit)."""
     bump(*namespaces)
     bump_on_commit(*namespaces)
+
+
+# --- the in-process layer (see the module) ----------------------------------------------------
+
+_ALIVE_SECONDS = 3.0  # the subscription must have shown it is alive this recently to be trusted
+_PING_SECONDS = 1.0
+
+
+class _Local:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.versions: dict[str, str] = {}
+        self.generation = 0  # moves on every message and every clear
+        self.entries: OrderedDict[str, tuple[tuple, Any, int]] = OrderedDict()  # key -> (tag, value, size)
+        self.size = 0
+        self.alive_until = 0.0
+        self.pid: int | None = None
+
+
+_local = _Local()
+
+
+def _local_limit() -> int:
+    return int(getattr(settings, "CACHE_LOCAL_MB", 0) * 1024 * 1024)
+
+
+def _redis_url() -> str | None:
+    config = settings.CACHES.get("default", {})
+    if "django_redis" not in config.get("BACKEND", ""):
+        return None
+    location = config.get("LOCATION")
+    return location[0] if isinstance(location, list | tuple) else location
+
+
+def _channel() -> str:
+    # Pub/sub channels are shared by every database of a Redis server: the name carries the cache's
+    # location (its database number included) and key prefix, so two shops, or two test runs, on
+    # one server never hear each other's bumps.
+    where = f"{_redis_url()}|{settings.CACHES['default'].get('KEY_PREFIX', '')}"
+    return f"cache-bumps:{hashlib.blake2b(where.encode(), digest_size=8).hexdigest()}"
+
+
+def _local_ready() -> bool:
+    """Whether this process may answer from its own layer now (starting its listener if needed)."""
+    if _local_limit() <= 0 or _redis_url() is None:
+        return False
+    if _local.pid != os.getpid():  # a new process (or a fork): its own map, its own listener
+        _local.pid = os.getpid()
+        local_clear()
+        threading.Thread(target=_listen, name="cache-bumps", daemon=True, args=(os.getpid(),)).start()
+        return False
+    return time.monotonic() < _local.alive_until
+
+
+def local_clear() -> None:
+    """Forget every version and entry this process holds (tests; a lost subscription)."""
+    with _local.lock:
+        _local.versions.clear()
+        _local.entries.clear()
+        _local.size = 0
+        _local.generation += 1
+
+
+def _encode(versions: dict[str, str]) -> str:
+    return "\n".join(f"{ns}\t{version}" for ns, version in versions.items())
+
+
+def _decode(data: Any) -> dict[str, str]:
+    text = data.decode() if isinstance(data, bytes) else str(data)
+    return dict(line.split("\t", 1) for line in text.split("\n") if "\t" in line)
+
+
+def _publish(versions: dict[str, str]) -> bool:
+    if _redis_url() is None:
+        return True  # no other process shares this cache
+    try:
+        cache.client.get_client(write=True).publish(_channel(), _encode(versions))
+    except Exception:  # noqa: BLE001
+        logger.warning("cache bump not published for %s", list(versions), exc_info=True)
+        return False
+    return True
+
+
+def _local_learn(versions: dict[str, str], *, published: bool) -> None:
+    """This process's own bump: its map follows at once (the others learn from the channel). A bump
+    the others cannot hear of empties this map too, so nothing here outlives what they hold."""
+    if not published:
+        local_clear()
+        return
+    with _local.lock:
+        _local.versions.update(versions)
+        _local.generation += 1
+
+
+def _listen(pid: int) -> None:
+    """The thread of one process: keep the map up to date from the channel, forever (reconnecting)."""
+    import redis
+
+    while _local.pid == pid:
+        pubsub = None
+        try:
+            client = redis.Redis.from_url(_redis_url(), socket_connect_timeout=1, socket_timeout=_ALIVE_SECONDS)
+            pubsub = client.pubsub()
+            pubsub.subscribe(_channel())
+            last_ping = 0.0
+            while _local.pid == pid:
+                message = pubsub.get_message(timeout=_PING_SECONDS)
+                now = time.monotonic()
+                if message is not None:
+                    kind = message.get("type")
+                    if kind == "message":
+                        changed = _decode(message.get("data", b""))
+                        with _local.lock:
+                            _local.versions.update(changed)
+                            _local.generation += 1
+                    if kind in ("message", "subscribe", "pong"):
+                        _local.alive_until = now + _ALIVE_SECONDS
+                if now - last_ping >= _PING_SECONDS:
+                    pubsub.ping()
+                    last_ping = now
+        except Exception:  # noqa: BLE001 - whatever went wrong, the map is no longer trustworthy
+            _local.alive_until = 0.0
+            local_clear()
+            logger.warning("cache bump listener lost its subscription; reconnecting", exc_info=True)
+            time.sleep(1.0)
+        finally:
+            if pubsub is not None:
+                with contextlib.suppress(Exception):
+                    pubsub.close()
+
+
+def _local_keep(key: str, names: list[str], tag: tuple, value: Any) -> None:
+    """Hold ``value`` (tagged with the versions it was stored under) if they are the ones the map has."""
+    size = len(value[2]) if isinstance(value, tuple) and len(value) > 2 and isinstance(value[2], str) else 1024
+    limit = _local_limit()
+    if size > limit // 8:
+        return
+    with _local.lock:
+        if tuple(_local.versions.get(ns) for ns in names) != tag:
+            return
+        old = _local.entries.pop(key, None)
+        if old is not None:
+            _local.size -= old[2]
+        _local.entries[key] = (tag, value, size)
+        _local.size += size
+        while _local.size > limit and _local.entries:
+            _key, (_tag, _value, dropped) = _local.entries.popitem(last=False)
+            _local.size -= dropped
+
+
+def _get_checked_local(key: str, names: list[str]) -> tuple[Any, dict[str, str | None]]:
+    with _local.lock:
+        current = [_local.versions.get(ns) for ns in names]
+        generation = _local.generation
+        entry = _local.entries.get(key) if all(current) else None
+        if entry is not None and entry[0] == tuple(current):
+            _local.entries.move_to_end(key)
+            return entry[1], dict(zip(names, current, strict=True))
+    if all(current):  # the versions are known: only the value is fetched
+        found = safe_get(key)
+        seen = dict(zip(names, current, strict=True))
+        if isinstance(found, tuple) and len(found) == 2 and found[0] == tuple(current):
+            _local_keep(key, names, found[0], found[1])
+            return found[1], seen
+        return None, seen
+    value, seen = _get_checked_remote(key, names)
+    if all(seen.values()):
+        with _local.lock:
+            if _local.generation == generation:  # nothing changed while Redis was read
+                _local.versions.update(seen)  # type: ignore[arg-type]
+    if value is not None:
+        _local_keep(key, names, tuple(str(seen[ns]) for ns in names), value)
+    return value, seen

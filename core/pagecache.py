@@ -185,7 +185,7 @@ def cache_page_versioned(
             key = "\n".join(["page", request.path, query, getattr(request, "LANGUAGE_CODE", ""), kind])
             key = "page:" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
             viewer = request.user.pk if request.user.is_authenticated else None
-            hit, seen = vcache.get_checked(key, namespaces(request, *args, **kwargs))
+            hit, seen = vcache.get_checked(key, namespaces(request, *args, **kwargs), local=True)
             token = get_token(request)
             request.page_cache_csrf_token = token  # the personal parts' forms get the same token
             if isinstance(hit, tuple) and len(hit) == 5 and viewer not in hit[3]:
@@ -209,7 +209,7 @@ def cache_page_versioned(
                 if viewer not in excluded:
                     stored = (response.status_code, response["Content-Type"], body.replace(token, CSRF_HOLE), excluded,
                               names)
-                    vcache.set_checked(key, stored, seen, settings.PAGE_CACHE_TIMEOUT)
+                    vcache.set_checked(key, stored, seen, settings.PAGE_CACHE_TIMEOUT, local=True)
                 response["X-Page-Cache"] = "miss"
             response.content = _fill(request, body, token, names).encode(response.charset)
             return response

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from celery.schedules import crontab  # insights: the day rollups (see "sessions and daily KPIs")
 from django.utils.translation import gettext_lazy as _
 
 from shop.production import DEV_SECRET_KEY, DEV_TEST_CARRIER_SECRET, parse_trusted_proxies, refuse_unsafe_production
@@ -355,6 +356,9 @@ CATALOG_PAGE_SIZE = env.int("CATALOG_PAGE_SIZE", default=24)
 CATALOG_COUNT_CAP = env.int("CATALOG_COUNT_CAP", default=1000)
 PAGE_CACHE_TIMEOUT = env.int("PAGE_CACHE_TIMEOUT", default=15 * 60)
 PAGE_CACHE_ENABLED = env.bool("PAGE_CACHE_ENABLED", default=True)
+# Megabytes of stored pages each web process also keeps in its own memory, answered without a Redis
+# round trip while its subscription to the cache's changes is alive (core.cache); 0 turns it off.
+CACHE_LOCAL_MB = env.int("CACHE_LOCAL_MB", default=32)
 # What the layout's personal parts (templates/personal/) may show about the visitor: the only
 # context they are rendered with, on stored pages and on others alike (core.pagecache).
 PERSONAL_PARTS_CONTEXT = "shop.context_processors.personal_parts"
@@ -628,6 +632,17 @@ INSIGHTS_RECS_TOP_N = env.int("INSIGHTS_RECS_TOP_N", default=20)
 CELERY_BEAT_SCHEDULE["insights-recommendations"] = {
     "task": "insights.tasks.compute_recommendations", "schedule": 24 * 60 * 60}
 # --- end of Insights ----------------------------------------------------------------------------
+# --- Insights: sessions and daily KPIs (insights.sessions, insights.rollups) --------------------
+# A session ends after this many minutes without an event (and at midnight UTC).
+INSIGHTS_SESSION_TIMEOUT_MINUTES = env.int("INSIGHTS_SESSION_TIMEOUT_MINUTES", default=30)
+CELERY_BEAT_SCHEDULE.update({
+    # Yesterday's final figures, then today's so far (each run replaces the whole day: idempotent).
+    "insights-rollup-yesterday": {"task": "insights.tasks.rollup_day", "kwargs": {"days_ago": 1},
+                                  "schedule": crontab(minute=30, hour=0)},
+    "insights-rollup-today": {"task": "insights.tasks.rollup_day", "kwargs": {"days_ago": 0},
+                              "schedule": crontab(minute="*/15"), "options": {"expires": 14 * 60}},
+})
+# --- end of Insights: sessions and daily KPIs ------------------------------------------------------
 
 # --- Experiments: scheduled starts and stops (experiments.services.experiments_apply_schedule) ---
 CELERY_BEAT_SCHEDULE["experiments-apply-schedule"] = {"task": "experiments.tasks.apply_schedule", "schedule": 60,

@@ -1,0 +1,109 @@
+"""The page cache's in-process layer (core.cache): a warm hit costs no Redis round trip while the
+process's subscription to bumps is alive, a bump made anywhere reaches it, and without a live
+subscription every lookup goes to Redis as before. Real Redis (pub/sub included)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.cache import cache
+
+from core import cache as vcache
+
+pytestmark = pytest.mark.django_db
+
+NAMESPACES = ["catalog", "product:blue-kettle"]
+
+
+@pytest.fixture
+def live(settings):
+    """The layer on, its listener subscribed (waits for the subscription, as a web process would)."""
+    if vcache._redis_url() is None:
+        pytest.skip("needs REDIS_URL (the layer listens on Redis pub/sub)")
+    settings.CACHE_LOCAL_MB = 8
+    deadline = time.monotonic() + 5
+    while not vcache._local_ready():
+        assert time.monotonic() < deadline, "the listener never subscribed"
+        time.sleep(0.05)
+    yield
+    vcache.local_clear()
+
+
+def store(value="page"):
+    hit, seen = vcache.get_checked("page:k", NAMESPACES, local=True)
+    assert hit is None
+    vcache.set_checked("page:k", (200, "text/html", value, frozenset(), ()), seen, 60, local=True)
+
+
+def wait_for(predicate, seconds=3.0):
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def test_a_warm_entry_is_served_without_redis(live):
+    store("kettle v1")
+    hit, _seen = vcache.get_checked("page:k", NAMESPACES, local=True)
+    assert hit[2] == "kettle v1"
+    cache.delete("page:k")  # gone from Redis: the process still answers from its own copy
+    hit, _seen = vcache.get_checked("page:k", NAMESPACES, local=True)
+    assert hit[2] == "kettle v1"
+
+
+def test_a_bump_in_this_process_is_seen_at_once(live):
+    store()
+    vcache.bump("product:blue-kettle")
+    hit, seen = vcache.get_checked("page:k", NAMESPACES, local=True)
+    assert hit is None
+    assert seen["product:blue-kettle"].startswith(vcache.BUMPED)
+
+
+def test_a_bump_published_by_another_process_reaches_this_one(live):
+    store()
+    before = vcache._local.versions["catalog"]
+    # what another web process or a worker does when a price changes: a new version, published
+    new = vcache._new_version(vcache.BUMPED)
+    cache.set(vcache._version_key("catalog"), new, vcache.VERSION_TIMEOUT)
+    cache.client.get_client(write=True).publish(vcache._channel(), vcache._encode({"catalog": new}))
+    wait_for(lambda: vcache._local.versions.get("catalog") == new)
+    assert before != new
+    hit, _seen = vcache.get_checked("page:k", NAMESPACES, local=True)
+    assert hit is None  # the stored page is of the old version: rendered again
+
+
+def test_without_a_live_subscription_every_lookup_asks_redis(live):
+    store("v1")
+    vcache._local.alive_until = 0.0  # the listener has not been heard from lately
+    cache.delete("page:k")
+    hit, _seen = vcache.get_checked("page:k", NAMESPACES, local=True)
+    assert hit is None  # not answered from the process's copy
+
+
+def test_a_bump_that_cannot_reach_redis_empties_the_processs_copy(live, monkeypatch):
+    store()
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(cache, "set_many", broken)
+    vcache.bump("catalog")
+    assert vcache._local.versions == {}
+    assert not vcache._local.entries
+
+
+def test_other_shops_on_the_same_redis_server_are_not_heard(live, settings):
+    channel = vcache._channel()
+    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "KEY_PREFIX": "someone-else"}}
+    assert vcache._channel() != channel
+
+
+def test_the_copy_stays_within_its_size(live, settings):
+    settings.CACHE_LOCAL_MB = 1
+    for n in range(40):
+        key = f"page:{n}"
+        _hit, seen = vcache.get_checked(key, NAMESPACES, local=True)
+        vcache.set_checked(key, (200, "text/html", "x" * 100_000, frozenset(), ()), seen, 60, local=True)
+    assert vcache._local.size <= 1024 * 1024
+    assert 0 < len(vcache._local.entries) < 40
