@@ -522,6 +522,12 @@ def product_cards(*, ids) -> list[Product]:
     return [found[i] for i in ids if i in found]
 
 
+def products_for_traffic(*, limit: int) -> list[tuple[int, int | None, Decimal | None]]:
+    """(id, category id, listing price) of the first ``limit`` active products in stock, by id: the
+    catalog demo traffic is generated over."""
+    return list(_base().filter(in_stock=True).order_by("id").values_list("pk", "category_id", "listing_price")[:limit])
+
+
 def products_all() -> QuerySet[Product]:
     """Every product, active or not, unordered and with nothing joined: for batch jobs of other
     contexts that narrow it by their own relations (marketplace: the products without a buy box)."""

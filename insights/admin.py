@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdminMixin
-from insights import events
+from insights import admin_experiments, events
 from insights.models import Event
 
 
@@ -36,3 +36,12 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                        "channel", "device", "is_bot", "properties")
     show_full_result_count = False
     list_per_page = 100
+
+
+admin_experiments.install(admin.site)  # --- Experiments: the results page (insights/admin_experiments.py)
+
+# --- Insights: the KPI dashboard (insights/admin_dashboard.py) ----------------------------------
+from insights import admin_dashboard  # noqa: E402 - after this module's own registrations
+
+admin_dashboard.install(admin.site)
+# --- end of the KPI dashboard --------------------------------------------------------------------

@@ -62,6 +62,10 @@ ACCESS_ACTIONS = {
     ("orders", "order", "revoke_guest_links"): "orders.change_order",  # guest links stop working
     ("marketplace", "seller", "suspend"): "marketplace.suspend_seller",  # its offers stop selling
     ("marketplace", "seller", "reinstate"): "marketplace.suspend_seller",
+    # --- Experiments: starting or stopping changes what shoppers see, not money or stock
+    ("experiments", "experiment", "start_experiments"): "experiments.change_experiment",
+    ("experiments", "experiment", "stop_experiments"): "experiments.change_experiment",
+    # --- end of Experiments
 }
 # Actions that only read (a download of what the list shows): whoever may view the rows may use them.
 READ_ACTIONS = {

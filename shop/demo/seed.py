@@ -416,7 +416,7 @@ def _tick(timings: dict[str, float], name: str, since: float) -> float:
 
 def seed_demo(
     *, products: int = 500, seed: int = DEFAULT_SEED, log: Callable[[str], None] = lambda _msg: None,
-    chunk_size: int | None = None, writers: int | None = None,
+    chunk_size: int | None = None, writers: int | None = None, events: int = 0, event_days: int = 30,
 ) -> SeedResult:
     """Make sure the first ``products`` demo products (and everything around them) exist.
 
@@ -505,6 +505,17 @@ def seed_demo(
     if made:
         log(f"{made} lightning deals started")
     t = step("lightning deals", t)
+    if events:
+        from shop.demo.traffic import seed_traffic  # insights' demo data (and the experiment), when asked for
+
+        traffic = seed_traffic(events=events, days=event_days, seed=seed, log=log)
+        log(f"{traffic['events']} shopper events over {event_days} days, rolled up; "
+            f"{traffic['recommendations']} recommendations")
+        t = step("shopper events, rollups and recommendations", t)
+    else:
+        from shop.demo.experiments import seed_experiments
+
+        seed_experiments()
 
     result.counts = {
         **catalog_bulk.catalog_counts(), **marketplace_bulk.marketplace_counts(),

@@ -24,8 +24,16 @@ class Command(BaseCommand):
             "--seed", type=int, default=DEFAULT_SEED,
             help=f"Random seed of the generated data (default {DEFAULT_SEED}); product i is the same for a seed.",
         )
+        parser.add_argument(
+            "--events", type=int, default=0,
+            help="Also about this many shopper events (visits, funnels, searches, orders) over the last "
+                 "--event-days days, rolled up for the insights dashboard, with the demo experiment's exposures "
+                 "and recommendations computed from them (default 0: none).",
+        )
+        parser.add_argument("--event-days", type=int, default=30, help="Days the events span (default 30).")
 
-    def handle(self, *args, products: int, seed: int, verbosity: int = 1, **options) -> None:
+    def handle(self, *args, products: int, seed: int, events: int = 0, event_days: int = 30, verbosity: int = 1,
+               **options) -> None:
         if settings.PRODUCTION:
             raise CommandError(
                 "seed_demo refuses to run in production (DJANGO_ENV=production): demo data includes "
@@ -33,8 +41,10 @@ class Command(BaseCommand):
             )
         if products < 0:
             raise CommandError("--products must be zero or more.")
+        if events < 0 or not 1 <= event_days <= 365:
+            raise CommandError("--events must be zero or more and --event-days from 1 to 365.")
         log = self.stdout.write if verbosity >= 1 else (lambda _msg: None)
-        result = seed_demo(products=products, seed=seed, log=log)
+        result = seed_demo(products=products, seed=seed, log=log, events=events, event_days=event_days)
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready: {result.products_created} products created "
             f"({result.products_requested} requested) in {result.seconds:.1f} s."
