@@ -5,7 +5,7 @@ These are not domain events (core.events): they describe what shoppers did and a
 
 # Sent by the browser (static/js/insights.js through the beacon, insights.views.beacon).
 PRODUCT_LIST_VIEWED = "Product List Viewed"  # list_id, category, query, products [{product_id, position}]
-PRODUCT_VIEWED = "Product Viewed"  # product_id, sku, category
+PRODUCT_VIEWED = "Product Viewed"  # product_id, sku, category, seller_id (the featured offer's)
 PRODUCT_CLICKED = "Product Clicked"  # product_id, list (e.g. "recommendations", "category", "search"), position
 PRODUCTS_SEARCHED = "Products Searched"  # query, results
 

@@ -112,3 +112,111 @@ class Recommendation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.product_id} #{self.rank}: {self.related_id}"
+
+
+# --- sessions and daily KPIs (insights.sessions, insights.rollups) ------------------------------
+# Written by sessionisation and the day rollup, always a whole day at a time (delete and insert the
+# day in one transaction), so every row here can be rebuilt from the event store for any day kept.
+
+
+class Session(models.Model):
+    """One visit: a unit's events of one UTC day with at most ``INSIGHTS_SESSION_TIMEOUT_MINUTES``
+    between consecutive ones (definitions in ``insights.sessions``). The id is a uuid3 of the unit
+    and the start, so rebuilding a day gives the same ids (and ``Event.session_id`` stays valid)."""
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    day = models.DateField(_("day"))
+    unit = models.CharField(_("unit"), max_length=48)  # the visitor id, or "user:<id>"
+    visitor_id = models.CharField(_("visitor id"), max_length=36, blank=True, default="")
+    user_id = models.BigIntegerField(_("user id"), null=True, blank=True)  # the last known in the session
+    started_at = models.DateTimeField(_("started"))
+    ended_at = models.DateTimeField(_("ended"))
+    device = models.CharField(_("device"), max_length=8, choices=Event.Device.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=Event.Channel.choices)
+    events = models.PositiveIntegerField(_("events"), default=0)
+    pages = models.PositiveIntegerField(_("pages"), default=0)
+    is_bounce = models.BooleanField(_("bounce"), default=False)
+    reached_list = models.BooleanField(_("saw a list"), default=False)
+    reached_product = models.BooleanField(_("saw a product"), default=False)
+    reached_cart = models.BooleanField(_("reached the cart"), default=False)
+    reached_checkout = models.BooleanField(_("reached checkout"), default=False)
+    reached_order = models.BooleanField(_("ordered"), default=False)
+    added_to_cart = models.BooleanField(_("added to cart"), default=False)
+    product_views = models.PositiveIntegerField(_("product views"), default=0)
+    orders = models.PositiveIntegerField(_("orders"), default=0)
+    items = models.PositiveIntegerField(_("items"), default=0)
+    revenue = models.DecimalField(_("revenue"), max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        ordering = ("day", "started_at")
+        indexes = [models.Index(fields=["day", "started_at"], name="insights_session_day")]
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class DailyMetric(models.Model):
+    """The sums of one day for one slice (``dimension`` = ``value``): everything a KPI is computed
+    from. Ratios are never stored: they are computed when read, from the sums of the range asked
+    for (``insights.rollups``), so any range aggregates correctly."""
+
+    class Dimension(models.TextChoices):
+        ALL = "all", _("All")
+        DEVICE = "device", _("Device")
+        CHANNEL = "channel", _("Channel")
+        CATEGORY = "category", _("Category")
+        SELLER = "seller", _("Seller")
+
+    day = models.DateField(_("day"))
+    dimension = models.CharField(_("dimension"), max_length=8, choices=Dimension.choices)
+    value = models.CharField(_("value"), max_length=120, blank=True, default="")  # "" for all
+    sessions = models.PositiveIntegerField(default=0)
+    visitors = models.PositiveIntegerField(default=0)
+    bounces = models.PositiveIntegerField(default=0)
+    sessions_list = models.PositiveIntegerField(default=0)
+    sessions_product = models.PositiveIntegerField(default=0)
+    sessions_cart = models.PositiveIntegerField(default=0)
+    sessions_checkout = models.PositiveIntegerField(default=0)
+    sessions_order = models.PositiveIntegerField(default=0)
+    cart_sessions = models.PositiveIntegerField(default=0)  # sessions with a cart add
+    orders = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    items = models.PositiveIntegerField(default=0)
+    product_views = models.PositiveIntegerField(default=0)
+    featured_views = models.PositiveIntegerField(default=0)  # sellers: views where their offer was featured
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("dashboard")
+        verbose_name_plural = _("dashboard")
+        ordering = ("day", "dimension", "value")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "dimension", "value"], name="insights_dailymetric_once"),
+        ]
+        indexes = [models.Index(fields=["dimension", "value", "day"], name="insights_dailymetric_slice")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.dimension}={self.value}"
+
+
+class DailySearch(models.Model):
+    """Searches of one day by normalised query (lower case, trimmed, inner spaces collapsed)."""
+
+    day = models.DateField(_("day"))
+    query = models.CharField(_("query"), max_length=200)
+    searches = models.PositiveIntegerField(_("searches"), default=0)
+    zero_results = models.PositiveIntegerField(_("with no results"), default=0)
+
+    class Meta:
+        verbose_name = _("daily search")
+        verbose_name_plural = _("daily searches")
+        ordering = ("day", "-searches")
+        constraints = [models.UniqueConstraint(fields=["day", "query"], name="insights_dailysearch_once")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.query!r}"
+
+
+# --- end of sessions and daily KPIs --------------------------------------------------------------

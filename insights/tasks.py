@@ -47,3 +47,43 @@ def compute_recommendations() -> dict[str, int]:
     from insights import recommendations
 
     return recommendations.recommendations_compute()
+
+
+# --- sessions and daily KPIs (insights.sessions, insights.rollups) -------------------------------
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def rollup_day(day: str | None = None, days_ago: int = 0) -> int:
+    """Beat: sessionise and roll up one UTC day (``day`` as YYYY-MM-DD, else today minus ``days_ago``):
+    yesterday at 00:30 UTC (its final figures) and today every 15 minutes. Idempotent."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from insights import rollups
+
+    target = date.fromisoformat(day) if day else datetime.now(UTC).date() - timedelta(days=days_ago)
+    return rollups.rollup_day(target).sessions
+
+
+# --- end of sessions and daily KPIs --------------------------------------------------------------
+
+
+# --- the analytics export (insights.lake) ----------------------------------------------------------
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def export_lake(days: int = 2) -> int:
+    """Beat, nightly: the lake's last ``days`` days (yesterday and today), only those missing or changed.
+    Returns the number of day files written (0 when another export holds the lock)."""
+    import logging
+
+    from insights import lake
+
+    try:
+        reports = lake.export(days=lake.recent_days(days))
+    except lake.LakeBusy:
+        logging.getLogger(__name__).warning("insights: lake export skipped, another one is running")
+        return 0
+    return sum(1 for r in reports if r.status == "written")
+
+
+# --- end of the analytics export -------------------------------------------------------------------

@@ -42,7 +42,9 @@ _MAX_INT = 2**31 - 1
 SCHEMAS: dict[str, dict[str, tuple[str, int]]] = {
     events.PRODUCT_LIST_VIEWED: {"list_id": ("str", 64), "category": ("str", 120), "query": ("str", 200),
                                  "products": ("products", MAX_LIST_PRODUCTS)},
-    events.PRODUCT_VIEWED: {"product_id": ("int", 0), "sku": ("str", 64), "category": ("str", 120)},
+    # seller_id: the featured offer's seller (the buy box), for sellers' buy-box share (insights.rollups)
+    events.PRODUCT_VIEWED: {"product_id": ("int", 0), "sku": ("str", 64), "category": ("str", 120),
+                            "seller_id": ("int", 0)},
     events.PRODUCT_CLICKED: {"product_id": ("int", 0), "list": ("str", 64), "position": ("int", 0),
                              "sku": ("str", 64)},
     events.PRODUCTS_SEARCHED: {"query": ("str", 200), "results": ("int", 0)},

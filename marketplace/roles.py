@@ -58,6 +58,7 @@ _STAFF = frozenset({
     "orders.view_returnline",  # photos and history
     "orders.view_returnphoto",
     "orders.view_returnevent",
+    "insights.view_dailymetric",  # insights: the KPI dashboard, limited to their own seller's slice
 })
 
 _MANAGER = _STAFF | {

@@ -643,6 +643,32 @@ CELERY_BEAT_SCHEDULE.update({
                               "schedule": crontab(minute="*/15"), "options": {"expires": 14 * 60}},
 })
 # --- end of Insights: sessions and daily KPIs ------------------------------------------------------
+# --- Insights: the analytics export, "the lake" (insights.lake, manage.py export_lake) -----------
+# Where the Parquet zones go (a local path; relative paths are under the project's directory).
+LAKE_ROOT = env.str("LAKE_ROOT", default="var/lake")
+# The HMAC key of the clean and curated zones' pseudonyms. Empty: derived from SECRET_KEY with a salt.
+# Rotating it (or SECRET_KEY, when derived) changes every pseudonym: older exports no longer join.
+LAKE_PSEUDONYM_KEY = env.str("LAKE_PSEUDONYM_KEY", default="")
+# Test orders: an e-mail at one of these domains (or a subdomain; "test" is the .test TLD), or
+# properties carrying "test": true, drops the order's events from the clean zone.
+LAKE_TEST_EMAIL_DOMAINS = env.list("LAKE_TEST_EMAIL_DOMAINS", default=["example.com", "example.org", "test"])
+# Property keys removed from the clean zone at any depth (direct identifiers; insights.lake's default list).
+LAKE_PII_KEYS = env.list("LAKE_PII_KEYS", default=[
+    "email", "e_mail", "email_address", "customer_email", "user_email", "recipient_email", "first_name",
+    "last_name", "full_name", "customer_name", "recipient_name", "billing_name", "shipping_name", "phone",
+    "phone_number", "telephone", "address", "address_line1", "address_line2", "street", "street_address",
+    "postcode", "postal_code", "zip", "zip_code", "ip", "ip_address", "remote_addr", "client_ip",
+    "x_forwarded_for", "user_agent", "password", "token", "card_number"])
+# Days checked by a plain `manage.py export_lake` (today included); --full checks every day kept.
+LAKE_DEFAULT_DAYS = env.int("LAKE_DEFAULT_DAYS", default=3)
+# Stopped experiments keep getting a results snapshot while they had exposures this recently.
+LAKE_EXPERIMENT_LOOKBACK_DAYS = env.int("LAKE_EXPERIMENT_LOOKBACK_DAYS", default=30)
+LAKE_COMPRESSION = "zstd"
+LAKE_LOCK_SECONDS = 3 * 60 * 60  # one export at a time; a crashed one frees the lock after this
+# Nightly, after yesterday's rollup (00:30): yesterday's final day and today's so far.
+CELERY_BEAT_SCHEDULE["insights-export-lake"] = {"task": "insights.tasks.export_lake",
+                                                "schedule": crontab(minute=15, hour=1)}
+# --- end of Insights: the lake -------------------------------------------------------------------
 
 # --- Experiments: scheduled starts and stops (experiments.services.experiments_apply_schedule) ---
 CELERY_BEAT_SCHEDULE["experiments-apply-schedule"] = {"task": "experiments.tasks.apply_schedule", "schedule": 60,

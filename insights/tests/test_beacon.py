@@ -43,7 +43,7 @@ def test_a_batch_is_recorded_for_the_visitor_of_the_cookie_never_the_body(visito
     own = visitor.cookies[analytics.VISITOR_COOKIE].value
     response = post(visitor, events(
         {"name": "Product Viewed", "visitor_id": "f" * 32, "user_id": 1,
-         "properties": {"product_id": 12, "visitor_id": "f" * 32, "price": "0.01", "sku": "KET-1"}},
+         "properties": {"product_id": 12, "visitor_id": "f" * 32, "price": "0.01", "sku": "KET-1", "seller_id": 3}},
         {"name": "Product Clicked", "properties": {"product_id": 12, "list": "recommendations", "position": 2}},
         {"name": "Product List Viewed", "properties": {"list_id": "category", "category": "Kettles",
                                                        "products": [{"product_id": 12, "position": 1}]}},
@@ -55,7 +55,7 @@ def test_a_batch_is_recorded_for_the_visitor_of_the_cookie_never_the_body(visito
     stored = {e.name: e for e in Event.objects.all()}
     assert {e.visitor_id for e in stored.values()} == {own}
     assert {e.user_id for e in stored.values()} == {None}
-    assert stored["Product Viewed"].properties == {"product_id": 12, "sku": "KET-1"}  # unknown keys dropped
+    assert stored["Product Viewed"].properties == {"product_id": 12, "sku": "KET-1", "seller_id": 3}  # unknown dropped
     assert stored["Product Clicked"].properties == {"product_id": 12, "list": "recommendations", "position": 2}
     assert stored["Product List Viewed"].properties["products"] == [{"product_id": 12, "position": 1}]
     assert stored["Product Viewed"].device == "desktop"
@@ -161,9 +161,12 @@ def test_the_pages_carry_the_attributes_the_script_reads(visitor):
     from tests.factories import CategoryFactory, OfferFactory, ProductFactory, stock
 
     product = ProductFactory(title='Quote "Kettle"', category=CategoryFactory(name='Kettles & "Pots"'))
-    stock(OfferFactory(product=product), 3)
+    offer = OfferFactory(product=product)
+    stock(offer, 3)
     html = visitor.get(product.get_absolute_url()).content.decode()
-    assert f'data-insights-view=\'{{"name": "Product Viewed", "product_id": {product.pk}}}\'' in html
+    # seller_id: the featured offer's seller (sellers' buy-box share, insights.rollups)
+    assert (f'data-insights-view=\'{{"name": "Product Viewed", "product_id": {product.pk}, '
+            f'"seller_id": {offer.seller_id}}}\'') in html
     assert 'src="/static/js/insights.js" data-endpoint="/insights/e/" defer' in html
     listing = visitor.get(f"/c/{product.category.slug}/").content.decode()
     assert "data-insights-list='" in listing

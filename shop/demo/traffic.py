@@ -113,12 +113,11 @@ def seed_events(*, events: int, days: int = 30, seed: int = 7, log: Callable[[st
 
 def roll_up(*, start: date, end: date, log: Callable[[str], None] = lambda _m: None) -> int:
     """Sessions and daily KPIs of the days from ``start`` to ``end`` (inclusive)."""
-    from insights import rollups, sessions
+    from insights import rollups
 
     day, done = start, 0
     while day <= end:
-        sessions.sessionise_day(day)
-        rollups.rollup_day(day)
+        rollups.rollup_day(day)  # sessions first, then the day's KPIs
         day += timedelta(days=1)
         done += 1
     log(f"  {done} days rolled up")
