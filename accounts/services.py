@@ -21,10 +21,11 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
+from accounts import events as account_events
 from accounts import selectors
 from accounts.exceptions import AccountLockedOut, InvalidCredentials, lockout_message
 from accounts.models import Address, User
-from core import outbox
+from core import events, outbox
 from core.exceptions import ApplicationError
 
 ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "region", "country", "phone")
@@ -49,9 +50,10 @@ def _email_taken_error(field: str = "email") -> ApplicationError:
     return ApplicationError(message, code="email_taken", fields={field: [message]})
 
 
-def user_sign_up(*, email: str, full_name: str, password: str) -> User:
+def user_sign_up(*, email: str, full_name: str, password: str, visitor_id: str = "") -> User:
     """A new shopper account. The e-mail is unique in any letter case; the password must pass
-    the configured validators. Raises :class:`ApplicationError` with ``fields`` otherwise."""
+    the configured validators. Raises :class:`ApplicationError` with ``fields`` otherwise.
+    ``visitor_id``: the browser's anonymous id, recorded with the sign-up event (insights)."""
     email = _clean_email(email)
     full_name = (full_name or "").strip()[:150]
     try:
@@ -63,6 +65,8 @@ def user_sign_up(*, email: str, full_name: str, password: str) -> User:
     try:
         with transaction.atomic():
             user = User.objects.create_user(email=email, password=password, full_name=full_name)
+            events.record(account_events.SIGNED_UP, aggregate=account_events.AGGREGATE, aggregate_id=user.pk,
+                          user_id=user.pk, visitor_id=str(visitor_id or "")[:36])
     except IntegrityError:  # a concurrent sign-up with the same e-mail won the race
         raise _email_taken_error() from None
     return user

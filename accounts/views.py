@@ -66,7 +66,8 @@ def sign_up(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            user = services.user_sign_up(email=data["email"], full_name=data["full_name"], password=data["password1"])
+            user = services.user_sign_up(email=data["email"], full_name=data["full_name"], password=data["password1"],
+                                         visitor_id=getattr(request, "visitor_id", ""))
         except ApplicationError as exc:
             add_service_errors(form, exc)
         else:

@@ -45,12 +45,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from checkout import events as checkout_events
 from checkout import pricing, selectors
 from checkout.models import MAX_LINE_QUANTITY, Cart, CartGiftCard, CartLine, TaxRate
 from checkout.pricing import TAX_RATES_NAMESPACE
 from checkout.selectors import SESSION_KEY
 from core import cache as vcache
-from core import outbox
+from core import events, outbox
 from core.exceptions import ApplicationError, Conflict, IdempotencyKeyReused, NotFound
 from core.money import Money, format_money
 from finance import selectors as finance_selectors
@@ -151,6 +152,15 @@ def _lock(cart: Cart) -> Cart:
     return locked
 
 
+def _cart_event(cart: Cart, name: str, offer, quantity: int) -> None:
+    """What a shopper did to their cart, for insights (in the caller's transaction)."""
+    if quantity <= 0:
+        return
+    events.record(name, aggregate=checkout_events.AGGREGATE, aggregate_id=cart.pk, cart_id=cart.pk,
+                  visitor_id=cart.visitor_id, user_id=cart.user_id, offer_id=offer.pk, product_id=offer.product_id,
+                  sku=offer.sku, price=str(offer.price), currency=offer.currency, quantity=quantity)
+
+
 def cart_add(*, cart: Cart, offer_id, quantity) -> CartLine:
     """Put ``quantity`` of an offer in the cart (added to a line already there), within stock."""
     quantity = _parse_quantity(quantity, allow_zero=False)
@@ -173,6 +183,7 @@ def cart_add(*, cart: Cart, offer_id, quantity) -> CartLine:
             line.price_when_added = offer.price
             line.save(update_fields=["quantity", "price_when_added"])
         locked.save(update_fields=["updated_at"])
+        _cart_event(locked, checkout_events.CART_LINE_ADDED, offer, quantity)
     return line
 
 
@@ -191,12 +202,16 @@ def cart_line_update(*, cart: Cart, line_id, quantity) -> CartLine | None:
         locked = _lock(cart)
         line = _line_of(locked, line_id)
         if quantity == 0:
+            _cart_event(locked, checkout_events.CART_LINE_REMOVED, line.offer, line.quantity)
             line.delete()
             locked.save(update_fields=["updated_at"])
             return None
         if quantity > line.quantity:
             _sellable_offer(line.offer_id)
             _check_stock(offer_id=line.offer_id, wanted=quantity)
+            _cart_event(locked, checkout_events.CART_LINE_ADDED, line.offer, quantity - line.quantity)
+        else:
+            _cart_event(locked, checkout_events.CART_LINE_REMOVED, line.offer, line.quantity - quantity)
         line.quantity = quantity
         line.save(update_fields=["quantity"])
         locked.save(update_fields=["updated_at"])
@@ -206,8 +221,31 @@ def cart_line_update(*, cart: Cart, line_id, quantity) -> CartLine | None:
 def cart_line_remove(*, cart: Cart, line_id) -> None:
     with transaction.atomic():
         locked = _lock(cart)
-        _line_of(locked, line_id).delete()
+        line = _line_of(locked, line_id)
+        _cart_event(locked, checkout_events.CART_LINE_REMOVED, line.offer, line.quantity)
+        line.delete()
         locked.save(update_fields=["updated_at"])
+
+
+# --- checkout steps (for insights) -----------------------------------------------------------
+
+CHECKOUT_STEPS = {1: "address", 2: "delivery"}
+
+
+def checkout_started(*, cart: Cart, lines: int, value: Decimal) -> None:
+    """The shopper opened checkout with this cart (the checkout pages call it once per attempt)."""
+    events.record(checkout_events.CHECKOUT_STARTED, aggregate=checkout_events.AGGREGATE, aggregate_id=cart.pk,
+                  cart_id=cart.pk, visitor_id=cart.visitor_id, user_id=cart.user_id, lines=lines, value=str(value))
+
+
+def checkout_step_completed(*, cart: Cart, step: int) -> None:
+    """A checkout step was completed (1: the address, 2: the delivery choice; placing the order is
+    the last step, recorded as the order itself)."""
+    if step not in CHECKOUT_STEPS:
+        raise ValueError(f"unknown checkout step {step}")
+    events.record(checkout_events.CHECKOUT_STEP_COMPLETED, aggregate=checkout_events.AGGREGATE, aggregate_id=cart.pk,
+                  cart_id=cart.pk, visitor_id=cart.visitor_id, user_id=cart.user_id, step=step,
+                  step_name=CHECKOUT_STEPS[step])
 
 
 # --- gift cards bought ---------------------------------------------------------------------

@@ -380,6 +380,9 @@ def checkout_address(request: HttpRequest) -> HttpResponse:
     if stop:
         return stop
     state = _state(request)
+    if state.get("started_cart") != cart.pk:  # once per cart and attempt, for insights
+        services.checkout_started(cart=cart, lines=view.sellable_count, value=priced.total.amount)
+        _save_state(request, started_cart=cart.pk)
     saved = state.get("address")
     if not saved and request.user.is_authenticated:
         # A member starts from their default address (the address book is in accounts).
@@ -391,6 +394,7 @@ def checkout_address(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         _save_state(request, email=data.pop("email"), address=data)
+        services.checkout_step_completed(cart=cart, step=1)
         return redirect("checkout_flow:delivery")
     return render(request, "checkout/flow_address.html", {"form": form, "priced": priced, "step": 1})
 
@@ -406,6 +410,7 @@ def checkout_delivery(request: HttpRequest) -> HttpResponse:
             if any(option.code == code for option in package.options):
                 choices[package.key] = code
         _save_state(request, shipping=choices)
+        services.checkout_step_completed(cart=cart, step=2)
         return redirect("checkout_flow:review")
     return render(request, "checkout/flow_delivery.html", {"priced": priced, "step": 2})
 

@@ -26,6 +26,8 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from accounts import events as account_events
+from checkout import events as checkout_events
 from core import analytics
 from core import selectors as core_selectors
 from insights import events as analytics_events
@@ -258,8 +260,18 @@ DOMAIN_EVENTS_CURSOR = "domain_events"
 _DOMAIN_EVENT_NAMESPACE = uuid.UUID("6f1d3c52-8a57-4c1e-9a0b-0c7f3b1f5e21")
 HANDLED_DOMAIN_EVENTS = (
     orders_events.STATUS_CHANGED, orders_events.ORDER_REFUNDED, orders_events.ORDER_PARTIALLY_REFUNDED,
-    membership_events.JOINED,
+    membership_events.JOINED, checkout_events.CART_LINE_ADDED, checkout_events.CART_LINE_REMOVED,
+    checkout_events.CHECKOUT_STARTED, checkout_events.CHECKOUT_STEP_COMPLETED, account_events.SIGNED_UP,
 )
+# Domain events of the cart and checkout, and the analytics event each one becomes.
+_CART_EVENTS = {
+    checkout_events.CART_LINE_ADDED: analytics_events.PRODUCT_ADDED,
+    checkout_events.CART_LINE_REMOVED: analytics_events.PRODUCT_REMOVED,
+    checkout_events.CHECKOUT_STARTED: analytics_events.CHECKOUT_STARTED,
+    checkout_events.CHECKOUT_STEP_COMPLETED: analytics_events.CHECKOUT_STEP_COMPLETED,
+}
+_CART_PROPERTIES = ("cart_id", "product_id", "sku", "price", "currency", "quantity", "lines", "value", "step",
+                    "step_name")
 
 
 def domain_event_uuid(domain_event_id: int) -> uuid.UUID:
@@ -313,6 +325,12 @@ def analytics_record_of(domain_event) -> dict | None:
     elif domain_event.name == membership_events.JOINED:
         name, user_id = analytics_events.MEMBERSHIP_JOINED, payload.get("user_id")
         properties = {key: payload.get(key) for key in ("subscription_id", "plan", "interval", "status")}
+    elif domain_event.name in _CART_EVENTS:
+        name, visitor_id, user_id = _CART_EVENTS[domain_event.name], payload.get("visitor_id"), payload.get("user_id")
+        properties = {key: payload[key] for key in _CART_PROPERTIES if payload.get(key) is not None}
+    elif domain_event.name == account_events.SIGNED_UP:
+        name, visitor_id, user_id = analytics_events.SIGNED_UP, payload.get("visitor_id"), payload.get("user_id")
+        properties = {}
     if name is None:
         return None
     return analytics.make_record(name, visitor_id=visitor_id or "", user_id=user_id, properties=properties,

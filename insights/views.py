@@ -48,6 +48,7 @@ SCHEMAS: dict[str, dict[str, tuple[str, int]]] = {
     events.PRODUCT_CLICKED: {"product_id": ("int", 0), "list": ("str", 64), "position": ("int", 0),
                              "sku": ("str", 64)},
     events.PRODUCTS_SEARCHED: {"query": ("str", 200), "results": ("int", 0)},
+    events.CART_VIEWED: {},
 }
 REQUIRED = {
     events.PRODUCT_VIEWED: ("product_id",),
