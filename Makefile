@@ -43,8 +43,10 @@ requirements: $(STAMP)
 migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
 
+# Demo data, with a month of shopper events for the insights dashboard, the experiment and recommendations.
+DEMO_EVENTS ?= 60000
 seed: migrate
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --events $(DEMO_EVENTS)
 
 run: seed
 	@$(PY) manage.py ensure_superuser --email "$(ADMIN_EMAIL)" --password "$(ADMIN_PASSWORD)"

@@ -24,7 +24,7 @@ from experiments import selectors as experiments_selectors
 from insights import recommendations, synthetic
 from insights import services as insights_services
 
-EVENTS_PER_VISITOR = 80  # about what insights.synthetic makes per visitor over a month
+EVENTS_PER_VISITOR = 45  # about what insights.synthetic makes per visitor over a month
 MAX_PRODUCTS = 400  # the traffic concentrates on this many products (structure needs repetition)
 BATCH = 5000
 

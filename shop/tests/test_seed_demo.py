@@ -231,3 +231,29 @@ def test_an_interrupted_load_leaves_whole_chunks_and_a_rerun_completes(monkeypat
     monkeypatch.setattr(seed_module, "product_plan", real_plan)
     assert seed_module.seed_demo(products=30, chunk_size=7).products_created == 16
     assert BuyBox.objects.filter(product__is_active=True).count() == 30
+
+
+def test_events_make_traffic_sessions_kpis_exposures_and_recommendations_once():
+    from experiments.models import Experiment
+    from insights.models import DailyMetric, Event, Recommendation, Session
+
+    out = StringIO()
+    call_command("seed_demo", products=SIZE, events=4000, event_days=7, stdout=out)
+    events = Event.objects.count()
+    assert events > 1000
+    assert Session.objects.exists() and DailyMetric.objects.filter(dimension="all").count() >= 7
+    assert Event.objects.filter(name="Order Completed").exists()
+    assert Event.objects.filter(name="Experiment Viewed").exists()
+    assert Experiment.objects.get(key="cart-membership-banner").status == "running"
+    assert Recommendation.objects.exists()
+    call_command("seed_demo", products=SIZE, events=4000, event_days=7, stdout=StringIO())
+    assert Event.objects.count() == events  # the same events (their ids come from the seed): none twice
+
+
+def test_events_options_are_checked():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("seed_demo", products=1, events=-1, stdout=StringIO())
+    with pytest.raises(CommandError):
+        call_command("seed_demo", products=1, events=10, event_days=0, stdout=StringIO())
