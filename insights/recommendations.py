@@ -152,6 +152,15 @@ def for_product(*, product_id: int, kind: str, limit: int = 8) -> list:
     return catalog_selectors.product_cards(ids=ids)[:limit] if ids else []
 
 
+def category_best_for(*, product_id: int, limit: int = 8) -> list:
+    """Product cards of the best sellers of the product's category (without the product itself)."""
+    category_id = catalog_selectors.product_category_ids(product_ids=[product_id]).get(int(product_id))
+    if not category_id:
+        return []
+    ids = [pid for pid, _score in _stored(Kind.CATEGORY_BEST, category_id) if pid != int(product_id)][:limit * 2]
+    return catalog_selectors.product_cards(ids=ids)[:limit] if ids else []
+
+
 def ids_for_products(*, product_ids: Iterable[int], kind: str, limit: int = 8) -> list[int]:
     """The lists of ``kind`` of several products (a cart) merged: scores added up, the products
     themselves left out, best first."""

@@ -76,13 +76,16 @@ def product_recommendations(request: HttpRequest, product_id: int) -> HttpRespon
     kind = recommendations.Kind
     together = recommendations.for_product(product_id=product_id, kind=kind.BOUGHT_TOGETHER, limit=4)
     also = recommendations.for_product(product_id=product_id, kind=kind.ALSO_BOUGHT, limit=RECS_SHOWN)
-    also_kind = kind.ALSO_BOUGHT
+    also_kind, title = kind.ALSO_BOUGHT, kind.ALSO_BOUGHT.label
     if not also:
-        also, also_kind = recommendations.for_product(product_id=product_id, kind=kind.ALSO_VIEWED,
-                                                      limit=RECS_SHOWN), kind.ALSO_VIEWED
+        also, also_kind, title = recommendations.for_product(product_id=product_id, kind=kind.ALSO_VIEWED,
+                                                             limit=RECS_SHOWN), kind.ALSO_VIEWED, kind.ALSO_VIEWED.label
+    if not also:  # nobody bought or viewed it with anything yet: the best sellers of its category
+        also, also_kind = recommendations.category_best_for(product_id=product_id, limit=RECS_SHOWN), kind.CATEGORY_BEST
+        title = _("Best sellers in this category")
     blocks = [block for block in (
         {"kind": str(kind.BOUGHT_TOGETHER), "title": kind.BOUGHT_TOGETHER.label, "products": together},
-        {"kind": str(also_kind), "title": also_kind.label, "products": also},
+        {"kind": str(also_kind), "title": title, "products": also},
     ) if block["products"]]
     return render(request, "storefront/_recommendations.html", {"blocks": blocks})
 

@@ -148,3 +148,20 @@ def test_the_evaluation_command_prints_the_table(history, capsys):
 def test_the_compute_command_reports_what_it_stored(history, capsys):
     call_command("recommendations")
     assert "also_bought" in capsys.readouterr().out
+
+
+def test_a_product_nobody_bought_with_anything_shows_its_categorys_best_sellers(client):
+    from catalog.models import Category
+
+    category = Category.objects.create(name="Teaware", slug="teaware")
+    made = []
+    for title in ("Cup", "Saucer", "Tray"):
+        offer = OfferFactory(product__title=title, product__category=category, price=Decimal("4.00"))
+        stock(offer, 3)
+        made.append(offer.product)
+    cup, saucer, tray = made
+    events_insert([order(20 + n, saucer.pk) for n in range(3)] + [order(30, tray.pk)])
+    recommendations.recommendations_compute(top_n=5)
+    page = client.get(f"/recommendations/product/{cup.pk}/").content.decode()
+    assert "Best sellers in this category" in page
+    assert page.index("Saucer") < page.index("Tray")
