@@ -262,7 +262,8 @@ class _Credited:
 
 
 def _credited(invoice: Invoice) -> dict[int, _Credited]:
-    rows = (CreditNoteLine.objects.filter(invoice_line__invoice=invoice).values("invoice_line_id")
+    rows = (CreditNoteLine.objects.filter(invoice_line__invoice=invoice).exclude(kind=LineKind.DEDUCTION)
+            .values("invoice_line_id")
             .annotate(units=Sum("quantity"), discount=Sum("discount"), tax=Sum("tax"), gross=Sum("gross")))
     return {row["invoice_line_id"]: _Credited(row["units"] or 0, row["discount"] or ZERO, row["tax"] or ZERO,
                                               row["gross"] or ZERO) for row in rows}
@@ -315,10 +316,22 @@ def _shipping_amount(value, currency: str) -> Decimal:
 Picker = Callable[[list[InvoiceLine], dict[int, _Credited]], tuple[dict[int, int], Decimal]]
 
 
+def _deduction_row(rows: list[CreditNoteLine], amount: Decimal, label: str, currency: str) -> CreditNoteLine:
+    """What a refund kept back, as a negative line of its credit note: its tax in proportion to the
+    tax of what is credited (the charge is for the same supply), on the first credited line."""
+    gross_credited = _sum(rows, "gross")
+    tax = quantize(_sum(rows, "tax") * amount / gross_credited, currency) if gross_credited else ZERO
+    first = rows[0]
+    return CreditNoteLine(invoice_line=first.invoice_line, kind=LineKind.DEDUCTION, title=label[:200], quantity=0,
+                          unit_price=ZERO, total=-amount, tax_rate=first.tax_rate, tax=-tax, net=tax - amount,
+                          gross=-amount)
+
+
 def _credit(*, invoice_id: int, pick: Picker, reason: str, source: str, event_id: int | None,
-            empty_ok: bool) -> CreditNote | None:
+            empty_ok: bool, deduction: Decimal = ZERO, deduction_label: str = "") -> CreditNote | None:
     """Credit what ``pick`` chooses (invoice line id -> units, and an amount of shipping), decided
-    with the invoice's row locked so two credits of one invoice never give a unit back twice."""
+    with the invoice's row locked so two credits of one invoice never give a unit back twice; less
+    ``deduction`` (at most what is credited but a cent), shown as a line of its own."""
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("Say why the money is credited."), fields={"reason": [_("Required.")]})
@@ -350,6 +363,9 @@ def _credit(*, invoice_id: int, pick: Picker, reason: str, source: str, event_id
             if empty_ok:
                 return None
             raise ApplicationError(_("Choose units or shipping to credit."), fields={"lines": [_("Nothing chosen.")]})
+        deduction = min(deduction, _sum(rows, "gross") - Decimal("0.01"))
+        if deduction > 0:
+            rows.append(_deduction_row(rows, deduction, deduction_label or _("Deducted"), currency))
         sequence = _take_number(_lock_counter(seller_id=invoice.seller_id, series=Series.CREDIT_NOTE))
         note = CreditNote.objects.create(
             seller_id=invoice.seller_id, invoice=invoice, order_id=invoice.order_id, order_number=invoice.order_number,
@@ -368,14 +384,16 @@ def _credit(*, invoice_id: int, pick: Picker, reason: str, source: str, event_id
 
 
 def credit_note_issue(*, invoice: Invoice, lines: Mapping[int, int], shipping: Decimal | str | int = ZERO,
-                      reason: str, source: str = "", event_id: int | None = None) -> CreditNote:
+                      reason: str, source: str = "", event_id: int | None = None, deduction: Decimal = ZERO,
+                      deduction_label: str = "") -> CreditNote:
     """Credit units of some of ``invoice``'s lines (``lines``: order line id -> units) and an amount
     of its shipping (``shipping``: as the buyer paid it, tax included), for ``reason``; for a partial
     refund, say. Each item line gives back its units' cumulative share of its discount and tax (see
     the module); shipping is credited line by line in order, its tax in proportion. Refuses units
     beyond what is left to credit, lines of another invoice, more shipping than is left, and an
     empty credit. ``source`` (e.g. ``refund:12``) makes it idempotent: the same source on the same
-    invoice returns the credit note made the first time."""
+    invoice returns the credit note made the first time. ``deduction`` (what the refund kept back,
+    ``deduction_label`` saying what for) is a negative line, so the note adds up to the money given."""
 
     def pick(invoice_lines: list[InvoiceLine], done: dict[int, _Credited]) -> tuple[dict[int, int], Decimal]:
         items = {line.order_line_id: line for line in invoice_lines if line.kind == LineKind.ITEM}
@@ -401,7 +419,8 @@ def credit_note_issue(*, invoice: Invoice, lines: Mapping[int, int], shipping: D
                                    fields={"shipping": [_("Too much.")]})
         return chosen, amount
 
-    note = _credit(invoice_id=invoice.pk, pick=pick, reason=reason, source=source, event_id=event_id, empty_ok=False)
+    note = _credit(invoice_id=invoice.pk, pick=pick, reason=reason, source=source, event_id=event_id, empty_ok=False,
+                   deduction=Decimal(deduction or 0), deduction_label=deduction_label)
     assert note is not None
     return note
 
@@ -629,13 +648,19 @@ def credit_notes_for_refund(*, refund_id: int, event_id: int | None = None) -> l
         entry = by_seller.setdefault(package.seller_id, {"lines": {}, "shipping": ZERO})
         entry["shipping"] += package.shipping_price + package.shipping_tax
     invoices = {invoice.seller_id: invoice for invoice in invoices_issue(order_id=refund.order_id)}
+    # What the refund kept back (a return label the shopper pays) goes on the note of the seller whose
+    # refund holds the most lines (a return comes from one seller's package).
+    charged = max(by_seller, key=lambda seller: (len(by_seller[seller]["lines"]), seller), default=None) \
+        if refund.deduction else None
     notes = []
     for seller_id, part in sorted(by_seller.items()):
         invoice = invoices.get(seller_id)
         if invoice is None:
             continue
+        deduction = refund.deduction if seller_id == charged else ZERO
         notes.append(credit_note_issue(invoice=invoice, lines=part["lines"], shipping=part["shipping"],
-                                       reason=refund.reason, source=f"refund:{refund.pk}", event_id=event_id))
+                                       reason=refund.reason, source=f"refund:{refund.pk}", event_id=event_id,
+                                       deduction=deduction, deduction_label=refund.deduction_label))
     return notes
 
 

@@ -260,6 +260,8 @@ def credit_note_pdf_path(instance, filename: str) -> str:
 class LineKind(models.TextChoices):
     ITEM = "item", _("item")
     SHIPPING = "shipping", _("shipping")
+    # on a credit note only: what the refund kept back (a return label the shopper pays), negative
+    DEDUCTION = "deduction", _("deduction")
 
 
 class Invoice(models.Model):

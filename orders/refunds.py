@@ -107,7 +107,9 @@ def refund_quote(*, order: Order, lines: dict, shipping=()) -> RefundQuote:
             raise ApplicationError(
                 _("%(title)s has not shipped yet: cancel the order instead, or refund it once it has shipped.")
                 % {"title": line.product_title}, fields={"lines": [_("Not shipped yet.")]})
-        amount = share(line.total, units, line.quantity, line.refunded_quantity, order.currency)
+        # What the shopper paid for the line: its total, and its tax when prices were shown without it.
+        paid = line.total if order.prices_include_tax else line.total + line.tax
+        amount = share(paid, units, line.quantity, line.refunded_quantity, order.currency)
         tax = share(line.tax, units, line.quantity, line.refunded_quantity, order.currency)
         quote.lines.append((line, units, amount, tax))
     packages = {package.pk: package for package in Package.objects.filter(order=order)}

@@ -297,6 +297,33 @@ def test_partial_credit_notes_give_back_exactly_what_the_lines_charged(shop):
     assert sum(c.quantity for c in credited if c.invoice_line_id == line.pk) == 3
 
 
+def test_a_refund_that_kept_a_return_label_back_credits_exactly_the_money_given(shop):
+    from orders import refunds
+
+    order = buy((shop["acme"], 2))
+    line = order.lines.get(seller_id=shop["acme"].seller_id)
+    with committed():
+        orders_services.package_ship(package=line.package, tracking_number="1Z999AA10123456784", carrier_name="UPS")
+    with committed():
+        refund = refunds.order_refund_partial(order=order, lines={line.pk: 1}, reason="Returned, no longer needed",
+                                              idempotency_key="r-1", deduction=Decimal("4.50"),
+                                              deduction_label="Return label")
+    [note] = CreditNote.objects.filter(source=f"refund:{refund.pk}")
+    line.refresh_from_db()
+    # prices shown without tax: the unit's tax was paid on top, so it comes back with it
+    assert refund.items_tax > 0
+    assert refund.items_amount == (line.total + line.tax) / 2
+    assert note.total == refund.amount  # the items less the label: what the shopper got back
+    kept = note.lines.get(kind=LineKind.DEDUCTION)
+    assert (kept.title, kept.gross, kept.quantity) == ("Return label", Decimal("-4.50"), 0)
+    assert kept.gross == kept.net + kept.tax and kept.tax <= 0
+    # crediting the rest later gives back the other unit in full; the label stays charged
+    invoice = invoices_of(order)[shop["acme"].seller_id]
+    with committed():
+        rest = invoices.credit_note_issue_rest(invoice=invoice, reason="Refunded in full")
+    assert note.total + rest.total == invoice.total - Decimal("4.50")
+
+
 @pytest.mark.parametrize(("amount", "quantity", "steps"), [
     (Decimal("0.02"), 4, [1, 1, 1, 1]), (Decimal("4.45"), 3, [1, 1, 1]), (Decimal("0.06"), 10, [1] * 10),
     (Decimal("100.00"), 7, [3, 2, 2]),
