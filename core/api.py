@@ -23,6 +23,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.exceptions import ApplicationError
@@ -31,19 +32,37 @@ from core.money import AMOUNT_COLUMN_MAX
 logger = logging.getLogger(__name__)
 
 
-def _flatten(detail) -> tuple[str, dict]:
-    """DRF error detail -> (message, fields)."""
-    if isinstance(detail, dict):
-        fields = {}
-        for name, value in detail.items():
-            if isinstance(value, list | tuple):
-                fields[name] = [str(v) for v in value]
-            elif isinstance(value, dict):
-                fields[name] = _flatten(value)[1] or [str(value)]
+def flat_errors(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as one level the API's error shape can carry: ``items[1].quantity``
+    for a row's field, ``items[1]`` for a row as a whole, ``items`` for the list itself."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, Mapping):
+        for key, value in detail.items():
+            if key == api_settings.NON_FIELD_ERRORS_KEY:
+                name = prefix or key
+            elif isinstance(key, int):  # a row of a list (ListField reports {index: errors})
+                name = f"{prefix}[{key}]"
             else:
-                fields[name] = [str(value)]
-        if list(fields) == ["non_field_errors"]:
-            return fields["non_field_errors"][0], {}
+                name = f"{prefix}.{key}" if prefix else str(key)
+            for field, messages in flat_errors(value, name).items():
+                out.setdefault(field, []).extend(messages)
+    elif isinstance(detail, list | tuple) and any(isinstance(v, Mapping | list | tuple) for v in detail):
+        for index, value in enumerate(detail):
+            for field, messages in flat_errors(value, f"{prefix}[{index}]").items():
+                out.setdefault(field, []).extend(messages)
+    elif detail:
+        messages = detail if isinstance(detail, list | tuple) else [detail]
+        out.setdefault(prefix or api_settings.NON_FIELD_ERRORS_KEY, []).extend(str(m) for m in messages)
+    return out
+
+
+
+def _flatten(detail) -> tuple[str, dict]:
+    """DRF error detail -> (message, fields), the fields one level deep (:func:`flat_errors`)."""
+    if isinstance(detail, dict):
+        fields = flat_errors(detail)
+        if list(fields) == [api_settings.NON_FIELD_ERRORS_KEY]:
+            return fields[api_settings.NON_FIELD_ERRORS_KEY][0], {}
         return "Some fields are not valid.", fields
     if isinstance(detail, list | tuple):
         return (str(detail[0]) if detail else "Invalid input."), {}

@@ -3,16 +3,14 @@ shipments, removal orders and purchase orders (input and output serializers sepa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.settings import api_settings
 
-from core.api import AmountInputField, StrictInputSerializer
+from core.api import AmountInputField, StrictInputSerializer, flat_errors
 from fulfillment import inbound
 from fulfillment.models import InboundShipment, InventoryUpload, PurchaseOrder, RemovalOrder
 
@@ -68,30 +66,6 @@ def unknown(kind: str, value: str) -> serializers.ValidationError:
 
 
 # --- shared: nested input whose errors name the row ----------------------------------------------
-
-
-def flat_errors(detail, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's nested error detail as one level the API's error shape can carry: ``items[1].quantity``
-    for a row's field, ``items[1]`` for a row as a whole, ``items`` for the list itself."""
-    out: dict[str, list[str]] = {}
-    if isinstance(detail, Mapping):
-        for key, value in detail.items():
-            if key == api_settings.NON_FIELD_ERRORS_KEY:
-                name = prefix or key
-            elif isinstance(key, int):  # a row of a list (ListField reports {index: errors})
-                name = f"{prefix}[{key}]"
-            else:
-                name = f"{prefix}.{key}" if prefix else str(key)
-            for field, messages in flat_errors(value, name).items():
-                out.setdefault(field, []).extend(messages)
-    elif isinstance(detail, list | tuple) and any(isinstance(v, Mapping | list | tuple) for v in detail):
-        for index, value in enumerate(detail):
-            for field, messages in flat_errors(value, f"{prefix}[{index}]").items():
-                out.setdefault(field, []).extend(messages)
-    elif detail:
-        messages = detail if isinstance(detail, list | tuple) else [detail]
-        out.setdefault(prefix or api_settings.NON_FIELD_ERRORS_KEY, []).extend(str(m) for m in messages)
-    return out
 
 
 class FlatErrorsInputSerializer(StrictInputSerializer):
