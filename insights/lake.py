@@ -27,9 +27,10 @@ in DuckDB, ``get_json_object`` in Spark, ``json_extract_scalar`` in Trino). File
 Incremental and atomic
 ----------------------
 A day is written when it is missing from the manifest or its source changed since: for events the
-fingerprint is the day's row count, highest id, latest ``received_at`` and a hash of the events'
-session ids (sessionisation sets them after the fact), one aggregate over the day's partition; for
-the curated tables, which are small, a digest of the rows exported. Unchanged days are skipped, so a
+fingerprint is the day's row count, highest id and latest ``received_at``, one aggregate over the
+day's partition (events are written once: sessionisation reads them and never sets
+``Event.session_id``, so a re-run of the rollup does not rewrite the event days); for the curated
+tables, which are small, a digest of the rows exported. Unchanged days are skipped, so a
 second run writes nothing; ``force`` rewrites. A day is written to a staging directory
 (``_staging/``) and then moved over ``date=.../part-0.parquet`` in one rename, so a reader sees the
 old day or the new one, never half of one; an error before the rename leaves the old file and the
@@ -54,12 +55,20 @@ The clean zone
   (``order_id``: completed, cancelled, refunded) is dropped, whatever its day. A domain matches
   itself and its subdomains (``test`` matches every ``*.test`` address: RFC 2606 reserves it).
   Orders paid with the test payment provider are real orders of a non-production shop: kept.
-* **Pseudonyms**: ``user_id``, ``visitor_id`` and ``session_id`` become ``user_key``,
-  ``visitor_key`` and ``session_key``: the first 32 hex digits of HMAC-SHA256 under
+* **Pseudonyms**: ``user_id`` and ``visitor_id`` become ``user_key`` and ``visitor_key`` (and a
+  session's id, in the curated zone, ``session_key``): the first 32 hex digits of HMAC-SHA256 under
   ``LAKE_PSEUDONYM_KEY`` (by default derived from ``SECRET_KEY`` with a salt) of ``"<kind>:<id>"``.
   The same id always gives the same key, in every zone, day and run, so joins work; the key is
   not reversible without the secret. The session id is hashed too: it is a uuid3 of the visitor or
-  user and a time, which one could otherwise rebuild from a guessed user id. **Rotating the key (or
+  user and a time, which one could otherwise rebuild from a guessed user id.
+* **No session column**: events carry no session (``Event.session_id`` is not filled; a session
+  is in ``insights.Session``, found by its unit and time). Deriving it here would mean running the
+  unit rule of ``insights.sessions`` again over the day for every export, so the clean events have
+  no ``session_key``: join ``curated/sessions`` on ``unit_key`` (= ``visitor_key``, or ``user_key``
+  for an event without a visitor) and ``occurred_at BETWEEN started_at AND ended_at`` of the same
+  day. (An event without a visitor whose user signed in as a visitor that day belongs to that
+  visitor's unit: such a join leaves it out.) The raw zone keeps the ``session_id`` column as
+  stored (empty). **Rotating the key (or
   ``SECRET_KEY`` when the key is derived from it) changes every pseudonym**: exports before and after
   no longer join, and every clean and curated day is rewritten at the next run that covers it (the
   rules' fingerprint is part of each day's). Set ``LAKE_PSEUDONYM_KEY`` explicitly in production.
@@ -93,7 +102,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Count, F, Max, Min, TextField, Window
 from django.db.models.functions import Cast, RowNumber
 from django.utils import timezone
@@ -114,7 +122,7 @@ BATCH_ROWS = 20_000
 FILE_NAME = "part-0.parquet"
 MANIFEST = "_manifest.json"
 STAGING = "_staging"
-FORMAT_VERSION = 1  # part of every fingerprint: a change of what a file holds rewrites the days
+FORMAT_VERSION = 2  # part of every fingerprint: a change of what a file holds rewrites the days
 LOCK_KEY = "insights:lake:export-lock"
 PSEUDONYM_SALT = "bazaar.insights.lake.pseudonym"
 
@@ -151,7 +159,6 @@ CLEAN_EVENTS = pa.schema([
     *_EVENT_COMMON,
     pa.field("visitor_key", pa.string()),
     pa.field("user_key", pa.string()),
-    pa.field("session_key", pa.string()),
     pa.field("channel", pa.string(), nullable=False),
     pa.field("device", pa.string(), nullable=False),
     pa.field("properties", pa.string(), nullable=False),  # JSON text, identifiers removed
@@ -411,24 +418,12 @@ def _day_events(day: date):
 
 
 def events_fingerprint(day: date) -> tuple[int, str]:
-    """The day's row count and a fingerprint that changes when a row is added or its session set."""
-    start, end = day_bounds(day)
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(Event._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT count(*), max(id), max(received_at), count(session_id), "  # noqa: S608 - our table
-                f"COALESCE(sum(hashtextextended(session_id::text, 0)), 0) FROM {table} "
-                "WHERE occurred_at >= %s AND occurred_at < %s", [start, end])
-            count, last_id, received, sessions, session_hash = cursor.fetchone()
-    else:
-        agg = _day_events(day).aggregate(count=Count("id"), last_id=Max("id"), received=Max("received_at"),
-                                         sessions=Count("session_id"))
-        count, last_id, received, sessions = agg["count"], agg["last_id"], agg["received"], agg["sessions"]
-        session_hash = hashlib.sha256("".join(sorted(str(s) for s in _day_events(day).exclude(
-            session_id=None).values_list("session_id", flat=True))).encode()).hexdigest()[:16] if sessions else 0
+    """The day's row count and a fingerprint that changes when a row is added (rows are never updated:
+    sessionisation does not write ``Event.session_id``)."""
+    agg = _day_events(day).aggregate(count=Count("id"), last_id=Max("id"), received=Max("received_at"))
+    count, last_id, received = agg["count"], agg["last_id"], agg["received"]
     received_text = received.isoformat() if received else ""
-    return int(count), f"v{FORMAT_VERSION}|{count}|{last_id}|{received_text}|{sessions}|{session_hash}"
+    return int(count), f"v{FORMAT_VERSION}|{count}|{last_id}|{received_text}"
 
 
 def _json(value: Any) -> str:
@@ -465,20 +460,20 @@ def clean_rows(day: date, context: ExportContext) -> Iterator[list[tuple]]:
         .annotate(copy=Window(RowNumber(), partition_by=[F("event_id")], order_by=[F("received_at").asc(),
                                                                                      F("id").asc()]))
         .filter(copy=1).order_by("occurred_at", "id")
-        .values_list("event_id", "name", "occurred_at", "received_at", "visitor_id", "user_id", "session_id",
-                     "channel", "device", "properties")
+        .values_list("event_id", "name", "occurred_at", "received_at", "visitor_id", "user_id", "channel",
+                     "device", "properties")
         .iterator(chunk_size=BATCH_ROWS)
     )
     ps = rules.pseudonyms
     for batch in _chunks(first_copies):
         out = []
-        for event_id, name, occurred, received, visitor, user, session, channel, device, props in batch:
+        for event_id, name, occurred, received, visitor, user, channel, device, props in batch:
             props = props if isinstance(props, dict) else {}
             order_id = props.get("order_id")
             if rules.test_event(props) or (order_id not in (None, "") and str(order_id) in tests):
                 continue
             out.append((str(event_id), name, occurred, received, ps.of("visitor", visitor), ps.of("user", user),
-                        ps.of("session", _text_id(session)), channel, device, _json(rules.scrub(props))))
+                        channel, device, _json(rules.scrub(props))))
         yield out
 
 

@@ -40,7 +40,10 @@ class Event(models.Model):
     visitor_id = models.CharField(_("visitor id"), max_length=36, blank=True, default="")
     # No foreign keys: users and sessions can be deleted, their events stay.
     user_id = models.BigIntegerField(_("user id"), null=True, blank=True)
-    session_id = models.UUIDField(_("session id"), null=True, blank=True)  # filled by sessionisation
+    # Not filled: an event's session is the insights.Session of its unit (insights.sessions) whose
+    # started_at..ended_at holds it. Sessionisation reads the events and never updates them (a whole
+    # day rewritten, five indexes per row, cost more than the rest of the rollup); the column stays.
+    session_id = models.UUIDField(_("session id"), null=True, blank=True)
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices, default=Channel.WEB)
     device = models.CharField(_("device"), max_length=8, choices=Device.choices, default=Device.OTHER)
     is_bot = models.BooleanField(_("bot"), default=False)
@@ -122,7 +125,9 @@ class Recommendation(models.Model):
 class Session(models.Model):
     """One visit: a unit's events of one UTC day with at most ``INSIGHTS_SESSION_TIMEOUT_MINUTES``
     between consecutive ones (definitions in ``insights.sessions``). The id is a uuid3 of the unit
-    and the start, so rebuilding a day gives the same ids (and ``Event.session_id`` stays valid)."""
+    and the start, so rebuilding a day gives the same ids. An event belongs to the session of its
+    unit (the unit rule is in ``insights.sessions``) whose ``started_at``..``ended_at`` holds it;
+    ``Event.session_id`` is not filled."""
 
     id = models.UUIDField(primary_key=True, editable=False)
     day = models.DateField(_("day"))

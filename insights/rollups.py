@@ -34,11 +34,13 @@ Definitions (sessions, pages, bounces and the funnel steps are defined in ``insi
 * **Buy-box share** (sellers) = views of their products where their offer was the featured one
   ("Product Viewed" carries the featured offer's ``seller_id``) ÷ views of their products.
 
-The rollup of a day sessionises it first (``insights.sessions.sessionise_day``), then deletes and
-inserts the day's rows in one transaction: re-runnable for any day, idempotent. On PostgreSQL it is
-set-based SQL reading only that day's partition of the event table (and the day's sessions), so
-its cost does not grow with the number of days kept; elsewhere (SQLite) the same definitions run in
-Python over the day's rows.
+The rollup of a day sessionises it and then deletes and inserts the day's rows, all in one
+transaction: re-runnable for any day, idempotent. On PostgreSQL it is set-based SQL: the
+sessionisation reads that day's partition once into temporary tables (``insights.sessions``: one
+lean row per event with its session, one per order, one per session) and every KPI statement reads
+those, never the event table again nor ``Event.session_id`` (not filled). Its cost follows the
+day's events and does not grow with the number of days kept. Elsewhere (SQLite) the same
+definitions run in Python over the day's rows and the sessions found for them in memory.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -59,7 +62,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from insights import sessions as sess
-from insights.models import DailyMetric, DailySearch, Event, Session
+from insights.models import DailyMetric, DailySearch, Session
 from marketplace import selectors as marketplace_selectors
 
 CENT = Decimal("0.01")
@@ -68,10 +71,10 @@ SUM_FIELDS = ("sessions", "visitors", "bounces", "sessions_list", "sessions_prod
               "featured_views")
 SPLITS = (DailyMetric.Dimension.DEVICE, DailyMetric.Dimension.CHANNEL, DailyMetric.Dimension.CATEGORY,
           DailyMetric.Dimension.SELLER)
-_ID = re.compile(r"^\d{1,18}$")
+_ID = sess._ID
 _SPACES = re.compile(r"\s+")
-VALUE_LENGTH = 120
-QUERY_LENGTH = 200
+VALUE_LENGTH = sess.VALUE_LENGTH
+QUERY_LENGTH = sess.QUERY_LENGTH
 
 
 @dataclass
@@ -80,6 +83,7 @@ class RollupReport:
     sessions: int
     metrics: int
     searches: int
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 # --- offers: which products are a seller's ---------------------------------------------------------
@@ -91,155 +95,147 @@ def _offers_queryset():
 
 
 # --- the rollup in SQL (PostgreSQL) --------------------------------------------------------------------
+# Every statement reads the temporary tables the sessionisation of the same transaction built
+# (insights.sessions.EVENTS_TABLE, ORDERS_TABLE, SESSIONS_TABLE), never the event table again.
 
 _SESSIONS_ROLLUP_SQL = """
 INSERT INTO {metric} (day, dimension, value, sessions, visitors, bounces, sessions_list, sessions_product,
     sessions_cart, sessions_checkout, sessions_order, cart_sessions, orders, revenue, items, product_views,
     featured_views, computed_at)
-SELECT %s,
+SELECT %(day)s,
     CASE WHEN GROUPING(device) = 0 THEN 'device' WHEN GROUPING(channel) = 0 THEN 'channel' ELSE 'all' END,
     CASE WHEN GROUPING(device) = 0 THEN device WHEN GROUPING(channel) = 0 THEN channel ELSE '' END,
     count(*), count(DISTINCT unit), count(*) FILTER (WHERE is_bounce), count(*) FILTER (WHERE reached_list),
     count(*) FILTER (WHERE reached_product), count(*) FILTER (WHERE reached_cart),
     count(*) FILTER (WHERE reached_checkout), count(*) FILTER (WHERE reached_order),
     count(*) FILTER (WHERE added_to_cart), COALESCE(sum(orders), 0), COALESCE(sum(revenue), 0),
-    COALESCE(sum(items), 0), COALESCE(sum(product_views), 0), 0, %s
-FROM {session} WHERE day = %s
+    COALESCE(sum(items), 0), COALESCE(sum(product_views), 0), 0, %(now)s
+FROM {sessions}
 GROUP BY GROUPING SETS ((), (device), (channel))
 """
 
-
-def _text_value(expression: str) -> str:
-    """SQL: a category-like property as text (strings and numbers; NULL when empty or anything else)."""
-    return (f"(CASE WHEN jsonb_typeof({expression}) IN ('string', 'number') "
-            f"THEN NULLIF(left({expression} #>> '{{}}', {VALUE_LENGTH}), '') END)")
-
-
-def _id_value(expression: str) -> str:
-    return f"(CASE WHEN ({expression}) ~ '{_ID.pattern}' THEN ({expression})::bigint END)"
-
-
-_SLICES_ROLLUP_SQL = """
+# A slice (a category, a seller) in two steps: one row per (slice, session) with the session's flags
+# and sums for that slice (its events' and its order lines' facts, joined), then plain counts and
+# sums per slice, the session's bounce and checkout joined; the visitors are the distinct units of
+# those rows. Sessions are their ``sid`` (integer keys: the unit's number in the high 32 bits, so
+# ``sid >> 32`` is the unit).
+_SLICE_ROLLUP_SQL = """
 INSERT INTO {metric} (day, dimension, value, sessions, visitors, bounces, sessions_list, sessions_product,
     sessions_cart, sessions_checkout, sessions_order, cart_sessions, orders, revenue, items, product_views,
     featured_views, computed_at)
-WITH ev AS (
-    SELECT id, event_id, occurred_at, session_id, name, properties
-    FROM {event}
-    WHERE occurred_at >= %s AND occurred_at < %s AND session_id IS NOT NULL AND name IN (%s, %s, %s, %s)
-),
-offers AS ({offers}),
-items AS (
-    SELECT id, session_id, name, {category} AS category, {product_id} AS product_id, {featured} AS featured
-    FROM ev WHERE name <> %s
-),
-orders AS (
-    SELECT DISTINCT ON (session_id, order_key) session_id, order_key, revenue, products
-    FROM (SELECT session_id, occurred_at, id, {order_key} AS order_key, {revenue} AS revenue, {products} AS products
-          FROM ev WHERE name = %s) AS o
-    ORDER BY session_id, order_key, occurred_at, id
-),
+WITH offers AS ({offers}),
 lines AS (
-    SELECT o.session_id, o.order_key, o.revenue, {line_category} AS category, {line_product} AS product_id,
-           {line_seller} AS seller_id, {quantity} AS quantity, COALESCE({price}, 0) * {quantity} AS amount
-    FROM orders o CROSS JOIN LATERAL jsonb_array_elements(o.products) AS line
+    SELECT o.sid, o.order_key, o.revenue, {line_value} AS value, {quantity} AS quantity,
+           COALESCE({price}, 0) * {quantity} AS amount
+    FROM {orders} o CROSS JOIN LATERAL jsonb_array_elements(o.products) AS line
     WHERE jsonb_typeof(line) = 'object'
 ),
 shares AS (
-    SELECT lines.*, CASE WHEN order_amount > 0 THEN round(amount * revenue / order_amount, 2) ELSE 0 END AS share
-    FROM (SELECT lines.*, sum(amount) OVER (PARTITION BY session_id, order_key) AS order_amount FROM lines) AS lines
+    SELECT value, sid, order_key, quantity,
+           CASE WHEN order_amount > 0 THEN round(amount * revenue / order_amount, 2) ELSE 0 END AS share
+    FROM (SELECT lines.*, sum(amount) OVER (PARTITION BY sid, order_key) AS order_amount FROM lines) AS lines
 ),
-seller_items AS (
-    SELECT i.id, o.seller_id FROM items i JOIN offers o ON o.product_id = i.product_id
-    WHERE i.name IN (%s, %s)
-    UNION
-    SELECT id, featured FROM items WHERE name = %s AND featured IS NOT NULL
+line_facts AS (
+    SELECT value, sid, count(DISTINCT order_key) AS orders, sum(share) AS share, sum(quantity) AS quantity
+    FROM shares WHERE value IS NOT NULL GROUP BY value, sid
 ),
-facts AS (
-    SELECT session_id, 'category' AS dimension, category AS value,
-           CASE name WHEN %s THEN 'list' WHEN %s THEN 'view' ELSE 'add' END AS kind,
-           NULL::text AS order_key, 0 AS quantity, 0::numeric AS share, false AS featured
-    FROM items WHERE category IS NOT NULL
-    UNION ALL
-    SELECT session_id, 'category', category, 'line', order_key, quantity, share, false
-    FROM shares WHERE category IS NOT NULL
-    UNION ALL
-    SELECT session_id, 'seller', seller_id::text, 'line', order_key, quantity, share, false
-    FROM shares WHERE seller_id IS NOT NULL
-    UNION ALL
-    SELECT i.session_id, 'seller', s.seller_id::text, CASE i.name WHEN %s THEN 'view' ELSE 'add' END,
-           NULL, 0, 0, s.seller_id = i.featured
-    FROM seller_items s JOIN items i ON i.id = s.id
+event_facts AS (
+    SELECT value, sid, bool_or(list) AS list, bool_or(view) AS view, bool_or(add) AS add,
+           count(*) FILTER (WHERE view) AS views, count(*) FILTER (WHERE featured) AS featured
+    FROM ({event_facts}) AS f
+    GROUP BY value, sid
+),
+per_session AS (
+    SELECT COALESCE(e.value, l.value) AS value, COALESCE(e.sid, l.sid) AS sid, COALESCE(e.list, false) AS list,
+           COALESCE(e.view, false) AS view, COALESCE(e.add, false) AS add, l.sid IS NOT NULL AS line,
+           COALESCE(l.orders, 0) AS orders, COALESCE(l.share, 0) AS share, COALESCE(l.quantity, 0) AS quantity,
+           COALESCE(e.views, 0) AS views, COALESCE(e.featured, 0) AS featured
+    FROM event_facts e FULL JOIN line_facts l ON l.value = e.value AND l.sid = e.sid
+),
+sessions AS MATERIALIZED (  -- read twice below
+    SELECT p.*, s.is_bounce, s.reached_checkout
+    FROM per_session p JOIN {sessions} s ON s.sid = p.sid
+),
+visitors AS (
+    SELECT value, count(*) AS visitors FROM (SELECT DISTINCT value, sid >> 32 FROM sessions) AS units GROUP BY value
+),
+totals AS (
+    SELECT value, count(*) AS sessions, count(*) FILTER (WHERE is_bounce) AS bounces,
+           count(*) FILTER (WHERE list) AS sessions_list, count(*) FILTER (WHERE view) AS sessions_product,
+           count(*) FILTER (WHERE add) AS sessions_cart,
+           count(*) FILTER (WHERE add AND reached_checkout) AS sessions_checkout,
+           count(*) FILTER (WHERE line) AS sessions_order, sum(orders) AS orders, sum(share) AS revenue,
+           sum(quantity) AS items, sum(views) AS views, sum(featured) AS featured
+    FROM sessions GROUP BY value
 )
-SELECT %s, f.dimension, f.value,
-    count(DISTINCT f.session_id), count(DISTINCT s.unit),
-    count(DISTINCT f.session_id) FILTER (WHERE s.is_bounce),
-    count(DISTINCT f.session_id) FILTER (WHERE f.kind = 'list'),
-    count(DISTINCT f.session_id) FILTER (WHERE f.kind = 'view'),
-    count(DISTINCT f.session_id) FILTER (WHERE f.kind = 'add'),
-    count(DISTINCT f.session_id) FILTER (WHERE f.kind = 'add' AND s.reached_checkout),
-    count(DISTINCT f.session_id) FILTER (WHERE f.kind = 'line'),
-    count(DISTINCT f.session_id) FILTER (WHERE f.kind = 'add'),
-    count(DISTINCT f.session_id::text || '|' || f.order_key) FILTER (WHERE f.kind = 'line'),
-    COALESCE(sum(f.share) FILTER (WHERE f.kind = 'line'), 0),
-    COALESCE(sum(f.quantity) FILTER (WHERE f.kind = 'line'), 0),
-    count(*) FILTER (WHERE f.kind = 'view'),
-    count(*) FILTER (WHERE f.kind = 'view' AND f.featured),
-    %s
-FROM facts f JOIN {session} s ON s.id = f.session_id AND s.day = %s
-GROUP BY f.dimension, f.value
+SELECT %(day)s, %(dimension)s, t.value::text, t.sessions, v.visitors, t.bounces, t.sessions_list,
+       t.sessions_product, t.sessions_cart, t.sessions_checkout, t.sessions_order, t.sessions_cart, t.orders,
+       t.revenue, t.items, t.views, t.featured, %(now)s
+FROM totals t JOIN visitors v ON v.value = t.value
+"""
+
+# A category: the lists, views and cart adds of it (its lines come from the orders).
+_CATEGORY_FACTS_SQL = """
+    SELECT category COLLATE "C" AS value, sid, name = %(list)s AS list, name = %(view)s AS view,
+           name = %(add)s AS add, false AS featured
+    FROM {events} WHERE category IS NOT NULL
+"""
+
+# A seller: the views and cart adds of their products (an active offer on it, or, for a view,
+# their offer featured on its page), once per event and seller.
+_SELLER_FACTS_SQL = """
+    SELECT o.seller_id AS value, e.sid, false AS list, e.name = %(view)s AS view, e.name = %(add)s AS add,
+           e.featured IS NOT NULL AND o.seller_id = e.featured AS featured
+    FROM {events} e JOIN offers o ON o.product_id = e.product_id
+    UNION ALL
+    SELECT e.featured, e.sid, false, true, false, true
+    FROM {events} e
+    WHERE e.featured IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM offers o WHERE o.product_id = e.product_id AND o.seller_id = e.featured)
 """
 
 _SEARCHES_ROLLUP_SQL = """
 INSERT INTO {search} (day, query, searches, zero_results)
-SELECT %s, query, count(*), count(*) FILTER (WHERE results = 0)
-FROM (
-    SELECT left(lower(btrim(regexp_replace(properties->>'query', '\\s+', ' ', 'g'), ' ')), {length}) AS query,
-           COALESCE({results}, {results_count}) AS results
-    FROM {event}
-    WHERE occurred_at >= %s AND occurred_at < %s AND session_id IS NOT NULL AND name = %s
-      AND jsonb_typeof(properties->'query') = 'string'
-) AS searched
+SELECT %(day)s, query, count(*), count(*) FILTER (WHERE results = 0)
+FROM {events}
 WHERE query <> ''
 GROUP BY query
 """
 
 
-def _int_value(expression: str) -> str:
-    return f"(CASE WHEN ({expression}) ~ '^\\d{{1,9}}$' THEN ({expression})::int END)"
-
-
-def _rollup_sql(day: date) -> tuple[int, int]:
-    start, end = sess.day_bounds(day)
+def _rollup_sql(cursor, day: date, timings: dict[str, float]) -> tuple[int, int]:
+    """The day's metric and search rows from the temporary tables of ``sess.sessionise_sql`` (same
+    transaction)."""
     now = timezone.now()
     metric, search = DailyMetric._meta.db_table, DailySearch._meta.db_table
-    session, event = Session._meta.db_table, Event._meta.db_table
+    tables = {"events": sess.EVENTS_TABLE, "orders": sess.ORDERS_TABLE, "sessions": sess.SESSIONS_TABLE}
     offers_sql, offers_params = _offers_queryset().query.sql_with_params()
-    list_, view, add, order = sess.PRODUCT_LIST_VIEWED, sess.PRODUCT_VIEWED, sess.PRODUCT_ADDED, sess.ORDER_COMPLETED
-    slices = _SLICES_ROLLUP_SQL.format(
-        metric=metric, event=event, session=session, offers=offers_sql,
-        category=_text_value("properties->'category'"), product_id=_id_value("properties->>'product_id'"),
-        featured=_id_value("properties->>'seller_id'"), order_key=sess.sql_order_key("properties", "event_id"),
-        revenue=sess.sql_revenue("properties"), products=sess.sql_products("properties"),
-        line_category=_text_value("line->'category'"), line_product=_id_value("line->>'product_id'"),
-        line_seller=_id_value("line->>'seller_id'"), quantity=sess.sql_quantity("line"),
-        price=sess.sql_number("line->>'price'"),
-    )
-    slice_params = [start, end, list_, view, add, order, *offers_params, order, order, view, add, view,
-                    list_, view, view, day, now, day]
-    searches = _SEARCHES_ROLLUP_SQL.format(
-        search=search, event=event, length=QUERY_LENGTH, results=_int_value("properties->>'results'"),
-        results_count=_int_value("properties->>'results_count'"))
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"insights:rollup:{day.isoformat()}"])
-        cursor.execute(f"DELETE FROM {metric} WHERE day = %s", [day])  # noqa: S608 - our own table names
-        cursor.execute(f"DELETE FROM {search} WHERE day = %s", [day])  # noqa: S608
-        cursor.execute(_SESSIONS_ROLLUP_SQL.format(metric=metric, session=session), [day, now, day])
-        metrics = cursor.rowcount
-        cursor.execute(slices, slice_params)
-        metrics += cursor.rowcount
-        cursor.execute(searches, [day, start, end, sess.PRODUCTS_SEARCHED])
-        return metrics, cursor.rowcount
+    pieces = offers_sql.split("%s")  # its positional parameters, named like ours
+    offers_sql = pieces[0] + "".join(f"%(offer_{n})s{piece}" for n, piece in enumerate(pieces[1:]))
+    params = {"day": day, "now": now, "list": sess.PRODUCT_LIST_VIEWED, "view": sess.PRODUCT_VIEWED,
+              "add": sess.PRODUCT_ADDED, **{f"offer_{n}": value for n, value in enumerate(offers_params)}}
+
+    def run(label: str, sql: str) -> int:
+        began = time.perf_counter()
+        cursor.execute(sql, params)
+        timings[label] = time.perf_counter() - began
+        return cursor.rowcount
+
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"insights:rollup:{day.isoformat()}"])
+    cursor.execute(f"DELETE FROM {metric} WHERE day = %s", [day])  # noqa: S608 - our own table names
+    cursor.execute(f"DELETE FROM {search} WHERE day = %s", [day])  # noqa: S608
+    metrics = run("kpis", _SESSIONS_ROLLUP_SQL.format(metric=metric, **tables))
+    for dimension, facts, line_value in (
+            (DailyMetric.Dimension.CATEGORY, _CATEGORY_FACTS_SQL, sess.sql_text_value("line->'category'")),
+            (DailyMetric.Dimension.SELLER, _SELLER_FACTS_SQL, sess.sql_id_value("line->>'seller_id'"))):
+        params["dimension"] = dimension.value
+        if dimension == DailyMetric.Dimension.CATEGORY:
+            line_value += ' COLLATE "C"'
+        metrics += run(dimension.value, _SLICE_ROLLUP_SQL.format(
+            metric=metric, offers=offers_sql, event_facts=facts.format(**tables), line_value=line_value,
+            quantity=sess.sql_quantity("line"), price=sess.sql_number("line->>'price'"), **tables))
+    searches = run("searches", _SEARCHES_ROLLUP_SQL.format(search=search, **tables))
+    return metrics, searches
 
 
 # --- the rollup in Python (SQLite; the reference the SQL is tested against) ---------------------------
@@ -280,10 +276,10 @@ class _Slice:
     featured: int = 0
 
 
-def _rollup_python(day: date) -> tuple[int, int]:
-    start, end = sess.day_bounds(day)
+def _rollup_python(day: date, sessionised: sess.SessionisedDay) -> tuple[int, int]:
+    """The day's metric and search rows from the rows and sessions of ``sess.sessionise_python``."""
     now = timezone.now()
-    day_sessions = {s.id: s for s in Session.objects.filter(day=day)}
+    day_sessions = {s.id: s for s in sessionised.sessions}
     metrics: list[DailyMetric] = []
 
     def metric(dimension: str, value: str, chosen: Iterable[Session]) -> DailyMetric:
@@ -312,12 +308,11 @@ def _rollup_python(day: date) -> tuple[int, int]:
     searches: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     names = (sess.PRODUCT_LIST_VIEWED, sess.PRODUCT_VIEWED, sess.PRODUCT_ADDED, sess.ORDER_COMPLETED,
              sess.PRODUCTS_SEARCHED)
-    events = (Event.objects.filter(occurred_at__gte=start, occurred_at__lt=end, session_id__isnull=False,
-                                   name__in=names).order_by("occurred_at", "id")
-              .values_list("event_id", "session_id", "name", "properties"))
+    events = ((row.event_id, sessionised.session_of[row.id], row.name, row.properties)
+              for row in sessionised.rows if row.name in names)  # already in time order
     seen_orders: set[tuple[uuid.UUID, str]] = set()
     kind_of = {sess.PRODUCT_LIST_VIEWED: "list", sess.PRODUCT_VIEWED: "view", sess.PRODUCT_ADDED: "add"}
-    for event_id, session_id, name, properties in events.iterator(chunk_size=5000):
+    for event_id, session_id, name, properties in events:
         properties = properties if isinstance(properties, dict) else {}
         if name == sess.PRODUCTS_SEARCHED:
             query = properties.get("query")
@@ -381,27 +376,37 @@ def _rollup_python(day: date) -> tuple[int, int]:
             sessions_order=len(piece.kinds["line"]), cart_sessions=len(adds), orders=len(piece.orders),
             revenue=piece.revenue, items=piece.items, product_views=piece.views, featured_views=piece.featured,
             computed_at=now))
-    with transaction.atomic():
-        DailyMetric.objects.filter(day=day).delete()
-        DailySearch.objects.filter(day=day).delete()
-        DailyMetric.objects.bulk_create(metrics, batch_size=1000)
-        DailySearch.objects.bulk_create([DailySearch(day=day, query=q, searches=n, zero_results=z)
-                                         for q, (n, z) in searches.items()], batch_size=1000)
+    DailyMetric.objects.filter(day=day).delete()
+    DailySearch.objects.filter(day=day).delete()
+    DailyMetric.objects.bulk_create(metrics, batch_size=1000)
+    DailySearch.objects.bulk_create([DailySearch(day=day, query=q, searches=n, zero_results=z)
+                                     for q, (n, z) in searches.items()], batch_size=1000)
     return len(metrics), len(searches)
 
 
-def rollup_day(day: date, *, sessionise: bool = True, method: str | None = None) -> RollupReport:
-    """Sessionise ``day`` (UTC) and write its :class:`DailyMetric` and :class:`DailySearch` rows,
-    replacing the day's (one transaction each; re-runnable, idempotent). ``method``: ``"sql"``
-    (PostgreSQL's default) or ``"python"`` (elsewhere; both on PostgreSQL in tests)."""
+def rollup_day(day: date, *, method: str | None = None) -> RollupReport:
+    """Sessionise ``day`` (UTC) and write its :class:`Session`, :class:`DailyMetric` and
+    :class:`DailySearch` rows, replacing the day's, in one transaction (re-runnable, idempotent).
+    ``method``: ``"sql"`` (PostgreSQL's default: the KPIs read the temporary tables the
+    sessionisation built) or ``"python"`` (elsewhere; both on PostgreSQL in tests). ``timings`` of
+    the report: seconds per statement (SQL) and of the two parts."""
     method = method or ("sql" if connection.vendor == "postgresql" else "python")
-    if sessionise:
-        report = sess.sessionise_day_sql(day) if method == "sql" else sess.sessionise_day_python(day)
-        sessions = report.sessions
+    timings: dict[str, float] = {}
+    began = time.perf_counter()
+    if method == "sql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            report = sess.sessionise_sql(cursor, day, timings=timings)
+            timings["sessionise"] = time.perf_counter() - began
+            metrics, searches = _rollup_sql(cursor, day, timings)
+            sess.drop_day_tables(cursor)
     else:
-        sessions = Session.objects.filter(day=day).count()
-    metrics, searches = _rollup_sql(day) if method == "sql" else _rollup_python(day)
-    return RollupReport(day=day, sessions=sessions, metrics=metrics, searches=searches)
+        with transaction.atomic():
+            sessionised = sess.sessionise_python(day)
+            report = sessionised.report
+            timings["sessionise"] = time.perf_counter() - began
+            metrics, searches = _rollup_python(day, sessionised)
+    timings["rollup"] = time.perf_counter() - began - timings["sessionise"]
+    return RollupReport(day=day, sessions=report.sessions, metrics=metrics, searches=searches, timings=timings)
 
 
 def rollup_range(start: date, end: date, *, progress: Callable[[RollupReport, int, int], None] | None = None

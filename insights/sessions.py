@@ -18,7 +18,11 @@ Definitions (the dashboard and the README repeat them):
   not grow with the days kept. Visits across midnight are rare at our traffic's low point (about
   1% of sessions on the synthetic traffic).
 * **Id**: ``uuid3(SESSION_NAMESPACE, "<unit>|<start as YYYY-MM-DDTHH:MM:SS.ffffff UTC>")``, so a
-  re-run gives the same ids, and ``Event.session_id`` of the day's events is set to it.
+  re-run gives the same ids.
+* **Where**: in :class:`insights.models.Session` (unit, ``started_at``, ``ended_at`` and the
+  figures below). An event's session is the one of its unit whose ``started_at``..``ended_at``
+  holds it; ``Event.session_id`` is **not filled**: the events are read, never updated (rewriting
+  every row of a day, with its indexes, cost more than all the rest of the rollup).
 * **Page** (for pages and bounces): a page-view-like event, one of :data:`PAGE_EVENTS` ("Product
   List Viewed", "Product Viewed", "Products Searched", "Cart Viewed", "Checkout Started", "Checkout
   Step Completed"). Page-view-like events of one unit less than :data:`PAGE_LOAD_SECONDS` (1 s)
@@ -41,16 +45,27 @@ Definitions (the dashboard and the README repeat them):
   last user id seen in the session.
 
 Two implementations of the same definitions: on PostgreSQL, set-based SQL over the day's partition
-(window functions ``LAG``/``SUM``, no row leaves the database); elsewhere (SQLite, the embedded
-mode) :func:`sessionise_events` in Python over the day's rows. Tests run both on the same data and
-compare. Either way the day's sessions are deleted and inserted again in one transaction
-(idempotent) and the events' ``session_id`` is set.
+(window functions, no row leaves the database; :func:`sessionise_sql`); elsewhere (SQLite, the
+embedded mode) :func:`sessionise_events` in Python over the day's rows. Tests run both on the same
+data and compare. Either way the day's sessions are deleted and inserted again in one transaction
+(idempotent).
+
+On PostgreSQL the sessionisation reads the day's partition once into lean temporary tables that
+the day rollup (``insights.rollups.rollup_day``, same transaction) reads next: one row per event
+(:data:`EVENTS_TABLE`: id, time, name, unit, ``seq`` the session's number within the unit, ``sid``
+an integer session key, ``is_page``, device, channel, user, and the scalar properties the KPIs use:
+category, product, featured seller, normalised search query and results, order key; the whole
+properties for orders only), one per distinct order of a session (:data:`ORDERS_TABLE`) and one per
+session (:data:`SESSIONS_TABLE`: what :class:`Session` stores; its uuid3 computed once per session).
+It costs a sort of the day's events by unit and time, and aggregates; it grows with the day's
+events, not with the days kept.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -85,7 +100,11 @@ CHECKOUT_EVENTS = (CHECKOUT_STARTED, CHECKOUT_STEP_COMPLETED)
 # Made by the server from the domain log: no device, no browser (see insights.services).
 SERVER_EVENTS = (ORDER_COMPLETED, names.ORDER_CANCELLED, names.ORDER_REFUNDED, names.MEMBERSHIP_JOINED)
 
+VALUE_LENGTH = 120  # a category (slice value) is cut to this length
+QUERY_LENGTH = 200  # a search query too
+
 _NUMBER = re.compile(r"^-?\d{1,12}(\.\d+)?$")
+_ID = re.compile(r"^\d{1,18}$")
 _INTEGER = re.compile(r"^\d{1,9}$")
 
 
@@ -261,29 +280,40 @@ def _day_rows(day: date) -> list[Row]:
     return [Row(*values) for values in queryset.iterator(chunk_size=5000)]
 
 
+@dataclass
+class SessionisedDay:
+    """What :func:`sessionise_python` keeps for the day rollup: the rows read, the sessions stored,
+    and each row's session id (in memory only: events are never written)."""
+
+    report: SessionReport
+    rows: list[Row]
+    sessions: list[Session]
+    session_of: dict[int, uuid.UUID]
+
+
+def sessionise_python(day: date) -> SessionisedDay:
+    """Sessionise ``day`` in Python inside the caller's transaction, replacing its :class:`Session` rows."""
+    rows = _day_rows(day)
+    sessions, session_of = sessionise_events(rows, day=day)
+    Session.objects.filter(day=day).delete()
+    Session.objects.bulk_create(sessions, batch_size=1000)
+    return SessionisedDay(SessionReport(day=day, sessions=len(sessions), events=len(rows)), rows, sessions,
+                          session_of)
+
+
 def sessionise_day_python(day: date) -> SessionReport:
     """:func:`sessionise_day` in Python over the day's rows (SQLite; any database for tests)."""
     with transaction.atomic():
-        rows = _day_rows(day)
-        sessions, session_of = sessionise_events(rows, day=day)
-        Session.objects.filter(day=day).delete()
-        Session.objects.bulk_create(sessions, batch_size=1000)
-        start, end = day_bounds(day)
-        current = dict(Event.objects.filter(occurred_at__gte=start, occurred_at__lt=end, session_id__isnull=False)
-                       .values_list("id", "session_id"))
-        changed: dict[uuid.UUID | None, list[int]] = defaultdict(list)
-        for event_id, session_id in session_of.items():
-            if current.pop(event_id, None) != session_id:
-                changed[session_id].append(event_id)
-        changed[None].extend(current)  # rows no longer in any session (none today: kept for safety)
-        for session_id, ids in changed.items():
-            for chunk in range(0, len(ids), 500):
-                Event.objects.filter(occurred_at__gte=start, occurred_at__lt=end,
-                                     id__in=ids[chunk:chunk + 500]).update(session_id=session_id)
-    return SessionReport(day=day, sessions=len(sessions), events=len(rows))
+        return sessionise_python(day).report
 
 
 # --- SQL (PostgreSQL) ----------------------------------------------------------------------------
+
+# The temporary tables one run builds (dropped at the end of the run; ``ON COMMIT DROP`` as well):
+EVENTS_TABLE = "insights_day_events"  # one row per counted event, with its unit and session (sid)
+ORDERS_TABLE = "insights_day_orders"  # one row per distinct order of a session
+SESSIONS_TABLE = "insights_day_sessions"  # one row per session: what insights.Session stores, and sid
+WORK_MEM = "1GB"  # per sort or hash of the day's statements (SET LOCAL: this transaction only)
 
 
 def _in(values: Sequence[str]) -> str:
@@ -318,147 +348,210 @@ def sql_order_key(properties: str, event_id: str) -> str:
     return f"COALESCE(NULLIF({properties}->>'order_id', ''), {event_id}::text)"
 
 
+def sql_text_value(expression: str) -> str:
+    """SQL: a category-like jsonb property as text (strings and numbers; NULL when empty or anything else);
+    ``insights.rollups._text`` in Python."""
+    return (f"(CASE WHEN jsonb_typeof({expression}) IN ('string', 'number') "
+            f"THEN NULLIF(left({expression} #>> '{{}}', {VALUE_LENGTH}), '') END)")
+
+
+def sql_id_value(expression: str) -> str:
+    """SQL: an id property (jsonb text) as bigint, NULL when not one; ``insights.rollups._ident``."""
+    return f"(CASE WHEN ({expression}) ~ '{_ID.pattern}' THEN ({expression})::bigint END)"
+
+
+def sql_int_value(expression: str) -> str:
+    return f"(CASE WHEN ({expression}) ~ '^\\d{{1,9}}$' THEN ({expression})::int END)"
+
+
+def sql_query(expression: str) -> str:
+    """SQL for ``insights.rollups.normalise_query`` of a jsonb text."""
+    return f"left(lower(btrim(regexp_replace({expression}, '\\s+', ' ', 'g'), ' ')), {QUERY_LENGTH})"
+
+
 # uuid3(SESSION_NAMESPACE, unit|start): md5 of the namespace's bytes and the name, version 3, RFC variant.
 _UUID3_SQL = """(
     SELECT (substr(h, 1, 12) || '3' || substr(h, 14, 3)
             || substr('89ab', (('x' || substr(h, 17, 1))::bit(4)::int & 3) + 1, 1) || substr(h, 18, 15))::uuid
     FROM (SELECT md5(decode(%(namespace)s, 'hex') || convert_to(
-        paged.unit || '|' || to_char(paged.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
+        agg.unit || '|' || to_char(agg.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
         'UTF8')) AS h) AS hashed
 )"""
 
-# The day's events with their unit, their session (unit + seq) and whether they start a page.
-_SESSION_EVENTS_SQL = """
-CREATE TEMP TABLE insights_sessionise ON COMMIT DROP AS
-WITH ev AS (
-    SELECT id, event_id, occurred_at, name, visitor_id, user_id, device, channel, properties
-    FROM {table}
-    WHERE occurred_at >= %(start)s AND occurred_at < %(end)s AND NOT is_bot
-      AND (visitor_id <> '' OR user_id IS NOT NULL)
-),
-user_rows AS (  -- links (both ids) and user-only events, per user
-    SELECT id, occurred_at, user_id, visitor_id, visitor_id <> '' AS is_link,
+# The day's counted events, one lean row each: the unit, the session number within the unit (seq),
+# whether the event starts a page, and the few scalars the rollups read from the properties (the
+# properties themselves are kept for orders only). One scan of the day's partition (two when some
+# events carry a user: the links are read by a second, filtered scan), one sort by unit and time.
+# A page: a page-like event more than PAGE_LOAD_SECONDS after the unit's previous page-like event
+# (one of an earlier session is more than the timeout earlier, so it never joins the page).
+_EVENTS_SQL = """
+CREATE TEMP TABLE {events} ON COMMIT DROP AS
+WITH user_rows AS (  -- links (both ids) and user-only events, per user
+    SELECT id, user_id, visitor_id, visitor_id <> '' AS is_link,
            count(*) FILTER (WHERE visitor_id <> '')
                OVER (PARTITION BY user_id ORDER BY occurred_at, id) AS links_before,
            count(*) FILTER (WHERE visitor_id <> '')
                OVER (PARTITION BY user_id ORDER BY occurred_at DESC, id DESC) AS links_after
-    FROM ev WHERE user_id IS NOT NULL
+    FROM {table}
+    WHERE occurred_at >= %(start)s AND occurred_at < %(end)s AND NOT is_bot AND user_id IS NOT NULL
 ),
 resolved AS (  -- a user-only event's visitor: the last link at or before it, else the first after it
-    SELECT id, is_link,
-           max(visitor_id) FILTER (WHERE is_link) OVER (PARTITION BY user_id, links_before) AS before,
-           max(visitor_id) FILTER (WHERE is_link) OVER (PARTITION BY user_id, links_after) AS after
-    FROM user_rows
+    SELECT id, COALESCE(before, after) AS visitor_id
+    FROM (SELECT id, is_link,
+                 max(visitor_id) FILTER (WHERE is_link) OVER (PARTITION BY user_id, links_before) AS before,
+                 max(visitor_id) FILTER (WHERE is_link) OVER (PARTITION BY user_id, links_after) AS after
+          FROM user_rows) AS r
+    WHERE NOT is_link
 ),
-units AS (
-    SELECT ev.*, ev.visitor_id AS unit FROM ev WHERE ev.visitor_id <> ''
-    UNION ALL
-    SELECT ev.*, COALESCE(CASE WHEN r.before IS NOT NULL AND NOT r.is_link THEN r.before END, r.after,
-                          'user:' || ev.user_id)
-    FROM ev JOIN resolved r ON r.id = ev.id WHERE ev.visitor_id = ''
+ev AS (
+    SELECT e.id, e.occurred_at, e.name, e.user_id, e.device, e.channel,
+           CASE WHEN e.visitor_id <> '' THEN e.visitor_id
+                ELSE COALESCE(r.visitor_id, 'user:' || e.user_id) END AS unit,
+           e.name IN {pages} AS is_page_event,
+           CASE WHEN e.name IN (%(list)s, %(view)s, %(add)s) THEN {category} END AS category,
+           CASE WHEN e.name IN (%(view)s, %(add)s) THEN {product_id} END AS product_id,
+           CASE WHEN e.name = %(view)s THEN {featured} END AS featured,
+           CASE WHEN e.name = %(searched)s AND jsonb_typeof(e.properties->'query') = 'string'
+                THEN {query} END AS query,
+           CASE WHEN e.name = %(searched)s THEN COALESCE({results}, {results_count}) END AS results,
+           CASE WHEN e.name = %(order)s THEN {order_key} END AS order_key,
+           CASE WHEN e.name = %(order)s THEN e.properties END AS properties
+    FROM {table} e LEFT JOIN resolved r ON r.id = e.id AND e.visitor_id = ''
+    WHERE e.occurred_at >= %(start)s AND e.occurred_at < %(end)s AND NOT e.is_bot
+      AND (e.visitor_id <> '' OR e.user_id IS NOT NULL)
 ),
-marked AS (
-    SELECT units.*,
+marked AS (  -- (units compare bytewise: a unit's events are in the same order, and it is fast)
+    SELECT ev.*,
            CASE WHEN lag(occurred_at) OVER w IS NULL OR occurred_at - lag(occurred_at) OVER w > %(timeout)s
                 THEN 1 ELSE 0 END AS starts,
-           name IN {pages} AS is_page_event
-    FROM units WINDOW w AS (PARTITION BY unit ORDER BY occurred_at, id)
+           max(occurred_at) FILTER (WHERE is_page_event) OVER w AS last_page  -- so far, this one included
+    FROM ev WINDOW w AS (PARTITION BY unit COLLATE "C" ORDER BY occurred_at, id)
 ),
 numbered AS (
-    SELECT marked.*, sum(starts) OVER (PARTITION BY unit ORDER BY occurred_at, id) AS seq FROM marked
+    SELECT marked.*, (sum(starts) OVER w)::int AS seq, dense_rank() OVER u AS unit_number,
+           is_page_event AND COALESCE(occurred_at - lag(last_page) OVER w > %(page_gap)s, true) AS is_page
+    FROM marked WINDOW w AS (PARTITION BY unit COLLATE "C" ORDER BY occurred_at, id), u AS (ORDER BY unit COLLATE "C")
 )
-SELECT paged.*, {session_id} AS session_id
-FROM (
-    SELECT id, event_id, occurred_at, name, visitor_id, user_id, device, channel, properties, unit, seq,
-           min(occurred_at) OVER (PARTITION BY unit, seq) AS started_at,
-           is_page_event AND (lag(occurred_at) OVER p IS NULL OR occurred_at - lag(occurred_at) OVER p > %(page_gap)s)
-               AS is_page
-    FROM numbered WINDOW p AS (PARTITION BY unit, seq, is_page_event ORDER BY occurred_at, id)
-) AS paged
+SELECT id, occurred_at, name, unit, seq, (unit_number << 32) + seq AS sid, is_page, user_id, device, channel,
+       category, product_id, featured, query, results, order_key, properties
+FROM numbered
 """
 
+# A session's distinct orders (by order key, the first one recorded), with their revenue and lines.
+_ORDERS_SQL = """
+CREATE TEMP TABLE {orders} ON COMMIT DROP AS
+SELECT sid, order_key, revenue, products,
+       (SELECT COALESCE(sum({quantity}), 0) FROM jsonb_array_elements(products) AS line)::int AS items
+FROM (
+    SELECT DISTINCT ON (sid, order_key) sid, order_key, {revenue} AS revenue, {products} AS products
+    FROM {events} WHERE properties IS NOT NULL
+    ORDER BY sid, order_key, occurred_at, id
+) AS o
+"""
+
+_SESSIONS_SQL = """
+CREATE TEMP TABLE {sessions} ON COMMIT DROP AS
+WITH totals AS (
+    SELECT sid, count(*) AS orders, sum(items) AS items, sum(revenue) AS revenue
+    FROM {orders} GROUP BY sid
+),
+agg AS (
+    SELECT sid, min(unit COLLATE "C") AS unit, min(occurred_at) AS started_at, max(occurred_at) AS ended_at,
+        (array_agg(user_id ORDER BY occurred_at DESC, id DESC) FILTER (WHERE user_id IS NOT NULL))[1] AS user_id,
+        -- the first event recorded from a request (server events last), else the first: one sort per session
+        array_agg(ARRAY[device, channel] ORDER BY name IN {server}, occurred_at, id) AS firsts,
+        count(*) AS events,
+        count(*) FILTER (WHERE is_page) AS pages,
+        bool_or(name IN {lists}) AS reached_list,
+        bool_or(name = %(view)s) AS reached_product,
+        bool_or(name IN {carts}) AS reached_cart,
+        bool_or(name IN {checkouts}) AS reached_checkout,
+        bool_or(name = %(order)s) AS reached_order,
+        bool_or(name = %(add)s) AS added_to_cart,
+        count(*) FILTER (WHERE name = %(view)s) AS product_views
+    FROM {events} GROUP BY sid
+)
+SELECT {session_id} AS id, agg.sid, agg.unit, agg.user_id, agg.started_at, agg.ended_at,
+       agg.firsts[1][1]::varchar AS device, agg.firsts[1][2]::varchar AS channel,
+       agg.events, agg.pages, agg.pages = 1 AS is_bounce, agg.reached_list, agg.reached_product, agg.reached_cart,
+       agg.reached_checkout, agg.reached_order, agg.added_to_cart, agg.product_views,
+       COALESCE(t.orders, 0) AS orders, COALESCE(t.items, 0) AS items, COALESCE(t.revenue, 0) AS revenue
+FROM agg LEFT JOIN totals t ON t.sid = agg.sid
+"""
 
 _INSERT_SESSIONS_SQL = """
 INSERT INTO {session_table} (id, day, unit, visitor_id, user_id, started_at, ended_at, device, channel, events,
     pages, is_bounce, reached_list, reached_product, reached_cart, reached_checkout, reached_order, added_to_cart,
     product_views, orders, items, revenue)
-WITH orders AS (
-    SELECT DISTINCT ON (session_id, order_key) session_id, order_key, revenue, items
-    FROM (
-        SELECT session_id, occurred_at, id, {order_key} AS order_key, {revenue} AS revenue,
-               (SELECT COALESCE(sum({quantity}), 0) FROM jsonb_array_elements({products}) AS line) AS items
-        FROM insights_sessionise WHERE name = %(order_completed)s
-    ) AS o
-    ORDER BY session_id, order_key, occurred_at, id
-),
-order_totals AS (
-    SELECT session_id, count(*) AS orders, sum(items) AS items, sum(revenue) AS revenue
-    FROM orders GROUP BY session_id
-),
-agg AS (
-    SELECT session_id, min(unit) AS unit, min(started_at) AS started_at, max(occurred_at) AS ended_at,
-        (array_agg(user_id ORDER BY occurred_at DESC, id DESC) FILTER (WHERE user_id IS NOT NULL))[1] AS user_id,
-        COALESCE((array_agg(device ORDER BY occurred_at, id) FILTER (WHERE name NOT IN {server}))[1],
-                 (array_agg(device ORDER BY occurred_at, id))[1]) AS device,
-        COALESCE((array_agg(channel ORDER BY occurred_at, id) FILTER (WHERE name NOT IN {server}))[1],
-                 (array_agg(channel ORDER BY occurred_at, id))[1]) AS channel,
-        count(*) AS events,
-        count(*) FILTER (WHERE is_page) AS pages,
-        bool_or(name IN {lists}) AS reached_list,
-        bool_or(name = %(product_viewed)s) AS reached_product,
-        bool_or(name IN {carts}) AS reached_cart,
-        bool_or(name IN {checkouts}) AS reached_checkout,
-        bool_or(name = %(order_completed)s) AS reached_order,
-        bool_or(name = %(product_added)s) AS added_to_cart,
-        count(*) FILTER (WHERE name = %(product_viewed)s) AS product_views
-    FROM insights_sessionise GROUP BY session_id
-)
-SELECT agg.session_id, %(day)s, agg.unit, CASE WHEN agg.unit LIKE 'user:%%' THEN '' ELSE agg.unit END,
-       agg.user_id, agg.started_at, agg.ended_at, agg.device, agg.channel, agg.events, agg.pages, agg.pages = 1,
-       agg.reached_list, agg.reached_product, agg.reached_cart, agg.reached_checkout, agg.reached_order,
-       agg.added_to_cart, agg.product_views, COALESCE(t.orders, 0), COALESCE(t.items, 0), COALESCE(t.revenue, 0)
-FROM agg LEFT JOIN order_totals t ON t.session_id = agg.session_id
-"""
-
-_UPDATE_EVENTS_SQL = """
-UPDATE {table} AS e SET session_id = s.session_id
-FROM insights_sessionise s
-WHERE e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
-  AND e.id = s.id AND e.occurred_at = s.occurred_at AND e.session_id IS DISTINCT FROM s.session_id
+SELECT id, %(day)s, unit, CASE WHEN unit LIKE 'user:%%' THEN '' ELSE unit END, user_id, started_at, ended_at,
+       device, channel, events, pages, is_bounce, reached_list, reached_product, reached_cart, reached_checkout,
+       reached_order, added_to_cart, product_views, orders, items, revenue
+FROM {sessions}
 """
 
 
-def sessionise_day_sql(day: date) -> SessionReport:
-    """:func:`sessionise_day` in PostgreSQL: one temporary table of the day's events with their
-    session, the sessions inserted from it and the events' ``session_id`` set from it."""
+def sessionise_sql(cursor, day: date, *, timings: dict[str, float] | None = None) -> SessionReport:
+    """Sessionise ``day`` on ``cursor`` inside the caller's transaction: build the temporary tables
+    :data:`EVENTS_TABLE`, :data:`ORDERS_TABLE` and :data:`SESSIONS_TABLE` (the day rollup reads them
+    next) and replace the day's :class:`Session` rows. The caller drops the tables
+    (:func:`drop_day_tables`) before its transaction ends."""
     start, end = day_bounds(day)
     params = {
         "start": start, "end": end, "day": day, "timeout": timeout(), "page_gap": timedelta(seconds=PAGE_LOAD_SECONDS),
-        "namespace": SESSION_NAMESPACE.hex, "order_completed": ORDER_COMPLETED, "product_viewed": PRODUCT_VIEWED,
-        "product_added": PRODUCT_ADDED,
+        "namespace": SESSION_NAMESPACE.hex, "order": ORDER_COMPLETED, "view": PRODUCT_VIEWED,
+        "add": PRODUCT_ADDED, "list": PRODUCT_LIST_VIEWED, "searched": PRODUCTS_SEARCHED,
     }
-    table, session_table = Event._meta.db_table, Session._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"insights:sessionise:{day.isoformat()}"])
-        cursor.execute(_SESSION_EVENTS_SQL.format(table=table, pages=_in(PAGE_EVENTS), session_id=_UUID3_SQL), params)
-        events = cursor.rowcount
-        cursor.execute("ANALYZE insights_sessionise")
-        cursor.execute(f"DELETE FROM {session_table} WHERE day = %(day)s", params)  # noqa: S608 - our names
-        cursor.execute(_INSERT_SESSIONS_SQL.format(
-            session_table=session_table, server=_in(SERVER_EVENTS), lists=_in(LIST_EVENTS), carts=_in(CART_EVENTS),
-            checkouts=_in(CHECKOUT_EVENTS), order_key=sql_order_key("properties", "event_id"),
-            revenue=sql_revenue("properties"), quantity=sql_quantity("line"), products=sql_products("properties"),
-        ), params)
-        sessions = cursor.rowcount
-        cursor.execute(_UPDATE_EVENTS_SQL.format(table=table), params)
-        cursor.execute("DROP TABLE insights_sessionise")
+    names = {"events": EVENTS_TABLE, "orders": ORDERS_TABLE, "sessions": SESSIONS_TABLE}
+    timings = timings if timings is not None else {}
+
+    def run(label: str, sql: str) -> int:
+        began = time.perf_counter()
+        cursor.execute(sql, params)
+        timings[label] = time.perf_counter() - began
+        return cursor.rowcount
+
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"insights:sessionise:{day.isoformat()}"])
+    # The sorts and hashes of a big day in memory; no JIT (compiling costs more than it saves here).
+    cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    cursor.execute("SET LOCAL jit = off")
+    events = run("events", _EVENTS_SQL.format(
+        table=Event._meta.db_table, pages=_in(PAGE_EVENTS), category=sql_text_value("e.properties->'category'"),
+        product_id=sql_id_value("e.properties->>'product_id'"), featured=sql_id_value("e.properties->>'seller_id'"),
+        query=sql_query("e.properties->>'query'"), results=sql_int_value("e.properties->>'results'"),
+        results_count=sql_int_value("e.properties->>'results_count'"),
+        order_key=sql_order_key("e.properties", "e.event_id"), **names))
+    cursor.execute(f"ANALYZE {EVENTS_TABLE}")  # a sample: the planner's sizes for the next statements
+    run("orders", _ORDERS_SQL.format(revenue=sql_revenue("properties"), products=sql_products("properties"),
+                                     quantity=sql_quantity("line"), **names))
+    run("sessions", _SESSIONS_SQL.format(
+        server=_in(SERVER_EVENTS), lists=_in(LIST_EVENTS), carts=_in(CART_EVENTS), checkouts=_in(CHECKOUT_EVENTS),
+        session_id=_UUID3_SQL, **names))
+    cursor.execute(f"ANALYZE {SESSIONS_TABLE}")
+    session_table = Session._meta.db_table
+    run("delete", f"DELETE FROM {session_table} WHERE day = %(day)s")  # noqa: S608 - our names
+    sessions = run("store", _INSERT_SESSIONS_SQL.format(session_table=session_table, **names))
     return SessionReport(day=day, sessions=sessions, events=events)
+
+
+def drop_day_tables(cursor) -> None:
+    cursor.execute(f"DROP TABLE IF EXISTS {EVENTS_TABLE}, {ORDERS_TABLE}, {SESSIONS_TABLE}")
+
+
+def sessionise_day_sql(day: date) -> SessionReport:
+    """:func:`sessionise_day` in PostgreSQL: the day's events, their sessions' orders and the
+    sessions in temporary tables (:func:`sessionise_sql`), the sessions stored from them. The
+    events are read, never written."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        report = sessionise_sql(cursor, day)
+        drop_day_tables(cursor)
+    return report
 
 
 def sessionise_day(day: date) -> SessionReport:
     """Cut one UTC day's events into sessions (see the module docstring), replacing the day's
     stored sessions in one transaction (re-runnable: the same events give the same sessions and
-    ids) and setting the events' ``session_id``. SQL on PostgreSQL, Python elsewhere."""
+    ids). SQL on PostgreSQL, Python elsewhere. ``insights.rollups.rollup_day`` sessionises in its
+    own transaction and reads what this builds; this alone only refreshes :class:`Session`."""
     if connection.vendor == "postgresql":
         return sessionise_day_sql(day)
     return sessionise_day_python(day)
