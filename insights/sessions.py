@@ -98,7 +98,9 @@ LIST_EVENTS = (PRODUCT_LIST_VIEWED, PRODUCTS_SEARCHED)
 CART_EVENTS = (PRODUCT_ADDED, CART_VIEWED)
 CHECKOUT_EVENTS = (CHECKOUT_STARTED, CHECKOUT_STEP_COMPLETED)
 # Made by the server from the domain log: no device, no browser (see insights.services).
-SERVER_EVENTS = (ORDER_COMPLETED, names.ORDER_CANCELLED, names.ORDER_REFUNDED, names.MEMBERSHIP_JOINED)
+SERVER_EVENTS = (ORDER_COMPLETED, names.ORDER_CANCELLED, names.ORDER_REFUNDED, names.MEMBERSHIP_JOINED,
+                 names.PRODUCT_ADDED, names.PRODUCT_REMOVED, names.CHECKOUT_STARTED, names.CHECKOUT_STEP_COMPLETED,
+                 names.SIGNED_UP)
 
 VALUE_LENGTH = 120  # a category (slice value) is cut to this length
 QUERY_LENGTH = 200  # a search query too
