@@ -43,10 +43,11 @@ requirements: $(STAMP)
 migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
 
-# Demo data, with a month of shopper events for the insights dashboard, the experiment and recommendations.
-DEMO_EVENTS ?= 60000
+# Demo data, with two months of shopper events for the insights dashboard, the experiment and recommendations.
+DEMO_EVENTS ?= 80000
+DEMO_EVENT_DAYS ?= 60
 seed: migrate
-	$(PY) manage.py seed_demo --events $(DEMO_EVENTS)
+	$(PY) manage.py seed_demo --events $(DEMO_EVENTS) --event-days $(DEMO_EVENT_DAYS)
 
 run: seed
 	@$(PY) manage.py ensure_superuser --email "$(ADMIN_EMAIL)" --password "$(ADMIN_PASSWORD)"
