@@ -369,3 +369,35 @@ def test_the_order_page_and_the_confirmation_list_the_gift_cards(client):
     body = api.get(f"/api/v1/orders/{order.number}/").json()
     assert body["gift_cards_total"] == "25.00"
     assert [(c["recipient_email"], c["status"]) for c in body["gift_cards"]] == [("ann@example.com", "issued")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_adds_at_once_never_pass_the_carts_limit(settings):
+    from tests.concurrency import race
+
+    settings.GIFT_CARDS_PER_CART = 1
+    cart = Cart.objects.create()
+    results = race(lambda email: add_card(Cart.objects.get(pk=cart.pk), email=email),
+                   [("a@example.com",), ("b@example.com",)])
+    assert sorted(type(r).__name__ for r in results) == ["CartGiftCard", "Conflict"]
+    assert CartGiftCard.objects.filter(cart=cart).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_while_the_worker_issues_gives_one_outcome(kettle):
+    from tests.concurrency import race
+
+    cart = cart_with((kettle, 1))
+    add_card(cart, "25.00")
+    order = services.order_place(
+        cart=cart, user=None, email="ada@example.com", shipping_address=ADDRESS, payment_method=GOOD_CARD,
+        idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=None)).order  # paid; the worker has not run
+    results = race(lambda what: what(Order.objects.get(pk=order.pk)), [
+        (lambda o: orders_services.order_cancel(order=o),),
+        (lambda o: orders_services.order_gift_cards_issue(order=o),),
+    ])
+    bought = OrderGiftCard.objects.get(order=order)
+    assert Order.objects.get(pk=order.pk).status == Order.Status.CANCELLED, results
+    # whichever came first, the cancelled order keeps no usable card
+    assert bought.status == OrderGiftCard.Status.WITHDRAWN
+    assert not GiftCard.objects.filter(status=GiftCard.Status.ACTIVE).exists()
