@@ -244,8 +244,6 @@ class DocumentAdminMixin(ReadOnlyAdminMixin, SellerScopedAdminMixin):
     def pdf_link(self, obj) -> str:
         if obj is None or not obj.pk:
             return "-"
-        if not obj.pdf:
-            return _("being prepared")
         name = f"admin:{self.opts.app_label}_{self.opts.model_name}_pdf"
         return format_html('<a href="{}">{}</a>', reverse(name, args=[obj.pk]),
                            _("Download %(number)s.pdf") % {"number": obj.number})
@@ -261,7 +259,7 @@ class DocumentAdminMixin(ReadOnlyAdminMixin, SellerScopedAdminMixin):
             raise DjangoPermissionDenied
         try:
             pdf = invoices.document_file(document)
-        except ApplicationError as exc:  # being prepared, or missing: nothing to download
+        except ApplicationError as exc:  # storage unavailable, or the kept copy missing: nothing to download
             raise Http404(exc.message)
         return FileResponse(pdf, content_type="application/pdf", as_attachment=True, filename=f"{document.number}.pdf")
 

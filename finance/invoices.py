@@ -28,9 +28,11 @@ credit note gives the difference. So the last units take what is left, a line cr
 steps gives back exactly what it charged, and no part is ever negative. Shipping is credited as an
 amount the buyer paid (tax included), its tax in proportion the same way.
 
-PDFs are drawn after the commit by a task (``finance.tasks.render_invoice_pdf`` and
-``render_credit_note_pdf``, through the outbox) and kept in private storage (``core.files``); the
-shopper downloads them from the order page or the API, the seller from admin.
+A document's PDF is drawn the first time anyone downloads it (the shopper from the order page or
+the API, the seller or staff from admin) and kept in private storage (``core.files``); every later
+download reads the kept copy. It is drawn only from what the document row holds (its lines, the
+parties' details as they were when it was issued), so when it is drawn changes nothing in it, and
+an order costs no PDF work until somebody asks for one (most invoices are never downloaded).
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from core import outbox
 from core.exceptions import ApplicationError, Conflict, NotFound
 from core.money import cumulative_share as money_share
 from core.money import format_money, quantize
@@ -71,7 +72,8 @@ SOURCE_CANCELLED = "order_cancelled"
 
 
 class DocumentNotReady(Conflict):
-    """The document exists but its PDF is still being drawn (a task after the commit)."""
+    """The document exists but its PDF could not be drawn or kept just now (private storage
+    unavailable): try again shortly."""
 
     code = "document_not_ready"
 
@@ -219,9 +221,6 @@ def _invoice_issue(*, order, seller_id: int, packages: Sequence, details: dict, 
         for row in lines:
             row.invoice = invoice
         InvoiceLine.objects.bulk_create(lines)
-        from finance.tasks import render_invoice_pdf  # tasks import this module
-
-        outbox.enqueue(render_invoice_pdf, invoice.pk)
     return invoice
 
 
@@ -377,9 +376,6 @@ def _credit(*, invoice_id: int, pick: Picker, reason: str, source: str, event_id
         for position, row in enumerate(rows, start=1):
             row.credit_note, row.position = note, position
         CreditNoteLine.objects.bulk_create(rows)
-        from finance.tasks import render_credit_note_pdf  # tasks import this module
-
-        outbox.enqueue(render_credit_note_pdf, note.pk)
     return note
 
 
@@ -554,7 +550,7 @@ def _store(model, document, data: bytes) -> bool:
 
 
 def invoice_pdf_render(*, invoice_id: int) -> bool:
-    """Draw and keep the invoice's PDF (a task after the commit; idempotent: once kept, kept)."""
+    """Draw and keep the invoice's PDF if it has none (idempotent: once kept, kept). True if drawn here."""
     invoice = Invoice.objects.prefetch_related(Prefetch("lines", InvoiceLine.objects.order_by("position"))).filter(
         pk=invoice_id).first()
     if invoice is None or invoice.pdf:
@@ -563,7 +559,7 @@ def invoice_pdf_render(*, invoice_id: int) -> bool:
 
 
 def credit_note_pdf_render(*, credit_note_id: int) -> bool:
-    """Draw and keep the credit note's PDF (a task after the commit; idempotent)."""
+    """Draw and keep the credit note's PDF if it has none (idempotent). True if drawn here."""
     note = (CreditNote.objects.select_related("invoice")
             .prefetch_related(Prefetch("lines", CreditNoteLine.objects.order_by("position")))
             .filter(pk=credit_note_id).first())
@@ -573,11 +569,21 @@ def credit_note_pdf_render(*, credit_note_id: int) -> bool:
 
 
 def document_file(document):
-    """The document's PDF, open for reading; :class:`DocumentNotReady` (409) while it is being drawn."""
+    """The document's PDF, open for reading: drawn and kept on the first download, read from
+    private storage after that. :class:`DocumentNotReady` (409) when storage cannot be written or
+    read just now; :class:`NotFound` when a kept copy has gone missing."""
     label = _("Invoice") if isinstance(document, Invoice) else _("Credit note")
     if not document.pdf:
-        raise DocumentNotReady(_("%(document)s %(number)s is being prepared: try again in a minute.")
-                               % {"document": label, "number": document.number})
+        try:
+            if isinstance(document, Invoice):
+                invoice_pdf_render(invoice_id=document.pk)
+            else:
+                credit_note_pdf_render(credit_note_id=document.pk)
+        except OSError:
+            logger.exception("finance: the PDF of %s %s could not be kept", label, document.number)
+            raise DocumentNotReady(_("%(document)s %(number)s cannot be prepared just now: try again in a minute.")
+                                   % {"document": label, "number": document.number}) from None
+        document.refresh_from_db(fields=["pdf"])  # ours, or a concurrent download's that was kept first
     try:
         return document.pdf.open("rb")
     except FileNotFoundError:
@@ -600,21 +606,20 @@ class DocumentView:
     issued_at: datetime
     total: Decimal
     currency: str
-    ready: bool
     url: str
 
 
 def order_documents(*, order_id: int) -> list[DocumentView]:
     """The order's invoices and credit notes, oldest first, with where the shopper downloads each
     (the page checks who asks). Two queries."""
-    fields = ("pk", "number", "issued_at", "total", "currency", "pdf")
+    fields = ("pk", "number", "issued_at", "total", "currency")
     invoices = Invoice.objects.filter(order_id=order_id).only(*fields, "seller_name")
     notes = CreditNote.objects.filter(order_id=order_id).select_related("invoice").only(*fields, "invoice__seller_name")
     documents = [DocumentView("invoice", i.pk, i.number, _("Invoice %(number)s") % {"number": i.number},
-                              i.seller_name, i.issued_at, i.total, i.currency, bool(i.pdf),
+                              i.seller_name, i.issued_at, i.total, i.currency,
                               reverse("finance:invoice_pdf", args=[i.pk])) for i in invoices]
     documents += [DocumentView("credit_note", n.pk, n.number, _("Credit note %(number)s") % {"number": n.number},
-                               n.invoice.seller_name, n.issued_at, n.total, n.currency, bool(n.pdf),
+                               n.invoice.seller_name, n.issued_at, n.total, n.currency,
                                reverse("finance:credit_note_pdf", args=[n.pk])) for n in notes]
     return sorted(documents, key=lambda d: (d.issued_at, d.kind != "invoice", d.pk))
 

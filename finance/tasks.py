@@ -1,6 +1,6 @@
 """Finance's jobs: the seller ledger's postings from orders' events, the daily reserve release, and
-the invoices and credit notes of orders (issued from orders' events, their PDFs drawn after the
-commit)."""
+the invoices and credit notes of orders (issued from orders' events; their PDFs are drawn on the
+first download, ``finance.invoices.document_file``)."""
 
 from __future__ import annotations
 
@@ -76,18 +76,6 @@ def credit_order_refunded(order_id: int, event_id: int | None = None, **_event) 
 def credit_order_partially_refunded(refund_id: int, event_id: int | None = None, **_event) -> int:
     """``orders.order_partially_refunded``: a credit note per seller for the refunded units and shipping."""
     return len(invoices.credit_notes_for_refund(refund_id=refund_id, event_id=event_id))
-
-
-@shared_task(**RETRY)
-def render_invoice_pdf(invoice_id: int) -> bool:
-    """Draw an invoice's PDF into private storage (after the commit that issued it; idempotent)."""
-    return invoices.invoice_pdf_render(invoice_id=invoice_id)
-
-
-@shared_task(**RETRY)
-def render_credit_note_pdf(credit_note_id: int) -> bool:
-    """Draw a credit note's PDF into private storage (idempotent)."""
-    return invoices.credit_note_pdf_render(credit_note_id=credit_note_id)
 
 
 @shared_task(**RETRY)

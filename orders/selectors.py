@@ -328,7 +328,6 @@ class OrderDocument(Protocol):
     total: Decimal
     currency: str
     url: str  # where the buyer downloads it: the page checks who asks
-    ready: bool  # False while its PDF is being prepared
 
 
 @runtime_checkable

@@ -156,7 +156,7 @@ def test_an_order_placed_while_redis_is_down_is_paid_and_its_email_sent_once_aft
     call_command("outbox_sweep")
     wait_for(lambda: emails_about(mail_dir, subject) >= 1, seconds=60,
              message=lambda: f"no e-mail after the sweep:\n{worker.output()[-4000:]}")
-    # Work the worker hands on (the invoice's PDF after the paid event's invoices) is sent by it too.
+    # Work the worker hands on (the order's events to their consumers) is sent by it too.
     unsent = OutboxMessage.objects.filter(sent_at__isnull=True)
     wait_for(lambda: not unsent.exists(), seconds=60,
              message=lambda: f"outbox rows still unsent: {list(unsent.values_list('task_name', flat=True))}")

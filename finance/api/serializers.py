@@ -12,8 +12,6 @@ MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
 class PdfOutputSerializer(serializers.Serializer):
-    ready = serializers.BooleanField(help_text="False while the PDF is being drawn (the download answers 409 "
-                                               "`document_not_ready` until then; retry in a minute).")
     url = serializers.URLField(help_text="Where the PDF is downloaded (the same access rules as the order).")
 
 
@@ -41,7 +39,7 @@ class DocumentLineOutputSerializer(serializers.Serializer):
 
 def _pdf(request, document, url_name: str) -> dict:
     url = reverse(url_name, args=[document.pk])
-    return {"ready": bool(document.pdf), "url": request.build_absolute_uri(url) if request else url}
+    return {"url": request.build_absolute_uri(url) if request else url}
 
 
 class CreditNoteOutputSerializer(serializers.Serializer):

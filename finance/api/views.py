@@ -20,8 +20,8 @@ from finance import invoices
 from finance.api import serializers as s
 
 INVOICES = "invoices"
-NOT_READY = ("409 `document_not_ready` while the PDF is being drawn (a few seconds after the invoice is "
-             "issued): retry after the seconds in `Retry-After`.")
+NOT_READY = ("409 `document_not_ready` when the PDF cannot be drawn or kept just now (it is drawn on the "
+             "first download): retry after the seconds in `Retry-After`.")
 
 
 def _refused(request: Request, what: str):

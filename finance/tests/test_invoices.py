@@ -1,7 +1,7 @@
 """Invoices and credit notes: one invoice per seller and paid order (the merchant of record of its
 lines), numbered gaplessly per seller, also under concurrency; amounts that add up exactly to the
-order, tax grouped per rate; credit notes for refunds and cancellations; PDFs drawn after the commit
-into private storage; downloads for the order's shopper only (signed in or through the guest link),
+order, tax grouped per rate; credit notes for refunds and cancellations; PDFs drawn on the first
+download into private storage; downloads for the order's shopper only (signed in or through the guest link),
 in pages and the API, and for the seller's own members in admin."""
 
 from __future__ import annotations
@@ -341,38 +341,74 @@ def test_cumulative_shares_are_never_negative_and_sum_exactly(amount, quantity, 
 # --- PDFs and where they are kept -------------------------------------------------------------------------
 
 
-def test_pdfs_are_drawn_after_the_commit_into_private_storage(shop, settings):
+def test_pdfs_are_drawn_on_the_first_download_into_private_storage(shop, settings):
     order = buy((shop["acme"], 1), (shop["house"], 1))
     with committed():
         orders_services.order_refund(order=order)
     private_root = Path(settings.STORAGES["private"]["OPTIONS"]["location"])
     documents = [*Invoice.objects.all(), *CreditNote.objects.all()]
     assert len(documents) == 4
+    assert not any(document.pdf for document in documents)  # issuing draws nothing
     for document in documents:
+        with invoices.document_file(document) as pdf:
+            assert pdf.read().startswith(b"%PDF")
+        document.refresh_from_db()
         assert document.pdf.name.endswith(f"/{document.seller_id}/{document.number}.pdf")
         path = Path(document.pdf.path)
         assert path.is_relative_to(private_root)
         assert not path.is_relative_to(Path(settings.MEDIA_ROOT))
         assert path.read_bytes().startswith(b"%PDF")
     assert not Path(settings.MEDIA_ROOT).exists() or not any(Path(settings.MEDIA_ROOT).rglob("*.pdf"))
-    # drawing it again keeps the one it has
-    assert tasks.render_invoice_pdf(documents[0].pk) is False
+    # the next download reads the kept copy: nothing is drawn again
+    kept = documents[0].pdf.name
+    assert invoices.invoice_pdf_render(invoice_id=documents[0].pk) is False
+    with invoices.document_file(Invoice.objects.get(pk=documents[0].pk)) as pdf:
+        assert pdf.read() == Path(documents[0].pdf.path).read_bytes()
+    assert Invoice.objects.get(pk=documents[0].pk).pdf.name == kept
+    assert len(list(private_root.rglob(f"{documents[0].number}*.pdf"))) == 1
 
 
-def test_an_invoice_is_not_downloadable_until_its_pdf_is_drawn(shop, client, not_invoicing):
+@pytest.mark.django_db(transaction=True)
+def test_two_first_downloads_at_once_keep_one_pdf(shop, settings):
+    order = buy((shop["acme"], 1))
+    invoice = Invoice.objects.get(order_id=order.pk)
+
+    def download() -> bytes:
+        with invoices.document_file(Invoice.objects.get(pk=invoice.pk)) as pdf:
+            return pdf.read()
+
+    first, second = race(download, [(), ()])
+    assert first == second
+    assert first.startswith(b"%PDF")
+    private_root = Path(settings.STORAGES["private"]["OPTIONS"]["location"])
+    assert len(list(private_root.rglob(f"{invoice.number}*.pdf"))) == 1  # the loser's copy was deleted
+
+
+def test_storage_that_cannot_be_written_answers_409_and_the_next_download_works(shop, client, monkeypatch):
     user = UserFactory()
     order = buy((shop["acme"], 1), user=user)
-    [invoice] = invoices.invoices_issue(order_id=order.pk)  # not committed: the PDF task has not run
+    invoice = Invoice.objects.get(order_id=order.pk)
+    storage = Invoice._meta.get_field("pdf").storage
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(storage, "save", full_disk)
     client.force_login(user)
     response = client.get(reverse("finance:invoice_pdf", args=[invoice.pk]))
     assert response.status_code == 409
     assert response["Retry-After"] == "60"
-    assert "being prepared" in response.content.decode()
+    assert "cannot be prepared just now" in response.content.decode()
     api = APIClient()
     api.force_authenticate(user)
     answer = api.get(reverse("api-invoice-pdf", args=[invoice.pk]))
     assert answer.status_code == 409
     assert answer.json()["error"]["code"] == "document_not_ready"
+    assert not Invoice.objects.get(pk=invoice.pk).pdf
+    monkeypatch.undo()
+    response = client.get(reverse("finance:invoice_pdf", args=[invoice.pk]))
+    assert response.status_code == 200
+    assert _pdf(response).startswith(b"%PDF")
 
 
 # --- shoppers: the order page, downloads and the API -------------------------------------------------------
@@ -448,7 +484,6 @@ def test_the_api_lists_the_orders_invoices_and_serves_their_pdfs(shop):
     assert acme["tax_by_rate"] == [{"rate": "0.0825", "net": acme["net"], "tax": acme["tax"],
                                     "gross": acme["total"]}]
     assert [line["kind"] for line in acme["lines"]] == ["item", "shipping"]
-    assert acme["pdf"]["ready"] is True
     assert acme["pdf"]["url"].endswith(f"/api/v1/invoices/{acme['id']}/pdf/")
     [note] = acme["credit_notes"]
     assert note["total"] == acme["total"]
