@@ -251,12 +251,13 @@ def _seed_timing(env: dict[str, str], database_url: str, products: int) -> float
 
 
 @contextlib.contextmanager
-def _gunicorn(env: dict[str, str], port: int, workers: int):
+def _gunicorn(env: dict[str, str], port: int, workers: int, worker_class: str = "sync", threads: int = 1):
     gunicorn = str(Path(PYTHON).parent / "gunicorn")
     log = tempfile.NamedTemporaryFile("w+", prefix="bazaar-bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
         [gunicorn, "shop.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--worker-class", "sync", "--timeout", "60", "--log-level", "warning", "--no-control-socket"],
+         "--worker-class", worker_class, "--threads", str(threads), "--timeout", "60", "--log-level", "warning",
+         "--no-control-socket"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
@@ -642,6 +643,40 @@ class _Session:
         self.conn.close()
 
 
+CPU_ROLES = ("web", "worker", "database", "redis", "clients")
+
+
+def _cpu_seconds_by_role() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the processes of each role on this machine, read
+    from /proc: gunicorn (web), Celery (worker), PostgreSQL backends (database), Redis, and this
+    process (the load driver's client threads). Processes that ended are not counted, so it is
+    read while the servers run; the database backends persist (``CONN_MAX_AGE``)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = dict.fromkeys(CPU_ROLES, 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if int(entry.name) == os.getpid():
+            role = "clients"
+        elif "gunicorn" in command:
+            role = "web"
+        elif "celery" in command:
+            role = "worker"
+        elif command.startswith("postgres:"):
+            role = "database"
+        elif "redis-server" in command:
+            role = "redis"
+        else:
+            continue
+        totals[role] += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return totals
+
+
 @dataclass
 class OrderLoad:
     clients: int
@@ -652,6 +687,7 @@ class OrderLoad:
     errors: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # by role, over the load and the catch-up
 
     @property
     def rate(self) -> float:
@@ -780,6 +816,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"], help="gunicorn's worker class")
+    parser.add_argument("--worker-threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     parser.add_argument("--searches", type=int, default=200, help="timed sequential searches for p95")
     parser.add_argument("--order-duration", type=int, default=int(os.environ.get("BENCH_ORDER_DURATION", 15)),
                         help="seconds of place-order load per client count (0 skips it)")
@@ -855,7 +893,7 @@ def main() -> int:
     loads: dict[str, Load] = {}
     # The web processes hand after-commit work to a real worker (not eager), as in production.
     web_env = {**env, "CELERY_TASK_ALWAYS_EAGER": "false"}
-    with _celery_worker(web_env), _gunicorn(web_env, args.port, args.workers):
+    with _celery_worker(web_env), _gunicorn(web_env, args.port, args.workers, args.worker_class, args.worker_threads):
         print("warming the page cache")
         for name, urls in targets.items():
             statuses = {_get(base, url)[0] for url in urls}
@@ -883,8 +921,11 @@ def main() -> int:
         order_loads = []
         for clients in [int(n) for n in args.order_clients.split(",") if n.strip()] if args.order_duration else []:
             print(f"placing orders through the API: {clients} clients, {args.order_duration} s")
+            cpu_before = _cpu_seconds_by_role()
             load = _order_load(args.port, pool, clients=clients, duration=args.order_duration)
             load.drain_seconds = _drain(args.redis_url)  # the worker finishes what the orders handed it
+            cpu_after = _cpu_seconds_by_role()
+            load.cpu_seconds = {role: cpu_after[role] - cpu_before[role] for role in CPU_ROLES}
             order_loads.append(load)
 
     report = _report(args, targets, loads, queries, search, seed_seconds, order_loads, order_queries, len(pool),
@@ -1144,7 +1185,8 @@ def _report(
     lines = [
         f"# Bazaar benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"{args.products} products on PostgreSQL; gunicorn {args.workers} sync workers on {os.cpu_count()} cores "
+        f"{args.products} products on PostgreSQL; gunicorn {args.workers} {args.worker_class} workers"
+        f"{f' of {args.worker_threads} threads' if args.worker_class == 'gthread' else ''} on {os.cpu_count()} cores "
         f"({platform.processor() or platform.machine()}); wrk -t{args.threads} -c{args.connections} "
         f"-d{args.duration}s per page, rotating over many URLs; page cache warm. Seed step: {seed_seconds:.0f} s.",
         "",
@@ -1191,6 +1233,22 @@ def _report(
             f"{_percentile(load.latencies_ms, 0.99):.0f} | {load.stockouts} | {load.errors}"
             f"{f' ({statuses})' if statuses else ''} | {load.drain_seconds:.1f} |"
         )
+    if order_loads:
+        lines += [
+            "",
+            "Where the machine's CPU went, per order placed (milliseconds of CPU, user + system, read from /proc "
+            "over the load and the catch-up; clients are the load driver's threads; one order is a session's cart "
+            "requests and its place-order request):",
+            "",
+            f"| clients | {' | '.join(CPU_ROLES)} | all | cores busy |",
+            f"| ---: |{' ---: |' * (len(CPU_ROLES) + 2)}",
+        ]
+        for load in order_loads:
+            per_order = {role: load.cpu_seconds.get(role, 0.0) * 1000 / max(load.orders, 1) for role in CPU_ROLES}
+            wall = load.seconds + load.drain_seconds
+            busy = sum(load.cpu_seconds.values()) / wall if wall else 0.0
+            lines.append(f"| {load.clients} | {' | '.join(f'{per_order[role]:.1f}' for role in CPU_ROLES)} | "
+                         f"{sum(per_order.values()):.1f} | {busy:.2f} |")
     for load in order_loads:
         if load.clients == 32:
             verdict = "met" if load.rate / hello >= ORDER_BUDGET and not load.errors else "MISSED"
