@@ -238,6 +238,7 @@ class _Local:
 
 
 _local = _Local()
+_start_lock = threading.Lock()
 
 
 def _local_limit() -> int:
@@ -265,9 +266,11 @@ def _local_ready() -> bool:
     if _local_limit() <= 0 or _redis_url() is None:
         return False
     if _local.pid != os.getpid():  # a new process (or a fork): its own map, its own listener
-        _local.pid = os.getpid()
-        local_clear()
-        threading.Thread(target=_listen, name="cache-bumps", daemon=True, args=(os.getpid(),)).start()
+        with _start_lock:  # one listener per process, whatever its request threads (gthread) do
+            if _local.pid != os.getpid():
+                local_clear()
+                _local.pid = os.getpid()  # before the listener starts: it runs while this holds
+                threading.Thread(target=_listen, name="cache-bumps", daemon=True, args=(os.getpid(),)).start()
         return False
     return time.monotonic() < _local.alive_until
 
