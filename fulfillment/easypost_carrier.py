@@ -251,16 +251,33 @@ class EasyPostCarrier:
                 if not tracking_number:
                     raise ValueError("bought, but no tracking code")
             except Exception:
-                # The outcome may be unknown (a time-out): whoever looks can find the shipment in EasyPost.
-                logger.warning(
-                    "EasyPost shipment %s (%s): buying failed; if EasyPost shows it bought, refund it",
-                    shipment.id,
-                    reference,
-                )
-                raise
+                # The outcome may be unknown (a time-out after EasyPost took the money): ask once
+                # before giving up, so a retry does not buy a second label for the same parcel.
+                bought = self._bought_after_all(shipment.id, reference=reference)
+                if bought is None:
+                    logger.warning(
+                        "EasyPost shipment %s (%s): buying failed; if EasyPost shows it bought, refund it",
+                        shipment.id,
+                        reference,
+                    )
+                    raise
+                tracking_number = str(bought.get("tracking_code"))
         # From here the postage is paid (the rate chosen): a label is reported whatever happens to its PDF.
         pdf = self._label_pdf(bought, reference=reference, tracking_number=tracking_number)
         return Label(tracking_number, chosen.service, chosen.amount, pdf)
+
+    def _bought_after_all(self, shipment_id: str, *, reference: str):
+        """The shipment as EasyPost has it, if it was bought after all (postage and a tracking code);
+        None if it was not, or if EasyPost cannot say just now."""
+        try:
+            shipment = self.client.shipment.retrieve(shipment_id)
+        except Exception:  # noqa: BLE001 - the purchase's own error is the one reported
+            return None
+        if not shipment.get("tracking_code") or not shipment.get("postage_label"):
+            return None
+        logger.warning("EasyPost shipment %s (%s): the purchase's answer was lost, but it was bought", shipment_id,
+                       reference)
+        return shipment
 
     def _label_pdf(self, bought, *, reference: str, tracking_number: str) -> bytes:
         url = ""

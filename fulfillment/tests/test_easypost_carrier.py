@@ -462,6 +462,34 @@ def test_a_purchase_that_fails_or_gives_no_tracking_code_is_an_error_naming_the_
     assert f"EasyPost shipment {SHIPMENT_ID} (package:12): buying failed" in caplog.text
 
 
+def test_a_purchase_whose_answer_was_lost_but_went_through_is_the_label_and_buys_nothing_twice(
+    carrier, fake, caplog
+):
+    fake.answer("POST", f"{API}/shipments", 201, SHIPMENT)
+    fake.fail("POST", f"{API}/shipments/{SHIPMENT_ID}/buy", requests.exceptions.ReadTimeout("read timed out"))
+    fake.answer("GET", f"{API}/shipments/{SHIPMENT_ID}", 200, bought())  # EasyPost did buy it
+    fake.answer("GET", LABEL_URL, 200, raw=PDF)
+
+    label = carrier.buy_label(reference="package:12", parcel=PARCEL, service="ground")
+
+    assert label == carriers.Label(TRACKING, "USPS:GroundAdvantage", Decimal("5.93"), PDF)
+    assert [path for method, path in fake.paths() if path.endswith("/buy")] == [f"/v2/shipments/{SHIPMENT_ID}/buy"]
+    assert fake.paths()[2] == ("GET", f"/v2/shipments/{SHIPMENT_ID}")
+    assert "the purchase's answer was lost, but it was bought" in caplog.text
+
+
+def test_a_purchase_that_timed_out_and_was_not_made_is_still_the_timeout(carrier, fake, caplog):
+    fake.answer("POST", f"{API}/shipments", 201, SHIPMENT)
+    fake.fail("POST", f"{API}/shipments/{SHIPMENT_ID}/buy", requests.exceptions.ReadTimeout("read timed out"))
+    fake.answer("GET", f"{API}/shipments/{SHIPMENT_ID}", 200, SHIPMENT)  # no postage: not bought
+
+    with pytest.raises(carriers.CarrierError) as failed:
+        carrier.buy_label(reference="package:12", parcel=PARCEL, service="ground")
+
+    assert str(failed.value) == "EasyPost did not answer in time."
+    assert f"EasyPost shipment {SHIPMENT_ID} (package:12): buying failed" in caplog.text
+
+
 # --- tracking ----------------------------------------------------------------------------------------
 
 
