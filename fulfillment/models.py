@@ -342,6 +342,10 @@ class InboundShipment(models.Model):
     receiving_at = models.DateTimeField(_("receiving since"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+    # An API client's Idempotency-Key for the request that planned it (per seller), and a digest of
+    # that request: the same request again finds this shipment instead of planning a second one.
+    idempotency_key = models.CharField(max_length=80, blank=True, default="", editable=False)
+    request_digest = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("inbound shipment")
@@ -350,6 +354,8 @@ class InboundShipment(models.Model):
         permissions = [("receive_inbound", "Can receive and close inbound shipments in Bazaar centres")]
         constraints = [
             models.CheckConstraint(condition=Q(box_count__gte=1, box_count__lte=200), name="inbound_box_count_1_200"),
+            models.UniqueConstraint(fields=["seller", "idempotency_key"], condition=~Q(idempotency_key=""),
+                                    name="inbound_unique_idempotency_key"),
         ]
 
     def __str__(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,10 +45,17 @@ class InboundShipmentListApi(SignedInApi):
             "A draft plan of stock to send to Bazaar, for one of your sellers (owners and managers; a "
             "seller's staff get a 403). Each item names one of the seller's offers fulfilled by Bazaar, by "
             "`sku` or by id (`offer`), and its units. An error in an item is reported on that item, e.g. "
-            "`items[1].sku`; nothing is saved then. Then mark it ready: Bazaar chooses the centre."
+            "`items[1].sku`; nothing is saved then. Then mark it ready: Bazaar chooses the centre. With an "
+            "`Idempotency-Key` header, sending the same request again (a retry after a lost answer) answers "
+            "200 with the shipment it planned instead of planning a second one; the key with another body is "
+            "a 422 `idempotency_key_reused`."
         ),
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+                                     description="One key per shipment planned (e.g. a UUID), at most 80 "
+                                                 "characters; resend it on retry.")],
         request=s.InboundCreateInputSerializer,
-        responses={201: s.InboundShipmentDetailOutputSerializer, **error_responses(400, 401, 403, 415, 429)},
+        responses={201: s.InboundShipmentDetailOutputSerializer, 200: s.InboundShipmentDetailOutputSerializer,
+                   **error_responses(400, 401, 403, 415, 422, 429)},
         examples=[
             OpenApiExample("Two offers, three boxes", request_only=True, value={
                 "name": "December restock", "box_count": 3,
@@ -67,10 +74,14 @@ class InboundShipmentListApi(SignedInApi):
                        refuse=_("You may only plan shipments for your own sellers."))
         rows = data.get("items", [])
         offers = offers_named(seller_id=seller.pk, rows=rows, prefix="items")
-        shipment = inbound.inbound_create(
-            seller=seller, actor=request.user, name=data.get("name", ""), box_count=data["box_count"],
-            items=[(offer, row["quantity"]) for offer, row in zip(offers, rows, strict=True)])
-        return Response(_detail(request, shipment.pk), status=status.HTTP_201_CREATED)
+        plan = {"seller": seller, "actor": request.user, "name": data.get("name", ""), "box_count": data["box_count"],
+                "items": [(offer, row["quantity"]) for offer, row in zip(offers, rows, strict=True)]}
+        if "Idempotency-Key" not in request.headers:
+            shipment, created = inbound.inbound_create(**plan), True
+        else:
+            shipment, created = inbound.inbound_create_once(key=request.headers["Idempotency-Key"], **plan)
+        answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(_detail(request, shipment.pk), status=answer)
 
 
 class InboundShipmentDetailApi(SignedInApi):

@@ -370,3 +370,63 @@ def test_ship_sent_twice_at_once_through_the_api_ships_once():
     [winner] = [r.json()["tracking_number"] for r in results if r.status_code == 200]
     row = InboundShipment.objects.get(pk=shipment.pk)
     assert (row.status, row.tracking_number) == (S.SHIPPED, winner)
+
+
+def test_the_same_idempotency_key_again_finds_the_shipment_it_planned(world):
+    api = client_for(world["manager"])
+    body = {"name": "Restock", "box_count": 2, "items": [{"sku": "KET-FBA", "quantity": 10}]}
+    first = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="plan-1")
+    assert first.status_code == 201, first.json()
+    again = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="plan-1")  # a retry after a lost answer
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    assert InboundShipment.objects.count() == 1
+    # the key with another plan is refused and plans nothing
+    other = api.post(URL, {**body, "box_count": 3}, format="json", HTTP_IDEMPOTENCY_KEY="plan-1")
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    # another key (or none) is another shipment; keys are per seller
+    assert api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="plan-2").status_code == 201
+    assert api.post(URL, body, format="json").status_code == 201
+    assert InboundShipment.objects.count() == 3
+    their = client_for(seller_member(world["other"], role="manager"))
+    theirs = their.post(URL, {"name": "Restock", "box_count": 2, "items": [{"sku": "OTHER-FBA", "quantity": 1}]},
+                        format="json", HTTP_IDEMPOTENCY_KEY="plan-1")
+    assert theirs.status_code == 201
+    assert theirs.json()["id"] != first.json()["id"]
+
+
+@pytest.mark.parametrize("key", ["", " ", "k" * 81])
+def test_an_idempotency_key_that_is_empty_or_too_long_is_400_and_plans_nothing(world, key):
+    response = client_for(world["manager"]).post(
+        URL, {"box_count": 1, "items": [{"sku": "KET-FBA", "quantity": 1}]}, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["error"]["fields"]
+    assert not InboundShipment.objects.exists()
+
+
+def test_a_sellers_staff_with_a_key_are_refused_as_without_one(world):
+    staff = seller_member(world["seller"], role="staff")
+    response = client_for(staff).post(URL, {"box_count": 1, "items": [{"sku": "KET-FBA", "quantity": 1}]},
+                                      format="json", HTTP_IDEMPOTENCY_KEY="plan-1")
+    assert response.status_code == 403
+    assert not InboundShipment.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_key_sent_twice_at_once_plans_one_shipment():
+    from tests.concurrency import race
+
+    seller = SellerFactory(country="US")
+    manager = seller_member(seller, role="manager")
+    OfferFactory(seller=seller, sku="RACE-FBA")
+    body = {"name": "Race", "box_count": 1, "items": [{"sku": "RACE-FBA", "quantity": 2}]}
+
+    def send():
+        return client_for(manager).post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="same")
+
+    results = race(send, [(), ()])
+    assert sorted(r.status_code for r in results) == [200, 201]
+    assert len({r.json()["id"] for r in results}) == 1
+    assert InboundShipment.objects.count() == 1
+    assert InboundItem.objects.count() == 1
