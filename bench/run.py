@@ -646,13 +646,12 @@ class _Session:
 CPU_ROLES = ("web", "worker", "database", "redis", "clients")
 
 
-def _cpu_seconds_by_role() -> dict[str, float]:
-    """CPU seconds (user + system) used so far by the processes of each role on this machine, read
-    from /proc: gunicorn (web), Celery (worker), PostgreSQL backends (database), Redis, and this
-    process (the load driver's client threads). Processes that ended are not counted, so it is
-    read while the servers run; the database backends persist (``CONN_MAX_AGE``)."""
+def _cpu_by_process() -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system) each process of the roles has used so far, read from /proc:
+    gunicorn (web), Celery (worker), PostgreSQL backends (database), Redis, and this process (the
+    load driver's client threads)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    totals = dict.fromkeys(CPU_ROLES, 0.0)
+    processes: dict[int, tuple[str, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -673,8 +672,19 @@ def _cpu_seconds_by_role() -> dict[str, float]:
             role = "redis"
         else:
             continue
-        totals[role] += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return totals
+        processes[int(entry.name)] = (role, (int(fields[11]) + int(fields[12])) / ticks)  # utime, stime
+    return processes
+
+
+def _cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds per role between two readings: what each process still alive used since the
+    first (all of it for one started since). A process that ended in between is not counted, so
+    the figures are lower bounds (the servers keep their processes and database connections)."""
+    used = dict.fromkeys(CPU_ROLES, 0.0)
+    for pid, (role, seconds) in after.items():
+        earlier = before.get(pid)
+        used[role] += seconds - (earlier[1] if earlier and earlier[0] == role else 0.0)
+    return used
 
 
 @dataclass
@@ -921,11 +931,10 @@ def main() -> int:
         order_loads = []
         for clients in [int(n) for n in args.order_clients.split(",") if n.strip()] if args.order_duration else []:
             print(f"placing orders through the API: {clients} clients, {args.order_duration} s")
-            cpu_before = _cpu_seconds_by_role()
+            cpu_before = _cpu_by_process()
             load = _order_load(args.port, pool, clients=clients, duration=args.order_duration)
             load.drain_seconds = _drain(args.redis_url)  # the worker finishes what the orders handed it
-            cpu_after = _cpu_seconds_by_role()
-            load.cpu_seconds = {role: cpu_after[role] - cpu_before[role] for role in CPU_ROLES}
+            load.cpu_seconds = _cpu_used(cpu_before, _cpu_by_process())
             order_loads.append(load)
 
     report = _report(args, targets, loads, queries, search, seed_seconds, order_loads, order_queries, len(pool),
