@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import InvalidPage
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
@@ -149,8 +150,21 @@ class StrictPageNumberPagination(PageNumberPagination):
 
 
 @csrf_exempt
-def api_not_found(request, *args, **kwargs) -> JsonResponse:
-    """Any URL under the API that matches no endpoint: a 404 in the error shape, not an HTML page."""
+def api_not_found(request, *args, **kwargs) -> HttpResponse:
+    """Any URL under the API that matches no endpoint: a 404 in the error shape, not an HTML page.
+    An endpoint asked for without its trailing slash is redirected to it (GET and HEAD; a write
+    would lose its body on the way, so it is told instead); nothing else is redirected."""
+    path = request.path_info
+    if not path.endswith("/"):
+        try:
+            endpoint = resolve(f"{path}/").func
+        except Resolver404:
+            endpoint = api_not_found
+        if endpoint is not api_not_found:
+            if request.method in ("GET", "HEAD"):
+                return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+            message = _("This endpoint's URL ends with a slash: %(path)s") % {"path": f"{path}/"}
+            return JsonResponse(error_body("not_found", str(message)), status=404)
     return JsonResponse(error_body("not_found", str(_("No such endpoint or object."))), status=404)
 
 

@@ -15,7 +15,7 @@ urlpatterns = [
     path("", include("promotions.api.urls")),
     path("", include("membership.api.urls")),
     path("", include("payments.api.urls")),
-    # Last: anything else under /api/v1/ ending in a slash is a 404 in the API's error shape (a
-    # URL without the slash is first redirected to it by APPEND_SLASH, as everywhere else).
-    re_path(r"^[\s\S]*/$", api_not_found),
+    # Last: anything else under /api/v1/ is a 404 in the API's error shape (an endpoint asked for
+    # without its trailing slash is redirected to it: core.api.api_not_found).
+    re_path(r"^[\s\S]*$", api_not_found),
 ]

@@ -549,9 +549,12 @@ MEMBERSHIP_CARD_CHECK_AMOUNT = env.str("MEMBERSHIP_CARD_CHECK_AMOUNT", default="
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        # DRF's token scheme, but a token stops working API_TOKEN_TTL_DAYS after it was issued.
+        # DRF's token scheme, but a token stops working API_TOKEN_TTL_DAYS after it was issued. First,
+        # so that a signed-out client is told to authenticate (401 with a `WWW-Authenticate: Token`
+        # challenge) rather than refused (403): the first scheme's challenge is the one DRF sends.
         "accounts.authentication.ExpiringTokenAuthentication",
+        # A browser's session (CSRF-checked for writes) works as well.
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "core.api.StrictPageNumberPagination",

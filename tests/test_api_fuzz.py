@@ -1,20 +1,25 @@
-"""Schema-driven fuzzing of the REST API: no request, however wrong, gets a server error.
+"""Schema-driven fuzzing of the REST API: no request, however wrong, gets a server error, and every
+answer is the one the schema documents.
 
 The API's own OpenAPI schema (drf-spectacular, as served at /api/schema/) is handed to schemathesis,
 which generates requests for every operation: bodies, query strings, headers and path parameters
 that fit the schema (positive) and that do not (negative: wrong types, missing fields, values out
 of range). Each request goes through Django's test client in-process, inside the test's database
-transaction, as three callers: a guest with a cart, a customer with a paid order, a delivered one
-with a return, store credit, a gift card and a cart, and platform staff holding every permission
-(token auth). Path parameters are mostly the real ones of that world ({number} is the customer's
-order, {id} of invoices/returns the real ones...) so the fuzzing reaches the code behind the 404,
+transaction, as four callers: a guest with a cart, a customer with a paid order, a delivered one
+with a return, store credit, a gift card and a cart, platform staff holding every permission, and
+a seller's owner with a draft inbound shipment (token auth). Path parameters are mostly the real
+ones of that world ({number} is the customer's order, {id} of invoices/returns/inbound shipments
+the real ones...) so the fuzzing reaches the code behind the 404,
 and generated bodies often carry real ids and codes for the same reason.
 
 The after-sales and shopping endpoints get the larger budget; every other operation a small one.
 Generation is derandomized (the same requests every run) and each request runs in a savepoint
 that is rolled back, so every request sees the same world: an order is still cancellable, the
 gift card still unredeemed, whatever came before. A 5xx fails the test with every operation that
-answered one, the request and the server's traceback.
+answered one, the request and the server's traceback. So does an answer the schema does not
+describe, as schemathesis's own checks judge it (what ``st run`` checks by default): a status code
+it does not list, another content type, a body or headers that break its response schema, or a
+request that breaks the schema but was accepted.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
+import requests
 import schemathesis
 from django.contrib.auth.models import Permission
 from django.db import transaction
@@ -37,11 +43,21 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.transport import Response as SchemaResponse
 from schemathesis.transport.wsgi import WSGI_TRANSPORT
 from werkzeug.test import EnvironBuilder
 
 from accounts import services as account_services
 from finance.models import CreditNote, Invoice
+from fulfillment import inbound
 from orders import refunds, returns
 from orders import services as order_services
 from orders.models import Order, OrderLine
@@ -51,12 +67,14 @@ from promotions import services as promotion_services
 from promotions.models import Voucher
 from tests.buying import ADDRESS, DECLINED_CARD, GOOD_CARD, cart_with, place, ship
 from tests.commit import committed
-from tests.factories import OfferFactory, UserFactory, shipping_method, stock
+from tests.factories import OfferFactory, UserFactory, seller_member, shipping_method, stock
 
 pytestmark = pytest.mark.django_db
 
 # Examples per operation and generation mode (positive, negative). The after-sales and shopping
 # endpoints are what the issue names; the rest of the schema gets a smaller budget.
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance,
+               response_headers_conformance, negative_data_rejection]
 FOCUS = ("/api/v1/orders/", "/api/v1/returns/", "/api/v1/invoices/", "/api/v1/credit-notes/",
          "/api/v1/gift-cards/", "/api/v1/store-credit/", "/api/v1/cart/", "/api/v1/checkout/")
 FOCUS_BUDGET = (14, 10)
@@ -131,6 +149,9 @@ def world() -> tuple[World, dict]:
     cart = cart_with((kettle, 1), (towel, 2), user=customer)
     cart_line = cart.lines.order_by("pk").first()
 
+    owner = seller_member(kettle.seller, role="owner")
+    shipment = inbound.inbound_create(seller=kettle.seller, actor=owner, name="Fuzz restock", items=[(kettle, 2)])
+
     staff = UserFactory()
     staff.is_staff = True
     staff.save(update_fields=["is_staff"])
@@ -154,6 +175,8 @@ def world() -> tuple[World, dict]:
             ("/api/v1/products/{slug}/reviews/", "slug"): [product.slug],
             ("/api/v1/categories/{slug}/", "slug"): [product.category.slug],
             ("/api/v1/sellers/{slug}/", "slug"): [kettle.seller.slug],
+            **{(f"/api/v1/inbound-shipments/{{id}}/{tail}", "id"): [shipment.pk]
+               for tail in ("", "items/", "ready/", "ship/", "void/", "labels.pdf")},
         },
         body_values={
             "code": [gift_card.code, "SAVE10"],
@@ -167,6 +190,8 @@ def world() -> tuple[World, dict]:
             "country": ["US"],
             "payment_method": [GOOD_CARD, DECLINED_CARD],
             "quantity": [1, 2],
+            "sku": [kettle.sku],
+            "seller": [kettle.seller.slug],
         },
         valid_bodies={
             ("POST", "/api/v1/cart/lines/"): {"offer": kettle.pk, "quantity": 1},
@@ -189,6 +214,7 @@ def world() -> tuple[World, dict]:
         "guest": None,
         "customer": account_services.user_api_token_ensure(user=customer).key,
         "staff": account_services.user_api_token_ensure(user=staff).key,
+        "seller": account_services.user_api_token_ensure(user=owner).key,
     }
     return world, tokens
 
@@ -253,11 +279,26 @@ def _cases(operation, mode: GenerationMode, world: World):
 
 
 @dataclass
-class ServerError:
+class Problem:
+    """A server error, or an answer the schema does not describe."""
+
     operation: str
     request: str
     status: int
     detail: str
+
+
+def _schema_problems(case, response) -> list[str]:
+    """What schemathesis's conformance checks find wrong with ``response`` to ``case`` (nothing: [])."""
+    content = b"".join(response.streaming_content) if getattr(response, "streaming", False) else response.content
+    sent = requests.Request(method=case.method, url=f"http://testserver{case.formatted_path}").prepare()
+    answer = SchemaResponse(status_code=response.status_code, headers={k.lower(): [v] for k, v in response.items()},
+                            content=content, request=sent, elapsed=0.0, verify=True)
+    try:
+        case.validate_response(answer, checks=CONFORMANCE)
+    except FailureGroup as group:
+        return [f"{failure.title}: {failure.message}"[:1500] for failure in group.exceptions]
+    return []
 
 
 def _send(client: Client, case, token: str | None):
@@ -276,10 +317,10 @@ def _send(client: Client, case, token: str | None):
 
 
 def _fuzz_operation(operation, mode: GenerationMode, examples: int, world: World, caller: str, token: str | None,
-                    client: Client) -> tuple[list[ServerError], int]:
-    """Send up to ``examples`` cases of ``operation``; the first server error (if any) and how many were sent."""
+                    client: Client) -> tuple[list[Problem], int]:
+    """Send up to ``examples`` cases of ``operation``; the first problem (if any) and how many were sent."""
     label = f"{operation.method.upper()} {operation.path} ({mode.value}, {caller})"
-    found: list[ServerError] = []
+    found: list[Problem] = []
     sent = 0
 
     @settings(max_examples=examples, derandomize=True, database=None, deadline=None, phases=[Phase.generate],
@@ -289,12 +330,16 @@ def _fuzz_operation(operation, mode: GenerationMode, examples: int, world: World
         nonlocal sent
         request, response = _send(client, case, token)
         sent += 1
-        if response.status_code >= 500 and not found:
+        if found:
+            return
+        shown = {key: value for key, value in request.items() if key != "headers"}
+        shown["headers"] = {k: v for k, v in request["headers"].items() if k != "Authorization"}
+        if response.status_code >= 500:
             exc_info = getattr(response, "exc_info", None)
             detail = "".join(traceback.format_exception(*exc_info)) if exc_info else repr(response.content[:2000])
-            shown = {key: value for key, value in request.items() if key != "headers"}
-            shown["headers"] = {k: v for k, v in request["headers"].items() if k != "Authorization"}
-            found.append(ServerError(label, repr(shown), response.status_code, detail))
+            found.append(Problem(label, repr(shown), response.status_code, detail))
+        elif problems := _schema_problems(case, response):
+            found.append(Problem(label, repr(shown), response.status_code, "\n".join(problems)))
 
     try:
         run()
@@ -306,8 +351,8 @@ def _fuzz_operation(operation, mode: GenerationMode, examples: int, world: World
     return found, sent
 
 
-def _fuzz(api_schema, world: World, caller: str, token: str | None, client: Client) -> tuple[list[ServerError], int]:
-    errors: list[ServerError] = []
+def _fuzz(api_schema, world: World, caller: str, token: str | None, client: Client) -> tuple[list[Problem], int]:
+    errors: list[Problem] = []
     sent = 0
     for result in api_schema.get_all_operations():
         operation = result.ok()
@@ -323,8 +368,8 @@ def _fuzz(api_schema, world: World, caller: str, token: str | None, client: Clie
     return errors, sent
 
 
-@pytest.mark.parametrize("caller", ["guest", "customer", "staff"])
-def test_no_generated_request_gets_a_server_error(api_schema, world, caller, settings):
+@pytest.mark.parametrize("caller", ["guest", "customer", "staff", "seller"])
+def test_no_generated_request_gets_a_server_error_or_an_undocumented_answer(api_schema, world, caller, settings):
     world, tokens = world
     # Hundreds of requests in a few seconds: the rate limits (tested on their own) would answer most
     # of them with a 429 before the code under test saw them.
@@ -359,3 +404,27 @@ def test_the_fuzzing_reports_a_server_error_with_its_traceback(api_schema, world
     assert errors[0].status == 500
     assert errors[0].operation == "POST /api/v1/gift-cards/balance/ (positive, guest)"
     assert "RuntimeError: the gift card table is on fire" in errors[0].detail
+
+
+def test_the_fuzzing_reports_an_answer_the_schema_does_not_describe(api_schema, world, monkeypatch, settings):
+    """And an answer the schema does not list is reported too, with what is wrong with it."""
+    from core.exceptions import ApplicationError
+    from payments.api import views as payment_views
+
+    class Teapot(ApplicationError):
+        status_code = 418
+        code = "teapot"
+
+    def refusing(*, code):
+        raise Teapot("I am a teapot.")
+
+    monkeypatch.setattr(payment_views.selectors, "gift_card_balance", refusing)
+    settings.RATE_LIMITS = dict.fromkeys(settings.RATE_LIMITS, "off")
+    world, _tokens = world
+    operation = api_schema["/api/v1/gift-cards/balance/"]["POST"]
+    errors, sent = _fuzz_operation(operation, GenerationMode.POSITIVE, 10, world, "guest", None,
+                                   Client(raise_request_exception=False))
+    assert sent == 10
+    assert len(errors) == 1
+    assert errors[0].status == 418
+    assert "Undocumented status code" in errors[0].detail

@@ -385,8 +385,8 @@ def _new_offer(**overrides) -> dict:
 
 
 def test_anonymous_cannot_write(client, sellers):
-    assert_error(client.post(OFFERS, _new_offer(seller="seller-a"), format="json"), 403)
-    assert_error(client.patch(f"{OFFERS}{sellers['offer_b'].pk}/", {"price": "1.00"}, format="json"), 403)
+    assert_error(client.post(OFFERS, _new_offer(seller="seller-a"), format="json"), 401)
+    assert_error(client.patch(f"{OFFERS}{sellers['offer_b'].pk}/", {"price": "1.00"}, format="json"), 401)
     assert Offer.objects.filter(sku="A-1").count() == 0
 
 

@@ -48,8 +48,10 @@ def test_plans_are_public(plan):
 
 def test_membership_needs_authentication(plan):
     client = APIClient()
-    assert client.get(URL).status_code in (401, 403)
-    error(client.post(URL, {"plan": "bazaar-plus", "payment_method": "4242424242424242"}, format="json"), 403)
+    response = client.get(URL)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"  # told how to authenticate, not refused
+    error(client.post(URL, {"plan": "bazaar-plus", "payment_method": "4242424242424242"}, format="json"), 401)
     assert not Subscription.objects.exists()
 
 

@@ -20,6 +20,7 @@ ORDERS = "orders"
 
 class OrderListApi(APIView):
     permission_classes = [IsAuthenticated]
+    pagination_class = StrictPageNumberPagination  # also tells the schema that the list comes in pages
 
     @extend_schema(operation_id="orders_list", tags=[ORDERS], summary="Your orders, newest first",
                    responses={200: s.OrderSummaryOutputSerializer(many=True), **error_responses(400, 401, 403, 429)})

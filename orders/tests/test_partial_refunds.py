@@ -253,7 +253,7 @@ def test_staff_refund_through_the_api_and_the_buyer_reads_it(offers, provider):
     line = line_of(order, kettle)
     url = f"/api/v1/orders/{order.number}/refunds/"
     api = APIClient()
-    assert api.post(url, {}, format="json").status_code in (401, 403)
+    assert api.post(url, {}, format="json").status_code == 401
     api.force_authenticate(seller_member(towel.seller, role="owner"))
     assert api.post(url, {"lines": [{"line": line.pk, "quantity": 1}], "reason": "x"}, format="json",
                     HTTP_IDEMPOTENCY_KEY="k").status_code == 403  # a seller does not refund through Bazaar's API
