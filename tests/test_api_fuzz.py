@@ -81,6 +81,13 @@ FOCUS_BUDGET = (14, 10)
 OTHER_BUDGET = (4, 3)
 
 
+# The seller's owner is there for the seller endpoints (and platform things a seller must not do);
+# the rest of the schema is fuzzed by the other callers already.
+SELLER_PATHS = ("/api/v1/offers/", "/api/v1/product-proposals/", "/api/v1/inventory-uploads/",
+                "/api/v1/inbound-shipments/", "/api/v1/removal-orders/", "/api/v1/purchase-orders/",
+                "/api/v1/reorder-suggestions/", "/api/v1/sellers/")
+
+
 def _budget(path: str) -> tuple[int, int]:
     return FOCUS_BUDGET if path.startswith(FOCUS) else OTHER_BUDGET
 
@@ -356,6 +363,8 @@ def _fuzz(api_schema, world: World, caller: str, token: str | None, client: Clie
     sent = 0
     for result in api_schema.get_all_operations():
         operation = result.ok()
+        if caller == "seller" and not operation.path.startswith(SELLER_PATHS):
+            continue
         negatable = len(operation.path_parameters) + len(operation.query) + _own(operation.headers) + _own(
             operation.cookies) + len(operation.body)
         for mode, examples in zip((GenerationMode.POSITIVE, GenerationMode.NEGATIVE), _budget(operation.path),
