@@ -246,3 +246,27 @@ def test_our_scripts_do_not_evaluate_strings():
     assert [str(p) for p in scripts if evaluating.search(p.read_text(encoding="utf-8"))] == []
     base = (BASE_DIR / "templates" / "base.html").read_text(encoding="utf-8")
     assert """<meta name="htmx-config" content='{"allowEval": false}'>""" in base
+
+
+@pytest.mark.django_db
+def test_the_policy_built_once_is_the_one_django_csp_builds_and_follows_setting_changes(client, settings):
+    from csp.utils import build_policy
+
+    home = client.get("/")
+    assert home["Content-Security-Policy"] == build_policy()
+    assert "Content-Security-Policy-Report-Only" not in home
+    changed = {**settings.CONTENT_SECURITY_POLICY}
+    changed["DIRECTIVES"] = {**changed["DIRECTIVES"], "img-src": ["'self'", "https://images.example.com"]}
+    settings.CONTENT_SECURITY_POLICY = changed  # a changed setting is seen on the next response
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    again = client.get("/")
+    assert "img-src 'self' https://images.example.com" in again["Content-Security-Policy"]
+    assert again["Content-Security-Policy-Report-Only"] == "default-src 'none'"
+
+
+@pytest.mark.django_db
+def test_a_view_that_widens_the_policy_still_gets_its_own(client):
+    docs = client.get("/api/redoc/")
+    assert docs.status_code == 200
+    assert "worker-src 'self' blob:" in docs["Content-Security-Policy"]
+    assert "worker-src" not in client.get("/")["Content-Security-Policy"]
