@@ -394,31 +394,36 @@ def test_no_generated_request_gets_a_server_error_or_an_undocumented_answer(api_
         f"{error.operation} answered {error.status}\n  request: {error.request}\n{error.detail}" for error in errors)
 
 
-def test_the_fuzzing_reports_a_server_error_with_its_traceback(api_schema, world, monkeypatch, settings):
-    """The check above is only worth something if a 500 reaches it: a view that raises is reported, with
-    the operation, the request and the exception."""
+def _fuzz_gift_card_balance(api_schema, world, monkeypatch, settings, balance) -> list[Problem]:
+    """Ten positive cases of the gift card balance operation, its selector replaced by ``balance``."""
     from payments.api import views as payment_views
 
-    def broken(*, code):
-        raise RuntimeError("the gift card table is on fire")
-
-    monkeypatch.setattr(payment_views.selectors, "gift_card_balance", broken)
+    monkeypatch.setattr(payment_views.selectors, "gift_card_balance", balance)
     settings.RATE_LIMITS = dict.fromkeys(settings.RATE_LIMITS, "off")
     world, _tokens = world
     operation = api_schema["/api/v1/gift-cards/balance/"]["POST"]
     errors, sent = _fuzz_operation(operation, GenerationMode.POSITIVE, 10, world, "guest", None,
                                    Client(raise_request_exception=False))
     assert sent == 10
-    assert len(errors) == 1
-    assert errors[0].status == 500
-    assert errors[0].operation == "POST /api/v1/gift-cards/balance/ (positive, guest)"
-    assert "RuntimeError: the gift card table is on fire" in errors[0].detail
+    return errors
+
+
+def test_the_fuzzing_reports_a_server_error_with_its_traceback(api_schema, world, monkeypatch, settings):
+    """The checks above are only worth something if a 500 reaches them: a view that raises is reported,
+    with the operation, the request and the exception."""
+
+    def broken(*, code):
+        raise RuntimeError("the gift card table is on fire")
+
+    [error] = _fuzz_gift_card_balance(api_schema, world, monkeypatch, settings, broken)
+    assert error.status == 500
+    assert error.operation == "POST /api/v1/gift-cards/balance/ (positive, guest)"
+    assert "RuntimeError: the gift card table is on fire" in error.detail
 
 
 def test_the_fuzzing_reports_an_answer_the_schema_does_not_describe(api_schema, world, monkeypatch, settings):
     """And an answer the schema does not list is reported too, with what is wrong with it."""
     from core.exceptions import ApplicationError
-    from payments.api import views as payment_views
 
     class Teapot(ApplicationError):
         status_code = 418
@@ -427,13 +432,6 @@ def test_the_fuzzing_reports_an_answer_the_schema_does_not_describe(api_schema, 
     def refusing(*, code):
         raise Teapot("I am a teapot.")
 
-    monkeypatch.setattr(payment_views.selectors, "gift_card_balance", refusing)
-    settings.RATE_LIMITS = dict.fromkeys(settings.RATE_LIMITS, "off")
-    world, _tokens = world
-    operation = api_schema["/api/v1/gift-cards/balance/"]["POST"]
-    errors, sent = _fuzz_operation(operation, GenerationMode.POSITIVE, 10, world, "guest", None,
-                                   Client(raise_request_exception=False))
-    assert sent == 10
-    assert len(errors) == 1
-    assert errors[0].status == 418
-    assert "Undocumented status code" in errors[0].detail
+    [error] = _fuzz_gift_card_balance(api_schema, world, monkeypatch, settings, refusing)
+    assert error.status == 418
+    assert "Undocumented status code" in error.detail

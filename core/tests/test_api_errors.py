@@ -28,3 +28,19 @@ def test_an_error_about_the_whole_body_is_the_message():
     assert _flatten({"non_field_errors": [ErrorDetail("Choose a line.", code="x")]}) == ("Choose a line.", {})
     assert _flatten([ErrorDetail("Bad.", code="x")]) == ("Bad.", {})
     assert _flatten("Plain.") == ("Plain.", {})
+
+
+def test_a_path_under_the_api_that_no_endpoint_has_is_a_json_404_with_or_without_a_slash(client):
+    for path in ("/api/v1/no-such-thing/", "/api/v1/no-such-thing", "/api/v1/inbound-shipments/abc/labels.pdf"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "not_found"
+
+
+def test_an_endpoint_asked_for_without_its_slash_is_redirected_for_reads_and_told_for_writes(client):
+    read = client.get("/api/v1/products?page=2")
+    assert read.status_code == 301
+    assert read["Location"] == "/api/v1/products/?page=2"
+    write = client.post("/api/v1/cart/lines", {"offer": 1, "quantity": 1}, content_type="application/json")
+    assert write.status_code == 404  # a redirect would lose the body
+    assert "/api/v1/cart/lines/" in write.json()["error"]["message"]
