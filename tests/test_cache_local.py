@@ -73,9 +73,12 @@ def test_a_bump_published_by_another_process_reaches_this_one(live):
     assert hit is None  # the stored page is of the old version: rendered again
 
 
-def test_without_a_live_subscription_every_lookup_asks_redis(live):
+def test_without_a_live_subscription_every_lookup_asks_redis(live, monkeypatch):
     store("v1")
-    vcache._local.alive_until = 0.0  # the listener has not been heard from lately
+    # the listener has not been heard from lately; its next pong (one a second) must not make it
+    # look alive again between these lines, so every pong from now on counts as long ago
+    monkeypatch.setattr(vcache, "_ALIVE_SECONDS", -3600.0)
+    vcache._local.alive_until = 0.0
     cache.delete("page:k")
     hit, _seen = vcache.get_checked("page:k", NAMESPACES, local=True)
     assert hit is None  # not answered from the process's copy
