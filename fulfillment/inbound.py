@@ -11,8 +11,6 @@ transition on the shipment row, so two clicks at once make one change.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -21,7 +19,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.exceptions import ApplicationError, Conflict, IdempotencyKeyReused, NotFound, PermissionDenied
+from core import idempotency
+from core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
 from fulfillment import labels, selectors, services
 from fulfillment.models import InboundItem, InboundShipment
 from marketplace import selectors as marketplace_selectors
@@ -106,37 +105,16 @@ def inbound_create_once(*, seller, actor, key: str, name: str, box_count: int = 
     again finds the shipment it planned (``created`` False) instead of planning a second one, also
     when two requests with it arrive at once; the key with another plan (name, boxes, items) is
     :class:`IdempotencyKeyReused`."""
-    digest = hashlib.sha256(json.dumps(
-        [str(name or "").strip(), str(box_count), sorted((offer.pk, str(units)) for offer, units in items)],
-        separators=(",", ":")).encode()).hexdigest()
-    key = (key or "").strip()
-    if not key or len(key) > 80:
-        raise ApplicationError(_("Send an Idempotency-Key header of 1 to 80 characters."),
-                               fields={"Idempotency-Key": [_("Required, at most 80 characters.")]})
+    idempotency.checked_key(key)
     _check_planner(actor, seller.pk)  # nothing is revealed about the key to whoever may not plan
-    existing = _planned_with(seller.pk, key, digest)
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            shipment = inbound_create(seller=seller, actor=actor, name=name, box_count=box_count, items=items)
-            InboundShipment.objects.filter(pk=shipment.pk).update(idempotency_key=key, request_digest=digest)
-    except IntegrityError:  # the same key won a race: ours was rolled back as a whole
-        existing = _planned_with(seller.pk, key, digest)
-        if existing is None:
-            raise
-        return existing, False
-    shipment.idempotency_key, shipment.request_digest = key, digest
-    return shipment, True
-
-
-def _planned_with(seller_id: int, key: str, digest: str) -> InboundShipment | None:
-    existing = InboundShipment.objects.filter(seller_id=seller_id, idempotency_key=key).first()
-    if existing is not None and existing.request_digest != digest:
-        raise IdempotencyKeyReused(
-            _("This request key was already used for shipment %(code)s with other details. Use a new key for a "
-              "new shipment.") % {"code": existing.code})
-    return existing
+    return idempotency.create_once(
+        owned=InboundShipment.objects.filter(seller_id=seller.pk), key=key,
+        request=idempotency.digest([str(name or "").strip(), str(box_count),
+                                    sorted((offer.pk, str(units)) for offer, units in items)]),
+        create=lambda: inbound_create(seller=seller, actor=actor, name=name, box_count=box_count, items=items),
+        reused=lambda existing: _("This request key was already used for shipment %(code)s with other details. "
+                                  "Use a new key for a new shipment.") % {"code": existing.code},
+    )
 
 
 def _boxes(value) -> int:

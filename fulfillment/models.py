@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.files import private_storage  # labels carry buyers' addresses (also named by migration 0016)
+from core.idempotency import CreatedOnce
 from core.money import clean_prices
 
 
@@ -308,7 +309,7 @@ class FulfilmentFeeRate(models.Model):
 # --- inbound shipments: a seller's stock sent to a Bazaar fulfilment centre ---------------------------
 
 
-class InboundShipment(models.Model):
+class InboundShipment(CreatedOnce):  # an API client's key is unique per seller
     """A seller's stock on its way into a Bazaar fulfilment centre. The seller plans it (offers
     fulfilled by Bazaar and quantities); on "ready to ship" Bazaar chooses the centre and the box
     labels can be printed; the seller marks it shipped (and may void it within 24 hours); platform
@@ -342,10 +343,6 @@ class InboundShipment(models.Model):
     receiving_at = models.DateTimeField(_("receiving since"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
-    # An API client's Idempotency-Key for the request that planned it (per seller), and a digest of
-    # that request: the same request again finds this shipment instead of planning a second one.
-    idempotency_key = models.CharField(max_length=80, blank=True, default="", editable=False)
-    request_digest = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("inbound shipment")
@@ -505,7 +502,7 @@ class SupplierOffer(models.Model):
         return f"{self.offer} from {self.supplier}"
 
 
-class PurchaseOrder(models.Model):
+class PurchaseOrder(CreatedOnce):  # an API client's key is unique per user who drafts
     """Stock the house seller buys from a supplier for a Bazaar centre: drafted (often from a
     reorder suggestion), ordered, received like an inbound shipment, closed with its shortages and
     overages recorded."""
@@ -534,6 +531,8 @@ class PurchaseOrder(models.Model):
         verbose_name_plural = _("purchase orders")
         ordering = ("-created_at", "-id")
         permissions = [("receive_purchaseorder", "Can receive and close purchase orders")]
+        constraints = [models.UniqueConstraint(fields=["created_by", "idempotency_key"],
+                                               condition=~Q(idempotency_key=""), name="po_unique_idempotency_key")]
 
     def __str__(self) -> str:
         return f"{self.code} {self.supplier}"
@@ -567,7 +566,7 @@ class PurchaseOrderLine(models.Model):
 
 
 
-class RemovalOrder(models.Model):
+class RemovalOrder(CreatedOnce):  # an API client's key is unique per seller
     """A seller asks units of an offer back from a Bazaar centre: Bazaar takes them out of stock
     and sends them, charging the tier's removal fee per unit; the seller may cancel while it is
     still requested."""
@@ -596,8 +595,11 @@ class RemovalOrder(models.Model):
         verbose_name_plural = _("removal orders")
         ordering = ("-created_at", "-id")
         permissions = [("complete_removalorder", "Can send removal orders back to sellers")]
-        constraints = [models.CheckConstraint(condition=Q(quantity__gte=1, quantity__lte=100_000),
-                                              name="removal_quantity_range")]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1, quantity__lte=100_000), name="removal_quantity_range"),
+            models.UniqueConstraint(fields=["seller", "idempotency_key"], condition=~Q(idempotency_key=""),
+                                    name="removal_unique_idempotency_key"),
+        ]
 
     def __str__(self) -> str:
         return f"RM{self.pk:07d}" if self.pk else "RM-new"

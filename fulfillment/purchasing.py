@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import idempotency
 from core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
 from core.money import validate_price
 from fulfillment import selectors, services
@@ -83,6 +84,24 @@ def po_create(*, supplier: Supplier, warehouse: Warehouse, actor, lines=()) -> P
         for offer, quantity, unit_cost in lines:
             po_line_set(order=order, offer=offer, quantity=quantity, unit_cost=unit_cost, actor=actor)
     return order
+
+
+def po_create_once(*, supplier: Supplier, warehouse: Warehouse, actor, key: str,
+                   lines=()) -> tuple[PurchaseOrder, bool]:
+    """:func:`po_create` under an API client's request key (unique per user who drafts): the same key
+    again finds the draft it made (``created`` False), also when two requests with it arrive at once,
+    so a retry never buys twice; the key with another supplier, centre or lines is
+    :class:`~core.exceptions.IdempotencyKeyReused`."""
+    idempotency.checked_key(key)
+    _check(actor, BUY_PERM)  # nothing is revealed about the key to whoever may not buy
+    return idempotency.create_once(
+        owned=PurchaseOrder.objects.filter(created_by=actor), key=key,
+        request=idempotency.digest([supplier.pk, warehouse.pk, sorted(
+            (offer.pk, str(units), str(Decimal(str(cost)).normalize())) for offer, units, cost in lines)]),
+        create=lambda: po_create(supplier=supplier, warehouse=warehouse, actor=actor, lines=lines),
+        reused=lambda existing: _("This request key was already used for purchase order %(code)s with other "
+                                  "details. Use a new key for a new purchase order.") % {"code": existing.code},
+    )
 
 
 def po_line_set(*, order: PurchaseOrder, offer, quantity, unit_cost, actor) -> PurchaseOrderLine | None:

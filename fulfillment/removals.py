@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import events
+from core import events, idempotency
 from core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
 from fulfillment import events as fulfillment_events
 from fulfillment import selectors, services
@@ -51,6 +51,22 @@ def removal_request(*, offer, quantity, actor) -> RemovalOrder:
                                fields={"quantity": [_("More than available.")]}, code="removal_too_many")
     return RemovalOrder.objects.create(seller_id=offer.seller_id, offer=offer, warehouse=source, quantity=quantity,
                                        requested_by=actor if getattr(actor, "pk", None) else None)
+
+
+def removal_request_once(*, offer, quantity, actor, key: str) -> tuple[RemovalOrder, bool]:
+    """:func:`removal_request` under an API client's request key (unique per seller): the same key
+    again finds the removal order it made (``created`` False), also when two requests with it arrive
+    at once, so a retry never asks the units back twice; the key with another offer or quantity is
+    :class:`~core.exceptions.IdempotencyKeyReused`."""
+    idempotency.checked_key(key)
+    _check_seller_side(actor, offer.seller_id)  # nothing is revealed about the key to whoever may not ask
+    return idempotency.create_once(
+        owned=RemovalOrder.objects.filter(seller_id=offer.seller_id), key=key,
+        request=idempotency.digest([offer.pk, str(quantity)]),
+        create=lambda: removal_request(offer=offer, quantity=quantity, actor=actor),
+        reused=lambda existing: _("This request key was already used for removal order %(code)s with other "
+                                  "details. Use a new key for a new removal order.") % {"code": existing},
+    )
 
 
 def _locked(removal: RemovalOrder) -> RemovalOrder:

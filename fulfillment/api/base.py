@@ -4,6 +4,7 @@ authenticate (401), the seller a request acts for, and offers named by SKU or id
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
@@ -14,6 +15,11 @@ from rest_framework.views import APIView
 from core.api import StrictPageNumberPagination
 from core.exceptions import PermissionDenied
 from marketplace import selectors as marketplace_selectors
+
+# The optional header of the creates a retry must not repeat (core.idempotency).
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="One key per thing created (e.g. a UUID), at most 80 characters; resend it on retry.")
 
 
 class SignedInApi(APIView):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from core.api import error_responses
 from fulfillment import inbound
 from fulfillment.api import serializers as s
-from fulfillment.api.base import SignedInApi, check_acts_for, offers_named, seller_for
+from fulfillment.api.base import IDEMPOTENCY_KEY, SignedInApi, check_acts_for, offers_named, seller_for
 
 INBOUND = "inbound shipments"
 ADD_PERM = "fulfillment.add_inboundshipment"
@@ -50,9 +50,7 @@ class InboundShipmentListApi(SignedInApi):
             "200 with the shipment it planned instead of planning a second one; the key with another body is "
             "a 422 `idempotency_key_reused`."
         ),
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-                                     description="One key per shipment planned (e.g. a UUID), at most 80 "
-                                                 "characters; resend it on retry.")],
+        parameters=[IDEMPOTENCY_KEY],
         request=s.InboundCreateInputSerializer,
         responses={201: s.InboundShipmentDetailOutputSerializer, 200: s.InboundShipmentDetailOutputSerializer,
                    **error_responses(400, 401, 403, 415, 422, 429)},

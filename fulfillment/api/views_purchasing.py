@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from core.api import error_responses
 from fulfillment import purchasing, selectors
 from fulfillment.api import serializers as s
-from fulfillment.api.base import SignedInApi, offers_named
+from fulfillment.api.base import IDEMPOTENCY_KEY, SignedInApi, offers_named
 from marketplace import selectors as marketplace_selectors
 
 PURCHASING = "purchase orders"
@@ -69,10 +69,15 @@ class PurchaseOrderListApi(PurchasingApi):
         description=(
             "Bazaar's own (house seller's) offers from one supplier, delivered to an active Bazaar centre. "
             "Needs the add and change permissions of purchase orders. An error in a line is reported on "
-            "that line, e.g. `lines[0].unit_cost`; nothing is saved then."
+            "that line, e.g. `lines[0].unit_cost`; nothing is saved then. With an `Idempotency-Key` header "
+            "(kept per user), sending the same request again (a retry after a lost answer) answers 200 with "
+            "the draft it made instead of drafting a second; the key with another body is a 422 "
+            "`idempotency_key_reused`."
         ),
+        parameters=[IDEMPOTENCY_KEY],
         request=s.PurchaseOrderCreateInputSerializer,
-        responses={201: s.PurchaseOrderDetailOutputSerializer, **error_responses(400, 401, 403, 415, 429)},
+        responses={201: s.PurchaseOrderDetailOutputSerializer, 200: s.PurchaseOrderDetailOutputSerializer,
+                   **error_responses(400, 401, 403, 415, 422, 429)},
         examples=[OpenApiExample("One line", request_only=True, value={
             "supplier": 3, "warehouse": "fc-east", "lines": [{"sku": "H-KETTLE", "quantity": 120,
                                                                "unit_cost": "11.50"}]})],
@@ -90,8 +95,12 @@ class PurchaseOrderListApi(PurchasingApi):
                                                              % {"code": data["warehouse"]}]})
         offers = offers_named(seller_id=marketplace_selectors.house_seller().pk, rows=data["lines"], prefix="lines")
         lines = [(offer, row["quantity"], row["unit_cost"]) for offer, row in zip(offers, data["lines"], strict=True)]
-        order = purchasing.po_create(supplier=supplier, warehouse=warehouse, actor=request.user, lines=lines)
-        return Response(_detail(request, order.pk), status=status.HTTP_201_CREATED)
+        draft = {"supplier": supplier, "warehouse": warehouse, "actor": request.user, "lines": lines}
+        if "Idempotency-Key" not in request.headers:
+            order, created = purchasing.po_create(**draft), True
+        else:
+            order, created = purchasing.po_create_once(key=request.headers["Idempotency-Key"], **draft)
+        return Response(_detail(request, order.pk), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class PurchaseOrderDetailApi(PurchasingApi):

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from core.api import error_responses
 from fulfillment import removals
 from fulfillment.api import serializers as s
-from fulfillment.api.base import SignedInApi, check_acts_for, offers_named, seller_for
+from fulfillment.api.base import IDEMPOTENCY_KEY, SignedInApi, check_acts_for, offers_named, seller_for
 
 REMOVALS = "removal orders"
 
@@ -41,10 +41,14 @@ class RemovalListApi(SignedInApi):
             "Units of one of your seller's offers fulfilled by Bazaar (owners and managers; a seller's staff "
             "get a 403). Bazaar picks the centre holding the most available units; more than any centre "
             "has available is a 400 `removal_too_many` on `quantity`. Bazaar charges the removal fee per "
-            "unit when it sends them."
+            "unit when it sends them. With an `Idempotency-Key` header, sending the same request again (a "
+            "retry after a lost answer) answers 200 with the removal order it made instead of asking the "
+            "units back twice; the key with another body is a 422 `idempotency_key_reused`."
         ),
+        parameters=[IDEMPOTENCY_KEY],
         request=s.RemovalCreateInputSerializer,
-        responses={201: s.RemovalOutputSerializer, **error_responses(400, 401, 403, 415, 429)},
+        responses={201: s.RemovalOutputSerializer, 200: s.RemovalOutputSerializer,
+                   **error_responses(400, 401, 403, 415, 422, 429)},
         examples=[OpenApiExample("Five units back", request_only=True, value={"sku": "KET-FBA", "quantity": 5})],
     )
     def post(self, request: Request) -> Response:
@@ -55,8 +59,12 @@ class RemovalListApi(SignedInApi):
         check_acts_for(request.user, seller, add_perm=removals.REQUEST_PERM,
                        refuse=_("You may only ask back your own sellers' stock."))
         [offer] = offers_named(seller_id=seller.pk, rows=[data])
-        removal = removals.removal_request(offer=offer, quantity=data["quantity"], actor=request.user)
-        return Response(_out(request, removal.pk), status=status.HTTP_201_CREATED)
+        asked = {"offer": offer, "quantity": data["quantity"], "actor": request.user}
+        if "Idempotency-Key" not in request.headers:
+            removal, created = removals.removal_request(**asked), True
+        else:
+            removal, created = removals.removal_request_once(key=request.headers["Idempotency-Key"], **asked)
+        return Response(_out(request, removal.pk), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class RemovalDetailApi(SignedInApi):

@@ -172,3 +172,72 @@ def test_list_queries_do_not_grow(shop, django_assert_max_num_queries):
     last = PurchaseOrder.objects.order_by("-pk").first().pk
     with django_assert_max_num_queries(6):
         api.get(f"{URL}{last}/")
+
+
+def test_the_same_idempotency_key_again_finds_the_draft_it_made(shop):
+    api = client_for(shop["buyer"])
+    body = {"supplier": shop["supplier"].pk, "warehouse": "fc-main",
+            "lines": [{"sku": "H-KETTLE", "quantity": 40, "unit_cost": "11.50"},
+                      {"offer": shop["toaster"].pk, "quantity": 10, "unit_cost": "20"}]}
+    first = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="po-1")
+    assert first.status_code == 201, first.json()
+    # a retry after a lost answer, its lines in another order and its amounts written otherwise
+    retry = {**body, "lines": [{"sku": "H-TOASTER", "quantity": 10, "unit_cost": "20.00"},
+                               {"offer": shop["kettle"].pk, "quantity": 40, "unit_cost": "11.5"}]}
+    again = api.post(URL, retry, format="json", HTTP_IDEMPOTENCY_KEY="po-1")
+    assert (again.status_code, again.json()["id"]) == (200, first.json()["id"])
+    assert PurchaseOrder.objects.count() == 1
+    assert PurchaseOrderLine.objects.count() == 2  # nothing bought twice
+    changed = {**body, "lines": [{"sku": "H-KETTLE", "quantity": 41, "unit_cost": "11.50"}]}
+    other = api.post(URL, changed, format="json", HTTP_IDEMPOTENCY_KEY="po-1")
+    assert (other.status_code, other.json()["error"]["code"]) == (422, "idempotency_key_reused")
+    assert PurchaseOrder.objects.count() == 1
+    # keys are per user: another buyer's same key drafts their own
+    colleague = client_for(staff_user(*BUYER))
+    theirs = colleague.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="po-1")
+    assert theirs.status_code == 201
+    assert theirs.json()["id"] != first.json()["id"]
+    assert api.post(URL, body, format="json").status_code == 201  # no key: a new draft each time
+    assert PurchaseOrder.objects.count() == 3
+
+
+ONE_LINE = {"sku": "H-KETTLE", "quantity": 1, "unit_cost": "11.50"}
+
+
+@pytest.mark.parametrize("key", ["", "k" * 81])
+def test_an_idempotency_key_that_is_empty_or_too_long_is_400_and_drafts_nothing(shop, key):
+    body = {"supplier": shop["supplier"].pk, "warehouse": "fc-main", "lines": [ONE_LINE]}
+    response = client_for(shop["buyer"]).post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["error"]["fields"]
+    assert not PurchaseOrder.objects.exists()
+
+
+def test_a_view_only_buyer_with_a_key_is_refused_as_without_one(shop):
+    body = {"supplier": shop["supplier"].pk, "warehouse": "fc-main", "lines": [ONE_LINE]}
+    assert client_for(shop["buyer"]).post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="po-1").status_code == 201
+    viewer = client_for(staff_user("fulfillment.view_purchaseorder"))
+    response = viewer.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="po-1")
+    assert response.status_code == 403
+    assert PurchaseOrder.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_key_sent_twice_at_once_drafts_one_order():
+    from tests.concurrency import race
+
+    WarehouseFactory(code="fc-race")
+    supplier = Supplier.objects.create(name="Race Wholesale", lead_time_days=3)
+    OfferFactory(seller=house_seller(), sku="H-RACE")
+    buyer = staff_user(*BUYER)
+    body = {"supplier": supplier.pk, "warehouse": "fc-race", "lines": [{"sku": "H-RACE", "quantity": 5,
+                                                                       "unit_cost": "2.00"}]}
+
+    def send():
+        return client_for(buyer).post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="same")
+
+    results = race(send, [(), ()])
+    assert sorted(r.status_code for r in results) == [200, 201]
+    assert len({r.json()["id"] for r in results}) == 1
+    assert PurchaseOrder.objects.count() == 1
+    assert PurchaseOrderLine.objects.count() == 1

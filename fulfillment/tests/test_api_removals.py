@@ -148,3 +148,64 @@ def test_list_queries_do_not_grow(held, django_assert_max_num_queries):
         api.post(URL, {"offer": offer.pk, "quantity": 1}, format="json")
     with django_assert_max_num_queries(6):
         assert len(api.get(URL).json()["results"]) == 7
+
+
+def test_the_same_idempotency_key_again_finds_the_removal_it_made(held):
+    api = client_for(held["manager"])
+    body = {"sku": "KET-FBA", "quantity": 5}
+    first = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="back-1")
+    assert first.status_code == 201, first.json()
+    again = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="back-1")  # a retry after a lost answer
+    assert (again.status_code, again.json()["id"]) == (200, first.json()["id"])
+    assert RemovalOrder.objects.count() == 1  # the units are not asked back twice
+    other = api.post(URL, {**body, "quantity": 6}, format="json", HTTP_IDEMPOTENCY_KEY="back-1")
+    assert (other.status_code, other.json()["error"]["code"]) == (422, "idempotency_key_reused")
+    assert f"RM{first.json()['id']:07d}" in other.json()["error"]["message"]
+    # by offer id it is the same request
+    same = api.post(URL, {"offer": held["offer"].pk, "quantity": 5}, format="json", HTTP_IDEMPOTENCY_KEY="back-1")
+    assert (same.status_code, same.json()["id"]) == (200, first.json()["id"])
+    # another key, or none, is another removal order; keys are per seller
+    assert api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="back-2").status_code == 201
+    assert api.post(URL, body, format="json").status_code == 201
+    assert RemovalOrder.objects.filter(seller=held["seller"]).count() == 3
+    their = client_for(seller_member(held["other"], role="manager"))
+    theirs = their.post(URL, {"sku": "THEIRS", "quantity": 1}, format="json", HTTP_IDEMPOTENCY_KEY="back-1")
+    assert theirs.status_code == 201
+    assert RemovalOrder.objects.get(pk=theirs.json()["id"]).seller == held["other"]
+
+
+@pytest.mark.parametrize("key", ["", " ", "k" * 81])
+def test_an_idempotency_key_that_is_empty_or_too_long_is_400_and_asks_nothing_back(held, key):
+    response = client_for(held["manager"]).post(URL, {"sku": "KET-FBA", "quantity": 1}, format="json",
+                                                HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["error"]["fields"]
+    assert not RemovalOrder.objects.exists()
+
+
+def test_a_sellers_staff_with_a_key_are_refused_as_without_one(held):
+    client_for(held["manager"]).post(URL, {"sku": "KET-FBA", "quantity": 1}, format="json",
+                                     HTTP_IDEMPOTENCY_KEY="back-1")
+    staff = client_for(seller_member(held["seller"], role="staff"))
+    for body in ({"sku": "KET-FBA", "quantity": 1}, {"sku": "KET-FBA", "quantity": 2}):  # the same, and another
+        response = staff.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="back-1")
+        assert response.status_code == 403  # nothing said about the key or its removal order
+    assert RemovalOrder.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_key_sent_twice_at_once_makes_one_removal_order():
+    from tests.concurrency import race
+
+    seller = SellerFactory()
+    stock(OfferFactory(seller=seller, sku="RACE-FBA"), 4, WarehouseFactory(code="fc-race"))
+    manager = seller_member(seller, role="manager")
+
+    def send():
+        return client_for(manager).post(URL, {"sku": "RACE-FBA", "quantity": 3}, format="json",
+                                        HTTP_IDEMPOTENCY_KEY="same")
+
+    results = race(send, [(), ()])
+    assert sorted(r.status_code for r in results) == [200, 201]
+    assert len({r.json()["id"] for r in results}) == 1
+    assert RemovalOrder.objects.count() == 1
