@@ -29,7 +29,7 @@ from core.exceptions import ApplicationError, Conflict
 from core.money import cumulative_share, format_money
 from orders import events as order_events
 from orders.models import Order, OrderLine, OrderRefund, OrderRefundLine, Package
-from orders.services import IllegalTransition, _note, order_lock, order_payment_problem
+from orders.services import IllegalTransition, order_lock, order_note, order_payment_problem
 from payments import selectors as payment_selectors
 from payments import services as payment_services
 from payments.exceptions import PaymentUnavailable, RefundFailed
@@ -230,8 +230,8 @@ def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
             Package.objects.filter(pk=package.pk).update(shipping_refunded=F("shipping_refunded") + amount)
         Order.objects.filter(pk=locked.pk).update(refunded_amount=F("refunded_amount") + refund_amount,
                                                   updated_at=timezone.now())
-        _note(locked, _("Refunded %(amount)s: %(reason)s") % {"amount": format_money(refund_amount, locked.currency),
-                                                       "reason": reason}, actor)
+        order_note(locked, _("Refunded %(amount)s: %(reason)s") % {
+            "amount": format_money(refund_amount, locked.currency), "reason": reason}, actor)
         from orders.tasks import pay_back_refund, send_refund_email  # tasks import services
 
         if credit:
@@ -264,7 +264,7 @@ def refund_retry(*, refund: OrderRefund, actor=None) -> OrderRefund:
         if not updated:
             raise Conflict(_("Only a failed refund is tried again."), code="refund_not_failed")
         locked = OrderRefund.objects.select_related("order").get(pk=refund.pk)
-        _note(locked.order, _("Refund %(id)s tried again") % {"id": locked.pk}, actor)
+        order_note(locked.order, _("Refund %(id)s tried again") % {"id": locked.pk}, actor)
         from orders.tasks import pay_back_refund  # tasks import services
 
         outbox.enqueue(pay_back_refund, locked.pk)

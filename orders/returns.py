@@ -59,7 +59,7 @@ from orders.models import (
     ReturnReason,
     ReturnRequest,
 )
-from orders.services import IllegalTransition, _check_buyer, _note, order_lock
+from orders.services import IllegalTransition, check_buyer, order_lock, order_note
 
 R = ReturnRequest.Status
 REFERENCE = "return:"
@@ -236,7 +236,7 @@ def return_start(*, order: Order, package_id, lines: dict, reason: str, user, id
     ``reason`` (see the module's rules). A platform-fulfilled package's return is approved at once
     and its label bought (after the commit: never inside a transaction); a seller's is for the
     seller to answer. Idempotent per order and ``idempotency_key``."""
-    _check_buyer(order, user, guest_access)
+    check_buyer(order, user, guest_access)
     key = (idempotency_key or "").strip()
     if not key or len(key) > 100:
         raise ApplicationError(_("A return needs an idempotency key (at most 100 characters)."))
@@ -308,8 +308,8 @@ def return_start(*, order: Order, package_id, lines: dict, reason: str, user, id
                 _record(request, R.APPROVED, _("Approved: returns to Bazaar's warehouse"))
                 request.decided_at = now
                 request.save(update_fields=["status", "decided_at"])
-            _note(locked, _("Return %(id)s requested: %(reason)s") % {"id": request.pk,
-                                                                      "reason": ReturnReason(reason).label})
+            order_note(locked, _("Return %(id)s requested: %(reason)s") % {
+                "id": request.pk, "reason": ReturnReason(reason).label})
             if merchant:  # the seller answers; a platform return's e-mail is its approval
                 _email_on_commit(request, "requested")
     except IntegrityError:  # the same key at the same time: the first one stands
@@ -337,7 +337,7 @@ def _forget(files) -> None:
 
 def return_cancel(*, request: ReturnRequest, user, guest_access: bool = False) -> ReturnRequest:
     """The shopper cancels the return before it ships back."""
-    _check_buyer(request.order, user, guest_access)
+    check_buyer(request.order, user, guest_access)
     with transaction.atomic():
         locked = _locked(request)
         if locked.status not in CANCELLABLE:
@@ -351,7 +351,7 @@ def return_cancel(*, request: ReturnRequest, user, guest_access: bool = False) -
 def return_accept_offer(*, request: ReturnRequest, user, guest_access: bool = False) -> ReturnRequest:
     """The shopper accepts the seller's partial refund: they keep the items and the units are
     refunded less what the offer leaves out (explained on the refund)."""
-    _check_buyer(request.order, user, guest_access)
+    check_buyer(request.order, user, guest_access)
     with transaction.atomic():
         locked = _locked(request)
         if locked.status != R.OFFERED:

@@ -371,7 +371,7 @@ def order_gift_cards_issue(*, order: Order) -> int:
             )
             bought.status, bought.gift_card = OrderGiftCard.Status.ISSUED, card
             bought.save(update_fields=["status", "gift_card"])
-            _note(locked, _("Gift card of %(amount)s for %(email)s issued, e-mailed on %(day)s") % {
+            order_note(locked, _("Gift card of %(amount)s for %(email)s issued, e-mailed on %(day)s") % {
                 "amount": bought.amount, "email": bought.recipient_email, "day": card.deliver_on})
             issued += 1
         if locked.status == S.PAID and not Package.objects.filter(order=locked).exists():
@@ -499,7 +499,7 @@ def order_payment_problem(*, order: Order, problem: str, note: str = "") -> bool
         flagged = Order.objects.filter(pk=order.pk).exclude(payment_problem=problem).update(
             payment_problem=problem, payment_problem_note=note[:300], updated_at=timezone.now())
         if flagged:
-            _note(order, _("Payment problem: %(problem)s. %(note)s")
+            order_note(order, _("Payment problem: %(problem)s. %(note)s")
                   % {"problem": PaymentProblem(problem).label, "note": note})
             events.record(order_events.PAYMENT_PROBLEM, aggregate=order_events.AGGREGATE, aggregate_id=order.pk,
                           order_id=order.pk, problem=str(problem))
@@ -513,7 +513,7 @@ def order_payment_problem_clear(*, order: Order, actor=None, message: str = "") 
         cleared = Order.objects.filter(pk=order.pk).exclude(payment_problem="").update(
             payment_problem="", payment_problem_note="", updated_at=timezone.now())
         if cleared:
-            _note(order, message or _("Payment problem resolved"), actor)
+            order_note(order, message or _("Payment problem resolved"), actor)
     order.payment_problem = ""
     return bool(cleared)
 
@@ -549,7 +549,7 @@ def order_secure_expiring_payments(*, margin: timedelta = timedelta(hours=24), n
             logger.warning("could not capture the expiring payment of %s: %s", order.number, exc.message)
             captured = 0
         if captured:
-            _note(order, _("Payment captured before its authorization expired"))
+            order_note(order, _("Payment captured before its authorization expired"))
             result["captured"] += 1
         elif not order_has_live_payment(order=order, now=now + margin) and order_payment_problem(
             order=order, problem=PaymentProblem.AUTHORIZATION_EXPIRED,
@@ -566,8 +566,9 @@ COMPLETE_AFTER_DAYS = 14
 P = Package.Status
 
 
-def _note(order: Order, message: str, actor=None) -> None:
-    """A history entry that is not a status change (one package of several moved)."""
+def order_note(order: Order, message: str, actor=None) -> None:
+    """A history entry that is not a status change (one package of several moved, a refund, a
+    return asked for), in the caller's transaction (refunds and returns write theirs too)."""
     OrderEvent.objects.create(
         order=order, from_status=order.status, to_status=order.status, message=message[:300],
         actor=actor if getattr(actor, "pk", None) else None,
@@ -673,7 +674,7 @@ def package_ship(*, package: Package, tracking_number: str = "", carrier_name: s
         still_pending = Package.objects.filter(order=order, status=P.PENDING).exists()
         to = S.PARTIALLY_SHIPPED if still_pending else S.SHIPPED
         if to == order.status:
-            _note(order, message, actor)
+            order_note(order, message, actor)
         else:
             order_transition(order=order, to=to, actor=actor, message=message)
         _send_email_on_commit(order, "shipped", package.pk)
@@ -721,7 +722,7 @@ def package_deliver(*, package: Package, actor=None, now=None, confirmed_by: str
         if not outstanding and order.status == S.SHIPPED:
             order_transition(order=order, to=S.DELIVERED, actor=actor, message=message)
         else:
-            _note(order, message, actor)
+            order_note(order, message, actor)
     events.record(order_events.PACKAGE_DELIVERED, aggregate=order_events.AGGREGATE, aggregate_id=order.pk,
                       order_id=order.pk, package_id=package.pk)
     return package
@@ -879,7 +880,7 @@ def order_guest_links_revoke(*, order: Order, actor=None) -> Order:
     nonce = secrets.token_hex(8)
     with transaction.atomic():
         Order.objects.filter(pk=order.pk).update(guest_nonce=nonce, updated_at=timezone.now())
-        _note(order, _("Guest order links revoked"), actor)
+        order_note(order, _("Guest order links revoked"), actor)
     order.guest_nonce = nonce
     return order
 
@@ -913,8 +914,8 @@ def order_guest_link_send(*, order: Order) -> None:
 # --- feedback on sellers ----------------------------------------------------------------------------
 
 
-def _check_buyer(order: Order, user, guest_access: bool) -> None:
-    """Only the buyer acts on their order: its signed-in owner, or, for an order placed without an
+def check_buyer(order: Order, user, guest_access: bool) -> None:
+    """(Also for returns.) Only the buyer acts on their order: its signed-in owner, or, for an order placed without an
     account, whoever holds its guest link (``guest_access``, checked by the caller). Another's order
     is not revealed."""
     if guest_access and order.user_id is None:
@@ -931,7 +932,7 @@ def seller_feedback_leave(*, order: Order, seller_id: int, user, rating, comment
         rating = int(str(rating).strip())
     except (TypeError, ValueError):
         rating = 0
-    _check_buyer(order, user, guest_access)
+    check_buyer(order, user, guest_access)
     if not 1 <= rating <= 5:
         raise ApplicationError(_("Choose from 1 to 5 stars."), fields={"rating": [_("From 1 to 5.")]})
     comment = (comment or "").strip()
@@ -972,7 +973,7 @@ def claim_open(*, order: Order, seller_id: int, user, reason: str, description: 
     shipped package, within ``ORDERS_CLAIM_WINDOW_DAYS`` of shipping, or about a package late past
     its promised day (shipped or not). The seller is told and has ``ORDERS_CLAIM_ANSWER_HOURS`` to
     answer; platform staff decide once it has answered or that time is up."""
-    _check_buyer(order, user, guest_access)
+    check_buyer(order, user, guest_access)
     if reason not in Claim.Reason.values:
         raise ApplicationError(_("Choose what went wrong."), fields={"reason": [_("Choose a reason.")]})
     description = _claim_text(description, "description", required=True, minimum=10)

@@ -578,7 +578,7 @@ def test_a_return_that_rolls_back_keeps_no_photo_file(offers, buyer, provider, s
     line, package = line_of(order, kettle), package_of(order, kettle)
     private = Path(settings.STORAGES["private"]["OPTIONS"]["location"])
     # a failure after the photos were written (here: the order's history), as a crash would
-    with mock.patch("orders.returns._note", side_effect=RuntimeError("crash")), pytest.raises(RuntimeError):
+    with mock.patch("orders.returns.order_note", side_effect=RuntimeError("crash")), pytest.raises(RuntimeError):
         returns.return_start(order=order, package_id=package.pk, lines={line.pk: 1}, reason="defective",
                              user=buyer, idempotency_key="crash", photos=[png(), png("b.png")])
     assert not ReturnRequest.objects.filter(order=order).exists()
