@@ -5,8 +5,11 @@ run production settings without leaking secrets into the image, and ``seed_demo`
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
 from io import StringIO
 from pathlib import Path
 
@@ -138,6 +141,48 @@ def test_compose_runs_production_settings_and_requires_the_secrets():
             assert environment[secret].startswith("${" + secret + ":?"), secret
         assert ":?" in environment["DATABASE_URL"]  # the database password is required too
     assert compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+
+
+def test_compose_redis_evicts_cache_entries_but_never_the_event_buffer_or_a_queue(tmp_path):
+    """The compose file's Redis, started as written (with a tiny memory limit), filled past its limit:
+    cache entries (all with an expiry) make room; buffered shopper events and a Celery queue stay."""
+    import redis
+
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("needs the redis-server program")
+    command = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())["services"]["redis"]["command"]
+    assert command[0] == "redis-server"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = [arg.replace("${REDIS_MAXMEMORY:-512mb}", "3mb") for arg in command[1:]]
+    proc = subprocess.Popen([server, *args, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+                             "--save", ""], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = redis.Redis(port=port, socket_timeout=5)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        assert client.config_get("appendonly") == {"appendonly": "yes"}
+        client.rpush("bazaar:1:analytics:buffer", *[f'{{"event_id": "{n}"}}' for n in range(200)])
+        client.lpush("default", *[f"task-{n}" for n in range(50)])  # a Celery queue is a list, no expiry
+        assert settings.CACHES["default"].get("TIMEOUT", 300) is not None  # every cache entry expires
+        pipe = client.pipeline(transaction=False)
+        for n in range(20_000):  # about 40 MB of page-cache entries into 3 MB
+            pipe.set(f"bazaar:1:page:{n}", "x" * 2_000, ex=300)
+        pipe.execute()
+        assert client.dbsize() < 5_000  # entries were evicted to make room...
+        assert client.llen("bazaar:1:analytics:buffer") == 200  # ...never a buffered event
+        assert client.llen("default") == 50  # ...nor a queued task
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_dockerfile_runs_gunicorn_as_a_non_root_user_with_static_files_built_in():
