@@ -352,9 +352,19 @@ def _listen(pid: int) -> None:
                     pubsub.close()
 
 
+def _size(value: Any) -> int:
+    """About how much memory a stored page takes (its body: text, or the pieces core.pagecache keeps)."""
+    body = value[2] if isinstance(value, tuple) and len(value) > 2 else None
+    if isinstance(body, str | bytes):
+        return len(body)
+    if isinstance(body, tuple):
+        return sum(len(piece) if isinstance(piece, bytes) else 8 for piece in body)
+    return 1024
+
+
 def _local_keep(key: str, names: list[str], tag: tuple, value: Any) -> None:
     """Hold ``value`` (tagged with the versions it was stored under) if they are the ones the map has."""
-    size = len(value[2]) if isinstance(value, tuple) and len(value) > 2 and isinstance(value[2], str) else 1024
+    size = _size(value)
     limit = _local_limit()
     if size > limit // 8:
         return

@@ -50,6 +50,8 @@ def keep_only_params(request: HttpRequest, allowed: Collection[str] | Callable[[
     """Drop from ``request`` every query parameter not ``allowed`` (a set of names or a test on
     a name) and put the rest in name order, in ``request.GET`` and in the query string alike (so
     ``get_full_path()`` and ``build_absolute_uri()`` agree). Returns that query string."""
+    if not request.META.get("QUERY_STRING"):
+        return ""  # nothing to drop or order (most page views)
     keep = allowed if callable(allowed) else allowed.__contains__
     query = QueryDict(mutable=True, encoding=request.encoding)
     for name, values in sorted(request.GET.lists()):
@@ -135,14 +137,35 @@ def _render_parts(request: HttpRequest, names: tuple[str, ...]) -> list[str]:
     return parts
 
 
-def _fill(request: HttpRequest, body: str, token: str, names: tuple[str, ...]) -> str:
-    """``body`` with its personal parts (``names``, in page order) and CSRF token for this visitor."""
+_HOLES_RE = re.compile(r"(<!--bazaar:personal:personal/[a-z_]+\.html-->|" + re.escape(CSRF_HOLE) + ")")
+_TOKEN = 0  # in a stored page's pieces: where the CSRF token goes (the n-th personal part is n + 1)
+
+
+def _pieces(body: str, charset: str) -> tuple[tuple[bytes | int, ...], tuple[str, ...]]:
+    """A page to store, cut at its holes: its text, encoded once, and where each hole goes (the
+    token, or the n-th personal part), so a hit only joins bytes; and the personal parts' names."""
+    pieces: list[bytes | int] = []
+    names: list[str] = []
+    for n, piece in enumerate(_HOLES_RE.split(body)):
+        if n % 2 == 0:
+            if piece:
+                pieces.append(piece.encode(charset))
+        elif piece == CSRF_HOLE:
+            pieces.append(_TOKEN)
+        else:
+            names.append(_PERSONAL_RE.fullmatch(piece).group(1))
+            pieces.append(len(names))
+    return tuple(pieces), tuple(names)
+
+
+def _fill(request: HttpRequest, pieces: tuple[bytes | int, ...], names: tuple[str, ...], token: str,
+          charset: str) -> bytes:
+    """The stored page for this visitor: its personal parts (``names``, in page order) and CSRF token
+    (also in those parts' forms) put in their holes."""
+    holes = [token.encode(charset)]
     if names:
-        for name, part in zip(names, _render_parts(request, names), strict=True):
-            body = body.replace(PERSONAL_MARK % name, part, 1)  # in page order: the first one left
-    if CSRF_HOLE in body:
-        body = body.replace(CSRF_HOLE, token)
-    return body
+        holes += [part.replace(CSRF_HOLE, token).encode(charset) for part in _render_parts(request, names)]
+    return b"".join(piece if isinstance(piece, bytes) else holes[piece] for piece in pieces)
 
 
 def _visitor_has_personal_state(request: HttpRequest) -> bool:
@@ -188,9 +211,10 @@ def cache_page_versioned(
             hit, seen = vcache.get_checked(key, namespaces(request, *args, **kwargs), local=True)
             token = get_token(request)
             request.page_cache_csrf_token = token  # the personal parts' forms get the same token
-            if isinstance(hit, tuple) and len(hit) == 5 and viewer not in hit[3]:
-                status, content_type, body, _personal_for, names = hit
-                response = HttpResponse(_fill(request, body, token, names), status=status, content_type=content_type)
+            if isinstance(hit, tuple) and len(hit) == 6 and viewer not in hit[3]:
+                status, content_type, pieces, _personal_for, names, charset = hit
+                response = HttpResponse(_fill(request, pieces, names, token, charset), status=status,
+                                        content_type=content_type)
                 response["X-Page-Cache"] = "hit"
                 return response
             request.page_cache_holes = True
@@ -202,16 +226,15 @@ def cache_page_versioned(
                 request.page_cache_holes = False  # error pages rendered after this are whole
             if getattr(response, "streaming", False):
                 return response
-            body = response.content.decode(response.charset)
-            names = tuple(_PERSONAL_RE.findall(body))
+            charset = response.charset
+            pieces, names = _pieces(response.content.decode(charset).replace(token, CSRF_HOLE), charset)
             if response.status_code == 200:
                 excluded = getattr(response, "page_cache_personal_for", frozenset())
                 if viewer not in excluded:
-                    stored = (response.status_code, response["Content-Type"], body.replace(token, CSRF_HOLE), excluded,
-                              names)
+                    stored = (response.status_code, response["Content-Type"], pieces, excluded, names, charset)
                     vcache.set_checked(key, stored, seen, settings.PAGE_CACHE_TIMEOUT, local=True)
                 response["X-Page-Cache"] = "miss"
-            response.content = _fill(request, body, token, names).encode(response.charset)
+            response.content = _fill(request, pieces, names, token, charset)
             return response
 
         return wrapper

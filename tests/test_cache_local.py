@@ -110,3 +110,15 @@ def test_the_copy_stays_within_its_size(live, settings):
         vcache.set_checked(key, (200, "text/html", "x" * 100_000, frozenset(), ()), seen, 60, local=True)
     assert vcache._local.size <= 1024 * 1024
     assert 0 < len(vcache._local.entries) < 40
+
+
+def test_a_page_kept_as_pieces_counts_its_bytes(live, settings):
+    """core.pagecache stores a page as encoded pieces between its holes: they count at their size."""
+    settings.CACHE_LOCAL_MB = 1
+    for n in range(40):
+        key = f"page:{n}"
+        _hit, seen = vcache.get_checked(key, NAMESPACES, local=True)
+        page = (200, "text/html", (b"x" * 50_000, 0, b"y" * 50_000), frozenset(), (), "utf-8")
+        vcache.set_checked(key, page, seen, 60, local=True)
+    assert vcache._local.size <= 1024 * 1024
+    assert 0 < len(vcache._local.entries) < 40
