@@ -71,6 +71,20 @@ def promise(*, now: datetime, dispatch: Dispatch, handling_days: int, min_days: 
                    add_working_days(leaves, max_days, transit_closed), order_by)
 
 
+def next_epoch(*, now: datetime, dispatches: list[Dispatch]) -> datetime:
+    """When :func:`epoch` next changes: the first warehouse to reach its cutoff or its next local
+    midnight after ``now``."""
+    changes = []
+    for dispatch in dispatches:
+        tz = zone(dispatch.time_zone)
+        local = now.astimezone(tz)
+        if dispatch.cutoff is not None and local.time() < dispatch.cutoff:
+            changes.append(datetime.combine(local.date(), dispatch.cutoff, tzinfo=tz))
+        else:
+            changes.append(datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=tz))
+    return min(changes)
+
+
 def epoch(*, now: datetime, dispatches: list[Dispatch]) -> str:
     """What changes when any warehouse's local day or side of its cutoff changes: pages showing
     promises are cached under it, so a cached page never shows yesterday's promise."""

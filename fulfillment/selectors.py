@@ -137,7 +137,7 @@ def delivery_promise(*, now, dispatch: promise.Dispatch, handling_days: int, min
                            max_days=max_days, transit_closed=transit_closed(carrier=carrier, cal=cal))
 
 
-_CLOCKS: dict[str, object] = {"until": 0.0, "dispatches": []}
+_CLOCKS: dict[str, object] = {"until": 0.0, "dispatches": [], "epoch": None}
 CLOCKS_MEMO_SECONDS = 60
 
 
@@ -157,8 +157,18 @@ def promise_epoch(*, now=None) -> str:
         _CLOCKS["dispatches"] = [promise.Dispatch(tz, cutoff) for tz, cutoff in cal["warehouses"].values()
                                  if cutoff is not None]
         _CLOCKS["until"] = time_module.monotonic() + CLOCKS_MEMO_SECONDS
+        _CLOCKS["epoch"] = None
     dispatches = _CLOCKS["dispatches"]
-    return promise.epoch(now=now or timezone.now(), dispatches=dispatches) if dispatches else ""
+    if not dispatches:
+        return ""
+    now = now or timezone.now()
+    # the epoch itself holds from when it was computed until the next cutoff or local midnight
+    known = _CLOCKS.get("epoch")
+    if known is not None and known[0] <= now < known[1]:
+        return known[2]
+    value = promise.epoch(now=now, dispatches=dispatches)
+    _CLOCKS["epoch"] = (now, promise.next_epoch(now=now, dispatches=dispatches), value)
+    return value
 
 
 def available_by_offer(*, offer_ids: Sequence[int]) -> dict[int, int]:

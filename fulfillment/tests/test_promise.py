@@ -62,6 +62,31 @@ def test_the_epoch_changes_at_the_cutoff_and_at_midnight():
     assert len({before, after, next_day}) == 3
 
 
+def test_the_next_change_of_the_epoch_is_the_first_cutoff_or_midnight_ahead():
+    chicago = promise.Dispatch("America/Chicago", time(13, 0))
+    # 10:00 in New York, 09:00 in Chicago: New York's 14:00 cutoff (19:00 UTC) comes first
+    assert promise.next_epoch(now=at("2026-12-01T15:00"), dispatches=[NY, chicago]) == at("2026-12-01T19:00")
+    # past both cutoffs: New York's midnight (05:00 UTC) comes before Chicago's (06:00 UTC)
+    assert promise.next_epoch(now=at("2026-12-01T20:00"), dispatches=[NY, chicago]) == at("2026-12-02T05:00")
+    # 1 November 2026 in New York lasts 25 hours (the clocks go back): it starts at 04:00 UTC (EDT)
+    # and the next one at 05:00 UTC (EST)
+    assert promise.next_epoch(now=at("2026-10-31T20:00"), dispatches=[NY]) == at("2026-11-01T04:00")
+    assert promise.next_epoch(now=at("2026-11-01T20:00"), dispatches=[NY]) == at("2026-11-02T05:00")
+
+
+def test_the_remembered_epoch_changes_exactly_at_the_cutoff(shop):
+    from fulfillment import selectors as fulfillment_selectors
+
+    fulfillment_selectors.clocks_forget()
+    morning = fulfillment_selectors.promise_epoch(now=at("2026-12-01T15:00"))
+    assert fulfillment_selectors._CLOCKS["epoch"][1:] == (at("2026-12-01T19:00"), morning)  # kept until the cutoff
+    assert fulfillment_selectors.promise_epoch(now=at("2026-12-01T18:59:59")) == morning  # remembered
+    at_cutoff = fulfillment_selectors.promise_epoch(now=at("2026-12-01T19:00"))
+    assert at_cutoff != morning
+    assert fulfillment_selectors.promise_epoch(now=at("2026-12-01T16:00")) == morning  # an earlier clock: asked again
+    assert fulfillment_selectors.promise_epoch(now=at("2026-12-02T05:00")) not in (morning, at_cutoff)
+
+
 @pytest.fixture
 def shop(db):
     centre = WarehouseFactory(code="fc-ny", name="New York centre")
