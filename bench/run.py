@@ -828,6 +828,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"], help="gunicorn's worker class")
     parser.add_argument("--worker-threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--ratio-pairs", type=int, default=4,
+                        help="extra back-to-back hello / warm product page loads for that goal's median")
     parser.add_argument("--searches", type=int, default=200, help="timed sequential searches for p95")
     parser.add_argument("--order-duration", type=int, default=int(os.environ.get("BENCH_ORDER_DURATION", 15)),
                         help="seconds of place-order load per client count (0 skips it)")
@@ -912,6 +914,13 @@ def main() -> int:
         for name, urls in targets.items():
             print(f"wrk {name} ({len(urls)} URLs, {args.duration} s)")
             loads[name] = _wrk(base, urls, threads=args.threads, connections=args.connections, duration=args.duration)
+        # The warm product page's goal is a ratio of two loads; on a shared machine one load can land
+        # in a busy moment, so hello and the product page are also measured back to back, in pairs.
+        pairs: list[tuple[float, float]] = []
+        for n in range(args.ratio_pairs):
+            print(f"wrk hello then product, pair {n + 1} of {args.ratio_pairs}")
+            pairs.append(tuple(_wrk(base, urls, threads=args.threads, connections=args.connections,
+                                    duration=args.duration).rps for urls in (targets.hello, targets.product)))
         member_loads: dict[str, Load] = {}
         member_headers = {"Cookie": member_cookie}
         print("warming the member's pages")
@@ -938,7 +947,7 @@ def main() -> int:
             order_loads.append(load)
 
     report = _report(args, targets, loads, queries, search, seed_seconds, order_loads, order_queries, len(pool),
-                     promotion_timing)
+                     promotion_timing, pairs)
     report += "\n" + _member_report(loads["hello"].rps or 1.0, member_loads, member_queries, member_miss, seed_fresh,
                                      args.products)
     report += (
@@ -1187,10 +1196,13 @@ def _storage_run(sellers: int = STORAGE_SELLERS, rows: int = STORAGE_ROWS) -> di
 def _report(
     args, targets: Targets, loads: dict[str, Load], queries: dict[str, tuple[int, int]], search: dict,
     seed_seconds: float, order_loads: list[OrderLoad], order_queries: dict[int, tuple[int, int]], pool_size: int,
-    promotion_timing: dict[str, float],
+    promotion_timing: dict[str, float], pairs: list[tuple[float, float]],
 ) -> str:
     hello = loads["hello"].rps or 1.0
-    product_share = loads["product"].rps / hello
+    single_share = loads["product"].rps / hello
+    # the goal's figure: the median over the table's run and the back-to-back pairs
+    shares = sorted([single_share, *(product / (hello_rps or 1.0) for hello_rps, product in pairs)])
+    product_share = statistics.median(shares)
     lines = [
         f"# Bazaar benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
@@ -1214,8 +1226,9 @@ def _report(
     search_verdict = "met" if search["p95"] < SEARCH_P95_BUDGET_MS else "MISSED"
     lines += [
         "",
-        f"- Product page (warm cache) throughput: {product_share:.0%} of hello "
-        f"(budget >= {HELLO_BUDGET:.0%}: {verdict}).",
+        f"- Product page (warm cache) throughput: {product_share:.0%} of hello, the median of {len(shares)} "
+        f"measures ({', '.join(f'{share:.0%}' for share in shares)}: the table's run and {len(pairs)} pairs of hello "
+        f"then the product page, back to back) (budget >= {HELLO_BUDGET:.0%}: {verdict}).",
         f"- Search, page-cache miss, {search['count']} sequential requests over {len(SEARCH_WORDS) - len(TYPOS)} "
         f"correctly spelled words: p50 {search['p50']:.1f} ms, p95 {search['p95']:.1f} ms, max {search['max']:.1f} ms "
         f"(budget p95 < {SEARCH_P95_BUDGET_MS:.0f} ms: {search_verdict}).",

@@ -110,3 +110,34 @@ def test_preview_and_featured_plan():
     make_plan(slug="off", name="Off", monthly_price="1.00", is_active=False)
     assert selectors.featured_plan() == cheap
     assert selectors.benefits_preview().plan_name == "Cheap"
+
+
+def test_a_change_made_in_another_process_reaches_this_ones_copy(user, plan):
+    """Benefits are kept in the process (core.cache's local layer, no Redis round trip per request);
+    a membership that ends in another process (a worker, another web process) is seen here as soon
+    as its bump is heard."""
+    import time
+
+    from core import cache as vcache
+
+    if vcache._redis_url() is None:
+        pytest.skip("needs REDIS_URL (the layer listens on Redis pub/sub)")
+    deadline = time.monotonic() + 5
+    while not vcache._local_ready():
+        assert time.monotonic() < deadline, "the listener never subscribed"
+        time.sleep(0.05)
+    join(user, plan)
+    assert selectors.benefits_for(user) == PLUS
+    key = f"membership:benefits:{user.pk}"
+    assert key in vcache._local.entries  # served from the process from now on
+    # another process expires the membership: its row, then its bump, published as that process would
+    Subscription.objects.filter(user=user).update(status=S.EXPIRED)
+    new = vcache._new_version(vcache.BUMPED)
+    namespace = selectors.user_namespace(user.pk)
+    cache.set(vcache._version_key(namespace), new, vcache.VERSION_TIMEOUT)
+    cache.client.get_client(write=True).publish(vcache._channel(), vcache._encode({namespace: new}))
+    deadline = time.monotonic() + 3
+    while vcache._local.versions.get(namespace) != new:
+        assert time.monotonic() < deadline, "the bump was never heard"
+        time.sleep(0.02)
+    assert selectors.benefits_for(user) is None
