@@ -151,10 +151,13 @@ def _cold_queries(targets: Targets) -> dict[str, tuple[int, int]]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from core import cache as vcache
+
     client = Client()
     result = {}
     for name, urls in targets.items():
         cache.clear()
+        vcache.local_clear()  # what this process keeps of the cache goes with it
         with CaptureQueriesContext(connection) as captured:
             response = client.get(urls[0])
         result[name] = (len(captured.captured_queries), response.status_code)
@@ -201,12 +204,15 @@ def _member_queries(targets: Targets, cookie: str, redis_url: str) -> dict[str, 
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from core import cache as vcache
+
     client = Client(HTTP_COOKIE=cookie)
     result = {}
     for name in MEMBER_PAGES:
         url = dict(targets.items())[name][0]
         counts = []
         cache.clear()
+        vcache.local_clear()  # what this process keeps of the cache goes with it
         for step in ("cold", "miss", "hit"):
             if step == "miss":
                 _drop_page_cache(redis_url)
@@ -412,13 +418,18 @@ def _percentile(values: list[float], share: float) -> float:
 def _drop_page_cache(redis_url: str) -> None:
     """Delete every cached page (not the other caches): the next request of a page misses.
     The page cache keys only on the parameters a page reads, so a made-up parameter can no
-    longer force a miss."""
+    longer force a miss. Every web process also keeps the pages it served (core.cache's local
+    layer): they are told to forget them, and given a moment to hear it."""
     import redis
+
+    from core import cache as vcache
 
     client = redis.Redis.from_url(redis_url)
     keys = list(client.scan_iter(match="*:page:*", count=1000))
     if keys:
         client.delete(*keys)
+    vcache.local_clear_everywhere()
+    time.sleep(0.05)
 
 
 def _search_latency(base: str, count: int, redis_url: str) -> dict[str, float]:

@@ -284,6 +284,25 @@ def local_clear() -> None:
         _local.generation += 1
 
 
+_FORGET_ALL = "forget-all"  # a message on the channel with no versions: every process empties its layer
+
+
+def local_clear_everywhere() -> bool:
+    """Every web process forgets what it holds of the cache (its versions and entries), as soon as
+    its listener hears this; this process at once. For whoever empties the cache behind the
+    processes' backs (deleting keys in Redis), as the benchmark does to time page-cache misses.
+    False when the message could not be sent (the others keep their copies)."""
+    local_clear()
+    if _redis_url() is None:
+        return True
+    try:
+        cache.client.get_client(write=True).publish(_channel(), _FORGET_ALL)
+    except Exception:  # noqa: BLE001
+        logger.warning("could not tell the other processes to forget their cache copies", exc_info=True)
+        return False
+    return True
+
+
 def _encode(versions: dict[str, str]) -> str:
     return "\n".join(f"{ns}\t{version}" for ns, version in versions.items())
 
@@ -332,10 +351,14 @@ def _listen(pid: int) -> None:
                 if message is not None:
                     kind = message.get("type")
                     if kind == "message":
-                        changed = _decode(message.get("data", b""))
-                        with _local.lock:
-                            _local.versions.update(changed)
-                            _local.generation += 1
+                        data = message.get("data", b"")
+                        if data in (_FORGET_ALL, _FORGET_ALL.encode()):
+                            local_clear()
+                        else:
+                            changed = _decode(data)
+                            with _local.lock:
+                                _local.versions.update(changed)
+                                _local.generation += 1
                     if kind in ("message", "subscribe", "pong"):
                         _local.alive_until = now + _ALIVE_SECONDS
                 if now - last_ping >= _PING_SECONDS:

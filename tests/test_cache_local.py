@@ -122,3 +122,20 @@ def test_a_page_kept_as_pieces_counts_its_bytes(live, settings):
         vcache.set_checked(key, page, seen, 60, local=True)
     assert vcache._local.size <= 1024 * 1024
     assert 0 < len(vcache._local.entries) < 40
+
+
+def test_a_forget_all_message_empties_every_processs_copy(live):
+    """What the benchmark sends after deleting pages in Redis: every process's listener empties its
+    copy, so the next lookup goes to Redis (and misses)."""
+    store()
+    assert vcache._local.entries
+    # as another process sends it (this process's own call empties its copy at once, before publishing)
+    cache.client.get_client(write=True).publish(vcache._channel(), vcache._FORGET_ALL)
+    wait_for(lambda: not vcache._local.entries and not vcache._local.versions)
+    cache.delete("page:k")  # gone from Redis too: the lookup misses
+    store("again")
+    assert vcache.local_clear_everywhere()
+    assert not vcache._local.entries
+    cache.delete("page:k")
+    hit, _seen = vcache.get_checked("page:k", NAMESPACES, local=True)
+    assert hit is None
