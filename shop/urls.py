@@ -27,6 +27,11 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("bench/hello", core_views.hello, name="hello"),
+    # The most visited pages first (a URL is resolved by trying the patterns in order): the home,
+    # product, category and search pages. Pages that show several contexts (home, product page,
+    # account overview) are the storefront's.
+    path("", include("storefront.urls")),
+    path("", include("catalog.urls")),
     path("admin/seller-centre/", finance_views.seller_centre, name="seller-centre"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("shop.api_urls")),
@@ -40,8 +45,6 @@ urlpatterns = [
     path("fulfillment/", include("fulfillment.urls")),
     # The shopper's invoices and credit notes (PDF), linked from the order page.
     path("", include("finance.urls")),
-    # Pages that show several contexts (home, product page, account overview) come first.
-    path("", include("storefront.urls")),
     path("account/", include("accounts.urls")),
     # Store credit and gift cards: /account/store-credit/, /account/gift-cards/redeem/, /gift-cards/balance/.
     path("", include((payments_urls.page_patterns, "credit"))),
@@ -51,7 +54,6 @@ urlpatterns = [
     # Insights: the analytics beacon and the consent banner's answer.
     path("insights/", include("insights.urls")),
     path("", include("marketplace.urls")),
-    path("", include("catalog.urls")),
 ]
 
 if settings.SERVE_MEDIA:
