@@ -1237,8 +1237,8 @@ def _report(
     search_verdict = "met" if search["p95"] < SEARCH_P95_BUDGET_MS else "MISSED"
     lines += [
         "",
-        f"- Product page (warm cache) throughput: {product_share:.0%} of hello, the median of {len(shares)} "
-        f"measures ({', '.join(f'{share:.0%}' for share in shares)}: the table's run and {len(pairs)} pairs of hello "
+        f"- Product page (warm cache) throughput: {product_share:.1%} of hello, the median of {len(shares)} "
+        f"measures ({', '.join(f'{share:.1%}' for share in shares)}: the table's run and {len(pairs)} pairs of hello "
         f"then the product page, back to back) (budget >= {HELLO_BUDGET:.0%}: {verdict}).",
         f"- Search, page-cache miss, {search['count']} sequential requests over {len(SEARCH_WORDS) - len(TYPOS)} "
         f"correctly spelled words: p50 {search['p50']:.1f} ms, p95 {search['p95']:.1f} ms, max {search['max']:.1f} ms "
