@@ -202,6 +202,28 @@ def test_token_from_a_cached_page_passes_django_csrf_check(product):
     assert refused.status_code == 403
 
 
+def test_the_sign_out_form_in_a_stored_pages_header_carries_the_visitors_token(product):
+    """The token goes into the page's forms and into the personal parts' forms alike (a hit fills
+    the holes of both): a signed-in shopper signs out from a page served from the cache."""
+    stock(OfferFactory(product=product), 3)
+    get(Client(), product.get_absolute_url())  # a guest stores it
+    shopper = Client(enforce_csrf_checks=True)
+    shopper.force_login(UserFactory())
+    page = get(shopper, product.get_absolute_url())
+    assert page["X-Page-Cache"] == "hit"
+    html = page.content.decode()
+    tokens = re.findall(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"', html)
+    assert len(tokens) >= 2  # the add-to-cart form and the header's sign-out
+    assert len(set(tokens)) == 1
+    sign_out = re.search(r'<form[^>]*action="([^"]+)"[^>]*>\s*<input type="hidden" name="csrfmiddlewaretoken" '
+                         r'value="([A-Za-z0-9]{64})"[^>]*>\s*<button type="submit" class="account-links__button"',
+                         html)
+    assert sign_out is not None
+    response = shopper.post(sign_out.group(1), {"csrfmiddlewaretoken": sign_out.group(2)})
+    assert response.status_code == 302
+    assert "_auth_user_id" not in shopper.session
+
+
 def test_api_product_list_is_cached_and_invalidated_on_commit(client, product):
     offer = OfferFactory(product=product, price=Decimal("40.00"))
     stock(offer, 2)
