@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Exists, OuterRef
 
+from catalog import selectors as catalog_selectors
 from checkout.models import Cart, CartGiftCard, CartLine
 from core.money import default_currency
 from fulfillment import selectors as fulfillment_selectors
@@ -101,8 +102,8 @@ def _problem(line: CartLine, available: int) -> str | None:
 def cart_view(*, cart: Cart | None) -> CartView:
     """Every line of ``cart`` at today's price with its stock, problems flagged (never dropped).
 
-    Three queries whatever the size: lines with offer, seller and product; product images;
-    availability of all offers at once; a fourth for its gift cards, only when it holds some.
+    One query whatever the size (lines with offer, seller, product, its thumbnail and the offer's
+    stock); a second for its gift cards, only when it holds some.
     """
     currency = default_currency()
     if cart is None:
@@ -110,15 +111,14 @@ def cart_view(*, cart: Cart | None) -> CartView:
     lines = list(
         CartLine.objects.filter(cart=cart)
         .select_related("offer__seller", "offer__product")
-        .prefetch_related("offer__product__images")
-        .annotate(cart_has_gift_cards=Exists(CartGiftCard.objects.filter(cart_id=OuterRef("cart_id"))))
+        .annotate(cart_has_gift_cards=Exists(CartGiftCard.objects.filter(cart_id=OuterRef("cart_id"))),
+                  available=fulfillment_selectors.available_of_offer("offer_id"),
+                  thumbnail=catalog_selectors.thumbnail_of_product("offer__product_id"))
         .order_by("added_at", "pk")
     )
-    available = fulfillment_selectors.available_by_offer(offer_ids=[li.offer_id for li in lines]) if lines else {}
     views = []
     for line in lines:
-        stock = max(available.get(line.offer_id, 0), 0)
-        images = line.offer.product.images.all()
+        stock = max(line.available, 0)
         views.append(
             CartLineView(
                 line=line,
@@ -128,7 +128,7 @@ def cart_view(*, cart: Cart | None) -> CartView:
                 currency=line.offer.currency,
                 available=stock,
                 problem=_problem(line, stock),
-                thumbnail_url=images[0].thumbnail_url if images else None,
+                thumbnail_url=catalog_selectors.thumbnail_url(line.thumbnail),
             )
         )
     subtotal = sum((v.line_total for v in views if v.sellable), Decimal("0.00"))

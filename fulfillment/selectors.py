@@ -66,6 +66,16 @@ def dispatch_warehouse_of_offer(outer: str = "pk") -> Subquery:
                     .values("warehouse_id")[:1])
 
 
+def available_of_offer(outer: str = "pk") -> Coalesce:
+    """An annotation: units of the offer available now, as :func:`available_by_offer` counts them
+    (on hand minus reserved over active warehouses; 0 without stock), so callers loading offers or
+    cart lines learn it at no extra query. ``outer``: the field of the outer queryset holding the
+    offer id."""
+    units = (StockItem.objects.filter(offer_id=OuterRef(outer), warehouse__is_active=True).order_by()
+             .values("offer_id").annotate(units=Sum(F("on_hand") - F("reserved"))).values("units"))
+    return Coalesce(Subquery(units), 0)
+
+
 def stock_by_offer(*, offer_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
     """offer id -> (units available now, the warehouse a parcel would leave from): one query."""
     ids = [int(pk) for pk in offer_ids]

@@ -133,6 +133,19 @@ def order_detail(*, number: str, history: bool = True) -> Order | None:
     return Order.objects.filter(number=number).prefetch_related(*related, *(["events"] if history else [])).first()
 
 
+_ANSWER_RELATIONS = ("packages", "discounts", "refunds", "gift_cards")
+
+
+def order_answer(*, order: Order) -> Order | None:
+    """``order`` as the API answers it (packages with their lines, discounts, refunds, gift
+    cards): the instance itself when it carries them already (an order just created, see
+    ``services.order_create``), else read as :func:`order_detail` reads it, without history."""
+    known = getattr(order, "_prefetched_objects_cache", {})
+    if all(name in known for name in _ANSWER_RELATIONS):
+        return order
+    return order_detail(number=order.number, history=False)
+
+
 def order_for_user(*, user, number: str) -> Order | None:
     """The order if it belongs to ``user`` (a signed-in customer), else None."""
     order = order_detail(number=number)

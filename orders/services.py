@@ -175,7 +175,7 @@ def order_create(
         gift_cards_total=sum((card.amount for card in draft.gift_cards), Decimal(0)),
         visitor_id=(draft.visitor_id or "")[:36],
     )
-    lines = []
+    lines, packages = [], []
     for pd in draft.packages:
         package = Package.objects.create(
             order=order, seller_id=pd.seller_id, seller_name=pd.seller_name, fulfillment_channel=pd.channel,
@@ -193,8 +193,9 @@ def order_create(
             )
             for ld in pd.lines
         ]
+        packages.append(package)
     OrderLine.objects.bulk_create(lines)
-    OrderDiscount.objects.bulk_create([
+    discounts = OrderDiscount.objects.bulk_create([
         OrderDiscount(order=order, position=i, code=d.code[:64], label=d.label[:200], amount=d.amount)
         for i, d in enumerate(draft.discounts)
     ])
@@ -202,18 +203,33 @@ def order_create(
         [OrderReservation(order=order, stock_item_id=r.stock_item_id, offer_id=r.offer_id, quantity=r.quantity)
          for r in reservations]
     )
-    if draft.gift_cards:
-        OrderGiftCard.objects.bulk_create([
-            OrderGiftCard(order=order, amount=c.amount, recipient_email=c.recipient_email,
-                          recipient_name=c.recipient_name, sender_name=c.sender_name, message=c.message,
-                          deliver_on=c.deliver_on)
-            for c in draft.gift_cards
-        ])
+    gift_cards = OrderGiftCard.objects.bulk_create([
+        OrderGiftCard(order=order, amount=c.amount, recipient_email=c.recipient_email,
+                      recipient_name=c.recipient_name, sender_name=c.sender_name, message=c.message,
+                      deliver_on=c.deliver_on)
+        for c in draft.gift_cards
+    ]) if draft.gift_cards else []
     message = _("Order placed") + (f" ({draft.note})" if draft.note else "")
     OrderEvent.objects.create(order=order, to_status=order.status, message=message[:300])
     events.record(order_events.ORDER_PLACED, aggregate=order_events.AGGREGATE, aggregate_id=order.pk, order_id=order.pk,
                   total=str(order.total), currency=order.currency)
+    # What was just written is what the order holds: its answer needs no second read (see
+    # selectors.order_answer). A new order has no refunds.
+    for package in packages:
+        _known_related(package, lines=[line for line in lines if line.package is package])
+    _known_related(order, packages=packages, discounts=discounts, refunds=[], gift_cards=gift_cards)
     return order
+
+
+def _known_related(instance, **relations: Sequence) -> None:
+    """Give ``instance`` its reverse relations as if prefetched, from rows this transaction just
+    wrote (``instance.lines.all()`` then answers without a query, like after prefetch_related)."""
+    cache = instance.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, objects in relations.items():
+        queryset = getattr(instance, name).all()
+        queryset._result_cache = list(objects)
+        queryset._prefetch_done = True
+        cache[name] = queryset
 
 
 def order_transition(*, order: Order, to: str, actor=None, message: str = "") -> Order:

@@ -204,3 +204,31 @@ def test_guest_voucher_writes_need_the_csrf_token(offer, save5):
     client = APIClient(enforce_csrf_checks=True)
     client.get("/api/v1/cart/")
     assert client.post("/api/v1/cart/voucher/", {"code": "SAVE5"}, format="json").status_code == 403
+
+
+def test_a_new_orders_answer_is_the_order_as_read_back_without_reading_it_again(offer, save5):
+    """The 201 answer is built from the rows the order was just written with: it must say exactly
+    what reading the order back says (packages of two sellers, lines, the voucher's discount, paid),
+    and take no query to read it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from checkout.api.serializers import PlacedOrderOutputSerializer
+    from orders import selectors as orders_selectors
+
+    other = OfferFactory(price=Decimal("9.50"))  # another seller: a second package
+    stock(other, 3)
+    user = UserFactory()
+    client = with_cart(offer, user=user)
+    assert client.post("/api/v1/cart/lines/", {"offer": other.pk, "quantity": 1}, format="json").status_code == 201
+    assert client.post("/api/v1/cart/voucher/", {"code": "SAVE5"}, format="json").status_code == 200
+    with CaptureQueriesContext(connection) as captured:
+        created = client.post("/api/v1/checkout/orders/", body(), format="json", HTTP_IDEMPOTENCY_KEY="fresh-1")
+    assert created.status_code == 201, created.content
+    answer = created.json()
+    assert len(answer["packages"]) == 2 and answer["discounts"][0]["code"] == "SAVE5"
+    assert answer["status"] == "paid" and answer["refunds"] == [] and answer["guest_url"] == ""
+    read_back = orders_selectors.order_detail(number=answer["number"], history=False)
+    assert answer == PlacedOrderOutputSerializer(read_back, context={"placed": None}).data
+    reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    assert not any('FROM "orders_package"' in sql or 'FROM "orders_orderdiscount"' in sql for sql in reads)

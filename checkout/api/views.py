@@ -348,7 +348,7 @@ class PlaceOrderApi(CartApiView):
         )
         if placed.created:
             request.session.pop(VOUCHER_SESSION_KEY, None)  # used by this order
-        order = orders_selectors.order_detail(number=placed.order.number, history=False)
+        order = orders_selectors.order_answer(order=placed.order)
         if placed.needs_action:
             code = status.HTTP_202_ACCEPTED
         else:

@@ -178,6 +178,39 @@ def test_cart_view_flags_price_changes_and_problems_without_dropping_lines(cart,
     assert view.item_count == 4
 
 
+def test_cart_view_reads_pictures_and_stock_in_the_same_query(cart, offer):
+    """One query for the lines, whatever their number: each line's picture is its product's first
+    image's thumbnail (the image itself without one, none without images), its stock counts active
+    warehouses only, as the stock check does."""
+    from catalog.models import ProductImage
+    from fulfillment import selectors as fulfillment_selectors
+    from tests.factories import WarehouseFactory
+
+    plain_picture, no_picture = OfferFactory(price=Decimal("5.00")), OfferFactory(price=Decimal("6.00"))
+    stock(plain_picture, 2)
+    stock(no_picture, 1)
+    closed = WarehouseFactory()
+    stock(no_picture, 7, warehouse=closed)
+    closed.__class__.objects.filter(pk=closed.pk).update(is_active=False)  # its units count no more
+    second = ProductImage.objects.create(product=offer.product, image="products/b.jpg", thumbnail="thumbnails/b.jpg",
+                                         position=2)
+    first = ProductImage.objects.create(product=offer.product, image="products/a.jpg", thumbnail="thumbnails/a.jpg",
+                                        position=1)
+    only = ProductImage.objects.create(product=plain_picture.product, image="products/c.jpg")
+    for o in (offer, plain_picture, no_picture):
+        services.cart_add(cart=cart, offer_id=o.pk, quantity=1)
+
+    with CaptureQueriesContext(connection) as captured:
+        lines = {line.offer.pk: line for line in selectors.cart_view(cart=cart).lines}
+    assert len(captured.captured_queries) == 1
+    assert lines[offer.pk].thumbnail_url == first.thumbnail_url != second.thumbnail_url
+    assert lines[plain_picture.pk].thumbnail_url == only.thumbnail_url == only.image.url
+    assert lines[no_picture.pk].thumbnail_url is None
+    counted = fulfillment_selectors.available_by_offer(offer_ids=list(lines))
+    assert {pk: line.available for pk, line in lines.items()} == counted == {offer.pk: 3, plain_picture.pk: 2,
+                                                                              no_picture.pk: 1}
+
+
 def test_only_n_left_is_flagged(cart, offer):
     services.cart_add(cart=cart, offer_id=offer.pk, quantity=3)
     item = stock(offer, 0)  # the offer's existing stock row
