@@ -153,22 +153,21 @@ def tax_by_rate(lines: Iterable) -> list[TaxRow]:
 # --- issuing invoices --------------------------------------------------------------------------------
 
 
-def _house_details(seller_id: int) -> dict:
-    identity = marketplace_selectors.seller_identity(seller_id=seller_id)
-    name = identity.name if identity else settings.SHOP_NAME
+def _house_details(identity) -> dict:
+    name = identity.name or settings.SHOP_NAME
     return {"seller_name": name, "seller_legal_name": settings.FINANCE_HOUSE_LEGAL_NAME or name,
             "seller_tax_id": settings.FINANCE_HOUSE_TAX_ID, "seller_address": "\n".join(settings.FINANCE_HOUSE_ADDRESS)}
 
 
-def merchant_details(*, seller_id: int, house_seller_id: int | None) -> dict:
+def merchant_details(*, seller_id: int) -> dict:
     """The merchant of record as the invoice shows it: Bazaar's configured legal details for the
     house seller; for a marketplace seller its legal name and tax id from its approved application,
     its country and contact e-mail (sellers keep no postal address)."""
-    if seller_id == house_seller_id:
-        return _house_details(seller_id)
     identity = marketplace_selectors.seller_identity(seller_id=seller_id)
     if identity is None:
         raise NotFound(_("No such seller."))
+    if identity.is_house:
+        return _house_details(identity)
     return {"seller_name": identity.name, "seller_legal_name": identity.legal_name, "seller_tax_id": identity.tax_id,
             "seller_address": "\n".join(part for part in (identity.country, identity.email) if part)}
 
@@ -235,13 +234,12 @@ def invoices_issue(*, order_id: int, event_id: int | None = None) -> list[Invoic
     by_seller: dict[int, list] = {}
     for package in packages:
         by_seller.setdefault(package.seller_id, []).append(package)
-    house = marketplace_selectors.house_seller_id()
     issued = []
     for seller_id in sorted(by_seller):  # one short transaction per seller: one counter locked at a time
         mine = by_seller[seller_id]
         if not any(package.lines.all() for package in mine):
             continue
-        details = merchant_details(seller_id=seller_id, house_seller_id=house)
+        details = merchant_details(seller_id=seller_id)
         issued.append(_invoice_issue(order=order, seller_id=seller_id, packages=mine, details=details,
                                      event_id=event_id))
     return issued

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 
 from catalog import selectors as catalog_selectors
 from catalog.models import Product
@@ -296,21 +296,26 @@ class SellerIdentity:
     tax_id: str
     country: str
     email: str
+    is_house: bool = False  # the platform itself (first-party retail)
 
 
 def seller_identity(*, seller_id: int) -> SellerIdentity | None:
     """The seller's legal name and tax id from its approved application (its latest), with its
-    country and contact e-mail; None for an unknown seller. Sellers keep no postal address."""
-    seller = Seller.objects.filter(pk=seller_id).only("pk", "name", "country", "email").first()
-    if seller is None:
+    country and contact e-mail; None for an unknown seller. Sellers keep no postal address. One
+    query: the application's fields come with the seller's row."""
+    latest = (SellerApplication.objects.filter(seller_id=OuterRef("pk"), status=SellerApplication.Status.APPROVED)
+              .order_by(F("reviewed_at").desc(nulls_last=True), "-id"))
+    row = (Seller.objects.filter(pk=seller_id)
+           .annotate(app_legal_name=Subquery(latest.values("legal_name")[:1]),
+                     app_tax_id=Subquery(latest.values("tax_id")[:1]),
+                     app_country=Subquery(latest.values("country")[:1]))
+           .values("pk", "name", "country", "email", "is_house", "app_legal_name", "app_tax_id", "app_country")
+           .first())
+    if row is None:
         return None
-    application = (SellerApplication.objects.filter(seller_id=seller_id, status=SellerApplication.Status.APPROVED)
-                   .order_by(F("reviewed_at").desc(nulls_last=True), "-id")
-                   .only("legal_name", "tax_id", "country").first())
-    legal_name = application.legal_name if application else ""
-    return SellerIdentity(seller_id=seller.pk, name=seller.name, legal_name=legal_name or seller.name,
-                          tax_id=application.tax_id if application else "",
-                          country=seller.country or (application.country if application else ""), email=seller.email)
+    return SellerIdentity(seller_id=row["pk"], name=row["name"], legal_name=row["app_legal_name"] or row["name"],
+                          tax_id=row["app_tax_id"] or "", country=row["country"] or row["app_country"] or "",
+                          email=row["email"], is_house=row["is_house"])
 
 
 def offers_losing_buy_box(*, seller_id: int, limit: int = 20) -> list[tuple[Offer, BuyBox]]:

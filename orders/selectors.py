@@ -279,6 +279,15 @@ def guest_order_for_link_request(*, number: str, email: str) -> Order | None:
     return order if order is not None and order_email_matches(order=order, email=email) else None
 
 
+def order_for_email(*, order_id: int) -> Order | None:
+    """One order as its e-mails show it: packages with their lines, and discounts (no history, no
+    refunds: the e-mail about a refund reads those itself); four queries."""
+    packages = Prefetch("packages", queryset=Package.objects.order_by("id").prefetch_related(
+        Prefetch("lines", queryset=OrderLine.objects.order_by("id"))
+    ))
+    return Order.objects.filter(pk=order_id).prefetch_related(packages, "discounts").first()
+
+
 def order_detail_by_id(*, order_id: int) -> Order | None:
     order = Order.objects.filter(pk=order_id).values_list("number", flat=True).first()
     return order_detail(number=order) if order else None

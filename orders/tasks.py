@@ -48,7 +48,7 @@ def _links(order) -> dict:
 def send_order_email(order_id: int, kind: str, package_id: int | None = None) -> bool:
     """Send one kind of order e-mail. Reloads the order; a deleted order is skipped.
     ``package_id`` names the package a "shipped" e-mail is about."""
-    order = selectors.order_detail_by_id(order_id=order_id)
+    order = selectors.order_for_email(order_id=order_id)
     if order is None or kind not in SUBJECTS:
         return False
     package = next((p for p in order.packages.all() if p.pk == package_id), None) if package_id else None

@@ -226,8 +226,9 @@ def test_a_new_orders_answer_is_the_order_as_read_back_without_reading_it_again(
         created = client.post("/api/v1/checkout/orders/", body(), format="json", HTTP_IDEMPOTENCY_KEY="fresh-1")
     assert created.status_code == 201, created.content
     answer = created.json()
-    assert len(answer["packages"]) == 2 and answer["discounts"][0]["code"] == "SAVE5"
-    assert answer["status"] == "paid" and answer["refunds"] == [] and answer["guest_url"] == ""
+    assert len(answer["packages"]) == 2
+    assert answer["discounts"][0]["code"] == "SAVE5"
+    assert (answer["status"], answer["refunds"], answer["guest_url"]) == ("paid", [], "")
     read_back = orders_selectors.order_detail(number=answer["number"], history=False)
     assert answer == PlacedOrderOutputSerializer(read_back, context={"placed": None}).data
     reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]

@@ -65,6 +65,20 @@ def test_confirmation_email_has_text_html_and_a_working_guest_link(client, offer
     assert order.number in page.content.decode()
 
 
+def test_an_order_email_reads_the_order_in_four_queries(offers, django_assert_num_queries):
+    """The confirmation goes out for every order, in a worker: the order, its packages, their
+    lines and its discounts, whatever the order's size (no history, no refunds: it shows neither)."""
+    from orders.tasks import send_order_email
+
+    order = buy(offers)
+    mail.outbox.clear()
+    with django_assert_num_queries(4):
+        assert send_order_email.run(order.pk, "confirmation")
+    assert [m.subject for m in mail.outbox] == [f"Your Bazaar order {order.number}"]
+    assert "Blue Kettle" in mail.outbox[0].body
+    assert not send_order_email.run(order.pk + 1000, "confirmation")  # an order gone meanwhile: nothing sent
+
+
 def test_guest_cancels_before_shipping_stock_returns_and_payment_is_released(client, offers):
     order = buy(offers)
     link = re.search(r"/orders/guest/\?t=\S+", mail.outbox[0].body).group(0)
