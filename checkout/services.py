@@ -144,9 +144,18 @@ def _check_stock(*, offer_id: int, wanted: int) -> None:
         raise Conflict(message, code="only_n_left", fields={"quantity": [message]})
 
 
+# The cart's row is locked by marking it changed: one UPDATE ... RETURNING instead of a SELECT ...
+# FOR UPDATE and a save of ``updated_at`` at the end (a refused change rolls the mark back too).
+_TOUCH_SQL = (
+    f"UPDATE {Cart._meta.db_table} SET updated_at = %s WHERE id = %s "  # noqa: S608 - names from the model
+    f"RETURNING {', '.join(f.column for f in Cart._meta.concrete_fields)}"
+)
+
+
 def _lock(cart: Cart) -> Cart:
-    """Lock the cart row so concurrent changes to one cart run one after the other."""
-    locked = Cart.objects.select_for_update().filter(pk=cart.pk).first()
+    """Lock the cart row so concurrent changes to one cart run one after the other, and mark it
+    changed now (the latest cart is a signed-in shopper's open one)."""
+    locked = next(iter(Cart.objects.raw(_TOUCH_SQL, [timezone.now(), cart.pk])), None)
     if locked is None:
         raise NotFound(_("Your cart has expired. Please add the item again."))
     return locked
@@ -182,7 +191,6 @@ def cart_add(*, cart: Cart, offer_id, quantity) -> CartLine:
             line.quantity = wanted
             line.price_when_added = offer.price
             line.save(update_fields=["quantity", "price_when_added"])
-        locked.save(update_fields=["updated_at"])
         _cart_event(locked, checkout_events.CART_LINE_ADDED, offer, quantity)
     return line
 
@@ -204,7 +212,6 @@ def cart_line_update(*, cart: Cart, line_id, quantity) -> CartLine | None:
         if quantity == 0:
             _cart_event(locked, checkout_events.CART_LINE_REMOVED, line.offer, line.quantity)
             line.delete()
-            locked.save(update_fields=["updated_at"])
             return None
         if quantity > line.quantity:
             _sellable_offer(line.offer_id)
@@ -214,7 +221,6 @@ def cart_line_update(*, cart: Cart, line_id, quantity) -> CartLine | None:
             _cart_event(locked, checkout_events.CART_LINE_REMOVED, line.offer, line.quantity - quantity)
         line.quantity = quantity
         line.save(update_fields=["quantity"])
-        locked.save(update_fields=["updated_at"])
     return line
 
 
@@ -224,7 +230,6 @@ def cart_line_remove(*, cart: Cart, line_id) -> None:
         line = _line_of(locked, line_id)
         _cart_event(locked, checkout_events.CART_LINE_REMOVED, line.offer, line.quantity)
         line.delete()
-        locked.save(update_fields=["updated_at"])
 
 
 # --- checkout steps (for insights) -----------------------------------------------------------
@@ -275,7 +280,6 @@ def cart_gift_card_add(*, cart: Cart, amount, recipient_email, recipient_name=""
             cart=locked, amount=details.amount, currency=details.currency, recipient_email=details.recipient_email,
             recipient_name=details.recipient_name, sender_name=details.sender_name, message=details.message,
             deliver_on=details.deliver_on)
-        locked.save(update_fields=["updated_at"])
     return card
 
 
@@ -287,7 +291,6 @@ def cart_gift_card_remove(*, cart: Cart, gift_card_id) -> None:
         deleted, _rows = CartGiftCard.objects.filter(cart=locked, pk=pk).delete() if pk is not None else (0, {})
         if not deleted:
             raise NotFound(_("That gift card is not in your cart."))
-        locked.save(update_fields=["updated_at"])
 
 
 # --- sign-in ---------------------------------------------------------------------------------------

@@ -415,3 +415,37 @@ def test_admin_shows_carts_read_only(client, cart, offer):
     assert response.status_code == 200
     assert offer.sku in response.content.decode()
     assert client.get("/admin/checkout/cart/add/").status_code == 403
+
+
+def test_a_change_makes_the_cart_the_latest_and_a_refused_one_leaves_it(offer):
+    """Locking a cart marks it changed: a signed-in shopper's open cart is their latest one. A
+    refused change (more than the stock) rolls the mark back with everything else."""
+    user = UserFactory()
+    older = Cart.objects.create(user=user)
+    newer = Cart.objects.create(user=user)
+    assert services.cart_for_session(session={}, user=user) == newer
+    services.cart_add(cart=older, offer_id=offer.pk, quantity=1)
+    assert services.cart_for_session(session={}, user=user) == older
+    services.cart_add(cart=newer, offer_id=offer.pk, quantity=1)
+    assert services.cart_for_session(session={}, user=user) == newer
+    before = Cart.objects.get(pk=older.pk).updated_at
+    with pytest.raises(ApplicationError):
+        services.cart_add(cart=older, offer_id=offer.pk, quantity=3)  # 1 in the cart + 3 > 3 in stock
+    assert Cart.objects.get(pk=older.pk).updated_at == before
+    assert services.cart_for_session(session={}, user=user) == newer
+    Cart.objects.filter(pk=older.pk).delete()
+    with pytest.raises(ApplicationError, match="expired"):
+        services.cart_add(cart=older, offer_id=offer.pk, quantity=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_adds_to_one_cart_at_once_never_pass_the_stock(offer):
+    """Four adds of 1 unit at once to one cart with 3 in stock: the cart's lock makes them take
+    turns, so exactly three pass and the line holds 3."""
+    from tests.concurrency import race
+
+    cart = Cart.objects.create()
+    results = race(lambda: services.cart_add(cart=cart, offer_id=offer.pk, quantity=1), [()] * 4)
+    assert sum(isinstance(r, CartLine) for r in results) == 3
+    assert [type(r).__name__ for r in results if not isinstance(r, CartLine)] == ["Conflict"]
+    assert CartLine.objects.get(cart=cart).quantity == 3
