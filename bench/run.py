@@ -720,7 +720,10 @@ class OrderLoad:
 def _order_client(port: int, pool: list[int], deadline: float, load: OrderLoad, lock: threading.Lock,
                   seed: int) -> None:
     """Until the deadline: fill a cart with 1-3 random offers and place the order with a fresh key.
-    A stock-out or an error starts over with a new session (a new, empty cart)."""
+    A stock-out or an error starts over with a new session (a new, empty cart). No request starts
+    after the deadline: an order still being filled then is left (and not counted), as wrk counts
+    only what completed within its run; finishing it would leave the server half idle at the end
+    while the slowest clients finish, and count that time against the rate."""
     rng = random.Random(seed)
     session = None
     while time.monotonic() < deadline:
@@ -730,10 +733,15 @@ def _order_client(port: int, pool: list[int], deadline: float, load: OrderLoad, 
                 session.request("GET", "/api/v1/cart/")
             outcome = "order"
             for offer_id in rng.sample(pool, rng.randint(1, 3)):
+                if time.monotonic() >= deadline:
+                    outcome = "late"
+                    break
                 status = session.request("POST", "/api/v1/cart/lines/", {"offer": offer_id, "quantity": 1})
                 if status != 201:
                     outcome = "stockout" if status == 409 else f"add {status}"
                     break
+            if outcome == "order" and time.monotonic() >= deadline:
+                outcome = "late"
             if outcome == "order":
                 started = time.perf_counter()
                 status = session.request(
@@ -745,6 +753,8 @@ def _order_client(port: int, pool: list[int], deadline: float, load: OrderLoad, 
                 outcome = "order" if status == 201 else "stockout" if status == 409 else f"place {status}"
         except (OSError, http.client.HTTPException):
             status, outcome, elapsed = 0, "error", 0.0
+        if outcome == "late":
+            break
         with lock:
             if outcome == "order":
                 load.orders += 1
