@@ -63,7 +63,7 @@ class OrderDiscountInline(ReadOnlyInline):
 
 class OrderGiftCardInline(ReadOnlyInline):
     model = OrderGiftCard
-    fields = ("amount", "recipient_email", "recipient_name", "deliver_on", "status", "gift_card")
+    fields = ("amount", "recipient_email", "recipient_name", "deliver_on", "status", "gift_card", "refund")
     readonly_fields = fields
 
 
@@ -176,8 +176,8 @@ class OrderAdmin(admin.ModelAdmin):
                      name="orders_order_partial_refund")] + super().get_urls()
 
     def partial_refund_view(self, request, pk: int):
-        """Give back some units and/or shipping: the form (GET) and the refund (POST, once per
-        form: its key comes with the form, so a double submit refunds once)."""
+        """Give back some units, shipping and/or unused gift cards bought: the form (GET) and the
+        refund (POST, once per form: its key comes with the form, so a double submit refunds once)."""
         order = get_object_or_404(Order, pk=pk)
         if not (self.has_view_permission(request, order) and request.user.has_perm("orders.refund_order")):
             raise DjangoPermissionDenied
@@ -188,6 +188,7 @@ class OrderAdmin(admin.ModelAdmin):
             try:
                 done = refunds.order_refund_partial(
                     order=order, lines=chosen, shipping=request.POST.getlist("shipping"),
+                    gift_cards=request.POST.getlist("gift_card"),
                     reason=request.POST.get("reason", ""), idempotency_key=request.POST.get("key", ""),
                     actor=request.user, to_store_credit=request.POST.get("to_store_credit") == "on")
             except ApplicationError as exc:
@@ -203,6 +204,8 @@ class OrderAdmin(admin.ModelAdmin):
             "rows": [(line, line.quantity - line.refunded_quantity, chosen.get(line.pk, "0"),
                       line.package.status in refunds.UNITS_LEAVE) for line in lines],
             "packages": [(p, p.shipping_price + p.shipping_tax - p.shipping_refunded) for p in packages],
+            "gift_cards": list(OrderGiftCard.objects.filter(order=order).order_by("pk")),
+            "gift_cards_chosen": request.POST.getlist("gift_card"),
             "key": request.POST.get("key") or uuid.uuid4().hex, "reason": request.POST.get("reason", "")})
 
 
@@ -426,7 +429,8 @@ class OrderRefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "created_at")
     search_fields = ("order__number", "reason")
     list_select_related = ("order", "created_by")
-    readonly_fields = ("order", "amount", "items_amount", "items_tax", "shipping_amount", "deduction",
+    readonly_fields = ("order", "amount", "items_amount", "items_tax", "shipping_amount", "gift_cards_bought_amount",
+                       "deduction",
                        "deduction_label", "shipping_packages", "reason", "status", "created_by", "created_at")
     exclude = ("idempotency_key",)
     inlines = (OrderRefundLineInline,)

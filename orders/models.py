@@ -238,6 +238,9 @@ class OrderGiftCard(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     gift_card = models.ForeignKey("payments.GiftCard", null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+", verbose_name=_("gift card"))
+    # The partial refund that took it back and gave back its price (empty: not refunded on its own).
+    refund = models.ForeignKey("OrderRefund", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="bought_gift_cards", verbose_name=_("refunded by"))
 
     class Meta:
         verbose_name = _("gift card bought")
@@ -338,7 +341,8 @@ class SellerFeedback(models.Model):
 
 class OrderRefund(models.Model):
     """Money given back for part (or the rest) of an order: units of some lines (their share of
-    the line's total, discount and tax included) and shipping, each explained in its lines. The
+    the line's total, discount and tax included), shipping and unused gift cards it bought, each
+    explained in its lines. The
     provider refund runs after the commit; ``status`` follows it."""
 
     class Status(models.TextChoices):
@@ -351,8 +355,11 @@ class OrderRefund(models.Model):
     items_amount = models.DecimalField(_("for items"), max_digits=12, decimal_places=2, default=0)
     items_tax = models.DecimalField(_("of which tax"), max_digits=12, decimal_places=2, default=0)
     shipping_amount = models.DecimalField(_("for shipping"), max_digits=12, decimal_places=2, default=0)
-    # Taken off what the items and shipping give back (a return's label when the shopper pays it),
-    # explained by its label: amount = items + shipping - deduction.
+    # Gift cards the order bought, taken back unused (``bought_gift_cards``) and given back whole.
+    gift_cards_bought_amount = models.DecimalField(_("for gift cards bought"), max_digits=12, decimal_places=2,
+                                                   default=0)
+    # Taken off what the items, shipping and gift cards give back (a return's label when the
+    # shopper pays it), explained by its label: amount = items + shipping + gift cards - deduction.
     deduction = models.DecimalField(_("deducted"), max_digits=12, decimal_places=2, default=0)
     deduction_label = models.CharField(_("deducted for"), max_length=200, blank=True)
     shipping_packages = models.JSONField(_("packages whose shipping it gives back"), default=list, blank=True)
@@ -378,8 +385,9 @@ class OrderRefund(models.Model):
         ordering = ("order", "id")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0, items_amount__gte=0, shipping_amount__gte=0,
-                                               deduction__gte=0,
-                                               amount=F("items_amount") + F("shipping_amount") - F("deduction")),
+                                               gift_cards_bought_amount__gte=0, deduction__gte=0,
+                                               amount=F("items_amount") + F("shipping_amount")
+                                               + F("gift_cards_bought_amount") - F("deduction")),
                                    name="order_refund_sums"),
         ]
 

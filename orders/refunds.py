@@ -1,12 +1,15 @@
-"""Partial refunds: money given back for some units of some lines and for shipping, on an order
-that is paid, shipping, delivered or completed, as many times as needed up to what was paid.
+"""Partial refunds: money given back for some units of some lines, for shipping and for gift cards
+the order bought, on an order that is paid, shipping, delivered or completed, as many times as
+needed up to what was paid.
 
 Every amount is explained and sums exactly. Units of a line return their cumulative share of the
 line's total (its discount and tax included): after k of n units, exactly ``total x k / n``
 rounded to the cent has been given back, so refunding a line in several steps gives back exactly
 its total, whatever the steps. The same rule splits the tax, and invoices' credit notes and the
 seller's ledger use it too (:func:`core.money.cumulative_share`). A package's shipping is given back
-whole (its price and tax), once.
+whole (its price and tax), once. A gift card the order bought is given back whole, once, and only
+while nobody has used it: it is taken back (voided, its e-mail never sent) in the refund's
+transaction, so a spend of the card and its refund never both win.
 
 The refund is decided in one transaction under the order's lock (two at once are serialised; a
 unit is never refunded twice), then paid back by a task after the commit (the provider is never
@@ -28,7 +31,7 @@ from core import events, outbox
 from core.exceptions import ApplicationError, Conflict
 from core.money import cumulative_share, format_money
 from orders import events as order_events
-from orders.models import Order, OrderLine, OrderRefund, OrderRefundLine, Package
+from orders.models import Order, OrderGiftCard, OrderLine, OrderRefund, OrderRefundLine, Package
 from orders.services import IllegalTransition, order_lock, order_note, order_payment_problem
 from payments import selectors as payment_selectors
 from payments import services as payment_services
@@ -50,10 +53,12 @@ def share(total: Decimal, units: int, quantity: int, units_done: int, currency: 
 
 @dataclass
 class RefundQuote:
-    """What a refund would give back, line by line: (line, units, amount, tax) and (package, amount)."""
+    """What a refund would give back, line by line: (line, units, amount, tax), (package, amount)
+    and the gift cards bought it takes back."""
 
     lines: list[tuple[OrderLine, int, Decimal, Decimal]] = field(default_factory=list)
     shipping: list[tuple[Package, Decimal]] = field(default_factory=list)
+    gift_cards: list[OrderGiftCard] = field(default_factory=list)
 
     @property
     def items_amount(self) -> Decimal:
@@ -68,8 +73,12 @@ class RefundQuote:
         return sum((amount for _p, amount in self.shipping), Decimal("0.00"))
 
     @property
+    def gift_cards_amount(self) -> Decimal:
+        return sum((card.amount for card in self.gift_cards), Decimal("0.00"))
+
+    @property
     def amount(self) -> Decimal:
-        return self.items_amount + self.shipping_amount
+        return self.items_amount + self.shipping_amount + self.gift_cards_amount
 
 
 def _whole(value, what: str) -> int:
@@ -83,10 +92,11 @@ def _whole(value, what: str) -> int:
     return number
 
 
-def refund_quote(*, order: Order, lines: dict, shipping=()) -> RefundQuote:
-    """The refund of ``lines`` (order line id -> units) and ``shipping`` (ids of packages whose
-    shipping is given back, all of it) on ``order`` as it is now, refused with a clear message for
-    anything that cannot be refunded."""
+def refund_quote(*, order: Order, lines: dict, shipping=(), gift_cards=()) -> RefundQuote:
+    """The refund of ``lines`` (order line id -> units), ``shipping`` (ids of packages whose
+    shipping is given back, all of it) and ``gift_cards`` (ids of gift cards the order bought,
+    given back whole) on ``order`` as it is now, refused with a clear message for anything that
+    cannot be refunded. Whether a gift card is still unused is decided when it is taken back."""
     quote = RefundQuote()
     own_lines = {line.pk: line for line in OrderLine.objects.filter(order=order).select_related("package")}
     for key, value in (lines or {}).items():
@@ -123,9 +133,31 @@ def refund_quote(*, order: Order, lines: dict, shipping=()) -> RefundQuote:
             raise ApplicationError(_("The shipping from %(seller)s was free or is refunded already.")
                                    % {"seller": package.seller_name}, fields={"shipping": [_("Nothing to refund.")]})
         quote.shipping.append((package, left))
+    bought = {card.pk: card for card in OrderGiftCard.objects.filter(order=order)} if gift_cards else {}
+    for key in dict.fromkeys(_whole(key, _("Gift card")) for key in gift_cards or ()):
+        card = bought.get(key)
+        if card is None:
+            raise ApplicationError(_("That gift card was not bought with order %(number)s.") % {"number": order.number},
+                                   fields={"gift_cards": [_("Unknown gift card.")]})
+        if card.status == OrderGiftCard.Status.WITHDRAWN:
+            raise ApplicationError(_("The gift card for %(email)s is taken back already.")
+                                   % {"email": card.recipient_email}, fields={"gift_cards": [_("Nothing to refund.")]})
+        quote.gift_cards.append(card)
     if quote.amount <= 0:
-        raise ApplicationError(_("Choose units or shipping to refund."), fields={"lines": [_("Nothing chosen.")]})
+        raise ApplicationError(_("Choose units, shipping or gift cards to refund."),
+                               fields={"lines": [_("Nothing chosen.")]})
     return quote
+
+
+def _take_back(card: OrderGiftCard, refund: OrderRefund) -> None:
+    """In the refund's transaction (order locked): the gift card bought is taken back, or never
+    issued; refused, rolling the refund back, when someone has used it."""
+    if card.status == OrderGiftCard.Status.ISSUED and payment_services.gift_card_withdraw(
+            reference=card.reference) is False:
+        raise ApplicationError(
+            _("The gift card for %(email)s has been used, so it cannot be refunded.") % {"email": card.recipient_email},
+            code="gift_card_used", fields={"gift_cards": [_("Used already.")]})
+    OrderGiftCard.objects.filter(pk=card.pk).update(status=OrderGiftCard.Status.WITHDRAWN, refund=refund)
 
 
 def money_back_left(order: Order) -> tuple[Decimal, Decimal, Decimal]:
@@ -166,13 +198,14 @@ def _deduction(value, label: str) -> tuple[Decimal, str]:
 
 def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
                          idempotency_key: str, actor=None, to_store_credit: bool = False,
-                         deduction: Decimal | None = None, deduction_label: str = "") -> OrderRefund:
-    """Refund some units and/or shipping of ``order`` (see the module's rules). Idempotent per
+                         deduction: Decimal | None = None, deduction_label: str = "",
+                         gift_cards=()) -> OrderRefund:
+    """Refund some units, shipping and/or gift cards bought of ``order`` (see the module's rules). Idempotent per
     ``idempotency_key``: the same key gives back the same refund (a different request under it
     is a conflict). The money goes back to the card by a task after the commit, or, with
     ``to_store_credit`` (orders with an account), to the customer's store credit at once.
     ``deduction`` (explained by ``deduction_label``, e.g. a return label the shopper pays) is taken
-    off what the units and shipping give back; something must be left to give back."""
+    off what the units, shipping and gift cards give back; something must be left to give back."""
     deduction, deduction_label = _deduction(deduction, deduction_label)
     reason = (reason or "").strip()
     if not reason:
@@ -193,7 +226,7 @@ def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
         if to_store_credit and locked.user_id is None:
             raise ApplicationError(_("Store credit needs an account: this order was placed as a guest."),
                                    fields={"to_store_credit": [_("Not for a guest order.")]})
-        quote = refund_quote(order=locked, lines=lines, shipping=shipping)
+        quote = refund_quote(order=locked, lines=lines, shipping=shipping, gift_cards=gift_cards)
         refund_amount = quote.amount - deduction
         if refund_amount <= 0:
             raise ApplicationError(_("The deduction (%(deduction)s) leaves nothing to give back of %(amount)s.")
@@ -214,7 +247,8 @@ def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
         credit = refund_amount if to_store_credit else past_card - gift
         refund = OrderRefund.objects.create(
             order=locked, amount=refund_amount, items_amount=quote.items_amount, items_tax=quote.items_tax,
-            shipping_amount=quote.shipping_amount, deduction=deduction, deduction_label=deduction_label,
+            shipping_amount=quote.shipping_amount, gift_cards_bought_amount=quote.gift_cards_amount,
+            deduction=deduction, deduction_label=deduction_label,
             shipping_packages=[p.pk for p, _a in quote.shipping],
             reason=reason[:300], idempotency_key=key, to_store_credit=to_store_credit, credit_amount=credit,
             gift_card_amount=gift,
@@ -228,6 +262,10 @@ def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
                                                         refunded_amount=F("refunded_amount") + amount)
         for package, amount in quote.shipping:
             Package.objects.filter(pk=package.pk).update(shipping_refunded=F("shipping_refunded") + amount)
+        for card in quote.gift_cards:
+            _take_back(card, refund)
+            order_note(locked, _("Gift card of %(amount)s for %(email)s taken back") % {
+                "amount": format_money(card.amount, locked.currency), "email": card.recipient_email}, actor)
         Order.objects.filter(pk=locked.pk).update(refunded_amount=F("refunded_amount") + refund_amount,
                                                   updated_at=timezone.now())
         order_note(locked, _("Refunded %(amount)s: %(reason)s") % {

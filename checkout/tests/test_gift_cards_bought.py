@@ -19,8 +19,9 @@ from django.utils import timezone
 from checkout import pricing, selectors, services
 from checkout.models import Cart, CartGiftCard
 from core.exceptions import ApplicationError, Conflict, NotFound
+from orders import refunds
 from orders import services as orders_services
-from orders.models import Order, OrderGiftCard
+from orders.models import Order, OrderGiftCard, OrderRefund
 from payments import services as payment_services
 from payments.models import GiftCard, Payment
 from shop.strategy import Strategy
@@ -289,6 +290,150 @@ def test_a_cancellation_before_issuing_means_the_card_is_never_issued(kettle):
         assert orders_services.order_gift_cards_issue(order=Order.objects.get(pk=order.pk)) == 0  # then the worker
     assert not GiftCard.objects.exists()
     assert OrderGiftCard.objects.get(order=order).status == OrderGiftCard.Status.WITHDRAWN
+
+
+# --- refunding one of them on its own ---------------------------------------------------------
+
+
+def shipped_mixed_order(kettle, amount="25.00"):
+    """Two kettles and a gift card, paid (the card issued, the payment captured), the kettles shipped."""
+    cart = cart_with((kettle, 2))
+    add_card(cart, amount)
+    order = place(cart)
+    with committed():
+        ship(order.packages.get())
+    return Order.objects.get(pk=order.pk), OrderGiftCard.objects.get(order=order)
+
+
+def refund_cards(order, *cards, key=None, **kwargs):
+    with committed():  # the card's money goes back and the e-mail leaves after the commit
+        return refunds.order_refund_partial(order=order, lines={}, gift_cards=[c.pk for c in cards],
+                                            reason="The card was a duplicate present",
+                                            idempotency_key=key or uuid.uuid4().hex, **kwargs)
+
+
+def test_an_unused_card_of_a_shipped_order_is_refunded_alone_once(kettle):
+    order, bought = shipped_mixed_order(kettle)
+    mail.outbox.clear()
+    done = refund_cards(order, bought)
+    done.refresh_from_db()
+    assert (done.amount, done.gift_cards_bought_amount, done.items_amount, done.shipping_amount) == (
+        Decimal("25.00"), Decimal("25.00"), Decimal("0.00"), Decimal("0.00"))
+    assert done.status == OrderRefund.Status.SUCCEEDED
+    bought.refresh_from_db()
+    assert (bought.status, bought.refund_id) == (OrderGiftCard.Status.WITHDRAWN, done.pk)
+    card = GiftCard.objects.get(pk=bought.gift_card_id)
+    assert (card.status, card.balance) == (GiftCard.Status.VOIDED, Decimal("0.00"))
+    order.refresh_from_db()
+    assert (order.status, order.refunded_amount) == (Order.Status.SHIPPED, Decimal("25.00"))
+    assert Payment.objects.get(reference=order.number).refunded_amount == Decimal("25.00")
+    assert "Gift cards you bought, taken back unused: $25.00" in mail.outbox[-1].body
+    with pytest.raises(ApplicationError) as again:
+        refund_cards(order, bought)
+    assert "taken back already" in again.value.message
+    assert "gift_cards" in again.value.fields
+    # a later refund of the whole order gives back only the rest
+    with committed():
+        orders_services.order_refund(order=order, reason="Never arrived", in_transit=True)
+    order.refresh_from_db()
+    assert Payment.objects.get(reference=order.number).refunded_amount == order.total == order.refunded_amount
+
+
+def test_a_used_card_is_not_refunded_and_nothing_changes(kettle):
+    order, bought = shipped_mixed_order(kettle)
+    body = [m for m in mail.outbox if m.to == ["ann@example.com"]][0].body
+    code = re.search(r"[2-9A-Z]{4}(?:-[2-9A-Z]{4}){4}", body).group(0)
+    payment_services.gift_card_spend(code=code, amount="5.00", reference="order:elsewhere")
+    with pytest.raises(ApplicationError) as refused:
+        refund_cards(order, bought)
+    assert refused.value.code == "gift_card_used"
+    assert not OrderRefund.objects.exists()
+    order.refresh_from_db()
+    assert order.refunded_amount == Decimal("0.00")
+    bought.refresh_from_db()
+    assert (bought.status, bought.refund_id) == (OrderGiftCard.Status.ISSUED, None)
+    assert GiftCard.objects.get().balance == Decimal("20.00")
+    assert Payment.objects.get(reference=order.number).refunded_amount == Decimal("0.00")
+
+
+def test_another_orders_card_or_junk_is_refused(kettle):
+    order, _bought = shipped_mixed_order(kettle)
+    other = Cart.objects.create()
+    add_card(other, "40.00")
+    theirs = OrderGiftCard.objects.get(order=place(other))
+    for junk in ([theirs.pk], ["x"], [-1]):
+        with pytest.raises(ApplicationError) as refused, committed():
+            refunds.order_refund_partial(order=order, lines={}, gift_cards=junk, reason="No",
+                                         idempotency_key=uuid.uuid4().hex)
+        assert "gift_cards" in refused.value.fields or "lines" in refused.value.fields
+    assert not OrderRefund.objects.exists()
+    assert GiftCard.objects.get(pk=theirs.gift_card_id).status == GiftCard.Status.ACTIVE
+
+
+def test_a_card_and_units_together_and_the_same_card_twice_at_once_refund_once(kettle):
+    order, bought = shipped_mixed_order(kettle)
+    line = order.lines.get()
+    with committed():
+        both = refunds.order_refund_partial(order=order, lines={line.pk: 1}, gift_cards=[bought.pk, bought.pk],
+                                            reason="Both back", idempotency_key="both")
+    assert both.amount == both.items_amount + Decimal("25.00")
+    assert both.gift_cards_bought_amount == Decimal("25.00")
+    assert Payment.objects.get(reference=order.number).refunded_amount == both.amount
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refunding_the_same_card_from_two_requests_at_once_gives_it_back_once(kettle):
+    from tests.concurrency import race
+
+    order, bought = shipped_mixed_order(kettle)
+    results = race(lambda key: refunds.order_refund_partial(order=order, lines={}, gift_cards=[bought.pk],
+                                                            reason="Twice", idempotency_key=key),
+                   [("one",), ("two",)])
+    assert sum(isinstance(r, OrderRefund) for r in results) == 1, results
+    [lost] = [r for r in results if isinstance(r, ApplicationError)]
+    assert "taken back already" in lost.message
+    assert OrderRefund.objects.get().gift_cards_bought_amount == Decimal("25.00")
+    assert Order.objects.get(pk=order.pk).refunded_amount == Decimal("25.00")
+
+
+def test_staff_refund_a_card_from_admin_and_the_api_and_the_buyer_reads_it(client, kettle):
+    from rest_framework.test import APIClient
+
+    from orders import selectors as order_selectors
+    from tests.factories import staff_user
+
+    order, bought = shipped_mixed_order(kettle)
+    url = f"/admin/orders/order/{order.pk}/refund/"
+    staff = Client()
+    staff.force_login(staff_user("orders.view_order", "orders.change_order", "orders.refund_order"))
+    form = staff.get(url).content.decode()
+    assert f'name="gift_card" value="{bought.pk}"' in form
+    with committed():
+        made = staff.post(url, {"key": "admin-1", "gift_card": [str(bought.pk)], "reason": "Duplicate present"})
+    assert made.status_code == 302
+    assert OrderRefund.objects.get().gift_cards_bought_amount == Decimal("25.00")
+    assert " disabled>" in staff.get(url).content.decode()  # taken back: no longer offered
+    buyer_page = client.get(order_selectors.guest_link_path(order=order), follow=True).content.decode()
+    assert "Gift cards you bought, taken back unused: $25.00" in buyer_page
+
+    second, second_card = shipped_mixed_order(kettle, "30.00")
+    api = APIClient()
+    api.force_authenticate(staff_user("orders.refund_order"))
+    api_url = f"/api/v1/orders/{second.number}/refunds/"
+    for bad in ({"gift_cards": "all", "reason": "x"}, {"gift_cards": [0], "reason": "x"},
+                {"gift_cards": [bought.pk], "reason": "x"}):
+        response = api.post(api_url, bad, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex)
+        assert response.status_code == 400, (bad, response.content)
+    with committed():
+        answer = api.post(api_url, {"gift_cards": [second_card.pk], "reason": "Duplicate"}, format="json",
+                          HTTP_IDEMPOTENCY_KEY="api-1")
+    assert answer.status_code == 201, answer.content
+    assert (answer.json()["amount"], answer.json()["gift_cards_bought_amount"]) == ("30.00", "30.00")
+    owner = UserFactory()
+    Order.objects.filter(pk=second.pk).update(user=owner)
+    api.force_authenticate(owner)
+    [listed] = api.get(f"/api/v1/orders/{second.number}/").json()["gift_cards"]
+    assert (listed["id"], listed["status"]) == (second_card.pk, "withdrawn")
 
 
 # --- pages -----------------------------------------------------------------------------------

@@ -57,9 +57,12 @@ class RefundOutputSerializer(serializers.Serializer):
     items_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     items_tax = serializers.DecimalField(max_digits=12, decimal_places=2)
     shipping_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    gift_cards_bought_amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text="For gift cards the order bought, taken back unused.")
     deduction = serializers.DecimalField(max_digits=12, decimal_places=2,
-                                         help_text="Taken off items and shipping (a return label the shopper pays): "
-                                                   "amount = items_amount + shipping_amount - deduction.")
+                                         help_text="Taken off what is given back (a return label the shopper pays): "
+                                                   "amount = items_amount + shipping_amount + gift_cards_bought_amount "
+                                                   "- deduction.")
     deduction_label = serializers.CharField(help_text="What the deduction is for (empty without one).")
     reason = serializers.CharField()
     status = serializers.ChoiceField(choices=["pending", "succeeded", "failed"])
@@ -81,6 +84,10 @@ class RefundInputSerializer(serializers.Serializer):
     lines = RefundLineInputSerializer(many=True, required=False, max_length=500)
     shipping = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**62), required=False,
                                      max_length=100, help_text="Packages whose shipping is given back, whole.")
+    gift_cards = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**62), required=False, max_length=100,
+        help_text="Gift cards the order bought (`gift_cards[].id` of the order), taken back and given back whole; "
+                  "only a card nobody has used.")
     reason = serializers.CharField(max_length=300, help_text="Why; the buyer reads it.")
     to_store_credit = serializers.BooleanField(required=False, default=False,
                                                help_text="Give it as the customer's store credit (orders with an "
@@ -88,6 +95,7 @@ class RefundInputSerializer(serializers.Serializer):
 
 
 class OrderGiftCardOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="What a refund of this card names (staff).")
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     recipient_email = serializers.EmailField()
     recipient_name = serializers.CharField()

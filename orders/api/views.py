@@ -65,14 +65,16 @@ class OrderRefundApi(APIView):
 
     @extend_schema(
         operation_id="orders_refunds_create", tags=[ORDERS],
-        summary="Refund some units and/or shipping of an order (staff)",
+        summary="Refund some units, shipping and/or gift cards bought of an order (staff)",
         description=(
             "Platform staff with the \"refund orders\" permission give back units of shipped lines (each its share "
             "of what the buyer paid for the line, discounts and tax included; the last units what is left) and whole "
-            "packages' shipping, never more than was paid. The money goes back through the payment provider after "
+            "packages' shipping, and gift cards the order bought that nobody has used (each taken back, its whole "
+            "amount given back), never more than was paid. The money goes back through the payment provider after "
             "the answer (`status` pending, then succeeded or failed). The same Idempotency-Key answers with the same "
-            "refund. 400: nothing chosen, too many units, a line not shipped yet, an unknown line or package; 409: "
-            "the order cannot be refunded in part (not paid, cancelled, refunded in full)."),
+            "refund. 400: nothing chosen, too many units, a line not shipped yet, an unknown line, package or gift "
+            "card, a gift card someone has used or taken back already; 409: the order cannot be refunded in part "
+            "(not paid, cancelled, refunded in full)."),
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
                                      description="One key per refund (e.g. a UUID); resend it on retry.")],
         request=s.RefundInputSerializer,
@@ -96,6 +98,7 @@ class OrderRefundApi(APIView):
         for row in data.get("lines", []):
             lines[row["line"]] = lines.get(row["line"], 0) + row["quantity"]
         done = refunds.order_refund_partial(order=order, lines=lines, shipping=data.get("shipping", []),
+                                            gift_cards=data.get("gift_cards", []),
                                             reason=data["reason"], idempotency_key=f"api:{key}", actor=request.user,
                                             to_store_credit=data["to_store_credit"])
         return Response(s.RefundOutputSerializer(selectors.refund_detail(refund_id=done.pk)).data, status=201)
