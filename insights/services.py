@@ -224,8 +224,9 @@ def partitions_ensure(*, days_ahead: int = 7, today: date | None = None) -> list
             if cursor.fetchone():
                 logger.warning("insights: %s not created: the default partition holds events of that day", name)
                 continue
-            cursor.execute(f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES FROM (%s) TO (%s)",
-                           [start, end])
+            # DDL takes no bound parameters: the bounds are written out (UTC midnights we made).
+            cursor.execute(f"CREATE TABLE {name} PARTITION OF {table} "
+                           f"FOR VALUES FROM ('{start:%Y-%m-%d %H:%M:%S}+00') TO ('{end:%Y-%m-%d %H:%M:%S}+00')")
             created.append(name)
     if created:
         logger.info("insights: partitions created: %s", ", ".join(created))

@@ -129,6 +129,13 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services own their transactio
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Parameters travel apart from the SQL (server-side binding), so a statement's text is the same
+    # every time it runs and PostgreSQL plans it once per connection: psycopg prepares a statement
+    # after DB_PREPARE_THRESHOLD runs on a connection. Behind a pooler that does not keep prepared
+    # statements (PgBouncer in transaction mode before 1.21), set DB_PREPARE_THRESHOLD=0.
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options.setdefault("server_side_binding", env.bool("DB_SERVER_SIDE_BINDING", default=True))
+    _db_options.setdefault("prepare_threshold", env.int("DB_PREPARE_THRESHOLD", default=5) or None)
     DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str("TEST_DATABASE_NAME", default="test_bazaar")
 else:
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
