@@ -396,6 +396,28 @@ def test_refunding_the_same_card_from_two_requests_at_once_gives_it_back_once(ke
     assert Order.objects.get(pk=order.pk).refunded_amount == Decimal("25.00")
 
 
+def test_view_only_staff_and_a_seller_cannot_refund_a_card(kettle):
+    from rest_framework.test import APIClient
+
+    from tests.factories import seller_member, staff_user
+
+    order, bought = shipped_mixed_order(kettle)
+    viewer = Client()
+    viewer.force_login(staff_user("orders.view_order"))
+    refused = viewer.post(f"/admin/orders/order/{order.pk}/refund/",
+                          {"key": "v-1", "gift_card": [str(bought.pk)], "reason": "Mine now"})
+    assert refused.status_code == 403
+    api = APIClient()
+    api.force_authenticate(seller_member(kettle.seller, role="owner"))
+    answer = api.post(f"/api/v1/orders/{order.number}/refunds/", {"gift_cards": [bought.pk], "reason": "x"},
+                      format="json", HTTP_IDEMPOTENCY_KEY="seller-1")
+    assert answer.status_code == 403
+    assert not OrderRefund.objects.exists()
+    bought.refresh_from_db()
+    assert bought.status == OrderGiftCard.Status.ISSUED
+    assert GiftCard.objects.get(pk=bought.gift_card_id).status == GiftCard.Status.ACTIVE
+
+
 def test_staff_refund_a_card_from_admin_and_the_api_and_the_buyer_reads_it(client, kettle):
     from rest_framework.test import APIClient
 
