@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef
 
 from catalog import selectors as catalog_selectors
 from checkout.models import Cart, CartGiftCard, CartLine
+from core.compiled_query import CompiledQuery
 from core.money import default_currency
 from fulfillment import selectors as fulfillment_selectors
 
@@ -99,6 +100,24 @@ def _problem(line: CartLine, available: int) -> str | None:
     return None
 
 
+# The cart's lines with everything a cart shows (offer, seller, product, stock, thumbnail) or prices
+# (where each parcel would leave from), read on every cart change and at checkout: compiled once.
+_CART_LINES_TO_SHOW = CompiledQuery(
+    lambda cart_id: CartLine.objects.filter(cart_id=cart_id)
+    .select_related("offer__seller", "offer__product")
+    .annotate(cart_has_gift_cards=Exists(CartGiftCard.objects.filter(cart_id=OuterRef("cart_id"))),
+              available=fulfillment_selectors.available_of_offer("offer_id"),
+              thumbnail=catalog_selectors.thumbnail_of_product("offer__product_id"))
+    .order_by("added_at", "pk")
+)
+_CART_LINES_TO_PRICE = CompiledQuery(
+    lambda cart_id: CartLine.objects.filter(cart_id=cart_id)
+    .select_related("offer__seller", "offer__product")
+    .annotate(dispatch_warehouse_id=fulfillment_selectors.dispatch_warehouse_of_offer("offer_id"),
+              cart_has_gift_cards=Exists(CartGiftCard.objects.filter(cart_id=OuterRef("cart_id"))))
+)
+
+
 def cart_view(*, cart: Cart | None) -> CartView:
     """Every line of ``cart`` at today's price with its stock, problems flagged (never dropped).
 
@@ -108,16 +127,10 @@ def cart_view(*, cart: Cart | None) -> CartView:
     currency = default_currency()
     if cart is None:
         return CartView(cart=None, currency=currency)
-    lines = list(
-        CartLine.objects.filter(cart=cart)
-        .select_related("offer__seller", "offer__product")
-        .annotate(cart_has_gift_cards=Exists(CartGiftCard.objects.filter(cart_id=OuterRef("cart_id"))),
-                  available=fulfillment_selectors.available_of_offer("offer_id"),
-                  thumbnail=catalog_selectors.thumbnail_of_product("offer__product_id"))
-        .order_by("added_at", "pk")
-    )
+    lines = _CART_LINES_TO_SHOW.fetch(cart_id=cart.pk)
     views = []
     for line in lines:
+        line.cart = cart
         stock = max(line.available, 0)
         views.append(
             CartLineView(
@@ -197,10 +210,9 @@ def cart_lines_with_offers(*, cart: Cart | None) -> tuple[list, dict, tuple]:
 
     if cart is None:
         return [], {}, ()
-    rows = list(CartLine.objects.filter(cart=cart).select_related("offer__seller", "offer__product").annotate(
-        dispatch_warehouse_id=fulfillment_selectors.dispatch_warehouse_of_offer("offer_id"),
-        cart_has_gift_cards=Exists(CartGiftCard.objects.filter(cart_id=OuterRef("cart_id")))))
+    rows = _CART_LINES_TO_PRICE.fetch(cart_id=cart.pk)
     for row in rows:  # where each parcel would leave from: the delivery promise's warehouse
+        row.cart = cart
         row.offer.dispatch_warehouse_id = row.dispatch_warehouse_id
     gift_cards = cart_gift_cards(cart=cart) if not rows or rows[0].cart_has_gift_cards else ()
     return [pricing.LineInput(r.offer_id, r.quantity) for r in rows], {r.offer_id: r.offer for r in rows}, gift_cards

@@ -52,6 +52,7 @@ from checkout.pricing import TAX_RATES_NAMESPACE
 from checkout.selectors import SESSION_KEY
 from core import cache as vcache
 from core import events, outbox
+from core.compiled_query import CompiledQuery
 from core.exceptions import ApplicationError, Conflict, IdempotencyKeyReused, NotFound
 from core.money import Money, format_money
 from finance import selectors as finance_selectors
@@ -77,6 +78,18 @@ ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "region"
 REQUIRED_ADDRESS_FIELDS = ("full_name", "line1", "city", "postal_code", "country")
 
 
+# A shopper's cart is looked up on every cart and checkout request: compiled once (core.compiled_query).
+_USER_CART = CompiledQuery(lambda user_id: Cart.objects.filter(user_id=user_id).order_by("-updated_at", "-pk")[:1])
+_GUEST_CART = CompiledQuery(lambda cart_id: Cart.objects.filter(pk=cart_id, user__isnull=True)[:1])
+_CART_LINE_OF_OFFER = CompiledQuery(
+    lambda cart_id, offer_id: CartLine.objects.filter(cart_id=cart_id, offer_id=offer_id).order_by("pk")[:1]
+)
+
+
+def _first(found: list):
+    return found[0] if found else None
+
+
 def cart_for_session(*, session, user, create: bool = False, visitor_id: str = "") -> Cart | None:
     """The shopper's open cart: a signed-in user's latest cart, else the guest cart in the session.
 
@@ -86,12 +99,12 @@ def cart_for_session(*, session, user, create: bool = False, visitor_id: str = "
     """
     visitor_id = str(visitor_id or "")[:36]
     if getattr(user, "is_authenticated", False):
-        cart = Cart.objects.filter(user=user).order_by("-updated_at", "-pk").first()
+        cart = _first(_USER_CART.fetch(user_id=user.pk))
         if cart is None and create:
             cart = Cart.objects.create(user=user, visitor_id=visitor_id)
         return cart
     cart_id = session.get(SESSION_KEY)
-    cart = Cart.objects.filter(pk=cart_id, user__isnull=True).first() if isinstance(cart_id, int) else None
+    cart = _first(_GUEST_CART.fetch(cart_id=cart_id)) if isinstance(cart_id, int) else None
     if cart is None and create:
         cart = Cart.objects.create(visitor_id=visitor_id)
         session[SESSION_KEY] = cart.pk
@@ -127,7 +140,7 @@ def _sellable_offer(offer_id):
     pk = _parse_id(offer_id)
     offer = None
     if pk is not None:
-        offer = marketplace_selectors.offer_list().filter(pk=pk, product__is_active=True).first()
+        offer = marketplace_selectors.sold_offer(pk=pk)
     if offer is None:
         message = _("This offer is no longer available.")
         raise ApplicationError(message, code="offer_unavailable", fields={"offer": [message]})
@@ -176,7 +189,9 @@ def cart_add(*, cart: Cart, offer_id, quantity) -> CartLine:
     offer = _sellable_offer(offer_id)
     with transaction.atomic():
         locked = _lock(cart)
-        line = CartLine.objects.filter(cart=locked, offer=offer).first()
+        line = _first(_CART_LINE_OF_OFFER.fetch(cart_id=locked.pk, offer_id=offer.pk))
+        if line is not None:
+            line.cart, line.offer = locked, offer
         wanted = quantity + (line.quantity if line else 0)
         if wanted > MAX_LINE_QUANTITY:
             message = _("You can buy at most %(max)s of one item (%(n)s already in your cart).") % {

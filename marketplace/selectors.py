@@ -10,6 +10,7 @@ from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 
 from catalog import selectors as catalog_selectors
 from catalog.models import Product
+from core.compiled_query import CompiledQuery
 from marketplace import buy_box, roles
 from marketplace.benefits import Benefits
 from marketplace.buy_box import BuyBoxInputs, OfferFacts
@@ -246,6 +247,16 @@ def offer_list(*, seller_slug: str = "", product_slug: str = "") -> QuerySet[Off
     return qs.order_by("pk")
 
 
+# The offer a shopper adds to a cart, read on every add: compiled once (core.compiled_query).
+_SOLD_OFFER = CompiledQuery(lambda pk: offer_list().filter(pk=pk)[:1])
+
+
+def sold_offer(*, pk: int) -> Offer | None:
+    """The offer if it is sold now (it, its seller and its product active), with seller and product."""
+    found = _SOLD_OFFER.fetch(pk=pk)
+    return found[0] if found else None
+
+
 def offer_views(*, offers, inputs: BuyBoxInputs) -> list[OfferView]:
     """These offers with their stock and shipping facts, fetched in one batch."""
     offers = list(offers)
@@ -265,7 +276,7 @@ def offer_get_for_user(*, user, pk: int) -> Offer | None:
 
 
 __all__ = ["HOUSE_SELLER_SLUG", "OfferView", "ProductPage", "ProductPageInputs", "house_seller", "offer_list",
-           "offers_with_buy_box_flag",
+           "offers_with_buy_box_flag", "sold_offer",
            "product_offers", "offer_get_for_user", "offer_views", "product_page", "seller_ids_for_user",
            "seller_ids_with_permission", "seller_list", "seller_roles_for_user",
            "seller_scope_for_user"]

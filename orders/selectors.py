@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
+from core.compiled_query import CompiledQuery
 from fulfillment import selectors as fulfillment_selectors
 from marketplace import selectors as marketplace_selectors
 from orders.models import (
@@ -88,11 +89,20 @@ def packages_assumed_delivered(*, before) -> list[int]:
                 .order_by("pk").values_list("pk", flat=True)[:1000])
 
 
+def _order_of_key(owner: str, key: str):
+    return Order.objects.filter(idempotency_owner=owner, idempotency_key=key).order_by("pk")[:1]
+
+
+# Looked up by every place-order request before anything else: compiled once (core.compiled_query).
+_ORDER_OF_KEY = CompiledQuery(_order_of_key)
+
+
 def order_by_idempotency_key(*, owner: str, key: str) -> Order | None:
     """The order placed under ``key`` by ``owner`` (keys of other owners are never seen)."""
     if not owner or not key:
         return None
-    return Order.objects.filter(idempotency_owner=owner, idempotency_key=key).first()
+    found = _ORDER_OF_KEY.fetch(owner=str(owner), key=str(key))
+    return found[0] if found else None
 
 
 def order_get(*, pk: int) -> Order | None:

@@ -1,0 +1,202 @@
+"""Querysets compiled once (``core.compiled_query``): each one the buying path uses answers exactly as
+the queryset it stands for, on the data of the moment (nothing is cached but the SQL text), and the
+helper refuses shapes it could not answer faithfully."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, connections
+from django.db.models import Exists, OuterRef
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from catalog import selectors as catalog_selectors
+from catalog.models import ProductImage
+from checkout import selectors as checkout_selectors
+from checkout import services as checkout_services
+from checkout.models import Cart, CartGiftCard, CartLine
+from core.compiled_query import CompiledQuery
+from fulfillment import selectors as fulfillment_selectors
+from marketplace import selectors as marketplace_selectors
+from orders import selectors as orders_selectors
+from orders.models import Order
+from tests.factories import OfferFactory, UserFactory, stock
+
+pytestmark = pytest.mark.django_db
+
+
+def _state(obj) -> dict:
+    """Every loaded column and annotation of ``obj``, and the same for the objects it carries."""
+    values = {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+    cached = {name: _state(rel) for name, rel in obj._state.fields_cache.items() if rel is not None}
+    return {"model": type(obj).__name__, "values": values, "related": cached,
+            "db": obj._state.db, "adding": obj._state.adding}
+
+
+def _order(**fields) -> Order:
+    return Order.objects.create(subtotal=Decimal("1.00"), total=Decimal("1.00"), currency="USD",
+                                shipping_address={"country": "US"}, billing_address={"country": "US"}, **fields)
+
+
+def _same(compiled: list, orm: list) -> None:
+    assert [_state(o) for o in compiled] == [_state(o) for o in orm]
+
+
+@pytest.fixture
+def cart_with_lines(house):
+    pictured = OfferFactory(price=Decimal("12.50"))
+    stock(pictured, 7)
+    ProductImage.objects.create(product=pictured.product, image="products/p.jpg", thumbnail="thumbnails/p.jpg")
+    plain = OfferFactory(price=Decimal("3.00"))  # no picture, no stock
+    cart = Cart.objects.create()
+    checkout_services.cart_add(cart=cart, offer_id=pictured.pk, quantity=2)
+    CartLine.objects.create(cart=cart, offer=plain, quantity=1, price_when_added=Decimal("2.50"))
+    return cart, pictured, plain
+
+
+def test_the_cart_lines_a_cart_shows_are_what_the_orm_gives(cart_with_lines):
+    cart, pictured, plain = cart_with_lines
+    orm = list(
+        CartLine.objects.filter(cart_id=cart.pk).select_related("offer__seller", "offer__product")
+        .annotate(cart_has_gift_cards=Exists(CartGiftCard.objects.filter(cart_id=OuterRef("cart_id"))),
+                  available=fulfillment_selectors.available_of_offer("offer_id"),
+                  thumbnail=catalog_selectors.thumbnail_of_product("offer__product_id"))
+        .order_by("added_at", "pk")
+    )
+    compiled = checkout_selectors._CART_LINES_TO_SHOW.fetch(cart_id=cart.pk)
+    _same(compiled, orm)
+    assert [(line.offer_id, line.available, line.thumbnail) for line in compiled] == [
+        (pictured.pk, 7, "thumbnails/p.jpg"), (plain.pk, 0, None)]
+    assert compiled[0].offer.seller.pk == pictured.seller_id  # two levels of select_related
+    assert compiled[0].offer.product.title == pictured.product.title
+    assert compiled[0].price_when_added == Decimal("12.50")  # converters ran: Decimal, not float or str
+
+
+def test_the_cart_lines_checkout_prices_are_what_the_orm_gives(cart_with_lines):
+    cart, _pictured, _plain = cart_with_lines
+    orm = list(CartLine.objects.filter(cart_id=cart.pk).select_related("offer__seller", "offer__product").annotate(
+        dispatch_warehouse_id=fulfillment_selectors.dispatch_warehouse_of_offer("offer_id"),
+        cart_has_gift_cards=Exists(CartGiftCard.objects.filter(cart_id=OuterRef("cart_id")))))
+    _same(checkout_selectors._CART_LINES_TO_PRICE.fetch(cart_id=cart.pk), orm)
+
+
+def test_every_read_sees_the_data_of_the_moment(cart_with_lines):
+    cart, pictured, plain = cart_with_lines
+    assert [v.available for v in checkout_selectors.cart_view(cart=cart).lines] == [7, 0]
+    stock(plain, 4)
+    CartLine.objects.filter(cart=cart, offer=pictured).update(quantity=5)
+    view = checkout_selectors.cart_view(cart=cart)
+    assert [(v.quantity, v.available) for v in view.lines] == [(5, 7), (1, 4)]
+    other = Cart.objects.create()  # the same compiled SQL, another value
+    assert checkout_selectors.cart_view(cart=other).lines == []
+
+
+def test_an_offer_is_sold_only_while_it_its_seller_and_its_product_are_active(house):
+    offer = OfferFactory()
+    found = marketplace_selectors.sold_offer(pk=offer.pk)
+    _same([found], list(marketplace_selectors.offer_list().filter(pk=offer.pk)))
+    assert found.seller.pk == offer.seller_id
+    assert found.product.pk == offer.product_id
+    for model, obj in (("product", offer.product), ("seller", offer.seller), ("offer", offer)):
+        type(obj).objects.filter(pk=obj.pk).update(is_active=False)
+        assert marketplace_selectors.sold_offer(pk=offer.pk) is None, model
+        type(obj).objects.filter(pk=obj.pk).update(is_active=True)
+    assert marketplace_selectors.sold_offer(pk=offer.pk) is not None
+    assert marketplace_selectors.sold_offer(pk=2**62) is None  # an id no row has, beyond 32 bits
+
+
+def test_a_shoppers_cart_is_found_as_before(house, rf):
+    user = UserFactory()
+    older, newer = Cart.objects.create(user=user), Cart.objects.create(user=user)
+    Cart.objects.filter(pk=older.pk).update(updated_at=timezone.now() + timezone.timedelta(minutes=1))
+    assert checkout_services.cart_for_session(session={}, user=user).pk == older.pk  # the latest changed
+    guest = Cart.objects.create()
+    assert checkout_services.cart_for_session(session={checkout_selectors.SESSION_KEY: guest.pk}, user=None) == guest
+    session = {checkout_selectors.SESSION_KEY: newer.pk}  # a user's cart is never a guest's
+    assert checkout_services.cart_for_session(session=session, user=None) is None
+    assert checkout_selectors.SESSION_KEY not in session
+
+
+def test_an_idempotency_key_finds_only_its_owners_order(house):
+    order = _order(email="a@example.com", idempotency_owner="cart:1", idempotency_key="k-1")
+    assert orders_selectors.order_by_idempotency_key(owner="cart:1", key="k-1") == order
+    assert orders_selectors.order_by_idempotency_key(owner="cart:2", key="k-1") is None
+    assert orders_selectors.order_by_idempotency_key(owner="cart:1", key="k-2") is None
+    assert orders_selectors.order_by_idempotency_key(owner="cart:1", key="k-%") is None  # no pattern matching
+    _same([orders_selectors.order_by_idempotency_key(owner="cart:1", key="k-1")],
+          list(Order.objects.filter(pk=order.pk)))
+
+
+def test_one_query_counted_like_any_other_and_instances_save_as_loaded_rows(cart_with_lines):
+    cart, _pictured, _plain = cart_with_lines
+    compiled = CompiledQuery(lambda cart_id: CartLine.objects.filter(cart_id=cart_id).order_by("pk"))
+    compiled.fetch(cart_id=cart.pk)  # compiled; later runs only execute
+    with CaptureQueriesContext(connection) as captured:
+        lines = compiled.fetch(cart_id=cart.pk)
+    assert len(captured.captured_queries) == 1
+    lines[0].quantity = 3
+    lines[0].save(update_fields=["quantity"])  # an UPDATE of the row, not an INSERT of a new one
+    assert CartLine.objects.get(pk=lines[0].pk).quantity == 3
+    assert CartLine.objects.filter(cart=cart).count() == 2
+
+
+def test_values_must_be_exactly_the_builders_arguments(house):
+    compiled = CompiledQuery(lambda cart_id: Cart.objects.filter(pk=cart_id))
+    with pytest.raises(TypeError, match="cart_id"):
+        compiled.fetch()
+    with pytest.raises(TypeError, match="cart_id"):
+        compiled.fetch(cart_id=1, other=2)
+
+
+@pytest.mark.parametrize(("build", "message"), [
+    (lambda pk: Order.objects.filter(pk=pk, placed_at__lt=timezone.now()), "frozen"),
+    (lambda pk, seller_id: Cart.objects.filter(pk=pk), "seller_id did not reach the SQL"),
+    (lambda pk: Cart.objects.filter(pk=pk).none(), "without the database"),
+    (lambda pk: Cart.objects.filter(pk=pk).values("pk"), "model instances"),
+    (lambda pk: Cart.objects.filter(pk=pk).prefetch_related("lines"), "prefetch"),
+])
+def test_shapes_it_cannot_answer_faithfully_are_refused(house, build, message):
+    with pytest.raises(ImproperlyConfigured, match=message):
+        CompiledQuery(build).fetch(**dict.fromkeys(build.__code__.co_varnames[: build.__code__.co_argcount], 1))
+
+
+def test_string_values_are_bound_not_written_into_the_sql(house):
+    def of_email(email: str):
+        return Order.objects.filter(email=email)
+
+    _order(email="o'brien@example.com", idempotency_owner="x", idempotency_key="y")
+    compiled = CompiledQuery(of_email)
+    assert [o.email for o in compiled.fetch(email="o'brien@example.com")] == ["o'brien@example.com"]
+    assert compiled.fetch(email="' OR 1=1 --") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_thread_runs_on_its_own_connection(house):
+    cart = Cart.objects.create()
+    compiled = CompiledQuery(lambda cart_id: Cart.objects.filter(pk=cart_id))
+    assert [c.pk for c in compiled.fetch(cart_id=cart.pk)] == [cart.pk]
+    seen = {}
+
+    def other_thread():
+        try:
+            seen["rows"] = [c.pk for c in compiled.fetch(cart_id=cart.pk)]
+            seen["connection"] = connections["default"]
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join(30)
+    assert seen["rows"] == [cart.pk]
+    assert seen["connection"] is not connections["default"]
+
+
+def test_columns_the_ordering_adds_are_left_out(cart_with_lines):
+    cart, _pictured, _plain = cart_with_lines
+    # DISTINCT with an ordering by another table's column selects that column too, after the model's.
+    build = lambda cart_id: CartLine.objects.filter(cart_id=cart_id).distinct().order_by("-offer__price")  # noqa: E731
+    _same(CompiledQuery(build).fetch(cart_id=cart.pk), list(build(cart.pk)))
