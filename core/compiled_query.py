@@ -34,13 +34,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import QuerySet
 from django.db.models.query import ModelIterable, get_related_populators
+from django.db.transaction import TransactionManagementError
 
-# Stand-ins: negative ids no row has, inside the range of a 32-bit key (Django answers an id outside
-# its field's range without asking the database, which would leave the stand-in out of the SQL).
-_INT_STAND_IN = -1_900_000_000
+# Stand-ins: values no real query uses as a constant, inside the range of a positive 32-bit integer
+# (Django answers a value outside its field's range without asking the database, which would leave
+# the stand-in out of the SQL). They are never sent to the database.
+_INT_STAND_IN = 1_999_999_937
 _STR_STAND_IN = "\u27e8compiled-query-value-{}\u27e9"
 
 
@@ -48,13 +50,14 @@ _STR_STAND_IN = "\u27e8compiled-query-value-{}\u27e9"
 class _Compiled:
     sql: str
     params: tuple
-    slots: tuple[tuple[int, str], ...]  # (position among the parameters, name of the value)
+    slots: tuple[tuple[int, str, type], ...]  # (position among the parameters, name of the value, its type)
     compiler: Any  # the SQL compiler of this thread's connection, after as_sql(): select, klass_info
     init_list: tuple[str, ...]
     model_start: int
     model_end: int
     related_populators: tuple
     annotation_col_map: dict
+    locks: bool  # select_for_update(): only inside a transaction, as Django requires
 
 
 class CompiledQuery:
@@ -68,6 +71,7 @@ class CompiledQuery:
         self._build = build
         self._names = tuple(inspect.signature(build).parameters)
         self._using = using
+        self._ints = {name for name in self._names if self._int_valued(name)}
         self._local = threading.local()
 
     def fetch(self, **values: int | str) -> list:
@@ -78,9 +82,11 @@ class CompiledQuery:
         if compiled is None:
             compiled = self._local.compiled = self._compile()
         params = list(compiled.params)
-        for position, name in compiled.slots:
-            params[position] = values[name]
+        for position, name, kind in compiled.slots:  # of the type the ORM gave the stand-in (e.g. Int8)
+            params[position] = kind(values[name])
         connection = connections[self._using]
+        if compiled.locks and connection.get_autocommit():  # as Django refuses it
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
@@ -101,7 +107,7 @@ class CompiledQuery:
     def _compile(self) -> _Compiled:
         stand_ins: dict[str, int | str] = {}
         for n, name in enumerate(self._names):
-            stand_ins[name] = _INT_STAND_IN - n if self._int_valued(name) else _STR_STAND_IN.format(n)
+            stand_ins[name] = _INT_STAND_IN - n if name in self._ints else _STR_STAND_IN.format(n)
         queryset = self._build(**stand_ins)
         if not isinstance(queryset, QuerySet) or queryset._iterable_class is not ModelIterable:
             raise ImproperlyConfigured("CompiledQuery needs a queryset of model instances.")
@@ -109,15 +115,17 @@ class CompiledQuery:
             raise ImproperlyConfigured("CompiledQuery cannot prefetch or filter by a model instance; use ids.")
         compiler = queryset.query.get_compiler(using=self._using)
         try:
-            sql, params = compiler.as_sql()
+            with transaction.atomic(using=self._using):  # Django compiles FOR UPDATE only inside one
+                sql, params = compiler.as_sql()
         except EmptyResultSet as exc:
             raise ImproperlyConfigured("CompiledQuery: the query is decided without the database.") from exc
         by_stand_in = {value: name for name, value in stand_ins.items()}
         slots, found = [], set()
         for position, param in enumerate(params):
-            name = by_stand_in.get(param) if type(param) in (int, str) else None
+            stand_in = isinstance(param, (int, str)) and not isinstance(param, bool)
+            name = by_stand_in.get(param) if stand_in else None
             if name is not None:
-                slots.append((position, name))
+                slots.append((position, name, type(param)))
                 found.add(name)
             elif isinstance(param, (datetime.date, datetime.time)):
                 raise ImproperlyConfigured(
@@ -134,7 +142,7 @@ class CompiledQuery:
             sql=sql, params=tuple(params), slots=tuple(slots), compiler=compiler,
             init_list=tuple(f[0].target.attname for f in select[start:end]), model_start=start, model_end=end,
             related_populators=tuple(get_related_populators(klass_info, select, self._using)),
-            annotation_col_map=dict(compiler.annotation_col_map or {}),
+            annotation_col_map=dict(compiler.annotation_col_map or {}), locks=bool(queryset.query.select_for_update),
         )
 
     def _int_valued(self, name: str) -> bool:

@@ -52,6 +52,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from core.compiled_query import CompiledQuery
 from core.exceptions import ApplicationError, Conflict, NotFound
 from core.money import cumulative_share as money_share
 from core.money import format_money, quantize
@@ -86,10 +87,27 @@ def document_number(series: str, *, seller_id: int, sequence: int) -> str:
     return f"{PREFIXES[series]}-{seller_id}-{sequence:06d}"
 
 
+def _counter_locked(seller_id: int, series: str):
+    return DocumentCounter.objects.select_for_update().filter(seller_id=seller_id, series=series).order_by("pk")[:1]
+
+
+def _invoice_of(order_id: int, seller_id: int):
+    return Invoice.objects.filter(order_id=order_id, seller_id=seller_id).order_by("pk")[:1]
+
+
+# Read for every invoice a paid order gets (core.compiled_query: compiled once per worker).
+_COUNTER_LOCKED = CompiledQuery(_counter_locked)
+_INVOICE_OF = CompiledQuery(_invoice_of)
+
+
+def _first(found: list):
+    return found[0] if found else None
+
+
 def _lock_counter(*, seller_id: int, series: str) -> DocumentCounter:
     """The seller's counter of ``series``, locked until the caller's transaction ends (made on
     first use: a concurrent first use waits on the unique constraint, then locks the same row)."""
-    counter = DocumentCounter.objects.select_for_update().filter(seller_id=seller_id, series=series).first()
+    counter = _first(_COUNTER_LOCKED.fetch(seller_id=seller_id, series=series))
     if counter is None:
         DocumentCounter.objects.bulk_create([DocumentCounter(seller_id=seller_id, series=series)],
                                             ignore_conflicts=True)
@@ -204,7 +222,7 @@ def _invoice_issue(*, order, seller_id: int, packages: Sequence, details: dict, 
     items = [r for r in lines if r.kind == LineKind.ITEM]
     with transaction.atomic():
         counter = _lock_counter(seller_id=seller_id, series=Series.INVOICE)
-        existing = Invoice.objects.filter(order_id=order.pk, seller_id=seller_id).first()
+        existing = _first(_INVOICE_OF.fetch(order_id=order.pk, seller_id=seller_id))
         if existing is not None:  # a retried or replayed event: the number stays unused
             return existing
         sequence = _take_number(counter)

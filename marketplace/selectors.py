@@ -314,19 +314,26 @@ def seller_identity(*, seller_id: int) -> SellerIdentity | None:
     """The seller's legal name and tax id from its approved application (its latest), with its
     country and contact e-mail; None for an unknown seller. Sellers keep no postal address. One
     query: the application's fields come with the seller's row."""
+    found = _SELLER_IDENTITY.fetch(seller_id=seller_id)
+    if not found:
+        return None
+    row = found[0]
+    return SellerIdentity(seller_id=row.pk, name=row.name, legal_name=row.app_legal_name or row.name,
+                          tax_id=row.app_tax_id or "", country=row.country or row.app_country or "",
+                          email=row.email, is_house=row.is_house)
+
+
+def _seller_with_application(seller_id: int) -> QuerySet[Seller]:
     latest = (SellerApplication.objects.filter(seller_id=OuterRef("pk"), status=SellerApplication.Status.APPROVED)
               .order_by(F("reviewed_at").desc(nulls_last=True), "-id"))
-    row = (Seller.objects.filter(pk=seller_id)
-           .annotate(app_legal_name=Subquery(latest.values("legal_name")[:1]),
-                     app_tax_id=Subquery(latest.values("tax_id")[:1]),
-                     app_country=Subquery(latest.values("country")[:1]))
-           .values("pk", "name", "country", "email", "is_house", "app_legal_name", "app_tax_id", "app_country")
-           .first())
-    if row is None:
-        return None
-    return SellerIdentity(seller_id=row["pk"], name=row["name"], legal_name=row["app_legal_name"] or row["name"],
-                          tax_id=row["app_tax_id"] or "", country=row["country"] or row["app_country"] or "",
-                          email=row["email"], is_house=row["is_house"])
+    return (Seller.objects.filter(pk=seller_id).only("pk", "name", "country", "email", "is_house")
+            .annotate(app_legal_name=Subquery(latest.values("legal_name")[:1]),
+                      app_tax_id=Subquery(latest.values("tax_id")[:1]),
+                      app_country=Subquery(latest.values("country")[:1])).order_by()[:1])
+
+
+# Read for every invoice and credit note (core.compiled_query: compiled once per process).
+_SELLER_IDENTITY = CompiledQuery(_seller_with_application)
 
 
 def offers_losing_buy_box(*, seller_id: int, limit: int = 20) -> list[tuple[Offer, BuyBox]]:

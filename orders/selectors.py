@@ -105,8 +105,12 @@ def order_by_idempotency_key(*, owner: str, key: str) -> Order | None:
     return found[0] if found else None
 
 
+_ORDER = CompiledQuery(lambda pk: Order.objects.filter(pk=pk)[:1])
+
+
 def order_get(*, pk: int) -> Order | None:
-    return Order.objects.filter(pk=pk).first()
+    found = _ORDER.fetch(pk=pk)
+    return found[0] if found else None
 
 
 def order_offer_ids(*, order: Order) -> QuerySet:

@@ -9,8 +9,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.db.models import Exists, OuterRef
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -200,3 +201,28 @@ def test_columns_the_ordering_adds_are_left_out(cart_with_lines):
     # DISTINCT with an ordering by another table's column selects that column too, after the model's.
     build = lambda cart_id: CartLine.objects.filter(cart_id=cart_id).distinct().order_by("-offer__price")  # noqa: E731
     _same(CompiledQuery(build).fetch(cart_id=cart.pk), list(build(cart.pk)))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_read_runs_only_inside_a_transaction_and_locks(house):
+    cart = Cart.objects.create()
+    compiled = CompiledQuery(lambda cart_id: Cart.objects.select_for_update().filter(pk=cart_id))
+    with pytest.raises(TransactionManagementError):
+        compiled.fetch(cart_id=cart.pk)  # as Django refuses it (the lock would end with the statement)
+    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+        assert [c.pk for c in compiled.fetch(cart_id=cart.pk)] == [cart.pk]
+    assert "FOR UPDATE" in captured.captured_queries[-1]["sql"]
+
+
+def test_a_big_integer_column_keeps_its_parameter_type(house):
+    """Django hands a bigint column's value to psycopg as Int8; the compiled query does the same with
+    each new value, so PostgreSQL sees one statement with one parameter type (prepared once)."""
+    def documents_of(order_id: int):
+        from finance.models import Invoice
+        return Invoice.objects.filter(order_id=order_id)
+
+    compiled = CompiledQuery(documents_of)
+    assert compiled.fetch(order_id=12) == []
+    slots = compiled._local.compiled.slots
+    assert [kind.__name__ for _position, _name, kind in slots] == ["Int8"]
+    assert compiled.fetch(order_id="12") == []  # given as text, bound as the column's type
