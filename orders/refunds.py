@@ -235,8 +235,9 @@ def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
         available = _paid_back_available(locked)
         if refund_amount > available:
             raise ApplicationError(
-                _("At most %(amount)s can be given back now (the payment is captured when the first package "
-                  "ships).") % {"amount": available}, code="refund_too_large")
+                _("At most %(amount)s can be given back now: the card is charged when the first package ships "
+                  "or the order's gift cards are issued. Until then, cancel the order to release the whole "
+                  "payment.") % {"amount": available}, code="refund_too_large")
         card_left, credit_left, gift_left = money_back_left(locked)
         # Back where it came from: to the card first, then the store credit the order spent, then
         # onto its gift cards (or all of it as store credit, when the customer asked).

@@ -312,6 +312,23 @@ def refund_cards(order, *cards, key=None, **kwargs):
                                             idempotency_key=key or uuid.uuid4().hex, **kwargs)
 
 
+def test_before_the_card_is_charged_a_refund_is_refused_and_cancelling_is_named(kettle):
+    cart = cart_with((kettle, 1))
+    add_card(cart, "25.00")
+    # paid (authorized) but not charged: the worker has not issued the card, nothing has shipped
+    order = services.order_place(
+        cart=cart, user=None, email="ada@example.com", shipping_address=ADDRESS, payment_method=GOOD_CARD,
+        idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=None)).order
+    bought = OrderGiftCard.objects.get(order=order)
+    with pytest.raises(ApplicationError, match="cancel the order") as refused:
+        refunds.order_refund_partial(order=order, lines={}, gift_cards=[bought.pk], reason="Duplicate",
+                                     idempotency_key=uuid.uuid4().hex)
+    assert refused.value.code == "refund_too_large"
+    assert "At most 0.00 can be given back now" in str(refused.value)
+    assert not OrderRefund.objects.filter(order=order).exists()
+    assert OrderGiftCard.objects.get(pk=bought.pk).status == OrderGiftCard.Status.PENDING
+
+
 def test_an_unused_card_of_a_shipped_order_is_refunded_alone_once(kettle):
     order, bought = shipped_mixed_order(kettle)
     mail.outbox.clear()
