@@ -579,13 +579,18 @@ def _promotion_pricing(pool: list[int]) -> dict[str, float]:
     context = pricing.PricingContext(country=ORDER_ADDRESS["country"], region=ORDER_ADDRESS["region"])
 
     def median_ms() -> float:
+        """The lowest of three medians: a busy moment of the shared machine (the worker, another
+        process) lands in one series of runs, not in all three (as timeit keeps its best)."""
         pricing.cart_price(lines=lines, context=context)  # warm the caches
-        timings = []
-        for _run in range(PROMOTION_RUNS):
-            started = time.perf_counter()
-            pricing.cart_price(lines=lines, context=context)
-            timings.append((time.perf_counter() - started) * 1000)
-        return statistics.median(timings)
+        medians = []
+        for _series in range(3):
+            timings = []
+            for _run in range(PROMOTION_RUNS):
+                started = time.perf_counter()
+                pricing.cart_price(lines=lines, context=context)
+                timings.append((time.perf_counter() - started) * 1000)
+            medians.append(statistics.median(timings))
+        return min(medians)
 
     stamp = f"bench-{uuid.uuid4().hex[:8]}"
     existing = list(Promotion.objects.filter(active=True).values_list("pk", flat=True))
@@ -1322,9 +1327,9 @@ def _report(
         "",
         "## Pricing with automatic promotions",
         "",
-        f"Median of {PROMOTION_RUNS} in-process `cart_price` calls on a 20-line cart, warm caches: "
-        f"{promotion_timing['none_ms']:.1f} ms with no live promotion, {promotion_timing['fifty_ms']:.1f} ms with "
-        f"50 (ratio {ratio:.2f}x, budget <= {PROMOTION_BUDGET:.0f}x: "
+        f"The lowest of three medians of {PROMOTION_RUNS} in-process `cart_price` calls on a 20-line cart, warm "
+        f"caches: {promotion_timing['none_ms']:.1f} ms with no live promotion, {promotion_timing['fifty_ms']:.1f} ms "
+        f"with 50 (ratio {ratio:.2f}x, budget <= {PROMOTION_BUDGET:.0f}x: "
         f"{'met' if ratio <= PROMOTION_BUDGET else 'MISSED'}).",
     ]
     return "\n".join(lines)

@@ -556,8 +556,9 @@ def order_place(
     PriceChanged, deal sold out, out of stock (409), bad input (400).
     """
     key = (idempotency_key or "").strip()
-    if not key or len(key) > 80:
-        raise ApplicationError(_("A request key of 1 to 80 characters is required."), code="idempotency_key")
+    if not key or len(key) > 80 or not key.isprintable():
+        raise ApplicationError(_("A request key of 1 to 80 printable characters is required."),
+                               code="idempotency_key")
     owner = idempotency_owner(user=user, cart=cart)
     existing = orders_selectors.order_by_idempotency_key(owner=owner, key=key)
     if existing is not None:

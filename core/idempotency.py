@@ -38,11 +38,12 @@ class CreatedOnce(models.Model):
 
 
 def checked_key(key: str | None) -> str:
-    """The key as sent, stripped; refused unless 1 to 80 characters."""
+    """The key as sent, stripped; refused unless 1 to 80 printable characters (a control character,
+    NUL above all, is sent by no real client and PostgreSQL text cannot hold NUL)."""
     key = (key or "").strip()
-    if not key or len(key) > 80:
-        raise ApplicationError(_("Send an Idempotency-Key header of 1 to 80 characters."),
-                               fields={"Idempotency-Key": [_("Required, at most 80 characters.")]})
+    if not key or len(key) > 80 or not key.isprintable():
+        raise ApplicationError(_("Send an Idempotency-Key header of 1 to 80 printable characters."),
+                               fields={"Idempotency-Key": [_("Required, at most 80 printable characters.")]})
     return key
 
 

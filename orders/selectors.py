@@ -99,7 +99,7 @@ _ORDER_OF_KEY = CompiledQuery(_order_of_key)
 
 def order_by_idempotency_key(*, owner: str, key: str) -> Order | None:
     """The order placed under ``key`` by ``owner`` (keys of other owners are never seen)."""
-    if not owner or not key:
+    if not owner or not key or "\x00" in str(key):  # PostgreSQL text holds no NUL: no order has such a key
         return None
     found = _ORDER_OF_KEY.fetch(owner=str(owner), key=str(key))
     return found[0] if found else None

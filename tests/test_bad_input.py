@@ -29,7 +29,15 @@ from orders.models import Order
 from payments.models import Payment
 from promotions import services as promotions_services
 from promotions.models import Deal, Promotion, Voucher
-from tests.factories import OfferFactory, ProductFactory, SellerFactory, UserFactory, shipping_method, stock
+from tests.factories import (
+    OfferFactory,
+    ProductFactory,
+    SellerFactory,
+    UserFactory,
+    shipping_method,
+    staff_user,
+    stock,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -312,3 +320,50 @@ def test_the_cart_and_checkout_pages_say_the_order_is_too_large(huge_cart):
     assert placed.status_code == 200
     assert TOO_LARGE in plain(placed)
     assert not Order.objects.exists()
+
+
+# --- text PostgreSQL cannot hold ----------------------------------------------------------------
+
+
+def test_a_nul_character_in_an_order_key_is_a_clear_400_and_no_order():
+    """PostgreSQL text holds no NUL character: a key with one (or any control character) is sent by
+    no real client; the API refuses it like a missing key, and the page's form field finds no order
+    under it (the form's own key places the order)."""
+    shipping_method(channel="platform", price="0.00", code="free")
+    offer = OfferFactory(price=Decimal("10.00"))
+    stock(offer, 5)
+    api = APIClient()
+    assert api.post("/api/v1/cart/lines/", {"offer": offer.pk, "quantity": 1}, format="json").status_code == 201
+    body = {"email": "ann@example.com", "shipping_address": ADDRESS, "payment_method": "4242424242424242"}
+    for key in ("k\x00", "a\x00b", "tab\tkey", "\x1b[31m"):
+        error = assert_error(api.post("/api/v1/checkout/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY=key),
+                             400, "Idempotency-Key")
+        assert "printable" in error["message"]
+    assert not Order.objects.exists()
+    assert api.post("/api/v1/checkout/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1").status_code == 201
+
+    client = Client()
+    client.post("/cart/add/", {"offer": offer.pk, "quantity": "1"})
+    placed = client.post("/checkout/place/", {"card_number": "4242424242424242", "expected_total": "10.00",
+                                              "order_key": "a\x00b"}, follow=True)
+    assert placed.status_code == 200  # looked up as no order, then sent on to the missing address
+    assert Order.objects.count() == 1
+
+
+def test_staff_refunds_and_buyer_returns_refuse_a_key_with_a_control_character():
+    shipping_method(channel="platform", price="0.00", code="free")
+    offer = OfferFactory(price=Decimal("10.00"))
+    stock(offer, 5)
+    buyer = APIClient()
+    buyer.force_authenticate(UserFactory())
+    buyer.post("/api/v1/cart/lines/", {"offer": offer.pk, "quantity": 1}, format="json")
+    placed = buyer.post("/api/v1/checkout/orders/", {"email": "ann@example.com", "shipping_address": ADDRESS,
+                                                     "payment_method": "4242424242424242"},
+                        format="json", HTTP_IDEMPOTENCY_KEY="order-1")
+    number = placed.json()["number"]
+    staff = APIClient()
+    staff.force_authenticate(staff_user("orders.refund_order", "orders.view_order"))
+    for client, url in ((buyer, f"/api/v1/orders/{number}/returns/"), (staff, f"/api/v1/orders/{number}/refunds/")):
+        error = assert_error(client.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="k\x00"), 400,
+                             "Idempotency-Key")
+        assert "printable" in error["message"]

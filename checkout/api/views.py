@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 from checkout import pricing, selectors, services
 from checkout.api import serializers as s
 from checkout.selectors import VOUCHER_SESSION_KEY
-from core import ratelimit
+from core import idempotency, ratelimit
 from core.api import error_responses
 from core.exceptions import ApplicationError, NotFound
 from orders import selectors as orders_selectors
@@ -321,12 +321,7 @@ class PlaceOrderApi(CartApiView):
                    202: s.PlacedOrderOutputSerializer, **error_responses(400, 402, 409, 415, 422, 429, 503)},
     )
     def post(self, request: Request) -> Response:
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key or len(key) > 80:
-            raise ApplicationError(
-                _("Send an Idempotency-Key header of 1 to 80 characters."),
-                fields={"Idempotency-Key": [_("Required, at most 80 characters.")]},
-            )
+        key = idempotency.checked_key(request.headers.get("Idempotency-Key"))
         data = s.PlaceOrderInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -10,8 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import idempotency
 from core.api import error_responses
-from core.exceptions import ApplicationError
 from orders import returns
 from orders.api.serializers import RefundOutputSerializer
 from orders.api.views import ORDERS, _own
@@ -92,10 +91,7 @@ class OrderReturnsApi(APIView):
     )
     def post(self, request: Request, number: str) -> Response:
         order = _own(request, number)
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key or len(key) > 80:
-            raise ApplicationError(_("Send an Idempotency-Key header of 1 to 80 characters."),
-                                   fields={"Idempotency-Key": [_("Required, at most 80 characters.")]})
+        key = idempotency.checked_key(request.headers.get("Idempotency-Key"))
         body = ReturnInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data

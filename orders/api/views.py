@@ -9,8 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import idempotency
 from core.api import StrictPageNumberPagination, error_responses
-from core.exceptions import ApplicationError, NotFound, PermissionDenied
+from core.exceptions import NotFound, PermissionDenied
 from marketplace import selectors as marketplace_selectors
 from orders import refunds, selectors, services
 from orders.api import serializers as s
@@ -84,10 +85,7 @@ class OrderRefundApi(APIView):
         if (not request.user.has_perm("orders.refund_order")
                 or marketplace_selectors.seller_scope_for_user(request.user) is not None):
             raise PermissionDenied(_("Only Bazaar staff who may refund orders give money back."))
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key or len(key) > 80:
-            raise ApplicationError(_("Send an Idempotency-Key header of 1 to 80 characters."),
-                                   fields={"Idempotency-Key": [_("Required, at most 80 characters.")]})
+        key = idempotency.checked_key(request.headers.get("Idempotency-Key"))
         body = s.RefundInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
