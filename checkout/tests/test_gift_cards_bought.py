@@ -51,6 +51,13 @@ def place(cart, *, user=None, card=GOOD_CARD, key=None, **kwargs):
             idempotency_key=key or uuid.uuid4().hex, buyer=Strategy(user=user), **kwargs).order
 
 
+def place_before_the_worker(cart):
+    """Placed and paid (authorized), its after-commit work (issuing cards, capturing) not run yet."""
+    return services.order_place(
+        cart=cart, user=None, email="ada@example.com", shipping_address=ADDRESS, payment_method=GOOD_CARD,
+        idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=None)).order
+
+
 def price(cart) -> pricing.PricedCart:
     lines, context = selectors.cart_pricing_input(buyer=Strategy(user=None), user=None, cart=cart)
     return pricing.cart_price(lines=lines, context=context)
@@ -280,9 +287,7 @@ def test_a_cancellation_before_issuing_means_the_card_is_never_issued(kettle):
     cart = cart_with((kettle, 1))
     add_card(cart, "25.00")
     # placed and paid, but its after-commit work (the worker issuing the card) has not run yet
-    order = services.order_place(
-        cart=cart, user=None, email="ada@example.com", shipping_address=ADDRESS, payment_method=GOOD_CARD,
-        idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=None)).order
+    order = place_before_the_worker(cart)
     assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
     assert OrderGiftCard.objects.get(order=order).status == OrderGiftCard.Status.PENDING
     with committed():
@@ -316,9 +321,7 @@ def test_before_the_card_is_charged_a_refund_is_refused_and_cancelling_is_named(
     cart = cart_with((kettle, 1))
     add_card(cart, "25.00")
     # paid (authorized) but not charged: the worker has not issued the card, nothing has shipped
-    order = services.order_place(
-        cart=cart, user=None, email="ada@example.com", shipping_address=ADDRESS, payment_method=GOOD_CARD,
-        idempotency_key=uuid.uuid4().hex, buyer=Strategy(user=None)).order
+    order = place_before_the_worker(cart)
     bought = OrderGiftCard.objects.get(order=order)
     with pytest.raises(ApplicationError, match="cancel the order") as refused:
         refunds.order_refund_partial(order=order, lines={}, gift_cards=[bought.pk], reason="Duplicate",
