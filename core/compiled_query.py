@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,3 +148,21 @@ class CompiledQuery:
     def _int_valued(self, name: str) -> bool:
         annotation = inspect.signature(self._build).parameters[name].annotation
         return annotation in (int, "int", inspect.Parameter.empty)
+
+
+def known_related(instance: Any, **relations: Sequence) -> None:
+    """Give ``instance`` these reverse relations as if ``prefetch_related`` had read them: the
+    objects in the order given (``instance.lines.all()`` then answers without a query), each
+    pointing back at ``instance`` (``line.order`` is ``instance``, no query either). For rows just
+    written or read by compiled queries, which cannot prefetch."""
+    cache = instance.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, objects in relations.items():
+        objects = list(objects)
+        back = getattr(type(instance), name).field  # the ForeignKey of the related model
+        for obj in objects:
+            if not back.is_cached(obj):
+                back.set_cached_value(obj, instance)
+        queryset = getattr(instance, name).all()
+        queryset._result_cache = objects
+        queryset._prefetch_done = True
+        cache[name] = queryset

@@ -20,13 +20,14 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
-from core.compiled_query import CompiledQuery
+from core.compiled_query import CompiledQuery, known_related
 from fulfillment import selectors as fulfillment_selectors
 from marketplace import selectors as marketplace_selectors
 from orders.models import (
     Claim,
     DeliveryConfirmation,
     Order,
+    OrderDiscount,
     OrderLine,
     OrderRefund,
     OrderReservation,
@@ -293,13 +294,38 @@ def guest_order_for_link_request(*, number: str, email: str) -> Order | None:
     return order if order is not None and order_email_matches(order=order, email=email) else None
 
 
+# What a worker reads of an order after it is placed (its e-mail, its invoices): every order is
+# read this way once or twice, always in the same shape, so compiled once (core.compiled_query).
+_PACKAGES_OF_ORDER = CompiledQuery(lambda order_id: Package.objects.filter(order_id=order_id).order_by("id"))
+_PACKAGES_WITH_ORDER = CompiledQuery(
+    lambda order_id: Package.objects.select_related("order").filter(order_id=order_id).order_by("id")
+)
+_LINES_OF_PACKAGES_OF_ORDER = CompiledQuery(
+    lambda order_id: OrderLine.objects.filter(package__order_id=order_id).order_by("id")
+)
+_DISCOUNTS_OF_ORDER = CompiledQuery(lambda order_id: OrderDiscount.objects.filter(order_id=order_id))
+
+
+def _with_lines(packages: list[Package], *, order_id: int) -> list[Package]:
+    """``packages`` (all of one order) with their lines, as ``prefetch_related("lines")`` gives them."""
+    by_package: dict[int, list[OrderLine]] = {package.pk: [] for package in packages}
+    for line in _LINES_OF_PACKAGES_OF_ORDER.fetch(order_id=order_id):
+        if line.package_id in by_package:
+            by_package[line.package_id].append(line)
+    for package in packages:
+        known_related(package, lines=by_package[package.pk])
+    return packages
+
+
 def order_for_email(*, order_id: int) -> Order | None:
     """One order as its e-mails show it: packages with their lines, and discounts (no history, no
     refunds: the e-mail about a refund reads those itself); four queries."""
-    packages = Prefetch("packages", queryset=Package.objects.order_by("id").prefetch_related(
-        Prefetch("lines", queryset=OrderLine.objects.order_by("id"))
-    ))
-    return Order.objects.filter(pk=order_id).prefetch_related(packages, "discounts").first()
+    order = order_get(pk=order_id)
+    if order is None:
+        return None
+    packages = _with_lines(_PACKAGES_OF_ORDER.fetch(order_id=order_id), order_id=order_id)
+    known_related(order, packages=packages, discounts=_DISCOUNTS_OF_ORDER.fetch(order_id=order_id))
+    return order
 
 
 def order_detail_by_id(*, order_id: int) -> Order | None:
@@ -340,9 +366,9 @@ def package_with_lines(*, package_id: int) -> Package | None:
 
 
 def order_packages_with_lines(*, order_id: int) -> list[Package]:
-    """Every package of an order, with the order and lines (the ledger's refund postings)."""
-    return list(Package.objects.select_related("order").prefetch_related("lines").filter(order_id=order_id)
-                .order_by("id"))
+    """Every package of an order, with the order and lines (the ledger's postings, invoices); two
+    queries."""
+    return _with_lines(_PACKAGES_WITH_ORDER.fetch(order_id=order_id), order_id=order_id)
 
 
 def packages_delivered_before(*, package_ids: list[int], before) -> list[int]:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from catalog import selectors as catalog_selectors
 from core import events, outbox
+from core.compiled_query import known_related
 from core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
 from fulfillment import selectors as fulfillment_selectors
 from fulfillment import services as fulfillment_services
@@ -216,23 +217,12 @@ def order_create(
     # What was just written is what the order holds: its answer needs no second read (see
     # selectors.order_answer). A new order has no refunds.
     for package in packages:
-        _known_related(package, lines=[line for line in lines if line.package is package])
+        known_related(package, lines=[line for line in lines if line.package is package])
     # Gift cards bought are left out: they may be issued right after the commit (eager mode), and
     # their answer must say so; such an order is read again (selectors.order_answer).
     if not gift_cards:
-        _known_related(order, packages=packages, discounts=discounts, refunds=[], gift_cards=[])
+        known_related(order, packages=packages, discounts=discounts, refunds=[], gift_cards=[])
     return order
-
-
-def _known_related(instance, **relations: Sequence) -> None:
-    """Give ``instance`` its reverse relations as if prefetched, from rows this transaction just
-    wrote (``instance.lines.all()`` then answers without a query, like after prefetch_related)."""
-    cache = instance.__dict__.setdefault("_prefetched_objects_cache", {})
-    for name, objects in relations.items():
-        queryset = getattr(instance, name).all()
-        queryset._result_cache = list(objects)
-        queryset._prefetch_done = True
-        cache[name] = queryset
 
 
 def order_transition(*, order: Order, to: str, actor=None, message: str = "") -> Order:

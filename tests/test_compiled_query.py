@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Prefetch
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -24,7 +24,7 @@ from core.compiled_query import CompiledQuery
 from fulfillment import selectors as fulfillment_selectors
 from marketplace import selectors as marketplace_selectors
 from orders import selectors as orders_selectors
-from orders.models import Order
+from orders.models import Order, OrderDiscount, OrderLine, Package
 from tests.factories import OfferFactory, UserFactory, stock
 
 pytestmark = pytest.mark.django_db
@@ -233,3 +233,56 @@ def test_a_big_integer_column_keeps_its_parameter_type(house):
         cursor.execute("SELECT parameter_types::text[] FROM pg_prepared_statements "
                        "WHERE statement LIKE %s", ['%"finance_invoice"."order_id" = $1%'])
         assert cursor.fetchall() == [(["bigint"],)]
+
+
+@pytest.fixture
+def two_package_order(house):
+    from tests.buying import cart_with, place
+
+    first, second = OfferFactory(price=Decimal("4.00")), OfferFactory(price=Decimal("6.00"))  # two sellers
+    third = OfferFactory(seller=first.seller, price=Decimal("2.00"))
+    for offer in (first, second, third):
+        stock(offer, 5)
+    order = place(cart_with((first, 1), (second, 2), (third, 3))).order
+    OrderDiscount.objects.create(order=order, position=2, label="Second", amount=Decimal("0.50"))
+    OrderDiscount.objects.create(order=order, position=1, label="First", amount=Decimal("0.25"))
+    return order
+
+
+def _walk(order_or_packages) -> list:
+    """Every object a task reads through the relations, as states."""
+    packages = order_or_packages.packages.all() if isinstance(order_or_packages, Order) else order_or_packages
+    return [(_state(p), [(_state(line), line.package is p) for line in p.lines.all()], p.order.pk)
+            for p in packages]
+
+
+def test_an_order_for_its_emails_is_what_the_orm_prefetch_gives(two_package_order):
+    order = two_package_order
+    orm = Order.objects.filter(pk=order.pk).prefetch_related(
+        Prefetch("packages", queryset=Package.objects.order_by("id").prefetch_related(
+            Prefetch("lines", queryset=OrderLine.objects.order_by("id")))), "discounts").first()
+    with CaptureQueriesContext(connection) as captured:
+        compiled = orders_selectors.order_for_email(order_id=order.pk)
+        walked = _walk(compiled)
+        discounts = [_state(d) for d in compiled.discounts.all()]
+    assert len(captured.captured_queries) == 4  # order, packages, lines, discounts; walking reads nothing
+    assert _state(compiled) == _state(orm)
+    assert walked == _walk(orm)
+    assert sorted(len(lines) for _p, lines, _o in walked) == [1, 2]  # two packages
+    assert discounts == [_state(d) for d in orm.discounts.all()]
+    assert [d["values"]["label"] for d in discounts] == ["First", "Second"]
+    assert all(p.order is compiled for p in compiled.packages.all())
+    assert orders_selectors.order_for_email(order_id=order.pk + 1000) is None
+
+
+def test_an_orders_packages_with_lines_are_what_the_orm_prefetch_gives(two_package_order):
+    order = two_package_order
+    orm = list(Package.objects.select_related("order").prefetch_related("lines").filter(order_id=order.pk)
+               .order_by("id"))
+    with CaptureQueriesContext(connection) as captured:
+        compiled = orders_selectors.order_packages_with_lines(order_id=order.pk)
+        walked = _walk(compiled)
+    assert len(captured.captured_queries) == 2  # packages with their order, lines
+    assert walked == _walk(orm)
+    assert [_state(p.order) for p in compiled] == [_state(p.order) for p in orm]
+    assert orders_selectors.order_packages_with_lines(order_id=order.pk + 1000) == []
