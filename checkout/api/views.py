@@ -28,7 +28,7 @@ from checkout import pricing, selectors, services
 from checkout.api import serializers as s
 from checkout.selectors import VOUCHER_SESSION_KEY
 from core import idempotency, ratelimit
-from core.api import error_responses
+from core.api import error_responses, represent
 from core.exceptions import ApplicationError, NotFound
 from orders import selectors as orders_selectors
 from promotions import services as promotions_services
@@ -85,7 +85,7 @@ class CartApiView(APIView):
         return services.cart_for_session(session=request.session, user=request.user, create=create)
 
     def cart_response(self, request: Request, cart, *, status_code: int = status.HTTP_200_OK) -> Response:
-        return Response(s.CartOutputSerializer(selectors.cart_view(cart=cart)).data, status=status_code)
+        return Response(represent(s.CartOutputSerializer, selectors.cart_view(cart=cart)), status=status_code)
 
 
 class CartApi(CartApiView):
@@ -348,4 +348,4 @@ class PlaceOrderApi(CartApiView):
             code = status.HTTP_202_ACCEPTED
         else:
             code = status.HTTP_201_CREATED if placed.created else status.HTTP_200_OK
-        return Response(s.PlacedOrderOutputSerializer(order, context={"placed": placed}).data, status=code)
+        return Response(represent(s.PlacedOrderOutputSerializer, order, context={"placed": placed}), status=code)
