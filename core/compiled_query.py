@@ -52,6 +52,7 @@ class _Compiled:
     params: tuple
     slots: tuple[tuple[int, str, type], ...]  # (position among the parameters, name of the value, its type)
     compiler: Any  # the SQL compiler of this thread's connection, after as_sql(): select, klass_info
+    converters: dict  # column position -> the converters of its value from the database (e.g. decimals)
     init_list: tuple[str, ...]
     model_start: int
     model_end: int
@@ -95,7 +96,9 @@ class CompiledQuery:
     def _instances(self, compiled: _Compiled, rows: list) -> list:
         model = compiled.compiler.klass_info["model"]
         objects = []
-        for row in compiled.compiler.results_iter(results=[rows]):
+        if compiled.converters:  # as results_iter() would, without looking the converters up again
+            rows = compiled.compiler.apply_converters(rows, compiled.converters)
+        for row in rows:
             obj = model.from_db(self._using, compiled.init_list, row[compiled.model_start : compiled.model_end])
             for populator in compiled.related_populators:
                 populator.populate(row, obj)
@@ -138,8 +141,12 @@ class CompiledQuery:
         select, klass_info = compiler.select, compiler.klass_info
         fields = klass_info["select_fields"]
         start, end = fields[0], fields[-1] + 1
+        columns = [column[0] for column in select[: compiler.col_count]]
+        if compiler.has_composite_fields(columns):
+            raise ImproperlyConfigured("CompiledQuery cannot read composite primary keys.")
         return _Compiled(
             sql=sql, params=tuple(params), slots=tuple(slots), compiler=compiler,
+            converters=compiler.get_converters(columns),
             init_list=tuple(f[0].target.attname for f in select[start:end]), model_start=start, model_end=end,
             related_populators=tuple(get_related_populators(klass_info, select, self._using)),
             annotation_col_map=dict(compiler.annotation_col_map or {}), locks=bool(queryset.query.select_for_update),

@@ -176,14 +176,18 @@ def order_create(
         gift_cards_total=sum((card.amount for card in draft.gift_cards), Decimal(0)),
         visitor_id=(draft.visitor_id or "")[:36],
     )
-    lines, packages = [], []
-    for pd in draft.packages:
-        package = Package.objects.create(
+    # One INSERT for the packages (PostgreSQL returns their ids), one for the lines.
+    packages = Package.objects.bulk_create([
+        Package(
             order=order, seller_id=pd.seller_id, seller_name=pd.seller_name, fulfillment_channel=pd.channel,
             shipping_method_code=pd.method_code, shipping_method_name=pd.method_name,
             shipping_price=pd.shipping_price, shipping_tax=pd.shipping_tax,
             estimated_earliest=pd.earliest, estimated_latest=pd.latest,
         )
+        for pd in draft.packages
+    ])
+    lines = []
+    for pd, package in zip(draft.packages, packages, strict=True):
         lines += [
             OrderLine(
                 order=order, package=package, offer_id=ld.offer_id, product_id=ld.product_id,
@@ -194,7 +198,6 @@ def order_create(
             )
             for ld in pd.lines
         ]
-        packages.append(package)
     OrderLine.objects.bulk_create(lines)
     discounts = OrderDiscount.objects.bulk_create([
         OrderDiscount(order=order, position=i, code=d.code[:64], label=d.label[:200], amount=d.amount)
