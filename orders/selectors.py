@@ -114,6 +114,16 @@ def order_get(*, pk: int) -> Order | None:
     return found[0] if found else None
 
 
+_LINES_WITH_OFFER = CompiledQuery(
+    lambda order_id: OrderLine.objects.filter(order_id=order_id, offer_id__isnull=False).only("offer_id").order_by("id")
+)
+
+
+def order_offer_id_list(*, order_id: int) -> list[int]:
+    """The offers of an order's lines, in line order (none for an unknown order); one compiled query."""
+    return [line.offer_id for line in _LINES_WITH_OFFER.fetch(order_id=order_id)]
+
+
 def order_offer_ids(*, order: Order) -> QuerySet:
     """The offers the order's lines were for, as a subquery (``offer_id__in=...``)."""
     return OrderLine.objects.filter(order_id=order.pk, offer_id__isnull=False).values("offer_id")

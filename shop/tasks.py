@@ -28,10 +28,7 @@ def refresh_buy_boxes_for_order(order_id: int, **_event) -> dict[str, int | None
     (``marketplace.buy_box``), and an order only takes stock away: unless one of its offers ran
     out, no buy box changed, and checking that is one query instead of a refresh. An order gone
     meanwhile (never paid) released its stock, which asked for its own refresh."""
-    order = orders_selectors.order_get(pk=order_id)
-    if order is None:
-        return {}
-    offer_ids = list(orders_selectors.order_offer_ids(order=order).values_list("offer_id", flat=True))
+    offer_ids = orders_selectors.order_offer_id_list(order_id=order_id)  # none for an order gone
     available = fulfillment_selectors.available_by_offer(offer_ids=offer_ids)
     ran_out = [offer_id for offer_id in offer_ids if available.get(offer_id, 0) <= 0]
     return refresh_buy_boxes(offer_ids=ran_out) if ran_out else {}
