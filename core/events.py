@@ -43,7 +43,13 @@ def record(name: str, *, aggregate: str, aggregate_id: Any = "", **payload: Any)
     )
     tasks = consumers(name)
     if not tasks:
-        event.save(force_insert=True)
+        if not _one_statement():
+            event.save(force_insert=True)
+            return event
+        with connection.cursor() as cursor:  # as the ORM's INSERT, without building it per event
+            cursor.execute(_RECORD, [name, event.aggregate, event.aggregate_id, json.dumps(payload), event.occurred_at])
+            event.pk = cursor.fetchone()[0]
+        event._state.adding, event._state.db = False, connection.alias
         return event
     for task in tasks:
         outbox.check_task(task)  # an unknown consumer is a programming error: raised in the transaction
@@ -71,6 +77,12 @@ def _one_statement() -> bool:
     """Whether the database writes an event and its outbox rows in one statement (PostgreSQL)."""
     return connection.vendor == "postgresql"
 
+
+_RECORD = """
+INSERT INTO core_domainevent (name, aggregate, aggregate_id, payload, occurred_at)
+VALUES (%s, %s, %s, %s::jsonb, %s)
+RETURNING id
+"""
 
 # The event, then one outbox row per consumer (in the order declared) whose keyword arguments are
 # the payload plus the new event's id. PostgreSQL runs the data-modifying CTE exactly once.

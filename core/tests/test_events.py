@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from celery import shared_task
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core import events
@@ -95,9 +96,20 @@ def test_a_rolled_back_change_leaves_no_event_and_no_task(consumed):
     assert consumed == []
 
 
-def test_events_without_consumers_are_still_kept_for_readers():
-    events.record("test.nobody_listens", aggregate="payment", aggregate_id=3, status="authorized")
-    assert DomainEvent.objects.get().name == "test.nobody_listens"
+@pytest.mark.parametrize("one_statement", [True, False], ids=["postgresql", "row-by-row"])
+def test_events_without_consumers_are_still_kept_for_readers(one_statement, monkeypatch):
+    monkeypatch.setattr(events, "_one_statement", lambda: one_statement)
+    with CaptureQueriesContext(connection) as captured:
+        event = events.record("test.nobody_listens", aggregate="payment", aggregate_id=3, status="authorized",
+                              note="caf\u00e9 \"quoted\"")
+    assert len(captured.captured_queries) == 1
+    stored = DomainEvent.objects.get()
+    assert (stored.pk, stored.name, stored.aggregate, stored.aggregate_id, stored.payload, stored.occurred_at) == (
+        event.pk, "test.nobody_listens", "payment", "3", {"status": "authorized", "note": "caf\u00e9 \"quoted\""},
+        event.occurred_at)
+    assert not event._state.adding  # saved: a later save() updates this row
+    event.save()
+    assert DomainEvent.objects.count() == 1
     assert not OutboxMessage.objects.exists()
 
 
