@@ -310,8 +310,11 @@ _PACKAGES_OF_ORDER = CompiledQuery(lambda order_id: Package.objects.filter(order
 _PACKAGES_WITH_ORDER = CompiledQuery(
     lambda order_id: Package.objects.select_related("order").filter(order_id=order_id).order_by("id")
 )
+# Lines are found by their own order_id (indexed); the package's order_id keeps the answer exactly
+# prefetch_related's. Joined through the package alone, PostgreSQL came to plan a scan of every
+# line as the table grew (the order load's database CPU per order went from 11 to 30 ms).
 _LINES_OF_PACKAGES_OF_ORDER = CompiledQuery(
-    lambda order_id: OrderLine.objects.filter(package__order_id=order_id).order_by("id")
+    lambda order_id: OrderLine.objects.filter(order_id=order_id, package__order_id=order_id).order_by("id")
 )
 _DISCOUNTS_OF_ORDER = CompiledQuery(lambda order_id: OrderDiscount.objects.filter(order_id=order_id))
 
