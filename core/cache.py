@@ -38,6 +38,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import pickle
 import secrets
 import threading
 import time
@@ -146,17 +147,20 @@ def bump_on_commit(*namespaces: str) -> None:
     transaction.on_commit(lambda: bump(*namespaces))
 
 
-def get_checked(key: str, namespaces: Iterable[str], *, local: bool = False) -> tuple[Any, dict[str, str | None]]:
+def get_checked(key: str, namespaces: Iterable[str], *, local: bool = False,
+                copies: bool = False) -> tuple[Any, dict[str, str | None]]:
     """In ONE round trip: the value stored under ``key`` by :func:`set_checked` if the
     namespaces still have the versions it was stored with (else None), and those versions
     (None for a namespace that has no version yet; nothing is written on a miss).
 
     The key itself carries no version, so a hit costs a single ``get_many`` (not one round trip
     for the versions and another for the value). With ``local`` (and the layer on), a hit the
-    process holds costs none, and a miss of the value with known versions a single ``get``.
+    process holds costs none, and a miss of the value with known versions a single ``get``. With
+    ``copies`` too, the process holds the value pickled and each hit gets its own copy, as a read
+    from Redis does (for values a reader may change: a dict, a list).
     """
     if local and _local_ready():
-        return _get_checked_local(key, sorted(set(namespaces)))
+        return _get_checked_local(key, sorted(set(namespaces)), copies=copies)
     return _get_checked_remote(key, sorted(set(namespaces)))
 
 
@@ -173,7 +177,7 @@ def _get_checked_remote(key: str, names: list[str]) -> tuple[Any, dict[str, str 
 
 
 def set_checked(key: str, value: Any, versions_seen: dict[str, str | None], timeout: int | None = None, *,
-                local: bool = False) -> None:
+                local: bool = False, copies: bool = False) -> None:
     """Store ``value`` tagged with the namespace versions read before it was computed.
 
     A namespace that had no version then gets one now. If another process created one meanwhile,
@@ -200,16 +204,18 @@ def set_checked(key: str, value: Any, versions_seen: dict[str, str | None], time
     tag = tuple(str(seen[ns]) for ns in sorted(seen))
     safe_set(key, (tag, value), timeout)
     if local and _local_ready():
-        _local_keep(key, sorted(seen), tag, value)
+        _local_keep(key, sorted(seen), tag, value, copies=copies)
 
 
 def cached_in(namespace: str, key: str, producer: Callable[[], Any], timeout: int | None = None) -> Any:
     """``producer()`` cached under ``key`` until ``namespace`` is bumped (one round trip on a hit).
-    For small tables read on every request (shipping methods, tax rates, plans)."""
-    value, seen = get_checked(key, [namespace])
+    For small tables read on every request (shipping methods, tax rates, plans, live promotions):
+    held in the process too (the local layer, each reader getting its own copy), so while the
+    process's subscription to bumps is alive a hit costs no round trip at all."""
+    value, seen = get_checked(key, [namespace], local=True, copies=True)
     if value is None:
         value = producer()
-        set_checked(key, value, seen, timeout)
+        set_checked(key, value, seen, timeout, local=True, copies=True)
     return value
 
 
@@ -375,8 +381,22 @@ def _listen(pid: int) -> None:
                     pubsub.close()
 
 
+class _Pickled:
+    """A value the process holds as its pickle, so that every hit unpickles a copy of its own."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, value: Any) -> None:
+        self.data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+
+    def value(self) -> Any:
+        return pickle.loads(self.data)  # noqa: S301 - this process pickled it, from what it stored itself
+
+
 def _size(value: Any) -> int:
     """About how much memory a stored page takes (its body: text, or the pieces core.pagecache keeps)."""
+    if isinstance(value, _Pickled):
+        return len(value.data)
     body = value[2] if isinstance(value, tuple) and len(value) > 2 else None
     if isinstance(body, str | bytes):
         return len(body)
@@ -385,8 +405,14 @@ def _size(value: Any) -> int:
     return 1024
 
 
-def _local_keep(key: str, names: list[str], tag: tuple, value: Any) -> None:
-    """Hold ``value`` (tagged with the versions it was stored under) if they are the ones the map has."""
+def _local_keep(key: str, names: list[str], tag: tuple, value: Any, *, copies: bool = False) -> None:
+    """Hold ``value`` (tagged with the versions it was stored under) if they are the ones the map has;
+    pickled with ``copies``."""
+    if copies:
+        try:
+            value = _Pickled(value)
+        except Exception:  # noqa: BLE001 - what cannot be pickled is not held (Redis refused it too)
+            return
     size = _size(value)
     limit = _local_limit()
     if size > limit // 8:
@@ -404,19 +430,23 @@ def _local_keep(key: str, names: list[str], tag: tuple, value: Any) -> None:
             _local.size -= dropped
 
 
-def _get_checked_local(key: str, names: list[str]) -> tuple[Any, dict[str, str | None]]:
+def _get_checked_local(key: str, names: list[str], *, copies: bool = False) -> tuple[Any, dict[str, str | None]]:
     with _local.lock:
         current = [_local.versions.get(ns) for ns in names]
         generation = _local.generation
         entry = _local.entries.get(key) if all(current) else None
         if entry is not None and entry[0] == tuple(current):
             _local.entries.move_to_end(key)
-            return entry[1], dict(zip(names, current, strict=True))
+            held = entry[1]
+        else:
+            held = _MISSING
+    if held is not _MISSING:  # unpickled outside the lock
+        return (held.value() if isinstance(held, _Pickled) else held), dict(zip(names, current, strict=True))
     if all(current):  # the versions are known: only the value is fetched
         found = safe_get(key)
         seen = dict(zip(names, current, strict=True))
         if isinstance(found, tuple) and len(found) == 2 and found[0] == tuple(current):
-            _local_keep(key, names, found[0], found[1])
+            _local_keep(key, names, found[0], found[1], copies=copies)
             return found[1], seen
         return None, seen
     value, seen = _get_checked_remote(key, names)
@@ -425,5 +455,5 @@ def _get_checked_local(key: str, names: list[str]) -> tuple[Any, dict[str, str |
             if _local.generation == generation:  # nothing changed while Redis was read
                 _local.versions.update(seen)  # type: ignore[arg-type]
     if value is not None:
-        _local_keep(key, names, tuple(str(seen[ns]) for ns in names), value)
+        _local_keep(key, names, tuple(str(seen[ns]) for ns in names), value, copies=copies)
     return value, seen

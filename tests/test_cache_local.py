@@ -139,3 +139,53 @@ def test_a_forget_all_message_empties_every_processs_copy(live):
     cache.delete("page:k")
     hit, _seen = vcache.get_checked("page:k", NAMESPACES, local=True)
     assert hit is None
+
+
+def test_a_small_table_is_held_by_the_process_and_each_reader_gets_its_own_copy(live):
+    """core.cache.cached_in (promotions, deals, fee schedule, calendars...) answers from the process
+    while its subscription lives; a reader that changes what it got changes nothing for the next."""
+    calls = []
+
+    def produce():
+        calls.append(1)
+        return {"rules": [{"percent": 10}]}
+
+    first = vcache.cached_in("promotions", "promotions:live-test", produce)
+    first["rules"][0]["percent"] = 99  # a caller that changes its copy
+    first["rules"].append("junk")
+    cache.delete("promotions:live-test")  # gone from Redis: the process still holds it
+    second = vcache.cached_in("promotions", "promotions:live-test", produce)
+    assert second == {"rules": [{"percent": 10}]}
+    assert calls == [1]
+    second["rules"].clear()
+    assert vcache.cached_in("promotions", "promotions:live-test", produce) == {"rules": [{"percent": 10}]}
+
+
+def test_a_small_table_changed_in_another_process_is_read_again(live):
+    calls = []
+
+    def produce():
+        calls.append(1)
+        return f"table {len(calls)}"
+
+    assert vcache.cached_in("promotions", "promotions:live-test", produce) == "table 1"
+    new = vcache._new_version(vcache.BUMPED)  # a rule saved by another process: bumped and published
+    cache.set(vcache._version_key("promotions"), new, vcache.VERSION_TIMEOUT)
+    cache.client.get_client(write=True).publish(vcache._channel(), vcache._encode({"promotions": new}))
+    wait_for(lambda: vcache._local.versions.get("promotions") == new)
+    assert vcache.cached_in("promotions", "promotions:live-test", produce) == "table 2"
+    assert vcache.cached_in("promotions", "promotions:live-test", produce) == "table 2"
+    assert calls == [1, 1]
+
+
+def test_a_value_that_cannot_be_pickled_is_not_held(live):
+    produced = []
+
+    def produce():
+        produced.append(1)
+        return lambda: "not picklable"
+
+    vcache.cached_in("promotions", "promotions:lambda", produce)
+    vcache.cached_in("promotions", "promotions:lambda", produce)
+    assert len(produced) == 2  # neither Redis nor the process could keep it: produced each time
+    assert "promotions:lambda" not in vcache._local.entries

@@ -97,7 +97,10 @@ def test_a_lookup_that_misses_writes_nothing():
     assert cache.get("ver:product:made-up") is None
 
 
-def test_an_expired_version_makes_a_miss_and_comes_back_new():
+def test_an_expired_version_makes_a_miss_and_comes_back_new(settings):
+    """Read from Redis (a process without the in-process layer: none, or its subscription lost). A
+    process with the layer keeps the versions it was told of: an expired version is not a change."""
+    settings.CACHE_LOCAL_MB = 0
     calls = []
 
     def produce():
