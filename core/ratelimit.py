@@ -98,10 +98,7 @@ def hit(scope: str, key: str | None, *, now: float | None = None) -> Verdict:
     window = int(now // rate.period)
     counter = f"rl:{scope}:{digest(key)}:{window}"
     try:
-        added = cache.add(counter, 1, rate.period + 1)
-        if added is None:  # django-redis answers None when it ignored a connection error
-            return ALLOWED
-        count = 1 if added else cache.incr(counter)
+        count = _count(counter, rate.period + 1)
     except ValueError:  # the counter expired between add() and incr(): a new window has begun
         return ALLOWED
     except Exception:  # noqa: BLE001 - any cache failure lets the request through (fail open)
@@ -110,6 +107,23 @@ def hit(scope: str, key: str | None, *, now: float | None = None) -> Verdict:
     if not isinstance(count, int) or count <= rate.count:
         return ALLOWED
     return Verdict(allowed=False, retry_after=max(1, int((window + 1) * rate.period - now)))
+
+
+def _count(counter: str, ttl: int) -> int | None:
+    """This request's number in the counter's window (None: not counted). On Redis one round trip
+    (the API counts every request): the counter is created with its time to live if it is new, then
+    incremented. On another cache (development without Redis) add(), then incr() if it existed."""
+    redis_cache = getattr(cache, "client", None)  # django-redis's client
+    if hasattr(redis_cache, "get_client"):
+        key = redis_cache.make_key(counter)
+        pipe = redis_cache.get_client(write=True).pipeline(transaction=False)
+        pipe.set(key, 0, ex=ttl, nx=True)
+        pipe.incr(key)
+        return pipe.execute()[1]
+    added = cache.add(counter, 1, ttl)
+    if added is None:  # a cache that ignored a connection error
+        return None
+    return 1 if added else cache.incr(counter)
 
 
 # --- who is counted ------------------------------------------------------------------------

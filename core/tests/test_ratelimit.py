@@ -93,3 +93,40 @@ def test_the_caller_is_the_user_else_the_client_address_the_lockout_trusts(setti
     request.user = Member()
     assert ratelimit.caller_key(request) == "user:42"
     assert ratelimit.client_key(request) == "ip:6.6.6.6"
+
+
+def test_on_redis_a_request_is_counted_in_one_round_trip_and_its_window_expires(rates):
+    from django.core.cache import cache
+
+    client = getattr(cache, "client", None)
+    if not hasattr(client, "get_client"):
+        pytest.skip("needs the Redis cache")
+    redis = client.get_client(write=True)
+    calls = []
+    original = type(redis).execute_command
+
+    def counting(self, *args, **kwargs):
+        calls.append(args[0])
+        return original(self, *args, **kwargs)
+
+    now = 16_667 * 60 + 20.0
+    type(redis).execute_command = counting
+    try:
+        verdicts = [ratelimit.hit("test", "user:7", now=now).allowed for _ in range(4)]
+    finally:
+        type(redis).execute_command = original
+    assert verdicts == [True, True, True, False]
+    assert calls == [], "the counter is read and written in one pipeline, not command by command"
+    key = client.make_key(f"rl:test:{ratelimit.digest('user:7')}:{16_667}")
+    assert redis.get(key) == b"4"
+    assert 0 < redis.ttl(key) <= 61  # the window's counter goes away after its period
+
+
+def test_without_redis_the_cache_counts_too(rates):
+    locmem = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "rl-test"}}
+    now = 16_667 * 60 + 20.0
+    with override_settings(CACHES=locmem):
+        from django.core.cache import caches
+
+        caches["default"].clear()
+        assert [ratelimit.hit("test", "user:1", now=now).allowed for _ in range(4)] == [True, True, True, False]
