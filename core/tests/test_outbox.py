@@ -243,3 +243,75 @@ def test_publishing_to_a_frozen_broker_gives_up_quickly():
     message = OutboxMessage.objects.get()
     assert message.sent_at is None
     assert message.attempts == 1
+
+
+def _separate_commits(*values) -> None:
+    """Each value's task written by its own transaction, as a request that commits several does."""
+    for value in values:
+        with committed(), transaction.atomic():
+            outbox.enqueue(record, value)
+
+
+def test_tasks_sent_together_go_to_the_broker_in_one_round_trip_and_are_marked_sent(monkeypatch):
+    broker_redis().delete("default")
+    single_commands = []
+    original = redis.Redis.execute_command
+
+    def counting(self, *args, **kwargs):  # a command sent alone (a pipeline's go through its own method)
+        single_commands.append(args[0])
+        return original(self, *args, **kwargs)
+
+    with celery_broker(settings.REDIS_URL):
+        with outbox.sending_together():
+            _separate_commits(1, 2, 3)
+            assert published_ids() == []  # nothing leaves before the block ends
+            monkeypatch.setattr(redis.Redis, "execute_command", counting)
+        monkeypatch.undo()
+    rows = list(OutboxMessage.objects.order_by("pk"))
+    assert [row.args for row in rows] == [[1], [2], [3]]
+    assert all(row.sent_at is not None for row in rows)
+    assert published_ids() == [f"outbox-{row.pk}" for row in reversed(rows)]  # in order (LPUSH: newest first)
+    assert "LPUSH" not in single_commands
+
+
+def test_tasks_sent_together_while_the_broker_is_down_all_wait_for_the_sweeper():
+    with celery_broker(DEAD_BROKER), outbox.sending_together():
+        _separate_commits(1, 2)
+    rows = list(OutboxMessage.objects.order_by("pk"))
+    assert [(row.sent_at, row.attempts) for row in rows] == [(None, 1), (None, 1)]
+    assert all(row.available_at <= timezone.now() for row in rows)  # due at the next sweep
+    broker_redis().delete("default")
+    with celery_broker(settings.REDIS_URL):
+        assert outbox.sweep().sent == 2
+    assert sorted(published_ids()) == sorted(f"outbox-{row.pk}" for row in rows)
+
+
+def test_tasks_sent_together_whose_trip_fails_at_the_end_all_wait_for_the_sweeper(monkeypatch):
+    """The broker answers while the messages are prepared, then the one trip that carries them
+    fails: none of them counts as sent."""
+    from kombu.transport.redis import PublishBatch
+
+    def lost(self):
+        raise ConnectionError("the connection dropped")
+
+    broker_redis().delete("default")
+    with celery_broker(settings.REDIS_URL):
+        monkeypatch.setattr(PublishBatch, "flush", lost)
+        with outbox.sending_together():
+            _separate_commits(1, 2)
+        monkeypatch.undo()
+        assert published_ids() == []
+        rows = list(OutboxMessage.objects.order_by("pk"))
+        assert [(row.sent_at, row.attempts) for row in rows] == [(None, 1), (None, 1)]
+        assert "the connection dropped" in rows[0].last_error
+        assert outbox.sweep().sent == 2
+    assert len(published_ids()) == 2
+
+
+def test_a_task_sent_alone_inside_the_block_is_sent_as_before():
+    broker_redis().delete("default")
+    with celery_broker(settings.REDIS_URL), outbox.sending_together():
+        _separate_commits(1)
+    row = OutboxMessage.objects.get()
+    assert row.sent_at is not None
+    assert published_ids() == [f"outbox-{row.pk}"]
