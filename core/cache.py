@@ -276,6 +276,9 @@ def _local_ready() -> bool:
             if _local.pid != os.getpid():
                 local_clear()
                 _local.pid = os.getpid()  # before the listener starts: it runs while this holds
+                # redis is imported here, before the thread starts: a thread importing it while this
+                # one still is (a first request) can get a half-initialised module and die with it
+                import redis  # noqa: F401
                 threading.Thread(target=_listen, name="cache-bumps", daemon=True, args=(os.getpid(),)).start()
         return False
     return time.monotonic() < _local.alive_until
@@ -342,11 +345,11 @@ def _local_learn(versions: dict[str, str], *, published: bool) -> None:
 
 def _listen(pid: int) -> None:
     """The thread of one process: keep the map up to date from the channel, forever (reconnecting)."""
-    import redis
-
     while _local.pid == pid:
         pubsub = None
         try:
+            import redis
+
             client = redis.Redis.from_url(_redis_url(), socket_connect_timeout=1, socket_timeout=_ALIVE_SECONDS)
             pubsub = client.pubsub()
             pubsub.subscribe(_channel())

@@ -189,3 +189,28 @@ def test_a_value_that_cannot_be_pickled_is_not_held(live):
     vcache.cached_in("promotions", "promotions:lambda", produce)
     assert len(produced) == 2  # neither Redis nor the process could keep it: produced each time
     assert "promotions:lambda" not in vcache._local.entries
+
+
+def test_a_listener_whose_start_fails_tries_again_and_comes_alive(settings, monkeypatch):
+    """Whatever goes wrong as the listener starts (Redis refusing, a module half imported by the
+    request thread at that moment) is retried a second later; the layer then comes alive."""
+    import redis
+
+    if vcache._redis_url() is None:
+        pytest.skip("needs REDIS_URL (the layer listens on Redis pub/sub)")
+    settings.CACHE_LOCAL_MB = 8
+    real = redis.Redis.from_url
+    attempts = []
+
+    def first_fails(*args, **kwargs):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ImportError("cannot import name 'AbstractConnection' (partially initialized module)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "from_url", first_fails)
+    vcache._local.alive_until = 0.0
+    vcache._local.pid = None  # as in a new process: it starts a listener of its own
+    assert not vcache._local_ready()
+    wait_for(lambda: len(attempts) >= 2, seconds=6)  # the new listener tried again
+    wait_for(vcache._local_ready, seconds=6)
