@@ -315,3 +315,22 @@ def test_a_task_sent_alone_inside_the_block_is_sent_as_before():
     row = OutboxMessage.objects.get()
     assert row.sent_at is not None
     assert published_ids() == [f"outbox-{row.pk}"]
+
+
+def test_tasks_sent_together_to_a_frozen_broker_give_up_quickly():
+    """The one trip of a request's tasks to a broker that hangs is bounded like a lone task's: the
+    request goes on, every row waits for the sweeper."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # accepts connections (the kernel does) but never answers
+    try:
+        started = time.monotonic()
+        with celery_broker(f"redis://127.0.0.1:{listener.getsockname()[1]}/0"), outbox.sending_together():
+            _separate_commits(1, 2, 3)
+        assert time.monotonic() - started < 10
+    finally:
+        listener.close()
+    rows = list(OutboxMessage.objects.order_by("pk"))
+    assert [(row.sent_at, row.attempts) for row in rows] == [(None, 1)] * 3
