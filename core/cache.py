@@ -20,7 +20,8 @@ A page-cache hit would otherwise cost a Redis round trip to learn the namespaces
 largest part of serving a stored page. So each process keeps the versions it has learnt and the
 last entries it read, and learns every change as it happens: :func:`bump` publishes the new versions
 on a Redis channel, and a thread in each web process, subscribed to it, writes them into the
-process's map (the process that bumps writes its own at once). A hit whose entry carries the
+process's map (the process that bumps writes its own at once, and its thread skips the message
+when it comes back: by then a later bump of this process may have moved the map on). A hit whose entry carries the
 versions the map holds is served with no round trip at all. The map is trusted only while the
 subscription is known to be alive (a confirmation, a message or an answered PING in the last
 ``_ALIVE_SECONDS``): a lost connection, Redis down or a bump that could not be published empties
@@ -312,20 +313,30 @@ def local_clear_everywhere() -> bool:
     return True
 
 
-def _encode(versions: dict[str, str]) -> str:
-    return "\n".join(f"{ns}\t{version}" for ns, version in versions.items())
+_START = secrets.token_hex(4)  # with the pid: which process sent a message (a fork has its own pid)
 
 
-def _decode(data: Any) -> dict[str, str]:
+def _sender() -> str:
+    return f"@{os.getpid()}-{_START}"
+
+
+def _encode(versions: dict[str, str], sender: str = "") -> str:
+    return "\n".join([sender, *(f"{ns}\t{version}" for ns, version in versions.items())])
+
+
+def _decode(data: Any) -> tuple[str, dict[str, str]]:
+    """The sender (the first line; empty when unknown) and the versions of a message."""
     text = data.decode() if isinstance(data, bytes) else str(data)
-    return dict(line.split("\t", 1) for line in text.split("\n") if "\t" in line)
+    first, _newline, _rest = text.partition("\n")
+    sender = first if first.startswith("@") else ""
+    return sender, dict(line.split("\t", 1) for line in text.split("\n") if "\t" in line)
 
 
 def _publish(versions: dict[str, str]) -> bool:
     if _redis_url() is None:
         return True  # no other process shares this cache
     try:
-        cache.client.get_client(write=True).publish(_channel(), _encode(versions))
+        cache.client.get_client(write=True).publish(_channel(), _encode(versions, _sender()))
     except Exception:  # noqa: BLE001
         logger.warning("cache bump not published for %s", list(versions), exc_info=True)
         return False
@@ -364,10 +375,14 @@ def _listen(pid: int) -> None:
                         if data in (_FORGET_ALL, _FORGET_ALL.encode()):
                             local_clear()
                         else:
-                            changed = _decode(data)
-                            with _local.lock:
-                                _local.versions.update(changed)
-                                _local.generation += 1
+                            sender, changed = _decode(data)
+                            # this process learnt its own versions when it made them; its message
+                            # arrives later and may be older than a bump made since (set_checked's
+                            # first version, then a bump): learning it again would go back
+                            if sender != _sender():
+                                with _local.lock:
+                                    _local.versions.update(changed)
+                                    _local.generation += 1
                     if kind in ("message", "subscribe", "pong"):
                         _local.alive_until = now + _ALIVE_SECONDS
                 if now - last_ping >= _PING_SECONDS:

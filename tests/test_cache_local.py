@@ -178,6 +178,50 @@ def test_a_small_table_changed_in_another_process_is_read_again(live):
     assert calls == [1, 1]
 
 
+def publish(versions, sender=""):
+    cache.client.get_client(write=True).publish(vcache._channel(), vcache._encode(versions, sender))
+
+
+def heard_everything_sent_so_far():
+    """Wait until the listener has handled every message published before this call."""
+    marker = vcache._new_version(vcache.BUMPED)
+    publish({"test:marker": marker})
+    wait_for(lambda: vcache._local.versions.get("test:marker") == marker)
+
+
+def test_this_processs_own_message_heard_after_a_later_bump_does_not_undo_it(live):
+    """A first version made by a reader, then a bump, in one process (a table read, then changed):
+    the process learnt both at once, the listener hears of the first one afterwards. Learning it
+    again would put the map back on the first version, and the value stored under it would be
+    served after the bump (CI saw this once)."""
+    calls = []
+
+    def produce():
+        calls.append(1)
+        return f"table {len(calls)}"
+
+    assert vcache.cached_in("test:own", "test:own-table", produce) == "table 1"
+    first = vcache._local.versions["test:own"]
+    vcache.bump("test:own")
+    bumped = vcache._local.versions["test:own"]
+    publish({"test:own": first}, vcache._sender())  # the first message, as if delivered late
+    heard_everything_sent_so_far()
+    assert vcache._local.versions["test:own"] == bumped
+    assert vcache.cached_in("test:own", "test:own-table", produce) == "table 2"
+
+
+def test_a_message_from_a_forked_process_is_not_taken_for_this_ones(live, monkeypatch):
+    """A worker forked from this process sends as itself (its own pid): its bumps are learnt here."""
+    real_getpid = vcache.os.getpid
+    new = vcache._new_version(vcache.BUMPED)
+    monkeypatch.setattr(vcache.os, "getpid", lambda: real_getpid() + 1)
+    child = vcache._sender()
+    monkeypatch.undo()
+    assert child != vcache._sender()
+    publish({"test:forked": new}, child)
+    wait_for(lambda: vcache._local.versions.get("test:forked") == new)
+
+
 def test_a_value_that_cannot_be_pickled_is_not_held(live):
     produced = []
 
