@@ -20,8 +20,8 @@ A page-cache hit would otherwise cost a Redis round trip to learn the namespaces
 largest part of serving a stored page. So each process keeps the versions it has learnt and the
 last entries it read, and learns every change as it happens: :func:`bump` publishes the new versions
 on a Redis channel, and a thread in each web process, subscribed to it, writes them into the
-process's map (the process that bumps writes its own at once, and its thread skips the message
-when it comes back: by then a later bump of this process may have moved the map on). A hit whose entry carries the
+process's map (the process that bumps writes its own at once). Versions are numbered as they are
+written, and a map never takes one older than what it holds (see ``_WRITE_VERSIONS``). A hit whose entry carries the
 versions the map holds is served with no round trip at all. The map is trusted only while the
 subscription is known to be alive (a confirmation, a message or an answered PING in the last
 ``_ALIVE_SECONDS``): a lost connection, Redis down or a bump that could not be published empties
@@ -134,13 +134,12 @@ def _new_version(kind: str = CREATED) -> str:
 def bump(*namespaces: str) -> None:
     """Invalidate every key built on these namespaces, now (and tell every process: see the module)."""
     fresh = {ns: _new_version(BUMPED) for ns in namespaces}
-    try:
-        cache.set_many({_version_key(ns): version for ns, version in fresh.items()}, VERSION_TIMEOUT)
-    except Exception:  # noqa: BLE001
-        logger.warning("cache version bump failed for %s", namespaces, exc_info=True)
+    written = _write_versions(fresh, only_new=False)
+    if written is None:
+        logger.warning("cache version bump failed for %s", namespaces)
         local_clear()  # this process must not keep serving what it holds; the others' threads lose Redis too
         return
-    _local_learn(fresh, published=_publish(fresh))
+    _local_learn(fresh, written[0])
 
 
 def bump_on_commit(*namespaces: str) -> None:
@@ -185,23 +184,20 @@ def set_checked(key: str, value: Any, versions_seen: dict[str, str | None], time
     that one is used when it was merely created (by another reader); when it was set by a bump,
     the data changed while ``value`` was computed, so nothing is stored."""
     seen = dict(versions_seen)
-    made: dict[str, str] = {}
-    for ns in sorted(ns for ns, version in seen.items() if version is None):
-        version = _new_version(CREATED)
-        try:
-            created = cache.add(_version_key(ns), version, VERSION_TIMEOUT)
-        except Exception:  # noqa: BLE001
-            logger.warning("cache add failed", exc_info=True)
+    fresh = {ns: _new_version(CREATED) for ns in sorted(ns for ns, version in seen.items() if version is None)}
+    if fresh:
+        written = _write_versions(fresh, only_new=True)  # every process learns the ones made here
+        if written is None:
+            logger.warning("cache versions not created for %s", list(fresh))
             return
-        if not created:
-            version = safe_get(_version_key(ns))
-            if not (isinstance(version, str) and version.startswith(CREATED)):
-                return
-        else:
-            made[ns] = version
-        seen[ns] = version
-    if made and local:  # every process learns the new versions (a first one, or one that expired)
-        _local_learn(made, published=_publish(made))
+        sequence, made = written
+        _local_learn({ns: fresh[ns] for ns in made}, sequence)
+        for ns, version in fresh.items():
+            if ns not in made:
+                version = safe_get(_version_key(ns))
+                if not (isinstance(version, str) and version.startswith(CREATED)):
+                    return
+            seen[ns] = version
     tag = tuple(str(seen[ns]) for ns in sorted(seen))
     safe_set(key, (tag, value), timeout)
     if local and _local_ready():
@@ -237,6 +233,7 @@ class _Local:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.versions: dict[str, str] = {}
+        self.sequences: dict[str, int] = {}  # the number each version was published with (see _WRITE_VERSIONS)
         self.generation = 0  # moves on every message and every clear
         self.entries: OrderedDict[str, tuple[tuple, Any, int]] = OrderedDict()  # key -> (tag, value, size)
         self.size = 0
@@ -289,6 +286,7 @@ def local_clear() -> None:
     """Forget every version and entry this process holds (tests; a lost subscription)."""
     with _local.lock:
         _local.versions.clear()
+        _local.sequences.clear()
         _local.entries.clear()
         _local.size = 0
         _local.generation += 1
@@ -313,45 +311,101 @@ def local_clear_everywhere() -> bool:
     return True
 
 
-_START = secrets.token_hex(4)  # with the pid: which process sent a message (a fork has its own pid)
+# Writing versions and telling every process, in one step on Redis. A script (atomic there) sets the
+# versions, takes the next number of a sequence and publishes the versions with it, so the messages
+# leave in the order the versions were written, and every map applies a version only if its number is
+# higher than the one it holds for that namespace. Without the numbers, a process learning its own
+# version (after the script answered) could go back past a newer one another process wrote meanwhile,
+# whose message it had already heard; it would then keep and serve values stored under its older
+# version. The sequence starts from Redis's clock (in microseconds) whenever its key is missing (a new
+# or emptied Redis, or evicted), so it never goes back either (short of a million versions a second).
+_WRITE_VERSIONS = r"""
+local made = {}
+local lines = {}
+for i = 2, #KEYS do
+  local ok
+  if ARGV[3] == '1' then
+    ok = redis.call('SET', KEYS[i], ARGV[2 + 2 * (i - 1)], 'EX', ARGV[1], 'NX')
+  else
+    ok = redis.call('SET', KEYS[i], ARGV[2 + 2 * (i - 1)], 'EX', ARGV[1])
+  end
+  if ok then
+    table.insert(made, i - 1)
+    table.insert(lines, ARGV[3 + 2 * (i - 1)])
+  end
+end
+if #made == 0 then
+  return {0, made}
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[1], now[1] .. string.rep('0', 6 - #now[2]) .. now[2])
+end
+local sequence = redis.call('INCR', KEYS[1])
+redis.call('PUBLISH', ARGV[2], '#' .. string.format('%d', sequence) .. '\n' .. table.concat(lines, '\n'))
+return {sequence, made}
+"""
 
 
-def _sender() -> str:
-    return f"@{os.getpid()}-{_START}"
+def _write_versions(versions: dict[str, str], *, only_new: bool) -> tuple[int, set[str]] | None:
+    """Write these versions (with ``only_new``, only where a namespace has none) and publish the ones
+    written, with their sequence number. Returns that number (0 without Redis: nobody to tell) and
+    the namespaces written; None when the cache could not be written."""
+    names = list(versions)
+    if _redis_url() is None:
+        try:
+            if not only_new:
+                cache.set_many({_version_key(ns): versions[ns] for ns in names}, VERSION_TIMEOUT)
+                return 0, set(names)
+            return 0, {ns for ns in names if cache.add(_version_key(ns), versions[ns], VERSION_TIMEOUT)}
+        except Exception:  # noqa: BLE001
+            logger.warning("cache versions not written", exc_info=True)
+            return None
+    client = cache.client
+    arguments: list[Any] = [VERSION_TIMEOUT, _channel(), "1" if only_new else "0"]
+    for ns in names:
+        arguments += [client.encode(versions[ns], allow_int=False), _encode({ns: versions[ns]})]
+    keys = [client.make_key("cache-version-sequence"), *(client.make_key(_version_key(ns)) for ns in names)]
+    try:
+        redis_client = client.get_client(write=True)  # the script is sent once, then run by its digest
+        sequence, written = redis_client.register_script(_WRITE_VERSIONS)(keys=keys, args=arguments)
+    except Exception:  # noqa: BLE001
+        logger.warning("cache versions not written or not published", exc_info=True)
+        return None
+    return int(sequence), {names[int(i) - 1] for i in written}
 
 
-def _encode(versions: dict[str, str], sender: str = "") -> str:
-    return "\n".join([sender, *(f"{ns}\t{version}" for ns, version in versions.items())])
+def _encode(versions: dict[str, str], sequence: int | None = None) -> str:
+    lines = [f"{ns}\t{version}" for ns, version in versions.items()]
+    return "\n".join(lines if sequence is None else [f"#{sequence}", *lines])
 
 
-def _decode(data: Any) -> tuple[str, dict[str, str]]:
-    """The sender (the first line; empty when unknown) and the versions of a message."""
+def _decode(data: Any) -> tuple[int | None, dict[str, str]]:
+    """The sequence number (None when the message has none) and the versions of a message."""
     text = data.decode() if isinstance(data, bytes) else str(data)
     first, _newline, _rest = text.partition("\n")
-    sender = first if first.startswith("@") else ""
-    return sender, dict(line.split("\t", 1) for line in text.split("\n") if "\t" in line)
+    sequence = int(first[1:]) if first.startswith("#") and first[1:].isdigit() else None
+    return sequence, dict(line.split("\t", 1) for line in text.split("\n") if "\t" in line)
 
 
-def _publish(versions: dict[str, str]) -> bool:
-    if _redis_url() is None:
-        return True  # no other process shares this cache
-    try:
-        cache.client.get_client(write=True).publish(_channel(), _encode(versions, _sender()))
-    except Exception:  # noqa: BLE001
-        logger.warning("cache bump not published for %s", list(versions), exc_info=True)
-        return False
-    return True
+def _apply(versions: dict[str, str], sequence: int | None) -> None:
+    """Under the lock: take each version whose number is higher than the one held for its namespace
+    (a message without a number is taken as it comes)."""
+    for ns, version in versions.items():
+        if sequence is None:
+            _local.versions[ns] = version
+        elif sequence > _local.sequences.get(ns, 0):
+            _local.versions[ns] = version
+            _local.sequences[ns] = sequence
+    _local.generation += 1
 
 
-def _local_learn(versions: dict[str, str], *, published: bool) -> None:
-    """This process's own bump: its map follows at once (the others learn from the channel). A bump
-    the others cannot hear of empties this map too, so nothing here outlives what they hold."""
-    if not published:
-        local_clear()
-        return
-    with _local.lock:
-        _local.versions.update(versions)
-        _local.generation += 1
+def _local_learn(versions: dict[str, str], sequence: int) -> None:
+    """This process's own versions, written and published with ``sequence``: its map follows at once
+    (the others learn from the channel; this one's thread, hearing the same number, does nothing)."""
+    if versions:
+        with _local.lock:
+            _apply(versions, sequence)
 
 
 def _listen(pid: int) -> None:
@@ -375,14 +429,9 @@ def _listen(pid: int) -> None:
                         if data in (_FORGET_ALL, _FORGET_ALL.encode()):
                             local_clear()
                         else:
-                            sender, changed = _decode(data)
-                            # this process learnt its own versions when it made them; its message
-                            # arrives later and may be older than a bump made since (set_checked's
-                            # first version, then a bump): learning it again would go back
-                            if sender != _sender():
-                                with _local.lock:
-                                    _local.versions.update(changed)
-                                    _local.generation += 1
+                            sequence, changed = _decode(data)
+                            with _local.lock:
+                                _apply(changed, sequence)
                     if kind in ("message", "subscribe", "pong"):
                         _local.alive_until = now + _ALIVE_SECONDS
                 if now - last_ping >= _PING_SECONDS:
