@@ -186,12 +186,14 @@ def set_checked(key: str, value: Any, versions_seen: dict[str, str | None], time
     seen = dict(versions_seen)
     fresh = {ns: _new_version(CREATED) for ns in sorted(ns for ns, version in seen.items() if version is None)}
     if fresh:
-        written = _write_versions(fresh, only_new=True)  # every process learns the ones made here
+        # with ``local``, every process learns the ones made here (a first version, or one that expired)
+        written = _write_versions(fresh, only_new=True, publish=local)
         if written is None:
             logger.warning("cache versions not created for %s", list(fresh))
             return
         sequence, made = written
-        _local_learn({ns: fresh[ns] for ns in made}, sequence)
+        if local:
+            _local_learn({ns: fresh[ns] for ns in made}, sequence)
         for ns, version in fresh.items():
             if ns not in made:
                 version = safe_get(_version_key(ns))
@@ -318,7 +320,8 @@ def local_clear_everywhere() -> bool:
 # version (after the script answered) could go back past a newer one another process wrote meanwhile,
 # whose message it had already heard; it would then keep and serve values stored under its older
 # version. The sequence starts from Redis's clock (in microseconds) whenever its key is missing (a new
-# or emptied Redis, or evicted), so it never goes back either (short of a million versions a second).
+# or emptied Redis, expired after VERSION_TIMEOUT unused, or evicted), so it never goes back either
+# (short of a million versions a second).
 _WRITE_VERSIONS = r"""
 local made = {}
 local lines = {}
@@ -342,17 +345,19 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('SET', KEYS[1], now[1] .. string.rep('0', 6 - #now[2]) .. now[2])
 end
 local sequence = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('PUBLISH', ARGV[2], '#' .. string.format('%d', sequence) .. '\n' .. table.concat(lines, '\n'))
 return {sequence, made}
 """
 
 
-def _write_versions(versions: dict[str, str], *, only_new: bool) -> tuple[int, set[str]] | None:
+def _write_versions(versions: dict[str, str], *, only_new: bool,
+                    publish: bool = True) -> tuple[int, set[str]] | None:
     """Write these versions (with ``only_new``, only where a namespace has none) and publish the ones
-    written, with their sequence number. Returns that number (0 without Redis: nobody to tell) and
-    the namespaces written; None when the cache could not be written."""
+    written, with their sequence number. Returns that number (0 without Redis, or not published:
+    nobody told) and the namespaces written; None when the cache could not be written."""
     names = list(versions)
-    if _redis_url() is None:
+    if _redis_url() is None or not publish:
         try:
             if not only_new:
                 cache.set_many({_version_key(ns): versions[ns] for ns in names}, VERSION_TIMEOUT)
@@ -402,8 +407,9 @@ def _apply(versions: dict[str, str], sequence: int | None) -> None:
 
 def _local_learn(versions: dict[str, str], sequence: int) -> None:
     """This process's own versions, written and published with ``sequence``: its map follows at once
-    (the others learn from the channel; this one's thread, hearing the same number, does nothing)."""
-    if versions:
+    (the others learn from the channel; this one's thread, hearing the same number, does nothing).
+    Without Redis (``sequence`` 0) there is no layer and nothing to learn."""
+    if versions and sequence:
         with _local.lock:
             _apply(versions, sequence)
 

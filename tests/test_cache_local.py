@@ -222,8 +222,8 @@ def test_a_bump_by_another_process_between_writing_a_first_version_and_learning_
     real_write = vcache._write_versions
     other = vcache._new_version(vcache.BUMPED)
 
-    def write_then_another_bump(versions, *, only_new):
-        written = real_write(versions, only_new=only_new)
+    def write_then_another_bump(versions, *, only_new, publish=True):
+        written = real_write(versions, only_new=only_new, publish=publish)
         if only_new and "test:race" in versions:
             # the other process: its change committed, its bump written and published (numbered after ours)
             monkeypatch.setattr(vcache, "_write_versions", real_write)
