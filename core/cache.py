@@ -26,8 +26,9 @@ versions the map holds is served with no round trip at all. The map is trusted o
 subscription is known to be alive (a confirmation, a message or an answered PING in the last
 ``_ALIVE_SECONDS``): a lost connection, Redis down or a bump that could not be published empties
 the map, and every lookup goes to Redis again, exactly as without the layer. A version read from
-Redis is kept only if no message arrived while it was read (a generation counter), so a slow read
-never overwrites a newer version. The cost: between a bump's commit and its message reaching
+Redis is kept only if no message arrived while it was read (a generation counter), and it is
+numbered with the sequence read with it, so a slow read never overwrites a newer version and a
+message heard late never overwrites a newer read. The cost: between a bump's commit and its message reaching
 another process (well under a millisecond on one host, longer only when that process's thread
 waits for the interpreter lock) that process may serve the page it had; the process that made the
 change, and every one after the message, serve the new one.
@@ -161,19 +162,25 @@ def get_checked(key: str, namespaces: Iterable[str], *, local: bool = False,
     """
     if local and _local_ready():
         return _get_checked_local(key, sorted(set(namespaces)), copies=copies)
-    return _get_checked_remote(key, sorted(set(namespaces)))
+    value, seen, _sequence = _get_checked_remote(key, sorted(set(namespaces)))
+    return value, seen
 
 
-def _get_checked_remote(key: str, names: list[str]) -> tuple[Any, dict[str, str | None]]:
+def _get_checked_remote(key: str, names: list[str], *,
+                        numbered: bool = False) -> tuple[Any, dict[str, str | None], int]:
+    """The value and the versions, and with ``numbered`` the sequence's number read with them (0 when
+    there is none): every version published with a number up to it is in what was read."""
     version_keys = [_version_key(ns) for ns in names]
-    found = safe_get_many([key, *version_keys])
+    found = safe_get_many([key, *version_keys, *([_SEQUENCE_KEY] if numbered else [])])
+    sequence = found.get(_SEQUENCE_KEY) if numbered else 0
+    sequence = sequence if isinstance(sequence, int) else 0
     current = {ns: found.get(vk) for ns, vk in zip(names, version_keys, strict=True)}
     if any(value is None for value in current.values()):
-        return None, current
+        return None, current, sequence
     entry = found.get(key)
     if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == tuple(current[ns] for ns in names):
-        return entry[1], current
-    return None, current
+        return entry[1], current, sequence
+    return None, current, sequence
 
 
 def set_checked(key: str, value: Any, versions_seen: dict[str, str | None], timeout: int | None = None, *,
@@ -322,6 +329,7 @@ def local_clear_everywhere() -> bool:
 # version. The sequence starts from Redis's clock (in microseconds) whenever its key is missing (a new
 # or emptied Redis, expired after VERSION_TIMEOUT unused, or evicted), so it never goes back either
 # (short of a million versions a second).
+_SEQUENCE_KEY = "cache-version-sequence"
 _WRITE_VERSIONS = r"""
 local made = {}
 local lines = {}
@@ -370,7 +378,7 @@ def _write_versions(versions: dict[str, str], *, only_new: bool,
     arguments: list[Any] = [VERSION_TIMEOUT, _channel(), "1" if only_new else "0"]
     for ns in names:
         arguments += [client.encode(versions[ns], allow_int=False), _encode({ns: versions[ns]})]
-    keys = [client.make_key("cache-version-sequence"), *(client.make_key(_version_key(ns)) for ns in names)]
+    keys = [client.make_key(_SEQUENCE_KEY), *(client.make_key(_version_key(ns)) for ns in names)]
     try:
         redis_client = client.get_client(write=True)  # the script is sent once, then run by its digest
         sequence, written = redis_client.register_script(_WRITE_VERSIONS)(keys=keys, args=arguments)
@@ -522,11 +530,16 @@ def _get_checked_local(key: str, names: list[str], *, copies: bool = False) -> t
             _local_keep(key, names, found[0], found[1], copies=copies)
             return found[1], seen
         return None, seen
-    value, seen = _get_checked_remote(key, names)
+    value, seen, sequence = _get_checked_remote(key, names, numbered=True)
     if all(seen.values()):
         with _local.lock:
             if _local.generation == generation:  # nothing changed while Redis was read
-                _local.versions.update(seen)  # type: ignore[arg-type]
+                # numbered as read (what Redis held then is at least as new as any version published
+                # up to that number): a message sent before the read and heard after it changes nothing
+                for ns in names:
+                    if sequence >= _local.sequences.get(ns, 0):
+                        _local.versions[ns] = seen[ns]  # type: ignore[assignment]
+                        _local.sequences[ns] = sequence
     if value is not None:
         _local_keep(key, names, tuple(str(seen[ns]) for ns in names), value, copies=copies)
     return value, seen

@@ -285,7 +285,26 @@ def test_a_listener_whose_start_fails_tries_again_and_comes_alive(settings, monk
 
     monkeypatch.setattr(redis.Redis, "from_url", first_fails)
     vcache._local.alive_until = 0.0
-    vcache._local.pid = None  # as in a new process: it starts a listener of its own
+    # as in a new process (a pid of its own): it starts a listener of its own, and this process's
+    # listener stops (two in one process would each take every message)
+    real_pid = vcache.os.getpid()
+    monkeypatch.setattr(vcache.os, "getpid", lambda: real_pid + 100_000)
     assert not vcache._local_ready()
     wait_for(lambda: len(attempts) >= 2, seconds=6)  # the new listener tried again
     wait_for(vcache._local_ready, seconds=6)
+
+
+def test_a_message_heard_after_a_newer_version_was_read_from_redis_changes_nothing(live):
+    """The process reads the versions from Redis (it held none for the namespace) after two bumps
+    from elsewhere, and only then hears the first bump's message (its thread was slow): the map
+    keeps what it read."""
+    first, second = vcache._new_version(vcache.BUMPED), vcache._new_version(vcache.BUMPED)
+    first_number, _made = vcache._write_versions({"test:late": first}, only_new=False)
+    vcache._write_versions({"test:late": second}, only_new=False)
+    heard_everything_sent_so_far()
+    vcache.local_clear()  # as after a lost subscription: the map holds nothing
+    assert vcache.get_checked("test:late-page", ["test:late"], local=True) == (None, {"test:late": second})
+    assert vcache._local.versions["test:late"] == second
+    publish({"test:late": first}, first_number)  # the first bump's message, heard late
+    heard_everything_sent_so_far()
+    assert vcache._local.versions["test:late"] == second
