@@ -4,6 +4,7 @@ subscription every lookup goes to Redis as before. Real Redis (pub/sub included)
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -23,11 +24,17 @@ def live(settings):
         pytest.skip("needs REDIS_URL (the layer listens on Redis pub/sub)")
     settings.CACHE_LOCAL_MB = 8
     deadline = time.monotonic() + 5
-    while not vcache._local_ready():
+    while not vcache._local_ready() or listeners() != 1:  # one listener, as in every real process
         assert time.monotonic() < deadline, "the listener never subscribed"
         time.sleep(0.05)
     yield
     vcache.local_clear()
+
+
+def listeners():
+    """Listener threads alive in this process (a test that played a new process leaves its own one
+    running until it sees the real pid again, within a second: two would each take every message)."""
+    return sum(thread.name == "cache-bumps" and thread.is_alive() for thread in threading.enumerate())
 
 
 def store(value="page"):
@@ -292,6 +299,8 @@ def test_a_listener_whose_start_fails_tries_again_and_comes_alive(settings, monk
     assert not vcache._local_ready()
     wait_for(lambda: len(attempts) >= 2, seconds=6)  # the new listener tried again
     wait_for(vcache._local_ready, seconds=6)
+    monkeypatch.undo()  # this process again: its own listener starts, the other one stops
+    wait_for(lambda: vcache._local_ready() and listeners() == 1, seconds=6)
 
 
 def test_a_message_heard_after_a_newer_version_was_read_from_redis_changes_nothing(live):
