@@ -487,9 +487,18 @@ def order_return_payment(*, order: Order, reason: str) -> int:
         done += 1
     for payment in payment_selectors.payment_list_for_reference(reference=order.number):
         if payment.status in (PaymentStatus.AUTHORIZED, PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION):
-            payment_services.payment_cancel(payment=payment)
-            done += 1
-        elif payment.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
+            try:
+                payment_services.payment_cancel(payment=payment)
+                done += 1
+                continue
+            except Conflict as exc:
+                # Captured meanwhile (a gift card's capture, the provider's dashboard): the capture
+                # is recorded now, so the money goes back as a refund instead, in this same call.
+                if exc.code != "already_captured":
+                    raise
+                payment = payment_selectors.payment_get(pk=payment.pk) or payment
+                card_left += payment.captured_amount - payment.refunded_amount
+        if payment.status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED):
             remaining = min(payment.captured_amount - payment.refunded_amount, card_left)
             card_left -= remaining
             if remaining > 0:

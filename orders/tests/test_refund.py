@@ -267,3 +267,32 @@ def test_a_forged_refund_by_someone_without_the_permission_changes_nothing(clien
     assert provider.calls == []
     assert refund_mails(order) == []
     assert (counts(kettle), counts(towel)) == ((3, 0), (3, 0))
+
+
+class CapturedMeanwhileProvider(CountingProvider):
+    """The authorization was captured at the provider after we last looked (a gift card's capture in
+    a worker, the provider's dashboard): a cancel is refused and the payment is found captured."""
+
+    def cancel(self, reference, idempotency_key):
+        CountingProvider.calls.append(("cancel", reference))
+        raise providers.ProviderRefused("This PaymentIntent has already been captured.")
+
+    def retrieve(self, reference):
+        return providers.ProviderResult(providers.CAPTURED, reference)
+
+
+def test_a_cancelled_order_whose_payment_was_captured_meanwhile_gets_its_money_refunded(offers):
+    CountingProvider.calls, CountingProvider.refuse_refunds = [], False
+    with payment_provider("test", CapturedMeanwhileProvider):
+        order = buy(offers)
+        assert payment(order).status == PaymentStatus.AUTHORIZED
+        with committed():
+            services.order_cancel(order=order, reason="changed my mind")
+    order.refresh_from_db()
+    paid = payment(order)
+    assert order.status == S.CANCELLED
+    assert order.payment_problem == ""  # nobody needs to step in: the money went back
+    assert (paid.status, paid.captured_amount, paid.refunded_amount) == (
+        PaymentStatus.REFUNDED, order.total, order.total)
+    assert [name for name, _arg in CountingProvider.calls] == ["cancel", "refund"]
+    assert list(Refund.objects.filter(payment=paid).values_list("amount", flat=True)) == [order.total]
