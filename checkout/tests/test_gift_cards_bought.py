@@ -588,3 +588,41 @@ def test_cancelling_while_the_worker_issues_gives_one_outcome(kettle):
     # whichever came first, the cancelled order keeps no usable card
     assert bought.status == OrderGiftCard.Status.WITHDRAWN
     assert not GiftCard.objects.filter(status=GiftCard.Status.ACTIVE).exists()
+
+
+def test_a_capture_refused_because_the_order_was_cancelled_meanwhile_issues_nothing_and_is_no_error(kettle):
+    """The worker read the order paid and asked the provider to capture; the shopper's cancellation
+    got there first and released the authorization, so the provider refuses the capture. That is
+    the cancellation's outcome: the worker issues nothing and does not fail (no retries, no alarm).
+    The same refusal on an order still paid is an error (the worker's retry, then staff)."""
+    from payments.providers import base as providers
+    from payments.providers.test import TestProvider
+    from tests.providers import payment_provider
+
+    class ReleasedMeanwhile(TestProvider):
+        cancelling: int | None = None  # the order a shopper cancels while the capture is on its way
+
+        def capture(self, reference, amount, currency, idempotency_key):
+            if ReleasedMeanwhile.cancelling:
+                orders_services.order_cancel(order=Order.objects.get(pk=ReleasedMeanwhile.cancelling))
+            raise providers.ProviderRefused("This PaymentIntent's authorization was released.")
+
+    with payment_provider("test", ReleasedMeanwhile):
+        cart = cart_with((kettle, 1))
+        add_card(cart, "25.00")
+        order = place_before_the_worker(cart)
+        ReleasedMeanwhile.cancelling = order.pk
+        assert orders_services.order_gift_cards_issue(order=Order.objects.get(pk=order.pk)) == 0
+        assert Order.objects.get(pk=order.pk).status == Order.Status.CANCELLED
+        assert OrderGiftCard.objects.get(order=order).status == OrderGiftCard.Status.WITHDRAWN
+        assert not GiftCard.objects.exists()
+
+        ReleasedMeanwhile.cancelling = None
+        cart = cart_with((kettle, 1))
+        add_card(cart, "25.00")
+        paid = place_before_the_worker(cart)
+        with pytest.raises(ApplicationError) as refused:
+            orders_services.order_gift_cards_issue(order=Order.objects.get(pk=paid.pk))
+        assert refused.value.code == "capture_failed"
+        assert Order.objects.get(pk=paid.pk).status == Order.Status.PAID
+        assert OrderGiftCard.objects.get(order=paid).status == OrderGiftCard.Status.PENDING
