@@ -109,14 +109,17 @@ CANCEL_EMAIL_TRIES = (10, 60 * 60)  # wrong e-mail addresses when cancelling one
 
 
 def _private(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Guest pages are never stored by a browser or proxy cache (``no-store``) and never tell the
-    next site where the visitor came from (``no-referrer``)."""
+    """Guest pages are never stored by a browser or proxy cache (``no-store``) and never tell
+    another site where the visitor came from (``same-origin``: only this shop gets the Referer).
+    Not ``no-referrer`` on pages with forms: under it browsers post with ``Origin: null``, which
+    CSRF protection rightly refuses. The link that carries the secret token in its URL answers
+    with ``no-referrer`` (:func:`guest_order_open`)."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         response = view(request, *args, **kwargs)
         add_never_cache_headers(response)
-        response["Referrer-Policy"] = "no-referrer"
+        response.setdefault("Referrer-Policy", "same-origin")
         return response
 
     return wrapper
@@ -166,13 +169,18 @@ def guest_order_open(request: HttpRequest) -> HttpResponse:
     link = selectors.guest_link_check(token=request.GET.get("t", ""))
     if link.access == A.OK:
         services.order_guest_access_grant(session=request.session, order=link.order, issued_at=link.issued_at)
-        return _see_other(reverse("orders:guest_detail", kwargs={"number": link.order.number}))
-    if link.access == A.ACCOUNT:
+        target = reverse("orders:guest_detail", kwargs={"number": link.order.number})
+    elif link.access == A.ACCOUNT:
         if request.user.is_authenticated and request.user.pk == link.order.user_id:
-            return _see_other(reverse("orders:detail", kwargs={"number": link.order.number}))
-        url = reverse("orders:guest_problem", kwargs={"problem": A.ACCOUNT.value})
-        return _see_other(url + "?" + urlencode({"order": link.order.number}))
-    return _see_other(reverse("orders:guest_problem", kwargs={"problem": link.access.value}))
+            target = reverse("orders:detail", kwargs={"number": link.order.number})
+        else:
+            target = reverse("orders:guest_problem", kwargs={"problem": A.ACCOUNT.value}) + "?" + urlencode(
+                {"order": link.order.number})
+    else:
+        target = reverse("orders:guest_problem", kwargs={"problem": link.access.value})
+    response = _see_other(target)
+    response["Referrer-Policy"] = "no-referrer"  # this URL holds the token: never a Referer from it
+    return response
 
 
 @_private

@@ -136,6 +136,27 @@ def test_a_guest_buys_from_two_sellers(page, live_server, store, shots):
     shoot(page, shots, "order-guest")
     assert not CartLine.objects.exists()
 
+    # The guest changes their mind: cancelling asks for the order's e-mail again. A real browser
+    # posts these forms with the Origin the page's referrer policy allows (CSRF checks it).
+    cancel = page.get_by_role("region", name="Cancel this order")
+    cancel.get_by_label("E-mail address used for this order").fill("someone-else@example.com")
+    cancel.get_by_role("button", name="Cancel this order").click()
+    wrong = "This is not the e-mail address of this order. Nothing was cancelled."
+    expect(page.get_by_text(wrong, exact=True)).to_be_visible()
+    assert Order.objects.get().status == Order.Status.PAID
+    cancel.get_by_label("E-mail address used for this order").fill("guest@example.com")
+    cancel.get_by_role("button", name="Cancel this order").click()
+    expect(page).to_have_url(re.compile(rf"/orders/guest/{order.number}/$"))
+    expect(page.get_by_role("region", name="Cancel this order")).to_have_count(0)
+    assert Order.objects.get().status == Order.Status.CANCELLED
+
+    # Asking for a new link to the order (the form every guest page links to) posts as well.
+    page.goto(f"{live_server.url}/orders/guest/resend/")
+    page.get_by_label("Order number").fill(order.number.lower())
+    page.get_by_label("E-mail address used for the order").fill("guest@example.com")
+    page.get_by_role("button", name="Send me a new link").click()
+    expect(page.get_by_text(f"If {order.number} is an order placed without an account")).to_be_visible()
+
 
 def test_a_member_signs_in_keeps_the_cart_and_finds_the_order(page, live_server, store, shots):
     member = UserFactory(email="mia@example.com", full_name="Mia Member")
