@@ -220,12 +220,22 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "fulfillment_channel")
     search_fields = ("order__number", "tracking_number")
     list_select_related = ("order",)
-    readonly_fields = ("order", "seller", "seller_name", "fulfillment_channel", "shipping_method_code",
+    readonly_fields = ("order", "order_number", "seller", "seller_name", "fulfillment_channel", "shipping_method_code",
                        "shipping_method_name", "shipping_price", "shipping_tax", "estimated_earliest",
                        "estimated_latest", "status", "shipping_refunded", "packed_at", "packed_weight_lb", "shipped_at",
                        "shipped_from",
                        "delivered_at", "delivery_confirmed_by")
     actions = ("ship_packages", "deliver_packages")
+
+    @admin.display(description=_("order"))
+    def order_number(self, obj):
+        return obj.order.number
+
+    def get_fields(self, request, obj=None):
+        # Whoever may not open the whole order (a seller's member: it may hold other sellers'
+        # lines) sees its number, not a link to a page that refuses them.
+        hidden = "order_number" if request.user.has_perm("orders.view_order") else "order"
+        return [name for name in super().get_fields(request, obj) if name != hidden]
 
     def get_readonly_fields(self, request, obj=None):
         # The tracking number is filled in while the package is prepared; after that it is history.
@@ -254,6 +264,7 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
         context["can_ship"] = self._can_ship(request, obj)
         if obj is not None:
             context["shipment"] = selectors.package_timelines(order=obj.order).get(obj.pk)
+            context["slip"] = selectors.package_packing_slip(package=obj, actor=request.user)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):

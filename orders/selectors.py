@@ -75,6 +75,28 @@ def package_ship_refusal(*, package: Package, actor) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class PackingSlip:
+    """What goes in one package and, for whoever ships it, where it goes."""
+
+    lines: list  # the package's order lines: title, SKU, units (and units refunded)
+    ship_to: dict | None  # the order's delivery address and name; None when the viewer does not ship it
+    phone: str = ""
+
+
+def package_packing_slip(*, package: Package, actor) -> PackingSlip:
+    """The package's contents, and its delivery address for Bazaar staff and for the members of a
+    seller that ships the package itself. A seller whose package Bazaar fulfils never sees the
+    buyer's address: Bazaar ships it."""
+    lines = list(OrderLine.objects.filter(package_id=package.pk).order_by("pk").only(
+        "product_title", "sku", "quantity", "refunded_quantity", "package_id"))
+    seller_member = actor is not None and marketplace_selectors.seller_scope_for_user(actor) is not None
+    if seller_member and package.fulfillment_channel != MERCHANT:
+        return PackingSlip(lines=lines, ship_to=None)
+    address = dict(package.order.shipping_address or {})
+    return PackingSlip(lines=lines, ship_to=address, phone=str(address.get("phone", "")))
+
+
 def package_deliver_refusal(*, package: Package, actor) -> str | None:
     """Why ``actor`` may not mark ``package`` delivered, or None: delivery is confirmed by the
     carrier's tracking, by Bazaar staff, or assumed once long overdue (never by the seller, whose

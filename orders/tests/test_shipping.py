@@ -235,6 +235,35 @@ class TestAdmin:
         viewer.post(f"/admin/orders/package/{theirs.pk}/change/", {"tracking_number": "X", "_ship": "1"})
         assert Package.objects.get(pk=theirs.pk).status == Package.Status.PENDING
 
+    def test_the_package_page_says_what_to_send_and_where_to_whoever_ships_it(self, client, offers):
+        """A seller shipping its own package needs its contents and the delivery address on the
+        package's page (the whole order's page is not theirs: it can hold other sellers' lines). A
+        seller whose package Bazaar fulfils sees the contents, never the buyer's address."""
+        kettle, towel = offers
+        order = buy(offers)
+        merchant, fulfilled = package_of(order, towel), package_of(order, kettle)
+        client.force_login(seller_member(towel.seller))
+        page = client.get(f"/admin/orders/package/{merchant.pk}/change/").content.decode()
+        slip = page.split('id="packing-slip"', 1)[1]
+        assert all(part in slip for part in ("Tea Towel", towel.sku, "Ada Buyer", "1 Main St", "Springfield"))
+        assert "Blue Kettle" not in slip
+        assert order.number in page
+        assert f"/admin/orders/order/{order.pk}/change/" not in page  # a page that would refuse them
+        assert client.get(f"/admin/orders/order/{order.pk}/change/").status_code == 403
+
+        client.force_login(seller_member(kettle.seller))
+        page = client.get(f"/admin/orders/package/{fulfilled.pk}/change/").content.decode()
+        slip = page.split('id="packing-slip"', 1)[1]
+        assert "Blue Kettle" in slip
+        assert not any(part in page for part in ("Tea Towel", "Ada Buyer", "1 Main St"))
+        assert "Bazaar ships this package from its fulfilment centre" in slip
+
+        staff = Client()
+        staff.force_login(staff_user("orders.view_package", "orders.view_order"))
+        page = staff.get(f"/admin/orders/package/{fulfilled.pk}/change/").content.decode()
+        assert "Ada Buyer" in page.split('id="packing-slip"', 1)[1]
+        assert f"/admin/orders/order/{order.pk}/change/" in page
+
     def test_a_seller_member_ships_their_own_package_but_never_confirms_delivery(self, client, offers):
         kettle, towel = offers
         order = buy(offers)
