@@ -161,3 +161,23 @@ def test_the_api_places_an_order_with_a_voucher(client, methods):
                        content_type="application/json", HTTP_IDEMPOTENCY_KEY="k2")
     assert good.status_code == 201, good.json()
     assert Order.objects.get().discount == Decimal("1.00")
+
+
+@pytest.mark.django_db
+def test_the_order_page_and_e_mail_count_a_discount_once(client, methods, mailoutbox):
+    """Lines show price x units, which add up to the subtotal; the discount is its own row below,
+    so no one reads it twice (once inside a line and again in the totals)."""
+    Voucher.objects.create(code="SAVE10", kind="percent", value=10)
+    offer = OfferFactory(price=Decimal("20.00"), product__title="Copper Kettle")
+    stock(offer, 5)
+    user = UserFactory()
+    order = place(cart_with(offer, 2), user=user).order
+    client.force_login(user)
+    page = plain(client.get(f"/orders/{order.number}/"))
+    assert "Copper Kettle $20.00 2 $40.00" in page
+    assert "Subtotal $40.00 Code SAVE10: 10% off -$4.00" in page
+    assert "$36.00" not in page.split("Subtotal", 1)[0]  # no line shows the discounted amount
+    confirmation = next(m for m in mailoutbox if order.number in m.subject)
+    assert "2 x Copper Kettle  $40.00" in confirmation.body
+    html = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", confirmation.alternatives[0][0]))
+    assert "2 × Copper Kettle $40.00" in html
