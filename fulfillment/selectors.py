@@ -37,6 +37,7 @@ from fulfillment.models import (
     Warehouse,
 )
 from marketplace import selectors as marketplace_selectors
+from marketplace.benefits import PLATFORM
 from marketplace.buy_box import OfferFacts
 
 # Read by every page, cart and order that shows or sells stock: one prepared statement, not a
@@ -229,20 +230,24 @@ def offer_facts(offers: Sequence, *, now=None) -> dict[int, OfferFacts]:
         if key not in options_of:
             options = shipping_methods_for(seller_id=key[0], channel=key[1], methods=methods)
             member_options = shipping_methods_for(seller_id=key[0], channel=key[1], methods=methods, members=True)
+            # The promise shown beside the shipping price is the window of the option that price
+            # buys (checkout's default, the cheapest), never a faster option's first day. A member
+            # gets what checkout picks for them: on Bazaar's channel every option ships free, so
+            # the fastest; elsewhere the cheapest, as for anyone (members-only options included).
+            member_key = (lambda m: (m.max_days, m.min_days)) if key[1] == PLATFORM else (
+                lambda m: (m.price, m.max_days, m.min_days))
             options_of[key] = (
-                min(options, key=lambda m: (m.price, m.min_days), default=None),  # cheapest
-                min(options, key=lambda m: (m.min_days, m.price), default=None),  # fastest
-                min(member_options, key=lambda m: (m.max_days, m.min_days), default=None),  # members' fastest
+                min(options, key=lambda m: (m.price, m.max_days, m.min_days), default=None),  # cheapest
+                min(member_options, key=member_key, default=None),  # a member's
             )
-        cheapest, fastest, member_fastest = options_of[key]
+        cheapest, member_fastest = options_of[key]
         available, warehouse_id = stock.get(offer.pk, (0, None))
         promised = member_promised = None
         if available > 0 and warehouse_id is not None:
             dispatch = dispatch_of(warehouse_id=warehouse_id, cal=cal)
             if cheapest is not None:
                 promised = promise.promise(now=now, dispatch=dispatch, handling_days=offer.handling_days,
-                                           min_days=fastest.min_days if fastest else cheapest.min_days,
-                                           max_days=cheapest.max_days,
+                                           min_days=cheapest.min_days, max_days=cheapest.max_days,
                                            transit_closed=transit_closed(carrier=cheapest.carrier, cal=cal))
             if member_fastest is not None:
                 member_promised = promise.promise(
@@ -252,7 +257,7 @@ def offer_facts(offers: Sequence, *, now=None) -> dict[int, OfferFacts]:
         facts[offer.pk] = OfferFacts(
             available=max(available, 0),
             shipping=cheapest.price if cheapest else Decimal(0),
-            delivery_min_days=offer.handling_days + (fastest.min_days if fastest else 0),
+            delivery_min_days=offer.handling_days + (cheapest.min_days if cheapest else 0),
             delivery_max_days=offer.handling_days + (cheapest.max_days if cheapest else 0),
             member_delivery_min_days=offer.handling_days + (member_fastest.min_days if member_fastest else 0),
             member_delivery_max_days=offer.handling_days + (member_fastest.max_days if member_fastest else 0),

@@ -106,6 +106,32 @@ def test_stored_buy_box_is_for_non_members_and_a_member_is_ranked_with_their_ben
     assert page.winner.member_delivery.delivery_max_days < page.winner.facts.delivery_max_days
 
 
+def test_the_product_page_promises_the_window_checkout_picks_for_its_shipping_price(kettle, member):
+    """Beside "+ $5.00 delivery" the page promises that option's window, never a faster (dearer)
+    option's first day; a member is promised what checkout picks for them: the free one-day
+    option on Bazaar's offers, and on a seller's offers what anyone gets (no member line)."""
+    shipping_method(channel="merchant", price="15.00", code="merchant-express", min_days=1, max_days=1)
+    product = kettle["product"]
+    for user in (UserFactory(), member):
+        page = marketplace_selectors.product_page(slug=product.slug, inputs=viewer_of(user))
+        views = {view.offer.pk: view for view in [page.winner, *page.others]}
+        merchant, platform = views[kettle["merchant"].pk], views[kettle["platform"].pk]
+        priced = pricing.cart_price(
+            lines=[pricing.LineInput(kettle["merchant"].pk, 1), pricing.LineInput(kettle["platform"].pk, 1)],
+            context=context_of(user))
+        chosen = {package.channel: package.chosen for package in priced.packages}
+        assert (merchant.facts.arrives_from, merchant.facts.arrives_by) == (
+            chosen["merchant"].earliest, chosen["merchant"].latest), user
+        assert merchant.member_delivery is None  # members get nothing faster from a seller's own shipping
+        if user == member:
+            window = (platform.member_delivery.arrives_from, platform.member_delivery.arrives_by)
+            assert window == (chosen["platform"].earliest, chosen["platform"].latest)
+            assert chosen["platform"].code == "one-day"
+        else:
+            assert (platform.facts.arrives_from, platform.facts.arrives_by) == (
+                chosen["platform"].earliest, chosen["platform"].latest)
+
+
 def test_a_plan_without_member_prices_ranks_on_shipping_only(kettle, plan):
     plan.member_prices = False
     plan.save()
