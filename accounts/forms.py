@@ -11,7 +11,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AdminUserCreationForm, AuthenticationForm, UserChangeForm
 from django.utils.translation import gettext_lazy as _
 
-from accounts import services
+from accounts import selectors, services
 from accounts.models import Address, User
 
 
@@ -162,7 +162,10 @@ class AddressForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["country"].choices = [("", _("Choose a country"))] + list(self.fields["country"].choices)[1:]
+        self.fields["country"].choices = [("", _("Choose a country")), *selectors.country_choices()]
+        # A parcel needs it, and checkout asks for it: an address saved without one would stop
+        # every checkout that starts from it.
+        self.fields["postal_code"].required = True
 
     def _post_clean(self):
         # The instance is saved by accounts.services; skip ModelForm's model validation, which

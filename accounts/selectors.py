@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from accounts.models import Address, User
+from accounts.models import COUNTRY_CHOICES, Address, User
 
 
 def address_list(*, user: User) -> QuerySet[Address]:
@@ -30,6 +30,12 @@ def address_get(*, user: User, address_id: int | str) -> Address | None:
 
 def address_default(*, user: User) -> Address | None:
     return Address.objects.filter(user_id=user.pk, is_default=True).first()
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """The countries the shop delivers to, as (code, name), sorted by name in the active language
+    (the address book and checkout offer the same list)."""
+    return sorted(((code, str(name)) for code, name in COUNTRY_CHOICES), key=lambda choice: choice[1])
 
 
 # --- API tokens ----------------------------------------------------------------------------

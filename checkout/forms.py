@@ -5,11 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy
 
-COUNTRIES = [
-    ("US", gettext_lazy("United States")), ("CA", gettext_lazy("Canada")), ("GB", gettext_lazy("United Kingdom")),
-    ("DE", gettext_lazy("Germany")), ("FR", gettext_lazy("France")), ("ES", gettext_lazy("Spain")),
-    ("IT", gettext_lazy("Italy")), ("NL", gettext_lazy("Netherlands")), ("AU", gettext_lazy("Australia")),
-]
+from accounts import selectors as account_selectors
 
 
 class AddressForm(forms.Form):
@@ -20,7 +16,7 @@ class AddressForm(forms.Form):
     city = forms.CharField(label=gettext_lazy("City"), max_length=100)
     postal_code = forms.CharField(label=gettext_lazy("Postal code"), max_length=20)
     region = forms.CharField(label=gettext_lazy("State or region"), max_length=40, required=False)
-    country = forms.ChoiceField(label=gettext_lazy("Country"), choices=COUNTRIES)
+    country = forms.ChoiceField(label=gettext_lazy("Country"), choices=account_selectors.country_choices, initial="US")
     phone = forms.CharField(label=gettext_lazy("Phone"), max_length=30, required=False)
 
 

@@ -384,11 +384,14 @@ def checkout_address(request: HttpRequest) -> HttpResponse:
         services.checkout_started(cart=cart, lines=view.sellable_count, value=priced.total.amount)
         _save_state(request, started_cart=cart.pk)
     saved = state.get("address")
-    if not saved and request.user.is_authenticated:
-        # A member starts from their default address (the address book is in accounts).
-        default = account_selectors.address_default(user=request.user)
-        if default is not None:
-            saved = {name: getattr(default, name, "") for name in forms.AddressForm.base_fields if name != "email"}
+    book = list(account_selectors.address_list(user=request.user)) if request.user.is_authenticated else []
+    # A signed-in shopper starts from the address they picked from their book (?address=<id>, only
+    # their own), else from what they entered before, else from their default address.
+    picked = next((a for a in book if str(a.pk) == request.GET.get("address", "")), None)
+    if picked is None and not saved:
+        picked = next((a for a in book if a.is_default), None)
+    if picked is not None:
+        saved = {name: getattr(picked, name, "") for name in forms.AddressForm.base_fields if name != "email"}
     initial = {**(saved or {}), "email": state.get("email") or getattr(request.user, "email", "")}
     form = forms.AddressForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -396,7 +399,8 @@ def checkout_address(request: HttpRequest) -> HttpResponse:
         _save_state(request, email=data.pop("email"), address=data)
         services.checkout_step_completed(cart=cart, step=1)
         return redirect("checkout_flow:delivery")
-    return render(request, "checkout/flow_address.html", {"form": form, "priced": priced, "step": 1})
+    return render(request, "checkout/flow_address.html", {"form": form, "priced": priced, "step": 1,
+                                                          "book": book, "picked": picked})
 
 
 def checkout_delivery(request: HttpRequest) -> HttpResponse:

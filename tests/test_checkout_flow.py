@@ -138,3 +138,38 @@ def test_a_guest_buys_a_gift_card_through_the_checkout_pages(client):
     order = Order.objects.get()
     assert order.number in response.content.decode()
     assert (order.total, order.gift_cards_total) == (Decimal("25.00"), Decimal("25.00"))
+
+
+def test_a_signed_in_shopper_picks_one_of_their_addresses_and_sees_every_country(client, offer):
+    from accounts import services as account_services
+    from tests.factories import UserFactory
+
+    user, stranger = UserFactory(), UserFactory()
+    home = account_services.address_create(user=user, full_name="Ada Home", line1="1 Main St", city="Austin",
+                                           postal_code="73301", region="TX", country="US")
+    tokyo = account_services.address_create(user=user, full_name="Ada Away", line1="2-1 Marunouchi",
+                                            city="Tokyo", postal_code="100-0005", country="JP")
+    theirs = account_services.address_create(user=stranger, full_name="Eve Other", line1="9 Elm St",
+                                             city="Boston", postal_code="02101", country="US")
+    client.force_login(user)
+    add(client, offer)
+
+    page = client.get("/checkout/").content.decode()
+    assert 'value="Ada Home"' in page  # the default address, filled in
+    assert f'href="?address={tokyo.pk}"' in page
+    assert f'href="?address={home.pk}"' not in page  # the one filled in
+    countries = re.findall(r'<option value="([A-Z]{2})"', page)
+    assert {"JP", "US", "ZA", "GB"} <= set(countries)  # the address book's countries
+    names = re.findall(r'<option value="[A-Z]{2}"[^>]*>([^<]+)</option>', page)
+    assert names == sorted(names)  # by name, not by code
+
+    picked = client.get(f"/checkout/?address={tokyo.pk}").content.decode()
+    assert 'value="Ada Away"' in picked
+    assert re.search(r'<option value="JP" selected>', picked)
+    assert client.post(f"/checkout/?address={tokyo.pk}", {**ADDRESS, "full_name": "Ada Away", "country": "JP",
+                                                           "city": "Tokyo", "postal_code": "100-0005"}
+                       ).url == "/checkout/delivery/"
+    # another shopper's address id is not theirs to pick: the default stays
+    other = client.get(f"/checkout/?address={theirs.pk}").content.decode()
+    assert "Eve Other" not in other
+    assert client.get("/checkout/?address=junk").status_code == 200

@@ -43,7 +43,7 @@ class AddressInputSerializer(serializers.Serializer):
     line1 = serializers.CharField(max_length=200)
     line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
     city = serializers.CharField(max_length=100)
-    postal_code = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    postal_code = serializers.CharField(max_length=20, help_text="Required: parcels and checkout need it.")
     region = serializers.CharField(max_length=100, required=False, allow_blank=True)
     country = serializers.ChoiceField(choices=COUNTRY_CHOICES, help_text="ISO 3166-1 alpha-2 code, e.g. `US`.")
     phone = serializers.CharField(max_length=30, required=False, allow_blank=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -77,6 +78,7 @@ def _own_address(request: Request, address_id: int):
 
 class AddressListApi(APIView):
     permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]  # a form post cannot say which values are strings, numbers or booleans
     pagination_class = StrictPageNumberPagination  # also documents the page parameters in the schema
 
     @extend_schema(
@@ -97,7 +99,7 @@ class AddressListApi(APIView):
         summary="Add an address",
         description="Your first address becomes the default; `is_default: true` moves the default to this one.",
         request=AddressInputSerializer,
-        responses={201: AddressOutputSerializer, **error_responses(400, 401, 403, 429)},
+        responses={201: AddressOutputSerializer, **error_responses(400, 401, 403, 415, 429)},
     )
     def post(self, request: Request) -> Response:
         serializer = AddressInputSerializer(data=request.data)
@@ -108,6 +110,7 @@ class AddressListApi(APIView):
 
 class AddressDetailApi(APIView):
     permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="account_addresses_retrieve",
@@ -124,7 +127,7 @@ class AddressDetailApi(APIView):
         summary="Change an address",
         description="Send only the fields that change.",
         request=AddressInputSerializer(partial=True),
-        responses={200: AddressOutputSerializer, **error_responses(400, 401, 403, 404, 429)},
+        responses={200: AddressOutputSerializer, **error_responses(400, 401, 403, 404, 415, 429)},
     )
     def patch(self, request: Request, address_id: int) -> Response:
         address = _own_address(request, address_id)

@@ -85,8 +85,10 @@ def test_address_form_errors_are_shown_not_500(client):
     response = client.post(reverse("accounts:address_create"), {"full_name": "", "country": "XX"})
     assert response.status_code == 200
     errors = response.context["form"].errors
-    assert {"full_name", "line1", "city", "country"} <= set(errors)
+    assert {"full_name", "line1", "city", "country", "postal_code"} <= set(errors)  # checkout needs a postal code
     assert 'role="alert"' in response.content.decode()
+    names = [str(name) for code, name in response.context["form"].fields["country"].choices if code]
+    assert names == sorted(names)  # by name, as at checkout
 
 
 def test_another_users_address_is_a_404_on_every_page(client):

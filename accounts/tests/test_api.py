@@ -26,7 +26,7 @@ def user(api):
     return user
 
 
-ADDRESS = {"full_name": "Ann", "line1": "1 Main St", "city": "Springfield", "country": "US"}
+ADDRESS = {"full_name": "Ann", "line1": "1 Main St", "city": "Springfield", "postal_code": "62701", "country": "US"}
 
 
 def test_account_needs_authentication(api):
@@ -73,6 +73,13 @@ def test_bad_address_input_is_a_400_in_the_error_shape(api, user):
     response = api.post("/api/v1/account/addresses/", {**ADDRESS, "country": "XX", "city": ""}, format="json")
     assert response.status_code == 400
     assert {"country", "city"} <= set(response.json()["error"]["fields"])
+    # checkout needs a postal code: an address without one is refused here, not at every checkout
+    response = api.post("/api/v1/account/addresses/", {**ADDRESS, "postal_code": ""}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"postal_code"}
+    # JSON only: a form post cannot tell a string from a number or a boolean
+    assert api.post("/api/v1/account/addresses/", ADDRESS, format="multipart").status_code == 415
+    assert not Address.objects.exists()
 
 
 def test_another_users_address_is_a_404(api, user):
