@@ -27,6 +27,8 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("bench/hello", core_views.hello, name="hello"),
+    # Browsers ask for /favicon.ico on pages that name no icon (the admin's): the shop's icon.
+    path("favicon.ico", core_views.favicon, name="favicon"),
     # The most visited pages first (a URL is resolved by trying the patterns in order): the home,
     # product, category and search pages. Pages that show several contexts (home, product page,
     # account overview) are the storefront's.

@@ -74,3 +74,14 @@ def test_readyz_fails_only_when_the_database_does_not_answer(client):
 def test_request_id_is_echoed_when_sane(client):
     assert client.get("/healthz", HTTP_X_REQUEST_ID="abc-123")["X-Request-ID"] == "abc-123"
     assert client.get("/healthz", HTTP_X_REQUEST_ID="bad id!\n")["X-Request-ID"] != "bad id!\n"
+
+
+def test_the_favicon_is_the_shops_icon_and_every_page_names_it(client):
+    """Browsers ask for /favicon.ico where a page names no icon (the admin's): never a 404 there."""
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("img/favicon.svg")
+    assert finders.find("img/favicon.svg")
+    assert 'rel="icon"' in client.get("/cart/").content.decode()
