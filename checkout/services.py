@@ -460,6 +460,9 @@ def order_draft(*, priced: pricing.PricedCart, user, email: str, shipping_addres
                 billing_address: dict) -> orders_services.OrderDraft:
     """The order snapshot of a priced cart, with each line's referral fee as the rules say now."""
     fees = _referral_fees(priced)
+    # A gift card whose buyer left "From" empty is from the buyer, not from the shop.
+    buyer_name = ((getattr(user, "full_name", "") or "").strip()
+                  or str((billing_address or {}).get("full_name") or shipping_address.get("full_name") or "").strip())
     packages = []
     for package in priced.packages:
         chosen = package.chosen
@@ -495,7 +498,8 @@ def order_draft(*, priced: pricing.PricedCart, user, email: str, shipping_addres
         gift_cards=tuple(
             orders_services.GiftCardDraft(
                 amount=card.amount, recipient_email=card.recipient_email, deliver_on=card.deliver_on,
-                recipient_name=card.recipient_name, sender_name=card.sender_name, message=card.message)
+                recipient_name=card.recipient_name, sender_name=card.sender_name or buyer_name[:100],
+                message=card.message)
             for card in priced.gift_cards
         ),
     )

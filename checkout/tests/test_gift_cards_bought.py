@@ -626,3 +626,17 @@ def test_a_capture_refused_because_the_order_was_cancelled_meanwhile_issues_noth
         assert refused.value.code == "capture_failed"
         assert Order.objects.get(pk=paid.pk).status == Order.Status.PAID
         assert OrderGiftCard.objects.get(order=paid).status == OrderGiftCard.Status.PENDING
+
+
+def test_a_card_without_a_from_name_is_from_its_buyer_not_from_the_shop():
+    signed_in = UserFactory(full_name="Quinn Tester")
+    for user, expected in ((signed_in, "Quinn Tester"), (None, ADDRESS["full_name"])):
+        cart = Cart.objects.create()
+        add_card(cart, "25.00", email=f"friend-of-{expected.split()[0].lower()}@example.com")
+        order = place(cart, user=user)
+        assert OrderGiftCard.objects.get(order=order).sender_name == expected
+        [gift_mail] = [m for m in mail.outbox if m.to == [f"friend-of-{expected.split()[0].lower()}@example.com"]]
+        assert expected in gift_mail.subject + gift_mail.body
+    cart = Cart.objects.create()
+    add_card(cart, "25.00", email="named@example.com", sender_name="Aunt May")
+    assert OrderGiftCard.objects.get(order=place(cart, user=signed_in)).sender_name == "Aunt May"  # theirs stands
