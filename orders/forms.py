@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from orders.models import ReturnPolicy, ReturnReason
 
@@ -67,16 +68,18 @@ class ReturnStartForm(forms.Form):
     details and up to three photos."""
 
     reason = forms.ChoiceField(label=_("Why do you return them?"), choices=ReturnReason.choices)
-    description = forms.CharField(label=_("Details (optional)"), required=False, max_length=2000,
+    description = forms.CharField(label=_("Details"), required=False, max_length=2000,
                                   widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, lines=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.lines = list(lines)
         for line, left in self.lines:
-            self.fields[f"units-{line.pk}"] = forms.IntegerField(
+            field = forms.IntegerField(
                 label=line.product_title, min_value=0, max_value=left, initial=0, required=False,
-                help_text=_("Up to %(n)s unit(s).") % {"n": left})
+                help_text=ngettext("Up to %(n)s unit.", "Up to %(n)s units.", left) % {"n": left})
+            field.hide_optional = True  # a number of units (0 by default), not an optional detail
+            self.fields[f"units-{line.pk}"] = field
 
     def units(self) -> dict[int, int]:
         return {line.pk: self.cleaned_data.get(f"units-{line.pk}") or 0 for line, _left in self.lines}

@@ -173,3 +173,20 @@ def test_a_signed_in_shopper_picks_one_of_their_addresses_and_sees_every_country
     other = client.get(f"/checkout/?address={theirs.pk}").content.decode()
     assert "Eve Other" not in other
     assert client.get("/checkout/?address=junk").status_code == 200
+
+
+def test_a_one_day_window_is_one_day_not_a_range_of_it(client, offer):
+    from datetime import date
+
+    from core.templatetags.shop_tags import days
+
+    assert days(date(2026, 12, 2), date(2026, 12, 2)) == "Wed 2 Dec"
+    assert days(date(2026, 12, 2), date(2026, 12, 4)) == "Wed 2 Dec – Fri 4 Dec"
+    assert days(None, date(2026, 12, 4)) == ""
+    add(client, offer)
+    client.post("/checkout/", ADDRESS)
+    delivery = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", client.get("/checkout/delivery/").content.decode()))
+    windows = re.findall(r"arrives (\w{3} \d+ \w{3})(?: – (\w{3} \d+ \w{3}))?", delivery)
+    assert len(windows) == 2
+    assert all(first != last for first, last in windows)  # express (one day) shows its day once
+    assert any(not last for _first, last in windows)

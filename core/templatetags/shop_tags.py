@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import template
 from django.template import Context
+from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -24,6 +25,18 @@ def money(value, currency: str | None = None) -> str:
     if value is None or value == "":
         return ""
     return format_money(value, currency or None)
+
+
+@register.filter
+def days(earliest, latest) -> str:
+    """``{{ earliest|days:latest }}`` -> ``Wed 2 Dec – Fri 4 Dec``, or ``Wed 2 Dec`` when both are
+    the same day (a delivery window). Empty without a first day."""
+    if not earliest:
+        return ""
+    first = date_format(earliest, "D j M")
+    if not latest or latest == earliest:
+        return first
+    return f"{first} – {date_format(latest, 'D j M')}"
 
 
 @register.filter

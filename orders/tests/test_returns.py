@@ -5,6 +5,7 @@ whose amounts are explained and sum exactly, the return label deducted when the 
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -385,6 +386,11 @@ def test_the_buyer_returns_items_from_the_order_page_with_photos_and_downloads_t
     assert url in page.content.decode()
     form = client.get(url)
     assert form.status_code == 200
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", form.content.decode()))
+    assert "(optional) (optional)" not in text  # a label says it once
+    assert f"{line.product_title} (optional)" not in text  # a number of units is not an optional detail
+    assert "Up to 2 units." in text or "Up to 1 unit." in text
+    assert "unit(s)" not in text
     with committed():
         response = client.post(url, {"key": "page-1", f"units-{line.pk}": "1", "reason": "defective",
                                      "description": "It leaks.", "photos": [png(), png("b.png")]})

@@ -194,7 +194,7 @@ def test_a_defective_unit_comes_back_and_the_money_goes_back_where_it_came_from(
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Return items from {STORE}")
     page.get_by_label(TITLE).fill("1")
     page.get_by_label("Why do you return them?").select_option(ReturnReason.DEFECTIVE)
-    page.get_by_label("Details (optional)").fill("It does not heat at all.")
+    page.get_by_label("Details").fill("It does not heat at all.")
     shot(page, shots, "3-return-form")
     page.get_by_role("button", name="Start the return").click()
     expect(page).to_have_url(re.compile(rf"/orders/{order.number}/returns/\d+/$"))
