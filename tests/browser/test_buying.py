@@ -199,6 +199,16 @@ def test_a_member_signs_in_keeps_the_cart_and_finds_the_order(page, live_server,
     row.get_by_role("link", name=order.number).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Order {order.number}")
 
+    # Cancelling asks once more: the first click only opens the question.
+    confirm = page.get_by_role("button", name="Yes, cancel the order")
+    expect(confirm).to_be_hidden()
+    page.get_by_text("Cancel this order", exact=True).click()
+    assert Order.objects.get().status == Order.Status.PAID
+    expect(confirm).to_be_visible()
+    confirm.click()
+    expect(page.get_by_text("Yes, cancel the order")).to_have_count(0)
+    assert Order.objects.get().status == Order.Status.CANCELLED
+
 
 def test_a_declined_card_says_so_and_keeps_the_cart(page, live_server, store, shots):
     add_from_product_page(page, live_server, store["kettle"])
