@@ -140,6 +140,12 @@ def test_the_cart_page_shows_the_discount_or_why_not(client, methods):
     response = client.post("/cart/voucher/", {"code": "NOPE"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert f"Code NOPE does not apply: {GENERIC}" in plain(response)
+    # a code that does not apply can be replaced straight away (the code box stays), or removed
+    assert 'name="code"' in response.content.decode()
+    assert "Remove code" in plain(response)
+    response = client.post("/cart/voucher/", {"code": "SAVE10"}, follow=True)
+    assert "Code SAVE10: 10% off: -$2.50" in plain(response)
+    assert 'name="code"' not in response.content.decode()  # an applied code: only "Remove code"
     response = client.post("/cart/voucher/", {"remove": "1"}, follow=True)
     assert "does not apply" not in plain(response)
     assert "10% off" not in plain(response)
