@@ -21,8 +21,8 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
+from accounts import addresses, selectors
 from accounts import events as account_events
-from accounts import selectors
 from accounts.exceptions import AccountLockedOut, InvalidCredentials, lockout_message
 from accounts.models import Address, User
 from core import events, outbox
@@ -239,11 +239,16 @@ def superuser_ensure(*, email: str, password: str) -> tuple[User, bool]:
 
 
 def _address_validate(address: Address) -> None:
+    fields: dict[str, list] = {}
     try:
         address.full_clean(exclude=["user"], validate_constraints=False)
     except ValidationError as exc:
         fields = {name: list(messages) for name, messages in exc.message_dict.items()}
-        raise ApplicationError(_("Some fields are not valid."), fields=fields) from None
+    for name, problem in addresses.address_problems(country=address.country, postal_code=address.postal_code,
+                                                     phone=address.phone).items():
+        fields.setdefault(name, []).append(problem)
+    if fields:
+        raise ApplicationError(_("Some fields are not valid."), fields=fields)
 
 
 def _lock_user(user: User) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy
 
+from accounts import addresses as address_shapes
 from accounts import selectors as account_selectors
 
 
@@ -18,6 +19,14 @@ class AddressForm(forms.Form):
     region = forms.CharField(label=gettext_lazy("State or region"), max_length=40, required=False)
     country = forms.ChoiceField(label=gettext_lazy("Country"), choices=account_selectors.country_choices, initial="US")
     phone = forms.CharField(label=gettext_lazy("Phone"), max_length=30, required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, problem in address_shapes.address_problems(
+                country=cleaned.get("country", ""), postal_code=cleaned.get("postal_code", ""),
+                phone=cleaned.get("phone", "")).items():
+            self.add_error(name, problem)
+        return cleaned
 
 
 class CardNumberInput(forms.TextInput):

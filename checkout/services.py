@@ -45,6 +45,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts import addresses as address_shapes
 from checkout import events as checkout_events
 from checkout import pricing, selectors
 from checkout.models import MAX_LINE_QUANTITY, Cart, CartGiftCard, CartLine, TaxRate
@@ -439,6 +440,11 @@ def clean_address(address: Mapping | None, *, field: str) -> dict:
         raise ApplicationError(
             _("Use a two-letter country code, e.g. US."), fields={f"{field}.country": [_("Not a country code.")]}
         )
+    problems = address_shapes.address_problems(country=cleaned["country"], postal_code=cleaned["postal_code"],
+                                               phone=cleaned.get("phone", ""))
+    if problems:
+        raise ApplicationError(" ".join(problems.values()),
+                               fields={f"{field}.{name}": [problem] for name, problem in problems.items()})
     return cleaned
 
 

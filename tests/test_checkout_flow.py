@@ -190,3 +190,44 @@ def test_a_one_day_window_is_one_day_not_a_range_of_it(client, offer):
     assert len(windows) == 2
     assert all(first != last for first, last in windows)  # express (one day) shows its day once
     assert any(not last for _first, last in windows)
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"country": "US", "postal_code": "ZZZZZZZZZZZZZZZZZ"}, "postal_code"),
+    ({"country": "GB", "postal_code": "12345"}, "postal_code"),
+    ({"country": "SE", "postal_code": "!!"}, "postal_code"),
+    ({"phone": "abc"}, "phone"),
+    ({"phone": "12"}, "phone"),
+])
+def test_an_address_no_courier_could_use_is_explained_on_the_page_the_api_and_the_address_book(
+        client, offer, changes, field):
+    from accounts import services as account_services
+    from core.exceptions import ApplicationError
+    from tests.factories import UserFactory
+
+    add(client, offer)
+    page = client.post("/checkout/", {**ADDRESS, **changes})
+    assert page.status_code == 200  # the form again, with the reason on the field
+    assert field in page.context["form"].errors
+    assert client.get("/checkout/delivery/")["Location"] == "/checkout/"  # no address kept: still step 1
+
+    api = client.post("/api/v1/checkout/orders/", {"email": "guest@example.com", "payment_method": "4242424242424242",
+                                                    "shipping_address": {**ADDRESS, **changes}},
+                      content_type="application/json", HTTP_IDEMPOTENCY_KEY=f"bad-address-{field}")
+    assert api.status_code == 400
+    assert not Order.objects.exists()
+    assert f"shipping_address.{field}" in api.json()["error"]["fields"]
+
+    with pytest.raises(ApplicationError) as refused:
+        account_services.address_create(user=UserFactory(), **{
+            "full_name": "Gus", "line1": "2 High St", "city": "Leeds", "postal_code": "LS1 1AA", "country": "GB",
+            **changes})
+    assert field in refused.value.fields
+
+
+def test_well_formed_postal_codes_and_phones_pass():
+    from accounts.addresses import address_problems
+
+    for country, code in (("US", "12345"), ("US", "12345-6789"), ("CA", "K1A 0B1"), ("GB", "sw1a 1aa"),
+                          ("NL", "1012 AB"), ("JP", "100-0005"), ("SE", "114 55"), ("IE", "D02 X285")):
+        assert address_problems(country=country, postal_code=code, phone="+1 (555) 010-9999") == {}, (country, code)
