@@ -398,7 +398,8 @@ def checkout_address(request: HttpRequest) -> HttpResponse:
         data = dict(form.cleaned_data)
         _save_state(request, email=data.pop("email"), address=data)
         services.checkout_step_completed(cart=cart, step=1)
-        return redirect("checkout_flow:delivery")
+        # Nothing to ship (only gift cards, e-mailed): no delivery to choose.
+        return redirect("checkout_flow:delivery" if priced.packages else "checkout_flow:review")
     return render(request, "checkout/flow_address.html", {"form": form, "priced": priced, "step": 1,
                                                           "book": book, "picked": picked})
 
@@ -407,6 +408,8 @@ def checkout_delivery(request: HttpRequest) -> HttpResponse:
     cart, view, priced, stop = _guard(request)
     if stop:
         return stop
+    if not priced.packages:  # only gift cards: nothing is delivered by a carrier
+        return redirect("checkout_flow:review")
     if request.method == "POST":
         choices = {}
         for package in priced.packages:

@@ -127,8 +127,12 @@ def test_an_unknown_shipping_choice_falls_back_to_the_cheapest(client, offer):
 def test_a_guest_buys_a_gift_card_through_the_checkout_pages(client):
     assert client.post("/cart/gift-cards/", {"amount": "25", "recipient_email": "ann@example.com",
                                              "message": "For you"}).status_code == 302
-    assert client.post("/checkout/", ADDRESS).url == "/checkout/delivery/"
-    assert client.get("/checkout/delivery/").status_code == 200  # nothing to ship: no package to choose for
+    address_page = client.get("/checkout/").content.decode()
+    assert "Billing address" in address_page  # nothing is delivered to it
+    assert "2. Delivery" not in address_page  # and there is no delivery step
+    # nothing to ship: no delivery to choose, straight to payment and review
+    assert client.post("/checkout/", ADDRESS).url == "/checkout/review/"
+    assert client.get("/checkout/delivery/").url == "/checkout/review/"
     form = review_form(client)
     assert form["expected_total"] == "25.00"
     review = client.get("/checkout/review/").content.decode()

@@ -42,10 +42,13 @@ def test_apply_a_voucher_in_the_cart(page, live_server, socks, shots):
     expect(page.get_by_role("alert")).to_contain_text("does not apply")
     expect(page.get_by_role("alert")).to_contain_text("This code cannot be used for this order.")
 
-    page.get_by_role("button", name="Remove voucher code BIGSPEND").click()
+    # the code box stays beside "Remove code": the right code replaces the wrong one at once
+    expect(page.get_by_role("button", name="Remove voucher code BIGSPEND")).to_be_visible()
     page.get_by_role("textbox", name="Voucher code").fill("save10")
     page.get_by_role("button", name="Apply").click()
     expect(page.locator(".cart__discount")).to_contain_text("-$2.00")
     expect(page.locator("#cart-body")).to_contain_text("Subtotal after discounts: $18.00")
+    expect(page.get_by_role("alert")).to_have_count(0)
+    expect(page.get_by_role("textbox", name="Voucher code")).to_have_count(0)  # applied: only "Remove code"
     assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
     page.screenshot(path=str(shots / "cart-voucher.png"))
