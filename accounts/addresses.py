@@ -41,3 +41,4 @@ def address_problems(*, country: str, postal_code: str, phone: str = "") -> dict
     if number and (not _PHONE.fullmatch(number) or not 6 <= sum(c.isdigit() for c in number) <= 15):
         problems["phone"] = _("Enter a phone number: 6 to 15 digits, with +, spaces, dots, hyphens or brackets.")
     return problems
+

@@ -8,6 +8,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.addresses import address_lines
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -134,9 +136,4 @@ class Address(models.Model):
 
     def lines(self) -> list[str]:
         """The address as printed on a label, one line per entry, empty parts left out."""
-        city_line = " ".join(p for p in (self.postal_code, self.city) if p)
-        return [
-            p
-            for p in (self.full_name, self.line1, self.line2, city_line, self.region, self.get_country_display())
-            if p
-        ]
+        return address_lines(self, country_name=self.get_country_display())  # the one way they are written

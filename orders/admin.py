@@ -13,8 +13,11 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from core.addresses import address_lines
 from core.admin import ReadOnlyAdminMixin, ReadOnlyInline, ServiceErrorsAdminMixin, requires_permission
 from core.exceptions import ApplicationError
 from core.money import format_money
@@ -84,9 +87,9 @@ class OrderAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     readonly_fields = ("number", "user", "email", "status", "currency", "prices_include_tax", "subtotal",
                        "discount", "shipping", "tax", "gift_cards_total", "total", "refunded_amount",
-                       "shipping_address", "billing_address",
+                       "delivery_address", "billing_address_lines",
                        "placed_at", "payment_problem", "payment_problem_note", "payments")
-    exclude = ("idempotency_key",)
+    exclude = ("idempotency_key", "shipping_address", "billing_address")
     inlines = (PackageInline, OrderLineInline, OrderGiftCardInline, OrderDiscountInline, OrderEventInline)
     actions = ("cancel_orders", "refund_orders", "complete_orders", "resolve_payment_problems", "revoke_guest_links")
 
@@ -101,6 +104,16 @@ class OrderAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("delivery address"))
+    def delivery_address(self, obj: Order) -> str:
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in address_lines(obj.shipping_address)))
+
+    @admin.display(description=_("billing address"))
+    def billing_address_lines(self, obj: Order) -> str:
+        if not obj.billing_address:
+            return _("Same as the delivery address")
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in address_lines(obj.billing_address)))
 
     @admin.display(description=_("payments"))
     def payments(self, obj: Order) -> str:

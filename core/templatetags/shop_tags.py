@@ -11,7 +11,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from core import pagecache
+from core import addresses, pagecache
 from core.money import Money, format_money
 
 register = template.Library()
@@ -37,6 +37,12 @@ def days(earliest, latest) -> str:
     if not latest or latest == earliest:
         return first
     return f"{first} – {date_format(latest, 'D j M')}"
+
+
+@register.filter
+def address_lines(address) -> list[str]:
+    """``{% for line in order.shipping_address|address_lines %}``: an address as its country writes it."""
+    return addresses.address_lines(address) if address else []
 
 
 @register.filter

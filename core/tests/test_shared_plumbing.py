@@ -134,3 +134,16 @@ def test_the_money_column_formats_an_amount_and_shows_a_dash_for_none():
     assert money_column(None, "EUR") == "-"
     assert money_column(Decimal("1234.5"), "USD") == money_column(Decimal("1234.50"), "USD")
     assert "1,234.50" in money_column(Decimal("1234.5"), "USD")
+
+
+def test_an_address_is_written_as_its_country_writes_it():
+    from core.addresses import address_lines
+
+    base = {"full_name": "Ada Buyer", "line1": "1 Main St", "line2": "", "city": "Springfield"}
+    assert address_lines({**base, "region": "IL", "postal_code": "62701", "country": "US"}) == [
+        "Ada Buyer", "1 Main St", "Springfield, IL 62701", "US"]
+    assert address_lines({**base, "city": "London", "region": "", "postal_code": "SW1A 1AA", "country": "GB"}) == [
+        "Ada Buyer", "1 Main St", "London", "SW1A 1AA", "GB"]
+    assert address_lines({**base, "city": "Berlin", "postal_code": "10115", "country": "DE"}) == [
+        "Ada Buyer", "1 Main St", "10115 Berlin", "DE"]
+    assert address_lines({}) == []

@@ -1,0 +1,27 @@
+"""How an address is written: the lines of a label or a page, in the order its country uses.
+Addresses are kept as mappings on orders and as rows in the address book; both are written here."""
+
+from __future__ import annotations
+
+# Where the postal code goes on the city line: after "City, Region" in North America and
+# Australia, on a line of its own in the UK and Ireland, before the city elsewhere (most of Europe).
+_CODE_AFTER_CITY = frozenset({"US", "CA", "AU"})
+_CODE_ON_ITS_OWN_LINE = frozenset({"GB", "IE"})
+
+
+def address_lines(address, *, country_name: str = "") -> list[str]:
+    """An address (a mapping, as orders keep it, or an object with the same attributes) as it is
+    written in its country, one line per entry, empty parts left out."""
+    def part(name: str) -> str:
+        value = address.get(name) if hasattr(address, "get") else getattr(address, name, "")
+        return str(value or "").strip()
+
+    country = part("country").upper()
+    city, region, code = part("city"), part("region"), part("postal_code")
+    if country in _CODE_AFTER_CITY:
+        places = [" ".join(p for p in (", ".join(p for p in (city, region) if p), code) if p)]
+    elif country in _CODE_ON_ITS_OWN_LINE:
+        places = [", ".join(p for p in (city, region) if p), code]
+    else:
+        places = [" ".join(p for p in (code, city) if p), region]
+    return [p for p in (part("full_name"), part("line1"), part("line2"), *places, country_name or country) if p]
