@@ -130,6 +130,8 @@ def test_a_guest_buys_a_gift_card_through_the_checkout_pages(client):
     address_page = client.get("/checkout/").content.decode()
     assert "Billing address" in address_page  # nothing is delivered to it
     assert "2. Delivery" not in address_page  # and there is no delivery step
+    assert "2. Payment and review" in address_page
+    assert "Continue to payment" in address_page
     # nothing to ship: no delivery to choose, straight to payment and review
     assert client.post("/checkout/", ADDRESS).url == "/checkout/review/"
     assert client.get("/checkout/delivery/").url == "/checkout/review/"
@@ -137,6 +139,8 @@ def test_a_guest_buys_a_gift_card_through_the_checkout_pages(client):
     assert form["expected_total"] == "25.00"
     review = client.get("/checkout/review/").content.decode()
     assert "Gift cards" in review
+    assert "Billing address" in review
+    assert "Deliver to" not in review
     response = client.post("/checkout/place/", form, follow=True)
     assert response.status_code == 200
     order = Order.objects.get()
@@ -213,6 +217,9 @@ def test_an_address_no_courier_could_use_is_explained_on_the_page_the_api_and_th
     page = client.post("/checkout/", {**ADDRESS, **changes})
     assert page.status_code == 200  # the form again, with the reason on the field
     assert field in page.context["form"].errors
+    html = page.content.decode()
+    assert f'aria-describedby="id_{field}_error"' in html  # the field points at its message...
+    assert f'id="id_{field}_error"' in html  # ...which is there, beside it
     assert client.get("/checkout/delivery/")["Location"] == "/checkout/"  # no address kept: still step 1
 
     api = client.post("/api/v1/checkout/orders/", {"email": "guest@example.com", "payment_method": "4242424242424242",
