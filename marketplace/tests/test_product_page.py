@@ -145,6 +145,11 @@ def test_other_sellers_link_to_an_offers_table(client, kettle):
     assert offers_table.count('action="/cart/add/"') == 2
     assert f'<label for="qty-{second.pk}">Quantity</label>' in offers_table
     assert f'name="offer" value="{empty.pk}"' not in offers_table
+    # an offer out of stock promises no delivery (nothing would leave)
+    delta_row = offers_table[offers_table.index("Delta"):]
+    delta_row = delta_row[:delta_row.index("</tr>")]
+    assert "Arrives" not in delta_row
+    assert "delivery" not in delta_row.lower().replace('data-label="delivery"', "")
 
 
 def test_without_stock_the_product_is_currently_unavailable(client, kettle):
