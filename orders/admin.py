@@ -247,8 +247,9 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         # Whoever may not open the whole order (a seller's member: it may hold other sellers'
         # lines) sees its number, not a link to a page that refuses them.
-        hidden = "order_number" if request.user.has_perm("orders.view_order") else "order"
-        return [name for name in super().get_fields(request, obj) if name != hidden]
+        hidden = {"order_number" if request.user.has_perm("orders.view_order") else "order",
+                  "seller"}  # its name is shown (seller_name), once
+        return [name for name in super().get_fields(request, obj) if name not in hidden]
 
     def get_readonly_fields(self, request, obj=None):
         # The tracking number is filled in while the package is prepared; after that it is history.

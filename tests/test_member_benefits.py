@@ -344,3 +344,26 @@ def test_quote_api_shows_member_prices_free_shipping_and_what_guests_would_save(
     assert package["chosen"] == "one-day"
     assert {o["code"]: o["members_only"] for o in package["options"]}["one-day"] is True
     assert package["lines"][0]["regular_unit_price"] == "21.00"
+
+
+def test_the_member_badge_sits_beside_shipping_only_when_membership_made_it_free(client, kettle, member):
+    """A seller's own shipping is not a member benefit: "Shipping Bazaar Plus $5.00" would say it was."""
+    import re
+
+    client.force_login(member)
+    address = {"email": member.email, **ADDRESS}
+
+    def shipping_row() -> str:
+        page = client.get("/checkout/review/").content.decode()
+        return re.search(r"<dt>Shipping.*?</dd>", page, re.S).group(0)
+
+    assert client.post("/cart/add/", {"offer": kettle["merchant"].pk, "quantity": 1}).status_code == 302
+    client.post("/checkout/", address)
+    row = shipping_row()
+    assert "$5.00" in row
+    assert "badge--member" not in row
+    CartLine.objects.filter(offer=kettle["merchant"]).delete()
+    assert client.post("/cart/add/", {"offer": kettle["platform"].pk, "quantity": 1}).status_code == 302
+    row = shipping_row()
+    assert "Free" in row
+    assert "badge--member" in row

@@ -2,6 +2,7 @@
 payment is captured once, the customer is told), deliver, complete; what is refused on the way;
 sellers shipping their own packages in admin; the beat task completing old delivered orders."""
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -249,6 +250,8 @@ class TestAdmin:
         assert "Blue Kettle" not in slip
         assert order.number in page
         assert f"/admin/orders/order/{order.pk}/change/" not in page  # a page that would refuse them
+        assert not re.search(r"field-seller[\" ]", page)  # the seller is named once (field-seller_name)
+        assert page.count("field-seller_name") == 1
         assert client.get(f"/admin/orders/order/{order.pk}/change/").status_code == 403
 
         client.force_login(seller_member(kettle.seller))
