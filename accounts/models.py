@@ -8,7 +8,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.addresses import address_lines
+from core.addresses import COUNTRIES, address_lines
 
 
 class UserManager(BaseUserManager["User"]):
@@ -66,40 +66,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         return (self.full_name.split() or [self.email])[0]
 
 
-# Countries shoppers ship to most; ISO 3166-1 alpha-2 codes. Extend the list as the shop grows.
-COUNTRY_CHOICES = [
-    ("AR", _("Argentina")),
-    ("AT", _("Austria")),
-    ("AU", _("Australia")),
-    ("BE", _("Belgium")),
-    ("BR", _("Brazil")),
-    ("CA", _("Canada")),
-    ("CH", _("Switzerland")),
-    ("CN", _("China")),
-    ("CZ", _("Czechia")),
-    ("DE", _("Germany")),
-    ("DK", _("Denmark")),
-    ("ES", _("Spain")),
-    ("FI", _("Finland")),
-    ("FR", _("France")),
-    ("GB", _("United Kingdom")),
-    ("GR", _("Greece")),
-    ("IE", _("Ireland")),
-    ("IN", _("India")),
-    ("IT", _("Italy")),
-    ("JP", _("Japan")),
-    ("KR", _("South Korea")),
-    ("MX", _("Mexico")),
-    ("NL", _("Netherlands")),
-    ("NO", _("Norway")),
-    ("NZ", _("New Zealand")),
-    ("PL", _("Poland")),
-    ("PT", _("Portugal")),
-    ("SE", _("Sweden")),
-    ("SG", _("Singapore")),
-    ("US", _("United States")),
-    ("ZA", _("South Africa")),
-]
+# Countries shoppers ship to (core.addresses, where addresses are written with their names).
+COUNTRY_CHOICES = COUNTRIES
 
 
 class Address(models.Model):

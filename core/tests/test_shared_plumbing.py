@@ -141,9 +141,10 @@ def test_an_address_is_written_as_its_country_writes_it():
 
     base = {"full_name": "Ada Buyer", "line1": "1 Main St", "line2": "", "city": "Springfield"}
     assert address_lines({**base, "region": "IL", "postal_code": "62701", "country": "US"}) == [
-        "Ada Buyer", "1 Main St", "Springfield, IL 62701", "US"]
+        "Ada Buyer", "1 Main St", "Springfield, IL 62701", "United States"]
     assert address_lines({**base, "city": "London", "region": "", "postal_code": "SW1A 1AA", "country": "GB"}) == [
-        "Ada Buyer", "1 Main St", "London", "SW1A 1AA", "GB"]
+        "Ada Buyer", "1 Main St", "London", "SW1A 1AA", "United Kingdom"]
     assert address_lines({**base, "city": "Berlin", "postal_code": "10115", "country": "DE"}) == [
-        "Ada Buyer", "1 Main St", "10115 Berlin", "DE"]
+        "Ada Buyer", "1 Main St", "10115 Berlin", "Germany"]
+    assert address_lines({**base, "postal_code": "1", "country": "XQ"})[-1] == "XQ"  # a code we cannot name
     assert address_lines({}) == []
