@@ -65,4 +65,4 @@ def address_lines(address, *, country_name: str = "") -> list[str]:
     else:
         places = [" ".join(p for p in (code, city) if p), region]
     name = country_name or str(_NAMES.get(country, country))
-    return [p for p in (part("full_name"), part("line1"), part("line2"), *places, name) if p]
+    return [p for p in (part("full_name"), part("company"), part("line1"), part("line2"), *places, name) if p]

@@ -52,6 +52,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from core.addresses import address_lines
 from core.compiled_query import CompiledQuery
 from core.exceptions import ApplicationError, Conflict, NotFound
 from core.money import cumulative_share as money_share
@@ -471,13 +472,7 @@ def credit_notes_for_order(*, order_id: int, reason: str, source: str,
 
 
 def _address_lines(address: Mapping | None) -> list[str]:
-    address = address if isinstance(address, Mapping) else {}
-    city = " ".join(str(address.get(k) or "") for k in ("postal_code", "city")).strip()
-    if address.get("region"):
-        city = f"{city}, {address['region']}" if city else str(address["region"])
-    parts = [address.get("full_name"), address.get("company"), address.get("line1"), address.get("line2"), city,
-             address.get("country")]
-    return [str(part) for part in parts if part]
+    return address_lines(address) if isinstance(address, Mapping) else []
 
 
 def _money(amount: Decimal, currency: str) -> str:

@@ -147,4 +147,6 @@ def test_an_address_is_written_as_its_country_writes_it():
     assert address_lines({**base, "city": "Berlin", "postal_code": "10115", "country": "DE"}) == [
         "Ada Buyer", "1 Main St", "10115 Berlin", "Germany"]
     assert address_lines({**base, "postal_code": "1", "country": "XQ"})[-1] == "XQ"  # a code we cannot name
+    company = {**base, "company": "Acme Ltd", "postal_code": "75001", "city": "Paris", "country": "FR"}
+    assert address_lines(company) == ["Ada Buyer", "Acme Ltd", "1 Main St", "75001 Paris", "France"]
     assert address_lines({}) == []
