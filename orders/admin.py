@@ -279,6 +279,7 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
         if obj is not None:
             context["shipment"] = selectors.package_timelines(order=obj.order).get(obj.pk)
             context["slip"] = selectors.package_packing_slip(package=obj, actor=request.user)
+            context["can_see_label"] = context["slip"].ship_to is not None
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):
@@ -358,6 +359,8 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
     def label_pdf_view(self, request, pk: int):
         """The label PDF, for whoever may see the package (it carries the buyer's address)."""
         package = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not selectors.package_address_visible(package=package, actor=request.user):
+            raise DjangoPermissionDenied  # the label carries the buyer's address: Bazaar's to see
         shipment = selectors.package_timelines(order=package.order).get(package.pk)
         if shipment is None or not shipment.label:
             raise Http404

@@ -75,6 +75,14 @@ def package_ship_refusal(*, package: Package, actor) -> str | None:
     return None
 
 
+def package_address_visible(*, package: Package, actor) -> bool:
+    """Whether ``actor`` may see where ``package`` goes (its slip's address, its carrier label):
+    Bazaar staff and the members of a seller that ships the package itself. A seller whose package
+    Bazaar fulfils never sees the buyer's address: Bazaar ships it."""
+    seller_member = actor is not None and marketplace_selectors.seller_scope_for_user(actor) is not None
+    return not (seller_member and package.fulfillment_channel != MERCHANT)
+
+
 @dataclass(frozen=True)
 class PackingSlip:
     """What goes in one package and, for whoever ships it, where it goes."""
@@ -90,8 +98,7 @@ def package_packing_slip(*, package: Package, actor) -> PackingSlip:
     buyer's address: Bazaar ships it."""
     lines = list(OrderLine.objects.filter(package_id=package.pk).order_by("pk").only(
         "product_title", "sku", "quantity", "refunded_quantity", "package_id"))
-    seller_member = actor is not None and marketplace_selectors.seller_scope_for_user(actor) is not None
-    if seller_member and package.fulfillment_channel != MERCHANT:
+    if not package_address_visible(package=package, actor=actor):
         return PackingSlip(lines=lines, ship_to=None)
     address = dict(package.order.shipping_address or {})
     return PackingSlip(lines=lines, ship_to=address, phone=str(address.get("phone", "")))

@@ -151,6 +151,23 @@ def test_sellers_never_buy_labels_for_packages_bazaar_ships(fba_order):
     assert not CarrierShipment.objects.exists()
 
 
+def test_a_seller_never_downloads_the_label_of_a_package_bazaar_ships(fba_order):
+    """The label carries the buyer's address, which is Bazaar's to see on the packages it fulfils."""
+    _buyer, _order, package = fba_order
+    staff = Client()
+    staff.force_login(staff_user(*SHIPPER))
+    staff.post(reverse("admin:orders_package_label", args=[package.pk]), {"service": "ground"})
+    pdf_url = reverse("admin:orders_package_label_pdf", args=[package.pk])
+    assert staff.get(pdf_url).status_code == 200
+    seller = Client()
+    seller.force_login(seller_member(package.seller, role="owner"))
+    page = seller.get(reverse("admin:orders_package_change", args=[package.pk]))
+    assert page.status_code == 200
+    assert 'id="package-tracking"' in page.content.decode()
+    assert pdf_url not in page.content.decode()
+    assert seller.get(pdf_url).status_code == 403
+
+
 def test_the_pick_list_then_packing_with_a_weight_that_the_label_uses(fba_order):
     from fulfillment.models import Warehouse
 
