@@ -238,11 +238,12 @@ class SellerCentre:
     balance: Balance
     next_payout_on: object
     expected_payout: Decimal
-    losing_buy_box: list  # (offer, buy box) pairs
+    losing_buy_box: list  # marketplace.selectors.LostBuyBox rows
 
 
-def seller_centre(*, seller, today, now) -> SellerCentre:
-    """Everything a seller's home shows: a constant number of queries, whatever their history."""
+def seller_centre(*, seller, today, now, inputs) -> SellerCentre:
+    """Everything a seller's home shows: a constant number of queries, whatever their history.
+    ``inputs``: the strategy the buy box is reckoned with (stock, shipping and deals)."""
     start_of_today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     sales = orders_selectors.seller_sales(seller_id=seller.pk, windows={
         "today": start_of_today, "7 days": now - timedelta(days=7), "30 days": now - timedelta(days=30)})
@@ -252,5 +253,6 @@ def seller_centre(*, seller, today, now) -> SellerCentre:
         seller=seller, sales=sales, to_ship=orders_selectors.packages_to_ship(seller_id=seller.pk),
         health=SellerHealth.objects.filter(seller=seller).order_by("-computed_on").first(),
         targets=settings.FINANCE_HEALTH_TARGETS, balance=balance, next_payout_on=next_settlement_date(today),
-        expected_payout=expected, losing_buy_box=marketplace_selectors.offers_losing_buy_box(seller_id=seller.pk),
+        expected_payout=expected,
+        losing_buy_box=marketplace_selectors.offers_losing_buy_box(seller_id=seller.pk, inputs=inputs),
     )

@@ -43,7 +43,8 @@ def seller_centre(request: HttpRequest) -> HttpResponse:
     seller = marketplace_selectors.seller_get(pk=seller_id)
     if seller is None:
         raise Http404(_("No seller to show."))
-    centre = selectors.seller_centre(seller=seller, today=timezone.localdate(), now=timezone.now())
+    centre = selectors.seller_centre(seller=seller, today=timezone.localdate(), now=timezone.now(),
+                                     inputs=request.strategy)
     sellers = marketplace_selectors.sellers_by_ids(ids=allowed) if allowed and len(allowed) > 1 else []
     return render(request, "finance/seller_centre.html", {
         **admin.site.each_context(request), "title": _("Seller centre: %(seller)s") % {"seller": seller.name},

@@ -81,12 +81,18 @@ def is_eligible(offer: Offer, facts: OfferFacts | None) -> bool:
     return bool(offer.is_active and offer.seller.is_active and facts is not None and facts.available > 0)
 
 
-def ranking_key(offer: Offer, facts: OfferFacts, benefits: Benefits | None = None,
-                deals: Mapping[int, Decimal] | None = None) -> tuple:
+def landed_price(offer: Offer, facts: OfferFacts, benefits: Benefits | None = None,
+                 deals: Mapping[int, Decimal] | None = None) -> Decimal:
+    """What one unit costs this buyer delivered: its price (a live deal's when lower) and shipping."""
     price = effective_price(offer, benefits)
     if deals and offer.pk in deals:
         price = min(price, deals[offer.pk])
-    landed = price + effective_shipping(offer, facts, benefits)
+    return price + effective_shipping(offer, facts, benefits)
+
+
+def ranking_key(offer: Offer, facts: OfferFacts, benefits: Benefits | None = None,
+                deals: Mapping[int, Decimal] | None = None) -> tuple:
+    landed = landed_price(offer, facts, benefits, deals)
     # A seller outside an account health target (finance) wins only where no eligible seller sells.
     eligible = 0 if getattr(offer.seller, "buy_box_eligible", True) else 1
     return (eligible, landed, 0 if offer.fulfilled_by_platform else 1, -offer.seller.rating, offer.pk)

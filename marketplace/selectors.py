@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
+from django.utils.translation import gettext as _
 
 from catalog import selectors as catalog_selectors
 from catalog.models import Product
@@ -336,16 +337,52 @@ def _seller_with_application(seller_id: int) -> QuerySet[Seller]:
 _SELLER_IDENTITY = CompiledQuery(_seller_with_application)
 
 
-def offers_losing_buy_box(*, seller_id: int, limit: int = 20) -> list[tuple[Offer, BuyBox]]:
-    """The seller's active offers whose product's buy box another offer holds, with that buy box
-    (its winning landed price)."""
-    boxes = (BuyBox.objects.filter(product__offers__seller_id=seller_id, product__offers__is_active=True,
-                                   offer__isnull=False).exclude(offer__seller_id=seller_id)
-             .select_related("product").distinct().order_by("product_id")[:limit])
-    boxes = list(boxes)
-    offers = {o.product_id: o for o in Offer.objects.filter(seller_id=seller_id, is_active=True,
-                                                             product_id__in=[b.product_id for b in boxes])}
-    return [(offers[b.product_id], b) for b in boxes if b.product_id in offers]
+@dataclass(frozen=True)
+class LostBuyBox:
+    """One of a seller's offers whose product's buy box another seller's offer holds."""
+
+    offer: Offer
+    box: BuyBox  # the product's buy box (its product, its currency)
+    winner_landed: Decimal | None  # what one unit of the winning offer costs delivered; None: it no longer sells
+    landed_price: Decimal | None  # the offer's own, reckoned alike; None: it cannot sell now
+    why: str  # what stands between the offer and the buy box, in a few words
+
+
+def offers_losing_buy_box(*, seller_id: int, inputs: BuyBoxInputs, limit: int = 20) -> list[LostBuyBox]:
+    """The seller's active offers whose product's buy box another offer holds, each beside the
+    winner's landed price and its own, both reckoned the way the buy box reckons them (price, a
+    live deal's when lower, and shipping), so the seller compares like with like."""
+    boxes = list(BuyBox.objects.filter(product__offers__seller_id=seller_id, product__offers__is_active=True,
+                                       offer__isnull=False).exclude(offer__seller_id=seller_id)
+                 .select_related("product", "offer", "offer__seller").distinct().order_by("product_id")[:limit])
+    offers = {o.product_id: o for o in Offer.objects.filter(
+        seller_id=seller_id, is_active=True, product_id__in=[b.product_id for b in boxes]).select_related("seller")}
+    priced = [*offers.values(), *(b.offer for b in boxes)]
+    facts = inputs.offer_facts(priced) if priced else {}
+    deals = inputs.deal_prices(priced) if priced else {}
+
+    def landed(offer: Offer) -> Decimal | None:
+        fact = facts.get(offer.pk)
+        return buy_box.landed_price(offer, fact, None, deals) if buy_box.is_eligible(offer, fact) else None
+
+    rows = []
+    for box in boxes:
+        offer = offers.get(box.product_id)
+        if offer is None:
+            continue
+        own, winner = landed(offer), landed(box.offer)
+        if own is None:
+            why = _("out of stock")
+        elif not getattr(offer.seller, "buy_box_eligible", True):
+            why = _("account health")
+        elif winner is None or own < winner:
+            why = _("yours is lower now: the buy box follows within moments")
+        elif own > winner:
+            why = _("higher landed price")
+        else:
+            why = _("same landed price: the tie goes to Bazaar's fulfilment, then to the seller rating")
+        rows.append(LostBuyBox(offer, box, winner, own, why))
+    return rows
 
 
 def proposals_for_user(*, user) -> QuerySet[ProductProposal]:

@@ -46,6 +46,7 @@ def test_the_seller_centre_shows_a_sellers_business(client, shop):
     services.health_compute()
     client.force_login(seller_member(mine.seller, role="staff"))
     assert "Seller centre" in client.get(reverse("admin:index")).content.decode()
+    client.get(reverse("seller-centre"))  # the small tables (shipping methods, deals) are cached from now on
     with CaptureQueriesContext(connection) as queries:
         page = client.get(reverse("seller-centre"))
     assert page.status_code == 200
@@ -53,7 +54,8 @@ def test_the_seller_centre_shows_a_sellers_business(client, shop):
     assert centre.sales["today"] == (Decimal("90.00"), 3)
     assert len(centre.to_ship) == 1  # the shipped one is not waiting
     assert centre.balance.reserved == Decimal("51.00")  # 60.00 less the 15% referral fee (9.00), held
-    assert [offer.sku for offer, _box in centre.losing_buy_box] == ["MINE-1"]
+    assert [(row.offer.sku, row.landed_price, row.winner_landed) for row in centre.losing_buy_box] == [
+        ("MINE-1", Decimal("30.00"), Decimal("25.00"))]
     html = page.content.decode()
     assert "Copper kettle" in html
     assert "$25.00" in html  # the winning landed price
@@ -79,3 +81,30 @@ def test_each_seller_sees_only_their_own_centre(client, shop):
     other = SellerFactory()
     client.force_login(seller_member(other, role="owner"))
     assert client.get(reverse("seller-centre")).context["centre"].seller == other
+
+
+def test_a_lost_buy_box_compares_landed_prices_and_says_why(client):
+    """The seller's price beside the winner's landed price misled: 27.00 beside 29.99 reads as the
+    cheaper offer losing. Both are landed (with shipping), and the row says what lost it."""
+    shipping_method(channel="merchant", price="4.99", code="standard")
+    kettle, lamp = ProductFactory(title="Copper kettle"), ProductFactory(title="Brass lamp")
+    mine = OfferFactory(product=kettle, price=Decimal("27.00"), fulfillment_channel="merchant", sku="MINE-1")
+    seller = mine.seller
+    empty = OfferFactory(product=lamp, seller=seller, price=Decimal("10.00"), fulfillment_channel="merchant",
+                         sku="MINE-2")
+    rival = OfferFactory(product=kettle, price=Decimal("25.00"), fulfillment_channel="merchant")
+    lamp_rival = OfferFactory(product=lamp, seller=rival.seller, price=Decimal("12.00"),
+                              fulfillment_channel="merchant")
+    for offer in (mine, rival, lamp_rival):
+        stock(offer, 5)
+    stock(empty, 0)
+    client.force_login(seller_member(seller, role="staff"))
+    page = client.get(reverse("seller-centre"))
+    rows = {row.offer.sku: row for row in page.context["centre"].losing_buy_box}
+    assert (rows["MINE-1"].landed_price, rows["MINE-1"].winner_landed) == (Decimal("31.99"), Decimal("29.99"))
+    assert rows["MINE-1"].why == "higher landed price"
+    assert (rows["MINE-2"].landed_price, rows["MINE-2"].winner_landed, rows["MINE-2"].why) == (
+        None, Decimal("16.99"), "out of stock")
+    html = page.content.decode()
+    for shown in ("$31.99", "$29.99", "Your landed price", "higher landed price"):
+        assert shown in html
