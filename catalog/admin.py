@@ -150,6 +150,11 @@ class ProductAdmin(ServiceErrorsAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ("category", "brand")
     prepopulated_fields = {"slug": ("title",)}
     date_hierarchy = "created_at"
+
+    def view_on_site(self, obj):
+        # A product the shop does not show (inactive, or proposed and not yet reviewed) has no page.
+        return obj.get_absolute_url() if obj.is_active else None
+
     fieldsets = (
         (None, {"fields": ("title", "slug", "category", "brand", "description", "is_active")}),
         (_("Size and weight of the packed unit"), {"fields": ("length_in", "width_in", "height_in", "weight_lb")}),

@@ -81,6 +81,14 @@ class TestPagesOpen:
         ]:
             assert su_client.get(_url(model, "change", obj.pk)).status_code == 200, model
 
+    def test_view_on_site_only_for_a_product_the_shop_shows(self, su_client, catalog_data):
+        product = catalog_data["product"]
+        page = product.get_absolute_url()
+        assert page in su_client.get(_url("product", "change", product.pk)).content.decode()
+        product.is_active = False  # hidden, or proposed and waiting: its page is a 404
+        product.save(update_fields=["is_active"])
+        assert page not in su_client.get(_url("product", "change", product.pk)).content.decode()
+
     def test_search_and_filters(self, su_client, catalog_data):
         response = su_client.get(_url("product", "changelist"), {"q": "acme", "is_active__exact": "1"})
         assert response.status_code == 200

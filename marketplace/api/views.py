@@ -295,11 +295,16 @@ class OfferDetailApi(APIView):
     @extend_schema(
         operation_id="offers_retrieve",
         tags=[OFFERS],
-        summary="One active offer",
+        summary="One offer",
+        description=(
+            "An active offer of an active seller, for anyone. A seller's members also get their own "
+            "seller's offers in any state (paused, or waiting for its proposed product's review): "
+            "`is_active` says which."
+        ),
         responses={200: s.OfferOutputSerializer, **error_responses(404, 429)},
     )
     def get(self, request: Request, pk: int) -> Response:
-        offer = selectors.offer_list().filter(pk=pk).first()
+        offer = selectors.offer_list().filter(pk=pk).first() or selectors.offer_get_for_user(user=request.user, pk=pk)
         if offer is None:
             raise NotFound(_("No such offer."))
         return Response(_offer_output(request, offer))

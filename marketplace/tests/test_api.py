@@ -439,6 +439,20 @@ def test_member_edits_own_offer_and_the_buy_box_follows(client, sellers, shop):
     assert response.status_code == 200
 
 
+def test_members_read_their_own_offers_in_any_state_and_nobody_else_does(client, sellers):
+    offer = sellers["offer_b"]
+    offer.is_active = False
+    offer.save(update_fields=["is_active"])
+    url = f"{OFFERS}{offer.pk}/"
+    assert_error(client.get(url), 404)  # paused: not for sale, not for anyone's eyes
+    client.force_authenticate(sellers["user_a"])
+    assert_error(client.get(url), 404)  # another seller's member
+    client.force_authenticate(sellers["user_b"])
+    response = client.get(url)
+    assert response.status_code == 200
+    assert (response.json()["id"], response.json()["is_active"]) == (offer.pk, False)
+
+
 def test_member_cannot_edit_another_sellers_offer(client, sellers):
     client.force_authenticate(sellers["user_a"])
     offer = sellers["offer_b"]
