@@ -25,6 +25,7 @@ from decimal import Decimal
 from functools import partial
 from typing import TypeVar
 
+import time_machine
 from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
@@ -549,33 +550,41 @@ def _demo_seller_history(ctx: _Context) -> bool:
         return False
     now = timezone.now()
     for n, offer in enumerate(offers * 2):
-        cart = checkout_services.cart_for_session(session={}, user=buyer, create=True)
-        checkout_services.cart_add(cart=cart, offer_id=offer.pk, quantity=1)
-        try:
-            placed = checkout_services.order_place(
-                cart=cart, user=buyer, email=buyer.email, shipping_address=DEMO_ADDRESS,
-                payment_method=DEMO_CARD, idempotency_key=f"demo-seller-history-{n}", buyer=Strategy(user=buyer))
-        except ApplicationError:
-            return False
+        # Each order is lived through on its own days (the clock moved back, as if it happened
+        # then): placed, shipped a day later, on its way two days, delivered; so every date on its
+        # pages follows the one before it.
+        arrives = now - timedelta(days=10 if n < 2 else 2) if n < 4 else None
+        shipped = (arrives or now) - timedelta(days=2, hours=2)
+        with time_machine.travel(shipped - timedelta(hours=20)):
+            cart = checkout_services.cart_for_session(session={}, user=buyer, create=True)
+            checkout_services.cart_add(cart=cart, offer_id=offer.pk, quantity=1)
+            try:
+                placed = checkout_services.order_place(
+                    cart=cart, user=buyer, email=buyer.email, shipping_address=DEMO_ADDRESS,
+                    payment_method=DEMO_CARD, idempotency_key=f"demo-seller-history-{n}", buyer=Strategy(user=buyer))
+            except ApplicationError:
+                return False
         for package in orders_selectors.order_packages_with_lines(order_id=placed.order.pk):
             if package.seller_id != seller.pk:
                 continue
-            arrives = now - timedelta(days=10 if n < 2 else 2) if n < 4 else None
-            _demo_ship(package, n)
-            finance_services.ledger_post_package_shipped(package_id=package.pk)  # as the worker would
+            with time_machine.travel(shipped):
+                _demo_ship(package, n)
+                finance_services.ledger_post_package_shipped(package_id=package.pk)  # as the worker would
             if arrives is not None:
-                delivered = orders_services.package_deliver(
-                    package=orders_selectors.package_with_lines(package_id=package.pk), now=arrives,
-                    confirmed_by="staff" if package.fulfillment_channel == "merchant" else "carrier")
+                with time_machine.travel(arrives):
+                    delivered = orders_services.package_deliver(
+                        package=orders_selectors.package_with_lines(package_id=package.pk), now=arrives,
+                        confirmed_by="staff" if package.fulfillment_channel == "merchant" else "carrier")
                 if n == 1:
-                    orders_services.order_refund(order=orders_selectors.order_get(pk=delivered.order_id),
-                                                 reason="Demo: arrived damaged")
-                    finance_services.ledger_post_order_refunded(order_id=delivered.order_id)
+                    with time_machine.travel(arrives + timedelta(days=1)):
+                        orders_services.order_refund(order=orders_selectors.order_get(pk=delivered.order_id),
+                                                     reason="Demo: arrived damaged")
+                        finance_services.ledger_post_order_refunded(order_id=delivered.order_id)
             _demo_timeline(package, arrives=arrives, now=now)
             if n == 5:  # shipped, still on its way: the buyer says it never came
                 orders_services.claim_open(order=orders_selectors.order_get(pk=placed.order.pk), seller_id=seller.pk,
                                            user=buyer, reason="not_received",
-                                           description="The tracking has not moved for a week.")
+                                           description="It left two days ago and the tracking has not moved since.")
     category = catalog_selectors.categories_by_ids(ids=[offers[0].product.category_id]).first()
     if category is not None:  # a product the seller proposed, waiting for Bazaar's review
         marketplace_services.product_propose(

@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from accounts.models import User
 from catalog import services as catalog_services
@@ -120,6 +121,15 @@ def test_reviews_ratings_and_accounts(seeded):
     from orders.models import Claim
 
     assert Claim.objects.filter(seller=membership.seller, status="open").count() == 1
+    # its history reads in order: each package placed, then shipped, then delivered, all in the past
+    from orders.models import Package
+
+    history = Package.objects.filter(seller=membership.seller).select_related("order")
+    assert history.count() == 6
+    assert history.filter(delivered_at__isnull=False).count() == 4
+    for package in history:
+        assert package.order.placed_at < package.shipped_at <= timezone.now()
+        assert package.delivered_at is None or package.shipped_at < package.delivered_at <= timezone.now()
     proposal = ProductProposal.objects.get(seller=membership.seller)
     assert (proposal.status, proposal.product.is_active, proposal.offer.sku) == ("pending", False, "NW-TEAPOT-08")
     # inbound shipments in several states, sized products, and a purchase order of Bazaar's own
