@@ -340,7 +340,18 @@ def _deliver(message: OutboxMessage, *, already_marked: bool = False, reconnect:
     if _eager():
         if not already_marked:
             OutboxMessage.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=timezone.now())
-        task.apply_async(message.args, message.kwargs, **options)
+        # Failing, it raises into the caller when asked (the test suite: a failing task fails its
+        # test). Otherwise (the embedded default, which runs tasks inline after the request's
+        # commit) what the request did is done, and a task's failure (a retry included) must not
+        # turn its answer into a 500: it is logged, and the row kept for `manage.py outbox_sweep`.
+        result = task.apply_async(message.args, message.kwargs, **options)
+        if not result.successful():
+            error = result.result if isinstance(result.result, BaseException) else RuntimeError(result.state)
+            logger.error("outbox: %s #%s failed inline (%r); kept for outbox_sweep", message.task_name, message.pk,
+                         error, exc_info=error)
+            OutboxMessage.objects.filter(pk=message.pk).update(sent_at=None)
+            _record_failure(message, error, retry_at=timezone.now() + _backoff(message.attempts + 1))
+            return Outcome.FAILED
         return Outcome.SENT
     retry = {"retry": True, "retry_policy": SWEEPER_PUBLISH_RETRY} if reconnect else {"retry": False}
     try:

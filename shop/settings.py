@@ -138,7 +138,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _db_options.setdefault("prepare_threshold", env.int("DB_PREPARE_THRESHOLD", default=5) or None)
     DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str("TEST_DATABASE_NAME", default="test_bazaar")
 else:
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite (the embedded default): a write transaction takes the lock when it begins and waits
+    # up to 20 s for it. Begun deferred, two at once (a double click) could each read, then fail
+    # to write with "database is locked" at once, however long the timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
 USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -234,7 +237,9 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDI
 # Nothing in Bazaar waits for a task's return value (tasks write what they do to the database),
 # so a worker stores no result unless asked (CELERY_TASK_IGNORE_RESULT=false, e.g. for Flower).
 CELERY_TASK_IGNORE_RESULT = env.bool("CELERY_TASK_IGNORE_RESULT", default=True)
-CELERY_TASK_EAGER_PROPAGATES = True
+# Inline tasks (eager) raise into the caller only when asked (the test suite does); otherwise an
+# inline task's failure is logged and its outbox row kept for `manage.py outbox_sweep`.
+CELERY_TASK_EAGER_PROPAGATES = env.bool("CELERY_TASK_EAGER_PROPAGATES", default=False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

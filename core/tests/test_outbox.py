@@ -44,6 +44,15 @@ def explode() -> None:
     raise RuntimeError("the task itself failed")
 
 
+@shared_task(name="core.tests.flaky")
+def flaky() -> None:
+    """Fails the first time (say, SQLite was busy), then does its work."""
+    with _RUNS_LOCK:
+        RUNS.append(("flaky",))
+        if len(RUNS) == 1:
+            raise RuntimeError("busy the first time")
+
+
 @pytest.fixture(autouse=True)
 def _no_runs():
     RUNS.clear()
@@ -101,6 +110,24 @@ def test_in_eager_mode_a_task_error_propagates_as_before():
     # It was handed over (and ran): the sweeper does not run it again.
     assert OutboxMessage.objects.get().sent_at is not None
     assert outbox.sweep().sent == 0
+
+
+def test_embedded_a_task_failing_inline_never_fails_the_request_and_is_kept_for_the_sweep(client):
+    """The embedded default runs tasks inline after the request's commit without raising: a task
+    that fails there is logged and its row kept; `outbox_sweep` runs it again."""
+    from celery import current_app
+
+    current_app.conf.task_eager_propagates = False  # conftest's autouse fixture sets it back
+    with committed():
+        outbox.enqueue(flaky)  # no exception: the caller's work was committed
+    message = OutboxMessage.objects.get()
+    assert (message.sent_at, message.attempts) == (None, 1)
+    assert "busy the first time" in message.last_error
+    OutboxMessage.objects.filter(pk=message.pk).update(available_at=timezone.now())
+    call_command("outbox_sweep")
+    message.refresh_from_db()
+    assert message.sent_at is not None
+    assert len(RUNS) == 2
 
 
 def test_a_broker_failure_leaves_the_row_for_the_sweeper_and_the_caller_goes_on():
