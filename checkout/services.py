@@ -851,8 +851,7 @@ def _undo_unpaid(order: Order) -> bool:
         orders_services.order_release_stock(order=locked, reference=f"unpaid:{locked.number}")
         payment_services.store_credit_release(reference=f"order:{locked.number}")  # nothing if none was spent
         payment_services.gift_card_release(reference=f"order:{locked.number}")
-        promotions_services.voucher_release(order_number=locked.number)
-        promotions_services.deals_release(order_number=locked.number)
+        promotions_services.order_benefits_release(order_number=locked.number)
         return orders_services.order_discard_unpaid(order=locked)
 
 

@@ -310,8 +310,16 @@ def _voucher_redeem(*, code: object, order_number: str, user, email: str, amount
             raise VoucherRefused(_("An order can use only one voucher."), code="voucher_one_per_order")
 
 
+def order_benefits_release(*, order_number: str) -> int:
+    """An order that will never be fulfilled (cancelled) gives back its voucher use and its deal
+    units, in one transaction; idempotent. Returns the deal units given back."""
+    with transaction.atomic():
+        voucher_release(order_number=order_number)
+        return deals_release(order_number=order_number)
+
+
 def voucher_release(*, order_number: str) -> None:
-    """Give back the use of an order that was never paid (its payment was declined)."""
+    """Give back the use of an order that was never paid (its payment was declined) or was cancelled."""
     with transaction.atomic():
         redemption = VoucherRedemption.objects.select_for_update().filter(order_number=order_number).first()
         if redemption is None:
@@ -504,7 +512,7 @@ def deals_claim(*, order_number: str, claims: Iterable[tuple[int, int]]) -> list
 
 
 def deals_release(*, order_number: str) -> int:
-    """Give back the deal units of an order that was never paid. Idempotent: a released claim
+    """Give back the deal units of an order that was never paid or was cancelled. Idempotent: a released claim
     stays (with ``released_at``) and is not given back twice. Returns the units given back."""
     with transaction.atomic():
         open_claims = list(

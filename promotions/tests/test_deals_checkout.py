@@ -79,6 +79,29 @@ def test_a_declined_payment_gives_the_units_back(methods):
 
 
 @pytest.mark.django_db
+def test_a_cancelled_order_gives_its_deal_units_and_its_voucher_use_back_once(methods):
+    """One shopper could otherwise empty a deal for everyone by buying and cancelling."""
+    from orders import services as orders_services
+
+    offer = OfferFactory(price=D("20.00"))
+    stock(offer, 10)
+    deal = make_deal(offer, price="15.00", cap=2)
+    Voucher.objects.create(code="ONCE", kind="fixed", value=1, max_uses=1)
+    order = place(cart_with(offer, 2), voucher_code="ONCE").order
+    assert (Deal.objects.get(pk=deal.pk).claimed, Voucher.objects.get().times_used) == (2, 1)
+    with committed():
+        orders_services.order_cancel(order=order, reason="Changed my mind")
+    assert Deal.objects.get(pk=deal.pk).claimed == 0
+    assert DealClaim.objects.get().released_at is not None
+    assert (Voucher.objects.get().times_used, VoucherRedemption.objects.count()) == (0, 0)
+    assert services.order_benefits_release(order_number=order.number) == 0  # a second delivery: nothing more
+    assert Deal.objects.get(pk=deal.pk).claimed == 0
+    again = place(cart_with(offer, 2), voucher_code="ONCE").order  # both can be had again
+    assert again.discount == D("11.00")
+    assert (Deal.objects.get(pk=deal.pk).claimed, Voucher.objects.get().times_used) == (2, 1)
+
+
+@pytest.mark.django_db
 def test_an_order_never_paid_gives_its_units_and_its_voucher_back_when_settled(methods, monkeypatch):
     offer = OfferFactory(price=D("20.00"))
     stock(offer, 10)
