@@ -139,6 +139,9 @@ def cart_voucher(request: HttpRequest) -> HttpResponse:
         messages.error(request, error)
     elif notice:
         messages.success(request, notice)
+    back = str(request.POST.get("next", ""))
+    if back in {reverse(f"checkout_flow:{step}") for step in ("address", "delivery", "review")}:
+        return redirect(back)  # removed on a checkout step (where the code was found not to apply): back to it
     return redirect("checkout:cart")
 
 

@@ -242,3 +242,29 @@ def test_well_formed_postal_codes_and_phones_pass():
     for country, code in (("US", "12345"), ("US", "12345-6789"), ("CA", "K1A 0B1"), ("GB", "sw1a 1aa"),
                           ("NL", "1012 AB"), ("JP", "100-0005"), ("SE", "114 55"), ("IE", "D02 X285")):
         assert address_problems(country=country, postal_code=code, phone="+1 (555) 010-9999") == {}, (country, code)
+
+
+def test_a_voucher_found_not_to_apply_at_checkout_is_shown_there_with_a_way_on(client, offer):
+    """A once-per-customer code used before under the receipt e-mail: the review page said nothing
+    (it priced without the code) while placing refused, and only the cart offered to remove it."""
+    from promotions.models import Voucher, VoucherRedemption
+
+    voucher = Voucher.objects.create(code="ONCE5", kind="fixed", value=5, max_uses_per_customer=1)
+    VoucherRedemption.objects.create(voucher=voucher, order_number="BZ-EARLIER", email=ADDRESS["email"],
+                                     amount=Decimal("5.00"))
+    add(client, offer)
+    client.post("/cart/voucher/", {"code": "ONCE5"})
+    client.post("/checkout/", ADDRESS)
+    page = client.get("/checkout/review/").content.decode()
+    assert "Your voucher code does not apply to this order" in page
+    assert "Remove the code and continue" in page
+    refused = client.post("/checkout/place/", review_form(client), follow=True)
+    assert not Order.objects.exists()
+    assert "Remove the code and continue" in refused.content.decode()
+    back = client.post("/cart/voucher/", {"remove": "1", "next": "/checkout/review/"})
+    assert back.url == "/checkout/review/"
+    assert "does not apply" not in client.get("/checkout/review/").content.decode()
+    client.post("/checkout/place/", review_form(client))
+    assert Order.objects.get().total == Decimal("30.00")
+    # somewhere else is not a place to be sent back to
+    assert client.post("/cart/voucher/", {"remove": "1", "next": "https://evil.example/"}).url == "/cart/"
