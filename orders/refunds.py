@@ -199,13 +199,15 @@ def _deduction(value, label: str) -> tuple[Decimal, str]:
 def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
                          idempotency_key: str, actor=None, to_store_credit: bool = False,
                          deduction: Decimal | None = None, deduction_label: str = "",
-                         gift_cards=()) -> OrderRefund:
+                         gift_cards=(), for_return: int | None = None) -> OrderRefund:
     """Refund some units, shipping and/or gift cards bought of ``order`` (see the module's rules). Idempotent per
     ``idempotency_key``: the same key gives back the same refund (a different request under it
     is a conflict). The money goes back to the card by a task after the commit, or, with
     ``to_store_credit`` (orders with an account), to the customer's store credit at once.
     ``deduction`` (explained by ``deduction_label``, e.g. a return label the shopper pays) is taken
-    off what the units, shipping and gift cards give back; something must be left to give back."""
+    off what the units, shipping and gift cards give back; something must be left to give back.
+    Open returns asking back the units refunded are cancelled (``for_return``: the return this
+    refund is for, which goes on)."""
     deduction, deduction_label = _deduction(deduction, deduction_label)
     reason = (reason or "").strip()
     if not reason:
@@ -286,6 +288,9 @@ def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
         outbox.enqueue(send_refund_email, refund.pk)
         events.record(order_events.ORDER_PARTIALLY_REFUNDED, aggregate=order_events.AGGREGATE,
                       aggregate_id=locked.pk, order_id=locked.pk, refund_id=refund.pk, amount=str(refund_amount))
+        from orders.returns import returns_close_refunded  # returns build on refunds
+
+        returns_close_refunded(order_id=locked.pk, keep=for_return, actor=actor)
     return refund
 
 

@@ -196,6 +196,26 @@ def _record(request: ReturnRequest, to: str, message: str = "", actor=None) -> N
     request.status = to
 
 
+def returns_close_refunded(*, order_id: int, keep: int | None = None, actor=None) -> int:
+    """Cancel the order's open returns, not yet on their way back, that ask back units refunded
+    meanwhile (a full refund, a granted claim, staff refunding those units): nothing is left to
+    send back for them, and a return approved later would buy a label for refunded items, then
+    never be received. ``keep``: the return being refunded itself. Call inside the refund's
+    transaction (the order locked). Returns how many were cancelled."""
+    left = {pk: quantity - refunded for pk, quantity, refunded in
+            OrderLine.objects.filter(order_id=order_id).values_list("pk", "quantity", "refunded_quantity")}
+    cancelled = 0
+    for request in (ReturnRequest.objects.select_for_update().filter(order_id=order_id, status__in=CANCELLABLE)
+                    .exclude(pk=keep).prefetch_related("lines").order_by("pk")):
+        if all(left.get(line.line_id, 0) >= line.quantity for line in request.lines.all()):
+            continue
+        _record(request, R.CANCELLED, _("Cancelled: its items were refunded meanwhile, so nothing is left to "
+                                        "send back"), actor)
+        request.save(update_fields=["status"])
+        cancelled += 1
+    return cancelled
+
+
 def _units(value, title: str) -> int:
     try:
         number = int(str(value).strip() or "0")
@@ -361,7 +381,7 @@ def return_accept_offer(*, request: ReturnRequest, user, guest_access: bool = Fa
         refund = refunds.order_refund_partial(
             order=locked.order, lines=_lines(locked), reason=_("Return %(id)s: partial refund accepted")
             % {"id": locked.pk}, idempotency_key=f"return:{locked.pk}", actor=user if getattr(user, "pk", None)
-            else None, deduction=deduction if deduction > 0 else None,
+            else None, deduction=deduction if deduction > 0 else None, for_return=locked.pk,
             deduction_label=_("Partial refund offered by the seller: you keep the items"))
         locked.refund = refund
         _record(locked, R.REFUNDED, _("Partial refund accepted: %(amount)s") % {"amount": refund.amount}, user)
@@ -616,12 +636,24 @@ def _refund(locked: ReturnRequest, actor, *, early: bool = False) -> None:
         _record(locked, R.REFUNDED, _("Refunded at drop-off already"), actor)
         locked.save(update_fields=["status"])
         return
-    quote = _quote(locked, shipping=True)
+    # Units refunded meanwhile by other means (the whole order refunded, a claim granted while the
+    # parcel was on its way back) are not refunded twice.
+    asked = _lines(locked)
+    left = {pk: quantity - refunded for pk, quantity, refunded in
+            OrderLine.objects.filter(pk__in=asked).values_list("pk", "quantity", "refunded_quantity")}
+    lines = {pk: min(units, max(left.get(pk, 0), 0)) for pk, units in asked.items()}
+    lines = {pk: units for pk, units in lines.items() if units}
+    if not lines:
+        _record(locked, R.REFUNDED, _("Nothing left to refund: these items were refunded earlier"), actor)
+        locked.save(update_fields=["status"])
+        return
+    quote = refunds.refund_quote(order=locked.order, lines=lines, shipping=_shipping(locked))
     deduction = min(return_deduction(locked), quote.amount - Decimal("0.01"))
     refund = refunds.order_refund_partial(
-        order=locked.order, lines=_lines(locked), shipping=_shipping(locked),
+        order=locked.order, lines=lines, shipping=_shipping(locked),
         reason=_("Return %(id)s: %(reason)s") % {"id": locked.pk, "reason": ReturnReason(locked.reason).label},
         idempotency_key=f"return:{locked.pk}", actor=actor, deduction=deduction if deduction > 0 else None,
+        for_return=locked.pk,
         deduction_label=_("Return shipping label (%(reason)s)") % {"reason": ReturnReason(locked.reason).label})
     locked.refund = refund
     if early:

@@ -441,6 +441,8 @@ def order_cancel(*, order: Order, actor=None, reason: str = "") -> Order:
         Package.objects.filter(order=locked).update(status=Package.Status.CANCELLED)
         _send_email_on_commit(locked, "cancellation")
         _return_money_on_commit(locked, "cancelled")
+        events.record(order_events.ORDER_CANCELLED, aggregate=order_events.AGGREGATE, aggregate_id=locked.pk,
+                      order_id=locked.pk, order_number=locked.number)
     order.status = locked.status
     return order
 
@@ -469,6 +471,9 @@ def order_refund(*, order: Order, actor=None, reason: str = "", in_transit: bool
         _return_money_on_commit(locked, "refunded")
         events.record(order_events.ORDER_REFUNDED, aggregate=order_events.AGGREGATE, aggregate_id=locked.pk,
                       order_id=locked.pk)
+        from orders.returns import returns_close_refunded  # returns build on these services
+
+        returns_close_refunded(order_id=locked.pk, actor=actor)  # nothing is left to send back
     order.status = locked.status
     return order
 

@@ -15,16 +15,10 @@ def bump_deal_boundaries() -> int:
 
 
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_jitter=True, max_retries=8, acks_late=True)
-def release_cancelled_order(order_id: int, to_status: str = "", event_id: int | None = None, **_event) -> int:
-    """``orders.status_changed``: a cancelled order gives back its lightning-deal units (on sale
-    again at the deal price) and its voucher use (idempotent: each is given back once). Other
-    changes do nothing. Returns the deal units given back."""
-    from orders import selectors as orders_selectors
+def release_cancelled_order(order_number: str, event_id: int | None = None, **_event) -> int:
+    """``orders.order_cancelled``: the order gives back its lightning-deal units (on sale again at
+    the deal price) and its voucher use; each once, whatever the retries. Returns the deal units
+    given back."""
     from promotions import services
 
-    if to_status != orders_selectors.OrderStatus.CANCELLED:
-        return 0
-    order = orders_selectors.order_get(pk=order_id)
-    if order is None:
-        return 0
-    return services.order_benefits_release(order_number=order.number)
+    return services.order_benefits_release(order_number=order_number)

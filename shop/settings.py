@@ -451,9 +451,9 @@ EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
                                         "finance.tasks.credit_order_partially_refunded"),
     # Invoices and credit notes (finance): an order that became paid gets one invoice per seller; a
     # paid order cancelled, or refunded (above), a credit note per invoice (each once, numbered gaplessly).
-    "orders.status_changed": ("finance.tasks.issue_order_documents",
-                              # a cancelled order's voucher use and lightning-deal units are given back
-                              "promotions.tasks.release_cancelled_order"),
+    "orders.status_changed": ("finance.tasks.issue_order_documents",),
+    # A cancelled order's voucher use and lightning-deal units are given back (promotions).
+    "orders.order_cancelled": ("promotions.tasks.release_cancelled_order",),
     # A month's storage fee charged to a seller: posted to its ledger (once).
     "fulfillment.storage_charged": ("finance.tasks.post_storage_charged",),
     # Units a seller asked back were sent: the removal fee, posted to its ledger (once).

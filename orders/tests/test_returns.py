@@ -590,3 +590,47 @@ def test_a_return_that_rolls_back_keeps_no_photo_file(offers, buyer, provider, s
     assert not ReturnRequest.objects.filter(order=order).exists()
     photos = [p for p in private.rglob("*.png") if p.is_file()]
     assert photos == []  # the photos went with the rolled-back return (labels and invoices stay)
+
+
+def test_a_full_refund_cancels_the_returns_not_yet_sent_and_never_refunds_twice(offers, buyer, provider,  # noqa: F811
+                                                                              platform_staff):
+    """A claim granted (the whole order refunded) while a return waited: the return was approved
+    after, a label bought for refunded items, and receiving it failed for good."""
+    kettle, towel = offers
+    order = bought(offers, buyer)
+    waiting = start(order, towel, reason="no_longer_needed")  # the seller has not answered
+    on_its_way = start(order, kettle, reason="damaged")
+    returns.return_tracking_update(reference=f"return:{on_its_way.pk}", status="in_transit")
+    with committed():
+        services.order_refund(order=order, reason="Claim granted", in_transit=True)
+    waiting.refresh_from_db()
+    assert waiting.status == R.CANCELLED
+    assert "refunded meanwhile" in waiting.events.last().message
+    with pytest.raises(services.IllegalTransition):
+        returns.return_approve(request=waiting, actor=platform_staff)
+    refunds_before = OrderRefund.objects.count()
+    on_its_way.refresh_from_db()
+    received = receive(on_its_way, platform_staff)  # it was already in the post: received, not refunded again
+    assert received.status == R.REFUNDED
+    assert received.refund_id is None
+    assert OrderRefund.objects.count() == refunds_before
+    order.refresh_from_db()
+    assert order.refunded_amount == order.total
+
+
+def test_staff_refunding_returned_units_cancels_that_return_but_not_the_others(offers, buyer, provider,  # noqa: F811
+                                                                               platform_staff):
+    from orders import refunds
+
+    kettle, towel = offers
+    order = bought(offers, buyer)
+    towel_return = start(order, towel, reason="no_longer_needed")
+    kettle_return = start(order, kettle, units=1, reason="damaged")
+    with committed():
+        refunds.order_refund_partial(order=order, lines={line_of(order, towel).pk: 2}, reason="Goodwill",
+                                     idempotency_key="goodwill-1", actor=platform_staff)
+    towel_return.refresh_from_db()
+    kettle_return.refresh_from_db()
+    assert towel_return.status == R.CANCELLED
+    assert kettle_return.status == R.LABEL_ISSUED  # its units are still to be refunded on receipt
+    assert receive(kettle_return, platform_staff).refund is not None
