@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db.models import DecimalField, Q, Value
 from django.utils.translation import gettext as _
 
 from core.exceptions import ApplicationError
@@ -21,6 +22,30 @@ _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "A
 
 # The largest amount the money columns (``DecimalField(max_digits=12, decimal_places=2)``) hold.
 AMOUNT_COLUMN_MAX = Decimal("9999999999.99")
+
+
+# CHECK constraints between money columns. PostgreSQL's numeric adds exactly; SQLite (the embedded
+# default) adds in binary floating point, where 93.99 + 4.99 is 98.97999..., never 98.98. Columns
+# of whole cents that agree within a tenth of a cent are equal, so the invariant stays exact.
+_CHECK_SLACK = Value(Decimal("0.001"), output_field=DecimalField(max_digits=4, decimal_places=3))
+
+
+def check_equal(field: str, expression) -> Q:
+    """``field`` equals ``expression`` (money columns added and taken away), for a CheckConstraint."""
+    return Q(**{f"{field}__gte": expression - _CHECK_SLACK, f"{field}__lte": expression + _CHECK_SLACK})
+
+
+def check_at_most(field: str, expression) -> Q:
+    """``field`` is at most ``expression`` (money columns), for a CheckConstraint."""
+    return Q(**{f"{field}__lte": expression + _CHECK_SLACK})
+
+
+def check_at_least(field: str, expression) -> Q:
+    """``field`` is at least ``expression`` (money columns, or a number: 0 for a balance kept by
+    additions and subtractions)."""
+    if isinstance(expression, int | Decimal):
+        return Q(**{f"{field}__gte": Decimal(expression) - _CHECK_SLACK.value})
+    return Q(**{f"{field}__gte": expression - _CHECK_SLACK})
 
 
 class CurrencyMismatch(ValueError):

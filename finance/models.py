@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.files import private_storage
+from core.money import check_equal
 
 
 class ReferralFeeRule(models.Model):
@@ -311,7 +312,8 @@ class Invoice(models.Model):
             models.UniqueConstraint(fields=["order_id", "seller"], name="invoice_once_per_order_and_seller"),
             models.UniqueConstraint(fields=["seller", "sequence"], name="invoice_number_once_per_seller"),
             models.CheckConstraint(condition=Q(sequence__gte=1), name="invoice_sequence_from_1"),
-            models.CheckConstraint(condition=Q(total=F("net") + F("tax")), name="invoice_total_is_net_plus_tax"),
+            models.CheckConstraint(condition=check_equal("total", F("net") + F("tax")),
+                                   name="invoice_total_is_net_plus_tax"),
         ]
 
     def __str__(self) -> str:
@@ -344,7 +346,8 @@ class InvoiceLine(models.Model):
         ordering = ("invoice", "position")
         constraints = [
             models.UniqueConstraint(fields=["invoice", "position"], name="invoice_line_position_once"),
-            models.CheckConstraint(condition=Q(gross=F("net") + F("tax")), name="invoice_line_gross_is_net_plus_tax"),
+            models.CheckConstraint(condition=check_equal("gross", F("net") + F("tax")),
+                                   name="invoice_line_gross_is_net_plus_tax"),
         ]
 
     def __str__(self) -> str:
@@ -388,7 +391,7 @@ class CreditNote(models.Model):
             models.UniqueConstraint(fields=["invoice", "source"], condition=~Q(source=""),
                                     name="credit_note_once_per_invoice_and_source"),
             models.CheckConstraint(condition=Q(sequence__gte=1), name="credit_note_sequence_from_1"),
-            models.CheckConstraint(condition=Q(total=F("net") + F("tax"), total__gt=0),
+            models.CheckConstraint(condition=Q(total__gt=0) & check_equal("total", F("net") + F("tax")),
                                    name="credit_note_total_positive_net_plus_tax"),
         ]
 
@@ -422,7 +425,7 @@ class CreditNoteLine(models.Model):
         verbose_name_plural = _("credit note lines")
         ordering = ("credit_note", "position")
         constraints = [
-            models.CheckConstraint(condition=Q(gross=F("net") + F("tax")),
+            models.CheckConstraint(condition=check_equal("gross", F("net") + F("tax")),
                                    name="credit_note_line_gross_is_net_plus_tax"),
         ]
 

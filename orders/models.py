@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.files import private_storage
+from core.money import check_at_most, check_equal
 
 
 def _new_nonce() -> str:
@@ -90,10 +91,10 @@ class Order(models.Model):
         ordering = ("-placed_at", "-id")
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
-            models.CheckConstraint(condition=Q(refunded_amount__gte=0, refunded_amount__lte=F("total")),
+            models.CheckConstraint(condition=Q(refunded_amount__gte=0) & check_at_most("refunded_amount", F("total")),
                                    name="order_refunded_within_total"),
-            models.CheckConstraint(condition=Q(store_credit_used__gte=0, gift_card_used__gte=0,
-                                               store_credit_used__lte=F("total") - F("gift_card_used")),
+            models.CheckConstraint(condition=Q(store_credit_used__gte=0, gift_card_used__gte=0)
+                                   & check_at_most("store_credit_used", F("total") - F("gift_card_used")),
                                    name="order_store_credit_within_total"),
             models.CheckConstraint(condition=Q(discount__gte=0, shipping__gte=0, tax__gte=0),
                                    name="order_parts_not_negative"),
@@ -204,13 +205,13 @@ class OrderLine(models.Model):
         ordering = ("order", "id")
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_min_1"),
-            models.CheckConstraint(condition=Q(subtotal=F("unit_price") * F("quantity")),
+            models.CheckConstraint(condition=check_equal("subtotal", F("unit_price") * F("quantity")),
                                    name="order_line_subtotal_is_price_times_quantity"),
             models.CheckConstraint(condition=Q(discount__lte=F("subtotal")), name="order_line_discount_within"),
             models.CheckConstraint(condition=Q(referral_fee__gte=0, referral_fee_percent__gte=0,
                                                referral_fee_percent__lte=100), name="order_line_referral_fee_valid"),
-            models.CheckConstraint(condition=Q(refunded_quantity__lte=F("quantity"), refunded_amount__gte=0,
-                                               refunded_amount__lte=F("total")),
+            models.CheckConstraint(condition=Q(refunded_quantity__lte=F("quantity"), refunded_amount__gte=0)
+                                   & check_at_most("refunded_amount", F("total")),
                                    name="order_line_refund_within"),
         ]
 
@@ -385,9 +386,9 @@ class OrderRefund(models.Model):
         ordering = ("order", "id")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0, items_amount__gte=0, shipping_amount__gte=0,
-                                               gift_cards_bought_amount__gte=0, deduction__gte=0,
-                                               amount=F("items_amount") + F("shipping_amount")
-                                               + F("gift_cards_bought_amount") - F("deduction")),
+                                               gift_cards_bought_amount__gte=0, deduction__gte=0)
+                                   & check_equal("amount", F("items_amount") + F("shipping_amount")
+                                                 + F("gift_cards_bought_amount") - F("deduction")),
                                    name="order_refund_sums"),
         ]
 

@@ -16,6 +16,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.money import check_at_least, check_at_most
+
 
 class PaymentStatus(models.TextChoices):
     PENDING = "pending", _("pending")
@@ -84,9 +86,10 @@ class Payment(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(condition=Q(refunded_amount__gte=0), name="payment_refunded_not_negative"),
             models.CheckConstraint(
-                condition=Q(refunded_amount__lte=F("captured_amount")), name="payment_refunded_le_captured"
+                condition=check_at_most("refunded_amount", F("captured_amount")), name="payment_refunded_le_captured"
             ),
-            models.CheckConstraint(condition=Q(captured_amount__lte=F("amount")), name="payment_captured_le_amount"),
+            models.CheckConstraint(condition=check_at_most("captured_amount", F("amount")),
+                                   name="payment_captured_le_amount"),
         ]
 
     def __str__(self) -> str:
@@ -293,8 +296,8 @@ class GiftCard(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(initial_amount__gt=0), name="gift_card_initial_amount_positive"),
-            models.CheckConstraint(condition=Q(balance__gte=0), name="gift_card_balance_not_negative"),
-            models.CheckConstraint(condition=Q(balance__lte=F("initial_amount")),
+            models.CheckConstraint(condition=check_at_least("balance", 0), name="gift_card_balance_not_negative"),
+            models.CheckConstraint(condition=check_at_most("balance", F("initial_amount")),
                                    name="gift_card_balance_le_initial_amount"),
             models.UniqueConstraint(fields=["reference"], condition=~Q(reference=""),
                                     name="gift_card_one_per_reference"),

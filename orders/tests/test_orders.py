@@ -123,3 +123,23 @@ def test_guest_links_open_only_their_order():
     assert selectors.order_by_guest_token(token=token).pk == order.pk
     assert selectors.order_by_guest_token(token=token[:-2] + "xx") is None
     assert selectors.order_by_guest_token(token="garbage") is None
+
+
+@pytest.mark.django_db
+def test_money_checks_hold_to_the_cent_and_accept_the_sums_sqlite_adds_in_floating_point():
+    """The money CHECKs leave a tenth of a cent for SQLite's binary floating point (93.99 + 4.99
+    is 98.97999... there, which refused a return's refund with a 500); on whole cents they still
+    refuse any amount a cent off."""
+    from orders.models import OrderRefund
+
+    offer = OfferFactory(price=Decimal("93.99"))
+    order = services.order_create(draft=draft_for(offer), idempotency_key="sums")
+    fields = {"order": order, "items_amount": Decimal("93.99"), "shipping_amount": Decimal("4.99"),
+              "reason": "r", "status": OrderRefund.Status.SUCCEEDED}
+    OrderRefund.objects.create(amount=Decimal("98.98"), idempotency_key="exact", **fields)
+    for wrong in (Decimal("98.97"), Decimal("98.99")):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            OrderRefund.objects.create(amount=wrong, idempotency_key=f"off-{wrong}", **fields)
+    line = order.lines.get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        type(line).objects.filter(pk=line.pk).update(subtotal=line.subtotal + Decimal("0.01"))
