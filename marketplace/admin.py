@@ -245,10 +245,12 @@ class OfferAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdm
         return obj.is_buy_box_winner
 
     def get_readonly_fields(self, request, obj=None):
+        # An offer stays on its product and with its seller (its stock and orders are theirs).
+        fixed = ("product", "seller") if obj is not None else ()
         # Whether Bazaar fulfils an offer is Bazaar's decision (the service refuses it from a seller too).
         if seller_scope(request) is not None:
-            return (*self.readonly_fields, "fulfillment_channel")
-        return self.readonly_fields
+            return (*self.readonly_fields, *fixed, "fulfillment_channel")
+        return (*self.readonly_fields, *fixed)
 
     def save_model(self, request, obj, form, change):
         services.offer_save(offer=obj, actor=request.user)

@@ -303,6 +303,11 @@ def offer_save(*, offer: Offer, actor=None) -> Offer:
                 seller_ids=sellers, channel_from=previous[2] if previous else None,
                 channel_to=offer.fulfillment_channel,
             )
+            if previous and (previous[0], previous[1]) != (offer.product_id, offer.seller_id):
+                # Its stock, orders and reviews are of that product from that seller.
+                raise ApplicationError(
+                    _("An offer stays on its product and with its seller: list a new offer instead."),
+                    code="offer_moved", fields={"product": [_("It cannot be changed.")]})
             previous_product = previous[0] if previous else None
             offer.save()
     except IntegrityError:

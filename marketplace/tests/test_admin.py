@@ -12,6 +12,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from catalog.models import Product
+from core.exceptions import ApplicationError
 from marketplace import services
 from marketplace.admin_scoping import seller_scope
 from marketplace.models import BuyBox, Offer, Seller, SellerMember
@@ -204,12 +205,24 @@ class TestSellerIsolation:
     def test_tampered_seller_on_change_is_rejected(self, member_client, two_sellers):
         offer = two_sellers["my_offer"]
         page = member_client.get(_url("offer", "change", offer.pk))
-        response = member_client.post(
-            _url("offer", "change", offer.pk), admin_form_data(page, seller=str(two_sellers["theirs"].pk))
+        assert 'name="seller"' not in page.content.decode()  # an offer stays with its seller: read-only
+        member_client.post(
+            _url("offer", "change", offer.pk), {**admin_form_data(page), "seller": str(two_sellers["theirs"].pk)}
         )
-        assert response.status_code == 200
-        assert "seller" in response.context["adminform"].form.errors
         assert Offer.objects.get(pk=offer.pk).seller_id == two_sellers["mine"].pk
+
+    def test_an_offer_never_moves_to_another_product(self, member_client, two_sellers):
+        """Its stock (units of one product in a warehouse) would then sell as another product."""
+        offer = two_sellers["my_offer"]
+        other = ProductFactory()
+        page = member_client.get(_url("offer", "change", offer.pk))
+        assert 'name="product"' not in page.content.decode()
+        member_client.post(_url("offer", "change", offer.pk), {**admin_form_data(page), "product": str(other.pk)})
+        assert Offer.objects.get(pk=offer.pk).product_id == two_sellers["product"].pk
+        offer.product = other  # and through the service, whoever asks
+        with pytest.raises(ApplicationError, match="stays on its product"):
+            services.offer_save(offer=offer, actor=UserFactory(is_superuser=True, is_staff=True))
+        assert Offer.objects.get(pk=offer.pk).product_id == two_sellers["product"].pk
 
     def test_tampered_seller_on_add_is_rejected(self, member_client, two_sellers):
         page = member_client.get(_url("offer", "add"))
