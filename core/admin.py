@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from core.exceptions import ApplicationError
@@ -116,3 +121,92 @@ class OutboxMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("last error"))
     def last_error_short(self, obj: OutboxMessage) -> str:
         return obj.last_error[:80]
+
+
+# --- links to pages the viewer may not open ---------------------------------------------------------
+
+_LINK = re.compile(r'<a href="(?P<url>[^"]+)"(?P<attrs>[^>]*)>(?P<text>.*?)</a>', re.DOTALL)
+
+
+def _change_page(url: str, prefix: str) -> tuple[str, str, str] | None:
+    """(app label, model name, object id) of an admin change page's URL, else None."""
+    if not url.startswith(prefix) or not url.endswith("/change/"):
+        return None
+    parts = url[len(prefix):-len("/change/")].split("/")
+    return (parts[0], parts[1], unquote(parts[2])) if len(parts) == 3 else None
+
+
+def _openable(request, wanted: dict[tuple[str, str], set[str]]) -> set[tuple[str, str, str]]:
+    """Of the objects ``wanted`` ((app, model) -> ids), those whose change page ``request.user``
+    may open: in its admin's queryset (a seller's rows for a seller's member) with the view or
+    change permission. One query per model."""
+    openable = set()
+    registry = {(m._meta.app_label, m._meta.model_name): a for m, a in admin.site._registry.items()}
+    for key, ids in wanted.items():
+        model_admin = registry.get(key)
+        if model_admin is None or not model_admin.has_view_or_change_permission(request):
+            continue
+        pk = model_admin.model._meta.pk
+        valid = set()
+        for value in ids:
+            try:
+                valid.add(pk.to_python(value))
+            except ValidationError:
+                continue
+        for obj in model_admin.get_queryset(request).filter(pk__in=valid):
+            if model_admin.has_view_or_change_permission(request, obj):
+                openable.add((*key, str(obj.pk)))
+    return openable
+
+
+def unlink_refused(request, html: str) -> str:
+    """``html`` with every link to an admin change page ``request.user`` may not open turned into
+    its text. Django's read-only foreign keys (and an object's inlines) link the related object
+    without asking: a seller's member was sent to orders, users and categories that answered 403."""
+    prefix = reverse("admin:index")
+    found = {}
+    for match in _LINK.finditer(html):
+        if page := _change_page(match["url"], prefix):
+            found.setdefault(page[:2], set()).add(page[2])
+    if not found:
+        return html
+    openable = _openable(request, found)
+
+    def keep_or_text(match: re.Match) -> str:
+        page = _change_page(match["url"], prefix)
+        return match[0] if page is None or page in openable else match["text"]
+
+    return _LINK.sub(keep_or_text, html)
+
+
+class AdminLinkGuardMiddleware:
+    """On admin change pages, links to other objects' change pages the viewer may not open become
+    plain text (:func:`unlink_refused`). Superusers open everything: their pages are left alone."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if (response.status_code == 200 and request.path.endswith("/change/") and not response.streaming
+                and request.path.startswith(reverse("admin:index"))
+                and response.get("Content-Type", "").startswith("text/html")
+                and user is not None and user.is_authenticated and not user.is_superuser):
+            response.content = unlink_refused(request, response.content.decode(response.charset))
+        return response
+
+
+def view_on_site(request, content_type_id: int, object_id: str):
+    """Admin's "view on site" redirect (``/admin/r/<type>/<id>/``), for objects the viewer may
+    open in admin only: Django's own redirects for any object, and its target's address can tell
+    what it is (a product another seller proposed, not yet public, is named in its slug)."""
+    from django.contrib.contenttypes.views import shortcut
+
+    content_type = ContentType.objects.filter(pk=content_type_id).first()
+    model = content_type.model_class() if content_type else None
+    model_admin = admin.site._registry.get(model) if model else None
+    obj = model_admin.get_object(request, unquote(object_id)) if model_admin else None
+    if obj is None or not model_admin.has_view_or_change_permission(request, obj):
+        raise Http404(_("Nothing to show."))
+    return shortcut(request, content_type_id, object_id)

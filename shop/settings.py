@@ -87,6 +87,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Admin change pages: links to objects the viewer may not open become text (core.admin).
+    "core.admin.AdminLinkGuardMiddleware",
     # request.visitor_id: the first-party bz_vid cookie, with consent when required (insights; core.analytics)
     "core.middleware.VisitorMiddleware",
     # request.strategy: what this buyer can buy, at what price, when it arrives (shop.strategy)

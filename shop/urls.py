@@ -9,6 +9,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from checkout import urls as checkout_urls
+from core import admin as core_admin
 from core import views as core_views
 from finance import views as finance_views
 from payments import urls as payments_urls
@@ -35,6 +36,8 @@ urlpatterns = [
     path("", include("storefront.urls")),
     path("", include("catalog.urls")),
     path("admin/seller-centre/", finance_views.seller_centre, name="seller-centre"),
+    # Admin's "view on site" redirect, for objects the viewer may open in admin only (core.admin).
+    path("admin/r/<int:content_type_id>/<path:object_id>/", admin.site.admin_view(core_admin.view_on_site)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("shop.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
