@@ -1,5 +1,5 @@
-"""What a deliverable address looks like: the postal code's shape in the countries whose shape is
-well known, and a phone number a courier can dial. The address book, checkout's pages and the
+"""What a deliverable address looks like: a country the shop lists, the postal code's shape in the
+countries whose shape is well known, and a phone number a courier can dial. The address book, checkout's pages and the
 checkout API all ask here, so an address one of them takes is one the others take too."""
 
 from __future__ import annotations
@@ -7,6 +7,10 @@ from __future__ import annotations
 import re
 
 from django.utils.translation import gettext as _
+
+from core.addresses import COUNTRIES
+
+_COUNTRY_CODES = frozenset(code for code, _name in COUNTRIES)
 
 # Countries whose postal code has one fixed shape (upper case; a space where people write one).
 POSTAL_CODE_SHAPES: dict[str, tuple[str, str]] = {
@@ -29,6 +33,8 @@ def address_problems(*, country: str, postal_code: str, phone: str = "") -> dict
     """Field -> what is wrong with it, for the fields whose shape can be checked; empty when fine.
     Empty values are the caller's to require or not."""
     problems = {}
+    if (country or "").strip().upper() not in _COUNTRY_CODES:  # the countries every address form offers
+        problems["country"] = _("We do not deliver to this country code; choose one from the list.")
     code = (postal_code or "").strip().upper()
     if code:
         shape = POSTAL_CODE_SHAPES.get((country or "").strip().upper())

@@ -424,6 +424,24 @@ class PriceChanged(ApplicationError):
     status_code = 409
 
 
+def _check_shipping_choices(priced: pricing.PricedCart, choices: Mapping[str, str]) -> None:
+    """Every delivery choice sent names one of the cart's packages and one of its options: pricing
+    falls back to the cheapest option for a package without a usable choice, which is right for a
+    package nobody chose for, but an order must never ship another way than the one asked for."""
+    packages = {package.key: package for package in priced.packages}
+    problems = {}
+    for key, code in choices.items():
+        package = packages.get(str(key))
+        if package is None:
+            problems[f"shipping_choices.{key}"] = [_("No package of this cart has this key.")]
+        elif package.chosen is None or package.chosen.code != code:
+            problems[f"shipping_choices.{key}"] = [_("Not offered for this package; choose one of: %(codes)s.") % {
+                "codes": ", ".join(option.code for option in package.options) or "-"}]
+    if problems:
+        raise ApplicationError(_("A delivery choice is not offered for this cart: choose delivery again."),
+                               code="shipping_choice", fields=problems)
+
+
 def clean_address(address: Mapping | None, *, field: str) -> dict:
     """Keep the known address fields as trimmed strings; refuse a missing required one."""
     if not isinstance(address, Mapping):
@@ -605,6 +623,7 @@ def order_place(
         raise ApplicationError(_("Your cart is empty."), code="empty_cart")
     if priced.voucher_error:
         raise ApplicationError(priced.voucher_error, code="voucher", fields={"voucher_code": [priced.voucher_error]})
+    _check_shipping_choices(priced, shipping_choices or {})
     if priced.gift_cards and (use_store_credit or gift_card_code):
         # Gift cards are bought with a card: turning a gift card or store credit into a new card would
         # move value out of reach of the refunds and withdrawals that rely on where it came from.

@@ -506,6 +506,9 @@ def checkout_place(request: HttpRequest) -> HttpResponse:
         return redirect("checkout_flow:review")
     except ApplicationError as exc:
         messages.error(request, exc.message)
+        if exc.code == "shipping_choice":  # the cart changed since delivery was chosen: choose again
+            _save_state(request, shipping={})
+            return redirect("checkout_flow:delivery")
         return redirect("checkout_flow:review")
     if placed.needs_action:
         messages.info(request, _("Your bank asks you to confirm this payment."))

@@ -233,3 +233,24 @@ def test_a_new_orders_answer_is_the_order_as_read_back_without_reading_it_again(
     assert answer == PlacedOrderOutputSerializer(read_back, context={"placed": None}).data
     reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
     assert not any('FROM "orders_package"' in sql or 'FROM "orders_orderdiscount"' in sql for sql in reads)
+
+
+def test_a_delivery_choice_not_offered_is_refused_not_swapped(offer):
+    """An unknown option, or a package key the cart lacks, was silently replaced by the cheapest
+    option: the order shipped another way than the one asked for."""
+    shipping_method(channel="platform", price="7.00", code="express", min_days=1, max_days=1)
+    shipping_method(channel="platform", price="0.00", code="members-fast", members_only=True)
+    client = with_cart(offer)
+    key = client.post("/api/v1/checkout/quote/", {"country": "US"}, format="json").json()["packages"][0]["key"]
+    for n, choices in enumerate(({key: "teleport"}, {key: "members-fast"}, {"no-such-package": "express"})):
+        response = client.post("/api/v1/checkout/orders/", body(shipping_choices=choices), format="json",
+                               HTTP_IDEMPOTENCY_KEY=f"choice-{n}")
+        assert response.status_code == 400, response.content
+        error = response.json()["error"]
+        assert error["code"] == "shipping_choice"
+        assert f"shipping_choices.{next(iter(choices))}" in error["fields"]
+    assert Order.objects.count() == 0
+    placed = client.post("/api/v1/checkout/orders/", body(shipping_choices={key: "express"}), format="json",
+                         HTTP_IDEMPOTENCY_KEY="choice-ok")
+    assert placed.status_code == 201, placed.content
+    assert Order.objects.get().shipping == Decimal("7.00")

@@ -156,7 +156,11 @@ class PlaceOrderInputSerializer(serializers.Serializer):
     email = serializers.EmailField()
     shipping_address = OrderAddressInputSerializer()
     billing_address = OrderAddressInputSerializer(required=False)
-    shipping_choices = serializers.DictField(child=serializers.CharField(max_length=40), required=False, default=dict)
+    shipping_choices = serializers.DictField(
+        child=serializers.CharField(max_length=40), required=False, default=dict,
+        help_text="Package key -> shipping option code, as the quote lists them; a package left out ships by its "
+                  "cheapest option. A key the cart lacks or an option not offered for that package is a 400 "
+                  "`shipping_choice`, never replaced by another option.")
     payment_method = serializers.CharField(
         max_length=200, required=False, allow_blank=True,
         help_text="A card number for the test provider (required there). With Stripe: a payment method id (pm_...) "
