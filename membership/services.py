@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from calendar import monthrange
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -312,6 +314,10 @@ def _saved_card(*, user, payment_method: str, setup_reference: str) -> tuple[pay
     return payment_services.payment_method_tokenize(payment_method=payment_method, owner=owner_of(user)), False
 
 
+# How long one join may hold the customer's join guard: the provider's longest answer (about 23 s).
+JOIN_GUARD_SECONDS = 30
+
+
 def membership_join(
     *, user, plan: Plan, interval: str, payment_method: str = "", setup_reference: str = "",
     join_key: str | None = None, skip_trial: bool = False,
@@ -339,6 +345,31 @@ def membership_join(
     existing = selectors.live_subscription(user)
     if existing is not None:
         raise already_member_error(existing)
+    # One join per customer at a time (two tabs, two API calls): the second waits for the first
+    # rather than charging the card too (its charge was refunded, but showed on the statement).
+    guard = f"membership:joining:{user.pk}"
+    held = cache.add(guard, 1, timeout=JOIN_GUARD_SECONDS)  # None: the cache is down, go on unguarded
+    if held is False:
+        deadline = time.monotonic() + JOIN_GUARD_SECONDS
+        while cache.get(guard) is not None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        existing = selectors.live_subscription(user)
+        if existing is not None:
+            raise already_member_error(existing)
+        held = cache.add(guard, 1, timeout=JOIN_GUARD_SECONDS)  # the other failed (a declined card): this one goes on
+        if held is False:
+            raise Conflict(_("Your membership is still being set up; reload the page in a moment."),
+                           code="join_in_progress")
+    try:
+        return _join(user=user, plan=plan, interval=interval, payment_method=payment_method,
+                     setup_reference=setup_reference, join_key=join_key, skip_trial=skip_trial)
+    finally:
+        if held:
+            cache.delete(guard)
+
+
+def _join(*, user, plan: Plan, interval: str, payment_method: str, setup_reference: str, join_key: str | None,
+          skip_trial: bool) -> Subscription:
     join_key = (join_key or uuid.uuid4().hex)[:80]
 
     saved, verified = _saved_card(user=user, payment_method=payment_method, setup_reference=setup_reference)

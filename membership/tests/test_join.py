@@ -167,8 +167,12 @@ def test_demo_plan_is_created_once():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("trial", [True, False])
-def test_two_joins_at_once_make_one_membership_and_keep_no_extra_money(provider, trial):
+@pytest.mark.parametrize(("trial", "cache_up"), [(True, True), (False, True), (False, False)])
+def test_two_joins_at_once_make_one_membership_and_keep_no_extra_money(provider, trial, cache_up, monkeypatch):
+    """The second join waits for the first and charges nothing; with the cache down (no guard) a
+    second charge that happens is given back."""
+    if not cache_up:
+        monkeypatch.setattr(services.cache, "add", lambda *args, **kwargs: None)  # django-redis, Redis gone
     plan = make_plan(trial_days=30 if trial else 0)
     user = UserFactory()
     provider.delay = 0.3  # both pass the "already a member?" check before either commits
@@ -181,8 +185,10 @@ def test_two_joins_at_once_make_one_membership_and_keep_no_extra_money(provider,
     assert sorted(outcomes, key=str) == sorted([winner.pk, refusal], key=str)
     assert refusal.startswith("You are already a member until")
     if not trial:
-        # The loser's charge went back: exactly one period is kept.
+        # Exactly one period is kept: charged once, or the loser's charge went back.
         kept = [p.captured_amount - p.refunded_amount for p in Payment.objects.all()]
         assert sum(kept) == Decimal("12.99")
         assert provider.count("refund") == provider.count("capture") - 1
+        if cache_up:  # the second join waited for the first: the card was charged once
+            assert provider.count("authorize") == 1, provider.calls
     assert not Payment.objects.filter(status=PaymentStatus.AUTHORIZED).exists()
