@@ -4,6 +4,7 @@ downloads of their invoices and credit notes."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.views import redirect_to_login
@@ -49,6 +50,7 @@ def seller_centre(request: HttpRequest) -> HttpResponse:
     return render(request, "finance/seller_centre.html", {
         **admin.site.each_context(request), "title": _("Seller centre: %(seller)s") % {"seller": seller.name},
         "centre": centre, "sellers": sellers, "health_rows": _health_rows(centre),
+        "min_orders": settings.FINANCE_HEALTH_MIN_ORDERS,
     })
 
 
@@ -59,11 +61,16 @@ def _health_rows(centre) -> list[dict]:
              "valid_tracking_rate": _("Valid tracking rate (30 days)"),
              "on_time_delivery_rate": _("On-time delivery rate (30 days)")}
     rows = []
+    counted = str(centre.health.problems if centre.health else "")  # what the buy box judged outside
     for name, (target, _days) in centre.targets.items():
         value = getattr(centre.health, name) if centre.health else None
         at_least = name in services.AT_LEAST
-        ok = value is None or (value >= target if at_least else value < target)
-        rows.append({"label": names[name], "value": value, "target": target, "at_least": at_least, "ok": ok})
+        within = value is None or (value >= target if at_least else value < target)
+        # A rate outside its target counts only over enough orders (FINANCE_HEALTH_MIN_ORDERS):
+        # below that it is shown as not judged yet, as the buy box treats it.
+        outside = str(services.HEALTH_LABELS[name]) in counted
+        rows.append({"label": names[name], "value": value, "target": target, "at_least": at_least,
+                     "ok": within and not outside, "outside": outside, "early": not within and not outside})
     return rows
 
 

@@ -616,8 +616,9 @@ def seller_sales(*, seller_id: int, windows: dict[str, object]) -> dict[str, tup
 
 
 def packages_to_ship(*, seller_id: int, limit: int = 20) -> list[Package]:
-    """The seller's packages waiting to ship in paid orders, the most overdue first."""
-    return list(Package.objects.filter(seller_id=seller_id, status=Package.Status.PENDING,
+    """The seller's packages waiting for it to ship in paid orders, the most overdue first (the
+    packages Bazaar fulfils are Bazaar's to ship)."""
+    return list(Package.objects.filter(seller_id=seller_id, status=Package.Status.PENDING, fulfillment_channel=MERCHANT,
                                        order__status__in=[Order.Status.PAID, Order.Status.PARTIALLY_SHIPPED])
                 .select_related("order").order_by(F("estimated_earliest").asc(nulls_last=True), "id")[:limit])
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -101,6 +102,12 @@ def test_too_few_orders_are_not_judged_and_one_row_per_day(two_offers, settings)
     rows = SellerHealth.objects.filter(seller=cheap.seller)
     assert rows.count() == 1
     assert rows.get().eligible  # 1 order: not enough to judge
+    # and the seller centre says so, rather than "Outside target" beside a buy box still won
+    client = Client()
+    client.force_login(seller_member(cheap.seller, role="staff"))
+    page = client.get(reverse("seller-centre")).content.decode()
+    assert "Not judged yet: fewer than 10 orders" in page
+    assert "Outside target" not in page
 
 
 def test_each_seller_sees_only_their_own_health(client, two_offers):

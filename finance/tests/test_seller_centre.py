@@ -108,3 +108,18 @@ def test_a_lost_buy_box_compares_landed_prices_and_says_why(client):
     html = page.content.decode()
     for shown in ("$31.99", "$29.99", "Your landed price", "higher landed price"):
         assert shown in html
+
+
+def test_orders_to_ship_are_the_ones_the_seller_ships(client):
+    """A package Bazaar fulfils stayed on the seller's list until Bazaar shipped it; the seller cannot."""
+    shipping_method(channel="platform", price="0.00", code="free-platform")
+    shipping_method(channel="merchant", price="0.00", code="standard")
+    seller = SellerFactory()
+    fba = OfferFactory(seller=seller, fulfillment_channel="platform", sku="FBA-1")
+    own = OfferFactory(seller=seller, fulfillment_channel="merchant", sku="OWN-1")
+    stock(fba, 3)
+    stock(own, 3)
+    place(cart_with((fba, 1), (own, 1)))
+    client.force_login(seller_member(seller, role="staff"))
+    to_ship = client.get(reverse("seller-centre")).context["centre"].to_ship
+    assert [package.fulfillment_channel for package in to_ship] == ["merchant"]
