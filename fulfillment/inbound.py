@@ -170,12 +170,18 @@ def inbound_ready(*, shipment: InboundShipment, actor) -> InboundShipment:
 
 
 def inbound_ship(*, shipment: InboundShipment, actor, carrier: str = "", tracking_number: str = "") -> InboundShipment:
-    """The seller handed the boxes to a carrier."""
+    """The seller handed the boxes to a carrier: which one and its tracking number are required
+    (the centre matches arriving boxes by them, and they cannot be changed afterwards)."""
     _check_planner(actor, shipment.seller_id)
+    carrier, tracking_number = (carrier or "").strip()[:60], (tracking_number or "").strip()[:60]
     with transaction.atomic():
         locked = _locked(shipment, S.READY)
-        return _move(locked, S.SHIPPED, carrier=(carrier or "").strip()[:60],
-                     tracking_number=(tracking_number or "").strip()[:60], shipped_at=timezone.now())
+        missing = {name: [_("Required to mark the shipment shipped.")]
+                   for name, value in (("carrier", carrier), ("tracking_number", tracking_number)) if not value}
+        if missing:
+            raise ApplicationError(_("Say which carrier has the boxes and its tracking number."), fields=missing,
+                                   code="inbound_tracking")
+        return _move(locked, S.SHIPPED, carrier=carrier, tracking_number=tracking_number, shipped_at=timezone.now())
 
 
 def inbound_void(*, shipment: InboundShipment, actor, now=None) -> InboundShipment:

@@ -138,8 +138,8 @@ class InboundUpdateInputSerializer(StrictInputSerializer):
 
 
 class InboundShipInputSerializer(StrictInputSerializer):
-    carrier = serializers.CharField(required=False, default="", allow_blank=True, max_length=60)
-    tracking_number = serializers.CharField(required=False, default="", allow_blank=True, max_length=60)
+    carrier = serializers.CharField(max_length=60, help_text="Who has the boxes (UPS, FedEx, a freight company).")
+    tracking_number = serializers.CharField(max_length=60, help_text="The carrier's tracking (or PRO) number.")
 
 
 class InboundItemOutputSerializer(serializers.Serializer):

@@ -273,13 +273,17 @@ def test_each_move_happens_once_and_a_wrong_one_is_409(world):
     assert (response.status_code, response.json()["error"]["code"]) == (400, "inbound_empty")
     shipment = plan(world)["id"]
     assert api.get(f"{URL}{shipment}/labels.pdf").status_code == 409  # a draft has no centre yet
-    response = api.post(f"{URL}{shipment}/ship/")
+    shipped = {"carrier": "UPS", "tracking_number": "1Z999AA10123456784"}
+    response = api.post(f"{URL}{shipment}/ship/", shipped, format="json")
     assert (response.status_code, response.json()["error"]["code"]) == (409, "inbound_state")
     assert api.post(f"{URL}{shipment}/ready/").status_code == 200
     response = api.post(f"{URL}{shipment}/ready/")
     assert (response.status_code, response.json()["error"]["code"]) == (409, "inbound_state")
-    assert api.post(f"{URL}{shipment}/ship/").status_code == 200
-    assert api.post(f"{URL}{shipment}/ship/").status_code == 409
+    response = api.post(f"{URL}{shipment}/ship/")  # ready, but which carrier, which tracking number?
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"carrier", "tracking_number"}
+    assert api.post(f"{URL}{shipment}/ship/", shipped, format="json").status_code == 200
+    assert api.post(f"{URL}{shipment}/ship/", shipped, format="json").status_code == 409
     assert api.post(f"{URL}{shipment}/void/").status_code == 200
     response = api.post(f"{URL}{shipment}/void/")
     assert (response.status_code, response.json()["error"]["code"]) == (409, "inbound_state")
@@ -292,7 +296,7 @@ def test_a_shipment_shipped_more_than_24_hours_ago_cannot_be_voided(world):
     api = client_for(world["manager"])
     shipment = plan(world)["id"]
     api.post(f"{URL}{shipment}/ready/")
-    api.post(f"{URL}{shipment}/ship/", {"carrier": "UPS"}, format="json")
+    api.post(f"{URL}{shipment}/ship/", {"carrier": "UPS", "tracking_number": "1Z9"}, format="json")
     shipped_at = InboundShipment.objects.get(pk=shipment).shipped_at - timedelta(hours=25)
     InboundShipment.objects.filter(pk=shipment).update(shipped_at=shipped_at)
     response = api.post(f"{URL}{shipment}/void/")
@@ -363,7 +367,8 @@ def test_ship_sent_twice_at_once_through_the_api_ships_once():
     inbound.inbound_ready(shipment=shipment, actor=manager)
 
     def ship(tracking):
-        return client_for(manager).post(f"{URL}{shipment.pk}/ship/", {"tracking_number": tracking}, format="json")
+        return client_for(manager).post(f"{URL}{shipment.pk}/ship/", {"carrier": "UPS", "tracking_number": tracking},
+                                          format="json")
 
     results = race(ship, [("1Z-A",), ("1Z-B",)])
     assert sorted(r.status_code for r in results) == [200, 409]

@@ -107,7 +107,7 @@ def test_a_plan_takes_only_the_sellers_offers_fulfilled_by_bazaar_in_sane_amount
 def test_voiding_a_shipped_plan_is_possible_for_24_hours(world):
     assert inbound.inbound_void(shipment=plan(world), actor=world["manager"]).status == S.CANCELLED
     shipment = inbound.inbound_ship(shipment=inbound.inbound_ready(shipment=plan(world), actor=world["manager"]),
-                                    actor=world["manager"])
+                                    actor=world["manager"], carrier="UPS", tracking_number="1Z9")
     late = shipment.shipped_at + timedelta(hours=24, minutes=1)
     with pytest.raises(Conflict, match="24 hours"):
         inbound.inbound_void(shipment=shipment, actor=world["manager"], now=late)
@@ -126,7 +126,7 @@ def test_sellers_plan_but_never_receive_and_only_their_own(world):
     with pytest.raises(PermissionDenied):
         inbound.inbound_create(seller=world["seller"], actor=staff_user(*RECEIVER), name="x")  # no plan permission
     shipment = inbound.inbound_ship(shipment=inbound.inbound_ready(shipment=plan(world), actor=world["manager"]),
-                                    actor=world["manager"])
+                                    actor=world["manager"], carrier="UPS", tracking_number="1Z9")
     item = shipment.items.first()
     owner = seller_member(world["seller"], role="owner")
     for not_bazaar in (world["manager"], owner, staff_user("fulfillment.view_inboundshipment")):
@@ -184,10 +184,13 @@ class TestAdmin:
         assert InboundShipment.objects.get(pk=shipment.pk).status == S.READY
         labels_url = reverse("admin:fulfillment_inboundshipment_labels", args=[shipment.pk])
         assert client.get(labels_url)["Content-Type"] == "application/pdf"
-        response = client.post(change, {"name": "Winter", "box_count": 1, "carrier": "UPS", "tracking_number": "1Z",
-                                        "_ship": "1", "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "1",
-                                        "items-MIN_NUM_FORMS": "0", "items-MAX_NUM_FORMS": "1000",
-                                        "items-0-id": item.pk, "items-0-shipment": shipment.pk})
+        ship_form = {"name": "Winter", "box_count": 1, "_ship": "1", "items-TOTAL_FORMS": "1",
+                     "items-INITIAL_FORMS": "1", "items-MIN_NUM_FORMS": "0", "items-MAX_NUM_FORMS": "1000",
+                     "items-0-id": item.pk, "items-0-shipment": shipment.pk}
+        refused = client.post(change, {**ship_form, "carrier": "", "tracking_number": ""}, follow=True)
+        assert "Say which carrier has the boxes and its tracking number." in refused.content.decode()
+        assert InboundShipment.objects.get(pk=shipment.pk).status == S.READY  # nothing shipped without them
+        response = client.post(change, {**ship_form, "carrier": "UPS", "tracking_number": "1Z"})
         assert response.status_code == 302, response.content.decode()[:3000]
         assert InboundShipment.objects.get(pk=shipment.pk).status == S.SHIPPED
         scan = reverse("admin:fulfillment_inboundshipment_scan")
