@@ -431,9 +431,14 @@ def order_cancel(*, order: Order, actor=None, reason: str = "") -> Order:
     staff are told (:func:`order_return_payment`). Refused once a package has left."""
     with transaction.atomic():
         locked = order_lock(order_id=order.pk)
-        if locked is None or locked.status not in CANCELLABLE or locked.packages.exclude(
-            status=Package.Status.PENDING
-        ).exists():
+        if locked is not None and locked.status == S.CANCELLED:  # a double click, two tabs
+            raise IllegalTransition(_("This order is already cancelled."), code="already_cancelled")
+        if locked is None:
+            raise IllegalTransition(_("This order no longer exists."))
+        if locked.status not in CANCELLABLE:
+            raise IllegalTransition(_("This order can no longer be cancelled: it is %(status)s.")
+                                    % {"status": S(locked.status).label.lower()})
+        if locked.packages.exclude(status=Package.Status.PENDING).exists():
             raise IllegalTransition(_("This order can no longer be cancelled: part of it has shipped."))
         _withdraw_gift_cards(locked, why=_("cancelled"))
         order_transition(order=locked, to=S.CANCELLED, actor=actor, message=reason or _("Cancelled"))
@@ -747,7 +752,8 @@ def package_deliver(*, package: Package, actor=None, now=None, confirmed_by: str
                 % {"status": P(package.status).label.lower()}
             )
         package.status = P.DELIVERED
-        package.delivered_at = now or timezone.now()
+        # Never before it left (a carrier's event stamped by a clock behind ours, say).
+        package.delivered_at = max(now or timezone.now(), package.shipped_at or timezone.now())
         package.delivery_confirmed_by = DeliveryConfirmation(confirmed_by)
         package.save(update_fields=["status", "delivered_at", "delivery_confirmed_by"])
         message = _("Package from %(seller)s delivered") % {"seller": package.seller_name}

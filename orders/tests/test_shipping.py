@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core import mail
 from django.db.models import Sum
 from django.test import Client
@@ -202,7 +203,8 @@ def test_the_beat_task_completes_orders_delivered_more_than_14_days_ago(offers):
     old, recent = buy([kettle], quantity=1), buy([kettle], quantity=1)
     for order, delivered in ((old, timezone.now() - timedelta(days=15)), (recent, timezone.now())):
         package = package_of(order, kettle)
-        ship(package)
+        with time_machine.travel(delivered - timedelta(days=1)):  # it left the day before it arrived
+            ship(package)
         services.package_deliver(package=package, now=delivered)
     assert tasks.complete_delivered_orders.delay().get() == 1
     assert tasks.complete_delivered_orders.delay().get() == 0
@@ -389,3 +391,12 @@ def test_valid_tracking_counts_only_numbers_a_carrier_could_have_given(offers, n
                                         cancel_since=timezone.now() - timedelta(days=1),
                                         shipping_since=timezone.now() - timedelta(days=1))[towel.seller_id]
     assert (perf.shipped, perf.tracked) == (1, 1 if valid else 0)
+
+
+def test_a_package_is_never_delivered_before_it_shipped(offers):
+    kettle, _towel = offers
+    package = package_of(buy([kettle], quantity=1), kettle)
+    ship(package)
+    package.refresh_from_db()
+    delivered = services.package_deliver(package=package, now=package.shipped_at - timedelta(days=3))
+    assert delivered.delivered_at == package.shipped_at  # a carrier clock behind ours: not before it left
