@@ -212,8 +212,12 @@ def address_edit(request: HttpRequest, address_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def address_delete(request: HttpRequest, address_id: int) -> HttpResponse:
-    services.address_delete(address=_own_address(request, address_id))
-    messages.success(request, _("The address has been removed."))
+    address = selectors.address_get(user=request.user, address_id=address_id)
+    if address is None:  # removed already (a double click), or never in this shopper's book
+        messages.info(request, _("That address is not in your address book."))
+    else:
+        services.address_delete(address=address)
+        messages.success(request, _("The address has been removed."))
     return redirect("accounts:addresses")
 
 

@@ -167,11 +167,6 @@ class Package(models.Model):
     def __str__(self) -> str:
         return f"{self.order.number} / {self.seller_name}"
 
-    @property
-    def has_unrefunded_units(self) -> bool:
-        """Whether some unit of the package was not refunded (its lines, prefetched by the order page)."""
-        return any(line.refunded_quantity < line.quantity for line in self.lines.all())
-
 
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")

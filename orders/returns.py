@@ -145,17 +145,33 @@ def units_in_open_returns(*, order: Order) -> dict[int, int]:
 def returnable_units(*, order: Order, package: Package, now=None) -> dict[int, int]:
     """order line id -> units of ``package`` that can be returned now (0 for lines not returnable
     or out of their window)."""
-    now = now or timezone.now()
     lines = list(OrderLine.objects.filter(order=order, package=package))
-    if package.status != Package.Status.DELIVERED or package.delivered_at is None:
+    return _units_left(order, {package.pk: package}, lines, now or timezone.now())
+
+
+def returnable_package_ids(*, order: Order, now=None) -> set[int]:
+    """The order's packages with a unit that can be returned now (where the order page offers
+    "Return items"); reads the packages and lines the order page prefetched."""
+    packages = {p.pk: p for p in order.packages.all()}
+    lines = [line for package in packages.values() for line in package.lines.all()]
+    units = _units_left(order, packages, lines, now or timezone.now())
+    return {line.package_id for line in lines if units[line.pk] > 0}
+
+
+def _units_left(order: Order, packages: dict, lines: list, now) -> dict[int, int]:
+    """order line id -> its units that can be returned now: delivered, in its category's window,
+    neither refunded nor in an open return."""
+    delivered = {pk for pk, p in packages.items() if p.status == Package.Status.DELIVERED and p.delivered_at}
+    if not delivered:
         return {line.pk: 0 for line in lines}
     categories = catalog_selectors.product_category_ids(product_ids={li.product_id for li in lines if li.product_id})
     policies = policies_for(category_ids={categories.get(li.product_id) for li in lines})
     busy = units_in_open_returns(order=order)
     units = {}
     for line in lines:
-        policy = policies[categories.get(line.product_id)]
-        open_window = now <= package.delivered_at + timedelta(days=policy.window_days)
+        package, policy = packages[line.package_id], policies[categories.get(line.product_id)]
+        open_window = (line.package_id in delivered
+                       and now <= package.delivered_at + timedelta(days=policy.window_days))
         left = line.quantity - line.refunded_quantity - busy.get(line.pk, 0)
         units[line.pk] = max(left, 0) if policy.returnable and open_window else 0
     return units

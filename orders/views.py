@@ -53,6 +53,7 @@ def _detail(request: HttpRequest, order, *, guest: bool = False, cancel_form=Non
             "claimable": selectors.claimable_sellers(order=order),
             "timelines": selectors.package_timelines(order=order),
             "returns": list(returns.returns_of_order(order=order)),
+            "returnable": returns.returnable_package_ids(order=order),
             # invoices and credit notes come from finance, above orders: the shop's strategy answers
             # (orders.selectors.OrderPageInputs)
             "documents": request.strategy.order_documents(order),

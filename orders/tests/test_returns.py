@@ -634,3 +634,15 @@ def test_staff_refunding_returned_units_cancels_that_return_but_not_the_others(o
     assert towel_return.status == R.CANCELLED
     assert kettle_return.status == R.LABEL_ISSUED  # its units are still to be refunded on receipt
     assert receive(kettle_return, platform_staff).refund is not None
+
+
+def test_the_order_page_offers_return_items_only_while_a_unit_can_be_returned(
+        client, offers, buyer, provider):  # noqa: F811
+    kettle, _towel = offers
+    order = bought(offers, buyer)
+    client.force_login(buyer)
+    page = client.get(f"/orders/{order.number}/").content.decode()
+    assert page.count("data-return-link") == 2
+    start(order, kettle, units=2)  # every kettle is on its way back: nothing left to return there
+    page = client.get(f"/orders/{order.number}/").content.decode()
+    assert page.count("data-return-link") == 1  # the towels still can be
