@@ -78,10 +78,16 @@ def sign_up(request: HttpRequest) -> HttpResponse:
 
 
 class SignOutView(auth_views.LogoutView):
-    """POST only (Django's LogoutView refuses GET), then back to the home page."""
+    """Signing out is a POST (a link or an image elsewhere cannot sign anyone out); the address
+    opened in a browser asks with a button instead of answering 405."""
 
-    http_method_names = ["post", "options"]
+    http_method_names = ["get", "post", "options"]
     template_name = "accounts/signed_out.html"
+
+    def get(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect("storefront:home")
+        return render(request, "accounts/sign_out.html")
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -78,10 +78,14 @@ def test_sign_in_with_email_in_any_case_then_sign_out(client):
     assert "Sign out" in body
     assert home.wsgi_request.user == user
 
-    assert client.get(reverse("accounts:logout")).status_code == 405  # never on GET
+    asked = client.get(reverse("accounts:logout"))  # never signed out on GET: it asks, with a button
+    assert asked.status_code == 200
+    assert 'method="post"' in asked.content.decode()
+    assert client.get(reverse("storefront:account")).status_code == 200  # still signed in
     response = client.post(reverse("accounts:logout"))
     assert response.status_code == 302
     assert client.get(reverse("storefront:account")).status_code == 302  # signed out: back to sign-in
+    assert client.get(reverse("accounts:logout")).url == reverse("storefront:home")  # nothing to sign out of
 
 
 def test_wrong_password_is_a_form_error(client):
