@@ -353,12 +353,14 @@ def _product_facets(*, filters: ProductFilter) -> Facets:
 
 
 def product_home_sections(*, limit: int = 8) -> dict[str, list[Product]]:
+    """The home page's best rated and newest products that can be bought now."""
     best = list(
-        _base().filter(rating_count__gt=0).order_by("-rating_avg", "-rating_count", "id")
+        _base().filter(rating_count__gt=0, in_stock=True).order_by("-rating_avg", "-rating_count", "id")
         .select_related("brand").prefetch_related(_images_prefetch())[:limit]
     )
     newest = list(
-        _base().order_by("-created_at", "-id").select_related("brand").prefetch_related(_images_prefetch())[:limit]
+        _base().filter(in_stock=True).order_by("-created_at", "-id").select_related("brand")
+        .prefetch_related(_images_prefetch())[:limit]
     )
     return {"best_rated": best, "newest": newest}
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -15,6 +16,10 @@ from core.money import clean_prices
 
 HOUSE_SELLER_SLUG = "bazaar"
 
+
+
+# Prices are at least a cent (forms say so beside the field; the CHECK constraints hold it anyway).
+_AT_LEAST_A_CENT = MinValueValidator(Decimal("0.01"), message=_("A price is at least 0.01."))
 
 class Seller(models.Model):
     name = models.CharField(_("name"), max_length=120)
@@ -89,13 +94,13 @@ class Offer(models.Model):
         "catalog.Product", verbose_name=_("product"), on_delete=models.PROTECT, related_name="offers"
     )
     sku = models.CharField(_("SKU"), max_length=64)
-    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2, validators=[_AT_LEAST_A_CENT])
     list_price = models.DecimalField(
-        _("list price"), max_digits=12, decimal_places=2, null=True, blank=True,
+        _("list price"), max_digits=12, decimal_places=2, null=True, blank=True, validators=[_AT_LEAST_A_CENT],
         help_text=_("Recommended retail price, shown struck through when higher than the price."),
     )
     member_price = models.DecimalField(
-        _("member price"), max_digits=12, decimal_places=2, null=True, blank=True,
+        _("member price"), max_digits=12, decimal_places=2, null=True, blank=True, validators=[_AT_LEAST_A_CENT],
         help_text=_("What members pay (below the price). Empty: members pay the price."),
     )
     currency = models.CharField(_("currency"), max_length=3, default="USD")
@@ -104,7 +109,8 @@ class Offer(models.Model):
         _("fulfilment"), max_length=10, choices=Channel.choices, default=Channel.MERCHANT
     )
     handling_days = models.PositiveSmallIntegerField(
-        _("handling days"), default=1, help_text=_("Working days before the package leaves the warehouse.")
+        _("handling days"), default=1, validators=[MaxValueValidator(60)],
+        help_text=_("Working days before the package leaves the warehouse (at most 60)."),
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -126,6 +132,7 @@ class Offer(models.Model):
             models.CheckConstraint(
                 condition=Q(member_price__isnull=True) | Q(member_price__gt=0, member_price__lt=F("price")),
                 name="offer_member_price_below_price",
+                violation_error_message=_("The member price must be below the price."),
             ),
         ]
         indexes = [models.Index(fields=["product", "is_active"], name="offer_product_active")]

@@ -211,6 +211,18 @@ class TestSellerIsolation:
         )
         assert Offer.objects.get(pk=offer.pk).seller_id == two_sellers["mine"].pk
 
+    def test_out_of_range_values_are_explained_beside_their_field(self, member_client, two_sellers):
+        """A price of 0 read "Constraint “offer_price_positive” is violated."; 999 handling days alike."""
+        offer = two_sellers["my_offer"]
+        page = member_client.get(_url("offer", "change", offer.pk))
+        response = member_client.post(_url("offer", "change", offer.pk),
+                                      admin_form_data(page, price="0", handling_days="999"))
+        assert response.status_code == 200
+        errors = response.context["adminform"].form.errors
+        assert errors["price"] == ["A price is at least 0.01."]
+        assert "60" in errors["handling_days"][0]
+        assert "Constraint" not in response.content.decode()
+
     def test_an_offer_never_moves_to_another_product(self, member_client, two_sellers):
         """Its stock (units of one product in a warehouse) would then sell as another product."""
         offer = two_sellers["my_offer"]
