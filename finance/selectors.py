@@ -238,7 +238,8 @@ class SellerCentre:
     balance: Balance
     next_payout_on: object
     expected_payout: Decimal
-    losing_buy_box: list  # marketplace.selectors.LostBuyBox rows
+    losing_buy_box: list  # marketplace.selectors.LostBuyBox rows (the first ones)
+    losing_buy_box_count: int = 0  # all of them
 
 
 def seller_centre(*, seller, today, now, inputs) -> SellerCentre:
@@ -255,4 +256,5 @@ def seller_centre(*, seller, today, now, inputs) -> SellerCentre:
         targets=settings.FINANCE_HEALTH_TARGETS, balance=balance, next_payout_on=next_settlement_date(today),
         expected_payout=expected,
         losing_buy_box=marketplace_selectors.offers_losing_buy_box(seller_id=seller.pk, inputs=inputs),
+        losing_buy_box_count=marketplace_selectors.offers_losing_buy_box_count(seller_id=seller.pk),
     )

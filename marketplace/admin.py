@@ -12,7 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import actions as admin_actions
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -217,6 +217,24 @@ class OfferInline(SellerScopedAdminMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("seller")
 
 
+class BuyBoxFilter(admin.SimpleListFilter):
+    """Offers holding their product's buy box, or active ones another seller's offer beats."""
+
+    title = _("buy box")
+    parameter_name = "buy_box"
+
+    def lookups(self, request, model_admin):
+        return [("won", _("holds it")), ("lost", _("another seller holds it"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "won":
+            return queryset.filter(is_buy_box_winner=True)
+        if self.value() == "lost":
+            return queryset.filter(is_active=True, product__buy_box__offer__isnull=False).exclude(
+                product__buy_box__offer__seller_id=F("seller_id"))
+        return queryset
+
+
 @admin.register(Offer)
 class OfferAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdmin):
     list_display = (
@@ -224,7 +242,7 @@ class OfferAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admin.ModelAdm
         "buy_box_winner",
     )
     list_filter = (
-        ("seller", admin.RelatedOnlyFieldListFilter), "fulfillment_channel", "condition", "is_active",
+        ("seller", admin.RelatedOnlyFieldListFilter), "fulfillment_channel", "condition", "is_active", BuyBoxFilter,
     )
     search_fields = ("sku", "product__title")
     list_select_related = ("product", "seller")

@@ -348,16 +348,25 @@ class LostBuyBox:
     why: str  # what stands between the offer and the buy box, in a few words
 
 
+def _losing(seller_id: int) -> QuerySet[Offer]:
+    """The seller's active offers whose product's buy box another seller's offer holds."""
+    return (Offer.objects.filter(seller_id=seller_id, is_active=True, product__buy_box__offer__isnull=False)
+            .exclude(product__buy_box__offer__seller_id=seller_id))
+
+
+def offers_losing_buy_box_count(*, seller_id: int) -> int:
+    return _losing(seller_id).count()
+
+
 def offers_losing_buy_box(*, seller_id: int, inputs: BuyBoxInputs, limit: int = 20) -> list[LostBuyBox]:
-    """The seller's active offers whose product's buy box another offer holds, each beside the
-    winner's landed price and its own, both reckoned the way the buy box reckons them (price, a
-    live deal's when lower, and shipping), so the seller compares like with like."""
-    boxes = list(BuyBox.objects.filter(product__offers__seller_id=seller_id, product__offers__is_active=True,
-                                       offer__isnull=False).exclude(offer__seller_id=seller_id)
-                 .select_related("product", "offer", "offer__seller").distinct().order_by("product_id")[:limit])
-    offers = {o.product_id: o for o in Offer.objects.filter(
-        seller_id=seller_id, is_active=True, product_id__in=[b.product_id for b in boxes]).select_related("seller")}
-    priced = [*offers.values(), *(b.offer for b in boxes)]
+    """The seller's active offers whose product's buy box another seller's offer holds (each of
+    them, two on one product included; the first ``limit`` by product), each beside the winner's
+    landed price and its own, both reckoned the way the buy box reckons them (price, a live deal's
+    when lower, and shipping), so the seller compares like with like."""
+    mine = list(_losing(seller_id).select_related("seller", "product__buy_box__offer__seller")
+                .order_by("product_id", "pk")[:limit])
+    boxes = {offer.product_id: offer.product.buy_box for offer in mine}
+    priced = [*mine, *{box.offer_id: box.offer for box in boxes.values()}.values()]
     facts = inputs.offer_facts(priced) if priced else {}
     deals = inputs.deal_prices(priced) if priced else {}
 
@@ -366,10 +375,8 @@ def offers_losing_buy_box(*, seller_id: int, inputs: BuyBoxInputs, limit: int = 
         return buy_box.landed_price(offer, fact, None, deals) if buy_box.is_eligible(offer, fact) else None
 
     rows = []
-    for box in boxes:
-        offer = offers.get(box.product_id)
-        if offer is None:
-            continue
+    for offer in mine:
+        box = boxes[offer.product_id]
         own, winner = landed(offer), landed(box.offer)
         if own is None:
             why = _("out of stock")

@@ -95,12 +95,18 @@ def test_a_lost_buy_box_compares_landed_prices_and_says_why(client):
     rival = OfferFactory(product=kettle, price=Decimal("25.00"), fulfillment_channel="merchant")
     lamp_rival = OfferFactory(product=lamp, seller=rival.seller, price=Decimal("12.00"),
                               fulfillment_channel="merchant")
-    for offer in (mine, rival, lamp_rival):
+    used = OfferFactory(product=kettle, seller=seller, price=Decimal("26.50"), fulfillment_channel="merchant",
+                        sku="MINE-USED", condition="used")  # a second offer on the same product: listed too
+    for offer in (mine, rival, lamp_rival, used):
         stock(offer, 5)
     stock(empty, 0)
     client.force_login(seller_member(seller, role="staff"))
     page = client.get(reverse("seller-centre"))
     rows = {row.offer.sku: row for row in page.context["centre"].losing_buy_box}
+    assert set(rows) == {"MINE-1", "MINE-2", "MINE-USED"}
+    assert page.context["centre"].losing_buy_box_count == 3
+    listed = client.get(reverse("admin:marketplace_offer_changelist"), {"buy_box": "lost"})
+    assert sorted(o.sku for o in listed.context["cl"].result_list) == ["MINE-1", "MINE-2", "MINE-USED"]
     assert (rows["MINE-1"].landed_price, rows["MINE-1"].winner_landed) == (Decimal("31.99"), Decimal("29.99"))
     assert rows["MINE-1"].why == "higher landed price"
     assert (rows["MINE-2"].landed_price, rows["MINE-2"].winner_landed, rows["MINE-2"].why) == (
