@@ -22,6 +22,11 @@ def _new_nonce() -> str:
     return secrets.token_hex(8)
 
 
+
+# Who ships a package: a copy of marketplace's Offer.Channel (orders never imports marketplace's
+# models), so admin says "Fulfilled by Bazaar", not "platform"; a test keeps the two alike.
+FULFILMENT_CHOICES = [("merchant", _("Shipped by seller")), ("platform", _("Fulfilled by Bazaar"))]
+
 class PaymentProblem(models.TextChoices):
     AUTHORIZATION_EXPIRED = "authorization_expired", _("Authorization expired")
     PAYMENT_CANCELLED = "payment_cancelled", _("Payment cancelled at the provider")
@@ -133,7 +138,7 @@ class Package(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="packages")
     seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="packages")
     seller_name = models.CharField(_("seller"), max_length=120)
-    fulfillment_channel = models.CharField(_("fulfilment"), max_length=10)
+    fulfillment_channel = models.CharField(_("fulfilment"), max_length=10, choices=FULFILMENT_CHOICES)
     shipping_method_code = models.CharField(max_length=40, blank=True)
     shipping_method_name = models.CharField(_("shipping method"), max_length=80, blank=True)
     shipping_price = models.DecimalField(_("shipping"), max_digits=12, decimal_places=2, default=0)
@@ -512,7 +517,7 @@ class ReturnRequest(models.Model):
     package = models.ForeignKey(Package, on_delete=models.PROTECT, related_name="returns", verbose_name=_("package"))
     seller = models.ForeignKey("marketplace.Seller", on_delete=models.PROTECT, related_name="+",
                                verbose_name=_("seller"))
-    fulfillment_channel = models.CharField(_("fulfilment"), max_length=10)
+    fulfillment_channel = models.CharField(_("fulfilment"), max_length=10, choices=FULFILMENT_CHOICES)
     # Where the units go back to: the warehouse the package left from (a platform centre or the seller's location).
     destination = models.ForeignKey("fulfillment.Warehouse", null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+", verbose_name=_("comes back to"))

@@ -143,3 +143,11 @@ def test_money_checks_hold_to_the_cent_and_accept_the_sums_sqlite_adds_in_floati
     line = order.lines.get()
     with pytest.raises(IntegrityError), transaction.atomic():
         type(line).objects.filter(pk=line.pk).update(subtotal=line.subtotal + Decimal("0.01"))
+
+
+def test_packages_name_who_ships_them_as_offers_do():
+    from marketplace.models import Offer
+    from orders.models import FULFILMENT_CHOICES
+
+    assert [(value, str(label)) for value, label in FULFILMENT_CHOICES] == [
+        (value, str(label)) for value, label in Offer.Channel.choices]
