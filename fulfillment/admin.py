@@ -586,6 +586,7 @@ class InboundShipmentAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admi
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             planner = self.has_change_permission(request, obj)
+            label = selectors.inbound_label_data(shipment=obj) if obj.warehouse_id else None
             context.update(
                 can_ready=planner and obj.status == IB.DRAFT,
                 can_ship=planner and obj.status == IB.READY,
@@ -594,6 +595,7 @@ class InboundShipmentAdmin(SellerScopedAdminMixin, ServiceErrorsAdminMixin, admi
                 can_in_transit=self._receiver(request) and obj.status == IB.SHIPPED,
                 can_receive=self._receiver(request) and obj.status in (IB.SHIPPED, IB.IN_TRANSIT, IB.RECEIVING),
                 can_close=self._receiver(request) and obj.status in (IB.RECEIVING, IB.IN_TRANSIT, IB.SHIPPED),
+                send_to=[label.destination_name, *label.destination_lines] if label else [],
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
 

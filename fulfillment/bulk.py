@@ -27,6 +27,9 @@ class WarehouseSpec:
     seller: object | None = None
     country: str = "US"
     city: str = ""
+    street: str = ""
+    region: str = ""
+    postal_code: str = ""
 
 
 def warehouses_ensure(*, specs: Sequence[WarehouseSpec]) -> dict[str, Warehouse]:
@@ -36,7 +39,7 @@ def warehouses_ensure(*, specs: Sequence[WarehouseSpec]) -> dict[str, Warehouse]
         if spec.code not in found:
             found[spec.code] = services.warehouse_create(
                 code=spec.code, name=spec.name, kind=spec.kind, seller=spec.seller, country=spec.country,
-                city=spec.city,
+                city=spec.city, street=spec.street, region=spec.region, postal_code=spec.postal_code,
             )
     return found
 

@@ -20,8 +20,7 @@ class LabelData:
     shipment_name: str
     seller_name: str
     destination_name: str
-    destination_city: str
-    destination_country: str
+    destination_lines: tuple[str, ...]  # the centre's address below its name, as its country writes it
     box_count: int
     units: int
 
@@ -43,7 +42,7 @@ def inbound_labels_pdf(data: LabelData) -> bytes:
         lines = [
             f"From: {data.seller_name}"[:60],
             f"To: {data.destination_name}"[:60],
-            f"{data.destination_city} {data.destination_country}".strip()[:60],
+            *(f"    {line}"[:60] for line in data.destination_lines),
             f"Shipment: {data.shipment_code} ({data.shipment_name})"[:60],
             f"{data.units} units in {data.box_count} box(es)",
         ]

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from catalog import selectors as catalog_selectors
 from core import cache as vcache
+from core.addresses import address_lines
 from core.exceptions import NotFound
 from fulfillment import labels, promise, sizing
 from fulfillment.models import (
@@ -383,8 +384,11 @@ def inbound_label_data(*, shipment: InboundShipment) -> labels.LabelData:
     centre = shipment.warehouse
     return labels.LabelData(
         shipment_code=shipment.code, shipment_name=shipment.name, seller_name=shipment.seller.name,
-        destination_name=centre.name if centre else "", destination_city=centre.city if centre else "",
-        destination_country=centre.country if centre else "", box_count=shipment.box_count, units=units)
+        destination_name=centre.name if centre else "",
+        destination_lines=tuple(address_lines({"line1": centre.street, "city": centre.city, "region": centre.region,
+                                               "postal_code": centre.postal_code, "country": centre.country})
+                                if centre else ()),
+        box_count=shipment.box_count, units=units)
 
 
 def platform_units_by_seller_product(*, exclude_seller_id: int | None = None) -> list[tuple[int, int, int]]:

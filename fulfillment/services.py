@@ -58,13 +58,15 @@ def _positive(quantity, field: str = "quantity") -> int:
 
 
 def warehouse_create(
-    *, code: str, name: str, kind: str = Warehouse.Kind.PLATFORM, seller=None, country: str = "US", city: str = ""
+    *, code: str, name: str, kind: str = Warehouse.Kind.PLATFORM, seller=None, country: str = "US", city: str = "",
+    street: str = "", region: str = "", postal_code: str = "",
 ) -> Warehouse:
     if kind == Warehouse.Kind.SELLER and seller is None:
         raise ApplicationError(_("A seller location needs a seller."), fields={"seller": [_("Choose a seller.")]})
     if kind == Warehouse.Kind.PLATFORM:
         seller = None
-    warehouse = Warehouse.objects.create(code=code, name=name, kind=kind, seller=seller, country=country, city=city)
+    warehouse = Warehouse.objects.create(code=code, name=name, kind=kind, seller=seller, country=country, city=city,
+                                         street=street, region=region, postal_code=postal_code)
     vcache.bump_on_commit(fulfillment_selectors.CALENDAR)
     fulfillment_selectors.clocks_forget()
     return warehouse

@@ -143,8 +143,12 @@ def test_sellers_plan_but_never_receive_and_only_their_own(world):
 
 
 def test_box_labels_and_scanned_ids(world):
+    Warehouse.objects.filter(kind="platform").update(street="400 Dock Road", city="Newark", region="NJ",
+                                                     postal_code="07114", country="US")
     shipment = inbound.inbound_ready(shipment=plan(world, box_count=3), actor=world["manager"])
-    pdf = labels.inbound_labels_pdf(selectors.inbound_label_data(shipment=shipment))
+    data = selectors.inbound_label_data(shipment=shipment)
+    assert data.destination_lines == ("400 Dock Road", "Newark, NJ 07114", "United States")  # where to send them
+    pdf = labels.inbound_labels_pdf(data)
     assert pdf.startswith(b"%PDF")
     assert len(re.findall(rb"/Type /Page\b(?!s)", pdf)) == 3  # one label per box
     assert labels.box_id(shipment.code, 3) == f"{shipment.code}-B03"
@@ -182,6 +186,7 @@ class TestAdmin:
         response = client.post(change, {"name": "Winter", "box_count": 1, "_ready": "1", **inline})
         assert response.status_code == 302, response.content.decode()[:3000]
         assert InboundShipment.objects.get(pk=shipment.pk).status == S.READY
+        assert 'id="send-to"' in client.get(change).content.decode()  # the centre's address, once it is chosen
         labels_url = reverse("admin:fulfillment_inboundshipment_labels", args=[shipment.pk])
         assert client.get(labels_url)["Content-Type"] == "application/pdf"
         ship_form = {"name": "Winter", "box_count": 1, "_ship": "1", "items-TOTAL_FORMS": "1",

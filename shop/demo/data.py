@@ -332,3 +332,6 @@ PLATFORM_WAREHOUSES = [
     ("fc-central", "Bazaar Fulfilment Centre Central", "Columbus"),
     ("fc-west", "Bazaar Fulfilment Centre West", "Reno"),
 ]
+# Where sellers send their boxes (street, state, ZIP code): made-up addresses in those cities.
+CENTRE_ADDRESSES = {"fc-east": ("400 Dock Road", "NJ", "07114"), "fc-central": ("2200 Freight Way", "OH", "43217"),
+                    "fc-west": ("9 Sierra Park Drive", "NV", "89506")}

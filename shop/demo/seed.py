@@ -121,8 +121,10 @@ def _reference_data(log: Callable[[str], None]) -> _Context:
     sellers[""] = house
 
     warehouse_specs = [
-        fulfillment_bulk.WarehouseSpec(code=code, name=name, city=city) for code, name, city in
-        data.PLATFORM_WAREHOUSES
+        fulfillment_bulk.WarehouseSpec(code=code, name=name, city=city, street=data.CENTRE_ADDRESSES[code][0],
+                                       region=data.CENTRE_ADDRESSES[code][1],
+                                       postal_code=data.CENTRE_ADDRESSES[code][2])
+        for code, name, city in data.PLATFORM_WAREHOUSES
     ]
     warehouse_specs += [
         fulfillment_bulk.WarehouseSpec(
