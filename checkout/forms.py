@@ -54,7 +54,7 @@ class GiftCardForm(forms.Form):
 
     amount = forms.ChoiceField(label=gettext_lazy("Amount"), widget=forms.RadioSelect, required=False)
     custom_amount = forms.DecimalField(label=gettext_lazy("Or another amount"), required=False, max_digits=12,
-                                       decimal_places=2, min_value=0)
+                                       decimal_places=2)  # its range is payments' rule (the service says it)
     recipient_email = forms.EmailField(label=gettext_lazy("Recipient's e-mail"), max_length=254,
                                        help_text=gettext_lazy("The card's code is e-mailed there. It can be yours."))
     recipient_name = forms.CharField(label=gettext_lazy("Recipient's name"), max_length=100, required=False)
@@ -69,8 +69,15 @@ class GiftCardForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["amount"].choices = [(str(v), f"{v:,.2f} {currency}".strip()) for v in choices]
 
+    def clean_recipient_name(self):
+        return " ".join(self.cleaned_data["recipient_name"].split())  # one line: it heads the e-mail
+
+    def clean_sender_name(self):
+        return " ".join(self.cleaned_data["sender_name"].split())
+
     def chosen_amount(self):
-        """The custom amount when given, else the chosen one; None when neither is."""
+        """The custom amount when given, else the chosen one (a radio button cannot be unchosen:
+        typing an amount after choosing one is changing one's mind); None when neither is."""
         data = self.cleaned_data
         if data.get("custom_amount") is not None:
             return data["custom_amount"]

@@ -143,9 +143,12 @@ gift_card_amount_limits = amount_limits
 
 def clean_gift_card_amount(amount: Any, *, currency: str, field: str = "amount") -> Decimal:
     """One of ``GIFT_CARD_DENOMINATIONS``, or from ``GIFT_CARD_MIN_AMOUNT`` to ``GIFT_CARD_MAX_AMOUNT``."""
-    value = store_credit.clean_amount(amount, currency=currency, field=field)
+    try:
+        value = store_credit.clean_amount(amount, currency=currency, field=field)
+    except ApplicationError:
+        value = None  # not a positive amount: the same explanation as any amount outside the range
     low, high = amount_limits()
-    if value in amount_choices() or low <= value <= high:
+    if value is not None and (value in amount_choices() or low <= value <= high):
         return value
     fixed = ", ".join(format_money(v, currency) for v in amount_choices())
     if low <= high:

@@ -489,10 +489,13 @@ def test_the_gift_card_page_puts_a_card_in_the_cart_and_the_cart_shows_it():
     bad = client.post("/cart/gift-cards/", {"amount": "", "custom_amount": "2", "recipient_email": "ann@example.com"})
     assert bad.status_code == 400
     assert b"amount" in bad.content.lower()
+    negative = client.post("/cart/gift-cards/", {"custom_amount": "-5", "recipient_email": "ann@example.com"})
+    assert negative.status_code == 400
+    assert b"or an amount from $5.00 to $500.00" in negative.content  # the range, not "above zero"
     missing = client.post("/cart/gift-cards/", {"amount": "50"})
     assert missing.status_code == 400
     ok = client.post("/cart/gift-cards/", {"amount": "50", "recipient_email": "ann@example.com",
-                                           "message": "Enjoy"})
+                                           "recipient_name": "Ann\r\nBcc: x@example.com", "message": "Enjoy"})
     assert ok.status_code == 302
     assert ok["Location"] == "/cart/"
     cart_page = client.get("/cart/")
@@ -500,6 +503,7 @@ def test_the_gift_card_page_puts_a_card_in_the_cart_and_the_cart_shows_it():
     assert b"$50.00" in cart_page.content
     assert b"Proceed to checkout" in cart_page.content
     card = CartGiftCard.objects.get()
+    assert card.recipient_name == "Ann Bcc: x@example.com"  # one line
     assert selectors.cart_item_count(session=client.session, user=None) == 1
     removed = client.post(f"/cart/gift-cards/{card.pk}/remove/")
     assert removed.status_code == 302
