@@ -129,3 +129,15 @@ def test_orders_to_ship_are_the_ones_the_seller_ships(client):
     client.force_login(seller_member(seller, role="staff"))
     to_ship = client.get(reverse("seller-centre")).context["centre"].to_ship
     assert [package.fulfillment_channel for package in to_ship] == ["merchant"]
+
+
+def test_a_negative_balance_is_explained(client):
+    from finance.models import LedgerEntry
+
+    seller = SellerFactory()
+    LedgerEntry.objects.create(seller=seller, kind="storage_fee", amount=Decimal("-0.12"), currency="USD",
+                               source_type="storage_charge", source_id=1, description="November storage")
+    client.force_login(seller_member(seller, role="staff"))
+    page = client.get(reverse("seller-centre")).content.decode()
+    assert "-$0.12" in page
+    assert "taken from your next sales" in page
