@@ -238,8 +238,12 @@ def resume(request: HttpRequest) -> HttpResponse:
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("Welcome back! Your membership renews on %(date)s.")
-                         % {"date": _date(subscription.current_period_end)})
+        if subscription.status == selectors.S.TRIALING:
+            messages.success(request, _("Welcome back! Your free trial goes on; the first charge is on %(date)s.")
+                             % {"date": _date(subscription.current_period_end)})
+        else:
+            messages.success(request, _("Welcome back! Your membership renews on %(date)s.")
+                             % {"date": _date(subscription.current_period_end)})
     return redirect("membership:account")
 
 

@@ -167,7 +167,7 @@ def test_resume_and_resume_twice(signed_in, user, plan):
     services.membership_cancel(user=user)
     response = signed_in.post(reverse("membership:resume"), follow=True)
     assert reload(subscription).status == S.TRIALING
-    assert any("Welcome back!" in m for m in messages_of(response))
+    assert any("Welcome back! Your free trial goes on; the first charge is on" in m for m in messages_of(response))
     response = signed_in.post(reverse("membership:resume"), follow=True)
     assert any("nothing to resume" in m for m in messages_of(response))
     assert signed_in.get(reverse("membership:resume")).status_code == 405
