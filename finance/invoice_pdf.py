@@ -93,7 +93,7 @@ def render(document: PdfDocument) -> bytes:
 
     header = [_("Description"), _("SKU"), _("Qty"), _("Unit price"), _("Discount"), _("Tax rate"), _("Tax"),
               _("Amount")]
-    widths = [50 * mm, 22 * mm, 10 * mm, 20 * mm, 18 * mm, 14 * mm, 18 * mm]  # the amount takes the rest
+    widths = [44 * mm, 28 * mm, 10 * mm, 20 * mm, 18 * mm, 14 * mm, 18 * mm]  # the amount takes the rest
     widths.append(width - sum(widths))
     data = [[Paragraph(_text(h), heading if i < 2 else ParagraphStyle("h", parent=heading, alignment=TA_RIGHT))
              for i, h in enumerate(header)]]

@@ -480,8 +480,9 @@ def _money(amount: Decimal, currency: str) -> str:
 
 
 def _rows(lines: Iterable, currency: str) -> list[invoice_pdf.Row]:
-    return [invoice_pdf.Row(description=line.title, sku=line.sku, quantity=str(line.quantity),
-                            unit_price=_money(line.unit_price, currency),
+    # A line of no units (what a refund kept back, say) shows its amount only.
+    return [invoice_pdf.Row(description=line.title, sku=line.sku, quantity=str(line.quantity) if line.quantity else "",
+                            unit_price=_money(line.unit_price, currency) if line.quantity else "",
                             discount=_money(line.discount, currency) if line.discount else "",
                             tax_rate=rate_label(line.tax_rate), tax=_money(line.tax, currency),
                             amount=_money(line.gross, currency)) for line in lines]

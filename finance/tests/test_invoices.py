@@ -572,3 +572,15 @@ def test_the_invoice_changelist_takes_constant_queries(shop, client, orders, dja
     with django_assert_max_num_queries(11):
         response = client.get(reverse("admin:finance_invoice_changelist"))
     assert len(response.context["cl"].result_list) == 2 * orders
+
+
+def test_a_line_of_no_units_shows_its_amount_only():
+    """The return label a refund kept back read as a line of quantity 0 at a unit price."""
+    from types import SimpleNamespace
+
+    from finance import invoices as documents
+
+    kept = SimpleNamespace(title="Return shipping label", sku="", quantity=0, unit_price=Decimal("-6.00"),
+                           discount=Decimal(0), tax_rate=Decimal(0), tax=Decimal(0), gross=Decimal("-6.00"))
+    row = documents._rows([kept], "USD")[0]
+    assert (row.quantity, row.unit_price, row.amount) == ("", "", "-$6.00")
