@@ -248,3 +248,20 @@ def test_labels_are_kept_where_media_is_never_served(client, settings):
     assert (private / shipment.label.name).read_bytes().startswith(b"%PDF")
     assert not (Path(settings.MEDIA_ROOT) / shipment.label.name).exists()
     assert client.get(f"/media/{shipment.label.name}").status_code == 404
+
+
+def test_a_package_delivered_without_the_carriers_scan_does_not_read_label_created(client, fba_order):
+    buyer, order, package = fba_order
+    staff = Client()
+    staff.force_login(staff_user(*SHIPPER))
+    staff.post(reverse("admin:orders_package_label", args=[package.pk]), {"service": "ground"})
+    package.refresh_from_db()
+    with committed():
+        ship(package, tracking_number=package.tracking_number)
+    package.refresh_from_db()
+    with committed():
+        orders_services.package_deliver(package=package, actor=staff_user(*SHIPPER))
+    client.force_login(buyer)
+    page = client.get(reverse("orders:detail", args=[order.number])).content.decode()
+    assert "tracking: delivered (confirmed without the carrier" in page
+    assert "tracking: Label created" not in page
