@@ -41,14 +41,38 @@ def service_error_message(exc: ApplicationError | ValidationError) -> str:
 
 class ServiceErrorsAdminMixin:
     """Forms check what they can; a service that still refuses (a race, say) rolls the whole save
-    back and shows its message on the form page again instead of a server error."""
+    back, and the form is shown again with what was typed and the service's message (above the
+    form, and beside the fields it names), instead of a server error or an emptied form."""
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except (ApplicationError, ValidationError) as exc:
-            self.message_user(request, service_error_message(exc), level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+            if request.method != "POST" or getattr(request, "_service_refusal", None) is not None:
+                self.message_user(request, service_error_message(exc), level=messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+            # The save was rolled back; the same POST again, with a form that carries the refusal
+            # as its errors, is not saved and is shown with everything typed.
+            request._service_refusal = exc
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        refusal = getattr(request, "_service_refusal", None)
+        if refusal is None:
+            return form
+
+        class Refused(form):
+            def clean(self):
+                cleaned = super().clean()
+                self.add_error(None, service_error_message(refusal))  # above the form, always
+                for name, problems in (getattr(refusal, "fields", None) or {}).items():
+                    if name in self.fields:  # and beside the fields it names
+                        self.add_error(name, problems)
+                return cleaned
+
+        Refused.__name__ = form.__name__
+        return Refused
 
 
 def money_column(amount, currency: str | None = None) -> str:
