@@ -357,11 +357,18 @@ def _place(request: HttpRequest, cart, *, payment_method: str, expected: Decimal
         return attempt()
 
 
-def _guard(request: HttpRequest, *, need_address: bool = True):
-    """The cart and its prices, or a redirect when checkout cannot go on (with a message)."""
+def _guard(request: HttpRequest, *, need_address: bool = True, placed_by_key: str = ""):
+    """The cart and its prices, or a redirect when checkout cannot go on (with a message).
+    ``placed_by_key``: an empty cart whose order under this key has been placed meanwhile (the
+    first of a double click emptied it) leads to that order instead."""
     cart = _cart(request)
     view = selectors.cart_view(cart=cart)
     if cart is None or view.is_empty:
+        if placed_by_key:
+            owner = services.idempotency_owner(user=request.user, cart=cart)
+            finished = orders_selectors.order_by_idempotency_key(owner=owner, key=placed_by_key)
+            if finished is not None and finished.status != OrderStatus.PLACED:
+                return None, None, None, _after_placing(request, finished)
         messages.info(request, _("Your cart is empty."))
         return None, None, None, redirect("checkout:cart")
     if any(line.problem for line in view.lines):
@@ -468,7 +475,9 @@ def checkout_place(request: HttpRequest) -> HttpResponse:
     done = _open_order(request, cart)
     if done is not None and done.status != OrderStatus.PLACED:
         return _after_placing(request, done)
-    cart, view, priced, stop = _guard(request)
+    # A double click: the first request may have placed the order (and emptied the cart) since
+    # this one looked: its order then, not "your cart is empty".
+    cart, view, priced, stop = _guard(request, placed_by_key=clicked)
     if stop:
         return stop
     form = forms.PaymentForm(request.POST)

@@ -48,13 +48,16 @@ class ServiceErrorsAdminMixin:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except (ApplicationError, ValidationError) as exc:
-            if request.method != "POST" or getattr(request, "_service_refusal", None) is not None:
-                self.message_user(request, service_error_message(exc), level=messages.ERROR)
-                return HttpResponseRedirect(request.get_full_path())
-            # The save was rolled back; the same POST again, with a form that carries the refusal
-            # as its errors, is not saved and is shown with everything typed.
-            request._service_refusal = exc
-            return super().changeform_view(request, object_id, form_url, extra_context)
+            if request.method == "POST" and getattr(request, "_service_refusal", None) is None:
+                # The save was rolled back; the same POST again, with a form that carries the
+                # refusal as its errors, is not saved and is shown with everything typed.
+                request._service_refusal = exc
+                try:
+                    return super().changeform_view(request, object_id, form_url, extra_context)
+                except (ApplicationError, ValidationError):
+                    pass  # refused before its form (a page of its own): the message, on the page again
+            self.message_user(request, service_error_message(exc), level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

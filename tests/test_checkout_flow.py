@@ -269,3 +269,28 @@ def test_a_voucher_found_not_to_apply_at_checkout_is_shown_there_with_a_way_on(c
     assert Order.objects.get().total == Decimal("30.00")
     # somewhere else is not a place to be sent back to
     assert client.post("/cart/voucher/", {"remove": "1", "next": "https://evil.example/"}).url == "/cart/"
+
+
+def test_the_second_click_that_finds_the_cart_emptied_by_the_first_lands_on_the_order(client, offer, monkeypatch):
+    """A double click where the first request placed the order (and emptied the cart) between the
+    second one's first look and its cart check: the second showed "Your cart is empty."."""
+    from checkout import views as checkout_views
+
+    add(client, offer)
+    client.post("/checkout/", ADDRESS)
+    form = review_form(client)
+    assert client.post("/checkout/place/", form).status_code == 302
+    order = Order.objects.get()
+    real = checkout_views.orders_selectors.order_by_idempotency_key
+    looks = []
+
+    def not_yet_the_first_time(**kwargs):  # the first request had not committed at the second's first looks
+        looks.append(kwargs)
+        return None if len(looks) <= 2 else real(**kwargs)  # (the clicked key, then the checkout's own)
+
+    monkeypatch.setattr(checkout_views.orders_selectors, "order_by_idempotency_key", not_yet_the_first_time)
+    again = client.post("/checkout/place/", form, follow=True)
+    page = again.content.decode()
+    assert order.number in page
+    assert "Your cart is empty." not in page
+    assert Order.objects.count() == 1
