@@ -236,4 +236,6 @@ def view_on_site(request, content_type_id: int, object_id: str):
     obj = model_admin.get_object(request, unquote(object_id)) if model_admin else None
     if obj is None or not model_admin.has_view_or_change_permission(request, obj):
         raise Http404(_("Nothing to show."))
+    if callable(model_admin.view_on_site) and not model_admin.view_on_site(obj):
+        raise Http404(_("Nothing to show."))  # no page on the site (a product not public yet)
     return shortcut(request, content_type_id, object_id)

@@ -240,6 +240,7 @@ class SellerCentre:
     expected_payout: Decimal
     losing_buy_box: list  # marketplace.selectors.LostBuyBox rows (the first ones)
     losing_buy_box_count: int = 0  # all of them
+    to_ship_count: int = 0  # all the packages waiting (to_ship: the first of them)
 
 
 def seller_centre(*, seller, today, now, inputs) -> SellerCentre:
@@ -252,6 +253,7 @@ def seller_centre(*, seller, today, now, inputs) -> SellerCentre:
     expected = max(balance.available - pending_payout_total(seller_id=seller.pk), Decimal("0.00"))
     return SellerCentre(
         seller=seller, sales=sales, to_ship=orders_selectors.packages_to_ship(seller_id=seller.pk),
+        to_ship_count=orders_selectors.packages_to_ship_count(seller_id=seller.pk),
         health=SellerHealth.objects.filter(seller=seller).order_by("-computed_on").first(),
         targets=settings.FINANCE_HEALTH_TARGETS, balance=balance, next_payout_on=next_settlement_date(today),
         expected_payout=expected,

@@ -223,7 +223,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Package)
-class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
+class PackageAdmin(ServiceErrorsAdminMixin, SellerScopedAdminMixin, admin.ModelAdmin):
     """The seller's view of what to ship: its own packages only. Shipping and delivering (stock
     leaves, the payment is captured) need ``orders.ship_package``; a seller's members ship only the
     packages their seller ships itself, Bazaar staff the ones Bazaar fulfils."""
@@ -368,23 +368,16 @@ class PackageAdmin(SellerScopedAdminMixin, admin.ModelAdmin):
                             filename=f"{shipment.tracking_number}.pdf")
 
     def save_model(self, request, obj, form, change):
+        # A refusal rolls the whole save back and shows the form again with the reason
+        # (ServiceErrorsAdminMixin): never "changed successfully" beside it.
         if {"tracking_number", "carrier_name"} & set(form.changed_data):
-            try:
-                services.package_set_tracking(package=obj, tracking_number=form.cleaned_data["tracking_number"],
-                                              carrier_name=form.cleaned_data.get("carrier_name", obj.carrier_name))
-            except ApplicationError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-                return
+            services.package_set_tracking(package=obj, tracking_number=form.cleaned_data["tracking_number"],
+                                          carrier_name=form.cleaned_data.get("carrier_name", obj.carrier_name))
         if "_ship" in request.POST:  # "save and mark shipped", one step from the package's page
             if not self._can_ship(request, obj):
-                self.message_user(request, _("You may not ship this package."), messages.ERROR)
-                return
-            try:
-                services.package_ship(package=obj, tracking_number=obj.tracking_number, actor=request.user)
-            except ApplicationError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-            else:
-                self.message_user(request, _("The package is shipped."), messages.SUCCESS)
+                raise ApplicationError(_("You may not ship this package."))
+            services.package_ship(package=obj, tracking_number=obj.tracking_number, actor=request.user)
+            self.message_user(request, _("The package is shipped."), messages.SUCCESS)
 
     def _act(self, request, queryset, action, done: str) -> None:
         ok = 0

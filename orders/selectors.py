@@ -615,12 +615,20 @@ def seller_sales(*, seller_id: int, windows: dict[str, object]) -> dict[str, tup
     return {name: (row[f"amount{i}"] or Decimal("0.00"), row[f"units{i}"] or 0) for i, name in enumerate(windows)}
 
 
+def _to_ship(seller_id: int):
+    return Package.objects.filter(seller_id=seller_id, status=Package.Status.PENDING, fulfillment_channel=MERCHANT,
+                                  order__status__in=[Order.Status.PAID, Order.Status.PARTIALLY_SHIPPED])
+
+
 def packages_to_ship(*, seller_id: int, limit: int = 20) -> list[Package]:
     """The seller's packages waiting for it to ship in paid orders, the most overdue first (the
     packages Bazaar fulfils are Bazaar's to ship)."""
-    return list(Package.objects.filter(seller_id=seller_id, status=Package.Status.PENDING, fulfillment_channel=MERCHANT,
-                                       order__status__in=[Order.Status.PAID, Order.Status.PARTIALLY_SHIPPED])
-                .select_related("order").order_by(F("estimated_earliest").asc(nulls_last=True), "id")[:limit])
+    return list(_to_ship(seller_id).select_related("order")
+                .order_by(F("estimated_earliest").asc(nulls_last=True), "id")[:limit])
+
+
+def packages_to_ship_count(*, seller_id: int) -> int:
+    return _to_ship(seller_id).count()
 
 
 @dataclass

@@ -64,3 +64,17 @@ def test_view_on_site_only_redirects_to_what_the_viewer_may_open(sold):
     outsider = Client()
     outsider.force_login(staff_user())  # staff without any permission
     assert outsider.get(public).status_code == 404
+
+
+def test_view_on_site_never_sends_to_a_page_that_is_not_there():
+    """A seller's own proposed product, not public yet: it redirected to its 404 page."""
+    from marketplace.models import ProductProposal
+
+    seller = SellerFactory()
+    offer = OfferFactory(seller=seller, product=ProductFactory(is_active=False))
+    ProductProposal.objects.create(seller=seller, product=offer.product, offer=offer)
+    member = Client()
+    member.force_login(seller_member(seller, role="owner"))
+    product_type = ContentType.objects.get_for_model(Product).pk
+    assert member.get(change(offer.product)).status_code == 200  # its own proposal: it may open it in admin
+    assert member.get(reverse("admin:view_on_site", args=[product_type, offer.product.pk])).status_code == 404

@@ -127,8 +127,9 @@ def test_orders_to_ship_are_the_ones_the_seller_ships(client):
     stock(own, 3)
     place(cart_with((fba, 1), (own, 1)))
     client.force_login(seller_member(seller, role="staff"))
-    to_ship = client.get(reverse("seller-centre")).context["centre"].to_ship
-    assert [package.fulfillment_channel for package in to_ship] == ["merchant"]
+    centre = client.get(reverse("seller-centre")).context["centre"]
+    assert [package.fulfillment_channel for package in centre.to_ship] == ["merchant"]
+    assert centre.to_ship_count == 1
 
 
 def test_a_negative_balance_is_explained(client):

@@ -265,3 +265,18 @@ def test_a_package_delivered_without_the_carriers_scan_does_not_read_label_creat
     page = client.get(reverse("orders:detail", args=[order.number])).content.decode()
     assert "tracking: delivered (confirmed without the carrier" in page
     assert "tracking: Label created" not in page
+
+
+def test_save_and_mark_shipped_refused_says_why_and_never_changed_successfully(fba_order):
+    from tests.factories import admin_form_data
+
+    _buyer, _order, package = fba_order
+    staff = Client()
+    staff.force_login(staff_user(*SHIPPER))
+    change = reverse("admin:orders_package_change", args=[package.pk])
+    response = staff.post(change, {**admin_form_data(staff.get(change)), "_ship": "1"}, follow=True)
+    page = response.content.decode()
+    assert "label" in page.lower()  # what is missing, said on the page
+    assert "was changed successfully" not in page
+    package.refresh_from_db()
+    assert package.status == "pending"
