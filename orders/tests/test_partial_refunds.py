@@ -241,6 +241,10 @@ def test_staff_refund_from_admin_once_per_form_and_the_buyer_sees_it(client, off
     buyer_page = client.get(selectors.guest_link_path(order=order), follow=True).content.decode()
     assert "Dented lid" in buyer_page
     assert "1 x Blue Kettle" in buyer_page
+    # The order's status line says money came back, beside "Delivered" (a part refund keeps the status).
+    refunded = OrderRefund.objects.get().amount
+    assert "Status: <strong>Delivered</strong>" in buyer_page
+    assert f"${refunded} refunded" in buyer_page
 
 
 def test_staff_refund_through_the_api_and_the_buyer_reads_it(offers, provider):

@@ -14,6 +14,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from PIL import Image
 
 from core.exceptions import ApplicationError, NotFound, PermissionDenied
@@ -322,6 +323,10 @@ def test_receiving_restocks_through_the_ledger_and_refunds_shipping_when_the_sho
                                                                                Decimal("0.00"))
     assert refund.amount == towel_line.total + shipping
     assert {m.subject for m in mail.outbox} >= {f"Return {request.pk} of order {order.number}: received"}
+    # The shopper's order list says what came back beside the order's status.
+    client = Client()
+    client.force_login(buyer)
+    assert f"${refund.amount} refunded" in client.get("/orders/").content.decode()
 
 
 def test_the_shopper_pays_the_label_when_no_longer_needed_and_amounts_sum_exactly(
