@@ -1,6 +1,7 @@
 """Synthetic shopper traffic with structure: demo data that has something true to find.
 
-``generate_events(catalog, TrafficOptions(...))`` turns a catalog of (product_id, category_id, price)
+``generate_events(catalog, TrafficOptions(...))`` turns a catalog of (product_id, category_id, price),
+or (product_id, category_id, price, seller_id) with the seller whose offer a product page features,
 into the events of a shop's visitors over a period, in the names and properties of Segment's
 Ecommerce v2 spec. The same catalog and options (the seed among them) give the same events, ids
 included. What is built in, so recommendations, KPIs and experiments have a signal:
@@ -29,7 +30,9 @@ Each event is a plain dict::
 Money in properties is a string with two decimals ("19.99"). "Order Completed" carries order_id,
 checkout_id, currency, subtotal (sum of the lines), discount (and coupon when used), shipping, tax,
 total = subtotal - discount + shipping + tax, revenue = subtotal - discount (Segment's: no shipping or
-tax) and products [{product_id, category, price, quantity}].
+tax) and products [{product_id, category, price, quantity}]. With a featured seller in the catalog, every
+product in properties also carries its ``seller_id`` (as the shop's own product views and order lines do),
+so sellers' slices of the KPIs have views and orders.
 
 Pure standard library, no Django: the demo seeder and the tests call it, and ``purchases_from_events``
 / ``orders_from_events`` feed ``insights.recommend``.
@@ -227,9 +230,13 @@ class _Product:
     price: Decimal
     band: int  # 0, 1, 2: the cheapest, middle and dearest third of its category
     price_text: str = ""
+    seller: Any = None  # the seller of the offer its page features, when the catalog says
 
     def line(self, **extra: Any) -> dict[str, Any]:
-        return {"product_id": self.product_id, "category": self.category, "price": self.price_text, **extra}
+        line = {"product_id": self.product_id, "category": self.category, "price": self.price_text, **extra}
+        if self.seller is not None:
+            line["seller_id"] = self.seller
+        return line
 
 
 @dataclass
@@ -299,9 +306,9 @@ class _Simulation:
 
     def _build_catalog(self, catalog: list[tuple[Any, Any, Decimal]]) -> None:
         rng = self.rng
-        by_category: dict[Any, list[tuple[Any, Decimal]]] = {}
-        for product_id, category, price in catalog:
-            by_category.setdefault(category, []).append((product_id, Decimal(price)))
+        by_category: dict[Any, list[tuple[Any, Decimal, Any]]] = {}
+        for product_id, category, price, *seller in catalog:
+            by_category.setdefault(category, []).append((product_id, Decimal(price), seller[0] if seller else None))
         self.categories = list(by_category)  # catalog order, then shuffled into popularity order
         rng.shuffle(self.categories)
         self.category_cumulative = list(itertools.accumulate(_zipf(len(self.categories), CATEGORY_ZIPF)))
@@ -315,8 +322,8 @@ class _Simulation:
             entries = by_category[category]
             by_price = sorted(range(len(entries)), key=lambda i: entries[i][1])
             band = {position: rank * 3 // len(entries) for rank, position in enumerate(by_price)}
-            products = [_Product(product_id, category, price, band[i], _money(price))
-                        for i, (product_id, price) in enumerate(entries)]
+            products = [_Product(product_id, category, price, band[i], _money(price), seller)
+                        for i, (product_id, price, seller) in enumerate(entries)]
             rng.shuffle(products)
             self.ranked[category] = products
             self.positions.update((product.product_id, position) for position, product in enumerate(products, 1))

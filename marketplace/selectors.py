@@ -226,6 +226,12 @@ def offers_with_buy_box_flag(queryset: QuerySet[Offer]) -> QuerySet[Offer]:
     return queryset.annotate(is_buy_box_winner=Exists(winning))
 
 
+def buy_box_sellers(*, product_ids) -> dict[int, int]:
+    """Product id -> the seller of the offer its page features (products without a winner left out)."""
+    return dict(BuyBox.objects.filter(product_id__in=list(product_ids), offer__isnull=False)
+                .values_list("product_id", "offer__seller_id"))
+
+
 def product_ids_with_offers(*, channel: str, seller_id: int | None = None) -> list[int]:
     """Products with an active offer of this fulfilment channel (of one seller, if given)."""
     qs = Offer.objects.filter(fulfillment_channel=channel, is_active=True)

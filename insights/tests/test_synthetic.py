@@ -62,6 +62,26 @@ def test_the_same_seed_gives_the_same_events_and_another_seed_others():
     assert all(uuid.UUID(event["event_id"]).version == 4 for event in first)
 
 
+def test_a_catalog_with_featured_sellers_names_them_on_every_product_and_changes_nothing_else():
+    plain = make_catalog(60, 4)
+    featured = [(*row, 100 + row[0] % 3) for row in plain]
+    options = TrafficOptions(visitors=150, days=14, seed=3)
+
+    without, with_sellers = list(generate_events(plain, options)), list(generate_events(featured, options))
+
+    def products(event):
+        found = event["properties"].get("products") or []
+        return [event["properties"], *found] if "product_id" in event["properties"] else found
+
+    # The same visits (same ids, names and products); each product now says its page's seller.
+    assert [(e["event_id"], e["name"]) for e in without] == [(e["event_id"], e["name"]) for e in with_sellers]
+    named = [line for event in with_sellers for line in products(event)]
+    assert named
+    assert all(line["seller_id"] == 100 + line["product_id"] % 3 for line in named)
+    assert not any("seller_id" in line for event in without for line in products(event))
+    assert any(e["name"] == ORDER_COMPLETED for e in with_sellers)
+
+
 def test_events_are_plain_dicts_in_time_order_within_the_period():
     catalog = make_catalog(60, 4)
     options = TrafficOptions(visitors=150, days=14, start=date(2025, 5, 1), seed=3)

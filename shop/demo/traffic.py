@@ -23,15 +23,19 @@ from catalog import selectors as catalog_selectors
 from experiments import selectors as experiments_selectors
 from insights import recommendations, synthetic
 from insights import services as insights_services
+from marketplace import selectors as marketplace_selectors
 
 EVENTS_PER_VISITOR = 45  # about what insights.synthetic makes per visitor over a month
 MAX_PRODUCTS = 400  # the traffic concentrates on this many products (structure needs repetition)
 BATCH = 5000
 
 
-def _catalog(limit: int) -> list[tuple[int, int, Decimal]]:
+def _catalog(limit: int) -> list[tuple[int, int, Decimal, int | None]]:
+    """The products the traffic visits, each with the seller its page features (the buy box), so
+    sellers' dashboards have their own views and orders."""
     rows = catalog_selectors.products_for_traffic(limit=limit)
-    return [(pid, category_id or 0, price or Decimal("9.99")) for pid, category_id, price in rows]
+    featured = marketplace_selectors.buy_box_sellers(product_ids=[pid for pid, _c, _p in rows])
+    return [(pid, category_id or 0, price or Decimal("9.99"), featured.get(pid)) for pid, category_id, price in rows]
 
 
 def _record(event: dict, experiment: Callable[[dict], list[dict]] | None) -> list[dict]:
