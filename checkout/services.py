@@ -668,12 +668,14 @@ def order_place(
         with transaction.atomic():
             # The buy boxes of these offers are refreshed by a worker when the order's own event
             # (orders.order_placed, EVENT_CONSUMERS) arrives: one refresh per order, not per reservation.
+            # The stock ledger names the order the units are reserved for by its number, taken first.
+            number = orders_services.order_number_new()
             reservations = fulfillment_services.stock_reserve(
-                lines=[(line.offer_id, line.quantity) for line in priced.lines], reference=f"order:{key}",
+                lines=[(line.offer_id, line.quantity) for line in priced.lines], reference=f"order:{number}",
                 announce=False,
             )
             order = orders_services.order_create(
-                draft=draft, idempotency_key=key, idempotency_owner=owner, request_digest=digest,
+                draft=draft, idempotency_key=key, idempotency_owner=owner, request_digest=digest, number=number,
                 reservations=[
                     orders_services.ReservationRecord(r.stock_item_id, r.offer_id, r.quantity) for r in reservations
                 ],

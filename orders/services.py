@@ -157,18 +157,20 @@ def order_number_new() -> str:
 
 def order_create(
     *, draft: OrderDraft, idempotency_key: str, idempotency_owner: str = "", request_digest: str = "",
-    reservations: Sequence[ReservationRecord] = (),
+    reservations: Sequence[ReservationRecord] = (), number: str = "",
 ) -> Order:
     """Store the order with snapshot lines and packages. Runs inside the caller's transaction
     (``order_place`` reserves stock in the same one); raises IntegrityError if the idempotency
-    key was used by another order committed meanwhile, so the caller can return that one."""
+    key was used by another order committed meanwhile, so the caller can return that one.
+    ``number``: one taken beforehand with :func:`order_number_new` (so the stock reserved first
+    already names the order); a new one by default."""
     if not draft.gift_cards and (not draft.packages or not any(p.lines for p in draft.packages)):
         raise ApplicationError(_("An order needs at least one item."), code="empty_order")
     user = draft.user if getattr(draft.user, "is_authenticated", False) else None
     # One INSERT, no savepoint: a clash of the idempotency key (or, once in billions, of the
     # random number) raises IntegrityError and the caller's transaction rolls back as a whole.
     order = Order.objects.create(
-        number=order_number_new(), user=user, email=draft.email, currency=draft.currency,
+        number=number or order_number_new(), user=user, email=draft.email, currency=draft.currency,
         prices_include_tax=draft.prices_include_tax, subtotal=draft.subtotal, discount=draft.discount,
         shipping=draft.shipping, tax=draft.tax, total=draft.total,
         shipping_address=draft.shipping_address, billing_address=draft.billing_address,

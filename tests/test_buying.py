@@ -11,7 +11,7 @@ from django.db.models import Sum
 
 from checkout import services
 from checkout.models import Cart, CartLine
-from fulfillment.models import StockItem
+from fulfillment.models import StockItem, StockMovement
 from orders.models import Order
 from payments.models import Payment, PaymentStatus
 from shop.strategy import Strategy
@@ -84,6 +84,9 @@ def test_guest_cancels_before_shipping_stock_returns_and_payment_is_released(cli
     link = re.search(r"/orders/guest/\?t=\S+", mail.outbox[0].body).group(0)
     assert client.get(link).status_code == 303
     assert reserved(offers[0]) == 1
+    # The stock ledger names the order by its number, reserving and releasing alike.
+    reserving = StockMovement.objects.filter(kind=StockMovement.Kind.RESERVE, stock_item__offer=offers[0])
+    assert [m.reference for m in reserving] == [f"order:{order.number}"]
     with committed():
         response = client.post(f"/orders/guest/{order.number}/cancel/", {"email": "ADA@example.com"}, follow=True)
     assert "Your order is cancelled" in response.content.decode()
