@@ -28,6 +28,7 @@ from orders.models import (
     DeliveryConfirmation,
     Order,
     OrderDiscount,
+    OrderGiftCard,
     OrderLine,
     OrderRefund,
     OrderReservation,
@@ -36,6 +37,7 @@ from orders.models import (
     SellerFeedback,
 )
 from orders.models import PaymentProblem as PaymentProblem
+from payments import selectors as payment_selectors
 
 # Other contexts compare ``order.status`` with ``orders.selectors.OrderStatus`` (and name a
 # ``PaymentProblem``): the values are part of what orders publishes; its models are not (an
@@ -376,10 +378,15 @@ def order_detail_by_id(*, order_id: int) -> Order | None:
 
 
 def order_can_cancel(*, order: Order) -> bool:
-    """Cancellable until a package has left (uses the prefetched packages)."""
-    return order.status in (Order.Status.PLACED, Order.Status.PAID) and all(
-        p.status == Package.Status.PENDING for p in order.packages.all()
-    )
+    """Cancellable until a package has left (uses the prefetched packages), and while nobody has used
+    a gift card the order bought (one query, only for a cancellable order that bought gift cards)."""
+    if order.status not in (Order.Status.PLACED, Order.Status.PAID) or any(
+            p.status != Package.Status.PENDING for p in order.packages.all()):
+        return False
+    if not order.gift_cards_total:
+        return True
+    issued = OrderGiftCard.objects.filter(order_id=order.pk, status=OrderGiftCard.Status.ISSUED).only("pk")
+    return not payment_selectors.gift_cards_used(references=[card.reference for card in issued])
 
 
 BOUGHT_STATUSES = (

@@ -401,18 +401,15 @@ def order_gift_cards_issue(*, order: Order) -> int:
     return issued
 
 
-def _withdraw_gift_cards(order: Order, *, why: str) -> None:
+def _withdraw_gift_cards(order: Order, *, refusal: str) -> None:
     """In the caller's transaction (order locked): every gift card the order bought is taken back,
-    or never issued; refused, rolling everything back, if anyone has used one."""
+    or never issued; refused, rolling everything back, if anyone has used one (``refusal`` then
+    says so, with ``%(email)s`` for the card's recipient)."""
     for bought in OrderGiftCard.objects.select_for_update().filter(order=order).exclude(
             status=OrderGiftCard.Status.WITHDRAWN):
         if bought.status == OrderGiftCard.Status.ISSUED and payment_services.gift_card_withdraw(
                 reference=bought.reference) is False:
-            raise IllegalTransition(
-                _("The gift card for %(email)s bought with this order has been used, so the order cannot be "
-                  "%(why)s as a whole; refund its other items instead.") % {"email": bought.recipient_email,
-                                                                           "why": why},
-                code="gift_card_used")
+            raise IllegalTransition(refusal % {"email": bought.recipient_email}, code="gift_card_used")
         bought.status = OrderGiftCard.Status.WITHDRAWN
         bought.save(update_fields=["status"])
 
@@ -442,7 +439,10 @@ def order_cancel(*, order: Order, actor=None, reason: str = "") -> Order:
                                     % {"status": S(locked.status).label.lower()})
         if locked.packages.exclude(status=Package.Status.PENDING).exists():
             raise IllegalTransition(_("This order can no longer be cancelled: part of it has shipped."))
-        _withdraw_gift_cards(locked, why=_("cancelled"))
+        # Said to the shopper, who cannot refund items: what is left to them is a return.
+        _withdraw_gift_cards(locked, refusal=_(
+            "The gift card for %(email)s bought with this order has been used, so the order can no longer be "
+            "cancelled. Its other items can be returned once they arrive."))
         order_transition(order=locked, to=S.CANCELLED, actor=actor, message=reason or _("Cancelled"))
         order_release_stock(order=locked, reference=f"cancel:{locked.number}")
         Package.objects.filter(order=locked).update(status=Package.Status.CANCELLED)
@@ -465,7 +465,9 @@ def order_refund(*, order: Order, actor=None, reason: str = "", in_transit: bool
             raise IllegalTransition(_("This order no longer exists."))
         if locked.status == S.SHIPPED and not in_transit:
             raise IllegalTransition(_("An order that is shipped cannot become refunded: it is still in transit."))
-        _withdraw_gift_cards(locked, why=_("refunded"))
+        _withdraw_gift_cards(locked, refusal=_(
+            "The gift card for %(email)s bought with this order has been used, so the order cannot be refunded "
+            "as a whole; refund its other items instead."))
         order_transition(order=locked, to=S.REFUNDED, actor=actor, message=reason or _("Refunded"))
         # Everything is given back (what partial refunds returned already, and the rest now).
         Order.objects.filter(pk=locked.pk).update(refunded_amount=F("total"))

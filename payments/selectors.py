@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from core.money import Money, default_currency, minor_units, quantize
 from payments import gift_cards
@@ -131,6 +131,14 @@ def gift_card_balance(*, code: str) -> GiftCardBalance | None:
         return None
     balance, currency, last4 = found
     return GiftCardBalance(balance=Money(balance, currency), last4=last4)
+
+
+def gift_cards_used(*, references) -> bool:
+    """Whether any card issued for these references (an order's bought cards) has been used: spent
+    or redeemed, in part or whole, so it can no longer be taken back (see ``gift_card_withdraw``)."""
+    references = list(references)
+    return bool(references) and GiftCard.objects.filter(reference__in=references).exclude(
+        status=GiftCard.Status.VOIDED).exclude(status=GiftCard.Status.ACTIVE, balance=F("initial_amount")).exists()
 
 
 def gift_card_find(*, code: str) -> GiftCard | None:

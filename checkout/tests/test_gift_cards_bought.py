@@ -20,6 +20,7 @@ from checkout import pricing, selectors, services
 from checkout.models import Cart, CartGiftCard
 from core.exceptions import ApplicationError, Conflict, NotFound
 from orders import refunds
+from orders import selectors as orders_selectors
 from orders import services as orders_services
 from orders.models import Order, OrderGiftCard, OrderRefund
 from payments import services as payment_services
@@ -261,10 +262,15 @@ def test_a_used_card_stops_the_cancellation_and_changes_nothing(kettle):
     order = place(cart)
     body = [m for m in mail.outbox if m.to == ["ann@example.com"]][0].body
     code = re.search(r"[2-9A-Z]{4}(?:-[2-9A-Z]{4}){4}", body).group(0)
+    detail = orders_selectors.order_detail(number=order.number)
+    assert orders_selectors.order_can_cancel(order=detail)  # nobody has used the card yet
     payment_services.gift_card_spend(code=code, amount="5.00", reference="order:elsewhere")
+    # The order page no longer offers to cancel, and the service, if asked, says what is left to do.
+    assert not orders_selectors.order_can_cancel(order=detail)
     with pytest.raises(ApplicationError) as refused:
         orders_services.order_cancel(order=order)
     assert refused.value.code == "gift_card_used"
+    assert "can be returned once they arrive" in str(refused.value.message)
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
     assert OrderGiftCard.objects.get(order=order).status == OrderGiftCard.Status.ISSUED
