@@ -395,6 +395,11 @@ class OrderRefund(models.Model):
     def __str__(self) -> str:
         return f"{self.order.number} refund {self.pk}"
 
+    @property
+    def card_amount(self):
+        """The part that goes back to the card the order was paid with."""
+        return self.amount - self.credit_amount - self.gift_card_amount
+
 
 class OrderRefundLine(models.Model):
     refund = models.ForeignKey(OrderRefund, on_delete=models.CASCADE, related_name="lines")

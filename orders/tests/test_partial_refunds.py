@@ -245,6 +245,8 @@ def test_staff_refund_from_admin_once_per_form_and_the_buyer_sees_it(client, off
     refunded = OrderRefund.objects.get().amount
     assert "Status: <strong>Delivered</strong>" in buyer_page
     assert f"${refunded} refunded" in buyer_page
+    assert f"Back to the card you paid with: ${refunded}" in buyer_page  # where the money went
+    assert "To your store credit" not in buyer_page
 
 
 def test_staff_refund_through_the_api_and_the_buyer_reads_it(offers, provider):
@@ -309,6 +311,13 @@ def test_a_refund_as_store_credit_keeps_the_card_money_and_is_never_given_twice(
     assert payment_selectors.store_credit_balance(user=owner).amount == done.amount
     assert provider.calls == []  # the card keeps the money
     assert "store credit" in mail.outbox[-1].body
+    from django.test import Client
+
+    shopper = Client()
+    shopper.force_login(owner)
+    page = shopper.get(f"/orders/{order.number}/").content.decode()
+    assert f"To your store credit: ${done.amount}" in page
+    assert "Back to the card you paid with" not in page
     with committed():
         services.order_refund(order=Order.objects.get(pk=order.pk), reason="The rest to the card")
     paid = payment(order)
