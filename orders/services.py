@@ -14,12 +14,14 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count, F, Max
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from catalog import selectors as catalog_selectors
 from core import events, outbox
 from core.compiled_query import known_related
 from core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
+from core.money import format_money
 from fulfillment import selectors as fulfillment_selectors
 from fulfillment import services as fulfillment_services
 from marketplace import selectors as marketplace_selectors
@@ -393,7 +395,8 @@ def order_gift_cards_issue(*, order: Order) -> int:
             bought.status, bought.gift_card = OrderGiftCard.Status.ISSUED, card
             bought.save(update_fields=["status", "gift_card"])
             order_note(locked, _("Gift card of %(amount)s for %(email)s issued, e-mailed on %(day)s") % {
-                "amount": bought.amount, "email": bought.recipient_email, "day": card.deliver_on})
+                "amount": format_money(bought.amount, locked.currency), "email": bought.recipient_email,
+                "day": date_format(card.deliver_on, "DATE_FORMAT")})
             issued += 1
         if locked.status == S.PAID and not Package.objects.filter(order=locked).exists():
             order_transition(order=locked, to=S.COMPLETED, message=_("Gift cards issued"))

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from core import outbox
 from core.exceptions import ApplicationError
+from core.money import format_money
 from orders import selectors
 from orders.models import PaymentProblem
 from payments.exceptions import PaymentUnavailable
@@ -276,7 +277,8 @@ def send_refund_email(refund_id: int) -> bool:
         context = {"order": order, "refund": refund, "SHOP_NAME": settings.SHOP_NAME, **_links(order)}
         text = render_to_string("orders/email/refund.txt", context)
         html = render_to_string("orders/email/refund.html", context)
-        subject = _("Order %(number)s: %(amount)s refunded") % {"number": order.number, "amount": refund.amount}
+        subject = _("Order %(number)s: %(amount)s refunded") % {
+            "number": order.number, "amount": format_money(refund.amount, order.currency)}
         message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [order.email])
         message.attach_alternative(html, "text/html")
         message.send()

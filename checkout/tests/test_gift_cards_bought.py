@@ -262,6 +262,10 @@ def test_a_used_card_stops_the_cancellation_and_changes_nothing(kettle):
     order = place(cart)
     body = [m for m in mail.outbox if m.to == ["ann@example.com"]][0].body
     code = re.search(r"[2-9A-Z]{4}(?:-[2-9A-Z]{4}){4}", body).group(0)
+    [issued] = [e.message for e in order.events.all() if e.message.startswith("Gift card of")]
+    assert issued.startswith("Gift card of $25.00 for ")  # money as money, the day as a date
+    assert str(timezone.localdate().year) in issued
+    assert timezone.localdate().isoformat() not in issued
     detail = orders_selectors.order_detail(number=order.number)
     assert orders_selectors.order_can_cancel(order=detail)  # nobody has used the card yet
     payment_services.gift_card_spend(code=code, amount="5.00", reference="order:elsewhere")

@@ -76,7 +76,7 @@ def test_units_of_a_line_step_by_step_give_back_exactly_its_total(offers, provid
     assert payment(order).refunded_amount == half
     assert payment(order).status == "partially_refunded"
     [email] = mail.outbox
-    assert email.subject == f"Order {order.number}: {half} refunded"
+    assert email.subject == f"Order {order.number}: ${half} refunded"
     assert "1 x Blue Kettle" in email.body
     assert "Arrived damaged" in email.body
 
