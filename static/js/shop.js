@@ -70,6 +70,20 @@
       window.setInterval(countdown, 60000);
     }
 
+    // An amount picked from the list or typed, never both on screen: typing clears the choice, and
+    // choosing clears what was typed (the server takes the typed amount when both arrive).
+    document.querySelectorAll("[data-amount-pick]").forEach(function (group) {
+      var typed = group.querySelector("input[type=number], input[type=text]");
+      var radios = group.querySelectorAll("input[type=radio]");
+      if (!typed) return;
+      typed.addEventListener("input", function () {
+        if (typed.value !== "") radios.forEach(function (radio) { radio.checked = false; });
+      });
+      radios.forEach(function (radio) {
+        radio.addEventListener("change", function () { if (radio.checked) typed.value = ""; });
+      });
+    });
+
     // Tells automated tests (and curious developers) that the enhancements are attached.
     document.documentElement.setAttribute("data-enhanced", "true");
   });

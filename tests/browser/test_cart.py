@@ -76,3 +76,15 @@ def test_add_change_and_remove_without_reloading(page, live_server, kettle, shot
     expect(page.get_by_text("Your cart is empty.")).to_be_visible()
     expect(badge).to_have_text("0")
     assert_same_page(page)
+
+
+def test_a_gift_card_amount_is_picked_or_typed_never_both(page, live_server):
+    page.goto(live_server.url + "/cart/gift-cards/")
+    page.wait_for_selector("html[data-enhanced]", state="attached")
+    choices = page.locator("[data-amount-pick] input[type=radio]")
+    typed = page.get_by_label("Or another amount")
+    choices.first.check()
+    typed.fill("30")
+    assert choices.evaluate_all("radios => radios.filter(r => r.checked).length") == 0  # typing unchose it
+    choices.nth(1).check()
+    expect(typed).to_have_value("")  # choosing cleared what was typed
