@@ -171,6 +171,7 @@ def test_unknown_category_is_404(client, shop):
         ({"page": "xyz"}, "There is no page xyz; showing page 1."),
         ({"sort": "bogus"}, "Sort by: Select a valid choice."),
         ({"brand": "nope"}, "Brand: Select a valid choice. nope is not one of the available choices."),
+        ({"q": "k" * 3000}, "Search: Ensure this value has at most 200 characters (it has 3000)."),
     ],
 )
 @pytest.mark.parametrize("url", ["/c/kitchen/", "/search/"])
