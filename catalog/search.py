@@ -4,7 +4,9 @@
   brand over description), falling back to trigram word similarity on the title when the
   words match nothing, which forgives typos ("kettel" finds "kettle").
 * ``SimpleSearchBackend``: every word must appear in the title, brand or description; used on
-  SQLite, where neither full-text nor trigrams exist.
+  SQLite, where neither full-text nor trigrams exist. When the words match nothing, misspelt
+  ones are corrected from the same dictionary of title and brand words, by closeness of spelling
+  (Python's difflib) over the dictionary words of about the same length.
 
 The backend is chosen by ``settings.SEARCH_BACKEND`` ("postgres" or "simple"), else by the
 database in use. An OpenSearch backend would implement the same two methods.
@@ -13,6 +15,7 @@ database in use. An OpenSearch backend would implement the same two methods.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import re
 from typing import Protocol
 
@@ -20,6 +23,9 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
 from django.db import connection
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Length
+
+from catalog.models import SearchTerm
 
 MAX_QUERY_LENGTH = 200
 TRIGRAM_THRESHOLD = 0.4
@@ -46,9 +52,39 @@ class SearchBackend(Protocol):
         """Narrow ``queryset`` to products matching ``text``; order by relevance if ``rank``."""
 
 
+SIMPLE_CLOSENESS = 0.75  # difflib's ratio a dictionary word needs to replace a misspelt one
+
+
 class SimpleSearchBackend:
     def plan(self, queryset: QuerySet, text: str) -> tuple[str, str]:
-        return "words", normalize_query(text)
+        """("words", text) when its words match something; else ("words", corrected) when correcting
+        misspelt words finds something ("hedphones" -> "headphones")."""
+        text = normalize_query(text)
+        if not text or self.search(queryset, text, rank=False).exists():
+            return "words", text
+        corrected = self.correct(text)
+        if corrected != text and self.search(queryset, corrected, rank=False).exists():
+            return "words", corrected
+        return "words", text
+
+    def correct(self, text: str) -> str:
+        """Replace each word that is not in the dictionary by its closest dictionary word of about
+        its length (one query for all words)."""
+        words = [w for w in text.lower().split(" ") if w][:10]
+        candidates = {w for w in words if _WORD.fullmatch(w) and 3 <= len(w) <= 64}
+        if not candidates:
+            return text
+        shortest, longest = min(map(len, candidates)) - 2, max(map(len, candidates)) + 2
+        known = list(SearchTerm.objects.annotate(size=Length("word"))
+                     .filter(size__gte=shortest, size__lte=longest).values_list("word", flat=True))
+        known_set = set(known)
+        best = {}
+        for word in candidates - known_set:
+            near = [k for k in known if abs(len(k) - len(word)) <= 2]
+            found = difflib.get_close_matches(word, near, n=1, cutoff=SIMPLE_CLOSENESS)
+            if found:
+                best[word] = found[0]
+        return " ".join(best.get(w, w) for w in words) if best else text
 
     def search(self, queryset: QuerySet, text: str, *, mode: str = "words", rank: bool = True) -> QuerySet:
         words = [w for w in normalize_query(text).split(" ") if w][:10]

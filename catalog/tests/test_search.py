@@ -72,6 +72,19 @@ def test_simple_backend_matches_every_word(kitchen):
         assert titles("kettle knife") == []
 
 
+@pytest.mark.parametrize(("typed", "searched"), [("kettel", "kettle"), ("Elecrtic Kettle", "electric kettle"),
+                                                 ("toastr", "toaster"), ("knive", "knife")])
+def test_the_simple_backend_corrects_misspelt_words_too(kitchen, typed, searched):
+    with override_settings(SEARCH_BACKEND="simple"):
+        f = selectors.product_filter_prepare(selectors.ProductFilter(query=typed))
+        assert f.search_text == searched
+        assert f.corrected
+        assert titles(typed)
+        # Nonsense stays nonsense (nothing close enough), and exact words are left alone.
+        assert titles("zzqxv") == []
+        assert selectors.product_filter_prepare(selectors.ProductFilter(query="kettle")).search_text == "kettle"
+
+
 @pytest.mark.parametrize(
     ("typed", "searched"),
     [("kettel", "kettle"), ("Electric Kettel", "electric kettle"), ("toastr", "toaster"), ("kettle", "kettle")],
