@@ -43,7 +43,7 @@ from checkout import forms, pricing, selectors, services
 from checkout.selectors import VOUCHER_SESSION_KEY
 from core import ratelimit
 from core.exceptions import ApplicationError, IdempotencyKeyReused
-from core.money import default_currency
+from core.money import Money, default_currency
 from core.ratelimit import rate_limited, too_many_requests_json
 from orders import selectors as orders_selectors
 from orders import services as orders_services
@@ -448,12 +448,15 @@ def _render_review(request: HttpRequest, cart, view, priced, form, *, status: in
     pending = _open_order(request, cart)
     pending = pending if pending is not None and pending.status == OrderStatus.PLACED else None
     browser = payment_services.provider_confirms_in_browser()
+    credit = (payment_selectors.store_credit_balance(user=request.user, currency=priced.currency)
+              if request.user.is_authenticated and not browser else None)
     return render(
         request, "checkout/flow_review.html",
         {"priced": priced, "view": view, "form": form, "state": state, "step": 3, "member_savings": savings,
-         "pending": pending, "browser_payment": browser,
-         "store_credit": payment_selectors.store_credit_balance(user=request.user, currency=priced.currency)
-         if request.user.is_authenticated and not browser else None,
+         "pending": pending, "browser_payment": browser, "store_credit": credit,
+         # What the card pays when the store credit pays first (the pay button says it when ticked).
+         "card_after_credit": Money(max(priced.total.amount - credit.amount, Decimal("0.00")), priced.currency)
+         if credit and credit.amount else None,
          "element": payment_selectors.element_options(amount=priced.total.amount, currency=priced.currency)
          if browser else None},
         status=status,

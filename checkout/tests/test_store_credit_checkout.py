@@ -64,6 +64,21 @@ def test_credit_covering_the_total_needs_no_card(kettle):
     assert not Payment.objects.filter(reference=order.number).exists()
 
 
+@pytest.mark.parametrize(("held", "button", "covers"), [
+    ("50.00", "Place order, paid with store credit", True),
+    ("5.00", "Place order: store credit, then $15.00 by card", False),
+])
+def test_the_review_page_says_what_the_card_pays_once_the_credit_is_ticked(client, kettle, held, button, covers):
+    buyer = UserFactory()
+    credit(buyer, held)
+    client.force_login(buyer)
+    client.post("/cart/add/", {"offer": kettle.pk, "quantity": 1})
+    client.post("/checkout/", {"email": "ada@example.com", **ADDRESS})
+    page = client.get("/checkout/review/").content.decode()
+    assert f'data-label-credit="{button}"' in page  # shown by the page's script when ticked
+    assert ("data-credit-covers" in page) is covers  # then the card field hides
+
+
 def test_the_card_pays_what_the_credit_does_not(kettle):
     buyer = UserFactory()
     credit(buyer, "5.00")

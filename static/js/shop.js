@@ -84,6 +84,22 @@
       });
     });
 
+    // Checkout review: with "pay with my store credit first" ticked, the pay button says what the
+    // card pays (or that the credit pays it all, and then the card field is not needed).
+    document.querySelectorAll("[data-use-store-credit] input[type=checkbox]").forEach(function (tick) {
+      var form = tick.form;
+      var button = form && form.querySelector("[data-pay-button][data-label-credit]");
+      if (!button) return;
+      var plain = button.textContent;
+      var card = form.querySelector("[data-card-field]");
+      function show() {
+        button.textContent = tick.checked ? button.getAttribute("data-label-credit") : plain;
+        if (card) card.hidden = tick.checked && button.hasAttribute("data-credit-covers");
+      }
+      tick.addEventListener("change", show);
+      show();
+    });
+
     // Tells automated tests (and curious developers) that the enhancements are attached.
     document.documentElement.setAttribute("data-enhanced", "true");
   });

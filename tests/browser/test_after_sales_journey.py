@@ -153,9 +153,12 @@ def test_a_defective_unit_comes_back_and_the_money_goes_back_where_it_came_from(
     # ... pays with the store credit first and the card for the rest.
     use_credit = page.get_by_role("checkbox", name=f"Pay with my store credit first ({money(CREDIT)} available)")
     use_credit.check()
+    # The pay button says what the card pays once the credit is used.
+    expect(page.locator("[data-pay-button]")).to_have_text(
+        f"Place order: store credit, then {money(TOTAL - CREDIT)} by card")
     page.get_by_label("Card number").fill(PAYS)
     shot(page, shots, "1-review")
-    page.get_by_role("button", name=re.compile(r"^Place order and pay")).click()
+    page.get_by_role("button", name=re.compile(r"^Place order: store credit")).click()
     expect(page).to_have_url(re.compile(r"/orders/[A-Z0-9-]+/$"))
     order = Order.objects.get()
     expect(page.get_by_text(f"Thank you! Your order {order.number} is placed.")).to_be_visible()
