@@ -126,6 +126,14 @@ def test_customers_see_their_orders_and_never_anothers(client, offers):
     assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
 
 
+def test_free_shipping_reads_free_on_the_order_page_as_at_checkout(client, offers):
+    alice = UserFactory()
+    free, paid = buy(offers[:1], user=alice, email=alice.email), buy(offers, user=alice, email=alice.email)
+    client.force_login(alice)
+    assert "<dt>Shipping</dt><dd>Free</dd>" in client.get(f"/orders/{free.number}/").content.decode()
+    assert "<dt>Shipping</dt><dd>$4.99</dd>" in client.get(f"/orders/{paid.number}/").content.decode()
+
+
 def test_forged_guest_links_are_refused(client, offers):
     order = buy(offers)
     assert client.get("/orders/guest/?t=not-a-token", follow=True).status_code == 404
