@@ -75,3 +75,14 @@ def user_by_pk(pk) -> User | None:
         cursor.execute(f"SELECT {columns} FROM {User._meta.db_table} WHERE id = %s", [pk])  # noqa: S608 - names from the model
         row = cursor.fetchone()
     return None if row is None else User.from_db(alias, [field.attname for field in fields], row)
+
+
+def personal_data(*, user: User) -> dict:
+    """What accounts holds about ``user``, for their data export: the profile and the address book."""
+    return {
+        "profile": {"email": user.email, "full_name": user.full_name, "date_joined": user.date_joined,
+                    "last_login": user.last_login},
+        "addresses": list(Address.objects.filter(user=user).order_by("id").values(
+            "full_name", "line1", "line2", "city", "postal_code", "region", "country", "phone", "is_default",
+            "created_at")),
+    }

@@ -373,3 +373,35 @@ def password_reset_email_send(*, user_id: int) -> bool:
     message.attach_alternative(render_to_string("accounts/email/password_reset.html", context), "text/html")
     message.send()
     return True
+
+
+CLOSED_EMAIL_DOMAIN = "closed.invalid"  # a closed account's e-mail: closed-<id>@closed.invalid (never delivered)
+
+
+def account_close(*, user: User, password: str) -> User:
+    """Close ``user``'s account at their request, once their password is confirmed: the e-mail, name,
+    password, address book and API tokens are gone in one transaction and the account can never sign
+    in again (the row stays, inactive, so orders and invoices the law keeps still point somewhere).
+    ``accounts.account_closed`` tells the other contexts to forget the user too. Whether there is
+    business still open (orders on their way, a membership that renews, store credit) is for the
+    caller to decide first (``storefront.personal_data``). Staff accounts are closed by an
+    administrator, not here."""
+    if not user.is_active or user.email.endswith(f"@{CLOSED_EMAIL_DOMAIN}"):
+        raise ApplicationError(_("This account is closed already."), code="account_closed")
+    if user.is_staff or user.is_superuser:
+        raise ApplicationError(_("A staff account is closed by an administrator."), code="staff_account")
+    if not password or not user.check_password(password):
+        raise ApplicationError(_("That password is not right."), code="wrong_password",
+                               fields={"password": [_("That password is not right.")]})
+    with transaction.atomic():
+        _lock_user(user)
+        Address.objects.filter(user=user).delete()
+        user_api_tokens_revoke(user=user)
+        user.email = f"closed-{user.pk}@{CLOSED_EMAIL_DOMAIN}"
+        user.full_name = ""
+        user.is_active = False
+        user.set_unusable_password()  # also ends every other signed-in session (their auth hash changes)
+        user.save(update_fields=["email", "full_name", "is_active", "password"])
+        events.record(account_events.ACCOUNT_CLOSED, aggregate=account_events.AGGREGATE, aggregate_id=user.pk,
+                      user_id=user.pk)
+    return user

@@ -594,3 +594,9 @@ def category_choices() -> list[tuple[int, str]]:
 def product_category_ids(*, product_ids) -> dict[int, int | None]:
     """product id -> its category's id (None when it has none)."""
     return dict(Product.objects.filter(pk__in=list(product_ids)).values_list("pk", "category_id"))
+
+
+def personal_data(*, user_id: int) -> dict:
+    """The reviews ``user_id`` wrote, for their data export."""
+    return {"reviews": list(Review.objects.filter(user_id=user_id).order_by("id").values(
+        "product__title", "rating", "title", "body", "verified_purchase", "helpful_count", "created_at"))}

@@ -442,6 +442,15 @@ def review_vote_helpful(*, review: Review, user) -> bool:
     return created
 
 
+def reviews_author_forgotten(*, user_id: int) -> int:
+    """A closed account (``accounts.account_closed``): the pages of the products it reviewed are
+    rendered again, so the reviews read "By A customer" instead of its name. Returns how many."""
+    slugs = set(Review.objects.filter(user_id=user_id).values_list("product__slug", flat=True))
+    for slug in slugs:
+        vcache.bump_on_commit(cache_keys.product(slug))
+    return len(slugs)
+
+
 def reviews_delete(*, reviews: Iterable[Review]) -> int:
     """Remove reviews (moderation) and recompute their products' ratings. Returns how many."""
     reviews = list(reviews)

@@ -66,3 +66,13 @@ def partition_of_event(*, event_id) -> str | None:
 
 def events_of_visitor(*, visitor_id: str) -> QuerySet[Event]:
     return Event.objects.filter(visitor_id=visitor_id).order_by("occurred_at", "id")
+
+
+PERSONAL_EVENTS = 10_000  # the most recent events a data export lists
+
+
+def personal_data(*, user_id: int, limit: int = PERSONAL_EVENTS) -> dict:
+    """What ``user_id`` did on the shop as recorded (the most recent ``limit`` events), for their data
+    export."""
+    return {"events": list(Event.objects.filter(user_id=user_id).order_by("-occurred_at", "-id")[:limit].values(
+        "name", "occurred_at", "channel", "device", "properties"))}

@@ -32,7 +32,7 @@ from core import analytics
 from core import selectors as core_selectors
 from insights import events as analytics_events
 from insights import selectors
-from insights.models import Cursor, Event
+from insights.models import Cursor, Event, Session
 from membership import events as membership_events
 from orders import events as orders_events
 from orders import selectors as orders_selectors
@@ -364,3 +364,13 @@ def domain_events_ingest(*, batch_size: int = 500, settle_seconds: int | None = 
         cursor.last_id = settled[-1].pk
         cursor.save(update_fields=["last_id", "updated_at"])
     return len(settled)
+
+
+def user_forget(*, user_id: int) -> int:
+    """A closed account (``accounts.account_closed``): its recorded events and sessions no longer name
+    the user, nor the browser they came from (the counts in the KPIs stay). Idempotent. Returns how
+    many events were changed."""
+    with transaction.atomic():
+        changed = Event.objects.filter(user_id=user_id).update(user_id=None, visitor_id="")
+        Session.objects.filter(user_id=user_id).update(user_id=None, visitor_id="")
+    return changed

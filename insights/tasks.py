@@ -87,3 +87,9 @@ def export_lake(days: int = 2) -> int:
 
 
 # --- end of the analytics export -------------------------------------------------------------------
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_jitter=True, max_retries=8, acks_late=True)
+def forget_closed_account(user_id: int, event_id: int | None = None, **_event) -> int:
+    """``accounts.account_closed``: the user's events and sessions forget who they were (idempotent)."""
+    return services.user_forget(user_id=user_id)

@@ -431,3 +431,9 @@ def seller_offers(*, seller_id: int) -> QuerySet[Offer]:
 
 def offers_by_ids(*, ids) -> QuerySet[Offer]:
     return Offer.objects.filter(pk__in=list(ids)).select_related("product", "seller")
+
+
+def personal_data(*, user_id: int) -> dict:
+    """The sellers ``user_id`` is a member of, for their data export."""
+    return {"seller_memberships": list(SellerMember.objects.filter(user_id=user_id).order_by("id").values(
+        "seller__name", "role", "created_at"))}

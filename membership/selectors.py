@@ -151,3 +151,20 @@ def subscription_due_ids(*, now: datetime, after_id: int = 0, limit: int = 500) 
     """A batch of due subscription ids above ``after_id`` (keyset pagination, id order)."""
     return list(Subscription.objects.filter(due_filter(now), pk__gt=after_id)
                 .order_by("pk").values_list("pk", flat=True)[:limit])
+
+
+def personal_data(*, user_id: int) -> dict:
+    """``user_id``'s memberships and what each charged, for their data export."""
+    return {
+        "memberships": list(Subscription.objects.filter(user_id=user_id).order_by("id").values(
+            "plan__name", "interval", "status", "current_period_start", "current_period_end", "trial_end",
+            "card_label", "cancelled_at", "ended_at", "created_at")),
+        "membership_charges": list(SubscriptionCharge.objects.filter(subscription__user_id=user_id).order_by("id")
+                                   .values("period_start", "period_end", "amount", "currency", "status")),
+    }
+
+
+def renews(user) -> bool:
+    """Whether ``user`` has a membership that will charge again (trial, active or overdue)."""
+    return Subscription.objects.filter(user=user, status__in=(
+        Subscription.Status.TRIALING, Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE)).exists()

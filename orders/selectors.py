@@ -743,3 +743,49 @@ def order_for_analytics(order_id: int) -> dict | None:
             for line in order.lines.all()
         ],
     }
+
+
+# --- personal data (the customer's data export; closing an account) ------------------------------
+
+OPEN_ORDER_STATUSES = (Order.Status.PLACED, Order.Status.PAID, Order.Status.PARTIALLY_SHIPPED, Order.Status.SHIPPED)
+CLOSED_RETURN_STATUSES = (ReturnRequest.Status.REFUSED, ReturnRequest.Status.REFUNDED, ReturnRequest.Status.CANCELLED)
+
+
+def personal_data(*, user_id: int) -> dict:
+    """Everything ``user_id`` bought and asked after the sale, for their data export: orders (lines,
+    packages, refunds), returns, claims and ratings of sellers. A constant number of queries."""
+    orders = (Order.objects.filter(user_id=user_id).order_by("placed_at", "id")
+              .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")),
+                                Prefetch("packages", queryset=Package.objects.order_by("id")),
+                                Prefetch("refunds", queryset=OrderRefund.objects.order_by("id"))))
+    return {
+        "orders": [{
+            "number": o.number, "placed_at": o.placed_at, "status": o.status, "email": o.email,
+            "currency": o.currency, "subtotal": o.subtotal, "discount": o.discount, "shipping": o.shipping,
+            "tax": o.tax, "total": o.total, "refunded": o.refunded_amount,
+            "paid_with_store_credit": o.store_credit_used, "paid_with_gift_cards": o.gift_card_used,
+            "shipping_address": o.shipping_address, "billing_address": o.billing_address,
+            "lines": [{"product": line.product_title, "seller": line.seller_name, "quantity": line.quantity,
+                       "unit_price": line.unit_price, "discount": line.discount, "tax": line.tax, "total": line.total,
+                       "units_refunded": line.refunded_quantity} for line in o.lines.all()],
+            "packages": [{"seller": p.seller_name, "shipping": p.shipping_method_name, "status": p.status,
+                          "carrier": p.carrier_name or p.carrier, "tracking_number": p.tracking_number,
+                          "shipped_at": p.shipped_at, "delivered_at": p.delivered_at} for p in o.packages.all()],
+            "refunds": [{"amount": r.amount, "reason": r.reason, "status": r.status, "created_at": r.created_at}
+                        for r in o.refunds.all()],
+        } for o in orders],
+        "returns": list(ReturnRequest.objects.filter(order__user_id=user_id).order_by("id").values(
+            "order__number", "reason", "description", "status", "created_at", "received_at")),
+        "claims": list(Claim.objects.filter(user_id=user_id).order_by("id").values(
+            "order__number", "reason", "description", "status", "resolution", "created_at")),
+        "seller_ratings": list(SellerFeedback.objects.filter(user_id=user_id).order_by("id").values(
+            "order__number", "seller__name", "rating", "comment", "created_at")),
+    }
+
+
+def open_business(*, user_id: int) -> tuple[int, int]:
+    """(orders still on their way or not yet shipped, returns not yet settled) of ``user_id``: what an
+    account cannot be closed with."""
+    orders = Order.objects.filter(user_id=user_id, status__in=OPEN_ORDER_STATUSES).count()
+    returns = ReturnRequest.objects.filter(order__user_id=user_id).exclude(status__in=CLOSED_RETURN_STATUSES).count()
+    return orders, returns

@@ -158,3 +158,19 @@ def gift_card_entries(*, card_id: int) -> QuerySet[GiftCardEntry]:
 def gift_card_spends(*, reference: str) -> QuerySet[GiftCardEntry]:
     """What ``reference`` (an order) spent of gift cards, with the card (for its last four characters)."""
     return GiftCardEntry.objects.filter(kind=GiftCardEntry.Kind.SPEND, reference=reference).select_related("card")
+
+
+def personal_data(*, user_id: int) -> dict:
+    """``user_id``'s store credit (balances and every entry), for their data export."""
+    return {
+        "store_credit": list(StoreCreditAccount.objects.filter(user_id=user_id).order_by("id").values(
+            "currency", "balance", "created_at")),
+        "store_credit_entries": list(StoreCreditEntry.objects.filter(account__user_id=user_id).order_by("id").values(
+            "account__currency", "kind", "amount", "balance_after", "description", "created_at")),
+    }
+
+
+def store_credit_held(*, user_id: int) -> list[Money]:
+    """The store credit ``user_id`` still holds, one amount per currency (none when nothing is held)."""
+    return [Money(balance, currency) for currency, balance in StoreCreditAccount.objects.filter(
+        user_id=user_id, balance__gt=0).order_by("currency").values_list("currency", "balance")]

@@ -3,12 +3,15 @@
 from django.urls import include, path, re_path
 
 from core.api import api_not_found
+from storefront import api as storefront_api
 
 urlpatterns = [
     path("", include("catalog.api.urls")),
     path("", include("marketplace.api.urls")),
     path("", include("fulfillment.api.urls")),
     path("", include("accounts.api.urls")),
+    path("account/data/", storefront_api.AccountDataApi.as_view(), name="api-account-data"),
+    path("account/close/", storefront_api.AccountCloseApi.as_view(), name="api-account-close"),
     path("", include("checkout.api.urls")),
     path("", include("orders.api.urls")),
     path("", include("finance.api.urls")),

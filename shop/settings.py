@@ -464,6 +464,8 @@ EVENT_CONSUMERS: dict[str, tuple[str, ...]] = {
     "fulfillment.tracking_updated": ("orders.tasks.apply_tracking",),
     # A new seller from an approved application gets its own shipping location to hold stock in.
     "marketplace.seller_approved": ("fulfillment.tasks.open_seller_location",),
+    # A customer closed their account: insights and catalog forget them too.
+    "accounts.account_closed": ("insights.tasks.forget_closed_account", "catalog.tasks.forget_closed_author"),
 }
 
 # --- Orders: claims ----------------------------------------------------------------------
@@ -615,6 +617,7 @@ RATE_LIMITS = {
     "password_reset_client": env.str("RATE_LIMIT_PASSWORD_RESET_CLIENT", default="20/hour"),  # requests per client
     # gift card codes tried (balance checks and redemptions), per signed-in user and per client address
     "gift_card": env.str("RATE_LIMIT_GIFT_CARD", default="10/hour"),
+    "account_close": env.str("RATE_LIMIT_ACCOUNT_CLOSE", default="10/hour"),  # password tries to close an account
 }
 # How a client's address is read (shared with the sign-in lockout above).
 CLIENT_IP_CALLABLE = AXES_CLIENT_IP_CALLABLE

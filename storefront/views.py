@@ -7,21 +7,31 @@ a higher one's data through template tags.
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import selectors as account_selectors
 from catalog import cache_keys
 from catalog import selectors as catalog_selectors
 from checkout import selectors as checkout_selectors
 from checkout import services as checkout_services
+from core.exceptions import ApplicationError
+from core.forms import add_service_errors
 from core.pagecache import cache_page_versioned, personal_for
+from core.ratelimit import rate_limited
 from insights import recommendations
 from marketplace import selectors as marketplace_selectors
 from membership import selectors as membership_selectors
 from orders import selectors as orders_selectors
+from storefront import personal_data
+from storefront.forms import AccountCloseForm
 
 RECENT_ORDERS = 5
 
@@ -128,3 +138,35 @@ def account(request: HttpRequest) -> HttpResponse:
         "trial_eligible": subscription is None and membership_selectors.trial_eligible(user=user),
         "orders": list(orders_selectors.orders_for_user(user=user)[:RECENT_ORDERS]),
     })
+
+
+@login_required
+@rate_limited("account_close")
+@require_http_methods(["GET", "POST"])
+def account_data(request: HttpRequest) -> HttpResponse:
+    """Your data: download everything the shop holds about you; close your account."""
+    form = AccountCloseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            personal_data.account_close(user=request.user, password=form.cleaned_data["password"])
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+        else:
+            logout(request)
+            messages.success(request, _("Your account is closed. Thank you for shopping with us."))
+            return redirect("storefront:home")
+    return render(request, "storefront/account_data.html", {
+        "form": form, "blockers": personal_data.closing_blockers(user=request.user),
+    }, status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def account_data_export(request: HttpRequest) -> HttpResponse:
+    """Everything the shop holds about the signed-in customer, as a JSON file to keep."""
+    data = personal_data.personal_data_export(user=request.user)
+    response = JsonResponse(data, encoder=DjangoJSONEncoder, json_dumps_params={"indent": 2})
+    day = data["exported_at"].date().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="{settings.SHOP_NAME.lower()}-data-{day}.json"'
+    response["Cache-Control"] = "private, no-store"
+    return response
