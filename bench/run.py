@@ -47,7 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PYTHON = sys.executable
-ORDER_QUERY_BASE, ORDER_QUERY_PER_LINE = 20, 3  # order_place: at most 20 + 3 per cart line
+ORDER_QUERY_BASE, ORDER_QUERY_PER_LINE = 23, 3  # order_place: at most 23 + 3 per cart line
 HELLO_BUDGET = 0.70  # product page (warm cache) req/s must be at least 70% of hello's
 # Pages as a signed-in member sees them (their prices, delivery, cart count): share of hello's req/s.
 MEMBER_BUDGETS = {"product": 0.20, "category": 0.15, "search": 0.10}

@@ -666,6 +666,7 @@ def order_place(
         draft = replace(draft, note="; ".join(notes)[:280])  # the history message holds 300
     try:
         with transaction.atomic():
+            _hold_cart(cart=cart, owner=owner, key=key, priced=priced)
             # The buy boxes of these offers are refreshed by a worker when the order's own event
             # (orders.order_placed, EVENT_CONSUMERS) arrives: one refresh per order, not per reservation.
             # The stock ledger names the order the units are reserved for by its number, taken first.
@@ -711,6 +712,33 @@ def order_place(
     return _pay(order, payment_method=payment_method, created=True)
 
 
+# A second order of the same owner under another key while the first still waits for its payment is
+# refused for this long after the first was placed: a retry with a new key after a timeout, or the same
+# cart placed from two tabs at once, is one purchase. (The settle job gives up unpaid orders later.)
+PLACING_GUARD = timedelta(minutes=10)
+
+
+def _hold_cart(*, cart: Cart, owner: str, key: str, priced) -> None:
+    """In the order's transaction, before any stock is held: requests placing the same cart take turns
+    (its row is locked); the cart must still hold what was priced (the first of two may have been paid
+    and emptied it meanwhile); and no order of this owner placed under another key in the last minutes
+    may still be waiting for its payment."""
+    Cart.objects.select_for_update().filter(pk=cart.pk).values_list("pk", flat=True).first()
+    held = dict(CartLine.objects.filter(cart_id=cart.pk).values_list("offer_id", "quantity"))
+    priced_lines = {line.offer_id: line.quantity for line in priced.lines}
+    gift_cards_gone = priced.gift_cards and CartGiftCard.objects.filter(cart_id=cart.pk).count() < len(
+        priced.gift_cards)
+    if any(held.get(offer) != quantity for offer, quantity in priced_lines.items()) or gift_cards_gone:
+        raise Conflict(_("Your cart changed while this order was being placed (was it placed in another window?). "
+                         "Check your orders and your cart, then try again."), code="cart_changed")
+    waiting = orders_selectors.order_waiting_under_another_key(
+        owner=owner, key=key, placed_since=timezone.now() - PLACING_GUARD)
+    if waiting is not None:
+        raise Conflict(_("Order %(number)s is still waiting for its payment. Finish it (send its request again "
+                         "with the same key), or wait for it to end: a second order would buy the same things "
+                         "twice.") % {"number": waiting.number}, code="order_in_progress")
+
+
 def _same_request(order: Order, digest: str) -> None:
     if digest and order.request_digest and digest != order.request_digest:
         raise IdempotencyKeyReused(
@@ -719,8 +747,15 @@ def _same_request(order: Order, digest: str) -> None:
         )
 
 
-def _payment_key(order: Order) -> str:
-    return f"order:{order.idempotency_owner}:{order.idempotency_key}"
+def _payment_key(order: Order, *, created: bool = True) -> str:
+    """The provider idempotency key of ``order``'s payment: one per order, so a request sent again after a
+    decline (which left no order) is a new attempt, not the declined one's key with another order. An
+    order paid before the number was part of it goes on with the key its payment has."""
+    if not created:
+        earlier = payment_selectors.payment_latest_for_reference(reference=order.number)
+        if earlier is not None:
+            return earlier.idempotency_key
+    return f"order:{order.idempotency_owner}:{order.idempotency_key}:{order.number}"
 
 
 def _pay(order: Order, *, payment_method: str, created: bool) -> PlacedOrder:
@@ -742,12 +777,13 @@ def _pay(order: Order, *, payment_method: str, created: bool) -> PlacedOrder:
         if payment_method or not payment_services.provider_confirms_in_browser():
             payment = payment_services.payment_authorize(
                 amount=card, currency=order.currency, payment_method=payment_method, reference=order.number,
-                idempotency_key=_payment_key(order), owner=order.idempotency_owner, on_paid=mark_paid,
+                idempotency_key=_payment_key(order, created=created), owner=order.idempotency_owner,
+                on_paid=mark_paid,
             )
         else:
             payment = payment_services.payment_start(
                 amount=card, currency=order.currency, reference=order.number,
-                idempotency_key=_payment_key(order), owner=order.idempotency_owner,
+                idempotency_key=_payment_key(order, created=created), owner=order.idempotency_owner,
             )
     except PaymentDeclined as exc:
         order_payment_settle(order=order, payment=exc.payment)

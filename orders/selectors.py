@@ -164,6 +164,13 @@ def order_by_number(*, number: str) -> Order | None:
     return Order.objects.filter(number=number).first() if number else None
 
 
+def order_waiting_under_another_key(*, owner: str, key: str, placed_since) -> Order | None:
+    """An order ``owner`` placed since ``placed_since`` under another key than ``key`` that is still
+    waiting for its payment (checkout refuses a second purchase meanwhile)."""
+    return (Order.objects.filter(idempotency_owner=owner, status=Order.Status.PLACED, placed_at__gte=placed_since)
+            .exclude(idempotency_key=key).only("pk", "number").first())
+
+
 def unpaid_orders(*, placed_before, after_id: int = 0, limit: int = 200) -> QuerySet[Order]:
     """Orders still waiting for their payment, placed before then, in id order after ``after_id``."""
     return Order.objects.filter(status=Order.Status.PLACED, placed_at__lt=placed_before, pk__gt=after_id).order_by(

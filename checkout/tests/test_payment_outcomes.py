@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from checkout import services
 from checkout.models import CartLine
-from core.exceptions import ApplicationError, IdempotencyKeyReused
+from core.exceptions import ApplicationError, Conflict, IdempotencyKeyReused
 from fulfillment.models import StockItem, StockMovement
 from orders import services as orders_services
 from orders import tasks as orders_tasks
@@ -127,6 +127,27 @@ class TestUnreachableProvider:
         assert exc.value.status_code == 422
         assert Order.objects.get().status == Order.Status.PLACED
         assert len(authorizations(flaky)) == 1
+
+    def test_a_retry_with_a_new_key_while_the_first_order_waits_is_refused_not_a_second_order(self, methods,
+                                                                                                 flaky):
+        offer = OfferFactory()
+        item = stock(offer, 5)
+        cart = cart_with((offer, 1))
+        flaky.down = True
+        with pytest.raises(PaymentUnavailable):
+            place(cart, key="timed-out")
+        first = Order.objects.get()
+        flaky.down = False
+        with pytest.raises(Conflict) as refused:  # a client that timed out and retried with a fresh key
+            place(cart, key="fresh")
+        assert refused.value.code == "order_in_progress"
+        assert first.number in refused.value.message
+        assert Order.objects.count() == 1
+        assert reserved(item) == 1
+        assert place(cart, key="timed-out", card="").order.pk == first.pk  # the first key finishes it
+        # Once nothing waits (given up, or long ago), a new key is a new order again.
+        Order.objects.filter(pk=first.pk).update(placed_at=timezone.now() - services.PLACING_GUARD)
+        assert place(cart_with((offer, 1)), key="later").created
 
     def test_the_api_never_answers_placed_for_an_unpaid_order(self, methods, flaky):
         offer = OfferFactory(price=Decimal("10.00"))

@@ -69,6 +69,20 @@ class TestPlaceOrder:
         assert reserved(offer) == 0
         assert CartLine.objects.filter(cart=cart, quantity=2).exists()
 
+    def test_the_same_declined_request_sent_again_is_declined_again_and_holds_nothing(self, methods):
+        offer = OfferFactory()
+        stock(offer, 5)
+        cart = cart_with((offer, 1))
+        for _ in range(2):  # a client replaying the request it was refused
+            with pytest.raises(ApplicationError) as declined:
+                place(cart, key="declined-key", card=DECLINED_CARD)
+            assert declined.value.code == "payment_declined"
+            assert Order.objects.count() == 0
+            assert reserved(offer) == 0
+        # ...and the same key with a card that pays is a new attempt that succeeds.
+        assert place(cart, key="declined-key").order.status == Order.Status.PAID
+        assert reserved(offer) == 1
+
     def test_a_changed_total_is_shown_before_paying(self, methods):
         offer = OfferFactory(price=Decimal("10.00"))
         stock(offer, 5)
@@ -129,6 +143,25 @@ def test_fifty_buyers_of_the_last_ten_units(methods):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_one_cart_placed_under_several_keys_at_once_is_one_order(methods, signed_in):
+    """Two tabs, or a client retrying with a new key before the first answer: one cart is one order."""
+    offer = OfferFactory()
+    stock(offer, 10)
+    user = UserFactory() if signed_in else None
+    cart = cart_with((offer, 1), user=user)
+    results = race(lambda key: place(cart, key=key, user=user), [(f"key-{n}",) for n in range(4)],
+                   catch=(ApplicationError,))
+    placed = [r for r in results if isinstance(r, services.PlacedOrder)]
+    assert len(placed) == 1, results
+    # The others were told why: the cart is being placed, or was (emptied by the paid order).
+    assert all(r.code in ("order_in_progress", "cart_changed", "empty_cart") for r in results
+               if not isinstance(r, services.PlacedOrder)), results
+    assert Order.objects.count() == Payment.objects.count() == 1
+    assert reserved(offer) == 1
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_same_key_sent_twice_at_once_gives_one_order_and_one_charge(methods):
     offer = OfferFactory()
     stock(offer, 10)
@@ -148,10 +181,10 @@ def test_the_same_key_sent_twice_at_once_gives_one_order_and_one_charge(methods)
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(("lines", "budget"), [(1, 23), (5, 35)])
+@pytest.mark.parametrize(("lines", "budget"), [(1, 26), (5, 38)])
 def test_placing_an_order_does_no_hidden_work(methods, lines, budget):
     """SQL statements per place_order, as a web process runs it (work after the commit goes to a
-    worker through the outbox): at most 20 + 3 per line, BEGIN and COMMIT counted. The buy-box
+    worker through the outbox): at most 23 + 3 per line, BEGIN and COMMIT counted. The buy-box
     refresh is one task per order, sent with the e-mail in one go at the end."""
     from celery import current_app
     from django.test.utils import CaptureQueriesContext
