@@ -585,6 +585,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "core.api.StrictPageNumberPagination",
+    # DRF's three, the JSON one refusing bodies nested too deep (a 400, never a RecursionError).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 24,
     "DEFAULT_THROTTLE_CLASSES": [
         # Every request, per user or client address, at the api_user / api_anon rates below.

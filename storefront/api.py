@@ -7,13 +7,15 @@ from django.http import JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import error_responses
+from core.api import (
+    JSONParser,  # DRF's, refusing bodies nested too deep
+    error_responses,
+)
 from storefront import personal_data
 
 TAG = "account"

@@ -367,3 +367,37 @@ def test_staff_refunds_and_buyer_returns_refuse_a_key_with_a_control_character()
         error = assert_error(client.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="k\x00"), 400,
                              "Idempotency-Key")
         assert "printable" in error["message"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/cart/lines/", "/api/v1/auth/token/", "/api/v1/checkout/orders/"])
+@pytest.mark.parametrize("depth", [40, 3000])
+def test_a_body_nested_too_deep_is_a_400_in_the_api_error_shape(path, depth):
+    body = '{"a":' * depth + "1" + "}" * depth
+    response = APIClient().post(path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+    assert "nested at most 32 deep" in response.json()["error"]["message"]
+
+
+def test_nesting_within_the_limit_is_read_as_usual():
+    from core.api import MAX_JSON_DEPTH, _too_deep
+
+    nested = 1
+    for _ in range(MAX_JSON_DEPTH):
+        nested = [nested]
+    assert not _too_deep(nested, MAX_JSON_DEPTH)
+    assert _too_deep([nested], MAX_JSON_DEPTH)
+    response = APIClient().post("/api/v1/cart/lines/", {"offer": 0, "quantity": 1, "x": [[[1]]]}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] != "parse_error"  # read, then refused for what it says
+
+
+def test_a_body_over_the_upload_limit_is_a_413_in_the_api_error_shape(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    client = APIClient()
+    user = UserFactory()
+    client.force_authenticate(user)
+    response = client.patch("/api/v1/account/", {"full_name": "x" * 2000}, format="json")
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "request_too_large"

@@ -8,7 +8,6 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,7 +22,11 @@ from accounts.api.serializers import (
     UserOutputSerializer,
     UserUpdateInputSerializer,
 )
-from core.api import StrictPageNumberPagination, error_responses
+from core.api import (
+    JSONParser,  # DRF's, refusing bodies nested too deep
+    StrictPageNumberPagination,
+    error_responses,
+)
 from core.exceptions import ApplicationError, NotFound
 
 TAG = "account"

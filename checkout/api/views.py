@@ -18,7 +18,6 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import Throttled
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,7 +27,11 @@ from checkout import pricing, selectors, services
 from checkout.api import serializers as s
 from checkout.selectors import VOUCHER_SESSION_KEY
 from core import idempotency, ratelimit
-from core.api import error_responses, represent
+from core.api import (
+    JSONParser,  # DRF's, refusing bodies nested too deep
+    error_responses,
+    represent,
+)
 from core.exceptions import ApplicationError, NotFound
 from orders import selectors as orders_selectors
 from promotions import services as promotions_services

@@ -6,13 +6,15 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import StrictPageNumberPagination
+from core.api import (
+    JSONParser,  # DRF's, refusing bodies nested too deep
+    StrictPageNumberPagination,
+)
 from core.exceptions import PermissionDenied
 from marketplace import selectors as marketplace_selectors
 

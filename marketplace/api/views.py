@@ -13,7 +13,6 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,7 +21,11 @@ from rest_framework.views import APIView
 from catalog import cache_keys
 from catalog import selectors as catalog_selectors
 from core import cache as vcache
-from core.api import StrictPageNumberPagination, error_responses
+from core.api import (
+    JSONParser,  # DRF's, refusing bodies nested too deep
+    StrictPageNumberPagination,
+    error_responses,
+)
 from core.exceptions import NotFound, PermissionDenied
 from core.pagecache import keep_only_params
 from marketplace import selectors, services

@@ -6,13 +6,15 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import error_responses
+from core.api import (
+    JSONParser,  # DRF's, refusing bodies nested too deep
+    error_responses,
+)
 from core.exceptions import ApplicationError, NotFound
 from membership import selectors, services
 from membership.api import serializers as s

@@ -5,7 +5,6 @@ client address (the same counters as the pages); any unusable code gets the same
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,7 +12,11 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from core import ratelimit
-from core.api import StrictPageNumberPagination, error_responses
+from core.api import (
+    JSONParser,  # DRF's, refusing bodies nested too deep
+    StrictPageNumberPagination,
+    error_responses,
+)
 from core.money import default_currency
 from core.throttling import ApiRateLimit
 from payments import selectors, services
