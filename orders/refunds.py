@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import events, outbox
-from core.exceptions import ApplicationError, Conflict
+from core.exceptions import ApplicationError, Conflict, IdempotencyKeyReused
 from core.money import cumulative_share, format_money
 from orders import events as order_events
 from orders.models import Order, OrderGiftCard, OrderLine, OrderRefund, OrderRefundLine, Package
@@ -196,6 +196,25 @@ def _deduction(value, label: str) -> tuple[Decimal, str]:
     return amount, label[:200] if amount else ""
 
 
+def _same_refund(existing: OrderRefund, *, lines: dict, shipping, gift_cards, to_store_credit: bool,
+                 deduction: Decimal) -> OrderRefund:
+    """``existing`` (the refund under the key sent again) if this is the same request; refused when the
+    key comes back for other units, shipping, gift cards, destination or deduction."""
+    try:
+        asked = {_whole(k, ""): _whole(v, "") for k, v in (lines or {}).items()}
+        same = ({k: v for k, v in asked.items() if v} == dict(existing.lines.values_list("line_id", "quantity"))
+                and {_whole(k, "") for k in shipping or ()} == set(existing.shipping_packages or ())
+                and {_whole(k, "") for k in gift_cards or ()} == set(
+                    existing.bought_gift_cards.values_list("pk", flat=True))
+                and bool(to_store_credit) == existing.to_store_credit and deduction == existing.deduction)
+    except ApplicationError:
+        same = False
+    if not same:
+        raise IdempotencyKeyReused(_("This key was already used for refund %(id)s of this order with other details. "
+                                     "Use a new key for another refund.") % {"id": existing.pk})
+    return existing
+
+
 def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
                          idempotency_key: str, actor=None, to_store_credit: bool = False,
                          deduction: Decimal | None = None, deduction_label: str = "",
@@ -221,7 +240,8 @@ def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
         if existing is not None:
             if existing.order_id != order.pk:
                 raise Conflict(_("This idempotency key was already used for another order's refund."))
-            return existing
+            return _same_refund(existing, lines=lines, shipping=shipping, gift_cards=gift_cards,
+                                to_store_credit=to_store_credit, deduction=deduction)
         if locked is None or locked.status not in REFUNDABLE:
             raise IllegalTransition(_("Order %(number)s cannot be refunded in part: it is %(status)s.") % {
                 "number": order.number, "status": S(locked.status).label.lower() if locked else "gone"})

@@ -43,7 +43,7 @@ from django.utils.translation import gettext as _
 
 from catalog import selectors as catalog_selectors
 from core import outbox
-from core.exceptions import ApplicationError, NotFound, PermissionDenied
+from core.exceptions import ApplicationError, IdempotencyKeyReused, NotFound, PermissionDenied
 from fulfillment import selectors as fulfillment_selectors
 from fulfillment import services as fulfillment_services
 from marketplace import selectors as marketplace_selectors
@@ -266,6 +266,21 @@ def _destination(package: Package):
     return next(iter(fulfillment_selectors.platform_warehouses()), None)
 
 
+def _same_return(existing: ReturnRequest, *, package_id, lines: dict, reason: str) -> ReturnRequest:
+    """``existing`` (the return under the key sent again) if this is the same request; refused when the
+    key comes back asking for another package, other units or another reason."""
+    try:
+        asked = {_units(k, ""): _units(v, "") for k, v in (lines or {}).items()}
+        same = (existing.package_id == _units(package_id, "") and existing.reason == reason
+                and {k: v for k, v in asked.items() if v} == dict(existing.lines.values_list("line_id", "quantity")))
+    except ApplicationError:
+        same = False
+    if not same:
+        raise IdempotencyKeyReused(_("This key was already used for return %(id)s with other details. Use a new key "
+                                     "for another return.") % {"id": existing.pk})
+    return existing
+
+
 def return_start(*, order: Order, package_id, lines: dict, reason: str, user, idempotency_key: str,
                  description: str = "", photos=(), guest_access: bool = False, now=None) -> ReturnRequest:
     """The buyer returns ``lines`` (order line id -> units) of a delivered package of ``order`` for
@@ -278,7 +293,7 @@ def return_start(*, order: Order, package_id, lines: dict, reason: str, user, id
         raise ApplicationError(_("A return needs an idempotency key (at most 100 characters)."))
     existing = ReturnRequest.objects.filter(order=order, idempotency_key=key).first()
     if existing is not None:
-        return existing
+        return _same_return(existing, package_id=package_id, lines=lines, reason=reason)
     if reason not in ReturnReason.values:
         raise ApplicationError(_("Choose why you return the items."), fields={"reason": [_("Choose a reason.")]})
     description = (description or "").strip()
@@ -296,7 +311,7 @@ def return_start(*, order: Order, package_id, lines: dict, reason: str, user, id
             locked = order_lock(order_id=order.pk)
             existing = ReturnRequest.objects.filter(order=order, idempotency_key=key).first()
             if existing is not None:  # the same request, sent twice at once
-                return existing
+                return _same_return(existing, package_id=package_id, lines=lines, reason=reason)
             package = Package.objects.filter(order=locked, pk=_units(package_id, _("Package"))).first()
             if package is None:
                 raise NotFound(_("No such package."))
@@ -353,7 +368,7 @@ def return_start(*, order: Order, package_id, lines: dict, reason: str, user, id
         existing = ReturnRequest.objects.filter(order=order, idempotency_key=key).first()
         if existing is None:
             raise
-        return existing
+        return _same_return(existing, package_id=package_id, lines=lines, reason=reason)
     except BaseException:
         _forget(saved)
         raise

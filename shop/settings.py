@@ -587,7 +587,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.api.StrictPageNumberPagination",
     # DRF's three, the JSON one refusing bodies nested too deep (a 400, never a RecursionError).
     "DEFAULT_PARSER_CLASSES": [
-        "core.api.JSONParser",
+        "core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

@@ -13,9 +13,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import (
-    JSONParser,  # DRF's, refusing bodies nested too deep
     error_responses,
 )
+from core.parsers import JSONParser  # DRF's, refusing bodies nested too deep
 from storefront import personal_data
 
 TAG = "account"

@@ -380,7 +380,7 @@ def test_a_body_nested_too_deep_is_a_400_in_the_api_error_shape(path, depth):
 
 
 def test_nesting_within_the_limit_is_read_as_usual():
-    from core.api import MAX_JSON_DEPTH, _too_deep
+    from core.parsers import MAX_JSON_DEPTH, _too_deep
 
     nested = 1
     for _ in range(MAX_JSON_DEPTH):

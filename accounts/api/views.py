@@ -23,11 +23,11 @@ from accounts.api.serializers import (
     UserUpdateInputSerializer,
 )
 from core.api import (
-    JSONParser,  # DRF's, refusing bodies nested too deep
     StrictPageNumberPagination,
     error_responses,
 )
 from core.exceptions import ApplicationError, NotFound
+from core.parsers import JSONParser  # DRF's, refusing bodies nested too deep
 
 TAG = "account"
 

@@ -28,11 +28,11 @@ from checkout.api import serializers as s
 from checkout.selectors import VOUCHER_SESSION_KEY
 from core import idempotency, ratelimit
 from core.api import (
-    JSONParser,  # DRF's, refusing bodies nested too deep
     error_responses,
     represent,
 )
 from core.exceptions import ApplicationError, NotFound
+from core.parsers import JSONParser  # DRF's, refusing bodies nested too deep
 from orders import selectors as orders_selectors
 from promotions import services as promotions_services
 

@@ -12,10 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import (
-    JSONParser,  # DRF's, refusing bodies nested too deep
     StrictPageNumberPagination,
 )
 from core.exceptions import PermissionDenied
+from core.parsers import JSONParser  # DRF's, refusing bodies nested too deep
 from marketplace import selectors as marketplace_selectors
 
 # The optional header of the creates a retry must not repeat (core.idempotency).

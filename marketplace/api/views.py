@@ -22,12 +22,12 @@ from catalog import cache_keys
 from catalog import selectors as catalog_selectors
 from core import cache as vcache
 from core.api import (
-    JSONParser,  # DRF's, refusing bodies nested too deep
     StrictPageNumberPagination,
     error_responses,
 )
 from core.exceptions import NotFound, PermissionDenied
 from core.pagecache import keep_only_params
+from core.parsers import JSONParser  # DRF's, refusing bodies nested too deep
 from marketplace import selectors, services
 from marketplace.api import serializers as s
 

@@ -12,10 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import (
-    JSONParser,  # DRF's, refusing bodies nested too deep
     error_responses,
 )
 from core.exceptions import ApplicationError, NotFound
+from core.parsers import JSONParser  # DRF's, refusing bodies nested too deep
 from membership import selectors, services
 from membership.api import serializers as s
 

@@ -131,8 +131,15 @@ def test_the_same_key_refunds_once(offers, provider):
     order = delivered(buy(offers, quantity=2), offers)
     line = line_of(order, kettle)
     first = refund(order, {line.pk: 1}, key="k-1")
-    again = refund(order, {line.pk: 1}, key="k-1")  # a retried request
+    again = refund(order, {str(line.pk): "1"}, key="k-1")  # a retried request (a form sends text)
     assert again.pk == first.pk
+    # The key sent again for another refund (more units, shipping too) is refused: never "refunded" twice over.
+    from core.exceptions import IdempotencyKeyReused
+
+    with pytest.raises(IdempotencyKeyReused):
+        refund(order, {line.pk: 2}, key="k-1")
+    with pytest.raises(IdempotencyKeyReused):
+        refund(order, {line.pk: 1}, shipping=[line.package_id], key="k-1")
     assert OrderRefund.objects.count() == 1
     assert len(provider.calls) == 1
     assert line_of(order, kettle).refunded_quantity == 1

@@ -17,7 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
-from core.exceptions import ApplicationError, NotFound, PermissionDenied
+from core.exceptions import ApplicationError, IdempotencyKeyReused, NotFound, PermissionDenied
 from fulfillment.models import StockItem, StockMovement
 from orders import returns, selectors, services
 from orders.models import Claim, Order, OrderLine, OrderRefund, Package, ReturnLine, ReturnPolicy, ReturnRequest
@@ -180,6 +180,11 @@ def test_the_same_key_is_the_same_return_and_units_are_not_returned_twice(offers
     order = bought(offers, buyer)
     first = start(order, kettle, units=2, key="k1")
     assert start(order, kettle, units=2, key="k1").pk == first.pk
+    # The same key for another return (other units, another reason) is refused, not answered with the first.
+    for changed in ({"units": 1}, {"reason": "no_longer_needed"}):
+        with pytest.raises(IdempotencyKeyReused):
+            start(order, kettle, key="k1", **{"units": 2, **changed})
+    assert ReturnRequest.objects.filter(order=order).count() == 1
     with pytest.raises(ApplicationError, match="at most 0 unit"):
         start(order, kettle, units=1, key="k2")
     with committed():

@@ -13,11 +13,11 @@ from rest_framework.views import APIView
 
 from core import ratelimit
 from core.api import (
-    JSONParser,  # DRF's, refusing bodies nested too deep
     StrictPageNumberPagination,
     error_responses,
 )
 from core.money import default_currency
+from core.parsers import JSONParser  # DRF's, refusing bodies nested too deep
 from core.throttling import ApiRateLimit
 from payments import selectors, services
 from payments.api import serializers as s
