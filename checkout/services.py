@@ -620,6 +620,9 @@ def order_place(
             _("Some items in your cart can no longer be bought; remove them to continue."), code="unavailable"
         )
     if priced.is_empty:
+        twin = _placed_meanwhile(owner=owner, key=key, digest=digest, payment_method=payment_method)
+        if twin is not None:  # the same request sent twice at once: the first emptied the cart
+            return twin
         raise ApplicationError(_("Your cart is empty."), code="empty_cart")
     if priced.voucher_error:
         raise ApplicationError(priced.voucher_error, code="voucher", fields={"voucher_code": [priced.voucher_error]})
@@ -702,13 +705,18 @@ def order_place(
                     user=user, amount=credit, reference=f"order:{order.number}", currency=order.currency,
                     description=_("Order %(number)s") % {"number": order.number})
                 orders_services.order_store_credit_record(order=order, amount=credit)
+    except Conflict as exc:
+        twin = _placed_meanwhile(owner=owner, key=key, digest=digest, payment_method=payment_method) \
+            if exc.code == "cart_changed" else None
+        if twin is None:
+            raise
+        return twin  # the same request sent twice at once: the first changed the cart (and it stands)
     except IntegrityError:
         # The same key won a race in another request: our reservation was rolled back.
-        existing = orders_selectors.order_by_idempotency_key(owner=owner, key=key)
-        if existing is None:  # the once-in-billions order number clash: nothing was kept
+        twin = _placed_meanwhile(owner=owner, key=key, digest=digest, payment_method=payment_method)
+        if twin is None:  # the once-in-billions order number clash: nothing was kept
             raise Conflict(_("Your order could not be placed just now; please place it again."), code="try_again")
-        _same_request(existing, digest)
-        return _resume(existing, payment_method=payment_method)
+        return twin
     return _pay(order, payment_method=payment_method, created=True)
 
 
@@ -737,6 +745,16 @@ def _hold_cart(*, cart: Cart, owner: str, key: str, priced) -> None:
         raise Conflict(_("Order %(number)s is still waiting for its payment. Finish it (send its request again "
                          "with the same key), or wait for it to end: a second order would buy the same things "
                          "twice.") % {"number": waiting.number}, code="order_in_progress")
+
+
+def _placed_meanwhile(*, owner: str, key: str, digest: str, payment_method: str) -> PlacedOrder | None:
+    """The order a twin of this request (the same key) placed while this one was on its way, answered as
+    the twin would be answered; None when there is none."""
+    existing = orders_selectors.order_by_idempotency_key(owner=owner, key=key)
+    if existing is None:
+        return None
+    _same_request(existing, digest)
+    return _resume(existing, payment_method=payment_method)
 
 
 def _same_request(order: Order, digest: str) -> None:
