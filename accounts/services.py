@@ -29,6 +29,7 @@ from core import events, outbox
 from core.exceptions import ApplicationError
 
 ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "region", "country", "phone")
+MAX_ADDRESSES = 50  # in one customer's address book
 
 
 def user_create(*, email: str, password: str | None = None, full_name: str = "", is_staff: bool = False) -> User:
@@ -273,7 +274,7 @@ def address_create(
     phone: str = "",
     is_default: bool = False,
 ) -> Address:
-    """Add an address to ``user``'s book. The first address becomes the default."""
+    """Add an address to ``user``'s book (at most ``MAX_ADDRESSES``). The first address becomes the default."""
     address = Address(
         user=user,
         full_name=(full_name or "").strip(),
@@ -288,6 +289,9 @@ def address_create(
     _address_validate(address)
     with transaction.atomic():
         _lock_user(user)
+        if Address.objects.filter(user=user).count() >= MAX_ADDRESSES:
+            raise ApplicationError(_("Your address book is full (%(max)s addresses): remove one you no longer use "
+                                     "first.") % {"max": MAX_ADDRESSES}, code="address_book_full")
         has_default = Address.objects.filter(user=user, is_default=True).exists()
         address.is_default = bool(is_default) or not has_default
         if address.is_default and has_default:

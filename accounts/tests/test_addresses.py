@@ -125,3 +125,21 @@ def test_address_list_query_count_is_constant(client, django_assert_max_num_quer
     client.force_login(user)
     with django_assert_max_num_queries(8):
         assert client.get(reverse("accounts:addresses")).status_code == 200
+
+
+def test_an_address_book_holds_at_most_fifty_addresses_and_says_so(settings):
+    from rest_framework.test import APIClient
+
+    user = UserFactory()
+    for n in range(services.MAX_ADDRESSES):
+        add(user, line1=f"{n} Main St")
+    with pytest.raises(ApplicationError, match="address book is full"):
+        add(user)
+    api = APIClient()
+    api.force_authenticate(user)
+    response = api.post("/api/v1/account/addresses/", {"full_name": "Ann", "line1": "1 Main St", "city": "X",
+                                                       "postal_code": "12345", "country": "US"}, format="json")
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "address_book_full")
+    Address.objects.filter(user=user).first().delete()
+    add(user)  # room again once one is removed
+    assert Address.objects.filter(user=user).count() == services.MAX_ADDRESSES
