@@ -282,7 +282,7 @@ class QuoteApi(CartApiView):
 
     @extend_schema(operation_id="checkout_quote", tags=[CHECKOUT], request=s.QuoteInputSerializer,
                    summary="Price your cart for a destination: packages, shipping options, tax, total",
-                   responses={200: s.QuoteOutputSerializer, **error_responses(400, 415, 429)})
+                   responses={200: s.QuoteOutputSerializer, **error_responses(400, 403, 415, 429)})
     def post(self, request: Request) -> Response:
         data = s.QuoteInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -321,7 +321,7 @@ class PlaceOrderApi(CartApiView):
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
                                      description="One key per order attempt (e.g. a UUID); resend it on retry.")],
         responses={201: s.PlacedOrderOutputSerializer, 200: s.PlacedOrderOutputSerializer,
-                   202: s.PlacedOrderOutputSerializer, **error_responses(400, 402, 409, 415, 422, 429, 503)},
+                   202: s.PlacedOrderOutputSerializer, **error_responses(400, 402, 403, 409, 415, 422, 429, 503)},
     )
     def post(self, request: Request) -> Response:
         key = idempotency.checked_key(request.headers.get("Idempotency-Key"))
