@@ -742,9 +742,9 @@ def _hold_cart(*, cart: Cart, owner: str, key: str, priced) -> None:
     waiting = orders_selectors.order_waiting_under_another_key(
         owner=owner, key=key, placed_since=timezone.now() - PLACING_GUARD)
     if waiting is not None:
-        raise Conflict(_("Order %(number)s is still waiting for its payment. Finish it (send its request again "
-                         "with the same key), or wait for it to end: a second order would buy the same things "
-                         "twice.") % {"number": waiting.number}, code="order_in_progress")
+        raise Conflict(_("Order %(number)s is still waiting for its payment: finish paying it, or wait a few "
+                         "minutes for it to end, before ordering again (a second order would buy the same things "
+                         "twice).") % {"number": waiting.number}, code="order_in_progress")
 
 
 def _placed_meanwhile(*, owner: str, key: str, digest: str, payment_method: str) -> PlacedOrder | None:
