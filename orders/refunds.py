@@ -197,12 +197,13 @@ def _deduction(value, label: str) -> tuple[Decimal, str]:
 
 
 def _same_refund(existing: OrderRefund, *, lines: dict, shipping, gift_cards, to_store_credit: bool,
-                 deduction: Decimal) -> OrderRefund:
+                 deduction: Decimal, reason: str) -> OrderRefund:
     """``existing`` (the refund under the key sent again) if this is the same request; refused when the
-    key comes back for other units, shipping, gift cards, destination or deduction."""
+    key comes back for other units, shipping, gift cards, destination, deduction or reason."""
     try:
         asked = {_whole(k, ""): _whole(v, "") for k, v in (lines or {}).items()}
-        same = ({k: v for k, v in asked.items() if v} == dict(existing.lines.values_list("line_id", "quantity"))
+        same = (existing.reason == reason[:300]
+                and {k: v for k, v in asked.items() if v} == dict(existing.lines.values_list("line_id", "quantity"))
                 and {_whole(k, "") for k in shipping or ()} == set(existing.shipping_packages or ())
                 and {_whole(k, "") for k in gift_cards or ()} == set(
                     existing.bought_gift_cards.values_list("pk", flat=True))
@@ -241,7 +242,7 @@ def order_refund_partial(*, order: Order, lines: dict, shipping=(), reason: str,
             if existing.order_id != order.pk:
                 raise Conflict(_("This idempotency key was already used for another order's refund."))
             return _same_refund(existing, lines=lines, shipping=shipping, gift_cards=gift_cards,
-                                to_store_credit=to_store_credit, deduction=deduction)
+                                to_store_credit=to_store_credit, deduction=deduction, reason=reason)
         if locked is None or locked.status not in REFUNDABLE:
             raise IllegalTransition(_("Order %(number)s cannot be refunded in part: it is %(status)s.") % {
                 "number": order.number, "status": S(locked.status).label.lower() if locked else "gone"})

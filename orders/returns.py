@@ -266,12 +266,14 @@ def _destination(package: Package):
     return next(iter(fulfillment_selectors.platform_warehouses()), None)
 
 
-def _same_return(existing: ReturnRequest, *, package_id, lines: dict, reason: str) -> ReturnRequest:
+def _same_return(existing: ReturnRequest, *, package_id, lines: dict, reason: str, description: str
+                 ) -> ReturnRequest:
     """``existing`` (the return under the key sent again) if this is the same request; refused when the
-    key comes back asking for another package, other units or another reason."""
+    key comes back asking for another package, other units, another reason or with other words."""
     try:
         asked = {_units(k, ""): _units(v, "") for k, v in (lines or {}).items()}
         same = (existing.package_id == _units(package_id, "") and existing.reason == reason
+                and existing.description == (description or "").strip()
                 and {k: v for k, v in asked.items() if v} == dict(existing.lines.values_list("line_id", "quantity")))
     except ApplicationError:
         same = False
@@ -293,7 +295,7 @@ def return_start(*, order: Order, package_id, lines: dict, reason: str, user, id
         raise ApplicationError(_("A return needs an idempotency key (at most 100 characters)."))
     existing = ReturnRequest.objects.filter(order=order, idempotency_key=key).first()
     if existing is not None:
-        return _same_return(existing, package_id=package_id, lines=lines, reason=reason)
+        return _same_return(existing, package_id=package_id, lines=lines, reason=reason, description=description)
     if reason not in ReturnReason.values:
         raise ApplicationError(_("Choose why you return the items."), fields={"reason": [_("Choose a reason.")]})
     description = (description or "").strip()
@@ -311,7 +313,8 @@ def return_start(*, order: Order, package_id, lines: dict, reason: str, user, id
             locked = order_lock(order_id=order.pk)
             existing = ReturnRequest.objects.filter(order=order, idempotency_key=key).first()
             if existing is not None:  # the same request, sent twice at once
-                return _same_return(existing, package_id=package_id, lines=lines, reason=reason)
+                return _same_return(existing, package_id=package_id, lines=lines, reason=reason,
+                                    description=description)
             package = Package.objects.filter(order=locked, pk=_units(package_id, _("Package"))).first()
             if package is None:
                 raise NotFound(_("No such package."))
@@ -368,7 +371,7 @@ def return_start(*, order: Order, package_id, lines: dict, reason: str, user, id
         existing = ReturnRequest.objects.filter(order=order, idempotency_key=key).first()
         if existing is None:
             raise
-        return _same_return(existing, package_id=package_id, lines=lines, reason=reason)
+        return _same_return(existing, package_id=package_id, lines=lines, reason=reason, description=description)
     except BaseException:
         _forget(saved)
         raise

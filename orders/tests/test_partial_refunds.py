@@ -140,6 +140,8 @@ def test_the_same_key_refunds_once(offers, provider):
         refund(order, {line.pk: 2}, key="k-1")
     with pytest.raises(IdempotencyKeyReused):
         refund(order, {line.pk: 1}, shipping=[line.package_id], key="k-1")
+    with pytest.raises(IdempotencyKeyReused):
+        refund(order, {line.pk: 1}, key="k-1", reason="Another reason")
     assert OrderRefund.objects.count() == 1
     assert len(provider.calls) == 1
     assert line_of(order, kettle).refunded_quantity == 1

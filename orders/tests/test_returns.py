@@ -181,7 +181,7 @@ def test_the_same_key_is_the_same_return_and_units_are_not_returned_twice(offers
     first = start(order, kettle, units=2, key="k1")
     assert start(order, kettle, units=2, key="k1").pk == first.pk
     # The same key for another return (other units, another reason) is refused, not answered with the first.
-    for changed in ({"units": 1}, {"reason": "no_longer_needed"}):
+    for changed in ({"units": 1}, {"reason": "no_longer_needed"}, {"description": "It rattles, too."}):
         with pytest.raises(IdempotencyKeyReused):
             start(order, kettle, key="k1", **{"units": 2, **changed})
     assert ReturnRequest.objects.filter(order=order).count() == 1
