@@ -81,13 +81,14 @@ class OrderReturnsApi(APIView):
             "Units of one delivered package, within the return window of their category after delivery, not "
             "refunded nor in another open return. A Bazaar-fulfilled package's return is approved at once with a "
             "carrier label (or drop-off instructions); a seller's is answered by the seller within two business "
-            "days, else approved. The same Idempotency-Key answers with the same return. Photos are sent from the "
+            "days, else approved. The same Idempotency-Key answers with the same return; sent with another "
+            "body it is a 422 `idempotency_key_reused`. Photos are sent from the "
             "return page. 400: nothing chosen, too many units, past the window, not delivered; 404: not your order "
             "or package."),
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
                                      description="One key per return (e.g. a UUID); resend it on retry.")],
         request=ReturnInputSerializer,
-        responses={201: ReturnOutputSerializer, **error_responses(400, 401, 403, 404, 409, 415, 429)},
+        responses={201: ReturnOutputSerializer, **error_responses(400, 401, 403, 404, 409, 415, 422, 429)},
     )
     def post(self, request: Request, number: str) -> Response:
         order = _own(request, number)

@@ -73,13 +73,14 @@ class OrderRefundApi(APIView):
             "packages' shipping, and gift cards the order bought that nobody has used (each taken back, its whole "
             "amount given back), never more than was paid. The money goes back through the payment provider after "
             "the answer (`status` pending, then succeeded or failed). The same Idempotency-Key answers with the same "
-            "refund. 400: nothing chosen, too many units, a line not shipped yet, an unknown line, package or gift "
+            "refund; sent with another body it is a 422 `idempotency_key_reused`. 400: nothing chosen, too many "
+            "units, a line not shipped yet, an unknown line, package or gift "
             "card, a gift card someone has used or taken back already; 409: the order cannot be refunded in part "
             "(not paid, cancelled, refunded in full)."),
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
                                      description="One key per refund (e.g. a UUID); resend it on retry.")],
         request=s.RefundInputSerializer,
-        responses={201: s.RefundOutputSerializer, **error_responses(400, 401, 403, 404, 409, 415, 429)},
+        responses={201: s.RefundOutputSerializer, **error_responses(400, 401, 403, 404, 409, 415, 422, 429)},
     )
     def post(self, request: Request, number: str) -> Response:
         if (not request.user.has_perm("orders.refund_order")

@@ -468,6 +468,9 @@ def test_the_api_starts_and_lists_the_owners_returns_and_hides_others(client, of
     again = client.post(url, body, content_type="application/json", headers={"Idempotency-Key": "a1"})
     assert made.status_code == 201
     assert again.json()["id"] == made.json()["id"]
+    other = client.post(url, {**body, "lines": [{"line": line.pk, "quantity": 2}]}, content_type="application/json",
+                        headers={"Idempotency-Key": "a1"})
+    assert (other.status_code, other.json()["error"]["code"]) == (422, "idempotency_key_reused")
     data = made.json()
     assert (data["status"], data["reason"], data["buyer_pays_shipping"], data["refund"]) == (
         "requested", "no_longer_needed", True, None)
