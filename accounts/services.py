@@ -399,6 +399,8 @@ def account_close(*, user: User, password: str) -> User:
                                fields={"password": [_("That password is not right.")]})
     with transaction.atomic():
         _lock_user(user)
+        if not User.objects.filter(pk=user.pk, is_active=True).exists():  # closed meanwhile (two tabs at once)
+            raise ApplicationError(_("This account is closed already."), code="account_closed")
         Address.objects.filter(user=user).delete()
         user_api_tokens_revoke(user=user)
         user.email = f"closed-{user.pk}@{CLOSED_EMAIL_DOMAIN}"

@@ -197,3 +197,16 @@ def test_closing_through_the_api_ends_its_token_and_twice_is_refused(kettle):
         assert api.post("/api/v1/account/close/", {"password": PASSWORD}, format="json").status_code == 204
     assert api.post("/api/v1/account/close/", {"password": PASSWORD}, format="json").status_code == 401
     assert not User.objects.get(pk=ann.pk).is_active
+
+
+def test_a_second_close_from_a_page_loaded_before_the_first_is_refused_and_records_nothing(kettle):
+    from core.exceptions import ApplicationError
+    from core.models import DomainEvent
+
+    ann, _order = shopper(kettle, name="Ann Archer")
+    stale = User.objects.get(pk=ann.pk)  # what a second tab's request loaded before the first closed it
+    with committed():
+        account_services.account_close(user=ann, password=PASSWORD)
+    with pytest.raises(ApplicationError, match="closed already"):
+        account_services.account_close(user=stale, password=PASSWORD)
+    assert DomainEvent.objects.filter(name="accounts.account_closed").count() == 1
